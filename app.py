@@ -1,0 +1,19 @@
+"""Entry point: `python app.py` serves the app with Socket.IO and the embedded queue.
+
+`make run` calls this after migrating and seeding. Production runs several single-process
+instances of this app behind a proxy (see README), with `rq worker` processes beside them.
+"""
+import os
+
+from backoffice import create_app
+from backoffice.extensions import socketio
+
+app = create_app()
+
+if __name__ == "__main__":
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ.get("PORT", "5000"))
+    print(f"\n  Atende em http://{host}:{port}/", flush=True)
+    print("  Administrador da empresa demo: admin@demo.atende.local / demo12345", flush=True)
+    print("  Super usuário (SaaS):          root@atende.local / root12345\n", flush=True)
+    socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False)

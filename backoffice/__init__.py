@@ -1,0 +1,63 @@
+"""Atende: back office de multiatendimento."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from . import config as settings
+from .version import VERSION
+
+__version__ = VERSION
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("ATENDE_INSTANCE") or str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+    )
+    app.config.from_mapping(settings.load(app.instance_path, config))
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    from . import models  # noqa: F401  (register every table before migrations look)
+    from .admin import init_admin
+    from .auth import bp as auth_bp
+    from .cli import init_cli
+    from .errors import init_errors
+    from .extensions import babel, csrf, db, login_manager, migrate, socketio
+    from .i18n import select_locale, select_timezone
+    from .jobs import tasks
+    from .tenancy import install_guard
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"),
+                     render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone,
+                   default_translation_directories=str(Path(__file__).parent / "translations"))
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Faça login para acessar esta página."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+    socketio.init_app(app, async_mode="threading",
+                      message_queue=app.config["REDIS_URL"] if app.config.get("SOCKETIO_QUEUE") else None)
+    tasks.init_app(app)
+    install_guard()
+
+    app.register_blueprint(auth_bp)
+    init_admin(app)
+    init_errors(app)
+    init_cli(app)
+    from . import realtime  # noqa: F401  (socket handlers)
+
+    @app.context_processor
+    def inject_globals():
+        from flask_babel import get_locale
+
+        return {"atende_version": VERSION, "get_locale": get_locale}
+
+    return app

@@ -1,0 +1,236 @@
+"""The one base admin view: tenancy, permissions and audit for every screen.
+
+Flask-Admin does not scope rows by overriding get_query alone (DESIGN.md). Each leak is
+closed here once: list and count queries, get_one (edit/details/delete by id),
+relationship fields in forms and list_form, ajax lookups, bulk actions (they go through
+get_query) and export (through get_list). Writes are also checked at flush time by
+backoffice.tenancy. tests/test_isolation.py runs against every registered view.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import abort, flash, redirect, request, url_for
+from flask_admin import AdminIndexView, BaseView, expose
+from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
+from flask_admin.contrib.sqla.form import AdminModelConverter
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
+from wtforms.validators import ValidationError
+
+from ..extensions import db
+from ..services import RuleError, audit
+from ..tenancy import TenantViolation, current_company_id, owned_by_tenant, scope
+from .fields import (
+    StrictAjaxSelectField,
+    StrictAjaxSelectMultipleField,
+    StrictQuerySelectField,
+    StrictQuerySelectMultipleField,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _deny():
+    """Anonymous -> login page; logged in without the right -> 403."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login", next=request.full_path))
+    abort(403)
+
+
+class TenantConverter(AdminModelConverter):
+    def _model_select_field(self, prop, multiple, remote_model, **kwargs):
+        loader = getattr(self.view, "_form_ajax_refs", {}).get(prop.key)
+        if loader:
+            cls = StrictAjaxSelectMultipleField if multiple else StrictAjaxSelectField
+            return cls(loader, **kwargs)
+        if "query_factory" not in kwargs:
+            kwargs["query_factory"] = lambda: _scoped_query(remote_model)
+        cls = StrictQuerySelectMultipleField if multiple else StrictQuerySelectField
+        return cls(**kwargs)
+
+
+def _scoped_query(model):
+    query = db.session.query(model)
+    return scope(query, model) if owned_by_tenant(model) else query
+
+
+class TenantAjaxLoader(QueryAjaxModelLoader):
+    def get_query(self):
+        return _scoped_query(self.model)
+
+    def get_one(self, pk):
+        obj = super().get_one(pk)
+        if obj is not None and owned_by_tenant(self.model) and obj.company_id != current_company_id():
+            return None
+        return obj
+
+
+class SecureModelView(ModelView):
+    """Permissions and audit; subclasses say which `area` of the catalogue guards them."""
+
+    area: str = ""
+    page_size = 20
+    can_set_page_size = True
+    can_export = True
+    export_types = ["csv"]
+    model_form_converter = TenantConverter
+    audited = True
+
+    def __init__(self, model, *args, **kwargs):
+        kwargs.setdefault("session", db.session)
+        super().__init__(model, *args, **kwargs)
+
+    # -- permissions, read on every request so a change to a group applies at once ----
+    def allowed(self, action: str) -> bool:
+        return current_user.is_authenticated and current_user.can(self.area, action)
+
+    @property
+    def can_create(self):
+        return self.allowed("create")
+
+    @property
+    def can_edit(self):
+        return self.allowed("edit")
+
+    @property
+    def can_delete(self):
+        return self.allowed("delete")
+
+    def is_accessible(self):
+        return current_user.is_authenticated and not current_user.is_superuser and self.allowed("view")
+
+    def inaccessible_callback(self, name, **kwargs):
+        return _deny()
+
+    # -- rules and audit -------------------------------------------------------------
+    def validate_change(self, form, model, is_created: bool) -> None:
+        """Subclasses raise RuleError for business rules (message shown to the user)."""
+
+    def validate_delete(self, model) -> None:
+        """Subclasses raise RuleError to refuse a delete."""
+
+    def audit_company_id(self, model):
+        return current_company_id()
+
+    def on_model_change(self, form, model, is_created):
+        self.validate_change(form, model, is_created)
+        changes = audit.pending_changes(model, is_created) if self.audited else {}
+        db.session.flush()
+        self.after_flush_checks(model, is_created)
+        if self.audited:
+            audit.record(current_user, "create" if is_created else "update", model,
+                         changes, self.audit_company_id(model))
+
+    def after_flush_checks(self, model, is_created) -> None:
+        """Rules that need the change flushed first (e.g. 'an admin remains')."""
+
+    def on_model_delete(self, model):
+        self.validate_delete(model)
+        if self.audited:
+            audit.record(current_user, "delete", model, audit.snapshot(model),
+                         self.audit_company_id(model))
+
+    def after_delete_checks(self, model) -> None:
+        """Rules that need the delete flushed first."""
+
+    def delete_model(self, model):
+        # Flask-Admin's own delete commits right away; rules that need the delete
+        # flushed (the last admin) must run between the flush and the commit.
+        try:
+            self.on_model_delete(model)
+            db.session.delete(model)
+            db.session.flush()
+            self.after_delete_checks(model)
+            db.session.commit()
+        except Exception as ex:
+            db.session.rollback()
+            if not self.handle_view_exception(ex):
+                log.exception("delete failed")
+                flash(_("Não foi possível excluir o registro."), "error")
+            return False
+        self.after_model_delete(model)
+        return True
+
+    def handle_view_exception(self, exc):
+        if isinstance(exc, (RuleError, ValidationError)):
+            flash(str(exc), "error")
+            return True
+        if isinstance(exc, IntegrityError):
+            flash(_("Não foi possível salvar: já existe um registro com esses dados ou há "
+                    "um vínculo que impede a operação."), "error")
+            return True
+        if isinstance(exc, TenantViolation):
+            log.warning("tenant violation: %s", exc)
+            flash(_("Operação não permitida."), "error")
+            return True
+        return super().handle_view_exception(exc)
+
+
+class TenantModelView(SecureModelView):
+    """Every screen over rows that belong to one company."""
+
+    def get_query(self):
+        return scope(super().get_query(), self.model)
+
+    def get_count_query(self):
+        return scope(super().get_count_query(), self.model)
+
+    def get_one(self, id):
+        obj = super().get_one(id)
+        if obj is None or obj.company_id != current_company_id():
+            return None
+        return obj
+
+    def _create_ajax_loader(self, name, options):
+        remote = getattr(self.model, name).property.mapper.class_
+        return TenantAjaxLoader(name, self.session, remote, **options)
+
+    def on_model_change(self, form, model, is_created):
+        if is_created:
+            model.company_id = current_company_id()
+        super().on_model_change(form, model, is_created)
+
+
+class SaasModelView(SecureModelView):
+    """Screens of the SaaS operator (super user); no company sees them."""
+
+    def allowed(self, action: str) -> bool:
+        return current_user.is_authenticated and current_user.is_superuser
+
+    def is_accessible(self):
+        return self.allowed("view")
+
+    def audit_company_id(self, model):
+        return None
+
+
+class SecureView(BaseView):
+    """Plain (non-model) pages: any logged-in user unless `area` says otherwise."""
+
+    area: str | None = None
+    superuser_only = False
+
+    def is_accessible(self):
+        if not current_user.is_authenticated:
+            return False
+        if self.superuser_only:
+            return current_user.is_superuser
+        return self.area is None or current_user.can(self.area, "view")
+
+    def inaccessible_callback(self, name, **kwargs):
+        return _deny()
+
+
+class HomeView(AdminIndexView):
+    def is_accessible(self):
+        return current_user.is_authenticated
+
+    def inaccessible_callback(self, name, **kwargs):
+        return _deny()
+
+    @expose("/")
+    def index(self):
+        return self.render("admin/home.html")

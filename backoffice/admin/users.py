@@ -1,0 +1,118 @@
+"""Usuários (PLT-4) and Permissões (PLT-3)."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import inspect
+from wtforms import PasswordField, SelectField
+from wtforms.validators import Length, Optional, Regexp
+
+from .. import permissions
+from ..extensions import db
+from ..models import PermissionGroup, User
+from ..services import RuleError, access, saas
+from ..tenancy import current_company, current_company_id, scope
+from .base import TenantModelView
+from .widgets import RightsField
+
+EMAIL = Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_l("Informe um e-mail válido."))
+LANGUAGES = [("pt_BR", "Português (Brasil)"), ("en", "English")]
+
+
+def _system_groups():
+    return scope(db.session.query(PermissionGroup), PermissionGroup).filter(
+        PermissionGroup.kind == permissions.KIND_SYSTEM
+    ).order_by(PermissionGroup.name)
+
+
+class UserView(TenantModelView):
+    area = "users"
+    column_list = ["name", "email", "group", "active", "language", "last_login_at"]
+    column_searchable_list = ["name", "email"]
+    column_filters = ["active", "language"]
+    column_sortable_list = ["name", "email", "active", "last_login_at"]
+    column_default_sort = "name"
+    column_export_exclude_list = ["password_hash"]
+    column_labels = {
+        "name": _l("Nome"), "email": _l("E-mail"), "group": _l("Grupo de permissão"),
+        "active": _l("Ativo"), "language": _l("Idioma"), "last_login_at": _l("Último acesso"),
+        "password": _l("Senha"),
+    }
+    form_columns = ["name", "email", "password", "group", "active", "language"]
+    form_extra_fields = {
+        "password": PasswordField(
+            _l("Senha"), validators=[Optional(), Length(min=8, max=128)],
+            description=_l("Mínimo de 8 caracteres. Na edição, deixe em branco para manter a atual."),
+        ),
+        "language": SelectField(_l("Idioma"), choices=LANGUAGES, default="pt_BR"),
+    }
+    form_args = {
+        "email": {"validators": [EMAIL]},
+        "group": {"query_factory": _system_groups, "allow_blank": True,
+                  "blank_text": "—"},
+    }
+
+    def on_form_prefill(self, form, id):
+        form.password.data = ""
+
+    def validate_change(self, form, model, is_created):
+        model.email = (model.email or "").strip().lower()
+        if saas.email_taken(model.email, exclude_id=None if is_created else model.id):
+            raise RuleError(_l("Já existe um usuário com este e-mail."))
+        if form.password.data:
+            model.set_password(form.password.data)
+        elif is_created:
+            raise RuleError(_l("Informe a senha do novo usuário."))
+        hist = inspect(model).attrs.group.history
+        old_group = hist.deleted[0] if hist.deleted else (None if is_created else model.group)
+        access.check_group_assignment(current_user, model, old_group, model.group)
+        was_active = inspect(model).attrs.active.history.deleted
+        if model.active and (is_created or (was_active and not was_active[0])):
+            saas.check_user_limit(current_company._get_current_object(), adding=1)
+
+    def after_flush_checks(self, model, is_created):
+        access.ensure_admin_remains(current_company_id())
+
+    def validate_delete(self, model):
+        if model.id == current_user.id:
+            raise RuleError(_l("Você não pode excluir o próprio usuário."))
+
+    def after_delete_checks(self, model):
+        access.ensure_admin_remains(current_company_id())
+
+
+class PermissionGroupView(TenantModelView):
+    area = "groups"
+    column_list = ["name", "kind", "description"]
+    column_searchable_list = ["name", "description"]
+    column_filters = ["kind"]
+    column_labels = {
+        "name": _l("Nome"), "kind": _l("Tipo"), "description": _l("Descrição"),
+        "rights": _l("Permissões"),
+    }
+    column_formatters = {"kind": lambda v, c, m, p: permissions.GROUP_KINDS.get(m.kind, m.kind)}
+    form_columns = ["name", "kind", "description", "rights"]
+    form_extra_fields = {
+        "kind": SelectField(_l("Tipo"), choices=list(permissions.GROUP_KINDS.items()),
+                            default=permissions.KIND_SYSTEM),
+        "rights": RightsField(_l("Permissões")),
+    }
+
+    def validate_change(self, form, model, is_created):
+        rights = list(dict.fromkeys(model.rights or ()))
+        allowed = set(permissions.all_rights(model.kind))
+        if any(r not in allowed for r in rights):
+            raise RuleError(_l("Marque apenas permissões do tipo escolhido (Sistema ou API)."))
+        model.rights = rights
+        hist = inspect(model).attrs.rights.history
+        old = [] if is_created else (hist.deleted[0] if hist.deleted else rights)
+        access.check_grant(current_user, old, rights)
+        if not is_created and model.kind != permissions.KIND_SYSTEM and model.users:
+            raise RuleError(_l("Um grupo com usuários não pode virar do tipo API."))
+
+    def after_flush_checks(self, model, is_created):
+        access.ensure_admin_remains(current_company_id())
+
+    def validate_delete(self, model):
+        if model.users:
+            raise RuleError(_l("Este grupo tem usuários. Mova-os para outro grupo antes de excluí-lo."))

@@ -1,0 +1,43 @@
+"""Error pages in Portuguese: a malformed request is a 400, never a 500 with a trace."""
+from __future__ import annotations
+
+import logging
+
+from flask import render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    400: _l("Requisição inválida."),
+    403: _l("Você não tem permissão para acessar esta página."),
+    404: _l("Página não encontrada."),
+    405: _l("Método não permitido."),
+    413: _l("Arquivo ou formulário grande demais."),
+    429: _l("Muitas requisições. Aguarde um pouco e tente de novo."),
+    500: _l("Erro interno. A equipe foi avisada; tente novamente em instantes."),
+}
+
+
+def _page(code: int, message: str):
+    if request.accept_mimetypes.best == "application/json" or request.path.startswith("/api/"):
+        return {"error": message, "status": code}, code
+    return render_template("errors/error.html", code=code, message=message), code
+
+
+def init_errors(app) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc):
+        return _page(400, _("O formulário expirou ou é inválido. Recarregue a página e tente de novo."))
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc):
+        return _page(exc.code or 500, str(MESSAGES.get(exc.code) or _("Erro %(code)s.", code=exc.code)))
+
+    @app.errorhandler(Exception)
+    def unexpected(exc):
+        log.exception("unhandled error on %s", request.path)
+        return _page(500, str(MESSAGES[500]))

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .. import permissions
+from ..extensions import db
+from .base import TenantMixin, utcnow
+from .company import Company
+
+
+class PermissionGroup(TenantMixin, db.Model):
+    """Permissões (PLT-3): a set of rights, of kind System (screens) or API (tokens)."""
+
+    __tablename__ = "permission_group"
+    __table_args__ = (UniqueConstraint("company_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(10), default=permissions.KIND_SYSTEM)
+    description: Mapped[str | None] = mapped_column(String(255))
+    rights: Mapped[list] = mapped_column(JSON, default=list)
+
+    company: Mapped[Company] = relationship()
+    users: Mapped[list["User"]] = relationship(back_populates="group")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(UserMixin, db.Model):
+    """A person who logs in. The super user (SaaS operator) has no company."""
+
+    __tablename__ = "user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int | None] = mapped_column(
+        ForeignKey("company.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(120))
+    # Login is by e-mail alone, so it is unique across the installation.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("permission_group.id", ondelete="SET NULL"), index=True
+    )
+    is_superuser: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    language: Mapped[str | None] = mapped_column(String(8))
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column()
+    last_login_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    company: Mapped[Company | None] = relationship()
+    group: Mapped[PermissionGroup | None] = relationship(back_populates="users")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login: inactive users cannot log in
+        if not self.active:
+            return False
+        return self.is_superuser or (self.company is not None and self.company.active)
+
+    @property
+    def rights(self) -> frozenset[str]:
+        """Read from the group on every request, so a change to a group applies at once."""
+        group = self.group
+        if group is None or group.kind != permissions.KIND_SYSTEM:
+            return frozenset()
+        return frozenset(group.rights or ())
+
+    def can(self, area: str, action: str = "view") -> bool:
+        return f"{area}.{action}" in self.rights

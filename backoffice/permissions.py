@@ -1,0 +1,65 @@
+"""The catalogue of rights a permission group can hold (PLT-3).
+
+System rights are "<area>.<action>"; API rights are "api:<action>". Every admin screen
+declares its area; the tests check that every registered screen's area is listed here, so
+a new screen cannot ship without a right that guards it.
+"""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+ACTIONS: dict[str, str] = {
+    "view": _l("Ver"),
+    "create": _l("Criar"),
+    "edit": _l("Editar"),
+    "delete": _l("Excluir"),
+}
+
+# area -> label. Later issues add their areas here (departments, tags, ...).
+AREAS: dict[str, str] = {
+    "company": _l("Empresa"),
+    "users": _l("Usuários"),
+    "groups": _l("Permissões"),
+    "audit": _l("Auditoria"),
+}
+
+# Areas where some actions make no sense (the company row is never created or deleted
+# by a tenant; the audit log is read-only).
+AREA_ACTIONS: dict[str, tuple[str, ...]] = {
+    "company": ("view", "edit"),
+    "audit": ("view",),
+}
+
+API_ACTIONS: dict[str, str] = {
+    "api:messages.send": _l("Enviar mensagens"),
+    "api:contacts.read": _l("Consultar contatos"),
+    "api:contacts.write": _l("Criar e alterar contatos"),
+    "api:tickets.read": _l("Consultar atendimentos"),
+    "api:tickets.write": _l("Alterar atendimentos"),
+}
+
+# Who holds these manages access; a company must always keep one active user with them.
+ADMIN_RIGHTS = frozenset({"users.view", "users.edit", "groups.view", "groups.edit"})
+
+KIND_SYSTEM = "system"
+KIND_API = "api"
+GROUP_KINDS = {KIND_SYSTEM: _l("Sistema"), KIND_API: _l("API")}
+
+
+def actions_for(area: str) -> tuple[str, ...]:
+    return AREA_ACTIONS.get(area, tuple(ACTIONS))
+
+
+def system_rights() -> list[str]:
+    return [f"{area}.{action}" for area in AREAS for action in actions_for(area)]
+
+
+def all_rights(kind: str) -> list[str]:
+    return system_rights() if kind == KIND_SYSTEM else list(API_ACTIONS)
+
+
+def right_label(right: str) -> str:
+    if right in API_ACTIONS:
+        return str(API_ACTIONS[right])
+    area, _, action = right.partition(".")
+    return f"{AREAS.get(area, area)}: {ACTIONS.get(action, action)}"

@@ -1,0 +1,222 @@
+"""The task runner in its three modes, each end to end with a tiny job.
+
+Minimal Flask apps on purpose: these tests must not depend on backoffice.create_app.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import redis
+from flask import Flask
+from rq import SimpleWorker
+from rq.job import JobStatus
+
+from backoffice.jobs import runner as runner_module
+from backoffice.jobs.runner import TaskRunner
+from backoffice.jobs.system import add, ping
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+TEST_REDIS_URL = "redis://127.0.0.1:6379/15"  # db 15: flushed freely, never the app's db
+
+
+@pytest.fixture
+def real_redis():
+    """The real Redis on 127.0.0.1:6379 (db 15, flushed before and after).
+
+    Missing Redis: skip on a developer machine, fail under CI (CI=true).
+    """
+    conn = redis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=1)
+    try:
+        conn.ping()
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        message = f"Redis not reachable at {TEST_REDIS_URL}: {exc}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    conn.flushdb()
+    yield conn
+    conn.flushdb()
+    conn.close()
+
+
+def make_app(mode: str, **config) -> Flask:
+    app = Flask(__name__)
+    app.config.update({"TASK_MODE": mode, "REDIS_URL": None, **config})
+    return app
+
+
+@pytest.fixture
+def make_runner():
+    """A fresh TaskRunner per test, always stopped afterwards (no thread outlives a test)."""
+    runners = []
+
+    def _make(app: Flask) -> TaskRunner:
+        runner = TaskRunner()
+        runner.init_app(app)
+        runners.append(runner)
+        return runner
+
+    yield _make
+    for runner in runners:
+        runner.stop()
+
+
+def wait_until_finished(job, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = job.get_status(refresh=True)
+        if status in (JobStatus.FINISHED, JobStatus.FAILED):
+            return status
+        time.sleep(0.05)
+    pytest.fail(f"job {job.id} still {job.get_status()} after {timeout}s")
+
+
+# --- eager --------------------------------------------------------------------------
+
+
+def test_task_runner_eager_mode_runs_job_at_enqueue(make_runner):
+    app = make_app("eager")
+    tasks = make_runner(app)
+
+    # Outside any app context on purpose: the runner must push its own app's context.
+    job = tasks.enqueue(ping, "olá")
+
+    assert job.get_status() == JobStatus.FINISHED
+    assert job.return_value() == {"value": "olá", "app": app.name, "mode": "eager"}
+
+
+def test_task_runner_eager_mode_uses_the_callers_app_context(make_runner):
+    app = make_app("eager")
+    tasks = make_runner(app)
+    with app.app_context():
+        app.config["TASK_MODE"] = "eager (inside context)"
+        job = tasks.enqueue(ping, 7)
+    assert job.return_value()["mode"] == "eager (inside context)"
+
+
+# --- embedded -------------------------------------------------------------------------
+
+
+def test_task_runner_embedded_mode_runs_job_in_background_thread(make_runner):
+    app = make_app("embedded")
+    tasks = make_runner(app)
+    # Lazy: init_app alone (e.g. `flask db upgrade`) must not start a worker thread.
+    assert not tasks.embedded_worker_running
+
+    job = tasks.enqueue(ping, {"n": 1})
+
+    assert tasks.embedded_worker_running
+    assert wait_until_finished(job) == JobStatus.FINISHED
+    assert job.return_value() == {"value": {"n": 1}, "app": app.name, "mode": "embedded"}
+
+
+def test_task_runner_embedded_mode_runs_scheduled_job(make_runner):
+    app = make_app("embedded", TASK_EMBEDDED_INTERVAL=0.2)
+    tasks = make_runner(app)
+
+    job = tasks.enqueue_in(timedelta(seconds=1), ping, "later")
+
+    # No timing assertion: RQ stores run times in whole seconds (truncated), so a 1 s
+    # delay may fall due after anything between 0 and 1 s.
+    assert job.get_status() == JobStatus.SCHEDULED
+    assert job.id in tasks.queue.scheduled_job_registry.get_job_ids()
+    assert wait_until_finished(job) == JobStatus.FINISHED
+    assert job.return_value() == {"value": "later", "app": app.name, "mode": "embedded"}
+
+
+def test_task_runner_embedded_mode_stop_ends_thread(make_runner):
+    tasks = make_runner(make_app("embedded"))
+    tasks.start_embedded_worker()
+    thread = tasks._thread
+    assert thread.is_alive() and thread.daemon
+
+    tasks.stop()
+
+    assert not thread.is_alive()
+    assert not tasks.embedded_worker_running
+
+
+# --- redis (real server) ------------------------------------------------------------------
+
+
+@pytest.mark.services
+def test_task_runner_redis_mode_in_process_worker_builds_app_once(
+    real_redis, make_runner, monkeypatch
+):
+    app = make_app("redis", REDIS_URL=TEST_REDIS_URL)
+    tasks = make_runner(app)
+    first = tasks.enqueue(ping, 1)
+    second = tasks.enqueue(ping, 2)
+    assert first.get_status() == JobStatus.QUEUED
+
+    # Stand in for a standalone `rq worker` process: no app context while the worker
+    # runs, so @app_job must build the app itself, once per process.
+    built = []
+
+    def fake_create_app():
+        built.append(1)
+        return app
+
+    monkeypatch.setattr(runner_module, "_worker_app", None)
+    monkeypatch.setattr(runner_module, "_create_worker_app", fake_create_app)
+    # SimpleWorker.work() installs SIGINT/SIGTERM handlers; give pytest its own back.
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        worker = SimpleWorker(["default"], connection=tasks.connection)
+        assert worker.work(burst=True)
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+    assert first.return_value(refresh=True) == {"value": 1, "app": app.name, "mode": "redis"}
+    assert second.return_value(refresh=True) == {"value": 2, "app": app.name, "mode": "redis"}
+    assert len(built) == 1
+
+
+@pytest.mark.services
+def test_task_runner_redis_mode_rq_worker_process_runs_jobs(real_redis, make_runner):
+    tasks = make_runner(make_app("redis", REDIS_URL=TEST_REDIS_URL))
+    now_job = tasks.enqueue(add, 2, 3)
+    later_job = tasks.enqueue_in(timedelta(seconds=1), add, 40, 2)
+    assert later_job.get_status() == JobStatus.SCHEDULED
+    time.sleep(1.1)  # let the scheduled job fall due before the burst worker looks
+
+    # The real production command, in its own process, as `make worker` would run it.
+    rq_bin = Path(sys.executable).parent / "rq"
+    pythonpath = [str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, pythonpath))}
+    proc = subprocess.run(
+        [str(rq_bin), "worker", "--burst", "--with-scheduler", "--url", TEST_REDIS_URL, "default"],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    assert now_job.get_status(refresh=True) == JobStatus.FINISHED, proc.stdout + proc.stderr
+    assert now_job.return_value(refresh=True) == 5
+    assert later_job.get_status(refresh=True) == JobStatus.FINISHED, proc.stdout + proc.stderr
+    assert later_job.return_value(refresh=True) == 42
+
+
+# --- configuration errors -------------------------------------------------------------
+
+
+def test_task_runner_redis_mode_without_redis_url_fails_at_init():
+    with pytest.raises(RuntimeError, match="REDIS_URL"):
+        TaskRunner().init_app(make_app("redis"))
+
+
+def test_task_runner_rejects_unknown_mode():
+    with pytest.raises(RuntimeError, match="TASK_MODE"):
+        TaskRunner().init_app(make_app("celery"))
+
+
+def test_task_runner_used_before_init_app_fails_clearly():
+    with pytest.raises(RuntimeError, match="init_app"):
+        TaskRunner().enqueue(add, 1, 2)
