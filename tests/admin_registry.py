@@ -1,0 +1,24 @@
+"""What the generic tests iterate over: every view registered in the admin panel."""
+from __future__ import annotations
+
+from flask_admin.contrib.sqla import ModelView
+
+from backoffice.admin.base import SaasModelView, SecureModelView
+
+
+def admin_views(app):
+    return list(app.extensions["admin"][0]._views)
+
+
+def model_views(app):
+    return [v for v in admin_views(app) if isinstance(v, ModelView)]
+
+
+def tenant_views(app):
+    """Model views a company user works with (scoped to their company)."""
+    return [v for v in model_views(app) if isinstance(v, SecureModelView)
+            and not isinstance(v, SaasModelView)]
+
+
+def saas_views(app):
+    return [v for v in model_views(app) if isinstance(v, SaasModelView)]

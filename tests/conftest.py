@@ -1,0 +1,163 @@
+"""Test fixtures. Two backends, chosen with ATENDE_TEST_BACKEND:
+
+- embedded (default): a SQLite file per test, the same database `make run` uses;
+- services: the real PostgreSQL (database `test`) and Redis on 127.0.0.1.
+
+`make test` runs the suite once per backend. Under CI=true a missing service is a
+failure, never a skip.
+"""
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+import redis
+from flask.testing import FlaskClient
+from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import create_engine, text
+
+from backoffice import create_app
+from backoffice.extensions import db
+from backoffice.jobs import tasks
+
+BACKEND = os.environ.get("ATENDE_TEST_BACKEND", "embedded")
+PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+IN_CI = os.environ.get("CI") == "true"
+
+
+def missing_service(message: str):
+    """Fail under CI, skip on a developer machine without the service."""
+    if IN_CI:
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def _check_postgres() -> str | None:
+    try:
+        engine = create_engine(PG_URL)
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # any driver error means "not usable here"
+        return f"PostgreSQL not reachable at {PG_URL}: {exc}"
+
+
+def _check_redis(url: str = REDIS_URL) -> str | None:
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+        return None
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        return f"Redis not reachable at {url}: {exc}"
+
+
+@pytest.fixture(scope="session")
+def pg_schema():
+    """Build the schema once per session on PostgreSQL; tests truncate between them."""
+    problem = _check_postgres()
+    if problem:
+        missing_service(problem)
+    engine = create_engine(PG_URL)
+    from backoffice import models  # noqa: F401
+
+    db.metadata.drop_all(engine)
+    db.metadata.create_all(engine)
+    engine.dispose()
+    return PG_URL
+
+
+@pytest.fixture
+def real_redis():
+    problem = _check_redis()
+    if problem:
+        missing_service(problem)
+    conn = redis.Redis.from_url(REDIS_URL)
+    conn.flushdb()
+    yield conn
+    conn.flushdb()
+    conn.close()
+
+
+@pytest.fixture
+def app_config(tmp_path, request):
+    cfg = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "TASK_MODE": "eager",
+        "REDIS_URL": None,
+        "SERVER_NAME": None,
+    }
+    if BACKEND == "services":
+        cfg["SQLALCHEMY_DATABASE_URI"] = request.getfixturevalue("pg_schema")
+        problem = _check_redis()
+        if problem:
+            missing_service(problem)
+        cfg["REDIS_URL"] = REDIS_URL
+    else:
+        cfg["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'test.db'}"
+    return cfg
+
+
+@pytest.fixture
+def app(app_config, tmp_path, monkeypatch):
+    monkeypatch.setenv("ATENDE_INSTANCE", str(tmp_path / "instance"))
+    app = create_app(app_config)
+    app.test_client_class = CsrfClient
+    with app.app_context():
+        if BACKEND == "services":
+            tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+            db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            db.session.commit()
+        else:
+            db.create_all()
+    yield app
+    tasks.stop()
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+class CsrfClient(FlaskClient):
+    """A test client that fills in a valid CSRF token, as a browser form would.
+
+    CSRF stays switched on in every test; test_auth.py proves a missing or tampered
+    token is refused.
+    """
+
+    def csrf_token(self) -> str:
+        with self.session_transaction() as sess:
+            raw = sess.setdefault("csrf_token", os.urandom(20).hex())
+        secret = self.application.config["SECRET_KEY"]
+        return URLSafeTimedSerializer(secret, salt="wtf-csrf-token").dumps(raw)
+
+    def submit(self, url: str, data: dict | None = None, **kwargs):
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.csrf_token())
+        return self.post(url, data=data, **kwargs)
+
+
+@pytest.fixture
+def client(app) -> CsrfClient:
+    return app.test_client()
+
+
+def login(client, email: str, password: str = "senha-segura-1"):
+    return client.submit("/login", {"email": email, "password": password})
+
+
+@pytest.fixture
+def tenants(app):
+    """Two companies, A and B, each with an admin and rows in every admin screen."""
+    from tests.factories import populate_company
+
+    with app.app_context():
+        a = populate_company("Alfa Comércio", "a")
+        b = populate_company("Beta Serviços", "b")
+        db.session.commit()
+        return {"a": a, "b": b}
+
+
+def flashes(html: str) -> list[str]:
+    return [m.strip() for m in re.findall(r'class="alert[^"]*"[^>]*>(.*?)</div>', html, re.S)]

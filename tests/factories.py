@@ -1,0 +1,69 @@
+"""Readable helpers that build test data through the same services the app uses."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from backoffice import permissions
+from backoffice.extensions import db
+from backoffice.models import AuditLog, PermissionGroup, Plan, User
+from backoffice.services import saas
+
+PASSWORD = "senha-segura-1"
+
+
+@dataclass
+class Tenant:
+    company_id: int
+    admin_email: str
+    admin_id: int
+    # label text of one row per admin endpoint, to look for in pages of the other tenant
+    labels: dict[str, str] = field(default_factory=dict)
+    ids: dict[str, int] = field(default_factory=dict)
+
+
+def gen_plan(name="Plano Teste", max_users=50, **kw) -> Plan:
+    plan = Plan(name=name, max_users=max_users, max_channels=5, modules=["inbox"], **kw)
+    db.session.add(plan)
+    return plan
+
+
+def gen_company(name: str, admin_email: str, plan: Plan | None = None):
+    company, admin = saas.create_company(
+        name=name, plan=plan, admin_name=f"Admin {name}", admin_email=admin_email,
+        admin_password=PASSWORD,
+    )
+    return company, admin
+
+
+def gen_group(company, name: str, rights, kind=permissions.KIND_SYSTEM) -> PermissionGroup:
+    group = PermissionGroup(company=company, name=name, kind=kind, rights=list(rights))
+    db.session.add(group)
+    return group
+
+
+def gen_user(company, email: str, group=None, name: str | None = None, active=True) -> User:
+    user = User(company=company, email=email, name=name or email.split("@")[0].title(),
+                group=group, active=active)
+    user.set_password(PASSWORD)
+    db.session.add(user)
+    return user
+
+
+def populate_company(name: str, key: str) -> Tenant:
+    """A company with a distinctive row in every tenant screen."""
+    plan = gen_plan(f"Plano {key.upper()}")
+    company, admin = gen_company(name, f"admin-{key}@example.com", plan)
+    group = gen_group(company, f"Grupo secreto {key.upper()}", ["company.view"])
+    user = gen_user(company, f"agente-{key}@example.com", group, name=f"Agente Exclusivo {key.upper()}")
+    db.session.flush()
+    log = AuditLog(company_id=company.id, user_id=admin.id, user_name=admin.name,
+                   action="update", table="user", row_id=str(user.id),
+                   row_label=f"Registro auditado {key.upper()}", changes={"name": ["x", "y"]})
+    db.session.add(log)
+    db.session.flush()
+    return Tenant(
+        company_id=company.id, admin_email=admin.email, admin_id=admin.id,
+        labels={"users": user.name, "groups": group.name, "audit": log.row_label,
+                "company": name},
+        ids={"users": user.id, "groups": group.id, "audit": log.id, "company": company.id},
+    )
