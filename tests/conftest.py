@@ -88,6 +88,8 @@ def app_config(tmp_path, request):
         "TASK_MODE": "eager",
         "REDIS_URL": None,
         "SERVER_NAME": None,
+        # Hashing cost is not what these tests are about; test_auth checks the real default.
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
     }
     if BACKEND == "services":
         cfg["SQLALCHEMY_DATABASE_URI"] = request.getfixturevalue("pg_schema")

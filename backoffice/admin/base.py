@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, flash, g, redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
@@ -105,6 +105,22 @@ class SecureModelView(ModelView):
     def inaccessible_callback(self, name, **kwargs):
         return _deny()
 
+    def _handle_view(self, name, **kwargs):
+        # The rights the actor held when the request began: a user editing themself
+        # changes current_user's group during populate_obj, before the rules run.
+        if current_user.is_authenticated:
+            g.actor_rights = current_user.rights
+        return super()._handle_view(name, **kwargs)
+
+    def validate_form(self, form):
+        ok = super().validate_form(form)
+        # Flask-Admin's templates print only errors that are `str`; our validator
+        # messages are lazy translations, which would leave the field with no message.
+        for field in form:
+            if isinstance(field.errors, (list, tuple)):
+                field.errors = [e if isinstance(e, (dict, list)) else str(e) for e in field.errors]
+        return ok
+
     # -- rules and audit -------------------------------------------------------------
     def validate_change(self, form, model, is_created: bool) -> None:
         """Subclasses raise RuleError for business rules (message shown to the user)."""
@@ -116,8 +132,11 @@ class SecureModelView(ModelView):
         return current_company_id()
 
     def on_model_change(self, form, model, is_created):
-        self.validate_change(form, model, is_created)
-        changes = audit.pending_changes(model, is_created) if self.audited else {}
+        # Rules query the database; the half-filled row must not be flushed before
+        # they have run (NOT NULL columns they fill in, e.g. the password hash).
+        with db.session.no_autoflush:
+            self.validate_change(form, model, is_created)
+            changes = audit.pending_changes(model, is_created) if self.audited else {}
         db.session.flush()
         self.after_flush_checks(model, is_created)
         if self.audited:

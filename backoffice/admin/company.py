@@ -7,7 +7,8 @@ import phonenumbers
 from flask_babel import lazy_gettext as _l
 from stdnum.br import cnpj as stdnum_cnpj
 from stdnum.exceptions import ValidationError as StdnumError
-from wtforms import SelectField
+from wtforms import SelectField, StringField
+from wtforms.validators import Length
 
 from ..extensions import db
 from ..models import Company
@@ -44,6 +45,11 @@ def format_cnpj(value: str | None) -> str:
     return stdnum_cnpj.format(value) if value else ""
 
 
+# The CNPJ column holds 14 digits, but people type it formatted ("11.444.777/0001-61"):
+# the field must not inherit the column's 14-character limit; normalise_cnpj validates it.
+CNPJ_FORM = {"form_overrides": {"cnpj": StringField},
+             "form_args": {"cnpj": {"validators": [Length(max=32)]}}}
+
 COMPANY_LABELS = {
     "name": _l("Nome"), "cnpj": _l("CNPJ"), "email": _l("E-mail"), "phone": _l("Telefone"),
     "address": _l("Endereço"), "logo_url": _l("Logo (URL da imagem)"), "domain": _l("Domínio"),
@@ -64,6 +70,8 @@ class CompanyView(SecureModelView):
     column_formatters = {"cnpj": lambda v, c, m, p: format_cnpj(m.cnpj)}
     form_columns = ["name", "cnpj", "email", "phone", "address", "logo_url",
                     "timezone", "language", "show_agent_name"]
+    form_overrides = CNPJ_FORM["form_overrides"]
+    form_args = CNPJ_FORM["form_args"]
     form_extra_fields = {
         "timezone": SelectField(_l("Fuso horário"), choices=TIMEZONES, default="America/Sao_Paulo"),
         "language": SelectField(_l("Idioma padrão"), choices=LANGUAGES, default="pt_BR"),

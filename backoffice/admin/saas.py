@@ -13,7 +13,7 @@ from ..models import Company
 from ..models.company import MODULES
 from ..services import RuleError, saas
 from .base import SaasModelView
-from .company import COMPANY_LABELS, format_cnpj, normalise_cnpj, normalise_phone
+from .company import CNPJ_FORM, COMPANY_LABELS, format_cnpj, normalise_cnpj, normalise_phone
 from .users import EMAIL
 from .widgets import CheckboxList
 
@@ -28,6 +28,8 @@ class SaasCompanyView(SaasModelView):
     column_formatters = {"cnpj": lambda v, c, m, p: format_cnpj(m.cnpj)}
     form_columns = ["name", "cnpj", "email", "phone", "plan", "active",
                     "admin_name", "admin_email", "admin_password"]
+    form_overrides = CNPJ_FORM["form_overrides"]
+    form_args = CNPJ_FORM["form_args"]
     form_extra_fields = {
         "admin_name": StringField(_l("Nome do primeiro administrador"),
                                   validators=[Optional(), Length(max=120)]),

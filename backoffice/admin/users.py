@@ -1,9 +1,10 @@
 """Usuários (PLT-4) and Permissões (PLT-3)."""
 from __future__ import annotations
 
+from flask import g
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 from wtforms import PasswordField, SelectField
 from wtforms.validators import Length, Optional, Regexp
 
@@ -63,9 +64,12 @@ class UserView(TenantModelView):
             model.set_password(form.password.data)
         elif is_created:
             raise RuleError(_l("Informe a senha do novo usuário."))
-        hist = inspect(model).attrs.group.history
-        old_group = hist.deleted[0] if hist.deleted else (None if is_created else model.group)
-        access.check_group_assignment(current_user, model, old_group, model.group)
+        # The relationship's history is empty when the old group was never loaded, so
+        # the group as stored is read from the database (no autoflush here).
+        old_group_id = None if is_created else db.session.scalar(
+            select(User.group_id).where(User.id == model.id))
+        old_group = db.session.get(PermissionGroup, old_group_id) if old_group_id else None
+        access.check_group_assignment(g.actor_rights, old_group, model.group)
         was_active = inspect(model).attrs.active.history.deleted
         if model.active and (is_created or (was_active and not was_active[0])):
             saas.check_user_limit(current_company._get_current_object(), adding=1)
@@ -106,7 +110,7 @@ class PermissionGroupView(TenantModelView):
         model.rights = rights
         hist = inspect(model).attrs.rights.history
         old = [] if is_created else (hist.deleted[0] if hist.deleted else rights)
-        access.check_grant(current_user, old, rights)
+        access.check_grant(g.actor_rights, old, rights)
         if not is_created and model.kind != permissions.KIND_SYSTEM and model.users:
             raise RuleError(_l("Um grupo com usuários não pode virar do tipo API."))
 

@@ -11,25 +11,29 @@ from ..models import PermissionGroup, User
 from . import RuleError
 
 
-def check_grant(actor: User, old_rights, new_rights) -> None:
-    """Refuse adding rights the actor does not hold (removing is always allowed)."""
+def check_grant(actor_rights: frozenset[str], old_rights, new_rights) -> None:
+    """Refuse adding rights the actor does not hold (removing is always allowed).
+
+    actor_rights must be what the actor held before the change being checked.
+    """
     added = set(new_rights or ()) - set(old_rights or ())
-    if added.issubset(actor.rights) or actor.is_superuser:
+    if added.issubset(actor_rights):
         return
-    missing = sorted(permissions.right_label(r) for r in added - actor.rights)
+    missing = sorted(permissions.right_label(r) for r in added - actor_rights)
     raise RuleError(
         _("Você não pode conceder permissões que não possui: %(rights)s.",
           rights=", ".join(missing))
     )
 
 
-def check_group_assignment(actor: User, target: User, old_group, new_group) -> None:
+def check_group_assignment(actor_rights: frozenset[str], old_group, new_group) -> None:
     """Putting a user in a group grants that group's rights: same rule as editing it."""
     if new_group is None or (old_group is not None and old_group.id == new_group.id):
         return
     if new_group.kind != permissions.KIND_SYSTEM:
         raise RuleError(_("Usuários só podem pertencer a grupos do tipo Sistema."))
-    check_grant(actor, target.rights if old_group else (), new_group.rights)
+    old_rights = old_group.rights if old_group is not None and old_group.kind == permissions.KIND_SYSTEM else ()
+    check_grant(actor_rights, old_rights, new_group.rights)
 
 
 def admin_count(company_id: int) -> int:

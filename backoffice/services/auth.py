@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
-from werkzeug.security import check_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
 from ..models import User, utcnow
 
-# Compared against when the e-mail is unknown, so both paths cost one hash check.
-_DUMMY_HASH = "scrypt:32768:8:1$abcdefghijklmnop$" + "0" * 128
+
+
+@cache
+def _dummy_hash() -> str:
+    """Checked when the e-mail is unknown, so both paths cost one hash check."""
+    return generate_password_hash("senha-que-ninguem-tem")
 
 
 @dataclass
@@ -28,7 +33,7 @@ def authenticate(email: str, password: str) -> LoginResult:
     user = db.session.scalar(select(User).where(func.lower(User.email) == email))
     now = utcnow()
     if user is None:
-        check_password_hash(_DUMMY_HASH, password or "")
+        check_password_hash(_dummy_hash(), password or "")
         return LoginResult(None, _("E-mail ou senha incorretos."))
     if user.locked_until and user.locked_until > now:
         minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)

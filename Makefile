@@ -1,0 +1,93 @@
+# Atende — `make run` serves the demo, `make test` runs the suite on both backends.
+# GNU make. Nothing needs to be exported: the defaults are SQLite under instance/ and an
+# in-process queue (see backoffice/config.py).
+
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app app
+TRANSLATIONS := backoffice/translations
+CHROMIUM := /usr/bin/chromium
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+.PHONY: help setup translations run test chromium services clean
+
+help:
+	@echo "make run    instala, migra o banco, carrega a empresa demo e sobe http://127.0.0.1:5000"
+	@echo "make test   roda a suíte duas vezes: SQLite + fila embutida, depois PostgreSQL + Redis"
+	@echo "make clean  apaga .venv e instance/"
+
+# --- environment ---------------------------------------------------------------------
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+# Re-installed only when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -e '.[test]'
+	touch $@
+
+# The catalogues (.po) are optional: compile them only when there are any.
+translations: $(VENV)/.installed
+	@if [ -n "$$(find $(TRANSLATIONS) -name '*.po' 2>/dev/null | head -n 1)" ]; then \
+		$(BIN)/pybabel compile -f -d $(TRANSLATIONS); \
+	fi
+
+setup: $(VENV)/.installed translations
+
+# --- run -----------------------------------------------------------------------------
+
+run: setup
+	$(FLASK) db upgrade
+	$(FLASK) seed demo
+	$(BIN)/python app.py
+
+# --- test ----------------------------------------------------------------------------
+
+# Browser tests drive Debian's Chromium (`playwright install` cannot download here).
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium) \
+				|| { echo "could not install chromium"; [ "$${CI:-}" != true ]; }; \
+		else \
+			echo "Chromium is missing: run 'sudo apt-get install -y chromium' (browser tests need $(CHROMIUM))"; \
+			[ "$${CI:-}" != true ]; \
+		fi; \
+	fi
+
+# Under CI, start PostgreSQL and Redis if they are down. Failures are ignored here: the
+# services tests themselves fail under CI=true when a service is missing.
+services:
+	@if [ "$${CI:-}" = true ]; then \
+		pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null \
+			|| pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql 2>/dev/null) main start \
+			|| echo "could not start PostgreSQL"; \
+		redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 \
+			|| redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+			|| echo "could not start Redis"; \
+	fi
+
+# Two passes; the second runs even when the first fails, and either failing fails `make test`.
+# Both use tee, so the summary line is read back from a log.
+test: setup chromium
+	@log=$$(mktemp); rc1=0; rc2=0; \
+	summary() { grep -E '^=+ .* in [0-9.]+s' "$$log" | tail -n 1 | sed -E 's/^=+ //; s/ =+$$//' || echo "no pytest summary"; }; \
+	echo "=== pass 1/2: embedded (SQLite + embedded queue, browser tests included) ==="; \
+	ATENDE_TEST_BACKEND=embedded $(BIN)/python -m pytest 2>&1 | tee "$$log" || rc1=$$?; \
+	s1=$$(summary); \
+	$(MAKE) --no-print-directory services; \
+	echo "=== pass 2/2: services (PostgreSQL + Redis, no browser tests) ==="; \
+	ATENDE_TEST_BACKEND=services $(BIN)/python -m pytest -m "not browser" 2>&1 | tee "$$log" || rc2=$$?; \
+	s2=$$(summary); \
+	rm -f "$$log"; \
+	echo; \
+	echo "embedded (SQLite + embedded queue): $$s1 [exit $$rc1]"; \
+	echo "services (PostgreSQL + Redis):      $$s2 [exit $$rc2]"; \
+	[ $$rc1 -eq 0 ] && [ $$rc2 -eq 0 ]
+
+clean:
+	rm -rf $(VENV) instance

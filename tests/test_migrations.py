@@ -1,0 +1,116 @@
+"""The Alembic migrations build exactly the schema the models describe (PLT).
+
+`make run` and production build the database with `flask db upgrade`, while the rest of
+the suite uses `create_all`; these tests keep the two from drifting apart. They run on
+the current test backend: a fresh SQLite file (embedded) or a scratch PostgreSQL
+database created and dropped here (services).
+"""
+from __future__ import annotations
+
+import pprint
+import uuid
+
+import flask_migrate
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, func, inspect, make_url, select, text
+
+from backoffice import create_app
+from backoffice.extensions import db
+from backoffice.jobs import tasks
+from tests.conftest import BACKEND, PG_URL, _check_postgres, missing_service
+
+
+@pytest.fixture
+def database_url(tmp_path):
+    """An empty database for the current backend, removed afterwards."""
+    if BACKEND != "services":
+        yield f"sqlite:///{tmp_path / 'migrations.db'}"
+        return
+
+    problem = _check_postgres()
+    if problem:
+        missing_service(problem)
+    name = f"atende_migtest_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def migration_app(database_url, tmp_path, monkeypatch):
+    """The real app on the empty database: no create_all, only migrations."""
+    monkeypatch.setenv("ATENDE_INSTANCE", str(tmp_path / "instance"))
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url,
+                      "TASK_MODE": "eager", "SECRET_KEY": "x"})
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()  # PostgreSQL refuses to drop a database still in use
+    tasks.stop()
+
+
+def schema_diff() -> list:
+    """What autogenerate would still have to do to reach the models (empty = in sync)."""
+    with db.engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "render_as_batch": True})
+        return compare_metadata(context, db.metadata)
+
+
+def assert_schema_matches_models():
+    diff = schema_diff()
+    assert not diff, ("migrations and models disagree; run `flask db migrate` and review "
+                      "the revision:\n" + pprint.pformat(diff, width=100))
+
+
+def table_names() -> set[str]:
+    return set(inspect(db.engine).get_table_names())
+
+
+def test_PLT_migrations_build_schema_matching_models(migration_app):
+    assert table_names() == set()
+
+    flask_migrate.upgrade()
+
+    assert table_names() == set(db.metadata.tables) | {"alembic_version"}
+    assert_schema_matches_models()
+
+
+def test_PLT_migrations_downgrade_to_base_and_upgrade_again(migration_app):
+    flask_migrate.upgrade()
+
+    flask_migrate.downgrade(revision="base")
+    assert table_names() == {"alembic_version"}
+
+    flask_migrate.upgrade()
+    assert_schema_matches_models()
+
+
+def test_PLT_migrations_have_a_single_head(migration_app):
+    """Two engineers adding revisions in parallel leave two heads; merge them."""
+    script = ScriptDirectory.from_config(
+        migration_app.extensions["migrate"].migrate.get_config())
+    assert len(script.get_heads()) == 1, f"several heads: {script.get_heads()}"
+
+
+def test_PLT_demo_seed_loads_on_migrated_schema(migration_app):
+    """What `make run` does on first start: upgrade, then `flask seed demo`."""
+    from backoffice.models import Company, User
+    from backoffice.seed import load_demo
+
+    flask_migrate.upgrade()
+
+    assert load_demo() is True
+    assert db.session.scalar(select(func.count(Company.id))) == 1
+    root = db.session.scalar(select(User).where(User.is_superuser.is_(True)))
+    assert root is not None and root.check_password("root12345")
+    assert load_demo() is False  # the second run leaves the data alone
