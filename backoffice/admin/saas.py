@@ -5,13 +5,14 @@ from flask import flash
 from flask_admin.actions import action
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from wtforms import PasswordField, StringField
 from wtforms.validators import Length, Optional
 
 from ..extensions import db
 from ..models import Company
 from ..models.company import MODULES
-from ..services import RuleError, saas
+from ..services import RuleError, audit, saas
 from .base import SaasModelView
 from .company import CNPJ_FORM, COMPANY_LABELS, format_cnpj, normalise_cnpj, normalise_phone
 from .users import EMAIL
@@ -59,9 +60,14 @@ class SaasCompanyView(SaasModelView):
                                form.admin_password.data)
 
     def _set_active(self, ids, active: bool):
-        companies = db.session.query(Company).filter(Company.id.in_([int(i) for i in ids])).all()
+        # Forged ids ("abc") select nothing instead of raising a 500.
+        wanted = [int(i) for i in ids if str(i).isdigit()]
+        companies = db.session.query(Company).filter(Company.id.in_(wanted)).all()
         for company in companies:
-            company.active = active
+            if company.active != active:
+                company.active = active
+                audit.record(current_user, "update", company, {"active": [not active, active]},
+                             self.audit_company_id(company))
         db.session.commit()
         flash(_("%(n)d empresa(s) atualizada(s).", n=len(companies)), "success")
 
