@@ -28,10 +28,12 @@ def create_app(config: dict | None = None) -> Flask:
     from .cli import init_cli
     from .errors import init_errors
     from .extensions import babel, csrf, db, login_manager, migrate, socketio
-    from .i18n import select_locale, select_timezone
+    from .i18n import compile_catalogues, select_locale, select_timezone
     from .jobs import tasks
     from .tenancy import install_guard
+    from flask_babel import lazy_gettext as _l
 
+    compile_catalogues()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"),
                      render_as_batch=True, compare_type=True)
@@ -40,7 +42,7 @@ def create_app(config: dict | None = None) -> Flask:
                    default_translation_directories=str(Path(__file__).parent / "translations"))
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "Faça login para acessar esta página."
+    login_manager.login_message = _l("Faça login para acessar esta página.")
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
     socketio.init_app(app, async_mode="threading",

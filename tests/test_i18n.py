@@ -23,6 +23,7 @@ from babel.support import Translations
 from flask import template_rendered
 
 from backoffice.extensions import db
+from backoffice.i18n import compile_catalogues
 from backoffice.models import Company, User
 from tests.conftest import login
 from tests.factories import PASSWORD
@@ -36,44 +37,7 @@ EXTRA_KEYWORDS = ("_l", "lazy_gettext")
 PLACEHOLDER = re.compile(r"%\((\w+)\)[#0 +-]*\d*(?:\.\d+)?[sdifrx]")
 
 
-# --- compiling the catalogue (candidate for conftest.py) ------------------------------
-
-
-def compile_catalogues(translations_dir: Path = TRANSLATIONS) -> list[Path]:
-    """Compile every <lang>/LC_MESSAGES/*.po whose .mo is missing or older than the .po.
-
-    Same result as `pybabel compile -f -d backoffice/translations` (fuzzy entries
-    included, as with -f). The .mo is written to a temporary file and renamed, so a
-    concurrent reader never sees half a file. Returns the .mo files (re)written.
-    """
-    written = []
-    for po_path in sorted(translations_dir.glob("*/LC_MESSAGES/*.po")):
-        mo_path = po_path.with_suffix(".mo")
-        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
-            continue
-        with po_path.open("rb") as f:
-            catalog = read_po(f, locale=po_path.parent.parent.name)
-        fd, tmp = tempfile.mkstemp(dir=mo_path.parent, suffix=".mo.tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                write_mo(f, catalog, use_fuzzy=True)
-            os.chmod(tmp, 0o644)  # mkstemp makes it 0600; pybabel's .mo is world-readable
-            os.replace(tmp, mo_path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        written.append(mo_path)
-    if written and translations_dir == TRANSLATIONS:
-        # flask-babel caches loaded translations per (locale, domain) on the Babel object,
-        # which is module-global (backoffice.extensions.babel) and so shared by every test
-        # app of the process: drop what was loaded before the .mo existed.
-        # (domain_instance is a cached_property: only clear it if it was ever built.)
-        from backoffice.extensions import babel
-
-        domain = vars(babel).get("domain_instance")
-        if domain is not None:
-            domain.cache.clear()
-    return written
+# --- compiling the catalogue (create_app does it too) -------------------------------
 
 
 @pytest.fixture(scope="session")

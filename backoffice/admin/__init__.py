@@ -5,6 +5,7 @@ from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext as _l
 
+from ..i18n import TRANSLATIONS
 from ..models import AuditLog, Company, PermissionGroup, Plan, User
 from .audit import AuditLogView
 from .base import HomeView
@@ -24,6 +25,8 @@ def init_admin(app) -> Admin:
         url="/admin",
         index_view=HomeView(name=_l("Início"), url="/admin"),
         theme=Bootstrap4Theme(base_template="admin/atende_base.html"),
+        # our admin-domain catalogue fills what Flask-Admin's pt_BR .mo lacks
+        translations_path=str(TRANSLATIONS),
     )
     admin.add_view(CompanyView(Company, name=_l("Empresa"), endpoint="company",
                                category=_l("Configurações")))

@@ -15,6 +15,7 @@ from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_admin.contrib.sqla.form import AdminModelConverter
+from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
@@ -31,6 +32,11 @@ from .fields import (
 )
 
 log = logging.getLogger(__name__)
+
+
+def local_datetime(value) -> str:
+    """A stored UTC timestamp shown in the user's company time zone, pt-BR style."""
+    return format_datetime(value, "short") if value else ""
 
 
 def _deny():

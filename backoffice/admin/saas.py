@@ -86,7 +86,7 @@ class PlanView(SaasModelView):
     column_labels = {"name": _l("Nome"), "max_users": _l("Máximo de usuários"),
                      "max_channels": _l("Máximo de canais"), "modules": _l("Módulos"),
                      "active": _l("Ativo")}
-    column_formatters = {"modules": lambda v, c, m, p: ", ".join(MODULES.get(k, k) for k in m.modules or ())}
+    column_formatters = {"modules": lambda v, c, m, p: ", ".join(str(MODULES.get(k, k)) for k in m.modules or ())}
     form_columns = ["name", "max_users", "max_channels", "modules", "active"]
     form_extra_fields = {"modules": CheckboxList(_l("Módulos"), choices=list(MODULES.items()))}
     form_args = {"max_users": {"validators": []}, "max_channels": {"validators": []}}

@@ -13,7 +13,7 @@ from ..extensions import db
 from ..models import PermissionGroup, User
 from ..services import RuleError, access, saas
 from ..tenancy import current_company, current_company_id, scope
-from .base import TenantModelView
+from .base import TenantModelView, local_datetime
 from .widgets import RightsField
 
 EMAIL = Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_l("Informe um e-mail válido."))
@@ -34,6 +34,8 @@ class UserView(TenantModelView):
     column_sortable_list = ["name", "email", "active", "last_login_at"]
     column_default_sort = "name"
     column_export_exclude_list = ["password_hash"]
+    column_choices = {"language": LANGUAGES}
+    column_formatters = {"last_login_at": lambda v, c, m, p: local_datetime(m.last_login_at)}
     column_labels = {
         "name": _l("Nome"), "email": _l("E-mail"), "group": _l("Grupo de permissão"),
         "active": _l("Ativo"), "language": _l("Idioma"), "last_login_at": _l("Último acesso"),

@@ -40,11 +40,14 @@ class RightsWidget:
                 cells.append(f"<td>{cell}</td>")
             rows.append(f"<tr><th>{escape(str(label))}</th>{''.join(cells)}</tr>")
         api = "".join(f"<li>{box(v, lbl)}</li>" for v, lbl in permissions.API_ACTIONS.items())
+        system_title = escape(_("Permissões do tipo Sistema (telas)"))
+        area_title = escape(_("Área"))
+        api_title = escape(_("Permissões do tipo API (tokens)"))
         return Markup(
-            f'<div class="rights-field"><h6>{escape(_("Permissões do tipo Sistema (telas)"))}</h6>'
-            f'<table class="table table-sm table-bordered"><thead><tr><th>{escape(_("Área"))}</th>{head}</tr></thead>'
+            f'<div class="rights-field"><h6>{system_title}</h6>'
+            f'<table class="table table-sm table-bordered"><thead><tr><th>{area_title}</th>{head}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table>'
-            f'<h6>{escape(_("Permissões do tipo API (tokens)"))}</h6><ul class="list-unstyled">{api}</ul></div>'
+            f'<h6>{api_title}</h6><ul class="list-unstyled">{api}</ul></div>'
         )
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -10,14 +11,14 @@ from .base import utcnow
 
 # Modules a plan can enable; the About page lists them with the plan's quantities.
 MODULES = {
-    "inbox": "Atendimento",
-    "chatbot": "Chatbot",
-    "campaigns": "Campanhas",
-    "reports": "Relatórios",
-    "crm": "CRM",
-    "api": "API",
-    "telephony": "Telefonia",
-    "portal": "Fale Conosco",
+    "inbox": _l("Atendimento"),
+    "chatbot": _l("Chatbot"),
+    "campaigns": _l("Campanhas"),
+    "reports": _l("Relatórios"),
+    "crm": _l("CRM"),
+    "api": _l("API"),
+    "telephony": _l("Telefonia"),
+    "portal": _l("Fale Conosco"),
 }
 
 

@@ -6,7 +6,7 @@ concurrent tickets of one company never get the same number.
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, update
@@ -21,6 +21,8 @@ def format_protocol(day: date, counter: int) -> str:
 
 def company_today(company: Company, now: datetime | None = None) -> date:
     tz = ZoneInfo(company.timezone or "America/Sao_Paulo")
+    if now is not None and now.tzinfo is None:
+        now = now.replace(tzinfo=timezone.utc)  # the app's naive datetimes are UTC (utcnow)
     now = now.astimezone(tz) if now else datetime.now(tz)
     return now.date()
 
