@@ -21,6 +21,10 @@ AREAS: dict[str, str] = {
     "users": _l("Usuários"),
     "groups": _l("Permissões"),
     "audit": _l("Auditoria"),
+    "periods": _l("Períodos de atendimento"),
+    "holidays": _l("Feriados"),
+    "tags": _l("Etiquetas"),
+    "reasons": _l("Motivos de atendimento"),
 }
 
 # Areas where some actions make no sense (the company row is never created or deleted

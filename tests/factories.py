@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, time
 
 from backoffice import permissions
 from backoffice.extensions import db
-from backoffice.models import AuditLog, PermissionGroup, Plan, User
+from backoffice.models import AuditLog, PermissionGroup, Plan, Reason, Tag, User
+from backoffice.models import Holiday, Period, PeriodSchedule
 from backoffice.services import saas
 
 PASSWORD = "senha-segura-1"
@@ -49,6 +51,23 @@ def gen_user(company, email: str, group=None, name: str | None = None, active=Tr
     return user
 
 
+def gen_period(company, name: str, schedules=None, active=True) -> Period:
+    """A period; schedules are (name, weekdays, "HH:MM", "HH:MM"), default Mon-Fri 08-18."""
+    period = Period(company_id=company.id, name=name, active=active)
+    for sname, days, start, end in schedules or [("Comercial", [0, 1, 2, 3, 4], "08:00", "18:00")]:
+        period.schedules.append(PeriodSchedule(
+            company_id=company.id, name=sname, weekdays=list(days),
+            start_time=time.fromisoformat(start), end_time=time.fromisoformat(end)))
+    db.session.add(period)
+    return period
+
+
+def gen_holiday(company, name: str, day: date, every_year=False) -> Holiday:
+    holiday = Holiday(company_id=company.id, name=name, date=day, every_year=every_year)
+    db.session.add(holiday)
+    return holiday
+
+
 def populate_company(name: str, key: str) -> Tenant:
     """A company with a distinctive row in every tenant screen."""
     plan = gen_plan(f"Plano {key.upper()}")
@@ -60,10 +79,22 @@ def populate_company(name: str, key: str) -> Tenant:
                    action="update", table="user", row_id=str(user.id),
                    row_label=f"Registro auditado {key.upper()}", changes={"name": ["x", "y"]})
     db.session.add(log)
+    tag = Tag(company_id=company.id, name=f"Etiqueta exclusiva {key.upper()}", color="#3366cc")
+    reason = Reason(company_id=company.id, name=f"Motivo exclusivo {key.upper()}",
+                    description="Motivo de teste", active=True)
+    db.session.add_all([tag, reason])
     db.session.flush()
-    return Tenant(
+    tenant = Tenant(
         company_id=company.id, admin_email=admin.email, admin_id=admin.id,
         labels={"users": user.name, "groups": group.name, "audit": log.row_label,
                 "company": name},
         ids={"users": user.id, "groups": group.id, "audit": log.id, "company": company.id},
     )
+    tenant.labels.update({"tags": tag.name, "reasons": reason.name})
+    tenant.ids.update({"tags": tag.id, "reasons": reason.id})
+    period = gen_period(company, f"Período exclusivo {key.upper()}")
+    holiday = gen_holiday(company, f"Feriado exclusivo {key.upper()}", date(2026, 12, 25), every_year=True)
+    db.session.flush()
+    tenant.labels.update({"periods": period.name, "holidays": holiday.name})
+    tenant.ids.update({"periods": period.id, "holidays": holiday.id})
+    return tenant

@@ -13,10 +13,11 @@ from sqlalchemy import select
 from backoffice.extensions import db
 from backoffice.models import AuditLog, Company, ProtocolSequence
 from backoffice.services import protocols
-from tests.conftest import flashes, login
+from tests.conftest import BACKEND, flashes, login
 from tests.factories import gen_company
 
 UTC = timezone.utc
+
 
 
 @pytest.fixture
@@ -167,6 +168,16 @@ def test_CO_1_company_edit_is_audited(app, tenants, a_client):
         assert entry.company_id == cid and entry.action == "update"
         assert entry.changes["cnpj"] == [None, "11444777000161"]
         assert entry.changes["timezone"] == ["America/Sao_Paulo", "America/Manaus"]
+
+
+@pytest.mark.parametrize("query", ["?id=abc",
+                                   "?id=", "?id=999999", "?id=-1"])
+def test_CO_1_bad_edit_ids_are_never_a_500(app, tenants, a_client, query):
+    before = company_row(app, tenants["a"].company_id)
+    assert a_client.get(f"/admin/company/edit/{query}").status_code in (302, 404)
+    resp = a_client.submit(f"/admin/company/edit/{query}", company_data(name="Por id forjado"))
+    assert resp.status_code in (302, 404)
+    assert company_row(app, tenants["a"].company_id) == before
 
 
 def test_CO_1_company_cannot_be_created_or_deleted_by_the_company(app, tenants, a_client):

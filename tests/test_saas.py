@@ -60,6 +60,7 @@ def create_company(client, plan_id, **over):
 def refused(app, resp, before, message: str | None = None):
     """The form came back (never a 500), with the message, and nothing was written."""
     assert resp.status_code == 200, resp.status_code
+    assert "Failed to" not in resp.text  # Flask-Admin's untranslated flash
     if message is not None:
         assert message in resp.text
     with app.app_context():

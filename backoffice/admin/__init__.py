@@ -6,12 +6,15 @@ from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext as _l
 
 from ..i18n import TRANSLATIONS
-from ..models import AuditLog, Company, PermissionGroup, Plan, User
+from ..models import Holiday, Period
+from ..models import AuditLog, Company, PermissionGroup, Plan, Reason, Tag, User
 from .audit import AuditLogView
 from .base import HomeView
+from .catalog import ReasonView, TagView
 from .company import CompanyView
 from .pages import AboutView, AccountView
 from .saas import PlanView, SaasCompanyView
+from .schedule import HolidayView, PeriodView
 from .users import PermissionGroupView, UserView
 
 CAT_ADMIN = _l("Administração")
@@ -29,6 +32,13 @@ def init_admin(app) -> Admin:
         translations_path=str(TRANSLATIONS),
     )
     admin.add_view(CompanyView(Company, name=_l("Empresa"), endpoint="company",
+                               category=_l("Configurações")))
+    admin.add_view(TagView(Tag, name=_l("Etiquetas"), endpoint="tags", category=_l("Configurações")))
+    admin.add_view(ReasonView(Reason, name=_l("Motivos de atendimento"), endpoint="reasons",
+                              category=_l("Configurações")))
+    admin.add_view(PeriodView(Period, name=_l("Períodos de atendimento"), endpoint="periods",
+                              category=_l("Configurações")))
+    admin.add_view(HolidayView(Holiday, name=_l("Feriados"), endpoint="holidays",
                                category=_l("Configurações")))
     admin.add_view(UserView(User, name=_l("Usuários"), endpoint="users", category=CAT_ADMIN))
     admin.add_view(PermissionGroupView(PermissionGroup, name=_l("Permissões"), endpoint="groups",

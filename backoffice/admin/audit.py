@@ -1,10 +1,11 @@
 """Auditoria (PLT-7): read-only log of configuration changes of the company."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
-from .base import TenantModelView
+from .base import TenantModelView, local_datetime
 
 ACTIONS = {"create": _l("Criação"), "update": _l("Alteração"), "delete": _l("Exclusão")}
 
@@ -15,8 +16,9 @@ def _changes(view, context, model, name):
         f"<td>{escape('' if a is None else a)}</td></tr>"
         for field, (b, a) in (model.changes or {}).items()
     )
+    field, before, after = (escape(_("Campo")), escape(_("Antes")), escape(_("Depois")))
     return Markup(
-        '<table class="table table-sm"><thead><tr><th>Campo</th><th>Antes</th><th>Depois</th>'
+        f'<table class="table table-sm"><thead><tr><th>{field}</th><th>{before}</th><th>{after}</th>'
         f"</tr></thead><tbody>{rows}</tbody></table>"
     )
 
@@ -31,13 +33,15 @@ class AuditLogView(TenantModelView):
     column_searchable_list = ["row_label", "user_name"]
     column_filters = ["action", "table", "user_name", "at"]
     column_labels = {
-        "at": _l("Quando (UTC)"), "user_name": _l("Usuário"), "action": _l("Ação"),
+        "at": _l("Quando"), "user_name": _l("Usuário"), "action": _l("Ação"),
         "table": _l("Tabela"), "row_id": _l("Registro"), "row_label": _l("Descrição"),
         "changes": _l("Alterações"),
     }
-    column_formatters = {"action": lambda v, c, m, p: ACTIONS.get(m.action, m.action)}
+    column_formatters = {"action": lambda v, c, m, p: ACTIONS.get(m.action, m.action),
+                         "at": lambda v, c, m, p: local_datetime(m.at)}
     column_formatters_detail = {"changes": _changes,
-                                "action": lambda v, c, m, p: ACTIONS.get(m.action, m.action)}
+                                "action": lambda v, c, m, p: ACTIONS.get(m.action, m.action),
+                                "at": lambda v, c, m, p: local_datetime(m.at)}
 
     @property
     def can_create(self):

@@ -18,6 +18,7 @@ from flask_admin.contrib.sqla.form import AdminModelConverter
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 from wtforms.validators import ValidationError
 
@@ -88,6 +89,39 @@ class SecureModelView(ModelView):
     def __init__(self, model, *args, **kwargs):
         kwargs.setdefault("session", db.session)
         super().__init__(model, *args, **kwargs)
+
+    # -- ids from the request are untrusted text ---------------------------------------
+    def clean_ids(self, ids):
+        """Keep the ids that can be a primary key of this model; PostgreSQL would
+        answer a DataError (a 500) to `id = 'abc'`, SQLite just finds nothing."""
+        column = inspect(self.model).primary_key[0]
+        try:
+            kind = column.type.python_type
+        except NotImplementedError:
+            return list(ids)
+        kept = []
+        for raw in ids:
+            try:
+                kept.append(str(kind(raw)))
+            except (TypeError, ValueError):
+                continue
+        return kept
+
+    def get_one(self, id):
+        if not self.clean_ids([id]):
+            return None
+        return super().get_one(id)
+
+    def init_actions(self):
+        super().init_actions()
+        for name, (func, text, confirmation) in list(self._actions_data.items()):
+            self._actions_data[name] = (self._with_clean_ids(func), text, confirmation)
+
+    def _with_clean_ids(self, func):
+        def handler(ids):
+            return func(self.clean_ids(ids))
+
+        return handler
 
     # -- permissions, read on every request so a change to a group applies at once ----
     def allowed(self, action: str) -> bool:

@@ -17,7 +17,7 @@ from ..models import User
 from ..models.company import MODULES
 from ..tenancy import current_company
 from .base import SecureView
-from .users import LANGUAGES
+from .users import USER_LANGUAGES
 
 
 class AboutView(SecureView):
@@ -35,7 +35,7 @@ class AboutView(SecureView):
 
 
 class AccountForm(FlaskForm):
-    language = SelectField(_l("Idioma da interface"), choices=LANGUAGES)
+    language = SelectField(_l("Idioma da interface"), choices=USER_LANGUAGES)
     current_password = PasswordField(_l("Senha atual"), validators=[Optional()])
     new_password = PasswordField(_l("Nova senha"), validators=[
         Optional(), Length(min=8, max=128, message=_l("A senha deve ter de 8 a 128 caracteres."))])
@@ -44,7 +44,7 @@ class AccountForm(FlaskForm):
 class AccountView(SecureView):
     @expose("/", methods=["GET", "POST"])
     def index(self):
-        form = AccountForm(obj=None, language=current_user.language or "pt_BR")
+        form = AccountForm(language=current_user.language or "")
         if request.method == "POST" and form.validate_on_submit():
             user = db.session.get(User, current_user.id)
             if form.new_password.data:
@@ -52,7 +52,7 @@ class AccountView(SecureView):
                     form.current_password.errors.append(_("Senha atual incorreta."))
                     return self.render("admin/account.html", form=form)
                 user.set_password(form.new_password.data)
-            user.language = form.language.data
+            user.language = form.language.data or None
             db.session.commit()
             flash(_("Preferências salvas."), "success")
             return redirect(url_for(".index"))

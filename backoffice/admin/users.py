@@ -18,6 +18,8 @@ from .widgets import RightsField
 
 EMAIL = Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_l("Informe um e-mail válido."))
 LANGUAGES = [("pt_BR", "Português (Brasil)"), ("en", "English")]
+# A user may follow the company's language (NULL) instead of choosing one.
+USER_LANGUAGES = [("", _l("Idioma da empresa"))] + LANGUAGES
 
 
 def _system_groups():
@@ -34,7 +36,7 @@ class UserView(TenantModelView):
     column_sortable_list = ["name", "email", "active", "last_login_at"]
     column_default_sort = "name"
     column_export_exclude_list = ["password_hash"]
-    column_choices = {"language": LANGUAGES}
+    column_choices = {"language": USER_LANGUAGES}
     column_formatters = {"last_login_at": lambda v, c, m, p: local_datetime(m.last_login_at)}
     column_labels = {
         "name": _l("Nome"), "email": _l("E-mail"), "group": _l("Grupo de permissão"),
@@ -47,7 +49,7 @@ class UserView(TenantModelView):
             _l("Senha"), validators=[Optional(), Length(min=8, max=128)],
             description=_l("Mínimo de 8 caracteres. Na edição, deixe em branco para manter a atual."),
         ),
-        "language": SelectField(_l("Idioma"), choices=LANGUAGES, default="pt_BR"),
+        "language": SelectField(_l("Idioma"), choices=USER_LANGUAGES, default=""),
     }
     form_args = {
         "email": {"validators": [EMAIL]},
@@ -59,6 +61,7 @@ class UserView(TenantModelView):
         form.password.data = ""
 
     def validate_change(self, form, model, is_created):
+        model.language = model.language or None
         model.email = (model.email or "").strip().lower()
         if saas.email_taken(model.email, exclude_id=None if is_created else model.id):
             raise RuleError(_l("Já existe um usuário com este e-mail."))

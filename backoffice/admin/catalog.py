@@ -1,0 +1,159 @@
+"""Etiquetas (TAG-1) and Motivos de atendimento (RSN-1)."""
+from __future__ import annotations
+
+from flask_admin.contrib.sqla.filters import BaseSQLAFilter
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from markupsafe import Markup, escape
+from wtforms import BooleanField
+from wtforms.fields import ColorField
+from wtforms.validators import InputRequired, Length, Regexp
+
+from ..models import Tag
+from ..services import catalog
+from ..tenancy import current_company_id
+from .base import TenantModelView, local_datetime
+
+# --- Etiquetas ---------------------------------------------------------------------------
+
+
+class PersonalField(BooleanField):
+    """"Minha etiqueta": read from the form by the view, never written onto the row.
+
+    The owner is always the logged-in user; no owner id travels in the form.
+    """
+
+    def populate_obj(self, obj, name):
+        pass
+
+
+class TagScopeFilter(BaseSQLAFilter):
+    """Minhas etiquetas / Etiquetas da empresa. Fixed options: no tenant rows in them."""
+
+    def __init__(self, name):
+        super().__init__(Tag.owner_id, name, options=[("company", _l("Etiquetas da empresa")),
+                                                      ("mine", _l("Minhas etiquetas"))])
+
+    def apply(self, query, value, alias=None):
+        if value == "mine":
+            return query.filter(Tag.owner_id == current_user.id)
+        return query.filter(Tag.owner_id.is_(None))
+
+    def operation(self):
+        return _l("é")
+
+
+def _text_color(hex_color: str) -> str:
+    """Black or white, whichever reads better on the tag's colour."""
+    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return "#000" if (0.299 * r + 0.587 * g + 0.114 * b) > 150 else "#fff"
+
+
+def tag_badge(tag: Tag) -> Markup:
+    """The tag as people see it on tickets: its name (escaped: user text) on its colour."""
+    color = catalog.safe_color(tag.color)
+    return Markup('<span class="badge" style="background-color:{bg};color:{fg}">{name}</span>').format(
+        bg=color, fg=_text_color(color), name=tag.name)
+
+
+def _swatch(view, context, model, name):
+    color = catalog.safe_color(model.color)
+    return Markup('<span class="tag-swatch" style="display:inline-block;width:1.2em;height:1.2em;'
+                  'vertical-align:middle;border:1px solid #999;border-radius:3px;'
+                  'background-color:{c}"></span> <code>{c}</code>').format(c=color)
+
+
+def _scope_label(model) -> str:
+    return _("Minha etiqueta") if model.owner_id is not None else _("Etiqueta da empresa")
+
+
+class TagView(TenantModelView):
+    """Company tags and the logged-in user's own tags; other users' personal tags are
+    out of every query (list, count, export, edit, delete, bulk actions)."""
+
+    area = "tags"
+    column_list = ["name", "color", "owner", "created_at"]
+    column_searchable_list = ["name"]
+    column_sortable_list = ["name", "color", "created_at"]
+    column_default_sort = "name"
+    column_labels = {
+        "name": _l("Nome"), "color": _l("Cor"), "owner": _l("Tipo"),
+        "personal": _l("Minha etiqueta"), "created_at": _l("Criada em"),
+    }
+    column_formatters = {
+        "name": lambda v, c, m, p: tag_badge(m),
+        "color": _swatch,
+        "owner": lambda v, c, m, p: _scope_label(m),
+        "created_at": lambda v, c, m, p: local_datetime(m.created_at),
+    }
+    column_formatters_export = {
+        "name": lambda v, c, m, p: m.name,
+        "color": lambda v, c, m, p: m.color,
+        "owner": lambda v, c, m, p: _scope_label(m),
+        "created_at": lambda v, c, m, p: local_datetime(m.created_at),
+    }
+    column_filters = [TagScopeFilter(_l("Tipo"))]
+    form_columns = ["name", "color", "personal"]
+    form_overrides = {"color": ColorField}
+    form_args = {
+        "color": {
+            "default": catalog.DEFAULT_COLOR,
+            "render_kw": {"style": "max-width: 6em"},
+            "validators": [InputRequired(message=catalog.COLOR_MESSAGE), Length(max=7),
+                           Regexp(catalog.COLOR_RE, message=catalog.COLOR_MESSAGE)],
+        },
+    }
+    form_extra_fields = {
+        "personal": PersonalField(
+            _l("Minha etiqueta"),
+            description=_l("Marcada: só você vê a etiqueta. Desmarcada: etiqueta da empresa, "
+                           "visível para todos os usuários."),
+        ),
+    }
+
+    def _visible(self, query):
+        return catalog.visible_tags(query, current_user.id)
+
+    def get_query(self):
+        return self._visible(super().get_query())
+
+    def get_count_query(self):
+        return self._visible(super().get_count_query())
+
+    def get_one(self, id):
+        obj = super().get_one(id)
+        if obj is None or obj.owner_id not in (None, current_user.id):
+            return None
+        return obj
+
+    def validate_change(self, form, model, is_created):
+        model.owner_id = current_user.id if form.personal.data else None
+        model.color = catalog.normalise_color(model.color)
+        model.name = catalog.check_tag_name(current_company_id(), model.owner_id, model.name,
+                                            exclude_id=None if is_created else model.id)
+
+
+# --- Motivos de atendimento ----------------------------------------------------------------
+
+
+class ReasonView(TenantModelView):
+    """RSN-1. The department link and the filter by department come with departments
+    (DEP-1, another issue); the filter must then use a custom filter whose options are
+    read per request (Flask-Admin computes filter option lists once, across tenants)."""
+
+    area = "reasons"
+    column_list = ["name", "description", "active"]
+    column_searchable_list = ["name", "description"]
+    column_filters = ["active"]
+    column_sortable_list = ["name", "active"]
+    column_default_sort = "name"
+    column_labels = {"name": _l("Nome"), "description": _l("Descrição"), "active": _l("Ativo"),
+                     "created_at": _l("Criado em")}
+    form_columns = ["name", "description", "active"]
+    form_args = {"active": {"default": True}}
+
+    def validate_change(self, form, model, is_created):
+        model.name = catalog.check_reason_name(current_company_id(), model.name,
+                                               exclude_id=None if is_created else model.id)
+        model.description = (model.description or "").strip() or None

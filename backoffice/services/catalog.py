@@ -1,0 +1,71 @@
+"""Rules for Etiquetas (TAG-1) and Motivos de atendimento (RSN-1)."""
+from __future__ import annotations
+
+import re
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Reason, Tag
+from . import RuleError
+
+# \Z, not $: "$" also matches before a trailing newline.
+COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}\Z")
+COLOR_MESSAGE = _l("Cor inválida: use o formato #RRGGBB.")
+DEFAULT_COLOR = "#3c8dbc"
+
+
+def is_color(value) -> bool:
+    return isinstance(value, str) and COLOR_RE.match(value) is not None
+
+
+def normalise_color(value: str | None) -> str:
+    """'#AABBCC' -> '#aabbcc' (the form an <input type="color"> uses); else RuleError."""
+    value = (value or "").strip()
+    if not is_color(value):
+        raise RuleError(COLOR_MESSAGE)
+    return value.lower()
+
+
+def safe_color(value) -> str:
+    """A colour fit to put in a style attribute, whatever the row holds."""
+    return value.lower() if is_color(value) else DEFAULT_COLOR
+
+
+def visible_tags(query, user_id: int):
+    """Company tags plus the user's own; never another user's personal tags."""
+    return query.filter((Tag.owner_id.is_(None)) | (Tag.owner_id == user_id))
+
+
+def _name_in(names_query, name: str) -> bool:
+    """Case-insensitive in Python: SQLite's lower() folds ASCII only ("AÇÃO" != "ação")."""
+    wanted = name.casefold()
+    return any((n or "").strip().casefold() == wanted for n in db.session.scalars(names_query))
+
+
+def check_tag_name(company_id: int, owner_id: int | None, name: str,
+                   exclude_id: int | None = None) -> str:
+    """The tidied name, or RuleError when the scope (company / owner) already has it."""
+    name = (name or "").strip()
+    if not name:
+        raise RuleError(_l("Informe o nome da etiqueta."))
+    q = select(Tag.name).where(Tag.company_id == company_id)
+    q = q.where(Tag.owner_id.is_(None) if owner_id is None else Tag.owner_id == owner_id)
+    if exclude_id is not None:
+        q = q.where(Tag.id != exclude_id)
+    if _name_in(q, name):
+        raise RuleError(_l("Já existe uma etiqueta com este nome."))
+    return name
+
+
+def check_reason_name(company_id: int, name: str, exclude_id: int | None = None) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise RuleError(_l("Informe o nome do motivo."))
+    q = select(Reason.name).where(Reason.company_id == company_id)
+    if exclude_id is not None:
+        q = q.where(Reason.id != exclude_id)
+    if _name_in(q, name):
+        raise RuleError(_l("Já existe um motivo com este nome."))
+    return name

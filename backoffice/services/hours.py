@@ -1,0 +1,85 @@
+"""Is a period open at a given instant? (PER-2, HOL-1)
+
+Everything is decided on the company's local wall clock: the instant is converted to the
+company's time zone (zoneinfo knows that America/Sao_Paulo has had no DST since 2019),
+then compared with the schedules' local times.
+
+- A schedule with start < end covers [start, end) on each of its weekdays.
+- A schedule with end < start is an overnight range: it belongs to the weekday where it
+  starts, covers [start, 24:00) that day and [00:00, end) the next day.
+- A schedule with end == start covers nothing (the admin screen refuses it).
+- A holiday closes every period for its whole local calendar day (00:00 to 24:00); an
+  `every_year` holiday does so on the same day and month of every year.
+- An inactive period is always closed.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, timezone, tzinfo
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from ..extensions import db
+
+DEFAULT_TIMEZONE = "America/Sao_Paulo"
+
+
+def _zone(tz: str | tzinfo | None) -> tzinfo:
+    if tz is None:
+        return ZoneInfo(DEFAULT_TIMEZONE)
+    return tz if isinstance(tz, tzinfo) else ZoneInfo(tz)
+
+
+def local_time(at: datetime, tz: str | tzinfo | None) -> datetime:
+    """`at` on the company's wall clock. A naive `at` is UTC (how the app stores times)."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=timezone.utc)
+    return at.astimezone(_zone(tz))
+
+
+def is_holiday(day: date, holidays: Iterable) -> bool:
+    for h in holidays or ():
+        if h.date == day:
+            return True
+        if h.every_year and (h.date.month, h.date.day) == (day.month, day.day):
+            return True
+    return False
+
+
+def schedule_covers(schedule, weekday: int, clock) -> bool:
+    """Does `schedule` cover local weekday `weekday` (0 = Monday) at wall-clock `clock`?"""
+    days = {int(d) for d in (schedule.weekdays or ())}
+    start, end = schedule.start_time, schedule.end_time
+    if start is None or end is None or start == end:
+        return False
+    clock = clock.replace(tzinfo=None)
+    if start < end:
+        return weekday in days and start <= clock < end
+    # overnight: from `start` on its own weekday, until `end` on the next day
+    return (weekday in days and clock >= start) or ((weekday - 1) % 7 in days and clock < end)
+
+
+def is_open(period, at: datetime, tz: str | tzinfo | None, holidays: Iterable = ()) -> bool:
+    """True when `at` falls inside one of the period's schedules, in time zone `tz`."""
+    if period is None or not period.active:
+        return False
+    local = local_time(at, tz)
+    if is_holiday(local.date(), holidays):
+        return False
+    weekday, clock = local.weekday(), local.timetz()
+    return any(schedule_covers(s, weekday, clock) for s in period.schedules)
+
+
+def company_holidays(company_id: int) -> list:
+    from ..models import Holiday
+
+    return list(db.session.scalars(select(Holiday).where(Holiday.company_id == company_id)))
+
+
+def company_is_open(company, period, at: datetime | None = None) -> bool:
+    """is_open with the company's own time zone and holidays; `at` defaults to now."""
+    if period is not None and period.company_id != company.id:
+        raise ValueError("the period belongs to another company")
+    at = at or datetime.now(timezone.utc)
+    return is_open(period, at, company.timezone or DEFAULT_TIMEZONE, company_holidays(company.id))
