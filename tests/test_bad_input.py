@@ -47,3 +47,15 @@ def test_PLT_1_overlong_text_in_any_form_is_refused_without_500(app, tenants, cl
                 checked.add((view.endpoint, name))
     # every screen with a form had its text fields tried (users, groups, company)
     assert {ep for ep, _ in checked} >= {"users", "groups", "company"}, checked
+
+
+def test_PLT_1_export_neutralises_formula_cells(app, tenants, client):
+    """A name like =HYPERLINK(...) must reach the spreadsheet as text, not a formula."""
+    with app.app_context():
+        user = db.session.get(User, tenants["a"].ids["users"])
+        user.name = '=HYPERLINK("http://evil.example","x")'
+        db.session.commit()
+    login(client, tenants["a"].admin_email)
+    csv = client.get("/admin/users/export/csv/").text
+    assert "'=HYPERLINK" in csv
+    assert "\n=HYPERLINK" not in csv and ",=HYPERLINK" not in csv

@@ -112,6 +112,18 @@ class SecureModelView(ModelView):
             return None
         return super().get_one(id)
 
+    def _get_list_extra_args(self):
+        # A negative page would become a negative OFFSET, which PostgreSQL refuses.
+        args = super()._get_list_extra_args()
+        args.page = max(args.page or 0, 0)
+        return args
+
+    def get_export_value(self, model, name):
+        """Cells a spreadsheet would run as a formula are neutralised (CSV injection)."""
+        value = super().get_export_value(model, name)
+        text = "" if value is None else str(value)
+        return "'" + text if text[:1] in ("=", "+", "-", "@") else value
+
     def init_actions(self):
         super().init_actions()
         for name, (func, text, confirmation) in list(self._actions_data.items()):
