@@ -13,6 +13,17 @@ __version__ = VERSION
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def enforce_sqlite_foreign_keys(engine) -> None:
+    """SQLite ignores foreign keys (and ON DELETE) unless each connection asks."""
+    if engine.dialect.name != "sqlite":
+        return
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _fk_on(dbapi_conn, _record):
+        dbapi_conn.execute("PRAGMA foreign_keys=ON")
+
+
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(
         __name__,
@@ -35,6 +46,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     compile_catalogues()
     db.init_app(app)
+    with app.app_context():
+        enforce_sqlite_foreign_keys(db.engine)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"),
                      render_as_batch=True, compare_type=True)
     csrf.init_app(app)
@@ -46,7 +59,7 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
     socketio.init_app(app, async_mode="threading",
-                      message_queue=app.config["REDIS_URL"] if app.config.get("SOCKETIO_QUEUE") else None)
+                      message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE"))
     tasks.init_app(app)
     install_guard()
 

@@ -17,5 +17,26 @@ def seed_demo(force: bool) -> None:
     click.echo("Empresa demo carregada." if created else "Já existem empresas; nada feito.")
 
 
+@seed_cli.command("superuser")
+@click.option("--email", prompt="E-mail")
+@click.option("--name", prompt="Nome", default="Operador SaaS")
+@click.password_option("--password", prompt="Senha")
+def seed_superuser(email: str, name: str, password: str) -> None:
+    """Cria o super usuário (operador SaaS) numa instalação nova."""
+    from .extensions import db
+    from .models import User
+    from .services import saas
+
+    if len(password) < 8:
+        raise click.BadParameter("a senha precisa de ao menos 8 caracteres", param_hint="--password")
+    if saas.email_taken(email):
+        raise click.ClickException(f"Já existe um usuário com o e-mail {email}.")
+    user = User(name=name, email=email.strip().lower(), is_superuser=True)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    click.echo(f"Super usuário {user.email} criado.")
+
+
 def init_cli(app) -> None:
     app.cli.add_command(seed_cli)

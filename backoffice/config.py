@@ -47,6 +47,8 @@ def load(instance_path: str | Path, overrides: dict | None = None) -> dict:
         "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": redis_url,
+        # Several web instances and the RQ workers share Socket.IO events through Redis.
+        "SOCKETIO_MESSAGE_QUEUE": os.environ.get("SOCKETIO_MESSAGE_QUEUE") or None,
         # redis: real Redis + `rq worker`; embedded: fakeredis + worker thread; eager: tests.
         "TASK_MODE": os.environ.get("TASK_MODE") or ("redis" if redis_url else "embedded"),
         "SESSION_COOKIE_HTTPONLY": True,

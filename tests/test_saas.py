@@ -352,3 +352,17 @@ def test_PLT_5_company_users_get_403_on_saas_screens(app, tenants, client, plan_
 def test_PLT_5_anonymous_is_sent_to_login(client):
     resp = client.get("/admin/saas_companies/")
     assert resp.status_code == 302 and resp.headers["Location"].startswith("/login")
+
+
+def test_PLT_5_cli_creates_the_first_superuser(app):
+    """A production install gets its SaaS operator without loading the demo company."""
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["seed", "superuser", "--email", "Op@Example.com", "--name", "Op",
+                                 "--password", "senha-segura-7"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == "op@example.com"))
+        assert user.is_superuser and user.company_id is None and user.check_password("senha-segura-7")
+    again = runner.invoke(args=["seed", "superuser", "--email", "op@example.com", "--name", "Op",
+                                "--password", "senha-segura-7"])
+    assert again.exit_code != 0 and "Já existe" in again.output
