@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from backoffice.extensions import db
 from backoffice.models import AuditLog, PermissionGroup, User
-from tests.conftest import BACKEND, flashes, login
+from tests.conftest import flashes, login
 
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from backoffice.extensions import db
 from backoffice.models import AuditLog, Company, ProtocolSequence
 from backoffice.services import protocols
-from tests.conftest import BACKEND, flashes, login
+from tests.conftest import flashes, login
 from tests.factories import gen_company
 
 UTC = timezone.utc

@@ -10,14 +10,12 @@ from __future__ import annotations
 import ast
 import os
 import re
-import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_keywords, parse_mapping_cfg
-from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 from flask import template_rendered

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from flask_admin.contrib.sqla import ModelView
 from flask_login import login_user
 from sqlalchemy import func, select
 

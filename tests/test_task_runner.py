@@ -13,7 +13,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import redis
 from flask import Flask
 from rq import SimpleWorker
 from rq.job import JobStatus
@@ -21,29 +20,11 @@ from rq.job import JobStatus
 from backoffice.jobs import runner as runner_module
 from backoffice.jobs.runner import TaskRunner
 from backoffice.jobs.system import add, ping
+from tests.conftest import REDIS_URL
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-TEST_REDIS_URL = "redis://127.0.0.1:6379/15"  # db 15: flushed freely, never the app's db
-
-
-@pytest.fixture
-def real_redis():
-    """The real Redis on 127.0.0.1:6379 (db 15, flushed before and after).
-
-    Missing Redis: skip on a developer machine, fail under CI (CI=true).
-    """
-    conn = redis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=1)
-    try:
-        conn.ping()
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-        message = f"Redis not reachable at {TEST_REDIS_URL}: {exc}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    conn.flushdb()
-    yield conn
-    conn.flushdb()
-    conn.close()
+# The real_redis fixture (conftest.py) flushes this db before and after each test.
+TEST_REDIS_URL = REDIS_URL
 
 
 def make_app(mode: str, **config) -> Flask:

@@ -5,7 +5,7 @@ from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from wtforms import BooleanField
 from wtforms.fields import ColorField
 from wtforms.validators import InputRequired, Length, Regexp

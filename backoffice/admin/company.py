@@ -10,7 +10,6 @@ from stdnum.exceptions import ValidationError as StdnumError
 from wtforms import SelectField, StringField
 from wtforms.validators import Length
 
-from ..extensions import db
 from ..models import Company
 from ..services import RuleError, protocols
 from ..tenancy import current_company_id

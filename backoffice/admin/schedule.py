@@ -11,7 +11,7 @@ from wtforms import DateField, TimeField
 from wtforms.validators import StopValidation, ValidationError
 
 from ..extensions import db
-from ..models import Holiday, Period, PeriodSchedule
+from ..models import Period, PeriodSchedule
 from ..services import RuleError
 from ..tenancy import current_company_id
 from .base import TenantModelView
