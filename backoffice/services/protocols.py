@@ -7,12 +7,12 @@ concurrent tickets of one company never get the same number.
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, update
 
 from ..extensions import db
 from ..models import Company, ProtocolSequence
+from .hours import local_time
 
 
 def format_protocol(day: date, counter: int) -> str:
@@ -20,11 +20,8 @@ def format_protocol(day: date, counter: int) -> str:
 
 
 def company_today(company: Company, now: datetime | None = None) -> date:
-    tz = ZoneInfo(company.timezone or "America/Sao_Paulo")
-    if now is not None and now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)  # the app's naive datetimes are UTC (utcnow)
-    now = now.astimezone(tz) if now else datetime.now(tz)
-    return now.date()
+    """The date on the company's wall clock (a naive `now` is UTC, as the app stores it)."""
+    return local_time(now or datetime.now(timezone.utc), company.timezone).date()
 
 
 def ensure_sequence(company: Company) -> ProtocolSequence:
