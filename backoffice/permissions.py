@@ -23,8 +23,14 @@ AREAS: dict[str, str] = {
     "audit": _l("Auditoria"),
     "periods": _l("Períodos de atendimento"),
     "holidays": _l("Feriados"),
+    "pauses": _l("Controle de pausa"),
     "tags": _l("Etiquetas"),
+    "departments": _l("Departamentos"),
     "reasons": _l("Motivos de atendimento"),
+    "templates": _l("Templates de mensagens"),
+    "parameters": _l("Parâmetros"),
+    "webhooks": _l("Webhooks"),
+    "telephony": _l("Central de Telefonia"),
 }
 
 # Areas where some actions make no sense (the company row is never created or deleted
@@ -32,6 +38,8 @@ AREAS: dict[str, str] = {
 AREA_ACTIONS: dict[str, tuple[str, ...]] = {
     "company": ("view", "edit"),
     "audit": ("view",),
+    "parameters": ("view", "edit"),
+    "telephony": ("view", "edit"),
 }
 
 API_ACTIONS: dict[str, str] = {

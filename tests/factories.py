@@ -8,7 +8,13 @@ from backoffice import permissions
 from backoffice.extensions import db
 from backoffice.models import AuditLog, PermissionGroup, Plan, Reason, Tag, User
 from backoffice.models import Holiday, Period, PeriodSchedule
+from backoffice.models import Department, DepartmentMember
 from backoffice.services import saas
+from backoffice.models import MessageTemplate
+from backoffice.services.settings import get_settings
+from backoffice.models import TelephonySettings, Webhook
+from backoffice.models.telephony import DEFAULT_PORTS
+from backoffice.services import webhooks as webhook_rules
 
 PASSWORD = "senha-segura-1"
 
@@ -97,4 +103,70 @@ def populate_company(name: str, key: str) -> Tenant:
     db.session.flush()
     tenant.labels.update({"periods": period.name, "holidays": holiday.name})
     tenant.ids.update({"periods": period.id, "holidays": holiday.id})
+    department = gen_department(company, f"Departamento exclusivo {key.upper()}", order=1,
+                                members=[(user, True, True)])
+    db.session.flush()
+    tenant.labels["departments"] = department.name
+    tenant.ids["departments"] = department.id
+    template = MessageTemplate(company_id=company.id, kind="text", shortcut=f"/exclusivo{key}",
+                               title=f"Template exclusivo {key.upper()}", body="Bom dia!")
+    db.session.add(template)
+    params = get_settings(company.id)
+    db.session.flush()
+    tenant.labels.update({"templates": template.title, "parameters": name})
+    tenant.ids.update({"templates": template.id, "parameters": params.id})
+    webhook = gen_webhook(company, f"Webhook exclusivo {key.upper()}",
+                          f"https://hooks.example.com/{key}", ["ticket.created"])
+    telephony = gen_telephony(company, pabx_host=f"pabx-exclusivo-{key}.example.com")
+    db.session.flush()
+    tenant.labels.update({"webhooks": webhook.name, "telephony": telephony.pabx_host})
+    tenant.ids.update({"webhooks": webhook.id, "telephony": telephony.id})
+    pause = gen_pause(company, f"Pausa exclusiva {key.upper()}", [department])
+    db.session.flush()
+    tenant.labels["pauses"] = pause.name
+    tenant.ids["pauses"] = pause.id
     return tenant
+
+
+def gen_pause(company, name: str, departments, windows=((range(7), "00:00", "23:59"),),
+              active=True):
+    """A pause; windows are (weekdays, "HH:MM" start, "HH:MM" end)."""
+    from datetime import time
+
+    from backoffice.models import Pause, PauseWindow
+
+    pause = Pause(company_id=company.id, name=name, active=active, departments=list(departments))
+    for days, start, end in windows:
+        pause.windows.append(PauseWindow(company_id=company.id, weekdays=list(days),
+                                         start_time=time.fromisoformat(start),
+                                         end_time=time.fromisoformat(end)))
+    db.session.add(pause)
+    return pause
+
+
+def gen_webhook(company, name: str, url: str, events, active=True, secret=None) -> Webhook:
+    webhook = Webhook(company_id=company.id, name=name, url=url, events=list(events),
+                      active=active, secret=secret or webhook_rules.new_secret())
+    db.session.add(webhook)
+    return webhook
+
+
+def gen_telephony(company, **fields) -> TelephonySettings:
+    settings = TelephonySettings(company_id=company.id, **{**DEFAULT_PORTS, **fields})
+    db.session.add(settings)
+    return settings
+
+
+def gen_department(company, name: str, order: int | None = None, members=(), **fields) -> Department:
+    """A department; members are (user, receives_tickets, responsible). Without an order,
+    the next one of the company (DEP-1)."""
+    from backoffice.services.departments import next_order
+
+    department = Department(company_id=company.id, name=name,
+                            order=order if order is not None else next_order(company.id), **fields)
+    for user, receives, responsible in members:
+        department.members.append(DepartmentMember(company_id=company.id, user=user,
+                                                   receives_tickets=receives,
+                                                   responsible=responsible))
+    db.session.add(department)
+    return department

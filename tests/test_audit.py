@@ -198,7 +198,7 @@ def test_PLT_7_audit_screen_lists_own_company_only(app, tenants, a_client):
     assert "Beta Renomeado" not in page.text and "Registro auditado B" not in page.text
 
     b_entry = entries(app, company_id=tenants["b"].company_id, row_label="Beta Renomeado")[0]
-    for url in (f"/admin/audit/details/?id={b_entry.id}", f"/admin/audit/?search=Beta"):
+    for url in (f"/admin/audit/details/?id={b_entry.id}", "/admin/audit/?search=Beta"):
         assert "Beta Renomeado" not in a_client.get(url, follow_redirects=True).text
 
 

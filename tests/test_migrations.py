@@ -114,3 +114,33 @@ def test_PLT_demo_seed_loads_on_migrated_schema(migration_app):
     root = db.session.scalar(select(User).where(User.is_superuser.is_(True)))
     assert root is not None and root.check_password("root12345")
     assert load_demo() is False  # the second run leaves the data alone
+
+
+def test_PLT_3_upgrade_gives_new_screens_to_existing_administrators(migration_app):
+    """After an upgrade that adds screens, a company's admin group (which held every right)
+    sees them; a group with fewer rights gets nothing new."""
+    import json
+
+    from sqlalchemy import text
+
+    from backoffice import permissions
+
+    flask_migrate.upgrade(revision="0002")
+    old_full = [f"{a}.{x}" for a in ("users", "groups", "periods", "holidays", "tags", "reasons")
+                for x in ("view", "create", "edit", "delete")] + ["company.view", "company.edit",
+                                                                "audit.view"]
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO company (name, domain, timezone, language, show_agent_name,"
+                          " active, created_at) VALUES ('X', 'x', 'America/Sao_Paulo', 'pt_BR',"
+                          " true, true, CURRENT_TIMESTAMP)"))
+        for name, rights in (("Administrador", old_full), ("Supervisor", ["users.view"])):
+            conn.execute(text("INSERT INTO permission_group (company_id, name, kind, rights) "
+                              "VALUES (1, :n, 'system', :r)"), {"n": name, "r": json.dumps(rights)})
+
+    flask_migrate.upgrade()
+
+    with db.engine.connect() as conn:
+        rows = dict(conn.execute(text("SELECT name, rights FROM permission_group")).all())
+    rights = {k: set(json.loads(v) if isinstance(v, str) else v) for k, v in rows.items()}
+    assert rights["Administrador"] == set(permissions.system_rights())
+    assert rights["Supervisor"] == {"users.view"}

@@ -6,19 +6,28 @@ from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext as _l
 
 from ..i18n import TRANSLATIONS
-from ..models import Holiday, Period
-from ..models import AuditLog, Company, PermissionGroup, Plan, Reason, Tag, User
+from ..models import (
+    AuditLog, Company, CompanySettings, Department, Holiday, MessageTemplate, Pause, Period,
+    PermissionGroup, Plan, Reason, Tag, TelephonySettings, User, Webhook,
+)
 from .audit import AuditLogView
 from .base import HomeView
 from .catalog import ReasonView, TagView
 from .company import CompanyView
+from .departments import DepartmentView
 from .pages import AboutView, AccountView
+from .pauses import PauseView
 from .saas import PlanView, SaasCompanyView
 from .schedule import HolidayView, PeriodView
+from .telephony import TelephonyView
+from .templates import MessageTemplateView, SettingsView
+from .updates import UpdatesView
 from .users import PermissionGroupView, UserView
+from .webhooks import WebhookView
 
 CAT_ADMIN = _l("Administração")
 CAT_SAAS = _l("SaaS")
+CAT_CONFIG = _l("Configurações")
 
 
 def init_admin(app) -> Admin:
@@ -32,14 +41,26 @@ def init_admin(app) -> Admin:
         translations_path=str(TRANSLATIONS),
     )
     admin.add_view(CompanyView(Company, name=_l("Empresa"), endpoint="company",
-                               category=_l("Configurações")))
-    admin.add_view(TagView(Tag, name=_l("Etiquetas"), endpoint="tags", category=_l("Configurações")))
+                               category=CAT_CONFIG))
+    admin.add_view(DepartmentView(Department, name=_l("Departamentos"), endpoint="departments",
+                                  category=CAT_CONFIG))
+    admin.add_view(TagView(Tag, name=_l("Etiquetas"), endpoint="tags", category=CAT_CONFIG))
     admin.add_view(ReasonView(Reason, name=_l("Motivos de atendimento"), endpoint="reasons",
-                              category=_l("Configurações")))
+                              category=CAT_CONFIG))
     admin.add_view(PeriodView(Period, name=_l("Períodos de atendimento"), endpoint="periods",
-                              category=_l("Configurações")))
+                              category=CAT_CONFIG))
     admin.add_view(HolidayView(Holiday, name=_l("Feriados"), endpoint="holidays",
-                               category=_l("Configurações")))
+                               category=CAT_CONFIG))
+    admin.add_view(PauseView(Pause, name=_l("Controle de pausa"), endpoint="pauses",
+                             category=CAT_CONFIG))
+    admin.add_view(MessageTemplateView(MessageTemplate, name=_l("Templates de mensagens"),
+                                       endpoint="templates", category=CAT_CONFIG))
+    admin.add_view(SettingsView(CompanySettings, name=_l("Parâmetros"), endpoint="parameters",
+                                category=CAT_CONFIG))
+    admin.add_view(WebhookView(Webhook, name=_l("Webhooks"), endpoint="webhooks",
+                               category=CAT_CONFIG))
+    admin.add_view(TelephonyView(TelephonySettings, name=_l("Central de Telefonia"),
+                                 endpoint="telephony", category=CAT_CONFIG))
     admin.add_view(UserView(User, name=_l("Usuários"), endpoint="users", category=CAT_ADMIN))
     admin.add_view(PermissionGroupView(PermissionGroup, name=_l("Permissões"), endpoint="groups",
                                        category=CAT_ADMIN))
@@ -50,4 +71,5 @@ def init_admin(app) -> Admin:
     admin.add_view(PlanView(Plan, name=_l("Planos"), endpoint="plans", category=CAT_SAAS))
     admin.add_view(AccountView(name=_l("Minha conta"), endpoint="account"))
     admin.add_view(AboutView(name=_l("Sobre"), endpoint="about"))
+    admin.add_view(UpdatesView(name=_l("Atualizações"), endpoint="updates"))
     return admin

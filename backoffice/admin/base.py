@@ -93,7 +93,10 @@ class SecureModelView(ModelView):
     # -- ids from the request are untrusted text ---------------------------------------
     def clean_ids(self, ids):
         """Keep the ids that can be a primary key of this model; PostgreSQL would
-        answer a DataError (a 500) to `id = 'abc'`, SQLite just finds nothing."""
+        answer a DataError (a 500) to `id = 'abc'`, SQLite just finds nothing.
+
+        The kept ids are of the column's Python type: as text, the `id IN (...)` of bulk
+        actions is bound as VARCHAR and PostgreSQL refuses `integer = varchar`."""
         column = inspect(self.model).primary_key[0]
         try:
             kind = column.type.python_type
@@ -102,7 +105,7 @@ class SecureModelView(ModelView):
         kept = []
         for raw in ids:
             try:
-                kept.append(str(kind(raw)))
+                kept.append(kind(raw))
             except (TypeError, ValueError):
                 continue
         return kept

@@ -10,10 +10,14 @@ from wtforms import BooleanField
 from wtforms.fields import ColorField
 from wtforms.validators import InputRequired, Length, Regexp
 
-from ..models import Tag
+from sqlalchemy import and_, select
+
+from ..extensions import db
+from ..models import Department, Reason, Tag
 from ..services import catalog
 from ..tenancy import current_company_id
 from .base import TenantModelView, local_datetime
+from .filters import PerRequestFilterOptions, TenantOptionsFilter
 
 # --- Etiquetas ---------------------------------------------------------------------------
 
@@ -137,20 +141,47 @@ class TagView(TenantModelView):
 # --- Motivos de atendimento ----------------------------------------------------------------
 
 
-class ReasonView(TenantModelView):
-    """RSN-1. The department link and the filter by department come with departments
-    (DEP-1, another issue); the filter must then use a custom filter whose options are
-    read per request (Flask-Admin computes filter option lists once, across tenants)."""
+class ReasonDepartmentFilter(TenantOptionsFilter):
+    """RSN-1: reasons linked to one department; the options are the current company's
+    departments, read on every request."""
+
+    def __init__(self, name):
+        super().__init__(Reason.id, name)
+
+    def tenant_options(self, company_id):
+        rows = db.session.execute(
+            select(Department.id, Department.name).where(Department.company_id == company_id)
+            .order_by(Department.order, Department.name))
+        return [(str(pk), name) for pk, name in rows]
+
+    def apply(self, query, value, alias=None):
+        return query.filter(Reason.departments.any(and_(
+            Department.id == value, Department.company_id == current_company_id())))
+
+
+def _department_names(view, context, model, name):
+    return ", ".join(d.name for d in model.departments)
+
+
+class ReasonView(PerRequestFilterOptions, TenantModelView):
+    """RSN-1: name, description, departments, active; searchable, filterable by department
+    (a filter whose options are read per request: Flask-Admin computes filter option lists
+    once, across tenants)."""
 
     area = "reasons"
-    column_list = ["name", "description", "active"]
+    column_list = ["name", "description", "departments", "active"]
     column_searchable_list = ["name", "description"]
-    column_filters = ["active"]
+    column_filters = ["active", ReasonDepartmentFilter(_l("Departamento"))]
     column_sortable_list = ["name", "active"]
     column_default_sort = "name"
     column_labels = {"name": _l("Nome"), "description": _l("Descrição"), "active": _l("Ativo"),
-                     "created_at": _l("Criado em")}
-    form_columns = ["name", "description", "active"]
+                     "departments": _l("Departamentos"), "created_at": _l("Criado em")}
+    column_descriptions = {
+        "departments": _l("Departamentos em que o motivo é oferecido ao encerrar um atendimento."),
+    }
+    column_formatters = {"departments": _department_names}
+    column_formatters_export = {"departments": _department_names}
+    form_columns = ["name", "description", "departments", "active"]
     form_args = {"active": {"default": True}}
 
     def validate_change(self, form, model, is_created):

@@ -3,5 +3,10 @@ from .base import TenantMixin, utcnow  # noqa: F401
 from .company import Company, Plan, ProtocolSequence  # noqa: F401
 from .users import PermissionGroup, User  # noqa: F401
 from .audit import AuditLog  # noqa: F401
+from .departments import Department, DepartmentMember, reason_department  # noqa: F401
 from .catalog import Reason, Tag  # noqa: F401
 from .schedule import Holiday, Period, PeriodSchedule  # noqa: F401
+from .templates import CompanySettings, MessageTemplate  # noqa: F401
+from .webhooks import Webhook  # noqa: F401
+from .telephony import TelephonySettings  # noqa: F401
+from .pauses import Pause, PauseWindow  # noqa: F401

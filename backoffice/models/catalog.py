@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint, and_, text
 from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from ..extensions import db
 from .base import TenantMixin, utcnow
+from .departments import Department, reason_department
 from .users import User
 
 
@@ -55,20 +56,35 @@ class Tag(TenantMixin, db.Model):
 class Reason(TenantMixin, db.Model):
     """A Motivo de atendimento (RSN-1), chosen when a ticket is closed.
 
-    RSN-1 also links a reason to departments (many-to-many), and the list is filtered by
-    department. Departments do not exist yet (DEP-1, another issue): the association
-    table `reason_department`, the `departments` relationship and the list filter are
-    added together with the Department model.
+    RSN-1 also links a reason to departments (many-to-many through `reason_department`,
+    whose foreign keys include company_id on both sides), and the list is filtered by
+    department.
     """
 
     __tablename__ = "reason"
-    __table_args__ = (UniqueConstraint("company_id", "name", name="uq_reason_company_name"),)
+    __table_args__ = (
+        UniqueConstraint("company_id", "name", name="uq_reason_company_name"),
+        # target of the company-safe composite foreign key of reason_department
+        UniqueConstraint("company_id", "id", name="uq_reason_company_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80))
     description: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    # Both joins carry company_id, so the link row gets it from both sides; a reason and
+    # a department of different companies would break one of the composite foreign keys.
+    departments: Mapped[list[Department]] = relationship(
+        secondary=reason_department,
+        primaryjoin=lambda: and_(Reason.id == reason_department.c.reason_id,
+                                 Reason.company_id == reason_department.c.company_id),
+        secondaryjoin=lambda: and_(Department.id == reason_department.c.department_id,
+                                   Department.company_id == reason_department.c.company_id),
+        order_by=lambda: (Department.order, Department.name),
+        backref=backref("reasons", order_by=lambda: Reason.name),
+    )
 
     def __str__(self) -> str:
         return self.name

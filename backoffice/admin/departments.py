@@ -1,0 +1,288 @@
+"""Departamentos (DEP-1..DEP-8).
+
+The create form holds the main tab only (name, description, status, order); the other
+tabs (Parâmetros, Membros, Inatividade, Mensagens de ação, Telefonia) open on the edit
+form once the department exists (DEP-3), as in the manual. They are drawn as titled
+fieldsets with Flask-Admin's form rules.
+"""
+from __future__ import annotations
+
+from flask import flash
+from flask_admin.contrib.sqla.filters import BooleanEqualFilter
+from flask_admin.form import rules
+from flask_admin.helpers import get_redirect_target
+from flask_admin.model.form import InlineFormAdmin
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+from wtforms import IntegerField, SelectField
+from wtforms.validators import Optional, ValidationError
+
+from ..extensions import db
+from ..models import Department, DepartmentMember
+from ..services import RuleError
+from ..services import departments as rules_svc
+from ..services import messages
+from ..tenancy import current_company_id
+from .base import TenantModelView
+
+MESSAGE_FIELDS = (
+    "survey_timeout_message", "close_queue_message", "close_in_progress_message",
+    "on_start_text", "on_transfer_text", "on_close_text",
+)
+MINUTE_FIELDS = (
+    "survey_max_inactivity_minutes", "close_queue_after_minutes",
+    "close_in_progress_after_minutes",
+)
+MAX_MESSAGE = 1000
+MAX_FLOW = 4000
+
+# Validators build their message when they run (a plain str in the request's language).
+
+
+def _known_variables(form, field):
+    unknown = messages.validate_template(field.data)
+    if unknown:
+        raise ValidationError(messages.unknown_variables_message(unknown))
+
+
+def _message_length(form, field):
+    if field.data and len(field.data) > MAX_MESSAGE:
+        raise ValidationError(_("A mensagem deve ter no máximo %(max)d caracteres.", max=MAX_MESSAGE))
+
+
+def _flow_length(form, field):
+    if field.data and len(field.data) > MAX_FLOW:
+        raise ValidationError(_("O texto deve ter no máximo %(max)d caracteres.", max=MAX_FLOW))
+
+
+def _minutes(form, field):
+    if field.data is not None and not 1 <= field.data <= rules_svc.MAX_MINUTES:
+        raise ValidationError(_("Informe um número inteiro de minutos entre 1 e %(max)d.",
+                                max=rules_svc.MAX_MINUTES))
+
+
+def _order(form, field):
+    if field.data is not None and not 0 <= field.data <= rules_svc.MAX_ORDER:
+        raise ValidationError(_("Informe uma ordem entre 0 e %(max)d.", max=rules_svc.MAX_ORDER))
+
+
+_STATUS = {"1": True, "0": False, "True": True, "False": False, "y": True}
+
+
+def _status(value):
+    if isinstance(value, bool):
+        return value
+    if value in _STATUS:
+        return _STATUS[value]
+    raise ValueError(value)
+
+
+class StatusField(SelectField):
+    """ATIVO / INATIVO, as in the manual, stored in the boolean `active`."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators, coerce=_status,
+                         choices=[(True, _l("ATIVO")), (False, _l("INATIVO"))], **kwargs)
+
+    def pre_validate(self, form):
+        if self.data not in (True, False):
+            raise ValidationError(_("Escolha ATIVO ou INATIVO."))
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            self.data = None
+
+
+class VariablesHelp(rules.BaseRule):
+    """DEP-8: the variables a message may use, with what each becomes (per request, so
+    in the user's language)."""
+
+    def __call__(self, form, form_opts=None, field_args=None):
+        items = Markup("").join(
+            Markup("<li><code>{{{{{name}}}}}</code> — {label}</li>").format(name=name, label=label)
+            for name, label in messages.VARIABLES.items())
+        return Markup('<div class="alert alert-secondary"><p class="mb-1">{title}</p>'
+                      '<ul class="mb-0">{items}</ul></div>').format(
+            title=_("Variáveis disponíveis nas mensagens:"), items=items)
+
+
+def _status_label(view, context, model, name):
+    return _("ATIVO") if model.active else _("INATIVO")
+
+
+def _overflow_label(view, context, model, name):
+    if not model.overflow_enabled:
+        return ""
+    return str(model.overflow_department or "")
+
+
+class MemberInline(InlineFormAdmin):
+    """DEP-4: the department's users, each receiving its tickets or not, responsible or not."""
+
+    form_columns = ["id", "user", "receives_tickets", "responsible"]
+    form_label = _l("Membro")
+    form_args = {
+        "user": {"label": _l("Usuário")},
+        "receives_tickets": {"label": _l("Recebe atendimento neste departamento"),
+                             "default": True},
+        "responsible": {"label": _l("Responsável pelo departamento"),
+                        "description": _l("O responsável vê a página inicial de gestor.")},
+    }
+
+
+MAIN = ("name", "description", "active", "order")
+PARAMETERS = (
+    "notify_on_ticket", "reason_required_to_close", "receives_tickets",
+    "observation_required_on_transfer", "direct_to_wallet_agent", "survey_enabled",
+    "survey_flow", "survey_timeout_message", "survey_max_inactivity_minutes",
+)
+INACTIVITY = ("close_queue_after_minutes", "close_queue_message",
+              "close_in_progress_after_minutes", "close_in_progress_message")
+ACTIONS = ("on_start_enabled", "on_start_text", "on_transfer_enabled", "on_transfer_text",
+           "on_close_enabled", "on_close_text")
+TELEPHONY = ("overflow_enabled", "overflow_department")
+
+
+class DepartmentView(TenantModelView):
+    area = "departments"
+    column_list = ["order", "name", "description", "active", "overflow_department"]
+    column_searchable_list = ["name"]
+    column_sortable_list = ["order", "name", "active"]
+    column_default_sort = [("order", False), ("name", False)]
+    column_filters = [BooleanEqualFilter(Department.active, _l("Status"),
+                                         options=(("1", _l("ATIVO")), ("0", _l("INATIVO"))))]
+    column_formatters = {"active": _status_label, "overflow_department": _overflow_label}
+    column_formatters_export = column_formatters
+    column_details_list = list(MAIN + PARAMETERS + INACTIVITY + ACTIONS + TELEPHONY)
+    column_labels = {
+        "name": _l("Nome"), "description": _l("Descrição"), "active": _l("Status"),
+        "order": _l("Ordem"), "members": _l("Membros"),
+        "notify_on_ticket": _l("Notificação ao receber atendimentos"),
+        "reason_required_to_close": _l("Obrigatório o motivo do atendimento"),
+        "receives_tickets": _l("Recebe atendimento"),
+        "observation_required_on_transfer": _l("Obrigatório cadastrar observação ao transferir "
+                                               "atendimento"),
+        "direct_to_wallet_agent": _l("Transferência direta para clientes atribuídos"),
+        "survey_enabled": _l("Pesquisa de satisfação"),
+        "survey_flow": _l("Fluxo de comunicação da pesquisa de satisfação"),
+        "survey_timeout_message": _l("Mensagem de encerramento devido a inatividade"),
+        "survey_max_inactivity_minutes": _l("Tempo máximo de inatividade na pesquisa de "
+                                            "satisfação (em minutos)"),
+        "close_queue_after_minutes": _l("Encerrar atendimentos na fila após (minutos)"),
+        "close_queue_message": _l("Mensagem ao encerrar atendimentos na fila"),
+        "close_in_progress_after_minutes": _l("Encerrar atendimentos em andamento após "
+                                              "(minutos)"),
+        "close_in_progress_message": _l("Mensagem ao encerrar atendimentos em andamento"),
+        "on_start_enabled": _l("Mensagem ao iniciar o atendimento"),
+        "on_start_text": _l("Texto ao iniciar o atendimento"),
+        "on_transfer_enabled": _l("Mensagem ao transferir o atendimento"),
+        "on_transfer_text": _l("Texto ao transferir o atendimento"),
+        "on_close_enabled": _l("Mensagem ao encerrar o atendimento"),
+        "on_close_text": _l("Texto ao encerrar o atendimento"),
+        "overflow_enabled": _l("Transbordo"),
+        "overflow_department": _l("Departamento para roteamento de chamadas"),
+    }
+    column_descriptions = {
+        "description": _l("Por exemplo: responsável pelo financeiro, contas a receber."),
+        "order": _l("Opcional: posição na lista ao abrir um atendimento. Vazio: o sistema "
+                    "preenche com a próxima ordem."),
+        "notify_on_ticket": _l("Notifica o departamento quando um atendimento é transferido "
+                               "para ele."),
+        "reason_required_to_close": _l("O atendente precisa informar o motivo antes de "
+                                       "encerrar."),
+        "receives_tickets": _l("Desmarcado: o departamento não aparece nas transferências "
+                               "internas."),
+        "observation_required_on_transfer": _l("O atendente precisa escrever uma observação "
+                                               "ao transferir."),
+        "direct_to_wallet_agent": _l("Direciona o atendimento ao atendente atribuído ao "
+                                     "cliente (carteira)."),
+        "survey_flow": _l("As mensagens e perguntas da pesquisa, enviadas ao encerrar o "
+                          "atendimento."),
+        "survey_max_inactivity_minutes": _l("Depois desse tempo sem resposta, o atendimento é "
+                                            "encerrado automaticamente."),
+        "close_queue_after_minutes": _l("Vazio: não encerra automaticamente."),
+        "close_in_progress_after_minutes": _l("Vazio: não encerra automaticamente."),
+        "on_start_text": _l("Vazio com a opção marcada: é enviada a mensagem padrão do sistema."),
+        "on_transfer_text": _l("Vazio com a opção marcada: é enviada a mensagem padrão do "
+                               "sistema."),
+        "on_close_text": _l("Vazio com a opção marcada: é enviada a mensagem padrão do sistema."),
+        "overflow_department": _l("Obrigatório com o transbordo ativo; recebe as ligações do "
+                                  "transbordo."),
+    }
+    form_columns = list(MAIN + PARAMETERS + INACTIVITY + ACTIONS + TELEPHONY) + ["members"]
+    form_extra_fields = {
+        "active": StatusField(_l("Status"), default=True),
+        "order": IntegerField(_l("Ordem"), validators=[Optional(), _order]),
+    }
+    form_args = {
+        **{name: {"validators": [_message_length, _known_variables]} for name in MESSAGE_FIELDS},
+        **{name: {"validators": [_minutes]} for name in MINUTE_FIELDS},
+        "survey_flow": {"validators": [_flow_length]},
+    }
+    inline_models = [MemberInline(DepartmentMember)]
+
+    form_create_rules = [rules.FieldSet(MAIN, _l("Principal"))]
+    form_edit_rules = [
+        rules.FieldSet(MAIN, _l("Principal")),
+        rules.FieldSet(PARAMETERS, _l("Parâmetros")),
+        rules.FieldSet(("members",), _l("Membros")),
+        rules.FieldSet((VariablesHelp(), *INACTIVITY), _l("Inatividade")),
+        rules.FieldSet((VariablesHelp(), *ACTIONS), _l("Mensagens de ação")),
+        rules.FieldSet(TELEPHONY, _l("Telefonia")),
+    ]
+
+    def _show_missing_fields_warning(self, text):
+        """The create form leaves the other tabs out on purpose (DEP-3)."""
+
+    def validate_change(self, form, model, is_created):
+        company_id = current_company_id()
+        model.name = rules_svc.check_name(company_id, model.name,
+                                          exclude_id=None if is_created else model.id)
+        model.description = (model.description or "").strip() or None
+        if model.order is None:
+            model.order = rules_svc.next_order(company_id)
+        if is_created:
+            return  # the other tabs are not on the create form (DEP-3)
+        if model.company_id is None:
+            model.company_id = company_id
+        for name in MESSAGE_FIELDS + ("survey_flow",):
+            value = (getattr(model, name) or "").strip() or None
+            setattr(model, name, value)
+            unknown = messages.validate_template(value) if name != "survey_flow" else []
+            if unknown:
+                raise RuleError(messages.unknown_variables_message(unknown))
+        for name in MINUTE_FIELDS:
+            value = getattr(model, name)
+            if value is not None and not 1 <= value <= rules_svc.MAX_MINUTES:
+                raise RuleError(_l("Informe um número inteiro de minutos entre 1 e %(max)d.",
+                                   max=rules_svc.MAX_MINUTES))
+        if model.survey_enabled and not model.survey_flow:
+            raise RuleError(_l("Com a pesquisa de satisfação ativa, informe o fluxo da "
+                               "pesquisa."))
+        rules_svc.check_overflow(model)
+        kept = [m for m in model.members if m not in db.session.deleted]
+        rules_svc.check_members(model, kept)
+        for member in kept:
+            member.company_id = model.company_id
+
+    def validate_delete(self, model):
+        sources = rules_svc.overflow_sources(model)
+        if sources:
+            raise RuleError(_l("Este departamento recebe o transbordo de %(names)s; altere a "
+                               "telefonia deles antes de excluí-lo.", names=", ".join(sources)))
+
+    def after_model_change(self, form, model, is_created):
+        super().after_model_change(form, model, is_created)
+        if is_created:
+            flash(_("Departamento salvo. As abas Parâmetros, Membros, Inatividade, Mensagens "
+                    "de ação e Telefonia já estão disponíveis."), "info")
+
+    def get_save_return_url(self, model, is_created=False):
+        """DEP-3: after the main tab is saved, the edit form with the other tabs."""
+        if is_created:
+            return self.get_url(".edit_view", id=model.id,
+                                url=get_redirect_target() or self.get_url(".index_view"))
+        return super().get_save_return_url(model, is_created)

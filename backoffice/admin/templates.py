@@ -1,0 +1,237 @@
+"""Templates de mensagens (TPL-1..TPL-3) and Parâmetros (PAR-1)."""
+from __future__ import annotations
+
+from flask import abort, g, send_file, url_for
+from flask_admin import expose
+from flask_admin.contrib.sqla.filters import FilterEqual
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf.file import FileField
+from markupsafe import Markup
+from wtforms import SelectField, TextAreaField
+from wtforms.validators import InputRequired, Length
+
+from ..extensions import db
+from ..models import MessageTemplate
+from ..models.templates import TEMPLATE_KINDS
+from ..services import settings as settings_service
+from ..services import templates as service
+from ..tenancy import current_company_id
+from .base import TenantModelView, local_datetime
+
+FONT_AWESOME = "vendor/fontawesome-free-5.1.0-web/css/all.css"  # bundled with Flask-Admin
+
+KIND_ICONS = {
+    "text": "fas fa-comment-alt",
+    "attachment": "fas fa-paperclip",
+    "instagram": "fab fa-instagram",
+    "facebook": "fab fa-facebook",
+    "telegram": "fab fa-telegram-plane",
+}
+KIND_CHOICES = list(TEMPLATE_KINDS.items())
+
+
+def kind_badge(model: MessageTemplate) -> Markup:
+    return Markup('<span class="template-kind" data-kind="{kind}" title="{label}">'
+                  '<i class="{icon} fa-fw" aria-hidden="true"></i> {label}</span>').format(
+        kind=model.kind, label=model.kind_label, icon=KIND_ICONS.get(model.kind, "fas fa-question"))
+
+
+def _yes_no(value: bool) -> str:
+    return _("Sim") if value else _("Não")
+
+
+class UploadField(FileField):
+    """The attachment; the view reads it, it is never written onto the row."""
+
+    def populate_obj(self, obj, name):
+        pass
+
+
+class MessageTemplateView(TenantModelView):
+    """TPL-1..TPL-3. An attachment is checked by content and extension, stored with a
+    random name under instance/uploads/<company>/templates/, and served only through
+    `file/<id>` to users of the same company who may see this screen."""
+
+    area = "templates"
+    can_view_details = True
+    column_list = ["kind", "shortcut", "title", "can_open_ticket", "active"]
+    column_searchable_list = ["shortcut", "title", "body"]
+    column_sortable_list = ["kind", "shortcut", "title", "active"]
+    column_default_sort = "shortcut"
+    column_filters = [FilterEqual(MessageTemplate.kind, _l("Tipo"), options=KIND_CHOICES)]
+    column_labels = {
+        "kind": _l("Tipo"), "shortcut": _l("Atalho"), "title": _l("Título"),
+        "body": _l("Mensagem"), "active": _l("Ativo"), "upload": _l("Arquivo"),
+        "can_open_ticket": _l("Pode abrir atendimento"), "file_name": _l("Arquivo"),
+        "created_at": _l("Criado em"),
+    }
+    column_formatters = {
+        "kind": lambda v, c, m, p: kind_badge(m),
+        "can_open_ticket": lambda v, c, m, p: _yes_no(m.can_open_ticket),
+    }
+    column_formatters_export = {
+        "kind": lambda v, c, m, p: m.kind_label,
+        "can_open_ticket": lambda v, c, m, p: _yes_no(m.can_open_ticket),
+        "active": lambda v, c, m, p: _yes_no(m.active),
+    }
+    column_details_list = ["kind", "shortcut", "title", "body", "file_name", "can_open_ticket",
+                           "active", "created_at"]
+    column_formatters_detail = {
+        "kind": lambda v, c, m, p: kind_badge(m),
+        "can_open_ticket": lambda v, c, m, p: _yes_no(m.can_open_ticket),
+        "created_at": lambda v, c, m, p: local_datetime(m.created_at),
+        "file_name": lambda v, c, m, p: _file_link(m),
+    }
+    column_export_list = ["kind", "shortcut", "title", "body", "can_open_ticket", "active"]
+    form_columns = ["kind", "shortcut", "title", "body", "upload", "active"]
+    form_overrides = {"kind": SelectField, "body": TextAreaField}
+    form_args = {
+        "kind": {"choices": KIND_CHOICES, "default": "text",
+                 "description": _l("Texto e Anexo são atalhos na barra de mensagens. Instagram, "
+                                   "Facebook e Telegram também podem abrir ou reabrir um "
+                                   "atendimento após a janela de 24 horas do canal.")},
+        "shortcut": {"validators": [InputRequired(), Length(max=40)],
+                     "description": _l("Digitado na barra de mensagens, por exemplo /bomdia.")},
+        "title": {"validators": [InputRequired(), Length(max=120)]},
+        "body": {"validators": [Length(max=service.MAX_BODY)],
+                 "render_kw": {"rows": 5},
+                 "description": _l("Obrigatória, exceto no tipo Anexo (legenda opcional).")},
+        "active": {"default": True},
+    }
+    form_extra_fields = {
+        "upload": UploadField(_l("Arquivo"), description=_l(
+            "Só no tipo Anexo: imagem (JPEG, PNG, GIF, WebP), vídeo MP4, áudio MP3 ou OGG, "
+            "documento PDF, DOCX ou XLSX; até 16 MB.")),
+    }
+
+    @property
+    def extra_css(self):
+        return [url_for("admin.static", filename=FONT_AWESOME)]
+
+    # -- the file -------------------------------------------------------------------
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        if obj is not None and obj.file_key:
+            form.upload.description = Markup("{} {} ({}). {}").format(
+                _("Arquivo atual:"), _file_link(obj), service.human_size(obj.file_size or 0),
+                _("Envie outro para substituí-lo."))
+        return form
+
+    def validate_change(self, form, model, is_created):
+        storage = form.upload.data if "upload" in form else None
+        upload = service.read_upload(storage) if storage else None
+        model.company_id = model.company_id or current_company_id()
+        service.check_template(model, upload, exclude_id=None if is_created else model.id)
+        ops = g.setdefault("template_files", {"new": None, "old": []})
+        if upload is not None:
+            if model.file_key:
+                ops["old"].append(model.file_key)
+            ops["new"] = (service.attach(model, upload), upload.data)
+        elif model.kind != "attachment" and model.file_key:
+            ops["old"].append(model.file_key)
+            service.detach(model)
+
+    def on_model_change(self, form, model, is_created):
+        super().on_model_change(form, model, is_created)
+        new = g.get("template_files", {}).get("new")
+        if new:  # written before the commit; removed again if the commit fails
+            service.write_file(model.company_id, *new)
+
+    def _save(self, model, result):
+        ops = g.pop("template_files", None) or {"new": None, "old": []}
+        company_id = current_company_id()
+        if result:
+            for key in ops["old"]:
+                service.remove_file(company_id, key)
+        elif ops["new"]:
+            service.remove_file(company_id, ops["new"][0])
+        return result
+
+    def create_model(self, form):
+        g.pop("template_files", None)
+        return self._save(None, super().create_model(form))
+
+    def update_model(self, form, model):
+        g.pop("template_files", None)
+        return self._save(model, super().update_model(form, model))
+
+    def after_model_delete(self, model):
+        service.remove_file(model.company_id, model.file_key)
+
+    @expose("/file/<int:template_id>")
+    def file_view(self, template_id):
+        template = self.get_one(str(template_id))
+        if template is None or not template.file_key:
+            abort(404)
+        path = service.file_path(template.company_id, template.file_key)
+        if not path.is_file():
+            abort(404)
+        response = send_file(path, mimetype=template.file_mime or "application/octet-stream",
+                             as_attachment=True, download_name=template.file_name or "arquivo",
+                             max_age=0)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Content-Security-Policy"] = "sandbox"
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
+
+
+def _file_link(model: MessageTemplate) -> Markup:
+    if not model.file_key:
+        return Markup("")
+    return Markup('<a href="{}">{}</a>').format(
+        url_for("templates.file_view", template_id=model.id), model.file_name)
+
+
+# --- Parâmetros ----------------------------------------------------------------------------
+
+SETTINGS_LABELS = {
+    "company": _l("Empresa"),
+    "cpf_required_pf": _l("CPF obrigatório no cadastro manual de pessoa física"),
+    "cnpj_required_pj": _l("CNPJ obrigatório no cadastro manual de pessoa jurídica"),
+    "support_access_allowed": _l("Permitir acesso do usuário de suporte"),
+    "wallet_enabled": _l("Carteira de clientes (cada atendente vê só seus contatos)"),
+    "updated_at": _l("Alterado em"),
+}
+
+
+class SettingsView(TenantModelView):
+    """PAR-1: the company's single settings row; made on first visit, never created or
+    deleted through the screen."""
+
+    area = "parameters"
+    can_export = False
+    can_view_details = False
+    column_list = ["company", "cpf_required_pf", "cnpj_required_pj", "support_access_allowed",
+                   "wallet_enabled", "updated_at"]
+    column_labels = SETTINGS_LABELS
+    column_formatters = {
+        "company": lambda v, c, m, p: m.company.name,
+        "cpf_required_pf": lambda v, c, m, p: _yes_no(m.cpf_required_pf),
+        "cnpj_required_pj": lambda v, c, m, p: _yes_no(m.cnpj_required_pj),
+        "support_access_allowed": lambda v, c, m, p: _yes_no(m.support_access_allowed),
+        "wallet_enabled": lambda v, c, m, p: _yes_no(m.wallet_enabled),
+        "updated_at": lambda v, c, m, p: local_datetime(m.updated_at),
+    }
+    form_columns = ["cpf_required_pf", "cnpj_required_pj", "support_access_allowed",
+                    "wallet_enabled"]
+    form_args = {
+        "support_access_allowed": {"description": _l(
+            "Marcado: a equipe de suporte do Atende pode entrar na sua empresa para ajudar.")},
+        "wallet_enabled": {"description": _l(
+            "Marcado: cada atendente vê só os contatos da própria carteira.")},
+    }
+
+    @property
+    def can_create(self):
+        return False
+
+    @property
+    def can_delete(self):
+        return False
+
+    @expose("/")
+    def index_view(self):
+        settings_service.get_settings(current_company_id())
+        db.session.commit()
+        return super().index_view()

@@ -1,0 +1,29 @@
+"""Parâmetros (PAR-1): the company-wide switches, one row per company made on first use."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..models import CompanySettings
+
+
+def get_settings(company_id: int) -> CompanySettings:
+    """The company's settings row, created with the defaults when missing.
+
+    The row is flushed, not committed: the caller's transaction decides. Two first
+    requests at once: the unique constraint refuses the second insert, which then reads
+    the row the first one made.
+    """
+    q = select(CompanySettings).where(CompanySettings.company_id == company_id)
+    row = db.session.scalar(q)
+    if row is not None:
+        return row
+    row = CompanySettings(company_id=company_id, cpf_required_pf=False, cnpj_required_pj=False,
+                          support_access_allowed=False, wallet_enabled=False)
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+    except IntegrityError:
+        row = db.session.scalar(q)
+    return row

@@ -1,0 +1,117 @@
+"""PAR-1 Parâmetros: one settings row per company, made on first use, edited in place;
+never created or deleted through the screen, and never another company's."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import delete, func, select
+
+from backoffice.extensions import db
+from backoffice.models import AuditLog, CompanySettings
+from backoffice.services.settings import get_settings
+from tests.conftest import flashes, login
+
+FIELDS = ("cpf_required_pf", "cnpj_required_pj", "support_access_allowed", "wallet_enabled")
+
+
+@pytest.fixture
+def a_client(app, tenants, client):
+    assert login(client, tenants["a"].admin_email).status_code == 302
+    return client
+
+
+@pytest.fixture
+def b_client(app, tenants):
+    client = app.test_client()
+    assert login(client, tenants["b"].admin_email).status_code == 302
+    return client
+
+
+def _settings(app, company_id):
+    with app.app_context():
+        rows = db.session.scalars(select(CompanySettings).where(
+            CompanySettings.company_id == company_id)).all()
+        return [{f: getattr(r, f) for f in ("id", *FIELDS)} for r in rows]
+
+
+def test_PAR_1_row_is_created_on_first_visit_and_only_once(app, tenants, a_client):
+    a = tenants["a"]
+    with app.app_context():
+        db.session.execute(delete(CompanySettings).where(CompanySettings.company_id == a.company_id))
+        db.session.commit()
+    assert _settings(app, a.company_id) == []
+    page = a_client.get("/admin/parameters/")
+    assert page.status_code == 200
+    (row,) = _settings(app, a.company_id)
+    assert all(row[f] is False for f in FIELDS)  # defaults: nothing required, no support access
+    assert f"/admin/parameters/edit/?id={row['id']}" in page.text
+    a_client.get("/admin/parameters/")
+    assert len(_settings(app, a.company_id)) == 1
+
+
+def test_PAR_1_get_settings_makes_one_row_per_company(app, tenants):
+    a = tenants["a"]
+    with app.app_context():
+        first = get_settings(a.company_id)
+        second = get_settings(a.company_id)
+        assert first is second
+        db.session.commit()
+        assert db.session.scalar(select(func.count(CompanySettings.id)).where(
+            CompanySettings.company_id == a.company_id)) == 1
+
+
+def test_PAR_1_admin_edits_the_switches(app, tenants, a_client):
+    a = tenants["a"]
+    page = a_client.get("/admin/parameters/").text
+    for label in ("CPF obrigatório no cadastro manual de pessoa física",
+                  "CNPJ obrigatório no cadastro manual de pessoa jurídica",
+                  "Permitir acesso do usuário de suporte",
+                  "Carteira de clientes (cada atendente vê só seus contatos)"):
+        assert label in page, label
+    rid = a.ids["parameters"]
+    resp = a_client.submit(f"/admin/parameters/edit/?id={rid}",
+                           {"cpf_required_pf": "y", "support_access_allowed": "y"})
+    assert resp.status_code == 302, flashes(resp.text)
+    (row,) = _settings(app, a.company_id)
+    assert row == {"id": rid, "cpf_required_pf": True, "cnpj_required_pj": False,
+                   "support_access_allowed": True, "wallet_enabled": False}
+    with app.app_context():
+        assert get_settings(a.company_id).cpf_required_pf is True
+        log = db.session.scalar(select(AuditLog).where(AuditLog.table == "company_settings"))
+        assert log is not None and log.company_id == a.company_id
+        assert log.changes["cpf_required_pf"] == [False, True]
+    # and back off (an unchecked box is a False)
+    a_client.submit(f"/admin/parameters/edit/?id={rid}", {"cnpj_required_pj": "y"})
+    (row,) = _settings(app, a.company_id)
+    assert (row["cpf_required_pf"], row["cnpj_required_pj"], row["support_access_allowed"]) == \
+        (False, True, False)
+
+
+def test_PAR_1_no_create_no_delete(app, tenants, a_client):
+    a = tenants["a"]
+    listing = a_client.get("/admin/parameters/").text
+    assert "/admin/parameters/new/" not in listing
+    assert "/admin/parameters/delete/" not in listing
+    assert a_client.get("/admin/parameters/new/").status_code == 302
+    a_client.submit("/admin/parameters/new/", {"cpf_required_pf": "y"})
+    a_client.submit("/admin/parameters/delete/", {"id": str(a.ids["parameters"])})
+    a_client.submit("/admin/parameters/action/", {"action": "delete",
+                                                  "rowid": str(a.ids["parameters"])})
+    (row,) = _settings(app, a.company_id)
+    assert row["id"] == a.ids["parameters"] and row["cpf_required_pf"] is False
+    with app.app_context():
+        assert db.session.scalar(select(func.count(CompanySettings.id))) == 2  # A and B
+
+
+def test_PAR_1_other_company_row_is_invisible(app, tenants, b_client):
+    a, b = tenants["a"], tenants["b"]
+    listing = b_client.get("/admin/parameters/").text
+    ids = set(re.findall(r"/admin/parameters/edit/\?id=(\d+)", listing))
+    assert ids == {str(b.ids["parameters"])}
+    page = b_client.get(f"/admin/parameters/edit/?id={a.ids['parameters']}", follow_redirects=True)
+    assert 'name="cpf_required_pf"' not in page.text  # no form for A's row
+    b_client.submit(f"/admin/parameters/edit/?id={a.ids['parameters']}",
+                    {"cpf_required_pf": "y", "wallet_enabled": "y"})
+    (row,) = _settings(app, a.company_id)
+    assert row["cpf_required_pf"] is False and row["wallet_enabled"] is False
