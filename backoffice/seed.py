@@ -2,13 +2,20 @@
 from __future__ import annotations
 
 import json
+from datetime import date, time
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from .extensions import db
-from .models import Company, PermissionGroup, Plan, User
-from .services import saas
+from .models import (
+    Company, Department, DepartmentMember, Holiday, MessageTemplate, Pause, PauseWindow, Period,
+    PeriodSchedule, PermissionGroup, Plan, Reason, Tag, TelephonySettings, User, Webhook,
+)
+from .services import messages, pauses, saas, telephony
+from .services import templates as template_rules
+from .services import webhooks as webhook_rules
+from .services.settings import get_settings
 
 SEED_FILE = Path(__file__).resolve().parent.parent / "seed" / "demo.json"
 
@@ -43,5 +50,76 @@ def load_demo(force: bool = False, path: Path = SEED_FILE) -> bool:
         user = User(company=company, name=u["name"], email=u["email"], group=groups[u["group"]])
         user.set_password(u["password"])
         db.session.add(user)
+    db.session.flush()
+    load_configuration(company, data["configuration"])
     db.session.commit()
     return True
+
+
+def _time(text: str) -> time:
+    return time.fromisoformat(text)
+
+
+def load_configuration(company: Company, cfg: dict) -> None:
+    """Every configuration screen of the demo company, through the same rules the screens
+    apply, so the demo never shows data the admin could not have typed."""
+    cid = company.id
+    users = {u.email: u for u in db.session.scalars(select(User).where(User.company_id == cid))}
+
+    departments = {}
+    for d in cfg["departments"]:
+        d = dict(d)
+        members = d.pop("members")
+        for field in ("on_start_text", "on_close_text", "on_transfer_text", "close_queue_message"):
+            if messages.validate_template(d.get(field)):
+                raise ValueError(f"seed: unknown variable in {d['name']}.{field}")
+        dept = Department(company_id=cid, **d)
+        for email, receives, responsible in members:
+            dept.members.append(DepartmentMember(company_id=cid, user=users[email],
+                                                 receives_tickets=receives, responsible=responsible))
+        db.session.add(dept)
+        departments[dept.name] = dept
+
+    for t in cfg["tags"]:
+        db.session.add(Tag(company_id=cid, **t))
+    for r in cfg["reasons"]:
+        r = dict(r)
+        names = r.pop("departments")
+        db.session.add(Reason(company_id=cid, active=True, departments=[departments[n] for n in names], **r))
+
+    for p in cfg["periods"]:
+        period = Period(company_id=cid, name=p["name"], description=p["description"], active=True)
+        for name, days, start, end in p["schedules"]:
+            period.schedules.append(PeriodSchedule(company_id=cid, name=name, weekdays=days,
+                                                   start_time=_time(start), end_time=_time(end)))
+        db.session.add(period)
+    for h in cfg["holidays"]:
+        db.session.add(Holiday(company_id=cid, name=h["name"], date=date.fromisoformat(h["date"]),
+                               every_year=h["every_year"]))
+
+    for p in cfg["pauses"]:
+        pause = Pause(company_id=cid, name=p["name"], active=True,
+                      departments=[departments[n] for n in p["departments"]])
+        for days, start, end in p["windows"]:
+            pause.windows.append(PauseWindow(company_id=cid, weekdays=days,
+                                             start_time=_time(start), end_time=_time(end)))
+        pauses.check_windows(pause.windows)
+        db.session.add(pause)
+
+    for t in cfg["templates"]:
+        shortcut = template_rules.normalise_shortcut(t["shortcut"])
+        db.session.add(MessageTemplate(company_id=cid, active=True, **{**t, "shortcut": shortcut}))
+
+    params = get_settings(cid)
+    for key, value in cfg["parameters"].items():
+        setattr(params, key, value)
+
+    for w in cfg["webhooks"]:
+        db.session.add(Webhook(company_id=cid, name=w["name"], url=webhook_rules.check_url(w["url"]),
+                               events=webhook_rules.check_events(w["events"]), active=w["active"],
+                               secret=webhook_rules.new_secret()))
+
+    # Built here rather than with settings_for(), which commits: the seed is one transaction.
+    phone = TelephonySettings(company_id=cid, **{**telephony.DEFAULT_PORTS, **cfg["telephony"]})
+    telephony.apply(phone)
+    db.session.add(phone)
