@@ -59,3 +59,14 @@ def test_PLT_1_export_neutralises_formula_cells(app, tenants, client):
     csv = client.get("/admin/users/export/csv/").text
     assert "'=HYPERLINK" in csv
     assert "\n=HYPERLINK" not in csv and ",=HYPERLINK" not in csv
+
+
+def test_PLT_1_no_form_shows_technical_placeholders(app, tenants, client):
+    """Optional relationship selects offer "—", never Flask-Admin's raw "__None"."""
+    a = tenants["a"]
+    login(client, a.admin_email)
+    for view in tenant_views(app):
+        for url in (f"/admin/{view.endpoint}/new/", f"/admin/{view.endpoint}/edit/?id={a.ids[view.endpoint]}"):
+            page = client.get(url, follow_redirects=True)
+            assert page.status_code == 200, url
+            assert ">__None<" not in page.text, url

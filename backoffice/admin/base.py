@@ -55,6 +55,9 @@ class TenantConverter(AdminModelConverter):
             return cls(loader, **kwargs)
         if "query_factory" not in kwargs:
             kwargs["query_factory"] = lambda: _scoped_query(remote_model)
+        # WTForms shows `label or value`: an empty blank label would read "__None".
+        if not multiple and not kwargs.get("blank_text"):
+            kwargs["blank_text"] = "—"
         cls = StrictQuerySelectMultipleField if multiple else StrictQuerySelectField
         return cls(**kwargs)
 

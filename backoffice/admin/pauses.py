@@ -18,7 +18,7 @@ class PauseWindowInline(InlineFormAdmin):
     """Availability windows: same fields and checks as a period's schedules."""
 
     form_columns = ["id", "weekdays", "start_time", "end_time"]
-    form_label = _l("Disponibilidade")
+    form_label = _l("Horário de disponibilidade")
     form_extra_fields = ScheduleInline.form_extra_fields
 
 

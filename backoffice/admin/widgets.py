@@ -9,10 +9,20 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from .. import permissions
 
 
+class CheckboxListWidget(ListWidget):
+    """Flask-Admin gives every field the `form-control` class, which boxes a list of
+    checkboxes into one input's height: the items spill over the next fields."""
+
+    def __call__(self, field, **kwargs):
+        classes = [c for c in kwargs.pop("class", "").split() if c != "form-control"]
+        kwargs["class"] = " ".join(classes + ["list-unstyled", "mb-0"])
+        return super().__call__(field, **kwargs)
+
+
 class CheckboxList(SelectMultipleField):
     """A multiple choice shown as checkboxes rather than a ctrl-click list."""
 
-    widget = ListWidget(prefix_label=False)
+    widget = CheckboxListWidget(prefix_label=False)
     option_widget = CheckboxInput()
 
 
