@@ -271,6 +271,34 @@ class TenantModelView(SecureModelView):
         super().on_model_change(form, model, is_created)
 
 
+class SingleRowMixin:
+    """A screen over the one row a company has (Empresa, Parâmetros, Telefonia): edited,
+    never created or deleted from the panel."""
+
+    @property
+    def can_create(self):
+        return False
+
+    @property
+    def can_delete(self):
+        return False
+
+
+class CompanySettingsView(SingleRowMixin, TenantModelView):
+    """One settings row per company, created with its defaults on the first visit."""
+
+    def ensure_row(self, company_id: int) -> None:
+        raise NotImplementedError
+
+    @expose("/")
+    def index_view(self):
+        company_id = current_company_id()
+        if company_id is not None:
+            self.ensure_row(company_id)
+            db.session.commit()
+        return super().index_view()
+
+
 class SaasModelView(SecureModelView):
     """Screens of the SaaS operator (super user); no company sees them."""
 

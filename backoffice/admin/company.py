@@ -13,7 +13,7 @@ from wtforms.validators import Length
 from ..models import Company
 from ..services import RuleError, protocols
 from ..tenancy import current_company_id
-from .base import SecureModelView
+from .base import SecureModelView, SingleRowMixin
 from .users import LANGUAGES
 
 TIMEZONES = sorted(tz for tz in available_timezones() if tz.startswith(("America/", "Europe/", "UTC")))
@@ -58,7 +58,7 @@ COMPANY_LABELS = {
 }
 
 
-class CompanyView(SecureModelView):
+class CompanyView(SingleRowMixin, SecureModelView):
     """A company edits its own row only; it never creates or deletes companies."""
 
     area = "company"
@@ -75,14 +75,6 @@ class CompanyView(SecureModelView):
         "timezone": SelectField(_l("Fuso horário"), choices=TIMEZONES, default="America/Sao_Paulo"),
         "language": SelectField(_l("Idioma padrão"), choices=LANGUAGES, default="pt_BR"),
     }
-
-    @property
-    def can_create(self):
-        return False
-
-    @property
-    def can_delete(self):
-        return False
 
     def get_query(self):
         return super().get_query().filter(Company.id == current_company_id())

@@ -5,7 +5,6 @@ never creates or deletes one; the row is created with the default ports on first
 """
 from __future__ import annotations
 
-from flask_admin import expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import IntegerField, StringField, TextAreaField
@@ -13,8 +12,7 @@ from wtforms.validators import Length, StopValidation, ValidationError
 
 from ..services import RuleError
 from ..services import telephony as rules
-from ..tenancy import current_company_id
-from .base import TenantModelView
+from .base import CompanySettingsView
 
 
 class PortField(IntegerField):
@@ -60,7 +58,7 @@ def _port(name: str, description=None) -> PortField:
     return PortField(rules.PORT_LABELS[name], validators=[_port_in_range], description=description)
 
 
-class TelephonyView(TenantModelView):
+class TelephonyView(CompanySettingsView):
     area = "telephony"
     can_export = False
     column_list = ["pabx_host", "sip_port", "sip_tls_port", "rtp_port_start", "rtp_port_end",
@@ -88,20 +86,8 @@ class TelephonyView(TenantModelView):
                                      description=IP_LIST_HELP, render_kw={"rows": 6}),
     }
 
-    @property
-    def can_create(self):
-        return False
-
-    @property
-    def can_delete(self):
-        return False
-
-    @expose("/")
-    def index_view(self):
-        company_id = current_company_id()
-        if company_id is not None:
-            rules.settings_for(company_id)
-        return super().index_view()
+    def ensure_row(self, company_id):
+        rules.settings_for(company_id)
 
     def validate_change(self, form, model, is_created):
         rules.apply(model)

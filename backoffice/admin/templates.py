@@ -11,13 +11,12 @@ from markupsafe import Markup
 from wtforms import SelectField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
-from ..extensions import db
 from ..models import MessageTemplate
 from ..models.templates import TEMPLATE_KINDS
 from ..services import settings as settings_service
 from ..services import templates as service
 from ..tenancy import current_company_id
-from .base import TenantModelView, local_datetime
+from .base import CompanySettingsView, TenantModelView, local_datetime
 
 FONT_AWESOME = "vendor/fontawesome-free-5.1.0-web/css/all.css"  # bundled with Flask-Admin
 
@@ -195,7 +194,7 @@ SETTINGS_LABELS = {
 }
 
 
-class SettingsView(TenantModelView):
+class SettingsView(CompanySettingsView):
     """PAR-1: the company's single settings row; made on first visit, never created or
     deleted through the screen."""
 
@@ -222,16 +221,5 @@ class SettingsView(TenantModelView):
             "Marcado: cada atendente vê só os contatos da própria carteira.")},
     }
 
-    @property
-    def can_create(self):
-        return False
-
-    @property
-    def can_delete(self):
-        return False
-
-    @expose("/")
-    def index_view(self):
-        settings_service.get_settings(current_company_id())
-        db.session.commit()
-        return super().index_view()
+    def ensure_row(self, company_id):
+        settings_service.get_settings(company_id)
