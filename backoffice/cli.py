@@ -38,5 +38,28 @@ def seed_superuser(email: str, name: str, password: str) -> None:
     click.echo(f"Super usuário {user.email} criado.")
 
 
+inbox_cli = AppGroup("inbox", help="Caixa de entrada.")
+
+
+@inbox_cli.command("sweep")
+def inbox_sweep() -> None:
+    """Recoloca na fila as mensagens que ficaram paradas (a fila estava fora do ar)."""
+    from .services import sending
+
+    click.echo(f"{sending.sweep()} mensagem(ns) recolocada(s) na fila.")
+
+
+@inbox_cli.command("sweeper")
+@click.option("--interval", default=60, show_default=True, help="Segundos entre varreduras.")
+def inbox_sweeper(interval: int) -> None:
+    """Varre as mensagens paradas para sempre (um processo ao lado dos workers)."""
+    from flask import current_app
+
+    from .services.sweeper import run_forever
+
+    run_forever(current_app._get_current_object(), interval)
+
+
 def init_cli(app) -> None:
     app.cli.add_command(seed_cli)
+    app.cli.add_command(inbox_cli)

@@ -13,6 +13,8 @@ ACTIONS: dict[str, str] = {
     "create": _l("Criar"),
     "edit": _l("Editar"),
     "delete": _l("Excluir"),
+    # inbox only: see every department's tickets, not just one's own (managers)
+    "supervise": _l("Supervisionar"),
 }
 
 # area -> label. Later issues add their areas here (departments, tags, ...).
@@ -31,6 +33,9 @@ AREAS: dict[str, str] = {
     "parameters": _l("Parâmetros"),
     "webhooks": _l("Webhooks"),
     "telephony": _l("Central de Telefonia"),
+    "inbox": _l("Atendimento"),
+    "connections": _l("Conexões"),
+    "farewells": _l("Mensagens de despedida"),
 }
 
 # Areas where some actions make no sense (the company row is never created or deleted
@@ -40,6 +45,7 @@ AREA_ACTIONS: dict[str, tuple[str, ...]] = {
     "audit": ("view",),
     "parameters": ("view", "edit"),
     "telephony": ("view", "edit"),
+    "inbox": ("view", "supervise"),
 }
 
 API_ACTIONS: dict[str, str] = {
@@ -58,8 +64,12 @@ KIND_API = "api"
 GROUP_KINDS = {KIND_SYSTEM: _l("Sistema"), KIND_API: _l("API")}
 
 
+# what an agent's group gets by default: work in the inbox, nothing else
+AGENT_RIGHTS = ("inbox.view",)
+
+
 def actions_for(area: str) -> tuple[str, ...]:
-    return AREA_ACTIONS.get(area, tuple(ACTIONS))
+    return AREA_ACTIONS.get(area, ("view", "create", "edit", "delete"))
 
 
 def system_rights() -> list[str]:

@@ -2,12 +2,22 @@
 
 A client never names the room it wants; the server derives them from the logged-in user,
 so a forged company or ticket id in an event cannot subscribe anyone to another tenant.
+The one room a client asks for, a ticket's, is joined only after the same visibility
+check that guards the ticket's HTTP routes (services.visibility).
+
+Rooms:
+- company:<id>          every user of the company (announcements)
+- user:<id>             one user (their own tickets, wherever they are)
+- dept:<id>             agents of one department (its queue and tickets)
+- supervise:<company>   users who see every department (inbox.supervise)
+- unrouted:<company>    inbox users: tickets that have no department yet
+- ticket:<id>           whoever has that conversation open (message details)
 """
 from __future__ import annotations
 
 from flask import request
 from flask_login import current_user
-from flask_socketio import join_room
+from flask_socketio import join_room, leave_room
 
 from .extensions import socketio
 
@@ -20,11 +30,36 @@ def user_room(user_id: int) -> str:
     return f"user:{user_id}"
 
 
+def department_room(department_id: int) -> str:
+    return f"dept:{department_id}"
+
+
+def supervisors_room(company_id: int) -> str:
+    return f"supervise:{company_id}"
+
+
+def unrouted_room(company_id: int) -> str:
+    return f"unrouted:{company_id}"
+
+
+def ticket_room(ticket_id: int) -> str:
+    return f"ticket:{ticket_id}"
+
+
 def rooms_for(user) -> list[str]:
-    """Every room a user may be in; later issues add department and ticket rooms."""
+    """Every room a user joins on connect (ticket rooms are joined one by one)."""
     if user.is_superuser or user.company_id is None:
         return [user_room(user.id)]
-    return [company_room(user.company_id), user_room(user.id)]
+    rooms = [company_room(user.company_id), user_room(user.id)]
+    if not user.can("inbox", "view"):
+        return rooms
+    from .services import visibility
+
+    if user.can("inbox", "supervise"):
+        rooms.append(supervisors_room(user.company_id))
+    rooms.append(unrouted_room(user.company_id))
+    rooms.extend(department_room(d) for d in sorted(visibility.department_ids(user)))
+    return rooms
 
 
 def emit_to_company(company_id: int, event: str, data: dict) -> None:
@@ -37,4 +72,37 @@ def on_connect(auth=None):
         return False  # refused: the client gets a connect_error
     for room in rooms_for(current_user):
         join_room(room)
+    from .services import presence
+
+    presence.connected(current_user, request.sid)
     socketio.emit("hello", {"rooms": rooms_for(current_user)}, to=request.sid)
+
+
+@socketio.on("disconnect")
+def on_disconnect(*_args):
+    if current_user.is_authenticated and not current_user.is_superuser:
+        from .services import presence
+
+        presence.disconnected(current_user, request.sid)
+
+
+@socketio.on("ticket.join")
+def on_ticket_join(data=None):
+    """Open a conversation: join its room if, and only if, the user may see it."""
+    from .services import visibility
+
+    ticket_id = (data or {}).get("id") if isinstance(data, dict) else None
+    if not current_user.is_authenticated or not isinstance(ticket_id, int):
+        return {"ok": False}
+    if visibility.find_ticket(current_user, ticket_id) is None:
+        return {"ok": False}
+    join_room(ticket_room(ticket_id))
+    return {"ok": True}
+
+
+@socketio.on("ticket.leave")
+def on_ticket_leave(data=None):
+    ticket_id = (data or {}).get("id") if isinstance(data, dict) else None
+    if isinstance(ticket_id, int):
+        leave_room(ticket_room(ticket_id))
+    return {"ok": True}

@@ -34,8 +34,10 @@ def test_RTM_1_user_joins_exactly_the_rooms_of_their_identity(app, tenants, sock
     sc = socket_for(tenants["a"].admin_email)
     assert sc.is_connected()
     hello = [e for e in sc.get_received() if e["name"] == "hello"]
-    assert hello[0]["args"][0]["rooms"] == [company_room(tenants["a"].company_id),
-                                            user_room(tenants["a"].admin_id)]
+    cid = tenants["a"].company_id
+    # the admin holds every right, inbox.supervise included, and is in no department
+    assert hello[0]["args"][0]["rooms"] == [company_room(cid), user_room(tenants["a"].admin_id),
+                                            f"supervise:{cid}", f"unrouted:{cid}"]
 
 
 def test_RTM_1_company_events_never_reach_another_company(app, tenants, socket_for):
@@ -64,4 +66,6 @@ def test_RTM_1_rooms_registry_is_derived_from_user(app, tenants):
 
     with app.app_context():
         user = db.session.get(User, tenants["b"].admin_id)
-        assert rooms_for(user) == [company_room(user.company_id), user_room(user.id)]
+        cid = user.company_id
+        assert rooms_for(user) == [company_room(cid), user_room(user.id), f"supervise:{cid}",
+                                   f"unrouted:{cid}"]

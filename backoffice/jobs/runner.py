@@ -132,7 +132,10 @@ class TaskRunner:
         self.stop()  # re-initialised with another app (tests): drop the old worker
 
         if mode == "redis":
-            connection = redis.Redis.from_url(url)  # connects lazily: CLI works without it
+            # Connects lazily (the CLI works without Redis). A short connect timeout: when
+            # Redis is down a request that saves a message must not hang (CHN-3: the
+            # message stays queued and the sweep enqueues it later).
+            connection = redis.Redis.from_url(url, socket_connect_timeout=2)
         else:
             # One server per runner, so the web code and the worker thread see the same
             # data; a bare FakeRedis() per call would each get an empty server.

@@ -37,7 +37,7 @@ def default_groups(company: Company) -> dict[str, PermissionGroup]:
         ),
         "agent": PermissionGroup(
             company=company, name="Atendente", kind=permissions.KIND_SYSTEM,
-            description="Atende na caixa de entrada", rights=[],
+            description="Atende na caixa de entrada", rights=list(permissions.AGENT_RIGHTS),
         ),
         "api": PermissionGroup(
             company=company, name="Integração (API)", kind=permissions.KIND_API,

@@ -1,0 +1,203 @@
+"""Atendimentos (TKT-1, TKT-2) and their messages (MSG-1).
+
+A ticket gathers one contact's messages on one connection. Lifecycle timestamps are
+stored when things happen (queued, accepted, first response, closed), so reports are
+cheap aggregates; `last_activity_at` and `preview` are kept on the ticket so the inbox
+list is one indexed query with no per-row lookups.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .base import TenantMixin, utcnow
+from .catalog import Reason, Tag
+from .channels import Connection
+from .contacts import Contact
+from .departments import Department
+from .users import User
+
+# TKT-2
+WAITING = "waiting"    # sem atendente, in the department's queue
+OPEN = "open"          # em andamento
+PENDING = "pending"    # aguardando resposta do cliente
+CLOSED = "closed"      # finalizado
+TICKET_STATUSES: dict[str, str] = {
+    WAITING: _l("Sem atendente"),
+    OPEN: _l("Em andamento"),
+    PENDING: _l("Aguardando resposta"),
+    CLOSED: _l("Finalizado"),
+}
+OPEN_STATUSES = (WAITING, OPEN, PENDING)
+
+# MSG-1
+IN, OUT = "in", "out"
+AUTHOR_CONTACT, AUTHOR_AGENT, AUTHOR_SYSTEM, AUTHOR_BOT = "contact", "agent", "system", "bot"
+QUEUED, SENDING, SENT, DELIVERED, READ, FAILED = (
+    "queued", "sending", "sent", "delivered", "read", "failed")
+MESSAGE_STATUSES: dict[str, str] = {
+    QUEUED: _l("Na fila"),
+    SENDING: _l("Enviando"),
+    SENT: _l("Enviada"),
+    DELIVERED: _l("Entregue"),
+    READ: _l("Lida"),
+    FAILED: _l("Falha no envio"),
+}
+
+ticket_tag = Table(
+    "ticket_tag",
+    db.metadata,
+    Column("ticket_id", ForeignKey("ticket.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tag.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+message_tag = Table(
+    "message_tag",
+    db.metadata,
+    Column("message_id", ForeignKey("message.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tag.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class Ticket(TenantMixin, db.Model):
+    __tablename__ = "ticket"
+    __table_args__ = (
+        UniqueConstraint("company_id", "protocol", name="uq_ticket_company_protocol"),
+        # the inbox list: newest/oldest within a company, optionally by status/department
+        Index("ix_ticket_inbox", "company_id", "last_activity_at", "id"),
+        Index("ix_ticket_inbox_status", "company_id", "status", "last_activity_at", "id"),
+        Index("ix_ticket_inbox_department", "company_id", "department_id", "status",
+              "last_activity_at", "id"),
+        Index("ix_ticket_inbox_agent", "company_id", "agent_id", "status", "last_activity_at",
+              "id"),
+        # the default view, status "open" (OPEN_STATUSES): a few % of the tickets, all recent.
+        # Read in order both ways (oldest first no longer walks the year of closed tickets),
+        # and it bounds the scan of the filters no index serves (contact search, tag)
+        Index("ix_ticket_inbox_open", "company_id", "last_activity_at", "id",
+              postgresql_where=text("status IN ('waiting', 'open', 'pending')"),
+              sqlite_where=text("status IN ('waiting', 'open', 'pending')")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    protocol: Mapped[str] = mapped_column(String(20))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"),
+                                            index=True)
+    connection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("connection.id", ondelete="SET NULL"), index=True)
+    department_id: Mapped[int | None] = mapped_column(
+        ForeignKey("department.id", ondelete="SET NULL"))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(10), default=WAITING)
+    reason_id: Mapped[int | None] = mapped_column(ForeignKey("reason.id", ondelete="SET NULL"))
+    close_note: Mapped[str | None] = mapped_column(Text)
+    favourite: Mapped[bool] = mapped_column(Boolean, default=False)
+    # FLT-1 "Falha no envio" and "Automações" without scanning messages
+    has_failed: Mapped[bool] = mapped_column(Boolean, default=False)
+    automated: Mapped[bool] = mapped_column(Boolean, default=False)
+    preview: Mapped[str | None] = mapped_column(String(140))
+    unread: Mapped[int] = mapped_column(Integer, default=0)
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    queued_at: Mapped[datetime | None] = mapped_column()
+    accepted_at: Mapped[datetime | None] = mapped_column()
+    first_response_at: Mapped[datetime | None] = mapped_column()
+    closed_at: Mapped[datetime | None] = mapped_column()
+    last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    contact: Mapped[Contact] = relationship()
+    connection: Mapped[Connection | None] = relationship()
+    department: Mapped[Department | None] = relationship()
+    agent: Mapped[User | None] = relationship()
+    reason: Mapped[Reason | None] = relationship()
+    tags: Mapped[list[Tag]] = relationship(secondary=ticket_tag, lazy="selectin",
+                                           order_by="Tag.name")
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def __str__(self) -> str:
+        return self.protocol
+
+
+class Message(TenantMixin, db.Model):
+    __tablename__ = "message"
+    __table_args__ = (
+        Index("ix_message_ticket", "ticket_id", "id"),
+        # the sweep looks for messages left queued
+        Index("ix_message_status", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"))
+    direction: Mapped[str] = mapped_column(String(3))
+    author_kind: Mapped[str] = mapped_column(String(10))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    text: Mapped[str | None] = mapped_column(Text)
+    # attachment: kept under instance/uploads/<company>/messages/ with a random key
+    file_key: Mapped[str | None] = mapped_column(String(64))
+    file_name: Mapped[str | None] = mapped_column(String(255))
+    file_mime: Mapped[str | None] = mapped_column(String(100))
+    file_size: Mapped[int | None] = mapped_column(Integer)
+
+    status: Mapped[str] = mapped_column(String(10), default=SENT)
+    error: Mapped[str | None] = mapped_column(String(500))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # when a queued message is due (a retry with backoff); the sweep skips it until then
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
+    claimed_at: Mapped[datetime | None] = mapped_column()  # when a job took it (sending)
+    external_id: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column()
+    delivered_at: Mapped[datetime | None] = mapped_column()
+    read_at: Mapped[datetime | None] = mapped_column()
+
+    ticket: Mapped[Ticket] = relationship()
+    author: Mapped[User | None] = relationship()
+    tags: Mapped[list[Tag]] = relationship(secondary=message_tag, lazy="selectin",
+                                           order_by="Tag.name")
+
+    @property
+    def kind(self) -> str:
+        """image / audio / document / text, for the conversation panel."""
+        if not self.file_key:
+            return "text"
+        mime = self.file_mime or ""
+        if mime.startswith("image/"):
+            return "image"
+        if mime.startswith("audio/"):
+            return "audio"
+        return "document"
+
+
+class TicketEvent(TenantMixin, db.Model):
+    """What happened to a ticket (accepted, transferred with its observation, closed,
+    reopened): the history panel and the reports read it."""
+
+    __tablename__ = "ticket_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"),
+                                           index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User | None] = relationship()

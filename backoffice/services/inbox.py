@@ -1,0 +1,170 @@
+"""The inbox list (FLT-1), search (MSG-3) and the conversation panel, as queries.
+
+Built for 100k tickets and more: keyset pagination on (last_activity_at, id) over the
+ticket_inbox indexes, the related rows loaded with joins (one query for the page plus
+one for the tags, whatever the page size), no COUNT(*) of the whole set.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from ..extensions import db
+from ..models import Message, Ticket, User
+from ..models.contacts import Contact
+from ..models.tickets import CLOSED, OPEN_STATUSES, PENDING, WAITING, ticket_tag
+from . import visibility
+
+PAGE = 50
+MAX_PAGE = 100
+VIEWS = ("all", "mine", "unassigned")
+ORDERS = ("newest", "oldest")
+STATUSES = ("open", "pending", "failed", "closed", "automation", "any")
+
+
+@dataclass
+class Filters:
+    view: str = "all"
+    order: str = "newest"
+    status: str = "open"
+    connection_id: int | None = None
+    department_id: int | None = None
+    tag_id: int | None = None
+    favourite: bool = False
+    q: str = ""          # contact name or protocol
+    text: str = ""       # words inside the conversations (MSG-3, across)
+    cursor: str | None = None
+    limit: int = PAGE
+
+    @classmethod
+    def from_args(cls, args) -> "Filters":
+        """From a query string, forgiving: an unknown value falls back to the default
+        instead of erroring, a non-numeric id is ignored."""
+        def pick(name, allowed, default):
+            value = args.get(name, default)
+            return value if value in allowed else default
+
+        def number(name):
+            try:
+                value = int(args.get(name) or 0)
+            except (TypeError, ValueError):
+                return None
+            return value if 0 < value < 2**63 else None
+
+        try:
+            limit = max(1, min(MAX_PAGE, int(args.get("limit") or PAGE)))
+        except (TypeError, ValueError):
+            limit = PAGE
+        return cls(view=pick("view", VIEWS, "all"), order=pick("order", ORDERS, "newest"),
+                   status=pick("status", STATUSES, "open"),
+                   connection_id=number("connection"), department_id=number("department"),
+                   tag_id=number("tag"), favourite=args.get("favourite") in ("1", "true"),
+                   q=(args.get("q") or "").strip()[:100],
+                   text=(args.get("text") or "").strip()[:100],
+                   cursor=args.get("cursor") or None, limit=limit)
+
+
+def _like(term: str) -> str:
+    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _decode_cursor(cursor: str | None):
+    if not cursor:
+        return None
+    moment, _, ident = cursor.partition("_")
+    try:
+        return datetime.fromisoformat(moment), int(ident)
+    except ValueError:
+        return None
+
+
+def encode_cursor(ticket: Ticket) -> str:
+    return f"{ticket.last_activity_at.isoformat()}_{ticket.id}"
+
+
+def ticket_query(user: User, f: Filters):
+    """The select() of one page of the list for `user` (without the limit)."""
+    q = select(Ticket).where(visibility.ticket_filter(user))
+    if f.view == "mine":
+        q = q.where(Ticket.agent_id == user.id)
+    elif f.view == "unassigned":
+        q = q.where(Ticket.agent_id.is_(None))
+    if f.status == "open":
+        q = q.where(Ticket.status.in_(OPEN_STATUSES))
+    elif f.status == "pending":
+        q = q.where(Ticket.status == PENDING)
+    elif f.status == "failed":
+        q = q.where(Ticket.has_failed.is_(True))
+    elif f.status == "closed":
+        q = q.where(Ticket.status == CLOSED)
+    elif f.status == "automation":
+        q = q.where(Ticket.automated.is_(True))
+    if f.connection_id:
+        q = q.where(Ticket.connection_id == f.connection_id)
+    if f.department_id:
+        q = q.where(Ticket.department_id == f.department_id)
+    if f.tag_id:
+        q = q.where(exists().where(ticket_tag.c.ticket_id == Ticket.id,
+                                   ticket_tag.c.tag_id == f.tag_id))
+    if f.favourite:
+        q = q.where(Ticket.favourite.is_(True))
+    if f.q:
+        contact_match = select(Contact.id).where(Contact.company_id == user.company_id,
+                                                 Contact.name.ilike(_like(f.q), escape="\\"))
+        q = q.where(or_(Ticket.protocol == f.q, Ticket.contact_id.in_(contact_match)))
+    if f.text:
+        q = q.where(exists().where(Message.ticket_id == Ticket.id,
+                                   Message.text.ilike(_like(f.text), escape="\\")))
+    position = _decode_cursor(f.cursor)
+    newest = f.order == "newest"
+    if position is not None:
+        moment, ident = position
+        if newest:
+            q = q.where(or_(Ticket.last_activity_at < moment,
+                            and_(Ticket.last_activity_at == moment, Ticket.id < ident)))
+        else:
+            q = q.where(or_(Ticket.last_activity_at > moment,
+                            and_(Ticket.last_activity_at == moment, Ticket.id > ident)))
+    if newest:
+        q = q.order_by(Ticket.last_activity_at.desc(), Ticket.id.desc())
+    else:
+        q = q.order_by(Ticket.last_activity_at.asc(), Ticket.id.asc())
+    return q
+
+
+def list_tickets(user: User, f: Filters) -> tuple[list[Ticket], str | None]:
+    """One page and the cursor of the next one (None at the end)."""
+    q = ticket_query(user, f).limit(f.limit + 1).options(
+        joinedload(Ticket.contact), joinedload(Ticket.department), joinedload(Ticket.agent),
+        joinedload(Ticket.connection), selectinload(Ticket.tags))
+    rows = list(db.session.scalars(q).unique())
+    more = len(rows) > f.limit
+    rows = rows[:f.limit]
+    return rows, (encode_cursor(rows[-1]) if more and rows else None)
+
+
+def conversation(ticket: Ticket, before: int | None = None, limit: int = PAGE) -> tuple[list[Message], bool]:
+    """The latest `limit` messages (older than message id `before`), oldest first, and
+    whether there are older ones."""
+    q = (select(Message).where(Message.ticket_id == ticket.id)
+         .options(joinedload(Message.author), selectinload(Message.tags)))
+    if before:
+        q = q.where(Message.id < before)
+    rows = list(db.session.scalars(q.order_by(Message.id.desc()).limit(limit + 1)).unique())
+    more = len(rows) > limit
+    return list(reversed(rows[:limit])), more
+
+
+def search_conversation(ticket: Ticket, term: str, limit: int = 50) -> list[Message]:
+    """MSG-3: messages of one conversation containing `term`, newest first."""
+    term = (term or "").strip()[:100]
+    if not term:
+        return []
+    return list(db.session.scalars(
+        select(Message).where(Message.ticket_id == ticket.id,
+                              Message.text.ilike(_like(term), escape="\\"))
+        .options(joinedload(Message.author), selectinload(Message.tags))
+        .order_by(Message.id.desc()).limit(limit)).unique())

@@ -1,0 +1,230 @@
+"""Queued sending (CHN-3): save first, then queue; a job delivers through the adapter.
+
+1. `queue()` adds the message as `queued` and asks for a job *after commit*
+   (after_commit.later), so the row exists before any worker looks for it, and nothing
+   is lost when the queue is down: enqueueing errors are logged and the message stays
+   `queued`.
+2. `deliver()` (the job) claims the message with one conditional UPDATE (queued ->
+   sending). Only one job can win, so a message queued twice (by the sweep, a retry
+   click, a duplicate job) is still sent once.
+3. A failed attempt goes back to `queued` with a later `next_attempt_at` (backoff) until
+   the attempts run out, then `failed` with the error, shown to the agent with a retry.
+4. `sweep()` (periodic) re-enqueues messages left `queued` past their due time, e.g.
+   because Redis was down when they were saved; and returns to `queued` those stuck in
+   `sending` for long (a worker that died mid-send: at-least-once in that one case).
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import func, or_, select, update
+
+from ..extensions import db, socketio
+from ..jobs import app_job, tasks
+from ..models import Message, Ticket, User
+from ..models.base import utcnow
+from ..models.tickets import (
+    AUTHOR_AGENT, AUTHOR_BOT, DELIVERED, FAILED, OPEN, OUT, QUEUED, READ, SENDING, SENT,
+)
+from . import RuleError, after_commit, serialize
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RETRY_DELAYS = (5, 30, 120)  # seconds before the 2nd, 3rd and 4th attempts
+SWEEP_GRACE = timedelta(seconds=30)   # a fresh message's own job normally runs by then
+STUCK_SENDING = timedelta(minutes=15)
+
+
+def retry_delays() -> tuple[int, ...]:
+    return tuple(d if (d := current_app.config.get("SEND_RETRY_DELAYS")) is not None else DEFAULT_RETRY_DELAYS)
+
+
+# --- saving -----------------------------------------------------------------------------
+
+
+def queue(ticket: Ticket, author: User | None, text: str | None, upload=None,
+          author_kind: str = AUTHOR_AGENT, tag_ids=None) -> Message:
+    """An outgoing message, saved as queued; its job is enqueued after commit."""
+    from . import attachments, tickets
+
+    text = tickets.clean_text(text)
+    if not text and upload is None:
+        raise RuleError(_("Escreva uma mensagem ou anexe um arquivo."))
+    now = utcnow()
+    message = Message(company_id=ticket.company_id, ticket_id=ticket.id, direction=OUT,
+                      author_kind=author_kind, author_id=author.id if author else None,
+                      text=text or None, status=QUEUED, created_at=now)
+    if upload is not None:
+        attachments.store(message, upload)
+    if tag_ids and author is not None:
+        message.tags = tickets._tags(author, tag_ids)
+    db.session.add(message)
+    if author_kind == AUTHOR_AGENT:
+        ticket.first_response_at = ticket.first_response_at or now
+        if ticket.status == OPEN:
+            ticket.status = "pending"  # TKT-2: now waiting for the customer
+    if author_kind == AUTHOR_BOT:
+        ticket.automated = True
+    tickets._touch(ticket, text, message.file_name)
+    db.session.flush()
+    message_id = message.id
+    tickets.announce_message(message, ticket)
+    after_commit.later(lambda: enqueue(message_id))
+    return message
+
+
+def enqueue(message_id: int) -> bool:
+    """Ask for a delivery job; False when the queue is unreachable (the sweep retries)."""
+    try:
+        tasks.enqueue(deliver, message_id, job_timeout=60)
+        return True
+    except Exception as exc:  # Redis down, connection refused...: the row is safe
+        log.warning("could not enqueue message %s: %s", message_id, exc)
+        return False
+
+
+def retry(message: Message, user: User) -> Message:
+    """MSG-1: the agent retries a failed message; it goes back to the queue."""
+    if message.direction != OUT or message.status != FAILED:
+        raise RuleError(_("Só mensagens com falha no envio podem ser reenviadas."))
+    message.status = QUEUED
+    message.error = None
+    message.attempts = 0
+    message.next_attempt_at = None
+    _refresh_failed_flag(message.ticket, exclude_id=message.id)
+    db.session.flush()
+    _announce_status(message)
+    message_id = message.id
+    after_commit.later(lambda: enqueue(message_id))
+    return message
+
+
+# --- delivering (the job) -------------------------------------------------------------------
+
+
+@app_job
+def deliver(message_id: int) -> str:
+    claimed = db.session.execute(
+        update(Message).where(Message.id == message_id, Message.status == QUEUED)
+        .values(status=SENDING, attempts=Message.attempts + 1, next_attempt_at=None,
+                claimed_at=utcnow())
+        .execution_options(synchronize_session=False))
+    db.session.commit()
+    if claimed.rowcount != 1:
+        return "skipped"  # already sent, being sent, or gone
+    message = db.session.get(Message, message_id)
+    ticket = message.ticket
+    connection = ticket.connection
+    from ..channels import PermanentSendError, adapter_for
+
+    try:
+        if connection is None or not connection.active:
+            raise PermanentSendError(_("A conexão deste atendimento está inativa ou foi removida."))
+        external_id = adapter_for(connection).send(message)
+    except PermanentSendError as exc:
+        return _failed(message, str(exc))
+    except Exception as exc:  # transient: network, 5xx, the socket server...
+        delays = retry_delays()
+        if message.attempts <= len(delays):
+            delay = delays[message.attempts - 1]
+            message.status = QUEUED
+            message.error = str(exc)[:500]
+            message.next_attempt_at = utcnow() + timedelta(seconds=delay)
+            db.session.commit()
+            try:
+                tasks.enqueue_in(timedelta(seconds=delay), deliver, message_id, job_timeout=60)
+            except Exception:
+                log.warning("could not schedule retry of message %s; the sweep will", message_id)
+            return "retry"
+        return _failed(message, str(exc))
+    message.status = SENT
+    message.sent_at = utcnow()
+    message.error = None
+    message.external_id = external_id
+    _refresh_failed_flag(ticket)
+    _announce_status(message)
+    after_commit.commit()
+    return "sent"
+
+
+def _failed(message: Message, error: str) -> str:
+    message.status = FAILED
+    message.error = (error or _("Falha no envio."))[:500]
+    ticket = message.ticket
+    if not ticket.has_failed:
+        ticket.has_failed = True
+        from .tickets import announce
+
+        announce(ticket)
+    _announce_status(message)
+    after_commit.commit()
+    return "failed"
+
+
+def _refresh_failed_flag(ticket: Ticket, exclude_id: int | None = None) -> None:
+    q = select(func.count()).select_from(Message).where(
+        Message.ticket_id == ticket.id, Message.status == FAILED)
+    if exclude_id is not None:
+        q = q.where(Message.id != exclude_id)
+    still = db.session.scalar(q) > 0
+    if ticket.has_failed != still:
+        ticket.has_failed = still
+        from .tickets import announce
+
+        announce(ticket)
+
+
+def _announce_status(message: Message) -> None:
+    from .. import realtime
+
+    data = {"id": message.id, "ticket_id": message.ticket_id, "status": message.status,
+            "status_label": serialize.message(message)["status_label"], "error": message.error,
+            "sent_at": serialize.iso(message.sent_at),
+            "delivered_at": serialize.iso(message.delivered_at),
+            "read_at": serialize.iso(message.read_at)}
+    room = realtime.ticket_room(message.ticket_id)
+    after_commit.later(lambda: socketio.emit("message.status", data, to=room))
+
+
+def acknowledge(message: Message, status: str) -> bool:
+    """The channel reports delivery or reading; statuses only move forward."""
+    order = {SENT: 1, DELIVERED: 2, READ: 3}
+    if message.direction != OUT or status not in (DELIVERED, READ):
+        return False
+    if order.get(message.status, 0) >= order[status] or message.status not in order:
+        return False
+    now = utcnow()
+    message.status = status
+    message.delivered_at = message.delivered_at or now
+    if status == READ:
+        message.read_at = now
+    _announce_status(message)
+    return True
+
+
+# --- the sweep ---------------------------------------------------------------------------------
+
+
+def sweep(now=None) -> int:
+    """Re-enqueue due messages left queued; returns how many were enqueued."""
+    now = now or utcnow()
+    db.session.execute(
+        update(Message).where(Message.status == SENDING,
+                              Message.claimed_at < now - STUCK_SENDING)
+        .values(status=QUEUED).execution_options(synchronize_session=False))
+    db.session.commit()
+    due = list(db.session.scalars(
+        select(Message.id).where(
+            Message.status == QUEUED,
+            or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
+            or_(Message.next_attempt_at.is_not(None), Message.created_at <= now - SWEEP_GRACE))
+        .order_by(Message.id).limit(1000)))
+    return sum(1 for message_id in due if enqueue(message_id))
+
+
+@app_job
+def sweep_job() -> int:
+    return sweep()

@@ -1,0 +1,89 @@
+"""JSON shapes of tickets and messages, shared by the inbox API and socket events.
+
+Text goes out as data; the page puts it in the DOM with textContent, never innerHTML
+(MSG-5). Times are UTC ISO-8601 with "Z"; the page shows them in the company's zone.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..models import Message, Ticket
+from ..models.tickets import MESSAGE_STATUSES, TICKET_STATUSES
+from .catalog import safe_color
+
+
+def iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.replace(microsecond=0).isoformat() + "Z"
+
+
+def tag(t) -> dict:
+    return {"id": t.id, "name": t.name, "color": safe_color(t.color), "personal": t.personal}
+
+
+def ticket_summary(ticket: Ticket) -> dict:
+    """One inbox list row. Reads only columns and relationships the list query loads."""
+    connection = ticket.connection
+    return {
+        "id": ticket.id,
+        "protocol": ticket.protocol,
+        "status": ticket.status,
+        "status_label": str(TICKET_STATUSES.get(ticket.status, ticket.status)),
+        "contact": {"id": ticket.contact_id, "name": ticket.contact.name},
+        "department": ({"id": ticket.department_id, "name": ticket.department.name}
+                       if ticket.department_id else None),
+        "agent": ({"id": ticket.agent_id, "name": ticket.agent.name}
+                  if ticket.agent_id else None),
+        "connection": ({"id": connection.id, "name": connection.name, "kind": connection.kind,
+                        "kind_label": connection.kind_label} if connection else None),
+        "favourite": ticket.favourite,
+        "has_failed": ticket.has_failed,
+        "automated": ticket.automated,
+        "unread": ticket.unread,
+        "preview": ticket.preview or "",
+        "tags": [tag(t) for t in ticket.tags],
+        "last_activity_at": iso(ticket.last_activity_at),
+        "created_at": iso(ticket.created_at),
+        "closed_at": iso(ticket.closed_at),
+    }
+
+
+def message(m: Message, connection=None) -> dict:
+    """One message of the conversation panel; `connection` is the ticket's (MSG-4)."""
+    connection = connection if connection is not None else m.ticket.connection
+    data = {
+        "id": m.id,
+        "ticket_id": m.ticket_id,
+        "direction": m.direction,
+        "author_kind": m.author_kind,
+        "author": m.author.name if m.author_id and m.author else None,
+        "text": m.text or "",
+        "status": m.status,
+        "status_label": str(MESSAGE_STATUSES.get(m.status, m.status)),
+        "error": m.error,
+        "created_at": iso(m.created_at),
+        "sent_at": iso(m.sent_at),
+        "delivered_at": iso(m.delivered_at),
+        "read_at": iso(m.read_at),
+        "tags": [tag(t) for t in m.tags],
+        "channel": ({"kind": connection.kind, "label": connection.kind_label,
+                     "name": connection.name} if connection else None),
+        "attachment": None,
+    }
+    if m.file_key:
+        data["attachment"] = {"name": m.file_name, "mime": m.file_mime, "size": m.file_size,
+                              "kind": m.kind}
+    return data
+
+
+def visitor_message(m: Message) -> dict:
+    """What the website visitor sees: no agent ids, no tags, no errors."""
+    return {
+        "id": m.id,
+        "direction": m.direction,
+        "author": m.author.name if m.author_kind == "agent" and m.author else None,
+        "author_kind": m.author_kind,
+        "text": m.text or "",
+        "created_at": iso(m.created_at),
+        "attachment": ({"name": m.file_name, "mime": m.file_mime, "kind": m.kind}
+                       if m.file_key else None),
+    }

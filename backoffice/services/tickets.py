@@ -1,0 +1,407 @@
+"""Ticket lifecycle (TKT-1..3) and inbound messages.
+
+Functions take the acting user and the ticket (already found through
+services.visibility), change rows, queue outgoing messages and socket events with
+after_commit.later, and leave the commit to the caller (`after_commit.commit()`), so a
+bulk action is one transaction per ticket and an error leaves nothing half-done.
+"""
+from __future__ import annotations
+
+from flask_babel import gettext as _
+from sqlalchemy import or_, select
+
+from ..extensions import db, socketio
+from ..models import (
+    Company, Connection, Contact, ContactAddress, Department, FarewellMessage, Message, Reason,
+    Tag, Ticket, TicketEvent, User,
+)
+from ..models.base import utcnow
+from ..models.departments import reason_department
+from ..models.tickets import (
+    AUTHOR_CONTACT, AUTHOR_SYSTEM, CLOSED, IN, OPEN, OPEN_STATUSES, PENDING, WAITING,
+)
+from . import RuleError, after_commit, messages, serialize, visibility
+from .protocols import next_protocol
+
+MAX_TEXT = 4096
+PREVIEW = 120
+
+
+# --- events --------------------------------------------------------------------------------
+
+
+def announce(ticket: Ticket, previous_rooms: list[str] | None = None) -> None:
+    """After commit: the new state to everyone who may see the ticket now, and a removal
+    to the rooms that saw it before and no longer do (a transfer)."""
+    summary = serialize.ticket_summary(ticket)
+    rooms = visibility.ticket_rooms(ticket)
+    gone = [r for r in previous_rooms or [] if r not in rooms]
+
+    def emit():
+        socketio.emit("ticket.updated", summary, to=rooms)
+        if gone:
+            socketio.emit("ticket.removed", {"id": summary["id"]}, to=gone)
+
+    after_commit.later(emit)
+
+
+def announce_message(message: Message, ticket: Ticket) -> None:
+    from .. import realtime
+
+    data = serialize.message(message, ticket.connection)
+    after_commit.later(lambda: socketio.emit("message.created", data,
+                                             to=realtime.ticket_room(ticket.id)))
+    announce(ticket)
+
+
+def _event(ticket: Ticket, kind: str, user: User | None, **data) -> None:
+    db.session.add(TicketEvent(company_id=ticket.company_id, ticket_id=ticket.id, kind=kind,
+                               user_id=user.id if user else None, data=data))
+
+
+def _touch(ticket: Ticket, text: str | None, file_name: str | None = None) -> None:
+    ticket.last_activity_at = utcnow()
+    shown = (text or "").strip() or (f"📎 {file_name}" if file_name else "")
+    ticket.preview = " ".join(shown.split())[:PREVIEW]
+
+
+# --- opening and inbound ----------------------------------------------------------------
+
+
+def clean_text(text) -> str:
+    text = (text or "").strip() if isinstance(text, str) else ""
+    if len(text) > MAX_TEXT:
+        raise RuleError(_("A mensagem pode ter no máximo %(n)s caracteres.", n=MAX_TEXT))
+    return text
+
+
+def receiving_department(company_id: int, department_id) -> Department:
+    """An active department of the company that receives tickets (DEP-2), or RuleError."""
+    try:
+        department_id = int(department_id)
+    except (TypeError, ValueError):
+        raise RuleError(_("Escolha um departamento."))
+    department = db.session.scalar(select(Department).where(
+        Department.id == department_id, Department.company_id == company_id))
+    if department is None:
+        raise RuleError(_("Departamento não encontrado."))
+    if not department.active:
+        raise RuleError(_("O departamento %(name)s está inativo.", name=department.name))
+    if not department.receives_tickets:
+        raise RuleError(_("O departamento %(name)s não recebe atendimentos.", name=department.name))
+    return department
+
+
+def contact_for(connection: Connection, address: str, name: str | None = None,
+                email: str | None = None) -> Contact:
+    """The contact behind `address` on `connection`, created on first contact."""
+    found = db.session.scalar(select(ContactAddress).where(
+        ContactAddress.connection_id == connection.id, ContactAddress.address == address))
+    if found is not None:
+        contact = found.contact
+        if name and contact.name != name and contact.name == _default_name(connection):
+            contact.name = name
+        if email and not contact.email:
+            contact.email = email
+        return contact
+    contact = Contact(company_id=connection.company_id,
+                      name=(name or "").strip()[:120] or _default_name(connection),
+                      email=(email or "").strip()[:254] or None)
+    contact.addresses.append(ContactAddress(company_id=connection.company_id,
+                                            connection_id=connection.id, address=address))
+    db.session.add(contact)
+    db.session.flush()
+    return contact
+
+
+def _default_name(connection: Connection) -> str:
+    return _("Visitante do site") if connection.kind == "webchat" else _("Contato")
+
+
+def open_ticket_of(contact: Contact, connection: Connection) -> Ticket | None:
+    return db.session.scalar(
+        select(Ticket).where(Ticket.contact_id == contact.id,
+                             Ticket.connection_id == connection.id,
+                             Ticket.status.in_(OPEN_STATUSES))
+        .order_by(Ticket.id.desc()).limit(1))
+
+
+def open_ticket(contact: Contact, connection: Connection | None,
+                department: Department | None) -> Ticket:
+    """A new ticket in the department's queue, with its protocol taken now (TKT-1)."""
+    company = db.session.get(Company, contact.company_id)
+    now = utcnow()
+    ticket = Ticket(company_id=contact.company_id, contact_id=contact.id,
+                    connection_id=connection.id if connection else None,
+                    department_id=department.id if department else None,
+                    protocol=next_protocol(company), status=WAITING, queued_at=now,
+                    created_at=now, last_activity_at=now)
+    db.session.add(ticket)
+    db.session.flush()
+    _event(ticket, "created", None, department_id=ticket.department_id)
+    return ticket
+
+
+def receive(ticket: Ticket, text: str | None, upload=None, external_id: str | None = None) -> Message:
+    """A message from the contact. Waiting-for-reply tickets go back to "em andamento"."""
+    from . import attachments
+
+    text = clean_text(text)
+    if not text and upload is None:
+        raise RuleError(_("Escreva uma mensagem."))
+    message = Message(company_id=ticket.company_id, ticket_id=ticket.id, direction=IN,
+                      author_kind=AUTHOR_CONTACT, text=text or None, status="delivered",
+                      external_id=external_id, sent_at=utcnow(), created_at=utcnow())
+    if upload is not None:
+        attachments.store(message, upload)
+    db.session.add(message)
+    if ticket.status == PENDING:
+        ticket.status = OPEN
+    ticket.unread = (ticket.unread or 0) + 1
+    _touch(ticket, text, message.file_name)
+    db.session.flush()
+    announce_message(message, ticket)
+    return message
+
+
+# --- agent actions (TKT-3) -------------------------------------------------------------------
+
+
+def _context(ticket: Ticket, agent: User | None, department: Department | None = None) -> dict:
+    return messages.build_context(customer=ticket.contact, protocol=ticket.protocol,
+                                  agent=agent, department=department or ticket.department,
+                                  company=db.session.get(Company, ticket.company_id))
+
+
+def _system_message(ticket: Ticket, text: str | None, author: User | None = None) -> None:
+    if not text:
+        return
+    from . import sending
+
+    sending.queue(ticket, author, text, author_kind=AUTHOR_SYSTEM)
+
+
+def _require_open(ticket: Ticket) -> None:
+    if ticket.status == CLOSED:
+        raise RuleError(_("Este atendimento já foi finalizado."))
+
+
+def may_act(user: User, ticket: Ticket) -> bool:
+    """Only the assigned agent, or a supervisor, works on an accepted ticket."""
+    return ticket.agent_id in (None, user.id) or visibility.supervises(user)
+
+
+def _require_actor(user: User, ticket: Ticket) -> None:
+    if not may_act(user, ticket):
+        raise RuleError(_("Este atendimento está com %(name)s.", name=ticket.agent.name))
+
+
+def accept(ticket: Ticket, user: User) -> Ticket:
+    _require_open(ticket)
+    if ticket.agent_id == user.id and ticket.status != WAITING:
+        raise RuleError(_("Você já está neste atendimento."))
+    if ticket.agent_id is not None and ticket.agent_id != user.id:
+        raise RuleError(_("Este atendimento já foi aceito por %(name)s.", name=ticket.agent.name))
+    ticket.agent_id = user.id
+    ticket.agent = user
+    ticket.status = OPEN
+    ticket.accepted_at = ticket.accepted_at or utcnow()
+    ticket.unread = 0
+    _event(ticket, "accepted", user)
+    if ticket.department is not None:  # DEP-6 start message
+        _system_message(ticket, messages.action_message(ticket.department, "start",
+                                                        _context(ticket, user)), user)
+    announce(ticket)
+    return ticket
+
+
+def transfer(ticket: Ticket, user: User, department_id=None, agent_id=None,
+             observation: str | None = None) -> Ticket:
+    """To a department (back to its queue) and/or an agent (assigned, open)."""
+    _require_open(ticket)
+    _require_actor(user, ticket)
+    if department_id in ("", None) and agent_id in ("", None):
+        raise RuleError(_("Escolha o departamento ou o atendente de destino."))
+    observation = (observation or "").strip()[:1000] if isinstance(observation, str) else ""
+    source = ticket.department
+    if source is not None and source.observation_required_on_transfer and not observation:
+        raise RuleError(_("O departamento %(name)s exige uma observação na transferência.",
+                          name=source.name))
+    target_department = (receiving_department(ticket.company_id, department_id)
+                         if department_id not in ("", None) else source)
+    target_agent = None
+    if agent_id not in ("", None):
+        target_agent = _agent_for(ticket.company_id, agent_id, target_department)
+    if target_department is source and target_agent is None:
+        raise RuleError(_("O atendimento já está neste departamento."))
+    if target_agent is not None and target_agent.id == ticket.agent_id and target_department is source:
+        raise RuleError(_("O atendimento já está com %(name)s.", name=target_agent.name))
+
+    before = visibility.ticket_rooms(ticket)
+    ticket.department_id = target_department.id if target_department else None
+    ticket.department = target_department
+    ticket.agent_id = target_agent.id if target_agent else None
+    ticket.agent = target_agent
+    if target_agent is None:
+        ticket.status = WAITING
+        ticket.queued_at = utcnow()
+    else:
+        ticket.status = OPEN
+    _event(ticket, "transferred", user, observation=observation,
+           from_department_id=source.id if source else None,
+           to_department_id=ticket.department_id, to_agent_id=ticket.agent_id)
+    if source is not None and target_department is not source:  # DEP-6 transfer message
+        _system_message(ticket, messages.action_message(
+            source, "transfer", _context(ticket, target_agent, target_department)), user)
+    announce(ticket, before)
+    return ticket
+
+
+def _agent_for(company_id: int, agent_id, department: Department | None) -> User:
+    try:
+        agent_id = int(agent_id)
+    except (TypeError, ValueError):
+        raise RuleError(_("Atendente não encontrado."))
+    agent = db.session.scalar(select(User).where(User.id == agent_id,
+                                                 User.company_id == company_id))
+    if agent is None or not agent.active or not agent.can("inbox", "view"):
+        raise RuleError(_("Atendente não encontrado ou inativo."))
+    if department is not None and department.id not in visibility.department_ids(agent) \
+            and not agent.can("inbox", "supervise"):
+        raise RuleError(_("%(agent)s não faz parte do departamento %(department)s.",
+                          agent=agent.name, department=department.name))
+    return agent
+
+
+def reasons_for(ticket: Ticket) -> list[Reason]:
+    """RSN-1: active reasons linked to the ticket's department, plus those linked to
+    no department (offered everywhere)."""
+    linked = select(reason_department.c.reason_id)
+    q = select(Reason).where(Reason.company_id == ticket.company_id, Reason.active.is_(True))
+    if ticket.department_id is None:
+        q = q.where(Reason.id.not_in(linked))
+    else:
+        mine = linked.where(reason_department.c.department_id == ticket.department_id)
+        q = q.where(or_(Reason.id.in_(mine), Reason.id.not_in(linked)))
+    return list(db.session.scalars(q.order_by(Reason.name)))
+
+
+def farewells(company_id: int) -> list[FarewellMessage]:
+    return list(db.session.scalars(select(FarewellMessage).where(
+        FarewellMessage.company_id == company_id, FarewellMessage.active.is_(True))
+        .order_by(FarewellMessage.title)))
+
+
+def close(ticket: Ticket, user: User, reason_id=None, farewell_id=None,
+          note: str | None = None) -> Ticket:
+    """Close honouring DEP-2 (reason required), sending the chosen farewell (AUT-6) and
+    the DEP-6 close message, in that order."""
+    _require_open(ticket)
+    _require_actor(user, ticket)
+    reason = None
+    if reason_id not in (None, ""):
+        try:
+            wanted = int(reason_id)
+        except (TypeError, ValueError):
+            wanted = None
+        reason = next((r for r in reasons_for(ticket) if r.id == wanted), None)
+        if reason is None:
+            raise RuleError(_("Motivo não encontrado para este departamento."))
+    elif ticket.department is not None and ticket.department.reason_required_to_close:
+        raise RuleError(_("O departamento %(name)s exige um motivo para finalizar.",
+                          name=ticket.department.name))
+    farewell = None
+    if farewell_id not in (None, ""):
+        try:
+            wanted = int(farewell_id)
+        except (TypeError, ValueError):
+            wanted = None
+        farewell = next((f for f in farewells(ticket.company_id) if f.id == wanted), None)
+        if farewell is None:
+            raise RuleError(_("Mensagem de despedida não encontrada."))
+
+    context = _context(ticket, ticket.agent or user)
+    if farewell is not None:
+        _system_message(ticket, messages.render(farewell.body, context), user)
+    if ticket.department is not None:
+        _system_message(ticket, messages.action_message(ticket.department, "close", context), user)
+    ticket.reason_id = reason.id if reason else None
+    ticket.close_note = (note.strip()[:1000] or None) if isinstance(note, str) else None
+    ticket.status = CLOSED
+    ticket.closed_at = utcnow()
+    ticket.unread = 0
+    if ticket.agent_id is None:
+        ticket.agent_id = user.id
+        ticket.agent = user
+    _event(ticket, "closed", user, reason_id=ticket.reason_id,
+           farewell_id=farewell.id if farewell else None)
+    announce(ticket)
+    return ticket
+
+
+def reopen(ticket: Ticket, user: User) -> Ticket:
+    if ticket.status != CLOSED:
+        raise RuleError(_("Este atendimento não está finalizado."))
+    ticket.status = OPEN
+    ticket.agent_id = user.id
+    ticket.agent = user
+    ticket.closed_at = None
+    ticket.last_activity_at = utcnow()
+    _event(ticket, "reopened", user)
+    announce(ticket)
+    return ticket
+
+
+def set_favourite(ticket: Ticket, user: User, value: bool) -> Ticket:
+    ticket.favourite = bool(value)
+    announce(ticket)
+    return ticket
+
+
+def _tags(user: User, tag_ids) -> list[Tag]:
+    if not isinstance(tag_ids, (list, tuple)):
+        raise RuleError(_("Etiquetas inválidas."))
+    ids = set()
+    for raw in tag_ids:
+        try:
+            ids.add(int(raw))
+        except (TypeError, ValueError):
+            raise RuleError(_("Etiquetas inválidas."))
+    if not ids:
+        return []
+    found = list(db.session.scalars(select(Tag).where(
+        Tag.id.in_(ids), Tag.company_id == user.company_id,
+        (Tag.owner_id.is_(None)) | (Tag.owner_id == user.id))))
+    if len(found) != len(ids):
+        raise RuleError(_("Etiqueta não encontrada."))
+    return found
+
+
+def set_tags(ticket: Ticket, user: User, tag_ids) -> Ticket:
+    """Replace the tags this user can see; another user's personal tags stay."""
+    chosen = _tags(user, tag_ids)
+    hidden = [t for t in ticket.tags if t.owner_id not in (None, user.id)]
+    ticket.tags = hidden + chosen
+    announce(ticket)
+    return ticket
+
+
+def set_message_tags(message: Message, user: User, tag_ids) -> Message:
+    """MSG-3: tags on one message."""
+    from .. import realtime
+
+    chosen = _tags(user, tag_ids)
+    hidden = [t for t in message.tags if t.owner_id not in (None, user.id)]
+    message.tags = hidden + chosen
+    db.session.flush()
+    data = {"id": message.id, "ticket_id": message.ticket_id,
+            "tags": [serialize.tag(t) for t in message.tags if t.owner_id in (None, user.id)]}
+    after_commit.later(lambda: socketio.emit("message.tags", data,
+                                             to=realtime.user_room(user.id)))
+    return message
+
+
+def mark_read(ticket: Ticket) -> None:
+    if ticket.unread:
+        ticket.unread = 0
+        announce(ticket)

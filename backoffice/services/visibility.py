@@ -1,0 +1,96 @@
+"""Who may see which ticket (PLT-1, RTM-1): one rule for HTTP routes, sockets and lists.
+
+A user sees a ticket of their own company when they hold inbox.view and one of:
+- inbox.supervise (managers see every department);
+- the ticket is assigned to them;
+- they are a member of the ticket's department;
+- the ticket has no department yet (nobody would see it otherwise).
+Every inbox query goes through `ticket_filter`, every single-ticket route through
+`find_ticket`, and socket events go to the rooms of `ticket_rooms`, which mirror it.
+"""
+from __future__ import annotations
+
+from sqlalchemy import false, or_, select
+
+from ..extensions import db
+from ..models import DepartmentMember, Message, Ticket, User
+from .. import realtime
+
+
+def may_use_inbox(user) -> bool:
+    return (getattr(user, "is_authenticated", False) and not user.is_superuser
+            and user.company_id is not None and user.can("inbox", "view"))
+
+
+def supervises(user) -> bool:
+    return may_use_inbox(user) and user.can("inbox", "supervise")
+
+
+def department_ids(user) -> set[int]:
+    return set(db.session.scalars(
+        select(DepartmentMember.department_id).where(DepartmentMember.user_id == user.id)))
+
+
+def ticket_filter(user):
+    """A WHERE clause for Ticket limited to what `user` may see."""
+    if not may_use_inbox(user):
+        return false()
+    clause = Ticket.company_id == user.company_id
+    if supervises(user):
+        return clause
+    mine = select(DepartmentMember.department_id).where(DepartmentMember.user_id == user.id)
+    return clause & or_(Ticket.agent_id == user.id, Ticket.department_id.in_(mine),
+                        Ticket.department_id.is_(None))
+
+
+def can_see(user, ticket: Ticket) -> bool:
+    if not may_use_inbox(user) or ticket.company_id != user.company_id:
+        return False
+    if supervises(user) or ticket.agent_id == user.id or ticket.department_id is None:
+        return True
+    return ticket.department_id in department_ids(user)
+
+
+def find_ticket(user, ticket_id) -> Ticket | None:
+    """The ticket if `user` may see it; None for another company's, another
+    department's or a non-existent one alike (no oracle)."""
+    try:
+        ticket_id = int(ticket_id)
+    except (TypeError, ValueError):
+        return None
+    if not 0 < ticket_id < 2**63:
+        return None
+    return db.session.scalar(select(Ticket).where(Ticket.id == ticket_id, ticket_filter(user)))
+
+
+def find_message(user, message_id) -> Message | None:
+    try:
+        message_id = int(message_id)
+    except (TypeError, ValueError):
+        return None
+    if not 0 < message_id < 2**63:
+        return None
+    return db.session.scalar(
+        select(Message).join(Ticket, Ticket.id == Message.ticket_id)
+        .where(Message.id == message_id, ticket_filter(user)))
+
+
+def ticket_rooms(ticket: Ticket) -> list[str]:
+    """The socket rooms whose members may see `ticket` (the mirror of ticket_filter)."""
+    rooms = [realtime.supervisors_room(ticket.company_id)]
+    if ticket.department_id is None:
+        rooms.append(realtime.unrouted_room(ticket.company_id))
+    else:
+        rooms.append(realtime.department_room(ticket.department_id))
+    if ticket.agent_id is not None:
+        rooms.append(realtime.user_room(ticket.agent_id))
+    return rooms
+
+
+def agents_of(company_id: int, department_id: int | None = None) -> list[User]:
+    """Active inbox users of the company (of one department when given), by name."""
+    q = select(User).where(User.company_id == company_id, User.active.is_(True))
+    if department_id is not None:
+        q = q.join(DepartmentMember, DepartmentMember.user_id == User.id).where(
+            DepartmentMember.department_id == department_id)
+    return [u for u in db.session.scalars(q.order_by(User.name)) if u.can("inbox", "view")]

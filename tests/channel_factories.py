@@ -1,0 +1,39 @@
+"""A company with a department, an agent in it and one open ticket on a connection."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from backoffice.extensions import db
+from backoffice.models import Connection, Department, DepartmentMember, Ticket, User
+from backoffice.services import after_commit, tickets
+from tests.factories import gen_company, gen_group, gen_plan, gen_user
+
+
+@dataclass
+class AgentSetup:
+    company_id: int
+    agent: User
+    department: Department
+    connection: Connection
+    ticket: Ticket
+
+
+def gen_agent_setup(kind: str = "http_api", endpoint_url: str | None = None,
+                    endpoint_secret: str | None = None, key: str = "s") -> AgentSetup:
+    company, _admin = gen_company(f"Empresa {key}", f"admin-{key}@example.com",
+                                  gen_plan(f"Plano {key}"))
+    group = gen_group(company, "Atendentes", ["inbox.view"])
+    agent = gen_user(company, f"agente-{key}@example.com", group, name=f"Agente {key}")
+    department = Department(company_id=company.id, name="Suporte", order=1)
+    connection = Connection(company_id=company.id, name="Canal", kind=kind,
+                            endpoint_url=endpoint_url, endpoint_secret=endpoint_secret)
+    db.session.add_all([department, connection])
+    db.session.flush()
+    db.session.add(DepartmentMember(company_id=company.id, department_id=department.id,
+                                    user_id=agent.id))
+    contact = tickets.contact_for(connection, "cliente-1", f"Maria Cliente {key.upper()}")
+    ticket = tickets.open_ticket(contact, connection, department)
+    tickets.receive(ticket, "Oi, preciso de ajuda")
+    tickets.accept(ticket, agent)
+    after_commit.commit()
+    return AgentSetup(company.id, agent, department, connection, ticket)

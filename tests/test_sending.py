@@ -1,0 +1,296 @@
+"""CHN-3: outgoing messages are saved before they are queued, sent by a job, retried
+with backoff, and never lost or sent twice when the queue goes away and comes back.
+
+Runs with the real Redis under the services backend and the embedded queue otherwise.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import redis
+from rq import Queue
+from sqlalchemy import select
+
+from backoffice.extensions import db
+from backoffice.jobs import tasks
+from backoffice.jobs.runner import EmbeddedWorker
+from backoffice.models import Message, Ticket
+from backoffice.models.base import utcnow
+from backoffice.services import after_commit, sending, tickets
+from tests.conftest import BACKEND, REDIS_URL
+from tests.channel_factories import gen_agent_setup
+
+
+@pytest.fixture
+def app_config(app_config):
+    """A real queue: Redis under the services backend, the embedded one otherwise."""
+    cfg = dict(app_config)
+    cfg["TASK_MODE"] = "redis" if BACKEND == "services" else "embedded"
+    if BACKEND == "services":
+        cfg["REDIS_URL"] = REDIS_URL
+    cfg["SEND_RETRY_DELAYS"] = (5, 30)
+    return cfg
+
+
+@pytest.fixture
+def queue_clean(app):
+    """An empty queue, and no background thread: the test runs the worker itself."""
+    tasks.connection.flushdb()
+    tasks.start_embedded_worker = lambda: None  # instance attribute: this runner only
+    yield
+    del tasks.start_embedded_worker
+    tasks.connection.flushdb()
+
+
+class Receiver:
+    """A channel provider's HTTP endpoint that records every POST it gets."""
+
+    def __init__(self, status: int = 200):
+        self.status = status
+        self.bodies: list[dict] = []
+        self.raw: list[tuple[bytes, dict]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                receiver.raw.append((raw, dict(self.headers)))
+                receiver.bodies.append(json.loads(raw))
+                self.send_response(receiver.status)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(json.dumps({"id": f"ext-{len(receiver.bodies)}"}).encode())
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def run_worker(app) -> None:
+    """Drain the queue once, as an `rq worker --burst` would (scheduled jobs included)."""
+    EmbeddedWorker([tasks.queue], connection=tasks.connection, flask_app=app).work(
+        burst=True, with_scheduler=True, logging_level="WARNING")
+
+
+def dead_queue() -> Queue:
+    """A queue whose Redis refuses connections: what the app sees while Redis is down."""
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return Queue("default", connection=redis.Redis(host="127.0.0.1", port=1,
+                                                   socket_connect_timeout=0.5,
+                                                   retry=Retry(NoBackoff(), 0)))
+
+
+def test_CHN_3_message_is_committed_before_its_job_is_queued(app, queue_clean, receiver):
+    with app.app_context():
+        setup = gen_agent_setup(endpoint_url=receiver.url)
+        seen_at_enqueue = []
+        real_enqueue = sending.enqueue
+
+        def spy(message_id):
+            # what another connection (the worker's) can read at this moment
+            with db.engine.connect() as other:
+                seen_at_enqueue.append(other.execute(
+                    select(Message.status).where(Message.id == message_id)).scalar())
+            return real_enqueue(message_id)
+
+        sending.enqueue = spy
+        try:
+            message = sending.queue(setup.ticket, setup.agent, "Olá, tudo bem?")
+            assert seen_at_enqueue == []  # nothing queued before the commit
+            after_commit.commit()
+        finally:
+            sending.enqueue = real_enqueue
+        assert seen_at_enqueue == ["queued"]
+        run_worker(app)
+        db.session.expire_all()
+        assert db.session.get(Message, message.id).status == "sent"
+        assert [b["text"] for b in receiver.bodies] == ["Olá, tudo bem?"]
+
+
+def test_CHN_3_queue_down_mid_flight_message_sent_once_when_it_is_back(app, queue_clean, receiver):
+    """Redis unavailable when the agent sends: the message stays queued (nothing lost);
+    when the queue is back the sweep re-enqueues it and it is sent exactly once, even
+    with duplicate jobs and repeated sweeps."""
+    with app.app_context():
+        setup = gen_agent_setup(endpoint_url=receiver.url)
+        working_queue = tasks._queue
+        tasks._queue = dead_queue()
+        try:
+            message = sending.queue(setup.ticket, setup.agent, "Seu pedido foi enviado")
+            after_commit.commit()  # the enqueue fails inside; the request would still answer
+            message_id = message.id
+            db.session.expire_all()
+            assert db.session.get(Message, message_id).status == "queued"
+            assert sending.sweep(now=utcnow() + timedelta(minutes=1)) == 0  # still down
+        finally:
+            tasks._queue = working_queue
+        assert receiver.bodies == []
+
+        # the queue is back: the periodic sweep finds the message
+        assert sending.sweep(now=utcnow() + timedelta(minutes=1)) == 1
+        sending.enqueue(message_id)  # a duplicate job, e.g. a second web instance's sweep
+        run_worker(app)
+        assert sending.sweep(now=utcnow() + timedelta(minutes=1)) == 0
+        run_worker(app)
+        db.session.expire_all()
+        sent = db.session.get(Message, message_id)
+        assert sent.status == "sent" and sent.attempts == 1
+        assert sent.external_id == "ext-1"
+        assert [b["message_id"] for b in receiver.bodies] == [message_id]
+
+
+def test_CHN_3_sweep_leaves_fresh_and_backing_off_messages_alone(app, queue_clean, receiver):
+    with app.app_context():
+        setup = gen_agent_setup(endpoint_url=receiver.url)
+        tasks._queue, working = dead_queue(), tasks._queue
+        try:
+            fresh = sending.queue(setup.ticket, setup.agent, "agora")
+            after_commit.commit()
+        finally:
+            tasks._queue = working
+        # its own job may still be on its way: not swept within the grace period
+        assert sending.sweep() == 0
+        fresh.next_attempt_at = utcnow() + timedelta(minutes=5)  # backing off
+        db.session.commit()
+        assert sending.sweep(now=utcnow() + timedelta(minutes=1)) == 0
+        assert sending.sweep(now=utcnow() + timedelta(minutes=6)) == 1
+
+
+def test_CHN_3_provider_down_retries_with_backoff_then_fails_with_the_error(app, queue_clean):
+    """Transient failures go back to the queue with a delay; after the last attempt the
+    message is failed with the error and the ticket shows "Falha no envio"."""
+    with app.app_context():
+        setup = gen_agent_setup(endpoint_url="http://127.0.0.1:9/nada")
+        message = sending.queue(setup.ticket, setup.agent, "Vai falhar")
+        after_commit.commit()
+        message_id = message.id
+        run_worker(app)
+        db.session.expire_all()
+        m = db.session.get(Message, message_id)
+        assert m.status == "queued" and m.attempts == 1
+        assert "inacessível" in m.error
+        assert m.next_attempt_at > utcnow() + timedelta(seconds=3)
+        # the delays are (5, 30): attempts 2 and 3, then failed
+        for expected in ("queued", "failed"):
+            db.session.execute(Message.__table__.update().where(Message.id == message_id)
+                               .values(next_attempt_at=None))
+            db.session.commit()
+            assert sending.deliver(message_id) in ("retry", "failed")
+            db.session.expire_all()
+            assert db.session.get(Message, message_id).status == expected
+        m = db.session.get(Message, message_id)
+        assert m.attempts == 3 and "inacessível" in m.error
+        assert db.session.get(Ticket, setup.ticket.id).has_failed is True
+
+
+def test_MSG_1_retry_of_a_failed_message_sends_it_and_clears_the_ticket_flag(app, queue_clean, receiver):
+    with app.app_context():
+        setup = gen_agent_setup(endpoint_url=receiver.url)
+        receiver.status = 400  # refused for good: no automatic retry
+        message = sending.queue(setup.ticket, setup.agent, "Primeira tentativa")
+        after_commit.commit()
+        run_worker(app)
+        db.session.expire_all()
+        m = db.session.get(Message, message.id)
+        assert m.status == "failed" and "HTTP 400" in m.error
+        assert m.ticket.has_failed
+
+        receiver.status = 200
+        sending.retry(m, setup.agent)
+        after_commit.commit()
+        run_worker(app)
+        db.session.expire_all()
+        m = db.session.get(Message, message.id)
+        assert m.status == "sent" and m.error is None
+        assert m.ticket.has_failed is False
+        assert len(receiver.bodies) == 2
+
+
+def test_CHN_3_retry_refuses_messages_that_did_not_fail(app, queue_clean, receiver):
+    from backoffice.services import RuleError
+
+    with app.app_context():
+        setup = gen_agent_setup(endpoint_url=receiver.url)
+        message = sending.queue(setup.ticket, setup.agent, "ok")
+        after_commit.commit()
+        run_worker(app)
+        db.session.expire_all()
+        with pytest.raises(RuleError, match="falha"):
+            sending.retry(db.session.get(Message, message.id), setup.agent)
+
+
+def test_CHN_3_rollback_drops_the_job(app, queue_clean, receiver):
+    """A message whose transaction rolls back never gets a job (nothing to send)."""
+    with app.app_context():
+        setup = gen_agent_setup(endpoint_url=receiver.url)
+        sending.queue(setup.ticket, setup.agent, "desfeita")
+        db.session.rollback()
+        after_commit.commit()
+        run_worker(app)
+        assert receiver.bodies == []
+        assert db.session.scalar(select(Message.id).where(Message.text == "desfeita")) is None
+
+
+def test_CHN_3_http_api_payload_is_signed_with_the_connection_secret(app, queue_clean, receiver):
+    import hashlib
+    import hmac
+
+    with app.app_context():
+        setup = gen_agent_setup(endpoint_url=receiver.url, endpoint_secret="s3gredo")
+        message = sending.queue(setup.ticket, setup.agent, "assinado")
+        after_commit.commit()
+        run_worker(app)
+        message_id = message.id
+    raw, headers = receiver.raw[0]
+    assert headers["X-Atende-Signature"] == (
+        "sha256=" + hmac.new(b"s3gredo", raw, hashlib.sha256).hexdigest())
+    assert headers["Idempotency-Key"] == f"atende-message-{message_id}"
+    body = json.loads(raw)
+    assert body["text"] == "assinado" and body["message_id"] == message_id
+    assert body["ticket"]["protocol"]
+
+
+def test_CHN_3_sweeper_command_and_thread_requeue_stranded_messages(app, queue_clean, receiver):
+    """`flask inbox sweep` (and the thread `python app.py` starts) enqueue what the
+    queue missed; the worker then sends it."""
+    from backoffice.services.sweeper import sweep_once
+
+    with app.app_context():
+        setup = gen_agent_setup(endpoint_url=receiver.url)
+        tasks._queue, working = dead_queue(), tasks._queue
+        try:
+            first = sending.queue(setup.ticket, setup.agent, "primeira")
+            second = sending.queue(setup.ticket, setup.agent, "segunda")
+            after_commit.commit()
+        finally:
+            tasks._queue = working
+        for m in (first, second):  # saved a minute ago: past the sweep's grace period
+            m.created_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["inbox", "sweep"])
+    assert result.exit_code == 0, result.output
+    assert "2 mensagem(ns) recolocada(s) na fila." in result.output
+    run_worker(app)
+    assert sorted(b["text"] for b in receiver.bodies) == ["primeira", "segunda"]
+    assert sweep_once(app) == 0  # nothing left queued
