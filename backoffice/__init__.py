@@ -34,6 +34,9 @@ def create_app(config: dict | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     from . import models  # noqa: F401  (register every table before migrations look)
+    # Before socketio.init_app: @socketio.on handlers imported after it would attach to
+    # that one server only, and every later app (each test's) would have none.
+    from . import realtime  # noqa: F401  (socket handlers)
     from .admin import init_admin
     from .auth import bp as auth_bp
     from .cli import init_cli
@@ -62,12 +65,23 @@ def create_app(config: dict | None = None) -> Flask:
                       message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE"))
     tasks.init_app(app)
     install_guard()
+    from .services import after_commit
+
+    after_commit.install()
 
     app.register_blueprint(auth_bp)
+    from .inbox import bp as inbox_bp
+
+    app.register_blueprint(inbox_bp)
+    from .presence_views import bp as presence_bp
+
+    app.register_blueprint(presence_bp)
+    from .webchat import bp as webchat_bp  # CHN-5: widget, its API and the /webchat sockets
+
+    app.register_blueprint(webchat_bp)
     init_admin(app)
     init_errors(app)
     init_cli(app)
-    from . import realtime  # noqa: F401  (socket handlers)
 
     @app.context_processor
     def inject_globals():

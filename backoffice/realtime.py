@@ -72,9 +72,12 @@ def on_connect(auth=None):
         return False  # refused: the client gets a connect_error
     for room in rooms_for(current_user):
         join_room(room)
-    from .services import presence
+    # A page that only watches (the manager's home card) says so: being on it is not
+    # being available to take tickets.
+    if not (isinstance(auth, dict) and auth.get("presence") is False):
+        from .services import presence
 
-    presence.connected(current_user, request.sid)
+        presence.connected(current_user, request.sid)
     socketio.emit("hello", {"rooms": rooms_for(current_user)}, to=request.sid)
 
 

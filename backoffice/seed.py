@@ -9,9 +9,12 @@ from sqlalchemy import func, select
 
 from .extensions import db
 from .models import (
-    Company, Department, DepartmentMember, Holiday, MessageTemplate, Pause, PauseWindow, Period,
-    PeriodSchedule, PermissionGroup, Plan, Reason, Tag, TelephonySettings, User, Webhook,
+    Company, Connection, Department, DepartmentMember, FarewellMessage, Holiday, MessageTemplate,
+    Pause, PauseWindow, Period, PeriodSchedule, PermissionGroup, Plan, Reason, Tag,
+    TelephonySettings, User, Webhook,
 )
+from .services import connections as connection_rules
+from .services import farewells as farewell_rules
 from .services import messages, pauses, saas, telephony
 from .services import templates as template_rules
 from .services import webhooks as webhook_rules
@@ -105,6 +108,16 @@ def load_configuration(company: Company, cfg: dict) -> None:
                                              start_time=_time(start), end_time=_time(end)))
         pauses.check_windows(pause.windows)
         db.session.add(pause)
+
+    for c in cfg.get("connections", []):
+        conn = connection_rules.check_connection(Connection(company_id=cid, **c))
+        db.session.add(conn)
+        db.session.flush()  # the next one's name and plan-limit checks see this one
+
+    for f in cfg.get("farewells", []):
+        farewell = farewell_rules.check_farewell(FarewellMessage(company_id=cid, **f))
+        db.session.add(farewell)
+        db.session.flush()
 
     for t in cfg["templates"]:
         shortcut = template_rules.normalise_shortcut(t["shortcut"])

@@ -125,7 +125,34 @@ def populate_company(name: str, key: str) -> Tenant:
     db.session.flush()
     tenant.labels["pauses"] = pause.name
     tenant.ids["pauses"] = pause.id
+    connection = gen_connection(company, f"Conexão exclusiva {key.upper()}")
+    farewell = gen_farewell(company, f"Despedida exclusiva {key.upper()}",
+                            "Obrigado pelo contato, {{nome_cliente}}!")
+    db.session.flush()
+    tenant.labels.update({"connections": connection.name, "farewells": farewell.title})
+    tenant.ids.update({"connections": connection.id, "farewells": farewell.id})
     return tenant
+
+
+def gen_connection(company, name: str, kind: str = "webchat", active: bool = True,
+                   **fields):
+    """A connection (CHN-1); an http_api one gets an endpoint unless given."""
+    from backoffice.models import Connection
+
+    if kind == "http_api":
+        fields.setdefault("endpoint_url", "https://api.example.com/atende")
+    conn = Connection(company_id=company.id, name=name, kind=kind, active=active, **fields)
+    db.session.add(conn)
+    return conn
+
+
+def gen_farewell(company, title: str, body: str = "Obrigado pelo contato!", active: bool = True):
+    """A farewell message (AUT-6)."""
+    from backoffice.models import FarewellMessage
+
+    farewell = FarewellMessage(company_id=company.id, title=title, body=body, active=active)
+    db.session.add(farewell)
+    return farewell
 
 
 def gen_pause(company, name: str, departments, windows=((range(7), "00:00", "23:59"),),

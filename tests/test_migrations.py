@@ -133,7 +133,8 @@ def test_PLT_3_upgrade_gives_new_screens_to_existing_administrators(migration_ap
         conn.execute(text("INSERT INTO company (name, domain, timezone, language, show_agent_name,"
                           " active, created_at) VALUES ('X', 'x', 'America/Sao_Paulo', 'pt_BR',"
                           " true, true, CURRENT_TIMESTAMP)"))
-        for name, rights in (("Administrador", old_full), ("Supervisor", ["users.view"])):
+        for name, rights in (("Administrador", old_full), ("Supervisor", ["users.view"]),
+                             ("Atendente", [])):
             conn.execute(text("INSERT INTO permission_group (company_id, name, kind, rights) "
                               "VALUES (1, :n, 'system', :r)"), {"n": name, "r": json.dumps(rights)})
 
@@ -144,3 +145,5 @@ def test_PLT_3_upgrade_gives_new_screens_to_existing_administrators(migration_ap
     rights = {k: set(json.loads(v) if isinstance(v, str) else v) for k, v in rows.items()}
     assert rights["Administrador"] == set(permissions.system_rights())
     assert rights["Supervisor"] == {"users.view"}
+    # 0004: the default agents' group keeps working in the inbox after the upgrade
+    assert rights["Atendente"] == set(permissions.AGENT_RIGHTS)

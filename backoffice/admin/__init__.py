@@ -7,14 +7,17 @@ from flask_babel import lazy_gettext as _l
 
 from ..i18n import TRANSLATIONS
 from ..models import (
-    AuditLog, Company, CompanySettings, Department, Holiday, MessageTemplate, Pause, Period,
-    PermissionGroup, Plan, Reason, Tag, TelephonySettings, User, Webhook,
+    AuditLog, Company, CompanySettings, Connection, Department, FarewellMessage, Holiday,
+    MessageTemplate, Pause, Period, PermissionGroup, Plan, Reason, Tag, TelephonySettings, User,
+    Webhook,
 )
 from .audit import AuditLogView
 from .base import HomeView
 from .catalog import ReasonView, TagView
 from .company import CompanyView
+from .connections import ConnectionView
 from .departments import DepartmentView
+from .farewells import FarewellMessageView
 from .pages import AboutView, AccountView
 from .pauses import PauseView
 from .saas import PlanView, SaasCompanyView
@@ -40,17 +43,24 @@ def init_admin(app) -> Admin:
         # our admin-domain catalogue fills what Flask-Admin's pt_BR .mo lacks
         translations_path=str(TRANSLATIONS),
     )
+    from ..inbox.menu import InboxMenuLink
+
+    admin.add_menu_item(InboxMenuLink(name=_l("Atendimento"), url="/inbox/"))  # first after Início
     # "Configurações" in the order of the NexChat manual (seeds/002), so an admin who knows
     # it finds everything where expected; Usuários and Auditoria under "Administração".
     admin.add_view(CompanyView(Company, name=_l("Empresa"), endpoint="company",
                                category=CAT_CONFIG))
     admin.add_view(DepartmentView(Department, name=_l("Departamentos"), endpoint="departments",
                                   category=CAT_CONFIG))
+    admin.add_view(ConnectionView(Connection, name=_l("Conexões"), endpoint="connections",
+                                  category=CAT_CONFIG))
     admin.add_view(TagView(Tag, name=_l("Etiquetas"), endpoint="tags", category=CAT_CONFIG))
     admin.add_view(ReasonView(Reason, name=_l("Motivos de atendimento"), endpoint="reasons",
                               category=CAT_CONFIG))
     admin.add_view(MessageTemplateView(MessageTemplate, name=_l("Templates de mensagens"),
                                        endpoint="templates", category=CAT_CONFIG))
+    admin.add_view(FarewellMessageView(FarewellMessage, name=_l("Mensagens de despedida"),
+                                       endpoint="farewells", category=CAT_CONFIG))
     admin.add_view(PauseView(Pause, name=_l("Controle de pausa"), endpoint="pauses",
                              category=CAT_CONFIG))
     admin.add_view(WebhookView(Webhook, name=_l("Webhooks"), endpoint="webhooks",

@@ -338,4 +338,12 @@ class HomeView(AdminIndexView):
 
     @expose("/")
     def index(self):
-        return self.render("admin/home.html")
+        from ..services import presence
+
+        user = current_user
+        team = minutes = None
+        if presence.tracked(user) and presence.has_right(user, "inbox.supervise"):
+            team = presence.team_status(user.company_id)
+        if presence.is_agent(user):
+            minutes = {scope: presence.minutes_by_status(user, scope) for scope in presence.SCOPES}
+        return self.render("admin/home.html", team=team, minutes=minutes)

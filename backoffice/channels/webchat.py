@@ -1,5 +1,11 @@
 """Webchat (CHN-5): the visitor's browser is the provider; a message is "sent" once it is
-emitted to the visitor's socket room. The widget acknowledges delivery and reading."""
+handed to the visitor's socket room. The widget acknowledges delivery and reading.
+
+The emit waits for the delivery job's commit (after_commit): the widget acknowledges the
+instant a message arrives, and a receipt read while the row still says "sending" would be
+ignored (and then overwritten by the job's "sent"). A visitor who misses the emit (offline,
+or the emit itself failed) gets the message from the conversation on the next
+(re)connect: sent messages are part of it."""
 from __future__ import annotations
 
 from ..extensions import socketio
@@ -15,7 +21,7 @@ class WebchatAdapter(Adapter):
 
     def send(self, message) -> str | None:
         from ..models import ContactAddress
-        from ..services import serialize
+        from ..services import after_commit, serialize
         from ..extensions import db
         from sqlalchemy import select
 
@@ -30,7 +36,9 @@ class WebchatAdapter(Adapter):
             payload["author"] = None
         # Through the message queue when one is configured (rq workers are separate
         # processes); the visitor's widget joins this room on connect.
-        socketio.emit("message", payload, to=visitor_room(address.id), namespace="/webchat")
+        room = visitor_room(address.id)
+        after_commit.later(lambda: socketio.emit("message", payload, to=room,
+                                                 namespace="/webchat"))
         return None
 
 

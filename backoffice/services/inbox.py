@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, exists, or_, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 from ..extensions import db
-from ..models import Message, Ticket, User
+from ..models import Connection, Department, Message, Ticket, User
 from ..models.contacts import Contact
-from ..models.tickets import CLOSED, OPEN_STATUSES, PENDING, WAITING, ticket_tag
+from ..models.tickets import CLOSED, OPEN_STATUSES, PENDING, ticket_tag
 from . import visibility
 
 PAGE = 50
@@ -62,9 +62,13 @@ class Filters:
                    status=pick("status", STATUSES, "open"),
                    connection_id=number("connection"), department_id=number("department"),
                    tag_id=number("tag"), favourite=args.get("favourite") in ("1", "true"),
-                   q=(args.get("q") or "").strip()[:100],
-                   text=(args.get("text") or "").strip()[:100],
+                   q=_clean(args.get("q")), text=_clean(args.get("text")),
                    cursor=args.get("cursor") or None, limit=limit)
+
+
+def _clean(value) -> str:
+    """A search term: no NUL (PostgreSQL refuses it), at most 100 characters."""
+    return (value or "").replace("\x00", "").strip()[:100] if isinstance(value, str) else ""
 
 
 def _like(term: str) -> str:
@@ -76,9 +80,10 @@ def _decode_cursor(cursor: str | None):
         return None
     moment, _, ident = cursor.partition("_")
     try:
-        return datetime.fromisoformat(moment), int(ident)
+        moment, ident = datetime.fromisoformat(moment), int(ident)
     except ValueError:
         return None
+    return (moment.replace(tzinfo=None), ident) if 0 < ident < 2**63 else None
 
 
 def encode_cursor(ticket: Ticket) -> str:
@@ -122,11 +127,15 @@ def ticket_query(user: User, f: Filters):
     newest = f.order == "newest"
     if position is not None:
         moment, ident = position
+        # The first bound is redundant with the OR but is what the index can seek on;
+        # without it a deep page reads every row before it.
         if newest:
-            q = q.where(or_(Ticket.last_activity_at < moment,
+            q = q.where(Ticket.last_activity_at <= moment,
+                        or_(Ticket.last_activity_at < moment,
                             and_(Ticket.last_activity_at == moment, Ticket.id < ident)))
         else:
-            q = q.where(or_(Ticket.last_activity_at > moment,
+            q = q.where(Ticket.last_activity_at >= moment,
+                        or_(Ticket.last_activity_at > moment,
                             and_(Ticket.last_activity_at == moment, Ticket.id > ident)))
     if newest:
         q = q.order_by(Ticket.last_activity_at.desc(), Ticket.id.desc())
@@ -135,11 +144,22 @@ def ticket_query(user: User, f: Filters):
     return q
 
 
+# What serialize.ticket_summary reads, and nothing more: the related rows' few columns
+# in the page query (not the department's 30 settings or the agent's password hash), the
+# tags in one more query, and none of the related rows' own eager collections.
+SUMMARY_LOAD = (
+    joinedload(Ticket.contact).load_only(Contact.id, Contact.name).lazyload(Contact.addresses),
+    joinedload(Ticket.department).load_only(Department.id, Department.name)
+    .lazyload(Department.members),
+    joinedload(Ticket.agent).load_only(User.id, User.name),
+    joinedload(Ticket.connection).load_only(Connection.id, Connection.name, Connection.kind),
+    selectinload(Ticket.tags),
+)
+
+
 def list_tickets(user: User, f: Filters) -> tuple[list[Ticket], str | None]:
     """One page and the cursor of the next one (None at the end)."""
-    q = ticket_query(user, f).limit(f.limit + 1).options(
-        joinedload(Ticket.contact), joinedload(Ticket.department), joinedload(Ticket.agent),
-        joinedload(Ticket.connection), selectinload(Ticket.tags))
+    q = ticket_query(user, f).limit(f.limit + 1).options(*SUMMARY_LOAD)
     rows = list(db.session.scalars(q).unique())
     more = len(rows) > f.limit
     rows = rows[:f.limit]
@@ -160,7 +180,7 @@ def conversation(ticket: Ticket, before: int | None = None, limit: int = PAGE) -
 
 def search_conversation(ticket: Ticket, term: str, limit: int = 50) -> list[Message]:
     """MSG-3: messages of one conversation containing `term`, newest first."""
-    term = (term or "").strip()[:100]
+    term = _clean(term)
     if not term:
         return []
     return list(db.session.scalars(

@@ -57,10 +57,10 @@ def queue(ticket: Ticket, author: User | None, text: str | None, upload=None,
     message = Message(company_id=ticket.company_id, ticket_id=ticket.id, direction=OUT,
                       author_kind=author_kind, author_id=author.id if author else None,
                       text=text or None, status=QUEUED, created_at=now)
+    if tag_ids and author is not None:
+        message.tags = tickets._tags(author, tag_ids)  # before the file: no orphan on error
     if upload is not None:
         attachments.store(message, upload)
-    if tag_ids and author is not None:
-        message.tags = tickets._tags(author, tag_ids)
     db.session.add(message)
     if author_kind == AUTHOR_AGENT:
         ticket.first_response_at = ticket.first_response_at or now
@@ -140,7 +140,11 @@ def deliver(message_id: int) -> str:
                 log.warning("could not schedule retry of message %s; the sweep will", message_id)
             return "retry"
         return _failed(message, str(exc))
-    message.status = SENT
+    # A receipt may have landed while the adapter was sending (webchat acks at once):
+    # never move a delivered or read message back to sent.
+    db.session.refresh(message, ["status"])
+    if message.status == SENDING:
+        message.status = SENT
     message.sent_at = utcnow()
     message.error = None
     message.external_id = external_id
@@ -191,7 +195,7 @@ def _announce_status(message: Message) -> None:
 
 def acknowledge(message: Message, status: str) -> bool:
     """The channel reports delivery or reading; statuses only move forward."""
-    order = {SENT: 1, DELIVERED: 2, READ: 3}
+    order = {SENDING: 0, SENT: 1, DELIVERED: 2, READ: 3}
     if message.direction != OUT or status not in (DELIVERED, READ):
         return False
     if order.get(message.status, 0) >= order[status] or message.status not in order:

@@ -20,7 +20,13 @@ def tag(t) -> dict:
     return {"id": t.id, "name": t.name, "color": safe_color(t.color), "personal": t.personal}
 
 
-def ticket_summary(ticket: Ticket) -> dict:
+def tags_for(tags, viewer_id: int | None) -> list[dict]:
+    """Company tags plus the viewer's own personal ones (TAG-1): a personal tag is never
+    shown to anyone else, so broadcast events (viewer None) carry company tags only."""
+    return [tag(t) for t in tags if t.owner_id is None or t.owner_id == viewer_id]
+
+
+def ticket_summary(ticket: Ticket, viewer_id: int | None = None) -> dict:
     """One inbox list row. Reads only columns and relationships the list query loads."""
     connection = ticket.connection
     return {
@@ -40,14 +46,14 @@ def ticket_summary(ticket: Ticket) -> dict:
         "automated": ticket.automated,
         "unread": ticket.unread,
         "preview": ticket.preview or "",
-        "tags": [tag(t) for t in ticket.tags],
+        "tags": tags_for(ticket.tags, viewer_id),
         "last_activity_at": iso(ticket.last_activity_at),
         "created_at": iso(ticket.created_at),
         "closed_at": iso(ticket.closed_at),
     }
 
 
-def message(m: Message, connection=None) -> dict:
+def message(m: Message, connection=None, viewer_id: int | None = None) -> dict:
     """One message of the conversation panel; `connection` is the ticket's (MSG-4)."""
     connection = connection if connection is not None else m.ticket.connection
     data = {
@@ -64,7 +70,7 @@ def message(m: Message, connection=None) -> dict:
         "sent_at": iso(m.sent_at),
         "delivered_at": iso(m.delivered_at),
         "read_at": iso(m.read_at),
-        "tags": [tag(t) for t in m.tags],
+        "tags": tags_for(m.tags, viewer_id),
         "channel": ({"kind": connection.kind, "label": connection.kind_label,
                      "name": connection.name} if connection else None),
         "attachment": None,

@@ -69,17 +69,29 @@ def _touch(ticket: Ticket, text: str | None, file_name: str | None = None) -> No
 
 
 def clean_text(text) -> str:
-    text = (text or "").strip() if isinstance(text, str) else ""
+    # NUL cannot be stored by PostgreSQL and no channel means it
+    text = (text or "").replace("\x00", "").strip() if isinstance(text, str) else ""
     if len(text) > MAX_TEXT:
         raise RuleError(_("A mensagem pode ter no máximo %(n)s caracteres.", n=MAX_TEXT))
     return text
 
 
+def _as_id(value) -> int | None:
+    """A row id from JSON or a form: an int or a string of digits, never 1.5 or True."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 < value < 2**63 else None
+    if isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+        return number if 0 < number < 2**63 else None
+    return None
+
+
 def receiving_department(company_id: int, department_id) -> Department:
     """An active department of the company that receives tickets (DEP-2), or RuleError."""
-    try:
-        department_id = int(department_id)
-    except (TypeError, ValueError):
+    department_id = _as_id(department_id)
+    if department_id is None:
         raise RuleError(_("Escolha um departamento."))
     department = db.session.scalar(select(Department).where(
         Department.id == department_id, Department.company_id == company_id))
@@ -95,10 +107,14 @@ def receiving_department(company_id: int, department_id) -> Department:
 def contact_for(connection: Connection, address: str, name: str | None = None,
                 email: str | None = None) -> Contact:
     """The contact behind `address` on `connection`, created on first contact."""
+    name = name.replace("\x00", "") if isinstance(name, str) else None
+    email = email.replace("\x00", "") if isinstance(email, str) else None
     found = db.session.scalar(select(ContactAddress).where(
         ContactAddress.connection_id == connection.id, ContactAddress.address == address))
     if found is not None:
         contact = found.contact
+        name = (name or "").strip()[:120]
+        email = (email or "").strip()[:254]
         if name and contact.name != name and contact.name == _default_name(connection):
             contact.name = name
         if email and not contact.email:
@@ -258,9 +274,8 @@ def transfer(ticket: Ticket, user: User, department_id=None, agent_id=None,
 
 
 def _agent_for(company_id: int, agent_id, department: Department | None) -> User:
-    try:
-        agent_id = int(agent_id)
-    except (TypeError, ValueError):
+    agent_id = _as_id(agent_id)
+    if agent_id is None:
         raise RuleError(_("Atendente não encontrado."))
     agent = db.session.scalar(select(User).where(User.id == agent_id,
                                                  User.company_id == company_id))
@@ -300,10 +315,7 @@ def close(ticket: Ticket, user: User, reason_id=None, farewell_id=None,
     _require_actor(user, ticket)
     reason = None
     if reason_id not in (None, ""):
-        try:
-            wanted = int(reason_id)
-        except (TypeError, ValueError):
-            wanted = None
+        wanted = _as_id(reason_id)
         reason = next((r for r in reasons_for(ticket) if r.id == wanted), None)
         if reason is None:
             raise RuleError(_("Motivo não encontrado para este departamento."))
@@ -312,10 +324,7 @@ def close(ticket: Ticket, user: User, reason_id=None, farewell_id=None,
                           name=ticket.department.name))
     farewell = None
     if farewell_id not in (None, ""):
-        try:
-            wanted = int(farewell_id)
-        except (TypeError, ValueError):
-            wanted = None
+        wanted = _as_id(farewell_id)
         farewell = next((f for f in farewells(ticket.company_id) if f.id == wanted), None)
         if farewell is None:
             raise RuleError(_("Mensagem de despedida não encontrada."))
@@ -394,10 +403,11 @@ def set_message_tags(message: Message, user: User, tag_ids) -> Message:
     hidden = [t for t in message.tags if t.owner_id not in (None, user.id)]
     message.tags = hidden + chosen
     db.session.flush()
-    data = {"id": message.id, "ticket_id": message.ticket_id,
-            "tags": [serialize.tag(t) for t in message.tags if t.owner_id in (None, user.id)]}
-    after_commit.later(lambda: socketio.emit("message.tags", data,
-                                             to=realtime.user_room(user.id)))
+    # everyone in the conversation sees company tags change; personal ones stay private
+    shared = {"id": message.id, "ticket_id": message.ticket_id,
+              "tags": serialize.tags_for(message.tags, None)}
+    after_commit.later(lambda: socketio.emit("message.tags", shared,
+                                             to=realtime.ticket_room(message.ticket_id)))
     return message
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,3 +118,51 @@ def log_out():
         page.wait_for_url("**/login")
 
     return _log_out
+
+
+@pytest.fixture
+def shop(page, live_server):
+    """The shop's page, served by another server (another origin) with the widget's tag.
+
+    Both on loopback: Chromium refuses a public page loading from 127.0.0.1 (Private
+    Network Access), which a real shop and a real Atende host never are."""
+    pages = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = pages.get(self.path, "").encode()
+            self.send_response(200 if body or self.path == "/favicon.ico" else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    # "localhost" vs the app's "127.0.0.1": another origin, as a customer's site is
+    origin = f"http://localhost:{server.server_port}"
+
+    def open_shop(key):
+        pages["/"] = (f'<!doctype html><html lang="pt-BR"><head><meta charset="utf-8">'
+                      f'<title>Loja</title><style>button{{background:red!important}} '
+                      f'iframe{{display:block}}</style></head><body><h1>Loja de teste</h1>'
+                      f'<script src="{live_server}/widget.js" data-key="{key}" async></script>'
+                      f'</body></html>')
+        page.goto(f"{origin}/")
+
+    yield open_shop
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def console_errors(page):
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("dialog", lambda d: (errors.append(f"dialog: {d.message}"), d.dismiss()))
+    return errors

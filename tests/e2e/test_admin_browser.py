@@ -46,7 +46,8 @@ def test_PLT_2_admin_logs_in_and_sees_portuguese_panel(page, live_server, demo, 
     expect(page).to_have_url(f"{live_server}/admin/")
     expect(page.get_by_role("heading", name="Olá, Ana Souza!")).to_be_visible()
     nav = navbar(page)
-    for entry in ("Início", "Configurações", "Administração", "Minha conta", "Sobre"):
+    for entry in ("Início", "Atendimento", "Configurações", "Administração", "Minha conta",
+                  "Sobre"):
         expect(nav.get_by_role("link", name=entry, exact=True)).to_be_visible()
     expect(nav).not_to_contain_text("SaaS")
     expect(nav.get_by_role("button", name="Sair")).to_be_visible()
@@ -57,8 +58,9 @@ def test_PLT_2_admin_logs_in_and_sees_portuguese_panel(page, live_server, demo, 
     nav.get_by_role("link", name="Configurações", exact=True).click()
     # the manual's order (seeds/002): Empresa first, Permissões among the settings
     config = nav.locator(".dropdown-menu.show .dropdown-item")
-    expect(config).to_have_text(["Empresa", "Departamentos", "Etiquetas", "Motivos de atendimento",
-                                 "Templates de mensagens", "Controle de pausa", "Webhooks",
+    expect(config).to_have_text(["Empresa", "Departamentos", "Conexões", "Etiquetas",
+                                 "Motivos de atendimento", "Templates de mensagens",
+                                 "Mensagens de despedida", "Controle de pausa", "Webhooks",
                                  "Central de Telefonia", "Permissões", "Parâmetros",
                                  "Períodos de atendimento", "Feriados"])
 

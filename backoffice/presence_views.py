@@ -1,0 +1,89 @@
+"""Pauses from the navbar (PAU-3): JSON endpoints for "Iniciar Pausa" / "Encerrar Pausa".
+
+Thin: the rules are in services.presence. Every answer is JSON; a refused or malformed
+request is a 400 with {"error": "<mensagem>"}, never a 500. POSTs carry the CSRF token
+(form field csrf_token or the X-CSRFToken header).
+"""
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify, request
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+
+from .services import RuleError, after_commit, presence
+from .services.pauses import available_pauses
+
+bp = Blueprint("presence", __name__, url_prefix="/presence")
+
+
+def _error(message: str, code: int = 400):
+    return jsonify({"error": str(message)}), code
+
+
+@bp.before_request
+def _guard():
+    if not current_user.is_authenticated:
+        return _error(_("Faça login para acessar esta página."), 401)
+    if not presence.is_agent(current_user):
+        return _error(_("Você não tem permissão para acessar esta página."), 403)
+    return None
+
+
+@bp.errorhandler(CSRFError)
+def _csrf(exc):
+    return _error(_("O formulário expirou ou é inválido. Recarregue a página e tente de novo."))
+
+
+def pauses_payload(user) -> dict:
+    """The pauses the user may start now and their status (also used by the navbar)."""
+    status = presence.current_status(user)
+    offered = [] if status["status"] == presence.PAUSED else available_pauses(user)
+    return {"pauses": [{"id": p.id, "name": p.name} for p in offered], "status": status}
+
+
+def _pause_id():
+    data = request.get_json(silent=True) if request.is_json else None
+    if isinstance(data, dict):
+        return data.get("pause_id")
+    return request.form.get("pause_id")
+
+
+@bp.get("/pauses")
+def pauses():
+    return jsonify(pauses_payload(current_user))
+
+
+@bp.post("/pause/start")
+def pause_start():
+    try:
+        status = presence.start_pause(current_user, _pause_id())
+    except RuleError as exc:
+        return _error(str(exc))
+    after_commit.commit()
+    return jsonify({"status": status})
+
+
+@bp.post("/pause/end")
+def pause_end():
+    try:
+        status = presence.end_pause(current_user)
+    except RuleError as exc:
+        return _error(str(exc))
+    after_commit.commit()
+    return jsonify({"status": status})
+
+
+def navbar_presence() -> dict | None:
+    """For the admin navbar: the agent's status and the pauses offered now, or None for
+    users who do not work in the inbox. Computed once per request (the navbar and the
+    notice under it both ask)."""
+    if "navbar_presence" not in g:
+        agent = current_user.is_authenticated and presence.is_agent(current_user)
+        g.navbar_presence = pauses_payload(current_user) if agent else None
+    return g.navbar_presence
+
+
+@bp.app_context_processor
+def _inject():
+    return {"navbar_presence": navbar_presence}

@@ -1,0 +1,144 @@
+"""Rules for Conexões (CHN-1) and the plan's channel limit (PLT-5).
+
+A connection is checked as a whole (`check_connection`) by the admin screen and by any
+other writer (seed, API), so the same rules hold whoever saves it. The plan limit counts
+*active* connections: it is checked when a connection is created active or an inactive
+one is switched on, never when an active one is merely edited (a company whose plan was
+downgraded can still fix a typo).
+"""
+from __future__ import annotations
+
+from markupsafe import escape
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, inspect, select
+
+from ..extensions import db
+from ..models import Company, Connection
+from ..models.channels import CONNECTION_KINDS, KIND_HTTP_API, KIND_WEBCHAT, new_public_key
+from . import RuleError
+from .catalog import DEFAULT_COLOR, normalise_color
+from .webhooks import check_url
+
+ENDPOINT_REQUIRED = _l("Informe a URL de envio: a conexão API HTTP envia as mensagens "
+                       "para ela.")
+
+
+def _clean(text: str | None) -> str | None:
+    text = (text or "").strip()
+    return text or None
+
+
+def _name_taken(company_id: int, name: str, exclude_id: int | None) -> bool:
+    """Case-insensitive in Python: SQLite's lower() folds ASCII only."""
+    q = select(Connection.name).where(Connection.company_id == company_id)
+    if exclude_id is not None:
+        q = q.where(Connection.id != exclude_id)
+    wanted = name.casefold()
+    return any((n or "").strip().casefold() == wanted for n in db.session.scalars(q))
+
+
+def becoming_active(conn: Connection) -> bool:
+    """True when saving `conn` adds one to the company's active connections: a new
+    active row, or a stored inactive row switched on (read before the flush)."""
+    if not conn.active:
+        return False
+    state = inspect(conn)
+    if state.transient or state.pending or conn.id is None:
+        return True
+    before = state.attrs.active.history.deleted
+    return bool(before) and not before[0]
+
+
+def active_count(company_id: int, exclude_id: int | None = None) -> int:
+    q = select(func.count(Connection.id)).where(Connection.company_id == company_id,
+                                                Connection.active.is_(True))
+    if exclude_id is not None:
+        q = q.where(Connection.id != exclude_id)
+    return db.session.scalar(q) or 0
+
+
+def check_channel_limit(company_id: int, adding: int = 1) -> None:
+    """RuleError when `adding` more active connections would pass the plan's
+    max_channels. No plan (or no limit on it) means no limit.
+
+    The company row is locked (PostgreSQL) so two admins switching connections on at
+    the same time cannot both squeeze under the limit."""
+    company = db.session.scalar(
+        select(Company).where(Company.id == company_id).with_for_update())
+    plan = company.plan if company is not None else None
+    if plan is None or not plan.max_channels or adding <= 0:
+        return
+    used = active_count(company_id)
+    if used + adding > plan.max_channels:
+        raise RuleError(_(
+            "O plano %(plan)s permite no máximo %(max)d conexões ativas. A empresa já tem "
+            "%(used)d; desative uma conexão ou mude de plano.",
+            plan=plan.name, max=plan.max_channels, used=used))
+
+
+def check_connection(conn: Connection, exclude_id: int | None = None) -> Connection:
+    """Tidy and check a connection before it is saved; RuleError with the reason.
+
+    `exclude_id` is the row's own id when editing (for the unique name). Also enforces
+    the plan limit when the save switches the connection on."""
+    company_id = conn.company_id
+    conn.name = (conn.name or "").strip()
+    if not conn.name:
+        raise RuleError(_l("Informe o nome da conexão."))
+    if len(conn.name) > 80:
+        raise RuleError(_l("O nome da conexão pode ter no máximo 80 caracteres."))
+    if _name_taken(company_id, conn.name, exclude_id):
+        raise RuleError(_l("Já existe uma conexão com este nome."))
+    if conn.active is None:  # the column's default, before the insert sets it
+        conn.active = True
+    conn.kind = conn.kind or KIND_WEBCHAT
+    if conn.kind not in CONNECTION_KINDS:
+        raise RuleError(_l("Tipo de conexão inválido."))
+
+    conn.widget_title = _clean(conn.widget_title)
+    conn.widget_greeting = _clean(conn.widget_greeting)
+    if conn.widget_title and len(conn.widget_title) > 80:
+        raise RuleError(_l("O título do widget pode ter no máximo 80 caracteres."))
+    if conn.widget_greeting and len(conn.widget_greeting) > 255:
+        raise RuleError(_l("A saudação do widget pode ter no máximo 255 caracteres."))
+    conn.widget_color = normalise_color(conn.widget_color) if _clean(conn.widget_color) \
+        else DEFAULT_COLOR
+
+    url = _clean(conn.endpoint_url)
+    if url is not None:
+        url = check_url(url)
+        if len(url) > 500:
+            raise RuleError(_l("A URL pode ter no máximo 500 caracteres."))
+    elif conn.kind == KIND_HTTP_API:
+        raise RuleError(ENDPOINT_REQUIRED)
+    conn.endpoint_url = url
+    conn.endpoint_secret = _clean(conn.endpoint_secret)
+    if conn.endpoint_secret and len(conn.endpoint_secret) > 128:
+        raise RuleError(_l("O segredo pode ter no máximo 128 caracteres."))
+
+    if not conn.public_key:
+        conn.public_key = new_public_key()
+    conn.settings = conn.settings or {}
+    if becoming_active(conn):
+        check_channel_limit(company_id, adding=1)
+    return conn
+
+
+def regenerate_key(conn: Connection) -> str:
+    """A new public key: the widgets embedded with the old one stop working."""
+    conn.public_key = new_public_key()
+    return conn.public_key
+
+
+def embed_snippet(connection: Connection, base_url: str, script_url: str | None = None) -> str:
+    """The tag a site pastes to show the webchat widget of `connection`:
+    `<script src="{base_url}/widget.js" data-key="{key}" async></script>`
+    (`script_url`, when given, is the full address of the script instead)."""
+    src = script_url or f"{(base_url or '').rstrip('/')}/widget.js"
+    return '<script src="{}" data-key="{}" async></script>'.format(
+        escape(src), escape(connection.public_key or ""))
+
+
+def is_webchat(connection: Connection) -> bool:
+    return connection.kind == KIND_WEBCHAT

@@ -1,0 +1,241 @@
+"""The website chat seen from the visitor's side (CHN-5).
+
+A visitor is a ContactAddress of a webchat connection whose address is a random token
+made here (`secrets.token_urlsafe`) when their first conversation starts; the widget
+keeps it and sends it back (header X-Visitor-Token, socket auth). A token made by a
+client is never adopted, and a token is only ever looked up within its own connection:
+one site's visitor token opens nothing on another connection or company.
+
+The visitor sees their current ticket (or their last one, finished) and only what was
+sent to them: incoming messages, and outgoing ones once the queue delivered them
+(CHN-3: `queued`/`failed` ones are the agent's business, not yet the visitor's).
+Functions leave the commit to the caller (`after_commit.commit()`), like services.tickets.
+"""
+from __future__ import annotations
+
+import re
+import secrets
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from ..channels.webchat import visitor_room
+from ..extensions import db, socketio
+from ..models import Company, Connection, ContactAddress, Department, Message, Ticket
+from ..models.channels import KIND_WEBCHAT
+from ..models.tickets import DELIVERED, IN, OUT, READ, SENT, TICKET_STATUSES
+from . import RuleError, after_commit, departments, serialize, tickets
+
+NAMESPACE = "/webchat"
+TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{32,64}")
+KEY_RE = re.compile(r"[A-Za-z0-9_-]{8,40}")
+EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+VISIBLE_OUT = (SENT, DELIVERED, READ)
+MAX_HISTORY = 500
+MAX_ID = 2**31 - 1
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def find_connection(public_key) -> Connection | None:
+    """The active webchat connection of an active company with this public key."""
+    if not isinstance(public_key, str) or not KEY_RE.fullmatch(public_key):
+        return None
+    return db.session.scalar(
+        select(Connection).join(Company, Company.id == Connection.company_id)
+        .where(Connection.public_key == public_key, Connection.kind == KIND_WEBCHAT,
+               Connection.active.is_(True), Company.active.is_(True)))
+
+
+def find_visitor(connection: Connection, token) -> ContactAddress | None:
+    """The visitor holding `token` on this connection (never on another one)."""
+    if not isinstance(token, str) or not TOKEN_RE.fullmatch(token):
+        return None
+    return db.session.scalar(select(ContactAddress).where(
+        ContactAddress.connection_id == connection.id, ContactAddress.address == token))
+
+
+def offered_departments(connection: Connection) -> list[Department]:
+    """DEP-1/DEP-2: active departments that receive tickets, in their order."""
+    return departments.ordered(connection.company_id, active_only=True, receiving_only=True)
+
+
+def config(connection: Connection) -> dict:
+    from .catalog import safe_color
+
+    company = db.session.get(Company, connection.company_id)
+    return {
+        "title": connection.widget_title or company.name,
+        "greeting": connection.widget_greeting or "",
+        "color": safe_color(connection.widget_color),
+        "departments": [{"id": d.id, "name": d.name} for d in offered_departments(connection)],
+    }
+
+
+def _department(connection: Connection, department_id) -> Department | None:
+    offered = offered_departments(connection)
+    if department_id is None or department_id == "":
+        if len(offered) == 1:
+            return offered[0]
+        if not offered:
+            return None  # no department configured: the ticket waits unrouted
+        raise RuleError(_("Escolha um departamento."))
+    if isinstance(department_id, bool) or not isinstance(department_id, (int, str)):
+        raise RuleError(_("Escolha um departamento."))
+    try:
+        wanted = int(department_id)
+    except ValueError:
+        raise RuleError(_("Escolha um departamento."))
+    if not 0 < wanted <= MAX_ID:
+        raise RuleError(_("Departamento não encontrado."))
+    return tickets.receiving_department(connection.company_id, wanted)
+
+
+def _clean_name(name) -> str | None:
+    if not isinstance(name, str):
+        return None
+    return " ".join(name.split())[:120] or None
+
+
+def _clean_email(email) -> str | None:
+    if email is None or (isinstance(email, str) and not email.strip()):
+        return None
+    email = email.strip() if isinstance(email, str) else ""
+    if not email or len(email) > 254 or not EMAIL_RE.fullmatch(email):
+        raise RuleError(_("Informe um e-mail válido ou deixe o campo em branco."))
+    return email
+
+
+def current_ticket(address: ContactAddress) -> Ticket | None:
+    """The visitor's open ticket on the connection, else their last one."""
+    found = tickets.open_ticket_of(address.contact, address.connection)
+    if found is not None:
+        return found
+    return db.session.scalar(
+        select(Ticket).where(Ticket.contact_id == address.contact_id,
+                             Ticket.connection_id == address.connection_id)
+        .order_by(Ticket.id.desc()).limit(1))
+
+
+def _show_agent_name(company_id: int) -> bool:
+    company = db.session.get(Company, company_id)
+    return bool(company and company.show_agent_name)
+
+
+def shown(message: Message, show_agent_name: bool | None = None) -> dict:
+    """serialize.visitor_message, with the agent's name only when the company shows it
+    (CO-2, as the adapter does) and, for outgoing messages, whether the visitor read it."""
+    if show_agent_name is None:
+        show_agent_name = _show_agent_name(message.company_id)
+    data = serialize.visitor_message(message)
+    if not show_agent_name:
+        data["author"] = None
+    if message.direction == OUT:
+        data["read"] = message.status == READ
+    return data
+
+
+def ticket_info(ticket: Ticket | None) -> dict | None:
+    if ticket is None:
+        return None
+    return {"protocol": ticket.protocol, "status": ticket.status,
+            "status_label": str(TICKET_STATUSES.get(ticket.status, ticket.status)),
+            "open": ticket.is_open}
+
+
+def history(ticket: Ticket | None) -> list[dict]:
+    """What the visitor sees of one ticket, oldest first (the last MAX_HISTORY)."""
+    if ticket is None:
+        return []
+    rows = list(db.session.scalars(
+        select(Message).where(Message.ticket_id == ticket.id,
+                              (Message.direction == IN) | Message.status.in_(VISIBLE_OUT))
+        .order_by(Message.id.desc()).limit(MAX_HISTORY)))
+    show_name = _show_agent_name(ticket.company_id)
+    return [shown(m, show_name) for m in reversed(rows)]
+
+
+def _echo(address: ContactAddress, message: Message) -> None:
+    """After commit: the visitor's own message to their other tabs too."""
+    payload = shown(message, True)
+    room = visitor_room(address.id)
+    after_commit.later(lambda: socketio.emit("message", payload, to=room, namespace=NAMESPACE))
+
+
+def start(connection: Connection, address: ContactAddress | None, *, text, upload=None,
+          department_id=None, name=None, email=None) -> tuple[ContactAddress, Ticket, Message]:
+    """The visitor's first message, or the first of a new conversation after the last
+    one was finished: a new visitor (new token) when `address` is None, a ticket in the
+    chosen department when the visitor has none open, then the message."""
+    text = tickets.clean_text(text)
+    if not text and upload is None:
+        raise RuleError(_("Escreva uma mensagem."))
+    name, email = _clean_name(name), _clean_email(email)
+    token = address.address if address is not None else new_token()
+    contact = tickets.contact_for(connection, token, name, email)
+    if address is None:
+        address = next(a for a in contact.addresses if a.connection_id == connection.id)
+    ticket = tickets.open_ticket_of(contact, connection)
+    if ticket is None:
+        ticket = tickets.open_ticket(contact, connection, _department(connection, department_id))
+    message = tickets.receive(ticket, text, upload)
+    _echo(address, message)
+    return address, ticket, message
+
+
+class TicketClosed(RuleError):
+    """The visitor's last ticket is finished: a new one starts with a department."""
+
+
+def say(address: ContactAddress, text, upload=None) -> Message:
+    """A message into the visitor's open ticket; RuleError when it was finished."""
+    ticket = tickets.open_ticket_of(address.contact, address.connection)
+    if ticket is None:
+        raise TicketClosed(_("Seu atendimento foi finalizado. Escolha um departamento para "
+                             "iniciar um novo."))
+    message = tickets.receive(ticket, text, upload)
+    _echo(address, message)
+    return message
+
+
+def _message_id(value) -> int | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        value = int(value)
+    except (TypeError, ValueError):
+        return None
+    return value if 0 < value <= MAX_ID else None
+
+
+def own_message(address: ContactAddress, message_id) -> Message | None:
+    """A message of one of this visitor's tickets on this connection that the visitor
+    may see; None for anyone else's, alike (no oracle)."""
+    message_id = _message_id(message_id)
+    if message_id is None:
+        return None
+    return db.session.scalar(
+        select(Message).join(Ticket, Ticket.id == Message.ticket_id)
+        .where(Message.id == message_id, Ticket.contact_id == address.contact_id,
+               Ticket.connection_id == address.connection_id,
+               (Message.direction == IN) | Message.status.in_(VISIBLE_OUT)))
+
+
+def acknowledge(connection_id: int, contact_id: int, message_id, status) -> bool:
+    """The widget reports an outgoing message delivered/read (only the visitor's own)."""
+    from . import sending
+
+    if status not in (DELIVERED, READ):
+        return False
+    message_id = _message_id(message_id)
+    if message_id is None:
+        return False
+    message = db.session.scalar(
+        select(Message).join(Ticket, Ticket.id == Message.ticket_id)
+        .where(Message.id == message_id, Message.direction == OUT,
+               Ticket.contact_id == contact_id, Ticket.connection_id == connection_id))
+    if message is None:
+        return False
+    return sending.acknowledge(message, status)

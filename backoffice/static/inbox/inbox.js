@@ -1,0 +1,1243 @@
+/* Atende — the agents' inbox page (FLT-1, BLK-1, TKT-3, MSG-1..MSG-5, RTM-1).
+ *
+ * No framework and no build step. Every piece of customer or agent text reaches the DOM
+ * through textContent / createTextNode (MSG-5): this file never assigns innerHTML.
+ */
+(function () {
+  "use strict";
+
+  var T = JSON.parse(document.getElementById("inbox-strings").textContent);
+  var CSRF = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
+  var OPEN_STATUSES = ["waiting", "open", "pending"];
+  // queued/sending show Font Awesome's clock (bundled with Flask-Admin); the rest is text
+  var STATUS_ICONS = {queued: "", sending: "", sent: "✓", delivered: "✓✓", read: "✓✓", failed: "⚠"};
+  var STATUS_BADGES = {waiting: "badge-warning", open: "badge-success", pending: "badge-info",
+                       closed: "badge-secondary"};
+
+  var S = {
+    meta: null,
+    myTagIds: {},
+    filters: {view: "all", order: "newest", status: "open", connection: "", tag: "",
+              department: "", favourite: false, q: "", text: ""},
+    rows: [],          // ticket summaries in display order
+    byId: {},          // id -> summary
+    nodes: {},         // id -> row element
+    cursor: null,
+    listLoading: false,
+    listSeq: 0,
+    currentId: null,
+    detail: null,      // the open conversation (GET /api/tickets/<id>)
+    detailSeq: 0,
+    messages: [],      // message dicts, oldest first
+    msgById: {},
+    hasMore: false,
+    selection: false,
+    selected: {},
+    socket: null,
+    wasDisconnected: false,
+    pendingFile: null,
+    pendingTemplate: null,
+    quick: {items: [], index: 0, seq: 0},
+    bulkAction: null,
+    refreshTimer: null,
+    readTimer: null
+  };
+
+  // --- small helpers ---------------------------------------------------------------------
+
+  function $(id) { return document.getElementById(id); }
+
+  function fmt(text, vars) {
+    return String(text).replace(/\{(\w+)\}/g, function (m, k) {
+      return vars && vars[k] !== undefined ? String(vars[k]) : m;
+    });
+  }
+
+  /* el("div", {className, text, title, attrs: {...}, on: {click: fn}}, [children]) —
+   * text goes through textContent, never HTML. */
+  function el(tag, props, children) {
+    var node = document.createElement(tag);
+    props = props || {};
+    if (props.className) { node.className = props.className; }
+    if (props.text !== undefined && props.text !== null) { node.textContent = String(props.text); }
+    if (props.title) { node.title = String(props.title); }
+    if (props.attrs) {
+      Object.keys(props.attrs).forEach(function (k) {
+        var v = props.attrs[k];
+        if (v !== undefined && v !== null && v !== false) { node.setAttribute(k, v === true ? "" : String(v)); }
+      });
+    }
+    if (props.on) {
+      Object.keys(props.on).forEach(function (k) { node.addEventListener(k, props.on[k]); });
+    }
+    (children || []).forEach(function (c) {
+      if (c === null || c === undefined || c === false) { return; }
+      node.appendChild(typeof c === "string" ? document.createTextNode(c) : c);
+    });
+    return node;
+  }
+
+  function icon(name) {
+    return el("i", {className: "fa " + name, attrs: {"aria-hidden": "true"}});
+  }
+
+  function clear(node) { while (node.firstChild) { node.removeChild(node.firstChild); } }
+
+  function show(node, visible) { node.classList.toggle("d-none", !visible); }
+
+  function debounce(fn, ms) {
+    var timer = null;
+    return function () {
+      var args = arguments, self = this;
+      clearTimeout(timer);
+      timer = setTimeout(function () { fn.apply(self, args); }, ms);
+    };
+  }
+
+  function option(value, label, selected) {
+    var o = el("option", {text: label, attrs: {value: value}});
+    if (selected) { o.selected = true; }
+    return o;
+  }
+
+  var dateFormat = null, timeFormat = null;
+  function makeFormats(tz) {
+    function build(opts) {
+      try { return new Intl.DateTimeFormat(T.locale, Object.assign({timeZone: tz}, opts)); }
+      catch (e) { return new Intl.DateTimeFormat(T.locale, opts); }
+    }
+    dateFormat = build({day: "2-digit", month: "2-digit", year: "numeric", hour: "2-digit", minute: "2-digit"});
+    timeFormat = build({hour: "2-digit", minute: "2-digit"});
+    var dayOnly = build({day: "2-digit", month: "2-digit", year: "numeric"});
+    makeFormats.day = function (d) { return dayOnly.format(d); };
+  }
+
+  function fmtDateTime(iso) {
+    if (!iso) { return ""; }
+    var d = new Date(iso);
+    return isNaN(d) ? "" : dateFormat.format(d);
+  }
+
+  function fmtShort(iso) {
+    if (!iso) { return ""; }
+    var d = new Date(iso);
+    if (isNaN(d)) { return ""; }
+    return makeFormats.day(d) === makeFormats.day(new Date()) ? timeFormat.format(d) : makeFormats.day(d);
+  }
+
+  function humanSize(n) {
+    if (!n && n !== 0) { return ""; }
+    if (n >= 1048576) { return (n / 1048576).toFixed(1).replace(".", ",") + " MB"; }
+    return Math.max(1, Math.round(n / 1024)) + " KB";
+  }
+
+  // --- alerts ------------------------------------------------------------------------------
+
+  var alertTimer = null;
+  function showAlert(message, kind) {
+    var box = $("inbox-alert");
+    clear(box);
+    var alert = el("div", {className: "alert alert-" + (kind || "danger") + " alert-dismissible mb-0",
+                           attrs: {role: "alert"}}, [
+      el("span", {className: "inbox-alert-text", text: message}),
+      el("button", {className: "close", text: "×", attrs: {type: "button", "aria-label": T.cancel},
+                    on: {click: function () { clear(box); }}})
+    ]);
+    box.appendChild(alert);
+    clearTimeout(alertTimer);
+    alertTimer = setTimeout(function () { clear(box); }, kind === "success" ? 4000 : 12000);
+  }
+
+  function fail(err) {
+    showAlert((err && err.message) || T.generic_error, "danger");
+    throw err;
+  }
+
+  // --- the API -----------------------------------------------------------------------------
+
+  function api(method, url, body) {
+    var headers = {"Accept": "application/json", "X-CSRFToken": CSRF};
+    var init = {method: method, headers: headers, credentials: "same-origin"};
+    if (body instanceof FormData) {
+      init.body = body;
+    } else if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    return fetch(url, init).then(function (response) {
+      return response.text().then(function (raw) {
+        var data = null;
+        try { data = raw ? JSON.parse(raw) : {}; } catch (e) { data = null; }
+        if (response.status === 401) {
+          window.location.href = "/login?next=" + encodeURIComponent("/inbox/");
+        }
+        if (!response.ok) {
+          var err = new Error((data && data.error) || T.generic_error);
+          err.status = response.status;
+          err.data = data;
+          throw err;
+        }
+        return data || {};
+      });
+    }, function () {
+      throw new Error(T.network_error);
+    });
+  }
+
+  // --- meta and filters --------------------------------------------------------------------
+
+  function loadMeta() {
+    return api("GET", "/inbox/api/meta").then(function (meta) {
+      S.meta = meta;
+      S.myTagIds = {};
+      meta.tags.forEach(function (t) { S.myTagIds[t.id] = true; });
+      makeFormats(meta.timezone);
+      fillSelect($("filter-connection"), meta.connections, function (c) { return c.name + " (" + c.kind_label + ")"; });
+      fillSelect($("filter-tag"), meta.tags, function (t) { return t.name; });
+      fillSelect($("filter-department"), meta.departments, function (d) { return d.name; });
+    });
+  }
+
+  function fillSelect(select, items, label) {
+    var keep = select.value;
+    while (select.options.length > 1) { select.remove(1); }
+    items.forEach(function (item) { select.appendChild(option(String(item.id), label(item), String(item.id) === keep)); });
+  }
+
+  function visibleTags(tags) {
+    return (tags || []).filter(function (t) { return !t.personal || S.myTagIds[t.id]; });
+  }
+
+  function listUrl(cursor) {
+    var f = S.filters, params = new URLSearchParams();
+    params.set("view", f.view);
+    params.set("order", f.order);
+    params.set("status", f.status);
+    if (f.connection) { params.set("connection", f.connection); }
+    if (f.tag) { params.set("tag", f.tag); }
+    if (f.department) { params.set("department", f.department); }
+    if (f.favourite) { params.set("favourite", "1"); }
+    if (f.q) { params.set("q", f.q); }
+    if (f.text) { params.set("text", f.text); }
+    if (cursor) { params.set("cursor", cursor); }
+    return "/inbox/api/tickets?" + params.toString();
+  }
+
+  function loadList(reset) {
+    if (!reset && (S.listLoading || !S.cursor)) { return Promise.resolve(); }
+    var seq = ++S.listSeq;
+    S.listLoading = true;
+    renderListFooter();
+    return api("GET", listUrl(reset ? null : S.cursor)).then(function (data) {
+      if (seq !== S.listSeq) { return; }
+      if (reset) { S.rows = []; S.byId = {}; S.nodes = {}; clear($("ticket-list")); }
+      data.tickets.forEach(function (t) {
+        if (!S.byId[t.id]) { S.rows.push(t); }
+        S.byId[t.id] = t;
+      });
+      S.cursor = data.next_cursor;
+      S.listLoading = false;
+      renderList();
+      // a short first page on a tall screen: keep filling until it scrolls
+      var list = $("ticket-list");
+      if (S.cursor && list.scrollHeight <= list.clientHeight + 40) { loadList(false); }
+    }).catch(function (err) {
+      if (seq === S.listSeq) { S.listLoading = false; renderListFooter(); }
+      showAlert(err.message);
+    });
+  }
+
+  function matches(t) {
+    var f = S.filters, me = S.meta.user.id;
+    if (f.view === "mine" && !(t.agent && t.agent.id === me)) { return false; }
+    if (f.view === "unassigned" && t.agent) { return false; }
+    if (f.status === "open" && OPEN_STATUSES.indexOf(t.status) < 0) { return false; }
+    if (f.status === "pending" && t.status !== "pending") { return false; }
+    if (f.status === "failed" && !t.has_failed) { return false; }
+    if (f.status === "closed" && t.status !== "closed") { return false; }
+    if (f.status === "automation" && !t.automated) { return false; }
+    if (f.connection && !(t.connection && String(t.connection.id) === f.connection)) { return false; }
+    if (f.department && !(t.department && String(t.department.id) === f.department)) { return false; }
+    if (f.tag && !(t.tags || []).some(function (x) { return String(x.id) === f.tag; })) { return false; }
+    if (f.favourite && !t.favourite) { return false; }
+    if (f.q) {
+      var name = (t.contact && t.contact.name || "").toLowerCase();
+      if (t.protocol !== f.q && name.indexOf(f.q.toLowerCase()) < 0) { return false; }
+    }
+    // words inside the conversations cannot be checked here: keep only rows already listed
+    if (f.text && !S.byId[t.id]) { return false; }
+    return true;
+  }
+
+  function compare(a, b) {
+    var d = a.last_activity_at < b.last_activity_at ? -1 : (a.last_activity_at > b.last_activity_at ? 1 : a.id - b.id);
+    return S.filters.order === "newest" ? -d : d;
+  }
+
+  /* ticket.updated: insert, update, move or drop the row (RTM-1). */
+  function upsertTicket(t) {
+    var known = !!S.byId[t.id];
+    var keep = matches(t);
+    S.rows = S.rows.filter(function (r) { return r.id !== t.id; });
+    delete S.byId[t.id];
+    if (keep) {
+      var index = -1;
+      for (var i = 0; i < S.rows.length; i++) {
+        if (compare(t, S.rows[i]) < 0) { index = i; break; }
+      }
+      if (index === -1 && S.cursor) {
+        keep = false;  // beyond the loaded pages: it comes with the next one
+      } else if (index === -1) {
+        S.rows.push(t);
+      } else {
+        S.rows.splice(index, 0, t);
+      }
+      if (keep) { S.byId[t.id] = t; }
+    }
+    if (!keep && S.nodes[t.id]) {
+      S.nodes[t.id].remove();
+      delete S.nodes[t.id];
+      delete S.selected[t.id];
+    }
+    if (keep || known) { renderList(); }
+  }
+
+  function removeTicket(id) {
+    S.rows = S.rows.filter(function (r) { return r.id !== id; });
+    delete S.byId[id];
+    delete S.selected[id];
+    if (S.nodes[id]) { S.nodes[id].remove(); delete S.nodes[id]; }
+    renderList();
+  }
+
+  // --- list rendering ------------------------------------------------------------------------
+
+  function tagBadge(t) {
+    var b = el("span", {className: "tag-badge", text: t.name, title: t.name});
+    b.style.backgroundColor = /^#[0-9a-fA-F]{6}$/.test(t.color) ? t.color : "#3c8dbc";
+    return b;
+  }
+
+  function renderRow(t) {
+    var row = el("div", {
+      className: "ticket-row" + (t.id === S.currentId ? " active" : ""),
+      attrs: {role: "listitem", tabindex: "0", "data-ticket-id": t.id, "data-status": t.status}
+    });
+    if (S.selection) {
+      var box = el("input", {className: "ticket-check", attrs: {type: "checkbox", "aria-label": t.protocol}});
+      box.checked = !!S.selected[t.id];
+      box.addEventListener("click", function (ev) { ev.stopPropagation(); });
+      box.addEventListener("change", function () {
+        if (box.checked) { S.selected[t.id] = true; } else { delete S.selected[t.id]; }
+        renderBulkBar();
+      });
+      row.appendChild(box);
+    }
+    var meta = el("div", {className: "ticket-meta"});
+    if (t.connection) {
+      meta.appendChild(el("span", {className: "badge badge-light ticket-channel", text: t.connection.kind_label,
+                                   title: t.connection.name}));
+    }
+    meta.appendChild(el("span", {className: "ticket-department",
+                                 text: t.department ? t.department.name : T.no_department}));
+    meta.appendChild(el("span", {text: "·"}));
+    meta.appendChild(el("span", {className: "ticket-agent", text: t.agent ? t.agent.name : T.unassigned}));
+    if (t.has_failed) { meta.appendChild(el("span", {className: "ticket-failed", text: "⚠", title: T.you_have_failed})); }
+    visibleTags(t.tags).forEach(function (tag) { meta.appendChild(tagBadge(tag)); });
+
+    var top = el("div", {className: "ticket-top"}, [
+      el("span", {className: "ticket-contact", text: t.contact ? t.contact.name : ""}),
+      el("span", {className: "d-flex align-items-center"}, [
+        t.favourite ? el("span", {className: "ticket-star mr-1", text: "★", title: T.favourite_off}) : null,
+        t.unread ? el("span", {className: "ticket-unread mr-1", text: t.unread > 99 ? "99+" : t.unread,
+                               title: T.new_message}) : null,
+        el("span", {className: "ticket-time", text: fmtShort(t.last_activity_at),
+                    title: fmtDateTime(t.last_activity_at)})
+      ])
+    ]);
+    row.appendChild(el("div", {className: "ticket-body"}, [
+      top,
+      el("div", {className: "ticket-preview", text: t.preview || "\u00a0"}),
+      meta
+    ]));
+    row.addEventListener("click", function () { openTicket(t.id); });
+    row.addEventListener("keydown", function (ev) {
+      if (ev.key === "Enter") { openTicket(t.id); }
+    });
+    return row;
+  }
+
+  function renderList() {
+    var list = $("ticket-list");
+    var top = list.scrollTop;
+    var seen = {};
+    S.rows.forEach(function (t) {
+      var node = renderRow(t);
+      if (S.nodes[t.id]) { S.nodes[t.id].replaceWith(node); }
+      S.nodes[t.id] = node;
+      seen[t.id] = true;
+    });
+    Object.keys(S.nodes).forEach(function (id) {
+      if (!seen[id]) { S.nodes[id].remove(); delete S.nodes[id]; }
+    });
+    // put the rows in order (appendChild moves an existing node)
+    S.rows.forEach(function (t) { list.appendChild(S.nodes[t.id]); });
+    renderListFooter();
+    list.scrollTop = top;
+    renderBulkBar();
+  }
+
+  function renderListFooter() {
+    var list = $("ticket-list");
+    var footer = $("ticket-list-footer");
+    if (!footer) {
+      footer = el("div", {className: "ticket-list-footer", attrs: {id: "ticket-list-footer"}});
+    }
+    list.appendChild(footer);
+    footer.textContent = S.listLoading ? T.loading : (S.rows.length ? (S.cursor ? "…" : "") : T.empty_list);
+  }
+
+  // --- selection mode (BLK-1) ----------------------------------------------------------------
+
+  function selectedIds() {
+    return Object.keys(S.selected).map(Number).filter(function (id) { return S.byId[id]; });
+  }
+
+  function renderBulkBar() {
+    show($("bulk-bar"), S.selection);
+    $("btn-selection").classList.toggle("active", S.selection);
+    $("btn-selection").setAttribute("aria-pressed", S.selection ? "true" : "false");
+    var n = selectedIds().length;
+    $("bulk-count").textContent = fmt(T.selected, {n: n});
+    $("bulk-all").checked = n > 0 && n === S.rows.length;
+  }
+
+  function toggleSelection() {
+    S.selection = !S.selection;
+    S.selected = {};
+    renderList();
+  }
+
+  // --- the conversation ----------------------------------------------------------------------
+
+  function openTicket(id, quiet) {
+    var previous = S.currentId;
+    if (previous && previous !== id && S.socket) { S.socket.emit("ticket.leave", {id: previous}); }
+    if (previous !== id) {
+      S.currentId = id;
+      S.pendingFile = null;
+      S.pendingTemplate = null;
+      $("composer-text").value = "";
+      renderAttachmentChip();
+      hideQuickReplies();
+      show($("conv-search-results"), false);
+      $("conv-search").value = "";
+    }
+    Object.keys(S.nodes).forEach(function (k) { S.nodes[k].classList.toggle("active", Number(k) === id); });
+    var seq = ++S.detailSeq;
+    return api("GET", "/inbox/api/tickets/" + id).then(function (data) {
+      if (seq !== S.detailSeq || S.currentId !== id) { return; }
+      var keepScroll = previous === id;
+      S.detail = data;
+      S.messages = data.messages.slice();
+      S.msgById = {};
+      S.messages.forEach(function (m) { S.msgById[m.id] = m; });
+      S.hasMore = data.has_more;
+      renderConversation(keepScroll);
+      if (S.byId[id]) { upsertTicket(Object.assign({}, S.byId[id], withoutDetail(data.ticket))); }
+      if (S.socket && S.socket.connected && previous !== id) { joinRoom(id); }
+    }).catch(function (err) {
+      if (seq !== S.detailSeq) { return; }
+      if (err.status === 404) { closeConversation(); removeTicket(id); }
+      if (!quiet) { showAlert(err.message); }
+    });
+  }
+
+  function withoutDetail(ticket) {
+    var copy = Object.assign({}, ticket);
+    copy.contact = {id: ticket.contact.id, name: ticket.contact.name};
+    delete copy.queued_at; delete copy.accepted_at; delete copy.reason; delete copy.close_note;
+    return copy;
+  }
+
+  function joinRoom(id) {
+    S.socket.emit("ticket.join", {id: id}, function (ack) {
+      if (ack && ack.ok === false && S.currentId === id) { showAlert(T.ticket_gone, "warning"); }
+    });
+  }
+
+  function closeConversation() {
+    if (S.currentId && S.socket) { S.socket.emit("ticket.leave", {id: S.currentId}); }
+    S.currentId = null;
+    S.detail = null;
+    S.messages = [];
+    S.msgById = {};
+    show($("conversation"), false);
+    show($("conversation-empty"), true);
+    show($("contact-panel"), false);
+    Object.keys(S.nodes).forEach(function (k) { S.nodes[k].classList.remove("active"); });
+  }
+
+  function refreshDetailSoon() {
+    clearTimeout(S.refreshTimer);
+    var id = S.currentId;
+    S.refreshTimer = setTimeout(function () { if (S.currentId === id) { openTicket(id, true); } }, 250);
+  }
+
+  function renderConversation(keepScroll) {
+    var d = S.detail, t = d.ticket, me = S.meta.user.id;
+    show($("conversation-empty"), false);
+    show($("conversation"), true);
+    $("conv-contact").textContent = t.contact.name;
+    $("conv-protocol").textContent = t.protocol;
+    var status = $("conv-status");
+    status.textContent = t.status_label;
+    status.className = "badge " + (STATUS_BADGES[t.status] || "badge-light");
+    $("conv-channel").textContent = t.connection ? t.connection.kind_label + " · " + t.connection.name : "";
+    $("conv-assignment").textContent = (t.department ? t.department.name : T.no_department) + " · " +
+      (t.agent ? t.agent.name : T.unassigned);
+    var fav = $("btn-favourite");
+    fav.textContent = t.favourite ? "★" : "☆";
+    fav.title = t.favourite ? T.favourite_off : T.favourite_on;
+    fav.setAttribute("aria-pressed", t.favourite ? "true" : "false");
+    fav.setAttribute("aria-label", fav.title);
+
+    var open = OPEN_STATUSES.indexOf(t.status) >= 0;
+    $("btn-accept").hidden = !(open && (!t.agent || (t.agent.id === me && t.status === "waiting")));
+    $("btn-transfer").hidden = !(open && d.can_act);
+    $("btn-close").hidden = !(open && d.can_act);
+    $("btn-reopen").hidden = open;
+
+    renderMessages(keepScroll);
+    renderComposer();
+    renderInfo();
+  }
+
+  function renderComposer() {
+    var block = S.detail ? S.detail.reply_block : null;
+    var text = $("composer-text");
+    text.disabled = !!block;
+    $("btn-send").disabled = !!block;
+    $("btn-attach").disabled = !!block;
+    $("composer-file").disabled = !!block;
+    $("composer-block").textContent = block || "";
+    show($("composer-block"), !!block);
+  }
+
+  function authorLabel(m) {
+    if (m.author_kind === "contact") { return S.detail ? S.detail.ticket.contact.name : T.customer; }
+    if (m.author_kind === "system") { return T.system; }
+    if (m.author_kind === "bot") { return T.bot; }
+    return m.author || T.agent;
+  }
+
+  function renderMessage(m) {
+    var incoming = m.direction === "in";
+    var wrapper = el("div", {
+      className: "msg " + (incoming ? "msg-in" : "msg-out") + (m.author_kind === "system" ? " msg-system" : ""),
+      attrs: {"data-message-id": m.id, "data-direction": m.direction}
+    });
+    var bubble = el("div", {className: "msg-bubble"});
+    bubble.appendChild(el("div", {className: "msg-author", text: authorLabel(m)}));
+    if (m.attachment) {
+      var url = m.attachment.url || ("/inbox/attachments/" + m.id);
+      var box = el("div", {className: "msg-attachment"});
+      if (m.attachment.kind === "image") {
+        box.appendChild(el("a", {attrs: {href: url, target: "_blank", rel: "noopener"}}, [
+          el("img", {attrs: {src: url, alt: m.attachment.name || T.attachment, loading: "lazy"}})
+        ]));
+      } else if (m.attachment.kind === "audio") {
+        box.appendChild(el("audio", {attrs: {src: url, controls: true, preload: "none"}}));
+      }
+      box.appendChild(el("a", {className: "msg-file", attrs: {href: url, download: m.attachment.name || ""}}, [
+        icon("fa-paperclip"), " ",
+        (m.attachment.name || T.attachment) + (m.attachment.size ? " (" + humanSize(m.attachment.size) + ")" : "")
+      ]));
+      bubble.appendChild(box);
+    }
+    bubble.appendChild(el("div", {className: "msg-text", text: m.text || ""}));
+
+    var tags = el("div", {className: "msg-tags"});
+    visibleTags(m.tags).forEach(function (t) { tags.appendChild(tagBadge(t)); });
+    tags.appendChild(el("button", {
+      className: "btn btn-link msg-tag-btn", title: T.tag_message,
+      attrs: {type: "button", "aria-label": T.tag_message},
+      on: {click: function (ev) { ev.stopPropagation(); openTagMenu(ev.currentTarget, m); }}
+    }, [icon("fa-tag")]));
+    bubble.appendChild(tags);
+
+    var footer = el("div", {className: "msg-footer"});
+    footer.appendChild(el("span", {className: "msg-channel badge badge-light",
+                                   text: m.channel ? m.channel.label : "—",
+                                   title: m.channel ? m.channel.name : ""}));
+    footer.appendChild(el("time", {className: "msg-time", text: fmtDateTime(m.created_at),
+                                   attrs: {datetime: m.created_at || ""}}));
+    var statusTitle = incoming ? "" : (m.status_label + (m.error ? ": " + m.error : ""));
+    var waiting = !incoming && (m.status === "queued" || m.status === "sending");
+    footer.appendChild(el("span", {className: "msg-status", text: incoming ? "" : (STATUS_ICONS[m.status] || ""),
+                                   title: statusTitle,
+                                   attrs: {"data-status": m.status, "aria-label": statusTitle || null}},
+                          [waiting ? icon("fa-clock-o") : null]));
+    if (!incoming && m.status === "failed") {
+      footer.appendChild(el("button", {
+        className: "btn btn-outline-danger btn-sm msg-retry", text: T.retry, attrs: {type: "button"},
+        on: {click: function (ev) { retryMessage(m, ev.currentTarget); }}
+      }));
+    }
+    bubble.appendChild(footer);
+    wrapper.appendChild(bubble);
+    return wrapper;
+  }
+
+  function renderMessages(keepScroll) {
+    var box = $("messages"), list = $("message-list");
+    var fromBottom = box.scrollHeight - box.scrollTop;
+    clear(list);
+    S.messages.forEach(function (m) { list.appendChild(renderMessage(m)); });
+    show($("btn-older"), S.hasMore);
+    if (keepScroll) {
+      box.scrollTop = box.scrollHeight - fromBottom;
+    } else {
+      box.scrollTop = box.scrollHeight;
+    }
+  }
+
+  function nearBottom() {
+    var box = $("messages");
+    return box.scrollHeight - box.scrollTop - box.clientHeight < 120;
+  }
+
+  function addMessage(m) {
+    if (S.msgById[m.id]) { updateMessage(m); return; }
+    var stick = nearBottom() || m.direction === "out";
+    S.messages.push(m);
+    S.msgById[m.id] = m;
+    $("message-list").appendChild(renderMessage(m));
+    if (stick) { $("messages").scrollTop = $("messages").scrollHeight; }
+  }
+
+  function updateMessage(changes) {
+    var m = S.msgById[changes.id];
+    if (!m) { return; }
+    Object.assign(m, changes);
+    var node = $("message-list").querySelector('.msg[data-message-id="' + Number(m.id) + '"]');
+    if (node) { node.replaceWith(renderMessage(m)); }
+  }
+
+  function loadOlder() {
+    if (!S.currentId || !S.messages.length) { return; }
+    var id = S.currentId;
+    api("GET", "/inbox/api/tickets/" + id + "/messages?before=" + S.messages[0].id).then(function (data) {
+      if (S.currentId !== id) { return; }
+      var fresh = data.messages.filter(function (m) { return !S.msgById[m.id]; });
+      fresh.forEach(function (m) { S.msgById[m.id] = m; });
+      S.messages = fresh.concat(S.messages);
+      S.hasMore = data.has_more;
+      renderMessages(true);
+    }).catch(function (err) { showAlert(err.message); });
+  }
+
+  function retryMessage(m, button) {
+    button.disabled = true;
+    api("POST", "/inbox/api/messages/" + m.id + "/retry", {}).then(function (data) {
+      updateMessage(data.message);
+    }).catch(function (err) { button.disabled = false; showAlert(err.message); });
+  }
+
+  // --- tags: on a message (MSG-3) and on the ticket -------------------------------------------
+
+  var tagMenu = null;
+  function closeTagMenu() { if (tagMenu) { tagMenu.remove(); tagMenu = null; } }
+
+  function tagCheckboxes(selectedIds, onChange, prefix) {
+    var frag = [];
+    if (!S.meta.tags.length) { frag.push(el("div", {className: "text-muted", text: T.no_tags})); }
+    S.meta.tags.forEach(function (t) {
+      var id = prefix + t.id;
+      var box = el("input", {attrs: {type: "checkbox", id: id, value: t.id}});
+      box.checked = selectedIds.indexOf(t.id) >= 0;
+      box.addEventListener("change", onChange);
+      frag.push(el("label", {attrs: {for: id}}, [box, " ", tagBadge(t)]));
+    });
+    return frag;
+  }
+
+  function checkedIds(container) {
+    return Array.prototype.map.call(container.querySelectorAll("input[type=checkbox]:checked"),
+                                    function (b) { return Number(b.value); });
+  }
+
+  function openTagMenu(anchor, m) {
+    closeTagMenu();
+    var menu = el("div", {className: "tag-menu", attrs: {role: "dialog", "aria-label": T.tag_message}});
+    var current = visibleTags(m.tags).map(function (t) { return t.id; });
+    tagCheckboxes(current, function () {
+      api("POST", "/inbox/api/messages/" + m.id + "/tags", {tag_ids: checkedIds(menu)}).then(function (data) {
+        updateMessage(data.message);
+      }).catch(function (err) { showAlert(err.message); });
+    }, "msgtag-" + m.id + "-").forEach(function (n) { menu.appendChild(n); });
+    menu.addEventListener("click", function (ev) { ev.stopPropagation(); });
+    document.body.appendChild(menu);
+    var r = anchor.getBoundingClientRect();
+    menu.style.left = Math.max(8, Math.min(window.innerWidth - menu.offsetWidth - 8, r.left)) + "px";
+    menu.style.top = Math.max(8, r.top - menu.offsetHeight - 4) + "px";
+    tagMenu = menu;
+  }
+
+  document.addEventListener("click", closeTagMenu);
+
+  function renderInfo() {
+    var t = S.detail.ticket, c = t.contact;
+    show($("contact-panel"), true);
+    $("info-name").textContent = c.name;
+    $("info-phone").textContent = c.phone || "—";
+    $("info-email").textContent = c.email || "—";
+    $("info-others").textContent = String(c.other_tickets || 0);
+    $("info-protocol").textContent = t.protocol;
+    $("info-created").textContent = fmtDateTime(t.created_at);
+    $("info-channel").textContent = t.connection ? t.connection.kind_label + " · " + t.connection.name : "—";
+    $("info-department").textContent = t.department ? t.department.name : T.no_department;
+    $("info-agent").textContent = t.agent ? t.agent.name : T.unassigned;
+    var tags = $("info-tags");
+    clear(tags);
+    visibleTags(t.tags).forEach(function (tag) { tags.appendChild(tagBadge(tag)); });
+    var editor = $("info-tags-editor");
+    clear(editor);
+    tagCheckboxes(visibleTags(t.tags).map(function (x) { return x.id; }), function () {
+      var id = S.currentId;
+      api("POST", "/inbox/api/tickets/" + id + "/tags", {tag_ids: checkedIds(editor)}).then(function (data) {
+        if (data.ticket) { afterAction(id, data); }
+      }).catch(function (err) { showAlert(err.message); renderInfo(); });
+    }, "tickettag-").forEach(function (n) { editor.appendChild(n); });
+    var events = $("info-events");
+    clear(events);
+    S.detail.events.forEach(function (e) {
+      var parts = [e.label];
+      if (e.from_department || e.to_department) {
+        parts.push((e.from_department || "—") + " → " + (e.to_department || "—"));
+      }
+      if (e.to_agent) { parts.push(e.to_agent); }
+      if (e.reason) { parts.push(T.reason + ": " + e.reason); }
+      events.appendChild(el("li", {}, [
+        el("div", {text: parts.join(" · ")}),
+        el("div", {className: "text-muted", text: fmtDateTime(e.created_at) + (e.user ? " · " + e.user : "")}),
+        e.observation ? el("div", {className: "event-observation", text: T.observation + ": " + e.observation}) : null
+      ]));
+    });
+  }
+
+  // --- ticket actions (TKT-3) -------------------------------------------------------------------
+
+  function afterAction(id, data) {
+    if (data.ticket) {
+      upsertTicket(data.ticket);
+    } else if (data.visible === false) {
+      removeTicket(id);
+      if (S.currentId === id) { closeConversation(); }
+      showAlert(T.transferred, "success");
+      return;
+    }
+    if (S.currentId === id) { openTicket(id, true); }
+  }
+
+  function ticketAction(action, body) {
+    var id = S.currentId;
+    if (!id) { return Promise.reject(new Error(T.no_ticket)); }
+    return api("POST", "/inbox/api/tickets/" + id + "/" + action, body || {}).then(function (data) {
+      afterAction(id, data);
+      return data;
+    });
+  }
+
+  function act(action, body) {
+    return ticketAction(action, body).catch(function (err) { showAlert(err.message); });
+  }
+
+  // --- modals ---------------------------------------------------------------------------------
+
+  function openModal(id) {
+    var modal = $(id);
+    var error = modal.querySelector(".modal-error");
+    error.textContent = "";
+    show(error, false);
+    modal.classList.add("show", "show-modal");
+    show($("modal-backdrop"), true);
+    var first = modal.querySelector("select, textarea, input");
+    if (first) { first.focus(); }
+  }
+
+  function closeModals() {
+    document.querySelectorAll(".modal.show-modal").forEach(function (m) { m.classList.remove("show", "show-modal"); });
+    show($("modal-backdrop"), false);
+    S.bulkAction = null;
+  }
+
+  function modalError(id, message) {
+    var error = $(id).querySelector(".modal-error");
+    error.textContent = message;
+    show(error, true);
+    showAlert(message);
+  }
+
+  function fillAgents() {
+    var select = $("transfer-agent");
+    var dept = $("transfer-department").value;
+    if (!dept && S.bulkAction === null && S.detail && S.detail.ticket.department) {
+      dept = String(S.detail.ticket.department.id);
+    }
+    clear(select);
+    select.appendChild(option("", T.any_agent));
+    S.meta.agents.forEach(function (a) {
+      if (!dept || a.supervises || a.department_ids.map(String).indexOf(dept) >= 0) {
+        select.appendChild(option(String(a.id), a.name));
+      }
+    });
+  }
+
+  function openTransfer(bulk) {
+    S.bulkAction = bulk ? "transfer" : null;
+    var select = $("transfer-department");
+    clear(select);
+    select.appendChild(option("", T.keep_department));
+    S.meta.transfer_departments.forEach(function (d) { select.appendChild(option(String(d.id), d.name)); });
+    fillAgents();
+    $("transfer-observation").value = "";
+    show($("transfer-observation-help"), !bulk && S.detail && S.detail.observation_required);
+    openModal("modal-transfer");
+    S.bulkAction = bulk ? "transfer" : null;
+  }
+
+  function openClose(bulk) {
+    var reasons = bulk ? S.meta.reasons : S.detail.reasons;
+    var required = !bulk && S.detail.reason_required;
+    var select = $("close-reason");
+    clear(select);
+    select.appendChild(option("", required ? T.choose : T.no_reason));
+    reasons.forEach(function (r) { select.appendChild(option(String(r.id), r.name)); });
+    show($("close-reason-help"), required);
+    var farewell = $("close-farewell");
+    clear(farewell);
+    farewell.appendChild(option("", T.no_farewell));
+    S.meta.farewells.forEach(function (f) { farewell.appendChild(option(String(f.id), f.title)); });
+    $("close-note").value = "";
+    openModal("modal-close");
+    S.bulkAction = bulk ? "close" : null;
+  }
+
+  function submitModal(modalId, action, body, button) {
+    button.disabled = true;
+    var bulk = S.bulkAction;
+    var done = bulk ? runBulk(bulk, body) : ticketAction(action, body);
+    done.then(function () { closeModals(); }, function (err) { modalError(modalId, err.message); })
+      .then(function () { button.disabled = false; });
+  }
+
+  function runBulk(action, body) {
+    var ids = selectedIds();
+    if (!ids.length) { return Promise.reject(new Error(T.select_some)); }
+    return api("POST", "/inbox/api/bulk", Object.assign({action: action, ids: ids}, body)).then(function (data) {
+      var lines = [fmt(T.bulk_done, {n: data.done.length})];
+      if (data.errors.length) {
+        lines.push(fmt(T.bulk_errors, {n: data.errors.length}));
+        data.errors.forEach(function (e) { lines.push("• " + (e.protocol || "#" + e.id) + ": " + e.error); });
+      }
+      showAlert(lines.join("\n"), data.errors.length ? "warning" : "success");
+      S.selected = {};
+      data.errors.forEach(function (e) { if (S.byId[e.id]) { S.selected[e.id] = true; } });
+      loadList(true);
+      if (S.currentId && data.done.indexOf(S.currentId) >= 0) { openTicket(S.currentId, true); }
+      return data;
+    });
+  }
+
+  // --- composer (MSG-1, MSG-2) --------------------------------------------------------------------
+
+  function renderAttachmentChip() {
+    var chip = $("composer-attachment");
+    clear(chip);
+    var name = S.pendingFile ? S.pendingFile.name :
+      (S.pendingTemplate && S.pendingTemplate.attachment ? S.pendingTemplate.attachment.name : null);
+    if (!name) { show(chip, false); return; }
+    chip.appendChild(el("span", {className: "badge badge-secondary", text: fmt(T.file_chosen, {name: name})}));
+    chip.appendChild(el("button", {className: "btn btn-link btn-sm", text: T.remove, attrs: {type: "button"},
+      on: {click: function () {
+        S.pendingFile = null;
+        S.pendingTemplate = null;
+        $("composer-file").value = "";
+        renderAttachmentChip();
+      }}}));
+    show(chip, true);
+  }
+
+  function sendMessage() {
+    if (!S.currentId || !S.detail || S.detail.reply_block) { return; }
+    var text = $("composer-text").value;
+    if (!text.trim() && !S.pendingFile && !S.pendingTemplate) { return; }
+    var form = new FormData();
+    form.append("text", text);
+    if (S.pendingFile) { form.append("file", S.pendingFile, S.pendingFile.name); }
+    if (S.pendingTemplate) { form.append("template_id", String(S.pendingTemplate.id)); }
+    var id = S.currentId, button = $("btn-send");
+    button.disabled = true;
+    api("POST", "/inbox/api/tickets/" + id + "/messages", form).then(function (data) {
+      if (S.currentId === id) {
+        addMessage(data.message);
+        $("composer-text").value = "";
+        S.pendingFile = null;
+        S.pendingTemplate = null;
+        $("composer-file").value = "";
+        renderAttachmentChip();
+        hideQuickReplies();
+        if (S.detail.ticket.status !== "pending") { refreshDetailSoon(); }
+      }
+    }).catch(function (err) { showAlert(err.message); }).then(function () {
+      button.disabled = !!(S.detail && S.detail.reply_block);
+      $("composer-text").focus();
+    });
+  }
+
+  function hideQuickReplies() {
+    S.quick.items = [];
+    show($("quick-replies"), false);
+  }
+
+  var fetchQuickReplies = debounce(function (q) {
+    var seq = ++S.quick.seq;
+    var url = "/inbox/api/quick-replies?q=" + encodeURIComponent(q) + (S.currentId ? "&ticket=" + S.currentId : "");
+    api("GET", url).then(function (data) {
+      if (seq !== S.quick.seq) { return; }
+      S.quick.items = data.replies;
+      S.quick.index = 0;
+      renderQuickReplies();
+    }).catch(function () { hideQuickReplies(); });
+  }, 150);
+
+  function renderQuickReplies() {
+    var box = $("quick-replies");
+    clear(box);
+    if (!S.quick.items.length) {
+      box.appendChild(el("div", {className: "qr text-muted", text: T.quick_replies_none}));
+    }
+    S.quick.items.forEach(function (r, i) {
+      var row = el("div", {className: "qr" + (i === S.quick.index ? " active" : ""),
+                           attrs: {role: "option", "aria-selected": i === S.quick.index ? "true" : "false"}}, [
+        el("div", {}, [
+          el("span", {className: "qr-shortcut", text: r.shortcut}),
+          el("span", {className: "qr-title", text: r.title}),
+          r.attachment ? el("span", {className: "badge badge-light ml-1"}, [icon("fa-paperclip"), " " + r.attachment.name]) : null
+        ]),
+        el("div", {className: "qr-body", text: r.body})
+      ]);
+      row.addEventListener("mousedown", function (ev) { ev.preventDefault(); chooseQuickReply(r); });
+      box.appendChild(row);
+    });
+    show(box, true);
+  }
+
+  function chooseQuickReply(r) {
+    var text = $("composer-text");
+    text.value = r.body || "";
+    if (r.kind === "attachment" && r.attachment) {
+      S.pendingTemplate = r;
+      S.pendingFile = null;
+      $("composer-file").value = "";
+    } else {
+      S.pendingTemplate = null;
+    }
+    renderAttachmentChip();
+    hideQuickReplies();
+    text.focus();
+  }
+
+  function onComposerInput() {
+    var value = $("composer-text").value;
+    if (/^\/\S*$/.test(value)) {
+      fetchQuickReplies(value);
+    } else {
+      S.quick.seq++;
+      hideQuickReplies();
+    }
+  }
+
+  function onComposerKey(ev) {
+    var open = !$("quick-replies").classList.contains("d-none") && S.quick.items.length;
+    if (open && (ev.key === "ArrowDown" || ev.key === "ArrowUp")) {
+      ev.preventDefault();
+      var n = S.quick.items.length;
+      S.quick.index = (S.quick.index + (ev.key === "ArrowDown" ? 1 : n - 1)) % n;
+      renderQuickReplies();
+      return;
+    }
+    if (open && (ev.key === "Enter" || ev.key === "Tab") && !ev.shiftKey) {
+      ev.preventDefault();
+      chooseQuickReply(S.quick.items[S.quick.index]);
+      return;
+    }
+    if (ev.key === "Escape") { hideQuickReplies(); return; }
+    if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
+      ev.preventDefault();
+      sendMessage();
+    }
+  }
+
+  function onFileChosen() {
+    var file = $("composer-file").files[0];
+    if (!file) { return; }
+    if (S.meta.max_upload && file.size > S.meta.max_upload) {
+      $("composer-file").value = "";
+      showAlert(fmt(T.file_chosen, {name: file.name}) + " — " + humanSize(file.size) + " > " + humanSize(S.meta.max_upload));
+      return;
+    }
+    S.pendingFile = file;
+    S.pendingTemplate = null;
+    renderAttachmentChip();
+  }
+
+  // --- search inside the conversation (MSG-3) -------------------------------------------------------
+
+  function searchConversation(ev) {
+    ev.preventDefault();
+    var q = $("conv-search").value.trim(), box = $("conv-search-results");
+    if (!q || !S.currentId) { show(box, false); return; }
+    api("GET", "/inbox/api/tickets/" + S.currentId + "/search?q=" + encodeURIComponent(q)).then(function (data) {
+      clear(box);
+      box.appendChild(el("div", {className: "px-2 py-1 text-muted",
+        text: data.messages.length ? fmt(T.search_results, {n: data.messages.length}) : T.search_none}));
+      data.messages.forEach(function (m) {
+        var row = el("div", {className: "result"}, [
+          el("span", {className: "text-muted mr-2", text: fmtDateTime(m.created_at)}),
+          el("span", {text: m.text})
+        ]);
+        row.addEventListener("click", function () { highlight(m.id); });
+        box.appendChild(row);
+      });
+      show(box, true);
+    }).catch(function (err) { showAlert(err.message); });
+  }
+
+  function highlight(id) {
+    var node = $("message-list").querySelector('.msg[data-message-id="' + Number(id) + '"]');
+    if (!node) {
+      if (S.hasMore) { loadOlder(); }
+      return;
+    }
+    node.scrollIntoView({block: "center"});
+    node.classList.add("highlight");
+    setTimeout(function () { node.classList.remove("highlight"); }, 2500);
+  }
+
+  // --- pauses (PAU-3), from the presence helper's endpoints ------------------------------------------
+
+  function renderPause(data) {
+    var control = $("pause-control");
+    var status = data.status || {};
+    var paused = status.status === "paused";
+    var select = $("pause-select");
+    clear(select);
+    (data.pauses || []).forEach(function (p) { select.appendChild(option(String(p.id), p.name)); });
+    $("pause-state").textContent = paused ? fmt(T.on_pause, {name: status.pause || ""}) : "";
+    show(select, !paused && (data.pauses || []).length > 0);
+    show($("btn-pause-start"), !paused && (data.pauses || []).length > 0);
+    show($("btn-pause-end"), paused);
+    show(control, paused || (data.pauses || []).length > 0);
+  }
+
+  function loadPauses() {
+    return api("GET", "/presence/pauses").then(renderPause).catch(function () {
+      show($("pause-control"), false);  // not available (yet): no control
+    });
+  }
+
+  function pauseStart() {
+    var id = $("pause-select").value;
+    api("POST", "/presence/pause/start", {pause_id: id}).then(loadPauses)
+      .catch(function (err) { showAlert(err.message); });
+  }
+
+  function pauseEnd() {
+    api("POST", "/presence/pause/end", {}).then(loadPauses).catch(function (err) { showAlert(err.message); });
+  }
+
+  // --- realtime (RTM-1) ---------------------------------------------------------------------------
+
+  function markReadSoon() {
+    clearTimeout(S.readTimer);
+    var id = S.currentId;
+    S.readTimer = setTimeout(function () {
+      if (S.currentId === id && document.visibilityState === "visible") {
+        api("POST", "/inbox/api/tickets/" + id + "/read", {}).catch(function () {});
+      }
+    }, 500);
+  }
+
+  function onTicketUpdated(t) {
+    upsertTicket(t);
+    if (t.id !== S.currentId || !S.detail) { return; }
+    var old = S.detail.ticket;
+    var agentOf = function (x) { return x.agent ? x.agent.id : null; };
+    var deptOf = function (x) { return x.department ? x.department.id : null; };
+    if (old.status !== t.status || agentOf(old) !== agentOf(t) || deptOf(old) !== deptOf(t) ||
+        old.has_failed !== t.has_failed) {
+      refreshDetailSoon();
+      return;
+    }
+    var contact = S.detail.ticket.contact;
+    Object.assign(S.detail.ticket, t);
+    S.detail.ticket.contact = contact;
+    renderConversationHeaderOnly();
+    if (t.unread && (!t.agent || t.agent.id === S.meta.user.id)) { markReadSoon(); }
+  }
+
+  function renderConversationHeaderOnly() {
+    var t = S.detail.ticket;
+    var fav = $("btn-favourite");
+    fav.textContent = t.favourite ? "★" : "☆";
+    fav.setAttribute("aria-pressed", t.favourite ? "true" : "false");
+    renderInfo();
+  }
+
+  function connectSocket() {
+    if (typeof io !== "function") { return; }
+    var socket = io({transports: ["polling", "websocket"]});
+    S.socket = socket;
+    socket.on("connect", function () {
+      show($("connection-state"), false);
+      if (S.wasDisconnected) {
+        // nothing missed: fetch the list and the open conversation again
+        S.wasDisconnected = false;
+        loadList(true);
+        if (S.currentId) { openTicket(S.currentId, true); }
+      }
+      if (S.currentId) { joinRoom(S.currentId); }
+    });
+    socket.on("disconnect", function () {
+      S.wasDisconnected = true;
+      $("connection-state").textContent = T.reconnecting;
+      show($("connection-state"), true);
+    });
+    socket.on("connect_error", function () {
+      S.wasDisconnected = true;
+      $("connection-state").textContent = T.reconnecting;
+      show($("connection-state"), true);
+    });
+    socket.on("ticket.updated", onTicketUpdated);
+    socket.on("ticket.removed", function (data) {
+      var id = data && data.id;
+      removeTicket(id);
+      if (id === S.currentId) {
+        closeConversation();
+        showAlert(T.ticket_gone, "warning");
+      }
+    });
+    socket.on("message.created", function (m) {
+      if (m && m.ticket_id === S.currentId) { addMessage(m); }
+    });
+    socket.on("message.status", function (data) {
+      if (data && data.ticket_id === S.currentId) { updateMessage(data); }
+    });
+    socket.on("message.tags", function (data) {
+      if (data && data.ticket_id === S.currentId) { updateMessage({id: data.id, tags: data.tags}); }
+    });
+  }
+
+  // --- wiring ----------------------------------------------------------------------------------------
+
+  function setView(view) {
+    S.filters.view = view;
+    ["all", "mine", "unassigned"].forEach(function (v) {
+      var b = $("filter-view-" + v);
+      b.classList.toggle("active", v === view);
+      b.setAttribute("aria-pressed", v === view ? "true" : "false");
+    });
+    loadList(true);
+  }
+
+  function wire() {
+    ["all", "mine", "unassigned"].forEach(function (v) {
+      $("filter-view-" + v).addEventListener("click", function () { setView(v); });
+    });
+    [["filter-status", "status"], ["filter-order", "order"], ["filter-connection", "connection"],
+     ["filter-tag", "tag"], ["filter-department", "department"]].forEach(function (pair) {
+      $(pair[0]).addEventListener("change", function (ev) { S.filters[pair[1]] = ev.target.value; loadList(true); });
+    });
+    $("filter-favourite").addEventListener("change", function (ev) {
+      S.filters.favourite = ev.target.checked; loadList(true);
+    });
+    var typed = debounce(function () {
+      S.filters.q = $("filter-q").value.trim();
+      S.filters.text = $("filter-text").value.trim();
+      loadList(true);
+    }, 300);
+    $("filter-q").addEventListener("input", typed);
+    $("filter-text").addEventListener("input", typed);
+    $("btn-refresh").addEventListener("click", function () { loadList(true); });
+    $("ticket-list").addEventListener("scroll", function () {
+      var list = $("ticket-list");
+      if (list.scrollTop + list.clientHeight > list.scrollHeight - 150) { loadList(false); }
+    });
+
+    $("btn-selection").addEventListener("click", toggleSelection);
+    $("bulk-all").addEventListener("change", function (ev) {
+      S.selected = {};
+      if (ev.target.checked) { S.rows.forEach(function (t) { S.selected[t.id] = true; }); }
+      renderList();
+    });
+    $("btn-bulk-close").addEventListener("click", function () {
+      if (!selectedIds().length) { showAlert(T.select_some, "warning"); return; }
+      openClose(true);
+    });
+    $("btn-bulk-transfer").addEventListener("click", function () {
+      if (!selectedIds().length) { showAlert(T.select_some, "warning"); return; }
+      openTransfer(true);
+    });
+
+    $("btn-accept").addEventListener("click", function () { act("accept"); });
+    $("btn-reopen").addEventListener("click", function () { act("reopen"); });
+    $("btn-transfer").addEventListener("click", function () { openTransfer(false); });
+    $("btn-close").addEventListener("click", function () { openClose(false); });
+    $("btn-favourite").addEventListener("click", function () {
+      if (S.detail) { act("favourite", {value: !S.detail.ticket.favourite}); }
+    });
+    $("transfer-department").addEventListener("change", fillAgents);
+    $("form-transfer").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      submitModal("modal-transfer", "transfer", {
+        department_id: $("transfer-department").value, agent_id: $("transfer-agent").value,
+        observation: $("transfer-observation").value
+      }, $("transfer-submit"));
+    });
+    $("form-close").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      submitModal("modal-close", "close", {
+        reason_id: $("close-reason").value, farewell_id: $("close-farewell").value, note: $("close-note").value
+      }, $("close-submit"));
+    });
+    document.querySelectorAll("[data-dismiss-modal]").forEach(function (b) { b.addEventListener("click", closeModals); });
+    document.addEventListener("keydown", function (ev) {
+      if (ev.key === "Escape") { closeModals(); closeTagMenu(); }
+    });
+
+    $("btn-older").addEventListener("click", loadOlder);
+    $("btn-send").addEventListener("click", sendMessage);
+    $("composer-text").addEventListener("keydown", onComposerKey);
+    $("composer-text").addEventListener("input", onComposerInput);
+    $("composer-text").addEventListener("blur", function () { setTimeout(hideQuickReplies, 150); });
+    $("btn-attach").addEventListener("click", function () { $("composer-file").click(); });
+    $("composer-file").addEventListener("change", onFileChosen);
+    $("conv-search-form").addEventListener("submit", searchConversation);
+
+    $("btn-pause-start").addEventListener("click", pauseStart);
+    $("btn-pause-end").addEventListener("click", pauseEnd);
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "visible" && S.detail && S.detail.ticket.unread) { markReadSoon(); }
+    });
+  }
+
+  wire();
+  loadMeta().then(function () {
+    renderBulkBar();
+    loadList(true);
+    loadPauses();
+    connectSocket();
+  }).catch(function (err) { showAlert(err.message); });
+})();

@@ -1,0 +1,287 @@
+"""HTTP side of the widget: /widget.js, the frame page and the visitor's JSON API.
+
+API under /widget/<key>/api/ (JSON in Portuguese; the visitor's token in the header
+X-Visitor-Token):
+  GET  config                    title, greeting, colour, departments (ordered)
+  POST start                     name?, email?, department_id, text (JSON, or multipart
+                                 with a file) -> {token, ticket, messages}
+  GET  conversation              {ticket, messages} of the current or last ticket
+  POST messages                  text and/or file into the open ticket (409 when finished)
+  GET  attachments/<message_id>  a file of the visitor's own conversation
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from flask import current_app, g, render_template, request, send_file, send_from_directory
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
+
+from .. import errors
+from ..extensions import db
+from ..services import RuleError, after_commit, attachments, ratelimit
+from ..services import webchat as rules
+from ..services.templates import ALLOWED, human_size
+from ..services.tickets import MAX_TEXT
+from . import bp
+
+STATIC = Path(__file__).resolve().parent.parent / "static" / "webchat"
+TOKEN_HEADER = "X-Visitor-Token"
+# A copy of the token for browsers that refuse storage to third-party frames (Chromium
+# with third-party cookies blocked, incognito): HttpOnly, only under /widget/<key>/, and
+# Partitioned (CHIPS), so it exists only under the site that embeds the chat. It is read
+# by the frame page alone, to hand the token back to the frame; the API authenticates by
+# the header only, so the cookie gives a cross-site request nothing (no CSRF surface).
+RESUME_COOKIE = "atende_visitor"
+RESUME_DAYS = 365
+DEFAULT_RATE_LIMIT = "10/10,60/600"          # per visitor: messages
+DEFAULT_START_RATE_LIMIT = "10/60,100/3600"  # per IP address and chat: new conversations
+
+# The frame is framed by any site on purpose (no frame-ancestors). Everything else is
+# this origin only: a message text that slipped into the DOM as HTML still could not
+# run a script (MSG-5 is enforced by textContent; this is the second lock).
+FRAME_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; "
+             "img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; "
+             "base-uri 'none'; form-action 'none'")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers or {}
+
+
+def _is_api() -> bool:
+    return "/api/" in request.path
+
+
+@bp.errorhandler(ApiError)
+def _api_error(exc: ApiError):
+    db.session.rollback()
+    return {"error": exc.message}, exc.status, exc.headers
+
+
+@bp.errorhandler(RuleError)
+def _rule_error(exc: RuleError):
+    db.session.rollback()
+    status = 409 if isinstance(exc, rules.TicketClosed) else 400
+    return {"error": str(exc)}, status
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    """Portuguese JSON for the API (a too large upload is a 413 the frame can show)."""
+    db.session.rollback()
+    if exc.code == 413:
+        message = _("Arquivo grande demais: máximo %(size)s", size=human_size(attachments.max_bytes()))
+    else:
+        message = str(errors.MESSAGES.get(exc.code) or _("Erro %(code)s.", code=exc.code))
+    if _is_api():
+        return {"error": message}, exc.code
+    return errors._page(exc.code, message)
+
+
+# --- lookups --------------------------------------------------------------------------------
+
+
+def _connection(key: str):
+    connection = rules.find_connection(key)
+    if connection is None:
+        raise ApiError(404, _("Chat não encontrado."))
+    # The tenant of everything written here is the connection's company, also when the
+    # browser happens to carry an agent's session of another company (same host).
+    g.tenant_id = connection.company_id
+    return connection
+
+
+def _visitor(connection):
+    address = rules.find_visitor(connection, request.headers.get(TOKEN_HEADER))
+    if address is None:
+        raise ApiError(401, _("Conversa não encontrada. Inicie uma nova conversa."))
+    return address
+
+
+def _limit(scope: str, ident: str, config_key: str, default: str) -> None:
+    limits = ratelimit.parse(current_app.config.get(config_key) or default)
+    wait = ratelimit.hit(scope, ident, limits)
+    if wait:
+        raise ApiError(429, _("Muitas mensagens em pouco tempo. Aguarde alguns segundos e tente "
+                              "de novo."), {"Retry-After": str(wait)})
+
+
+def _limit_visitor(address) -> None:
+    # keyed by a digest of the token: row ids restart with a fresh database, tokens do not
+    ident = hashlib.sha256(address.address.encode()).hexdigest()[:32]
+    _limit("webchat-msg", ident, "WEBCHAT_RATE_LIMIT", DEFAULT_RATE_LIMIT)
+
+
+def _client_ip() -> str:
+    """The visitor's address. Behind N reverse proxies (WEBCHAT_PROXY_HOPS=N) it is the
+    N-th address from the right of X-Forwarded-For, the one our own proxy wrote; the
+    header is never trusted without proxies (anyone can send one)."""
+    hops = int(current_app.config.get("WEBCHAT_PROXY_HOPS") or 0)
+    if hops > 0:
+        forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",")
+                     if a.strip()]
+        if len(forwarded) >= hops:
+            return forwarded[-hops][:64]
+    return request.remote_addr or "-"
+
+
+def _payload() -> dict:
+    """The fields of a JSON body or of a form (multipart, when a file goes with them)."""
+    if request.is_json:
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            raise ApiError(400, _("Requisição inválida."))
+        return data
+    return request.form.to_dict()
+
+
+def _upload():
+    storage = request.files.get("file")
+    if storage is None or not storage.filename:
+        return None
+    return attachments.read(storage)  # RuleError: size or type
+
+
+def _conversation(address, ticket=None) -> dict:
+    ticket = ticket or rules.current_ticket(address)
+    return {"token": address.address, "ticket": rules.ticket_info(ticket),
+            "messages": rules.history(ticket)}
+
+
+def _no_store(response):
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# --- pages ---------------------------------------------------------------------------------
+
+
+@bp.get("/widget.js")
+def script():
+    """The loader a site embeds; no key inside, so one short-cached file serves all."""
+    response = send_from_directory(STATIC, "widget.js", mimetype="text/javascript",
+                                   max_age=300)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.get("/widget/<key>/")
+def frame(key: str):
+    connection = rules.find_connection(key)
+    if connection is None:
+        response = current_app.make_response(
+            (render_template("webchat/unavailable.html"), 404))
+    else:
+        config = rules.config(connection)
+        locale = str(get_locale() or "pt_BR")
+        data = {
+            **config,
+            "key": connection.public_key,
+            "api": request.path + "api/",
+            "locale": "en" if locale == "en" else "pt-BR",
+            "max_bytes": attachments.max_bytes(),
+            "max_size": human_size(attachments.max_bytes()),
+            "accept": ",".join(sorted(ALLOWED)),
+            "max_text": MAX_TEXT,
+            "strings": _strings(),
+        }
+        resumed = rules.find_visitor(connection, request.cookies.get(RESUME_COOKIE))
+        data["resume_token"] = resumed.address if resumed is not None else None
+        response = current_app.make_response(render_template("webchat/frame.html",
+                                                             config=config, data=data))
+    response.headers["Content-Security-Policy"] = FRAME_CSP
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return _no_store(response)
+
+
+def _strings() -> dict:
+    """The frame's texts, translated here (frame.js has no catalogue of its own)."""
+    return {
+        "start": _("Iniciar conversa"),
+        "send": _("Enviar"),
+        "choose_department": _("Escolha o departamento"),
+        "empty": _("Escreva uma mensagem."),
+        "too_big": _("Arquivo grande demais: máximo %(size)s", size=human_size(attachments.max_bytes())),
+        "network": _("Sem conexão com o servidor. Verifique sua internet e tente de novo."),
+        "generic": _("Não foi possível enviar. Tente de novo."),
+        "reconnecting": _("Reconectando…"),
+        "finished": _("Seu atendimento foi finalizado. Escolha um departamento para iniciar "
+                      "um novo."),
+        "protocol": _("Protocolo"),
+        "you": _("Você"),
+        "attachment": _("Anexo"),
+        "remove_file": _("Remover anexo"),
+        "download_failed": _("Não foi possível baixar o arquivo."),
+    }
+
+
+# --- API -----------------------------------------------------------------------------------
+
+
+@bp.get("/widget/<key>/api/config")
+def api_config(key: str):
+    return _no_store(current_app.make_response(rules.config(_connection(key))))
+
+
+@bp.post("/widget/<key>/api/start")
+def api_start(key: str):
+    connection = _connection(key)
+    address = rules.find_visitor(connection, request.headers.get(TOKEN_HEADER))
+    if address is None:
+        _limit("webchat-start", f"{connection.id}:{_client_ip()}", "WEBCHAT_START_RATE_LIMIT",
+               DEFAULT_START_RATE_LIMIT)
+    else:
+        _limit_visitor(address)
+    data = _payload()
+    upload = _upload()
+    address, ticket, _message = rules.start(
+        connection, address, text=data.get("text"), upload=upload,
+        department_id=data.get("department_id"), name=data.get("name"),
+        email=data.get("email"))
+    after_commit.commit()
+    response = current_app.make_response((_conversation(address, ticket), 201))
+    response.set_cookie(RESUME_COOKIE, address.address, max_age=RESUME_DAYS * 86400,
+                        path=f"/widget/{connection.public_key}/", secure=True, httponly=True,
+                        samesite="None", partitioned=True)
+    return _no_store(response)
+
+
+@bp.get("/widget/<key>/api/conversation")
+def api_conversation(key: str):
+    connection = _connection(key)
+    return _no_store(current_app.make_response(_conversation(_visitor(connection))))
+
+
+@bp.post("/widget/<key>/api/messages")
+def api_messages(key: str):
+    connection = _connection(key)
+    address = _visitor(connection)
+    _limit_visitor(address)
+    data = _payload()
+    upload = _upload()
+    message = rules.say(address, data.get("text"), upload)
+    after_commit.commit()
+    return _no_store(current_app.make_response(({"message": rules.shown(message)}, 201)))
+
+
+@bp.get("/widget/<key>/api/attachments/<int:message_id>")
+def api_attachment(key: str, message_id: int):
+    connection = _connection(key)
+    address = _visitor(connection)
+    message = rules.own_message(address, message_id)
+    found = attachments.file_of(message) if message is not None else None
+    if found is None:
+        raise ApiError(404, _("Arquivo não encontrado."))
+    response = send_file(found, mimetype=message.file_mime or "application/octet-stream",
+                         as_attachment=True, download_name=message.file_name or "arquivo",
+                         max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

@@ -1,0 +1,118 @@
+"""The issue's two-page scenario in real Chromium (CHN-5, RTM-1, TKT-3, MSG-1, MSG-4,
+MSG-5): a visitor on a shop's page writes in the widget; an agent in /inbox sees the
+ticket appear without reloading, accepts and answers; the visitor sees the answer live;
+the delivery status reaches the agent; HTML typed by the visitor stays text on both
+sides; no console errors."""
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from backoffice.extensions import db
+from backoffice.services import ratelimit
+from tests.factories import PASSWORD
+from tests.webchat_factories import gen_webchat_world
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture
+def world(app):
+    ratelimit.reset_redis_state()
+    with app.app_context():
+        built = gen_webchat_world()
+        db.session.remove()
+    return built
+
+
+def watch_errors(page, errors):
+    # a failed resource is logged by the console without its URL: record the URL
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.on("console", lambda m: errors.append(m.text)
+            if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("dialog", lambda d: (errors.append(f"dialog: {d.message}"), d.dismiss()))
+
+
+def test_visitor_writes_agent_sees_live_accepts_answers_and_visitor_sees_it(
+        app, browser, page, shop, world, live_server, log_in, console_errors):
+    # the agent, in a browser context of their own (their own cookies)
+    agent_context = browser.new_context(locale="pt-BR")
+    agent = agent_context.new_page()
+    agent.set_default_timeout(8_000)
+    agent_errors: list[str] = []
+    watch_errors(agent, agent_errors)
+    log_in(agent, world.agents["support"], PASSWORD)
+    agent.goto(f"{live_server}/inbox/")
+    expect(agent.locator("#filter-view-all")).to_be_visible()
+    expect(agent.locator(".ticket-row")).to_have_count(0)
+    agent.wait_for_function("window.io && document.readyState === 'complete'")
+
+    # the visitor, on the shop's page (another origin) with the one script tag
+    shop(world.key)
+    page.locator("#atende-bubble").click()
+    chat = page.frame_locator("#atende-frame")
+    chat.locator("#wc-name").fill("Maria Visitante")
+    chat.locator("#wc-department").select_option(label="Suporte")
+    chat.locator("#wc-text").fill(XSS)
+    chat.locator("#wc-send").click()
+    expect(chat.locator(".wc-msg.wc-mine .wc-text")).to_have_text(XSS)
+
+    # the agent sees it arrive without reloading, as text
+    row = agent.locator(".ticket-row")
+    expect(row).to_have_count(1)
+    expect(row.locator(".ticket-contact")).to_have_text("Maria Visitante")
+    expect(row.locator(".ticket-preview")).to_have_text(XSS)
+    row.click()
+    incoming = agent.locator(".msg .msg-text")
+    expect(incoming).to_have_text([XSS])
+    expect(agent.locator(".msg img")).to_have_count(0)
+    expect(agent.locator(".msg .msg-channel").first).to_contain_text("Webchat")  # MSG-4
+
+    # accept and answer
+    agent.locator("#btn-accept").click()
+    expect(agent.locator("#btn-accept")).to_be_hidden()
+    agent.locator("#composer-text").fill("Olá, Maria! Como posso ajudar?")
+    agent.locator("#btn-send").click()
+    answer = agent.locator(".msg", has_text="Olá, Maria! Como posso ajudar?")
+    expect(answer).to_have_count(1)
+
+    # the visitor sees the answer live, and the agent sees it was delivered / read
+    theirs = chat.locator(".wc-msg:not(.wc-mine) .wc-text")
+    expect(theirs).to_have_text(["Olá, Maria! Como posso ajudar?"])
+    expect(answer.locator(".msg-status")).to_have_attribute("data-status", "read")
+
+    # the visitor writes again: it appears in the open conversation at once
+    chat.locator("#wc-text").fill("Meu óculos quebrou")
+    chat.locator("#wc-text").press("Enter")
+    expect(agent.locator(".msg .msg-text", has_text="Meu óculos quebrou")).to_have_count(1)
+
+    assert console_errors == []
+    assert [e for e in agent_errors if not e.endswith("/favicon.ico")] == []
+    agent_context.close()
+
+
+def test_agent_of_another_department_does_not_see_the_visitors_ticket(
+        app, browser, page, shop, world, live_server, log_in):
+    """RTM-1 in the browser: the Vendas agent's inbox stays empty while a Suporte ticket
+    arrives, live or on reload."""
+    other_context = browser.new_context(locale="pt-BR")
+    seller = other_context.new_page()
+    log_in(seller, world.agents["sales"], PASSWORD)
+    seller.goto(f"{live_server}/inbox/")
+    seller.wait_for_function("window.io && document.readyState === 'complete'")
+
+    shop(world.key)
+    page.locator("#atende-bubble").click()
+    chat = page.frame_locator("#atende-frame")
+    chat.locator("#wc-department").select_option(label="Suporte")
+    chat.locator("#wc-text").fill("Só para o suporte")
+    chat.locator("#wc-send").click()
+    expect(chat.locator(".wc-msg.wc-mine")).to_have_count(1)
+
+    seller.wait_for_timeout(1000)
+    expect(seller.locator(".ticket-row")).to_have_count(0)
+    seller.reload()
+    seller.wait_for_load_state("networkidle")
+    expect(seller.locator(".ticket-row")).to_have_count(0)
+    other_context.close()

@@ -1,0 +1,170 @@
+"""CHN-5 in a real browser: a shop's page (another origin) with the one script tag shows
+the bubble; the visitor picks a department and writes; the agent's answer arrives live
+(RTM-1) and is acknowledged as read; a reload resumes the conversation; HTML typed by the
+visitor shows as text (MSG-5); a flood is refused in Portuguese with the text kept; no
+console errors anywhere."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import func, select
+
+from backoffice.extensions import db
+from backoffice.models import Message, Ticket, User
+from backoffice.models.tickets import READ
+from backoffice.services import after_commit, ratelimit, sending, tickets
+from tests.webchat_factories import PNG, gen_webchat_world
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture
+def world(app):
+    ratelimit.reset_redis_state()
+    with app.app_context():
+        built = gen_webchat_world()
+        db.session.remove()
+    return built
+
+
+def _reply(app, text):
+    with app.app_context():
+        ticket = db.session.scalar(select(Ticket))
+        agent = db.session.scalar(select(User).where(User.email == "suporte@example.com"))
+        message = sending.queue(ticket, agent, text)
+        after_commit.commit()
+        message_id = message.id
+        db.session.remove()
+    return message_id
+
+
+def _status(app, message_id):
+    with app.app_context():
+        status = db.session.get(Message, message_id).status
+        db.session.remove()
+    return status
+
+
+def test_CHN_5_RTM_1_MSG_5_visitor_and_agent_talk_live(app, page, shop, world, console_errors):
+    shop(world.key)
+    bubble = page.locator("#atende-bubble")
+    expect(bubble).to_be_visible()
+    assert bubble.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(170, 51, 102)"
+    expect(page.locator("#atende-frame")).to_be_hidden()
+    bubble.click()
+    expect(page.locator("#atende-frame")).to_be_visible()
+    chat = page.frame_locator("#atende-frame")
+
+    expect(chat.locator(".wc-greeting")).to_have_text("Olá! Como podemos ajudar?")
+    options = chat.locator("#wc-department option").all_inner_texts()
+    assert options[1:] == ["Vendas", "Suporte"]
+    chat.locator("#wc-text").fill("Sem departamento")
+    chat.locator("#wc-send").click()
+    expect(chat.locator("#wc-alert")).to_have_text("Escolha o departamento")
+    expect(chat.locator("#wc-text")).to_have_value("Sem departamento")
+
+    chat.locator("#wc-name").fill("Maria Visitante")
+    chat.locator("#wc-department").select_option(label="Suporte")
+    chat.locator("#wc-text").fill(XSS)
+    chat.locator("#wc-send").click()
+    mine = chat.locator(".wc-msg.wc-mine .wc-text")
+    expect(mine).to_have_text(XSS)           # the literal characters, not an image
+    expect(chat.locator(".wc-msg img")).to_have_count(0)
+    expect(chat.locator("#wc-alert")).to_be_hidden()
+    expect(chat.locator("#wc-department")).to_be_hidden()
+    expect(chat.locator("#wc-text")).to_have_value("")
+
+    answer = _reply(app, "Olá, Maria! Em que posso ajudar?")
+    theirs = chat.locator(".wc-msg:not(.wc-mine)")
+    expect(theirs.locator(".wc-text")).to_have_text("Olá, Maria! Em que posso ajudar?")
+    expect(theirs.locator(".wc-author")).to_have_text("Ana Suporte")
+    deadline = time.time() + 5
+    while _status(app, answer) != READ and time.time() < deadline:
+        time.sleep(0.1)
+    assert _status(app, answer) == READ   # open and visible: read receipt
+
+    chat.locator("#wc-text").fill("Obrigada!")
+    chat.locator("#wc-text").press("Enter")  # Enter sends
+    expect(mine).to_have_count(2)
+
+    page.reload()                            # the conversation survives a reload
+    chat = page.frame_locator("#atende-frame")
+    expect(page.locator("#atende-frame")).to_be_visible()  # it was open: it reopens
+    expect(chat.locator(".wc-msg .wc-text")).to_have_text(
+        [XSS, "Olá, Maria! Em que posso ajudar?", "Obrigada!"])
+    expect(chat.locator("#wc-department")).to_be_hidden()
+    assert console_errors == []
+
+
+def test_CHN_5_flood_is_refused_in_portuguese_and_the_text_stays(app, page, shop, world,
+                                                                 console_errors):
+    app.config["WEBCHAT_RATE_LIMIT"] = "1/60"
+    shop(world.key)
+    page.locator("#atende-bubble").click()
+    chat = page.frame_locator("#atende-frame")
+    chat.locator("#wc-department").select_option(label="Vendas")
+    chat.locator("#wc-text").fill("Primeira")
+    chat.locator("#wc-send").click()
+    expect(chat.locator(".wc-msg.wc-mine")).to_have_count(1)
+    chat.locator("#wc-text").fill("Segunda")
+    chat.locator("#wc-send").click()
+    expect(chat.locator(".wc-msg.wc-mine")).to_have_count(2)
+    chat.locator("#wc-text").fill("Terceira, rápido demais")
+    chat.locator("#wc-send").click()
+    expect(chat.locator("#wc-alert")).to_have_text(
+        "Muitas mensagens em pouco tempo. Aguarde alguns segundos e tente de novo.")
+    expect(chat.locator("#wc-text")).to_have_value("Terceira, rápido demais")
+    expect(chat.locator(".wc-msg.wc-mine")).to_have_count(2)
+    # a 429 is logged by the browser as a failed resource; nothing else may be
+    assert [e for e in console_errors if "429" not in e] == []
+
+
+def test_CHN_5_unknown_key_draws_no_bubble(page, shop, world, console_errors):
+    warnings = []
+    page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
+    shop("chave-que-nao-existe")
+    page.wait_for_timeout(1500)
+    expect(page.locator("#atende-bubble")).to_have_count(0)
+    assert any("chat indisponível" in w for w in warnings), warnings
+
+
+def test_CHN_5_attachment_and_a_new_conversation_after_the_ticket_is_finished(
+        app, page, shop, world, console_errors, tmp_path):
+    shop(world.key)
+    page.locator("#atende-bubble").click()
+    chat = page.frame_locator("#atende-frame")
+    chat.locator("#wc-department").select_option(label="Suporte")
+    chat.locator("#wc-text").fill("Segue o comprovante")
+    photo = tmp_path / "comprovante.png"
+    photo.write_bytes(PNG)
+    chat.locator("#wc-file").set_input_files(str(photo))
+    expect(chat.locator("#wc-file-name")).to_have_text("comprovante.png")
+    chat.locator("#wc-send").click()
+    expect(chat.locator(".wc-msg.wc-mine .wc-file-link")).to_contain_text("comprovante.png")
+    expect(chat.locator("#wc-file-chip")).to_be_hidden()
+
+    with app.app_context():  # the agent finishes the ticket
+        ticket = db.session.scalar(select(Ticket))
+        agent = db.session.scalar(select(User).where(User.email == "suporte@example.com"))
+        tickets.close(ticket, agent)
+        after_commit.commit()
+        db.session.remove()
+
+    chat.locator("#wc-text").fill("Mais uma dúvida")
+    chat.locator("#wc-send").click()
+    expect(chat.locator("#wc-alert")).to_have_text(
+        "Seu atendimento foi finalizado. Escolha um departamento para iniciar um novo.")
+    expect(chat.locator("#wc-text")).to_have_value("Mais uma dúvida")   # nothing lost
+    expect(chat.locator("#wc-department")).to_be_visible()
+    expect(chat.locator("#wc-name")).to_be_hidden()                     # already known
+    chat.locator("#wc-department").select_option(label="Vendas")
+    chat.locator("#wc-send").click()
+    expect(chat.locator(".wc-msg.wc-mine .wc-text").last).to_have_text("Mais uma dúvida")
+    expect(chat.locator("#wc-department")).to_be_hidden()
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Ticket)) == 2
+        db.session.remove()
+    # a 409 is logged by the browser as a failed resource; nothing else may be
+    assert [e for e in console_errors if "409" not in e] == []

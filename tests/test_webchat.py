@@ -1,0 +1,704 @@
+"""CHN-5: the website chat widget. One script tag shows a bubble; the visitor picks a
+department (active, receiving, ordered), writes and gets the agents' answers live
+(RTM-1, through the queued sending of CHN-3); the conversation survives a reload; text
+is shown as text (MSG-5). Bad input answers in Portuguese, loses nothing and is never a
+500: unknown keys, foreign tokens, empty or oversize messages, disallowed files, floods.
+"""
+from __future__ import annotations
+
+import io
+import uuid
+
+import pytest
+import redis
+from sqlalchemy import func, select
+
+from backoffice.extensions import db, socketio
+from backoffice.models import Contact, ContactAddress, Message, Ticket, User
+from backoffice.models.tickets import CLOSED, DELIVERED, IN, QUEUED, READ, SENT, WAITING
+from backoffice.services import after_commit, ratelimit, sending, tickets
+from tests.conftest import login
+from tests.webchat_factories import PNG, gen_webchat_world, png_file, set_show_agent_name
+
+NS = "/webchat"
+XSS = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture
+def app_config(app_config):
+    # Rate-limit counters of one test must not leak into the next (real Redis keeps them
+    # under the services backend, and ids restart with each truncated database).
+    return {**app_config, "RATE_LIMIT_PREFIX": f"test:{uuid.uuid4().hex}:"}
+
+
+@pytest.fixture
+def world(app):
+    ratelimit.reset_redis_state()
+    with app.app_context():
+        built = gen_webchat_world()
+        db.session.remove()
+    yield built
+    ratelimit.reset_redis_state()
+
+
+@pytest.fixture
+def sockets(app):
+    opened = []
+
+    def agent(email):
+        http = app.test_client()
+        assert login(http, email).status_code == 302
+        sc = socketio.test_client(app, flask_test_client=http)
+        assert sc.is_connected()
+        sc.get_received()
+        opened.append(sc)
+        return sc
+
+    def visitor(key, token):
+        sc = socketio.test_client(app, namespace=NS, auth={"key": key, "token": token})
+        opened.append(sc)
+        return sc
+
+    yield agent, visitor
+    for sc in opened:
+        if sc.is_connected(NS):
+            sc.disconnect(NS)
+        if sc.is_connected():
+            sc.disconnect()
+
+
+def api(key, path):
+    return f"/widget/{key}/api/{path}"
+
+
+def start(client, key, token=None, **body):
+    headers = {"X-Visitor-Token": token} if token else {}
+    return client.post(api(key, "start"), json=body, headers=headers)
+
+
+def say(client, key, token, text=None, **kwargs):
+    if "data" in kwargs:
+        return client.post(api(key, "messages"), headers={"X-Visitor-Token": token}, **kwargs)
+    return client.post(api(key, "messages"), json={"text": text}, headers={"X-Visitor-Token": token})
+
+
+def conversation(client, key, token):
+    return client.get(api(key, "conversation"), headers={"X-Visitor-Token": token})
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def events(sc, name, namespace=None):
+    # the test client hands the payload of an event named "message" as is (socket.send)
+    return [e["args"] if name == "message" else e["args"][0]
+            for e in sc.get_received(namespace) if e["name"] == name]
+
+
+def new_visitor(client, world, text="Olá, preciso de ajuda", department="support", **extra):
+    r = start(client, world.key, department_id=world.departments[department], text=text, **extra)
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
+
+
+# --- the script, the frame, unknown keys -------------------------------------------------------
+
+
+def test_CHN_5_loader_script_is_served_as_short_cached_javascript(client):
+    r = client.get("/widget.js")
+    assert r.status_code == 200
+    assert r.mimetype == "text/javascript"
+    assert r.cache_control.max_age == 300 and r.cache_control.public
+    body = r.get_data(as_text=True)
+    for needle in ("atende-bubble", "atende-frame", "data-key", "document.currentScript",
+                   'script[data-key][src*="widget.js"]', "/widget/"):
+        assert needle in body
+
+
+def test_CHN_5_admin_snippet_points_at_the_loader(app, world):
+    from backoffice.admin.connections import script_url
+
+    with app.test_request_context("/"):
+        assert script_url() == "http://localhost/widget.js"
+
+
+def test_CHN_5_frame_page_for_a_valid_key(client, world):
+    r = client.get(f"/widget/{world.key}/")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert "Fale com a Loja Alfa" in html and "Olá! Como podemos ajudar?" in html
+    for element in ('id="wc-name"', 'id="wc-department"', 'id="wc-text"', 'id="wc-send"',
+                    'id="wc-file"', 'id="wc-alert"', "Escolha o departamento",
+                    "/static/vendor/socket.io.min.js", "/static/webchat/frame.js"):
+        assert element in html
+    # only active receiving departments, in their order
+    assert html.index(">Vendas<") < html.index(">Suporte<")
+    assert ">Arquivo<" not in html and ">Interno<" not in html
+    assert "script-src 'self'" in r.headers["Content-Security-Policy"]
+    assert "frame-ancestors" not in r.headers["Content-Security-Policy"]  # any site frames it
+    assert "X-Frame-Options" not in r.headers
+
+
+@pytest.mark.parametrize("which", ["unknown", "inactive", "http_api", "company_off"])
+def test_CHN_5_unknown_or_inactive_key_is_a_friendly_404(app, client, world, which):
+    key = {"unknown": "chave-que-nao-existe", "inactive": world.inactive_key,
+           "http_api": world.api_key, "company_off": world.key}[which]
+    if which == "company_off":
+        with app.app_context():
+            from backoffice.models import Company
+
+            db.session.get(Company, world.company_id).active = False
+            db.session.commit()
+    page = client.get(f"/widget/{key}/")
+    assert page.status_code == 404
+    assert "Chat indisponível" in page.get_data(as_text=True)
+    for method, path in (("get", "config"), ("get", "conversation"), ("post", "start"),
+                         ("post", "messages"), ("get", "attachments/1")):
+        r = getattr(client, method)(api(key, path), json={"text": "oi"},
+                                    headers={"X-Visitor-Token": "x" * 32})
+        assert r.status_code == 404, (path, r.status_code)
+        assert r.get_json() == {"error": "Chat não encontrado."}
+    with app.app_context():
+        assert count(Ticket) == 0 and count(Contact) == 0
+
+
+def test_CHN_5_config_offers_active_receiving_departments_in_order(client, world):
+    r = client.get(api(world.key, "config"))
+    assert r.status_code == 200
+    data = r.get_json()
+    assert data["title"] == "Fale com a Loja Alfa"
+    assert data["greeting"] == "Olá! Como podemos ajudar?"
+    assert data["color"] == "#aa3366"
+    assert data["departments"] == [{"id": world.departments["sales"], "name": "Vendas"},
+                                   {"id": world.departments["support"], "name": "Suporte"}]
+
+
+# --- starting, resuming ----------------------------------------------------------------------------
+
+
+def test_CHN_5_RTM_1_start_opens_a_ticket_seen_by_that_departments_agents_only(
+        app, client, world, sockets):
+    agent, _visitor = sockets
+    support = agent(world.agents["support"])
+    sales = agent(world.agents["sales"])
+    other_company = agent(world.agents["other_company"])
+    other_admin = agent(world.agents["admin_b"])
+
+    r = start(client, world.key, name="Maria Visitante", email="maria@example.com",
+              department_id=world.departments["support"], text="Meu pedido não chegou")
+    assert r.status_code == 201
+    data = r.get_json()
+    token = data["token"]
+    assert len(token) == 32
+    assert data["ticket"]["status"] == WAITING and data["ticket"]["open"] is True
+    assert [(m["direction"], m["text"]) for m in data["messages"]] == [(IN, "Meu pedido não chegou")]
+
+    with app.app_context():
+        address = db.session.scalar(select(ContactAddress).where(ContactAddress.address == token))
+        assert address.connection_id == world.connection_id
+        assert address.contact.name == "Maria Visitante"
+        assert address.contact.email == "maria@example.com"
+        ticket = db.session.scalar(select(Ticket))
+        assert ticket.protocol == data["ticket"]["protocol"]
+        assert ticket.department_id == world.departments["support"]
+        assert ticket.contact_id == address.contact_id and ticket.status == WAITING
+        assert count(Message) == 1
+
+    seen = events(support, "ticket.updated")
+    assert [e["protocol"] for e in seen] == [data["ticket"]["protocol"]]
+    assert seen[0]["preview"] == "Meu pedido não chegou"
+    assert sales.get_received() == []
+    assert other_company.get_received() == []
+    assert other_admin.get_received() == []
+
+
+def test_CHN_5_single_department_is_chosen_without_asking(app, client, world):
+    with app.app_context():
+        from backoffice.models import Department
+
+        db.session.get(Department, world.departments["sales"]).active = False
+        db.session.commit()
+    r = start(client, world.key, text="Oi")  # no department_id: the only one offered
+    assert r.status_code == 201
+    with app.app_context():
+        assert db.session.scalar(select(Ticket.department_id)) == world.departments["support"]
+
+
+@pytest.mark.parametrize("department", [
+    "internal", "archived", "other_company", "missing", "none", "text", "list", "huge",
+    "negative", "float"])
+def test_CHN_5_start_into_a_department_not_offered_is_refused(app, client, world, department):
+    value = {"internal": world.departments["internal"], "archived": world.departments["archived"],
+             "other_company": world.b_department_id, "missing": 999999, "none": None,
+             "text": "vendas", "list": [world.departments["sales"]], "huge": 10**30,
+             "negative": -1, "float": 1.5}[department]
+    r = start(client, world.key, department_id=value, text="Oi")
+    assert r.status_code == 400
+    assert r.get_json()["error"]
+    with app.app_context():
+        assert count(Ticket) == 0 and count(Contact) == 0 and count(Message) == 0
+
+
+def test_CHN_5_client_made_token_is_never_adopted(app, client, world):
+    made_up = "A" * 32
+    r = start(client, world.key, token=made_up, department_id=world.departments["sales"], text="Oi")
+    assert r.status_code == 201
+    assert r.get_json()["token"] != made_up
+    with app.app_context():
+        assert db.session.scalar(select(ContactAddress.address)) == r.get_json()["token"]
+
+
+def test_CHN_5_reload_resumes_the_conversation_by_token(app, client, world):
+    token = new_visitor(client, world, text="Primeira")["token"]
+    assert say(client, world.key, token, "Segunda").status_code == 201
+    # a second "start" while the ticket is open just adds to it
+    r = start(client, world.key, token=token, department_id=world.departments["sales"], text="Terceira")
+    assert r.status_code == 201
+
+    fresh = client.application.test_client()  # a reloaded page: only the token is kept
+    r = conversation(fresh, world.key, token)
+    assert r.status_code == 200
+    data = r.get_json()
+    assert data["ticket"]["open"] is True
+    assert [m["text"] for m in data["messages"]] == ["Primeira", "Segunda", "Terceira"]
+    with app.app_context():
+        assert count(Ticket) == 1
+        assert db.session.scalar(select(Ticket.department_id)) == world.departments["support"]
+
+
+def test_CHN_5_token_of_one_connection_opens_nothing_on_another(app, client, world, sockets):
+    _agent, visitor = sockets
+    token = new_visitor(client, world)["token"]
+    for key in (world.other_key, world.b_key):
+        assert conversation(client, key, token).status_code == 401
+        assert say(client, key, token, "Oi").status_code == 401
+        assert not visitor(key, token).is_connected(NS)
+        assert client.get(api(key, "attachments/1"),
+                          headers={"X-Visitor-Token": token}).status_code == 401
+    assert conversation(client, world.key, None).status_code == 401
+    assert conversation(client, world.key, "B" * 32).status_code == 401
+    r = say(client, world.key, "B" * 32, "Oi")
+    assert r.status_code == 401
+    assert r.get_json() == {"error": "Conversa não encontrada. Inicie uma nova conversa."}
+    with app.app_context():
+        assert count(Message) == 1
+
+
+def test_CHN_5_resume_cookie_brings_the_token_back_to_the_frame_only(app, world):
+    """Where a browser refuses storage to the third-party frame, the partitioned HttpOnly
+    cookie lets the frame page hand the token back; the API never accepts the cookie."""
+    client = app.test_client()
+    r = start(client, world.key, department_id=world.departments["sales"], text="Oi")
+    token = r.get_json()["token"]
+    cookie = r.headers["Set-Cookie"]
+    for part in (f"atende_visitor={token}", "Secure", "HttpOnly", "SameSite=None",
+                 "Partitioned", f"Path=/widget/{world.key}/"):
+        assert part in cookie
+
+    reloaded = app.test_client()
+    reloaded.set_cookie("atende_visitor", token, path=f"/widget/{world.key}/")
+    assert f'"resume_token": "{token}"' in reloaded.get(f"/widget/{world.key}/").get_data(as_text=True)
+    assert reloaded.get(api(world.key, "conversation")).status_code == 401  # header only
+
+    elsewhere = app.test_client()  # the same token offered to another connection's frame
+    elsewhere.set_cookie("atende_visitor", token, path=f"/widget/{world.other_key}/")
+    assert '"resume_token": null' in elsewhere.get(f"/widget/{world.other_key}/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("auth", [None, "texto", {}, {"key": 1, "token": 2},
+                                  {"key": "x" * 20, "token": "y" * 32}])
+def test_CHN_5_socket_without_a_valid_visitor_is_refused(app, world, sockets, auth):
+    sc = socketio.test_client(app, namespace=NS, auth=auth)
+    assert not sc.is_connected(NS)
+
+
+def test_CHN_5_posts_need_no_csrf_token_and_start_no_session(client, world):
+    """The blueprint is CSRF-exempt: a visitor is identified by the header token only."""
+    r = client.post(api(world.key, "start"), json={"department_id": world.departments["sales"],
+                                                   "text": "Oi"})
+    assert r.status_code == 201
+    assert [c for c in r.headers.getlist("Set-Cookie") if not c.startswith("atende_visitor=")] == []
+
+
+# --- live: agents' answers, receipts ---------------------------------------------------------------
+
+
+def _ticket_of(token):
+    return db.session.scalar(select(Ticket).join(ContactAddress, ContactAddress.contact_id == Ticket.contact_id)
+                             .where(ContactAddress.address == token))
+
+
+def _reply(token, text, agent_email):
+    ticket = _ticket_of(token)
+    agent = db.session.scalar(select(User).where(User.email == agent_email))
+    message = sending.queue(ticket, agent, text)
+    after_commit.commit()
+    return message.id
+
+
+def test_CHN_5_RTM_1_CHN_3_agent_answer_reaches_that_visitor_only(app, client, world, sockets):
+    _agent, visitor = sockets
+    one = new_visitor(client, world, text="Sou o visitante 1")["token"]
+    two = new_visitor(client, world, text="Sou o visitante 2")["token"]
+    sc_one, sc_two = visitor(world.key, one), visitor(world.key, two)
+    assert sc_one.is_connected(NS) and sc_two.is_connected(NS)
+    sc_one.get_received(NS), sc_two.get_received(NS)
+
+    with app.app_context():  # eager queue: saved, queued, delivered by the WebchatAdapter
+        message_id = _reply(one, "Olá, visitante 1!", world.agents["support"])
+        assert db.session.get(Message, message_id).status == SENT
+
+    got = events(sc_one, "message", NS)
+    assert [(m["id"], m["text"], m["author"], m["direction"]) for m in got] == [
+        (message_id, "Olá, visitante 1!", "Ana Suporte", "out")]
+    assert sc_two.get_received(NS) == []
+    texts = [m["text"] for m in conversation(client, world.key, one).get_json()["messages"]]
+    assert texts == ["Sou o visitante 1", "Olá, visitante 1!"]
+    assert "Olá, visitante 1!" not in str(conversation(client, world.key, two).get_json())
+
+
+def test_CHN_5_agent_name_hidden_when_the_company_hides_it(app, client, world, sockets):
+    _agent, visitor = sockets
+    token = new_visitor(client, world)["token"]
+    sc = visitor(world.key, token)
+    sc.get_received(NS)
+    with app.app_context():
+        set_show_agent_name(world.company_id, False)
+        _reply(token, "Resposta anônima", world.agents["support"])
+    assert [m["author"] for m in events(sc, "message", NS)] == [None]
+    last = conversation(client, world.key, token).get_json()["messages"][-1]
+    assert last["text"] == "Resposta anônima" and last["author"] is None
+
+
+def test_CHN_5_visitor_message_is_echoed_to_the_visitors_other_tabs(client, world, sockets):
+    _agent, visitor = sockets
+    token = new_visitor(client, world)["token"]
+    other_tab = visitor(world.key, token)
+    other_tab.get_received(NS)
+    r = say(client, world.key, token, "Escrevi em outra aba")
+    assert [m["id"] for m in events(other_tab, "message", NS)] == [r.get_json()["message"]["id"]]
+
+
+def test_CHN_3_queued_answer_reaches_the_visitor_only_once_sent(app, client, world, monkeypatch):
+    token = new_visitor(client, world)["token"]
+    with app.app_context():
+        monkeypatch.setattr(sending, "enqueue", lambda message_id: False)  # queue down
+        message_id = _reply(token, "Ainda na fila", world.agents["support"])
+        assert db.session.get(Message, message_id).status == QUEUED
+    assert "Ainda na fila" not in str(conversation(client, world.key, token).get_json())
+    monkeypatch.undo()
+    with app.app_context():
+        assert sending.deliver(message_id) == "sent"
+    assert conversation(client, world.key, token).get_json()["messages"][-1]["text"] == "Ainda na fila"
+
+
+def test_CHN_5_receipts_move_status_for_own_messages_only(app, client, world, sockets):
+    _agent, visitor = sockets
+    one = new_visitor(client, world)["token"]
+    two = new_visitor(client, world)["token"]
+    with app.app_context():
+        answer = _reply(one, "Resposta", world.agents["support"])
+        inbound = db.session.scalar(select(Message.id).where(Message.direction == IN).order_by(Message.id))
+    sc_one, sc_two = visitor(world.key, one), visitor(world.key, two)
+
+    # another visitor cannot acknowledge it
+    assert sc_two.emit("ack", {"id": answer, "status": "read"}, namespace=NS, callback=True) == {
+        "ok": True, "changed": False}
+    # nor can anyone acknowledge an incoming message
+    assert sc_one.emit("ack", {"id": inbound, "status": "read"}, namespace=NS,
+                       callback=True)["changed"] is False
+    with app.app_context():
+        assert db.session.get(Message, answer).status == SENT
+
+    assert sc_one.emit("ack", {"id": answer, "status": "delivered"}, namespace=NS,
+                       callback=True)["changed"] is True
+    with app.app_context():
+        m = db.session.get(Message, answer)
+        assert m.status == DELIVERED and m.delivered_at is not None
+    assert sc_one.emit("ack", {"id": answer, "status": "read"}, namespace=NS,
+                       callback=True)["changed"] is True
+    # statuses only move forward
+    assert sc_one.emit("ack", {"id": answer, "status": "delivered"}, namespace=NS,
+                           callback=True)["changed"] is False
+    with app.app_context():
+        assert db.session.get(Message, answer).status == READ
+    assert conversation(client, world.key, one).get_json()["messages"][-1]["read"] is True
+
+    for bad in ("x", None, [answer], {"id": "abc", "status": "read"}, {"id": 10**40, "status": "read"},
+                {"id": answer, "status": "sent"}, {"id": True, "status": "read"}, {}):
+        reply = sc_one.emit("ack", bad, namespace=NS, callback=True)
+        assert not reply.get("changed")
+
+
+def test_CHN_5_receipt_sent_the_instant_the_answer_arrives_is_kept(app, client, world, sockets,
+                                                                    monkeypatch):
+    """The widget acknowledges as soon as the message reaches it; the answer is emitted
+    only once it is committed as sent, so that receipt is not lost to the delivery job."""
+    _agent, visitor = sockets
+    token = new_visitor(client, world)["token"]
+    sc = visitor(world.key, token)
+    original = socketio.emit
+    replies = []
+
+    def emit_and_ack_at_once(event, *args, **kwargs):
+        original(event, *args, **kwargs)
+        if event == "message" and kwargs.get("namespace") == NS and args[0]["direction"] == "out":
+            replies.append(sc.emit("ack", {"id": args[0]["id"], "status": "read"}, namespace=NS,
+                                   callback=True))
+
+    monkeypatch.setattr(socketio, "emit", emit_and_ack_at_once)
+    with app.app_context():
+        answer = _reply(token, "Resposta", world.agents["support"])
+    assert replies == [{"ok": True, "changed": True}]
+    with app.app_context():
+        assert db.session.get(Message, answer).status == READ
+
+
+def test_CHN_5_RTM_1_receipt_reaches_the_agents_conversation(app, client, world, sockets):
+    agent, visitor = sockets
+    token = new_visitor(client, world)["token"]
+    with app.app_context():
+        answer = _reply(token, "Resposta", world.agents["support"])
+        ticket_id = _ticket_of(token).id
+    support = agent(world.agents["support"])
+    assert support.emit("ticket.join", {"id": ticket_id}, callback=True) == {"ok": True}
+    sc = visitor(world.key, token)
+    sc.emit("ack", {"id": answer, "status": "read"}, namespace=NS, callback=True)
+    statuses = events(support, "message.status")
+    assert [(s["id"], s["status"]) for s in statuses] == [(answer, READ)]
+
+
+# --- finished tickets ------------------------------------------------------------------------------
+
+
+def test_CHN_5_finished_ticket_answers_409_and_a_new_start_opens_a_new_one(app, client, world):
+    token = new_visitor(client, world)["token"]
+    with app.app_context():
+        ticket = _ticket_of(token)
+        agent = db.session.scalar(select(User).where(User.email == world.agents["support"]))
+        tickets.close(ticket, agent)
+        after_commit.commit()
+        before = count(Message)
+    r = say(client, world.key, token, "Ainda estão aí?")
+    assert r.status_code == 409
+    assert r.get_json()["error"] == ("Seu atendimento foi finalizado. Escolha um departamento "
+                                     "para iniciar um novo.")
+    data = conversation(client, world.key, token).get_json()
+    assert data["ticket"]["status"] == CLOSED and data["ticket"]["open"] is False
+    with app.app_context():
+        assert count(Message) == before
+
+    r = start(client, world.key, token=token, department_id=world.departments["sales"],
+              text="Ainda estão aí?")
+    assert r.status_code == 201
+    data = r.get_json()
+    assert data["token"] == token and data["ticket"]["open"] is True
+    assert [m["text"] for m in data["messages"]] == ["Ainda estão aí?"]
+    with app.app_context():
+        assert count(Ticket) == 2 and count(Contact) == 1
+        newest = db.session.scalar(select(Ticket).order_by(Ticket.id.desc()))
+        assert newest.department_id == world.departments["sales"]
+
+
+# --- floods ---------------------------------------------------------------------------------------------
+
+
+def test_CHN_5_flood_of_visitor_messages_is_429_and_nothing_earlier_is_lost(app, client, world):
+    app.config["WEBCHAT_RATE_LIMIT"] = "3/60,100/600"
+    token = new_visitor(client, world, text="msg 0")["token"]  # start is limited per IP
+    codes = [say(client, world.key, token, f"msg {i}").status_code for i in range(1, 6)]
+    assert codes == [201, 201, 201, 429, 429]
+    r = say(client, world.key, token, "msg 6")
+    assert r.status_code == 429
+    assert r.get_json() == {"error": "Muitas mensagens em pouco tempo. Aguarde alguns segundos "
+                                     "e tente de novo."}
+    assert 0 < int(r.headers["Retry-After"]) <= 61
+    texts = [m["text"] for m in conversation(client, world.key, token).get_json()["messages"]]
+    assert texts == ["msg 0", "msg 1", "msg 2", "msg 3"]
+
+
+def test_CHN_5_new_conversations_are_limited_per_address(app, client, world):
+    app.config["WEBCHAT_START_RATE_LIMIT"] = "2/60"
+    codes = [start(client, world.key, department_id=world.departments["sales"], text="Oi").status_code
+             for _ in range(3)]
+    assert codes == [201, 201, 429]
+    with app.app_context():
+        assert count(Ticket) == 2
+
+
+def test_CHN_5_start_limit_trusts_forwarded_for_only_behind_configured_proxies(app, client, world):
+    app.config["WEBCHAT_START_RATE_LIMIT"] = "1/60"
+
+    def start_from(forwarded):
+        return client.post(api(world.key, "start"), headers={"X-Forwarded-For": forwarded},
+                           json={"department_id": world.departments["sales"], "text": "Oi"})
+
+    # no proxy configured: a forged header does not buy a fresh limit
+    assert [start_from(f"10.0.0.{i}").status_code for i in range(2)] == [201, 429]
+    # one proxy: the address it appended is the visitor's
+    app.config["WEBCHAT_PROXY_HOPS"] = 1
+    assert start_from("1.1.1.1, 200.1.1.1").status_code == 201
+    assert start_from("9.9.9.9, 200.1.1.1").status_code == 429
+    assert start_from("1.1.1.1, 200.1.1.2").status_code == 201
+
+
+def test_CHN_5_rate_limit_counts_in_process_when_redis_is_down(app, client, world, monkeypatch):
+    app.config["WEBCHAT_RATE_LIMIT"] = "2/60"
+    token = new_visitor(client, world)["token"]
+
+    def broken():
+        raise redis.exceptions.ConnectionError("Redis fora do ar")
+
+    monkeypatch.setattr(ratelimit, "_client", broken)
+    codes = [say(client, world.key, token, f"m{i}").status_code for i in range(3)]
+    assert codes == [201, 201, 429]  # accepted while Redis is down, and still limited
+
+
+# --- bad input -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["", "   \n ", None, 42, ["oi"]])
+def test_CHN_5_empty_message_is_refused_and_nothing_saved(app, client, world, text):
+    r = start(client, world.key, department_id=world.departments["sales"], text=text)
+    assert r.status_code == 400 and r.get_json()["error"] == "Escreva uma mensagem."
+    token = new_visitor(client, world)["token"]
+    r = say(client, world.key, token, text)
+    assert r.status_code == 400 and r.get_json()["error"] == "Escreva uma mensagem."
+    with app.app_context():
+        assert count(Message) == 1 and count(Ticket) == 1 and count(Contact) == 1
+
+
+def test_CHN_5_too_long_message_is_refused(app, client, world):
+    token = new_visitor(client, world)["token"]
+    r = say(client, world.key, token, "a" * 4097)
+    assert r.status_code == 400 and "4096" in r.get_json()["error"]
+
+
+def test_CHN_5_attachment_is_kept_and_downloaded_by_its_visitor_only(app, client, world):
+    token = new_visitor(client, world)["token"]
+    other = new_visitor(client, world)["token"]
+    r = say(client, world.key, token, data={"text": "segue a foto", "file": png_file()},
+            content_type="multipart/form-data")
+    assert r.status_code == 201
+    message = r.get_json()["message"]
+    assert message["attachment"] == {"name": "foto.png", "mime": "image/png", "kind": "image"}
+
+    url = api(world.key, f"attachments/{message['id']}")
+    got = client.get(url, headers={"X-Visitor-Token": token})
+    assert got.status_code == 200 and got.data == PNG
+    assert got.headers["Content-Disposition"].startswith("attachment")
+    assert got.headers["X-Content-Type-Options"] == "nosniff"
+    assert client.get(url, headers={"X-Visitor-Token": other}).status_code == 404
+    assert client.get(url).status_code == 401
+    assert client.get(api(world.other_key, f"attachments/{message['id']}"),
+                      headers={"X-Visitor-Token": token}).status_code == 401
+
+
+def test_CHN_5_start_with_an_attachment(app, client, world):
+    r = client.post(api(world.key, "start"), data={
+        "department_id": str(world.departments["sales"]), "text": "", "name": "Zé",
+        "file": png_file("comprovante.png")}, content_type="multipart/form-data")
+    assert r.status_code == 201
+    assert r.get_json()["messages"][0]["attachment"]["name"] == "comprovante.png"
+
+
+@pytest.mark.parametrize("case", ["oversize", "exe", "renamed_text"])
+def test_CHN_5_oversize_or_disallowed_file_is_refused_and_nothing_saved(app, client, world, case):
+    app.config["MESSAGE_MAX_BYTES"] = 1024
+    token = new_visitor(client, world)["token"]
+    file = {"oversize": png_file(size=2000),
+            "exe": (io.BytesIO(b"MZ\x90\x00" * 10), "programa.exe"),
+            "renamed_text": (io.BytesIO(b"isto nao e uma imagem"), "foto.png")}[case]
+    r = say(client, world.key, token, data={"text": "veja", "file": file},
+            content_type="multipart/form-data")
+    assert r.status_code == 400
+    error = r.get_json()["error"]
+    if case == "oversize":
+        assert error == "Arquivo grande demais: máximo 1 KB"
+    else:
+        assert error.startswith("Tipo de arquivo não permitido")
+    with app.app_context():
+        assert count(Message) == 1
+    uploads = app.instance_path + "/uploads"
+    import os
+
+    assert not os.path.exists(uploads) or not any(files for _, _, files in os.walk(uploads))
+
+
+def test_CHN_5_request_over_the_size_limit_is_json_413_in_portuguese(app, client, world):
+    token = new_visitor(client, world)["token"]
+    app.config["MAX_CONTENT_LENGTH"] = 4096
+    r = say(client, world.key, token, data={"text": "grande", "file": png_file(size=20000)},
+            content_type="multipart/form-data")
+    assert r.status_code == 413
+    assert r.get_json()["error"].startswith("Arquivo grande demais")
+    with app.app_context():
+        assert count(Message) == 1
+
+
+def test_CHN_5_malformed_requests_are_never_500(app, client, world):
+    token = new_visitor(client, world)["token"]
+    h = {"X-Visitor-Token": token}
+    k = world.key
+    answers = [
+        client.post(api(k, "start"), data="{não é json", content_type="application/json"),
+        client.post(api(k, "start"), json=["lista"]),
+        client.post(api(k, "start"), json="texto"),
+        client.post(api(k, "start"), json={"department_id": {"a": 1}, "text": "Oi"}),
+        client.post(api(k, "start"), json={"department_id": world.departments["sales"], "text": "Oi",
+                                           "email": "não-é-email"}),
+        client.post(api(k, "start"), json={"department_id": world.departments["sales"], "text": "Oi",
+                                           "name": ["x"], "email": 5}),
+        client.post(api(k, "messages"), data="{", content_type="application/json", headers=h),
+        client.post(api(k, "messages"), json={"text": {"a": 1}}, headers=h),
+        client.post(api(k, "messages"), data=b"\xff\xfe", content_type="text/plain", headers=h),
+        client.get(api(k, "attachments/99999999999999999999999"), headers=h),
+        client.get(api(k, "attachments/0"), headers=h),
+        # routing errors happen before the blueprint: JSON because the frame asks for it
+        client.get(api(k, "start"), headers={"Accept": "application/json"}),
+        client.get(api(k, "nada"), headers={"Accept": "application/json"}),
+        client.get(api(k, "conversation"), headers={"X-Visitor-Token": "x" * 500}),
+        client.get(api(k, "conversation"), headers={"X-Visitor-Token": "' or 1=1 --"}),
+        client.get("/widget/" + "k" * 300 + "/"),
+        client.get("/widget/%00%ff/api/config"),
+    ]
+    codes = [r.status_code for r in answers]
+    assert all(400 <= c < 500 for c in codes), codes
+    for r in answers:
+        if r.request.path.endswith(("/start", "/messages")) or "/api/" in r.request.path:
+            assert r.is_json and r.get_json().get("error"), (r.request.path, r.data[:200])
+    with app.app_context():
+        assert count(Message) == 1
+
+
+def test_CHN_5_visitor_of_another_company_in_the_same_browser_writes_to_the_chats_company(
+        app, client, world):
+    """A browser that also holds an agent's session of company B can still use company
+    A's widget: the rows belong to the connection's company (no tenant error)."""
+    assert login(client, world.agents["other_company"]).status_code == 302
+    r = start(client, world.key, department_id=world.departments["sales"], text="Oi")
+    assert r.status_code == 201
+    with app.app_context():
+        assert db.session.scalar(select(Ticket.company_id)) == world.company_id
+
+
+# --- MSG-5 --------------------------------------------------------------------------------------------------
+
+
+def test_MSG_5_html_in_visitor_text_is_stored_and_returned_as_raw_text(app, client, world):
+    data = new_visitor(client, world, text=XSS, name="<b>Maria</b>")
+    assert data["messages"][0]["text"] == XSS
+    r = say(client, world.key, data["token"], XSS + " de novo")
+    assert r.get_json()["message"]["text"] == XSS + " de novo"
+    assert [m["text"] for m in conversation(client, world.key, data["token"]).get_json()["messages"]] == [
+        XSS, XSS + " de novo"]
+    with app.app_context():
+        assert db.session.scalar(select(Message.text).order_by(Message.id)) == XSS
+        assert db.session.scalar(select(Contact.name)) == "<b>Maria</b>"
+    # the frame never renders messages on the server, and puts them in with textContent
+    frame_js = client.get("/static/webchat/frame.js").get_data(as_text=True)
+    code = "\n".join(line for line in frame_js.splitlines()
+                     if not line.lstrip().startswith(("*", "/*", "//")))
+    assert "innerHTML" not in code and "insertAdjacentHTML" not in code
+    assert "text.textContent = m.text" in code
