@@ -15,7 +15,7 @@ from .models import (
 )
 from .services import connections as connection_rules
 from .services import farewells as farewell_rules
-from .services import messages, pauses, saas, telephony
+from .services import after_commit, messages, pauses, saas, sending, telephony, tickets
 from .services import templates as template_rules
 from .services import webhooks as webhook_rules
 from .services.settings import get_settings
@@ -55,8 +55,42 @@ def load_demo(force: bool = False, path: Path = SEED_FILE) -> bool:
         db.session.add(user)
     db.session.flush()
     load_configuration(company, data["configuration"])
-    db.session.commit()
+    db.session.flush()
+    load_conversations(company, data.get("conversations", []))
+    # after_commit: the demo's answers are queued like any agent's and sent by the worker
+    after_commit.commit()
     return True
+
+
+def load_conversations(company: Company, conversations: list[dict]) -> None:
+    """A few webchat conversations for the inbox, made through the ticket services: the
+    visitor writes, an agent accepts and answers, some are closed."""
+    cid = company.id
+    users = {u.email: u for u in db.session.scalars(select(User).where(User.company_id == cid))}
+    by_name = lambda model: {x.name: x for x in db.session.scalars(  # noqa: E731
+        select(model).where(model.company_id == cid))}
+    connections, departments = by_name(Connection), by_name(Department)
+    tags, reasons = by_name(Tag), by_name(Reason)
+    farewells = {f.title: f for f in tickets.farewells(cid)}
+    for conv in conversations:
+        connection = connections[conv["connection"]]
+        contact = tickets.contact_for(connection, conv["address"], conv["contact"])
+        ticket = tickets.open_ticket(contact, connection, departments[conv["department"]])
+        for who, text in conv["messages"]:
+            if who == "cliente":
+                tickets.receive(ticket, text)
+                continue
+            agent = users[who]
+            if ticket.agent_id is None:
+                tickets.accept(ticket, agent)
+            sending.queue(ticket, agent, text)
+        if conv.get("tags"):
+            ticket.tags = [tags[name] for name in conv["tags"]]
+        closing = conv.get("close")
+        if closing:
+            tickets.close(ticket, users[closing["by"]], reason_id=reasons[closing["reason"]].id,
+                          farewell_id=farewells[closing["farewell"]].id)
+        db.session.flush()
 
 
 def _time(text: str) -> time:

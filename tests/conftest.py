@@ -163,3 +163,44 @@ def tenants(app):
 
 def flashes(html: str) -> list[str]:
     return [m.strip() for m in re.findall(r'class="alert[^"]*"[^>]*>(.*?)</div>', html, re.S)]
+
+
+@pytest.fixture
+def socket_for(app):
+    """Socket.IO test clients of logged-in users (anonymous without an e-mail); each keeps
+    its HTTP client as `.http`. All are disconnected after the test."""
+    from backoffice.extensions import socketio
+
+    clients = []
+
+    def connect(email: str | None = None, drain: bool = False, **kwargs):
+        http = app.test_client()
+        if email:
+            assert login(http, email).status_code == 302, f"login of {email} failed"
+        sc = socketio.test_client(app, flask_test_client=http, **kwargs)
+        sc.http = http
+        if drain:
+            assert sc.is_connected()
+            sc.get_received()
+        clients.append(sc)
+        return sc
+
+    yield connect
+    for sc in clients:
+        for namespace in list(getattr(sc, "connected", {}) or {}):
+            if sc.is_connected(namespace):
+                sc.disconnect(namespace)
+
+
+@pytest.fixture
+def webchat_world(app):
+    """tests.webchat_factories.gen_webchat_world, with the rate limiter's state reset."""
+    from backoffice.services import ratelimit
+    from tests.webchat_factories import gen_webchat_world
+
+    ratelimit.reset_redis_state()
+    with app.app_context():
+        built = gen_webchat_world()
+        db.session.remove()
+    yield built
+    ratelimit.reset_redis_state()

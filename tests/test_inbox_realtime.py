@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from backoffice.extensions import db, socketio
+from backoffice.extensions import db
 from backoffice.models import Department, DepartmentMember
 from backoffice.services import after_commit, sending, tickets
 from tests.channel_factories import gen_agent_setup
-from tests.conftest import login
 from tests.factories import gen_group, gen_user
 
 
@@ -42,34 +41,21 @@ def world(app):
 
 
 @pytest.fixture
-def socket_for(app):
-    clients = []
-
-    def connect(email):
-        http = app.test_client()
-        assert login(http, email).status_code == 302
-        sc = socketio.test_client(app, flask_test_client=http)
-        assert sc.is_connected()
-        sc.get_received()
-        clients.append(sc)
-        return sc
-
-    yield connect
-    for sc in clients:
-        if sc.is_connected():
-            sc.disconnect()
+def joined(socket_for):
+    """A logged-in user's socket, connected, with its hello already read."""
+    return lambda email: socket_for(email, drain=True)
 
 
 def names(sc) -> list[str]:
     return [e["name"] for e in sc.get_received()]
 
 
-def test_RTM_1_new_inbound_message_reaches_department_agent_and_supervisor_only(app, world, socket_for):
-    agent = socket_for("agente-s@example.com")
-    supervisor = socket_for("supervisora@example.com")
-    seller = socket_for("vendedor@example.com")
-    other_company_agent = socket_for("agente-t@example.com")
-    other_company_admin = socket_for("admin-t@example.com")
+def test_RTM_1_new_inbound_message_reaches_department_agent_and_supervisor_only(app, world, joined):
+    agent = joined("agente-s@example.com")
+    supervisor = joined("supervisora@example.com")
+    seller = joined("vendedor@example.com")
+    other_company_agent = joined("agente-t@example.com")
+    other_company_admin = joined("admin-t@example.com")
     with app.app_context():
         from backoffice.models import Connection
 
@@ -88,10 +74,10 @@ def test_RTM_1_new_inbound_message_reaches_department_agent_and_supervisor_only(
     assert names(other_company_admin) == []
 
 
-def test_RTM_1_ticket_room_is_joined_only_by_who_may_see_the_ticket(app, world, socket_for):
-    agent = socket_for("agente-s@example.com")
-    seller = socket_for("vendedor@example.com")
-    stranger = socket_for("agente-t@example.com")
+def test_RTM_1_ticket_room_is_joined_only_by_who_may_see_the_ticket(app, world, joined):
+    agent = joined("agente-s@example.com")
+    seller = joined("vendedor@example.com")
+    stranger = joined("agente-t@example.com")
     ticket_id = world["ticket_id"]
     assert agent.emit("ticket.join", {"id": ticket_id}, callback=True) == {"ok": True}
     assert seller.emit("ticket.join", {"id": ticket_id}, callback=True) == {"ok": False}
@@ -110,10 +96,10 @@ def test_RTM_1_ticket_room_is_joined_only_by_who_may_see_the_ticket(app, world, 
     assert names(stranger) == []
 
 
-def test_RTM_1_transfer_moves_the_ticket_between_department_rooms(app, world, socket_for):
-    agent = socket_for("agente-s@example.com")
-    seller = socket_for("vendedor@example.com")
-    supervisor = socket_for("supervisora@example.com")
+def test_RTM_1_transfer_moves_the_ticket_between_department_rooms(app, world, joined):
+    agent = joined("agente-s@example.com")
+    seller = joined("vendedor@example.com")
+    supervisor = joined("supervisora@example.com")
     with app.app_context():
         from backoffice.models import Ticket, User
 
@@ -132,10 +118,10 @@ def test_RTM_1_transfer_moves_the_ticket_between_department_rooms(app, world, so
     assert "ticket.updated" in names(supervisor)
 
 
-def test_RTM_1_delivery_status_reaches_the_open_conversation_only(app, world, socket_for):
-    agent = socket_for("agente-s@example.com")
-    supervisor = socket_for("supervisora@example.com")
-    other = socket_for("agente-t@example.com")
+def test_RTM_1_delivery_status_reaches_the_open_conversation_only(app, world, joined):
+    agent = joined("agente-s@example.com")
+    supervisor = joined("supervisora@example.com")
+    other = joined("agente-t@example.com")
     assert agent.emit("ticket.join", {"id": world["ticket_id"]}, callback=True) == {"ok": True}
     agent.get_received()
     with app.app_context():
@@ -150,7 +136,7 @@ def test_RTM_1_delivery_status_reaches_the_open_conversation_only(app, world, so
     assert names(other) == []
 
 
-def test_RTM_1_agent_rooms_follow_departments_and_rights(app, world, socket_for):
+def test_RTM_1_agent_rooms_follow_departments_and_rights(app, world, joined):
     from backoffice.realtime import department_room, rooms_for, supervisors_room
     from backoffice.models import User
 

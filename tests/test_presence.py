@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 import backoffice.realtime  # noqa: F401  (socket handlers registered before any app exists)
-from backoffice.extensions import db, socketio
+from backoffice.extensions import db
 from backoffice.models import (
     Company, DepartmentMember, PauseSession, PresenceSession, User,
 )
@@ -308,33 +308,17 @@ def test_PAU_4_team_status_lists_inbox_agents_by_name(app, tenants, team):
         assert by_name["Diego Rocha"]["pause"] == "Almoço"
 
 
-@pytest.fixture
-def socket_for(app):
-    clients = []
-
-    def connect(email):
-        http = app.test_client()
-        login(http, email)
-        sc = socketio.test_client(app, flask_test_client=http)
-        clients.append(sc)
-        return sc, http
-
-    yield connect
-    for sc in clients:
-        if sc.is_connected():
-            sc.disconnect()
-
-
 def _status_events(sc):
     return [e["args"][0] for e in sc.get_received() if e["name"] == "agent.status"]
 
 
 def test_PAU_4_supervisors_get_agent_status_events(app, tenants, team, socket_for):
-    supervisor, _ = socket_for("diego@example.com")
-    other_company, _ = socket_for(tenants["b"].admin_email)
+    supervisor = socket_for("diego@example.com")
+    other_company = socket_for(tenants["b"].admin_email)
     supervisor.get_received(), other_company.get_received()
 
-    agent, agent_http = socket_for("bruno@example.com")  # connect: offline -> online
+    agent = socket_for("bruno@example.com")  # connect: offline -> online
+    agent_http = agent.http
     (event,) = _status_events(supervisor)
     assert event["user_id"] == team["bruno"] and event["name"] == "Bruno Lima"
     assert (event["status"], event["label"], event["pause"]) == ("online", "Disponível", None)
@@ -358,7 +342,7 @@ def test_PAU_4_supervisors_get_agent_status_events(app, tenants, team, socket_fo
 
 
 def test_PAU_4_a_second_tab_announces_nothing(app, team, socket_for):
-    supervisor, _ = socket_for("diego@example.com")
+    supervisor = socket_for("diego@example.com")
     socket_for("bruno@example.com")
     supervisor.get_received()
     socket_for("bruno@example.com")

@@ -1,29 +1,8 @@
 """RTM-1 / PLT-1 for sockets: rooms come from the server-side identity only."""
 from __future__ import annotations
 
-import pytest
 
-from backoffice.extensions import socketio
 from backoffice.realtime import company_room, emit_to_company, rooms_for, user_room
-from tests.conftest import login
-
-
-@pytest.fixture
-def socket_for(app):
-    clients = []
-
-    def connect(email=None, **kwargs):
-        http = app.test_client()
-        if email:
-            login(http, email)
-        sc = socketio.test_client(app, flask_test_client=http, **kwargs)
-        clients.append(sc)
-        return sc
-
-    yield connect
-    for sc in clients:
-        if sc.is_connected():
-            sc.disconnect()
 
 
 def test_RTM_1_anonymous_socket_is_refused(socket_for):

@@ -12,14 +12,13 @@ For each inbox/presence route:
 """
 from __future__ import annotations
 
-import io
 
 import pytest
 from sqlalchemy import func, select
 
 from backoffice.extensions import db
 from backoffice.models import Company, Department, DepartmentMember, Message, Ticket
-from backoffice.services import after_commit, attachments, sending, tickets
+from backoffice.services import after_commit, sending
 from backoffice.services.templates import Upload
 from tests.channel_factories import gen_agent_setup
 from tests.conftest import login

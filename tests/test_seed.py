@@ -29,3 +29,26 @@ def test_PLT_seed_demo_fills_every_tenant_screen(app, client):
         page = client.get(f"/admin/{view.endpoint}/")
         assert page.status_code == 200, view.endpoint
         assert "Não existem itens na tabela." not in page.text, view.endpoint
+
+
+def test_seed_demo_inbox_has_conversations_for_its_agents(app, client):
+    """`make run` opens on an inbox with work in it: Bruno (Comercial) sees his
+    conversations, answered and one closed with its reason; Carla (Suporte) sees only
+    Suporte's waiting ticket."""
+    with app.app_context():
+        assert load_demo() is True
+        for email in ("bruno@demo.atende.local", "carla@demo.atende.local"):
+            db.session.scalar(select(User).where(User.email == email)).set_password("senha-segura-1")
+        db.session.commit()
+    login(client, "bruno@demo.atende.local")
+    mine = client.get("/inbox/api/tickets?status=any").get_json()["tickets"]
+    assert sorted(t["contact"]["name"] for t in mine) == ["Juliana Prado", "Patrícia Gomes"]
+    closed = client.get("/inbox/api/tickets?status=closed").get_json()["tickets"]
+    assert [t["contact"]["name"] for t in closed] == ["Patrícia Gomes"]
+    detail = client.get(f"/inbox/api/tickets/{mine[0]['id']}").get_json()
+    assert all(m["status"] in ("sent", "delivered") for m in detail["messages"])
+
+    other = app.test_client()
+    login(other, "carla@demo.atende.local")
+    theirs = other.get("/inbox/api/tickets?status=any").get_json()["tickets"]
+    assert [(t["contact"]["name"], t["status"]) for t in theirs] == [("Marcos Teixeira", "waiting")]

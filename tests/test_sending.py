@@ -20,7 +20,7 @@ from backoffice.jobs import tasks
 from backoffice.jobs.runner import EmbeddedWorker
 from backoffice.models import Message, Ticket
 from backoffice.models.base import utcnow
-from backoffice.services import after_commit, sending, tickets
+from backoffice.services import after_commit, sending
 from tests.conftest import BACKEND, REDIS_URL
 from tests.channel_factories import gen_agent_setup
 

@@ -18,7 +18,7 @@ from backoffice.models import Contact, ContactAddress, Message, Ticket, User
 from backoffice.models.tickets import CLOSED, DELIVERED, IN, QUEUED, READ, SENT, WAITING
 from backoffice.services import after_commit, ratelimit, sending, tickets
 from tests.conftest import login
-from tests.webchat_factories import PNG, gen_webchat_world, png_file, set_show_agent_name
+from tests.webchat_factories import PNG, png_file, set_show_agent_name
 
 NS = "/webchat"
 XSS = "<img src=x onerror=alert(1)>"
@@ -32,27 +32,16 @@ def app_config(app_config):
 
 
 @pytest.fixture
-def world(app):
-    ratelimit.reset_redis_state()
-    with app.app_context():
-        built = gen_webchat_world()
-        db.session.remove()
-    yield built
-    ratelimit.reset_redis_state()
+def world(webchat_world):
+    return webchat_world
 
 
 @pytest.fixture
-def sockets(app):
+def sockets(app, socket_for):
     opened = []
 
     def agent(email):
-        http = app.test_client()
-        assert login(http, email).status_code == 302
-        sc = socketio.test_client(app, flask_test_client=http)
-        assert sc.is_connected()
-        sc.get_received()
-        opened.append(sc)
-        return sc
+        return socket_for(email, drain=True)
 
     def visitor(key, token):
         sc = socketio.test_client(app, namespace=NS, auth={"key": key, "token": token})

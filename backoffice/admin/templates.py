@@ -1,7 +1,7 @@
 """Templates de mensagens (TPL-1..TPL-3) and Parâmetros (PAR-1)."""
 from __future__ import annotations
 
-from flask import abort, g, send_file, url_for
+from flask import abort, g, url_for
 from flask_admin import expose
 from flask_admin.contrib.sqla.filters import FilterEqual
 from flask_babel import gettext as _
@@ -11,6 +11,7 @@ from markupsafe import Markup
 from wtforms import SelectField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
+from ..downloads import private_file
 from ..models import MessageTemplate
 from ..models.templates import TEMPLATE_KINDS
 from ..services import settings as settings_service
@@ -166,13 +167,7 @@ class MessageTemplateView(TenantModelView):
         path = service.file_path(template.company_id, template.file_key)
         if not path.is_file():
             abort(404)
-        response = send_file(path, mimetype=template.file_mime or "application/octet-stream",
-                             as_attachment=True, download_name=template.file_name or "arquivo",
-                             max_age=0)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Content-Security-Policy"] = "sandbox"
-        response.headers["Cache-Control"] = "private, no-store"
-        return response
+        return private_file(path, template.file_name, template.file_mime)
 
 
 def _file_link(model: MessageTemplate) -> Markup:

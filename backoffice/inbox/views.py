@@ -12,7 +12,7 @@ import logging
 import re
 from datetime import datetime
 
-from flask import abort, current_app, jsonify, redirect, render_template, request, send_file, url_for
+from flask import abort, current_app, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -21,27 +21,23 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
 from . import bp
+from ..downloads import private_file
 from ..extensions import db
 from ..models import (
     Company, Connection, DepartmentMember, MessageTemplate, Reason, Tag, Ticket, TicketEvent, User,
 )
 from ..models.templates import KIND_ATTACHMENT, KIND_TEXT
 from ..models.tickets import CLOSED, MESSAGE_STATUSES, TICKET_STATUSES, WAITING
-from ..services import RuleError, after_commit, attachments, catalog, departments, inbox
+from ..services import RuleError, after_commit, as_id, attachments, catalog, departments, inbox
 from ..services import messages as message_vars
 from ..services import sending, serialize, tickets, visibility
 from ..services import templates as template_rules
 
 log = logging.getLogger(__name__)
 
-MAX_ID = 2**63
 MAX_BULK = 200
 QUICK_REPLIES = 10
 EVENTS = 20
-# what a browser may render inline from an attachment URL; anything else is downloaded
-# as an opaque file (never HTML or SVG from our origin)
-INLINE_SAFE = {"image/jpeg", "image/png", "image/gif", "image/webp", "audio/mpeg", "audio/ogg",
-               "video/mp4", "application/pdf"}
 CURSOR_RE = re.compile(r"\d{4}-\d{2}-\d{2}T[0-9:.+-]{2,40}_\d{1,18}\Z")
 
 
@@ -175,13 +171,8 @@ def _as_id(value, message: str) -> int | None:
     """An optional id: None when absent/empty, an int in range, else ApiError(400)."""
     if value is None or value == "":
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise ApiError(message)
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ApiError(message)
-    if not 0 < number < MAX_ID:
+    number = as_id(value)
+    if number is None:
         raise ApiError(message)
     return number
 
@@ -365,13 +356,7 @@ def attachment(message_id):
     found = attachments.file_of(message) if message is not None else None
     if found is None:
         abort(404)
-    mime = message.file_mime if message.file_mime in INLINE_SAFE else "application/octet-stream"
-    response = send_file(found, mimetype=mime, as_attachment=True,
-                         download_name=message.file_name or "arquivo", max_age=0)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return private_file(found, message.file_name, message.file_mime)
 
 
 # --- reading -------------------------------------------------------------------------------

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, exists, or_, select
-from sqlalchemy.orm import joinedload, lazyload, selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from ..extensions import db
 from ..models import Connection, Department, Message, Ticket, User
 from ..models.contacts import Contact
 from ..models.tickets import CLOSED, OPEN_STATUSES, PENDING, ticket_tag
-from . import visibility
+from . import MAX_ID, visibility
 
 PAGE = 50
 MAX_PAGE = 100
@@ -52,7 +52,7 @@ class Filters:
                 value = int(args.get(name) or 0)
             except (TypeError, ValueError):
                 return None
-            return value if 0 < value < 2**63 else None
+            return value if 0 < value <= MAX_ID else None
 
         try:
             limit = max(1, min(MAX_PAGE, int(args.get("limit") or PAGE)))
@@ -83,7 +83,7 @@ def _decode_cursor(cursor: str | None):
         moment, ident = datetime.fromisoformat(moment), int(ident)
     except ValueError:
         return None
-    return (moment.replace(tzinfo=None), ident) if 0 < ident < 2**63 else None
+    return (moment.replace(tzinfo=None), ident) if 0 < ident <= MAX_ID else None
 
 
 def encode_cursor(ticket: Ticket) -> str:

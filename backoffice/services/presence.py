@@ -32,7 +32,7 @@ from sqlalchemy import func, or_, select
 from ..extensions import db
 from ..models import Company, Pause, PauseSession, PresenceSession, User
 from ..models.base import utcnow
-from . import RuleError, after_commit
+from . import RuleError, after_commit, as_id
 from .hours import local_time
 from .pauses import available_pauses
 
@@ -237,16 +237,6 @@ def disconnected(user, sid: str | None, now: datetime | None = None) -> None:
 
 # -- pauses -------------------------------------------------------------------------------
 
-def _as_id(value) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 18:
-        return int(value.strip())
-    return None
-
-
 def start_pause(user, pause_id, now: datetime | None = None) -> dict:
     """Start one of the pauses available to the user now. The caller commits (with
     after_commit.commit(), which then announces the change). Returns the new status."""
@@ -257,7 +247,7 @@ def start_pause(user, pause_id, now: datetime | None = None) -> dict:
     _lock_user(user.id)
     if running_pause(user.id) is not None:
         raise RuleError(_("Você já está em pausa."))
-    wanted = _as_id(pause_id)
+    wanted = as_id(pause_id)
     pause = next((p for p in available_pauses(user, _aware(now)) if p.id == wanted), None)
     if wanted is None or pause is None:
         raise RuleError(not_available)

@@ -20,7 +20,7 @@ from ..models.departments import reason_department
 from ..models.tickets import (
     AUTHOR_CONTACT, AUTHOR_SYSTEM, CLOSED, IN, OPEN, OPEN_STATUSES, PENDING, WAITING,
 )
-from . import RuleError, after_commit, messages, serialize, visibility
+from . import RuleError, after_commit, as_id, messages, serialize, visibility
 from .protocols import next_protocol
 
 MAX_TEXT = 4096
@@ -76,21 +76,9 @@ def clean_text(text) -> str:
     return text
 
 
-def _as_id(value) -> int | None:
-    """A row id from JSON or a form: an int or a string of digits, never 1.5 or True."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if 0 < value < 2**63 else None
-    if isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
-        return number if 0 < number < 2**63 else None
-    return None
-
-
 def receiving_department(company_id: int, department_id) -> Department:
     """An active department of the company that receives tickets (DEP-2), or RuleError."""
-    department_id = _as_id(department_id)
+    department_id = as_id(department_id)
     if department_id is None:
         raise RuleError(_("Escolha um departamento."))
     department = db.session.scalar(select(Department).where(
@@ -274,7 +262,7 @@ def transfer(ticket: Ticket, user: User, department_id=None, agent_id=None,
 
 
 def _agent_for(company_id: int, agent_id, department: Department | None) -> User:
-    agent_id = _as_id(agent_id)
+    agent_id = as_id(agent_id)
     if agent_id is None:
         raise RuleError(_("Atendente não encontrado."))
     agent = db.session.scalar(select(User).where(User.id == agent_id,
@@ -315,7 +303,7 @@ def close(ticket: Ticket, user: User, reason_id=None, farewell_id=None,
     _require_actor(user, ticket)
     reason = None
     if reason_id not in (None, ""):
-        wanted = _as_id(reason_id)
+        wanted = as_id(reason_id)
         reason = next((r for r in reasons_for(ticket) if r.id == wanted), None)
         if reason is None:
             raise RuleError(_("Motivo não encontrado para este departamento."))
@@ -324,7 +312,7 @@ def close(ticket: Ticket, user: User, reason_id=None, farewell_id=None,
                           name=ticket.department.name))
     farewell = None
     if farewell_id not in (None, ""):
-        wanted = _as_id(farewell_id)
+        wanted = as_id(farewell_id)
         farewell = next((f for f in farewells(ticket.company_id) if f.id == wanted), None)
         if farewell is None:
             raise RuleError(_("Mensagem de despedida não encontrada."))

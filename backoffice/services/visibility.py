@@ -15,6 +15,7 @@ from sqlalchemy import false, or_, select
 from ..extensions import db
 from ..models import DepartmentMember, Message, Ticket, User
 from .. import realtime
+from . import as_id
 
 
 def may_use_inbox(user) -> bool:
@@ -54,21 +55,15 @@ def can_see(user, ticket: Ticket) -> bool:
 def find_ticket(user, ticket_id) -> Ticket | None:
     """The ticket if `user` may see it; None for another company's, another
     department's or a non-existent one alike (no oracle)."""
-    try:
-        ticket_id = int(ticket_id)
-    except (TypeError, ValueError):
-        return None
-    if not 0 < ticket_id < 2**63:
+    ticket_id = as_id(ticket_id)
+    if ticket_id is None:
         return None
     return db.session.scalar(select(Ticket).where(Ticket.id == ticket_id, ticket_filter(user)))
 
 
 def find_message(user, message_id) -> Message | None:
-    try:
-        message_id = int(message_id)
-    except (TypeError, ValueError):
-        return None
-    if not 0 < message_id < 2**63:
+    message_id = as_id(message_id)
+    if message_id is None:
         return None
     return db.session.scalar(
         select(Message).join(Ticket, Ticket.id == Message.ticket_id)

@@ -24,7 +24,7 @@ from ..extensions import db, socketio
 from ..models import Company, Connection, ContactAddress, Department, Message, Ticket
 from ..models.channels import KIND_WEBCHAT
 from ..models.tickets import DELIVERED, IN, OUT, READ, SENT, TICKET_STATUSES
-from . import RuleError, after_commit, departments, serialize, tickets
+from . import RuleError, after_commit, as_id, departments, serialize, tickets
 
 NAMESPACE = "/webchat"
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{32,64}")
@@ -32,7 +32,6 @@ KEY_RE = re.compile(r"[A-Za-z0-9_-]{8,40}")
 EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 VISIBLE_OUT = (SENT, DELIVERED, READ)
 MAX_HISTORY = 500
-MAX_ID = 2**31 - 1
 
 
 def new_token() -> str:
@@ -82,14 +81,9 @@ def _department(connection: Connection, department_id) -> Department | None:
         if not offered:
             return None  # no department configured: the ticket waits unrouted
         raise RuleError(_("Escolha um departamento."))
-    if isinstance(department_id, bool) or not isinstance(department_id, (int, str)):
+    wanted = as_id(department_id)
+    if wanted is None:
         raise RuleError(_("Escolha um departamento."))
-    try:
-        wanted = int(department_id)
-    except ValueError:
-        raise RuleError(_("Escolha um departamento."))
-    if not 0 < wanted <= MAX_ID:
-        raise RuleError(_("Departamento não encontrado."))
     return tickets.receiving_department(connection.company_id, wanted)
 
 
@@ -201,13 +195,7 @@ def say(address: ContactAddress, text, upload=None) -> Message:
 
 
 def _message_id(value) -> int | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        value = int(value)
-    except (TypeError, ValueError):
-        return None
-    return value if 0 < value <= MAX_ID else None
+    return as_id(value)
 
 
 def own_message(address: ContactAddress, message_id) -> Message | None:

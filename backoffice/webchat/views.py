@@ -14,11 +14,12 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from flask import current_app, g, render_template, request, send_file, send_from_directory
+from flask import current_app, g, render_template, request, send_from_directory
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
+from ..downloads import private_file
 from .. import errors
 from ..extensions import db
 from ..services import RuleError, after_commit, attachments, ratelimit
@@ -278,10 +279,4 @@ def api_attachment(key: str, message_id: int):
     found = attachments.file_of(message) if message is not None else None
     if found is None:
         raise ApiError(404, _("Arquivo não encontrado."))
-    response = send_file(found, mimetype=message.file_mime or "application/octet-stream",
-                         as_attachment=True, download_name=message.file_name or "arquivo",
-                         max_age=0)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "sandbox"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return private_file(found, message.file_name, message.file_mime)

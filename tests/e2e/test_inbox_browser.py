@@ -8,21 +8,14 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from backoffice.extensions import db
-from backoffice.services import ratelimit
 from tests.factories import PASSWORD
-from tests.webchat_factories import gen_webchat_world
 
 XSS = "<img src=x onerror=alert(1)>"
 
 
 @pytest.fixture
-def world(app):
-    ratelimit.reset_redis_state()
-    with app.app_context():
-        built = gen_webchat_world()
-        db.session.remove()
-    return built
+def world(webchat_world):
+    return webchat_world
 
 
 def watch_errors(page, errors):

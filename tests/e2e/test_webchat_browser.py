@@ -14,19 +14,15 @@ from sqlalchemy import func, select
 from backoffice.extensions import db
 from backoffice.models import Message, Ticket, User
 from backoffice.models.tickets import READ
-from backoffice.services import after_commit, ratelimit, sending, tickets
-from tests.webchat_factories import PNG, gen_webchat_world
+from backoffice.services import after_commit, sending, tickets
+from tests.webchat_factories import PNG
 
 XSS = "<img src=x onerror=alert(1)>"
 
 
 @pytest.fixture
-def world(app):
-    ratelimit.reset_redis_state()
-    with app.app_context():
-        built = gen_webchat_world()
-        db.session.remove()
-    return built
+def world(webchat_world):
+    return webchat_world
 
 
 def _reply(app, text):
