@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
+from sqlalchemy.orm import joinedload
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
@@ -28,7 +29,9 @@ class LoginForm(FlaskForm):
 @login_manager.user_loader
 def load_user(user_id: str):
     try:
-        user = db.session.get(User, int(user_id))
+        # with the company and group it is checked against on every request: one query
+        user = db.session.get(User, int(user_id),
+                              options=[joinedload(User.company), joinedload(User.group)])
     except (TypeError, ValueError):
         return None
     # A user deactivated (or whose company was disabled) is out on the next request.

@@ -6,12 +6,12 @@ a second, smaller company shares the tables so the tenant filter matters), then,
 supervisor and for a department agent (whose visibility is the OR clause of
 services.visibility.ticket_filter), per filter of the list and for opening conversations:
 
-  raw      the page SELECT alone, ticket_query(user, f).limit(51) (for a conversation:
+  raw      the page SELECT alone, page_query(user, f) (limit 51) (for a conversation:
            the ticket's SELECT + its last 51 messages), compiled by SQLAlchemy and run on
            a DBAPI cursor with fetchall: the baseline of the ratios
   sql      every statement the service call issues, replayed the same way (what the SQL
            alone costs; the rest is ORM, serialisation, Flask)
-  service  inbox.list_tickets + serialize.ticket_summary per row in an app context
+  service  inbox.list_summaries (page query + tags + JSON-ready rows) in an app context
            (conversation: visibility.find_ticket + inbox.conversation + serialize)
   http     GET /inbox/api/tickets?... (GET /inbox/api/tickets/<id>) through
            app.test_client(), logged in; "n/a" while the endpoint answers 404
@@ -808,9 +808,8 @@ class Bench:
             user = load_user(user_id)                      # as Flask-Login does, untimed
             f = inbox.Filters.from_args(args)
             with self.timed(record) as m:
-                rows, nxt = inbox.list_tickets(user, f)
-                payload = {"tickets": [serialize.ticket_summary(t) for t in rows],
-                           "next_cursor": nxt}
+                rows, nxt = inbox.list_summaries(user, f)
+                payload = {"tickets": rows, "next_cursor": nxt}
             return m["seconds"], m["queries"], payload, m["log"]
 
     def http_get(self, who, url, record=False):
@@ -829,8 +828,7 @@ class Bench:
             user = load_user(user_id)
             f = inbox.Filters.from_args(args)
             with self.counter.recording() as page:
-                db.session.connection().execute(
-                    inbox.ticket_query(user, f).limit(f.limit + 1)).all()
+                db.session.connection().execute(inbox.page_query(user, f)).all()
         return list(page), self.service_list(user_id, args, record=True)[3]
 
     def measure_list(self, label, who, user_id, args, repeat):

@@ -425,9 +425,8 @@ def ticket_list():
         if not valid:
             raise ApiError(_("Parâmetro cursor inválido."))
     filters = inbox.Filters.from_args(_args())
-    rows, next_cursor = inbox.list_tickets(current_user, filters)
-    user = current_user
-    return jsonify({"tickets": [summary(t, user) for t in rows], "next_cursor": next_cursor})
+    rows, next_cursor = inbox.list_summaries(current_user, filters)
+    return jsonify({"tickets": rows, "next_cursor": next_cursor})
 
 
 def _detail(user, ticket: Ticket) -> dict:

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, exists, or_, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from ..extensions import db
-from ..models import Connection, Department, Message, Ticket, User
+from ..models import Connection, Department, Message, Tag, Ticket, User
 from ..models.contacts import Contact
 from ..models.tickets import CLOSED, OPEN_STATUSES, PENDING, ticket_tag
-from . import MAX_ID, visibility
+from . import MAX_ID, serialize, visibility
 
 PAGE = 50
 MAX_PAGE = 100
@@ -86,8 +86,9 @@ def _decode_cursor(cursor: str | None):
     return (moment.replace(tzinfo=None), ident) if 0 < ident <= MAX_ID else None
 
 
-def encode_cursor(ticket: Ticket) -> str:
-    return f"{ticket.last_activity_at.isoformat()}_{ticket.id}"
+def encode_cursor(row) -> str:
+    """Where the next page starts: after this ticket (or page row)."""
+    return f"{row.last_activity_at.isoformat()}_{row.id}"
 
 
 def ticket_query(user: User, f: Filters):
@@ -144,26 +145,55 @@ def ticket_query(user: User, f: Filters):
     return q
 
 
-# What serialize.ticket_summary reads, and nothing more: the related rows' few columns
-# in the page query (not the department's 30 settings or the agent's password hash), the
-# tags in one more query, and none of the related rows' own eager collections.
-SUMMARY_LOAD = (
-    joinedload(Ticket.contact).load_only(Contact.id, Contact.name).lazyload(Contact.addresses),
-    joinedload(Ticket.department).load_only(Department.id, Department.name)
-    .lazyload(Department.members),
-    joinedload(Ticket.agent).load_only(User.id, User.name),
-    joinedload(Ticket.connection).load_only(Connection.id, Connection.name, Connection.kind),
-    selectinload(Ticket.tags),
+# The list reads columns, not objects: the page is one SELECT of exactly what a row
+# shows (not the department's 30 settings or the agent's password hash) plus one for the
+# tags, and no ORM objects are built for it. serialize.summary gives it the same shape
+# as the socket events' ticket_summary.
+AgentUser = aliased(User, name="agent")
+SUMMARY_COLUMNS = (
+    Ticket.id, Ticket.protocol, Ticket.status, Ticket.contact_id, Ticket.department_id,
+    Ticket.agent_id, Ticket.connection_id, Ticket.favourite, Ticket.has_failed,
+    Ticket.automated, Ticket.unread, Ticket.preview, Ticket.last_activity_at,
+    Ticket.created_at, Ticket.closed_at,
+    Contact.name.label("contact_name"), Department.name.label("department_name"),
+    AgentUser.name.label("agent_name"), Connection.name.label("connection_name"),
+    Connection.kind.label("connection_kind"),
 )
 
 
-def list_tickets(user: User, f: Filters) -> tuple[list[Ticket], str | None]:
-    """One page and the cursor of the next one (None at the end)."""
-    q = ticket_query(user, f).limit(f.limit + 1).options(*SUMMARY_LOAD)
-    rows = list(db.session.scalars(q).unique())
+def page_query(user: User, f: Filters):
+    """The SELECT of one page of the list (limit + 1 rows, to know if there is more)."""
+    return (ticket_query(user, f).with_only_columns(*SUMMARY_COLUMNS)
+            .join(Contact, Contact.id == Ticket.contact_id)
+            .outerjoin(Department, Department.id == Ticket.department_id)
+            .outerjoin(AgentUser, AgentUser.id == Ticket.agent_id)
+            .outerjoin(Connection, Connection.id == Ticket.connection_id)
+            .limit(f.limit + 1))
+
+
+def tags_of(ticket_ids: list[int], viewer_id: int) -> dict[int, list[Tag]]:
+    """The tags the viewer may see (company tags and their own) of these tickets."""
+    found: dict[int, list] = {}
+    if not ticket_ids:
+        return found
+    rows = db.session.execute(
+        select(ticket_tag.c.ticket_id, Tag).join(Tag, Tag.id == ticket_tag.c.tag_id)
+        .where(ticket_tag.c.ticket_id.in_(ticket_ids),
+               or_(Tag.owner_id.is_(None), Tag.owner_id == viewer_id))
+        .order_by(Tag.name))
+    for ticket_id, tag in rows:
+        found.setdefault(ticket_id, []).append(tag)
+    return found
+
+
+def list_summaries(user: User, f: Filters) -> tuple[list[dict], str | None]:
+    """One page of the list as JSON-ready rows, and the cursor of the next page."""
+    rows = db.session.execute(page_query(user, f)).all()
     more = len(rows) > f.limit
     rows = rows[:f.limit]
-    return rows, (encode_cursor(rows[-1]) if more and rows else None)
+    tags = tags_of([r.id for r in rows], user.id)
+    page = [serialize.summary(r._mapping, tags.get(r.id, []), viewer_id=user.id) for r in rows]
+    return page, (encode_cursor(rows[-1]) if more and rows else None)
 
 
 def conversation(ticket: Ticket, before: int | None = None, limit: int = PAGE) -> tuple[list[Message], bool]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..models import Message, Ticket
+from ..models.channels import CONNECTION_KINDS
 from ..models.tickets import MESSAGE_STATUSES, TICKET_STATUSES
 from .catalog import safe_color
 
@@ -26,31 +27,50 @@ def tags_for(tags, viewer_id: int | None) -> list[dict]:
     return [tag(t) for t in tags if t.owner_id is None or t.owner_id == viewer_id]
 
 
-def ticket_summary(ticket: Ticket, viewer_id: int | None = None) -> dict:
-    """One inbox list row. Reads only columns and relationships the list query loads."""
-    connection = ticket.connection
+def summary(row, tags, viewer_id: int | None = None) -> dict:
+    """One inbox list row from a mapping of the ticket's columns plus contact_name,
+    department_name, agent_name, connection_name and connection_kind (services.inbox's
+    page query, or `ticket_summary` for an object)."""
+    kind = row["connection_kind"]
     return {
-        "id": ticket.id,
-        "protocol": ticket.protocol,
-        "status": ticket.status,
-        "status_label": str(TICKET_STATUSES.get(ticket.status, ticket.status)),
-        "contact": {"id": ticket.contact_id, "name": ticket.contact.name},
-        "department": ({"id": ticket.department_id, "name": ticket.department.name}
-                       if ticket.department_id else None),
-        "agent": ({"id": ticket.agent_id, "name": ticket.agent.name}
-                  if ticket.agent_id else None),
-        "connection": ({"id": connection.id, "name": connection.name, "kind": connection.kind,
-                        "kind_label": connection.kind_label} if connection else None),
-        "favourite": ticket.favourite,
-        "has_failed": ticket.has_failed,
-        "automated": ticket.automated,
-        "unread": ticket.unread,
-        "preview": ticket.preview or "",
-        "tags": tags_for(ticket.tags, viewer_id),
-        "last_activity_at": iso(ticket.last_activity_at),
-        "created_at": iso(ticket.created_at),
-        "closed_at": iso(ticket.closed_at),
+        "id": row["id"],
+        "protocol": row["protocol"],
+        "status": row["status"],
+        "status_label": str(TICKET_STATUSES.get(row["status"], row["status"])),
+        "contact": {"id": row["contact_id"], "name": row["contact_name"]},
+        "department": ({"id": row["department_id"], "name": row["department_name"]}
+                       if row["department_id"] else None),
+        "agent": ({"id": row["agent_id"], "name": row["agent_name"]}
+                  if row["agent_id"] else None),
+        "connection": ({"id": row["connection_id"], "name": row["connection_name"], "kind": kind,
+                        "kind_label": str(CONNECTION_KINDS.get(kind, kind))}
+                       if row["connection_id"] else None),
+        "favourite": row["favourite"],
+        "has_failed": row["has_failed"],
+        "automated": row["automated"],
+        "unread": row["unread"],
+        "preview": row["preview"] or "",
+        "tags": tags_for(tags, viewer_id),
+        "last_activity_at": iso(row["last_activity_at"]),
+        "created_at": iso(row["created_at"]),
+        "closed_at": iso(row["closed_at"]),
     }
+
+
+def ticket_summary(ticket: Ticket, viewer_id: int | None = None) -> dict:
+    """`summary` of a Ticket object (socket events, action answers)."""
+    columns = {c: getattr(ticket, c) for c in (
+        "id", "protocol", "status", "contact_id", "department_id", "agent_id", "connection_id",
+        "favourite", "has_failed", "automated", "unread", "preview", "last_activity_at",
+        "created_at", "closed_at")}
+    connection = ticket.connection
+    columns.update(
+        contact_name=ticket.contact.name,
+        department_name=ticket.department.name if ticket.department_id else None,
+        agent_name=ticket.agent.name if ticket.agent_id else None,
+        connection_name=connection.name if connection else None,
+        connection_kind=connection.kind if connection else None)
+    return summary(columns, ticket.tags, viewer_id)
 
 
 def message(m: Message, connection=None, viewer_id: int | None = None) -> dict:

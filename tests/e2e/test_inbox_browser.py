@@ -8,6 +8,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from backoffice.extensions import db
+
 from tests.factories import PASSWORD
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -109,3 +111,40 @@ def test_agent_of_another_department_does_not_see_the_visitors_ticket(
     seller.wait_for_load_state("networkidle")
     expect(seller.locator(".ticket-row")).to_have_count(0)
     other_context.close()
+
+
+def test_RTM_1_after_a_lost_connection_the_page_fetches_what_it_missed(
+        app, page, webchat_world, live_server, log_in):
+    """While the agent's connection is down a ticket arrives (its event is lost); when
+    the connection comes back the list is fetched again and the ticket is there."""
+    log_in(page, webchat_world.agents["support"], PASSWORD)
+    page.goto(f"{live_server}/inbox/")
+    page.wait_for_function("window.atendeInboxSocket && window.atendeInboxSocket.connected")
+    expect(page.locator(".ticket-row")).to_have_count(0)
+
+    # the network drops (no automatic reconnection until we say so)
+    page.evaluate("() => { const s = window.atendeInboxSocket;"
+                  " s.io.reconnection(false); s.io.engine.close(); }")
+    page.wait_for_function("!window.atendeInboxSocket.connected")
+    expect(page.locator("#connection-state")).to_be_visible()
+
+    with app.app_context():
+        from backoffice.models import Connection, Department
+        from backoffice.services import after_commit, tickets
+
+        connection = db.session.get(Connection, webchat_world.connection_id)
+        department = db.session.get(Department, webchat_world.departments["support"])
+        contact = tickets.contact_for(connection, "visitante-offline", "Rosa Offline")
+        ticket = tickets.open_ticket(contact, connection, department)
+        tickets.receive(ticket, "Chegou enquanto você estava sem conexão")
+        after_commit.commit()  # the event goes out to nobody: the agent is disconnected
+        db.session.remove()
+    page.wait_for_timeout(300)
+    expect(page.locator(".ticket-row")).to_have_count(0)
+
+    page.evaluate("() => { const s = window.atendeInboxSocket;"
+                  " s.io.reconnection(true); s.connect(); }")
+    row = page.locator(".ticket-row")
+    expect(row).to_have_count(1)
+    expect(row.locator(".ticket-contact")).to_have_text("Rosa Offline")
+    expect(page.locator("#connection-state")).to_be_hidden()

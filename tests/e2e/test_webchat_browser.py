@@ -137,7 +137,10 @@ def test_CHN_5_attachment_and_a_new_conversation_after_the_ticket_is_finished(
     photo.write_bytes(PNG)
     chat.locator("#wc-file").set_input_files(str(photo))
     expect(chat.locator("#wc-file-name")).to_have_text("comprovante.png")
-    chat.locator("#wc-send").click()
+    # the frame's socket connects after the first message and then reads the conversation
+    # once; wait for that, so the frame learns of the closing below only by writing again
+    with page.expect_response(lambda r: r.url.endswith("/api/conversation")):
+        chat.locator("#wc-send").click()
     expect(chat.locator(".wc-msg.wc-mine .wc-file-link")).to_contain_text("comprovante.png")
     expect(chat.locator("#wc-file-chip")).to_be_hidden()
 

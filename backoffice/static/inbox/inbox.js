@@ -30,6 +30,7 @@
     detailSeq: 0,
     messages: [],      // message dicts, oldest first
     msgById: {},
+    earlyStatus: {},
     hasMore: false,
     selection: false,
     selected: {},
@@ -441,6 +442,7 @@
       S.detail = data;
       S.messages = data.messages.slice();
       S.msgById = {};
+      S.earlyStatus = {};
       S.messages.forEach(function (m) { S.msgById[m.id] = m; });
       S.hasMore = data.has_more;
       renderConversation(keepScroll);
@@ -472,6 +474,7 @@
     S.detail = null;
     S.messages = [];
     S.msgById = {};
+    S.earlyStatus = {};
     show($("conversation"), false);
     show($("conversation-empty"), true);
     show($("contact-panel"), false);
@@ -607,8 +610,24 @@
     return box.scrollHeight - box.scrollTop - box.clientHeight < 120;
   }
 
+  // Socket events and HTTP answers arrive in any order (the "read" receipt of a message
+  // can beat the answer of the POST that sent it): a status only moves forward, except
+  // a failure and its retry; a status for a message not shown yet waits for it.
+  var STATUS_RANK = {queued: 0, sending: 1, sent: 2, delivered: 3, read: 4};
+  function statusMoves(from, to) {
+    if (!to || from === to) { return false; }
+    if (to === "failed") { return from === "queued" || from === "sending"; }
+    if (from === "failed") { return to === "queued" || to === "sending"; }
+    return (STATUS_RANK[to] || 0) > (STATUS_RANK[from] || 0);
+  }
+
   function addMessage(m) {
     if (S.msgById[m.id]) { updateMessage(m); return; }
+    var early = S.earlyStatus[m.id];
+    if (early) {
+      delete S.earlyStatus[m.id];
+      if (statusMoves(m.status, early.status)) { Object.assign(m, early); }
+    }
     var stick = nearBottom() || m.direction === "out";
     S.messages.push(m);
     S.msgById[m.id] = m;
@@ -618,7 +637,15 @@
 
   function updateMessage(changes) {
     var m = S.msgById[changes.id];
-    if (!m) { return; }
+    if (!m) {
+      if (changes.status) { S.earlyStatus[changes.id] = changes; }
+      return;
+    }
+    if (changes.status && !statusMoves(m.status, changes.status)) {
+      changes = Object.assign({}, changes);
+      ["status", "status_label", "error", "sent_at", "delivered_at", "read_at"].forEach(
+        function (k) { delete changes[k]; });
+    }
     Object.assign(m, changes);
     var node = $("message-list").querySelector('.msg[data-message-id="' + Number(m.id) + '"]');
     if (node) { node.replaceWith(renderMessage(m)); }
@@ -1100,6 +1127,8 @@
     if (typeof io !== "function") { return; }
     var socket = io({transports: ["polling", "websocket"]});
     S.socket = socket;
+    // for diagnostics from the console (and the browser test that cuts the connection)
+    window.atendeInboxSocket = socket;
     socket.on("connect", function () {
       show($("connection-state"), false);
       if (S.wasDisconnected) {
