@@ -65,9 +65,10 @@ def create_app(config: dict | None = None) -> Flask:
                       message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE"))
     tasks.init_app(app)
     install_guard()
-    from .services import after_commit
+    from .services import after_commit, rooms
 
     after_commit.install()
+    rooms.install()  # sockets follow access changes (RTM-1)
 
     app.register_blueprint(auth_bp)
     from .inbox import bp as inbox_bp

@@ -98,6 +98,7 @@ def test_RTM_1_ticket_room_is_joined_only_by_who_may_see_the_ticket(app, world, 
 
 def test_RTM_1_transfer_moves_the_ticket_between_department_rooms(app, world, joined):
     agent = joined("agente-s@example.com")
+    assert agent.emit("ticket.join", {"id": world["ticket_id"]}, callback=True) == {"ok": True}
     seller = joined("vendedor@example.com")
     supervisor = joined("supervisora@example.com")
     with app.app_context():
@@ -116,6 +117,15 @@ def test_RTM_1_transfer_moves_the_ticket_between_department_rooms(app, world, jo
     assert [e["name"] for e in got_agent] == ["ticket.removed"]
     assert got_agent[0]["args"][0] == {"id": world["ticket_id"]}
     assert "ticket.updated" in names(supervisor)
+    # the conversation was open in the old agent's page: the server took the socket out
+    # of its room, so the next messages do not reach it (even if the page ignored removal)
+    with app.app_context():
+        from backoffice.models import Ticket
+
+        tickets.receive(db.session.get(Ticket, world["ticket_id"]), "para Vendas")
+        after_commit.commit()
+    assert names(agent) == []
+    assert "ticket.updated" in names(seller)
 
 
 def test_RTM_1_delivery_status_reaches_the_open_conversation_only(app, world, joined):
@@ -150,3 +160,60 @@ def test_RTM_1_agent_rooms_follow_departments_and_rights(app, world, joined):
         assert supervisors_room(sup.company_id) in rooms_for(sup)
         assert all(not r.endswith(f":{agent.company_id}") for r in rooms_for(admin_t)
                    if r.startswith(("company:", "supervise:", "unrouted:")))
+
+
+def test_RTM_1_removed_from_the_department_the_open_socket_stops_getting_its_events(app, world, joined):
+    """Access changes move the sockets at once: no reload needed to stop the events."""
+    agent = joined("agente-s@example.com")
+    assert agent.emit("ticket.join", {"id": world["ticket_id"]}, callback=True) == {"ok": True}
+    agent.get_received()
+    with app.app_context():
+        from backoffice.models import Ticket
+
+        member = db.session.execute(db.select(DepartmentMember).where(
+            DepartmentMember.user_id == world["agent_id"])).scalar_one()
+        db.session.delete(member)
+        db.session.commit()  # an admin's edit: a plain commit, as Flask-Admin does
+        # the ticket was accepted by this agent: still theirs, so still visible; hand it
+        # back to the queue so nothing of it is theirs any more
+        ticket = db.session.get(Ticket, world["ticket_id"])
+        ticket.agent_id = None
+        db.session.commit()
+        tickets.receive(db.session.get(Ticket, world["ticket_id"]), "depois da saída")
+        after_commit.commit()
+    assert names(agent) == []
+
+    with app.app_context():  # added to Vendas: Vendas' events arrive without reconnecting
+        from backoffice.models import Connection
+
+        db.session.add(DepartmentMember(company_id=db.session.get(Department, world["sales_id"]).company_id,
+                                        department_id=world["sales_id"], user_id=world["agent_id"]))
+        db.session.commit()
+        connection = db.session.get(Connection, world["connection_id"])
+        contact = tickets.contact_for(connection, "cliente-vendas", "Cliente de Vendas")
+        ticket = tickets.open_ticket(contact, connection, db.session.get(Department, world["sales_id"]))
+        tickets.receive(ticket, "quero comprar")
+        after_commit.commit()
+    assert "ticket.updated" in names(agent)
+
+
+def test_RTM_1_losing_the_inbox_right_leaves_every_inbox_room(app, world, joined):
+    from backoffice.models import PermissionGroup, User
+    from backoffice.realtime import rooms_for
+
+    agent = joined("agente-s@example.com")
+    with app.app_context():
+        user = db.session.get(User, world["agent_id"])
+        group = db.session.get(PermissionGroup, user.group_id)
+        group.rights = []
+        db.session.commit()
+        assert rooms_for(db.session.get(User, world["agent_id"])) == [
+            f"company:{user.company_id}", f"user:{user.id}"]
+        from backoffice.models import Connection
+
+        connection = db.session.get(Connection, world["connection_id"])
+        contact = tickets.contact_for(connection, "cliente-x", "Cliente X")
+        ticket = tickets.open_ticket(contact, connection, db.session.get(Department, world["department_id"]))
+        tickets.receive(ticket, "alguém aí?")
+        after_commit.commit()
+    assert names(agent) == []
