@@ -70,7 +70,8 @@ def emit_to_company(company_id: int, event: str, data: dict) -> None:
 def on_connect(auth=None):
     if not current_user.is_authenticated:
         return False  # refused: the client gets a connect_error
-    for room in rooms_for(current_user):
+    rooms = rooms_for(current_user)
+    for room in rooms:
         join_room(room)
     # A page that only watches (the manager's home card) says so: being on it is not
     # being available to take tickets.
@@ -78,7 +79,7 @@ def on_connect(auth=None):
         from .services import presence
 
         presence.connected(current_user, request.sid)
-    socketio.emit("hello", {"rooms": rooms_for(current_user)}, to=request.sid)
+    socketio.emit("hello", {"rooms": rooms}, to=request.sid)
 
 
 @socketio.on("disconnect")

@@ -338,11 +338,11 @@ class HomeView(AdminIndexView):
 
     @expose("/")
     def index(self):
-        from ..services import presence
+        from ..services import presence, visibility
 
         user = current_user
         team = minutes = None
-        if presence.tracked(user) and presence.has_right(user, "inbox.supervise"):
+        if visibility.supervises(user):
             team = presence.team_status(user.company_id)
         if presence.is_agent(user):
             minutes = {scope: presence.minutes_by_status(user, scope) for scope in presence.SCOPES}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 import urllib.error
 import urllib.request
 
@@ -56,8 +57,18 @@ class HttpApiAdapter(Adapter):
                 raise PermanentSendError(f"HTTP {exc.code} do destino") from exc
             raise SendError(f"HTTP {exc.code} do destino") from exc
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            # the agent reads this next to the message: say what happened in Portuguese,
+            # not the operating system's English text
             reason = getattr(exc, "reason", exc)
-            raise SendError(f"destino inacessível: {reason}") from exc
+            if isinstance(reason, (TimeoutError, socket.timeout)):
+                what = "o destino não respondeu a tempo"
+            elif isinstance(reason, ConnectionRefusedError):
+                what = "conexão recusada"
+            elif isinstance(reason, socket.gaierror):
+                what = "endereço não encontrado"
+            else:
+                what = "falha de rede"
+            raise SendError(f"destino inacessível: {what}") from exc
         try:
             reply = json.loads(raw or b"{}")
         except ValueError:

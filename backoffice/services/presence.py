@@ -140,23 +140,17 @@ def agent_payload(user, status: dict | None = None) -> dict:
     return {"user_id": user.id, "name": user.name, **(status or current_status(user))}
 
 
-def has_right(user, right: str) -> bool:
-    """`right` ("inbox.view") among the user's rights, read from their group now."""
-    return bool(getattr(user, "is_authenticated", True)) and right in user.rights
-
-
 def is_agent(user) -> bool:
     """A company user who works in the inbox (inbox.view)."""
-    return tracked(user) and user.active and has_right(user, "inbox.view")
+    return tracked(user) and user.active and user.can("inbox", "view")
 
 
 def team_status(company_id: int) -> list[dict]:
     """Active users of the company whose group works in the inbox (inbox.view), with
     their current status, by name."""
-    users = [u for u in db.session.scalars(
-        select(User).where(User.company_id == company_id, User.active.is_(True),
-                           User.is_superuser.is_(False)))
-        if has_right(u, "inbox.view")]
+    from .visibility import agents_of
+
+    users = agents_of(company_id)
     users.sort(key=lambda u: ((u.name or "").casefold(), u.id))
     statuses = _statuses(u.id for u in users)
     return [agent_payload(u, statuses[u.id]) for u in users]

@@ -27,7 +27,8 @@ from ..jobs import app_job, tasks
 from ..models import Message, Ticket, User
 from ..models.base import utcnow
 from ..models.tickets import (
-    AUTHOR_AGENT, AUTHOR_BOT, DELIVERED, FAILED, OPEN, OUT, QUEUED, READ, SENDING, SENT,
+    AUTHOR_AGENT, AUTHOR_BOT, DELIVERED, FAILED, MESSAGE_STATUSES, OPEN, OUT, PENDING, QUEUED,
+    READ, SENDING, SENT,
 )
 from . import RuleError, after_commit, serialize
 
@@ -58,14 +59,14 @@ def queue(ticket: Ticket, author: User | None, text: str | None, upload=None,
                       author_kind=author_kind, author_id=author.id if author else None,
                       text=text or None, status=QUEUED, created_at=now)
     if tag_ids and author is not None:
-        message.tags = tickets._tags(author, tag_ids)  # before the file: no orphan on error
+        message.tags = tickets.chosen_tags(author, tag_ids)  # before the file: no orphan on error
     if upload is not None:
         attachments.store(message, upload)
     db.session.add(message)
     if author_kind == AUTHOR_AGENT:
         ticket.first_response_at = ticket.first_response_at or now
         if ticket.status == OPEN:
-            ticket.status = "pending"  # TKT-2: now waiting for the customer
+            ticket.status = PENDING  # TKT-2: now waiting for the customer
     if author_kind == AUTHOR_BOT:
         ticket.automated = True
     tickets._touch(ticket, text, message.file_name)
@@ -148,7 +149,8 @@ def deliver(message_id: int) -> str:
     message.sent_at = utcnow()
     message.error = None
     message.external_id = external_id
-    _refresh_failed_flag(ticket)
+    if ticket.has_failed:  # only then can a success clear the "Falha no envio" flag
+        _refresh_failed_flag(ticket)
     _announce_status(message)
     after_commit.commit()
     return "sent"
@@ -185,7 +187,8 @@ def _announce_status(message: Message) -> None:
     from .. import realtime
 
     data = {"id": message.id, "ticket_id": message.ticket_id, "status": message.status,
-            "status_label": serialize.message(message)["status_label"], "error": message.error,
+            "status_label": str(MESSAGE_STATUSES.get(message.status, message.status)),
+            "error": message.error,
             "sent_at": serialize.iso(message.sent_at),
             "delivered_at": serialize.iso(message.delivered_at),
             "read_at": serialize.iso(message.read_at)}

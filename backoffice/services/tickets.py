@@ -18,7 +18,7 @@ from ..models import (
 from ..models.base import utcnow
 from ..models.departments import reason_department
 from ..models.tickets import (
-    AUTHOR_CONTACT, AUTHOR_SYSTEM, CLOSED, IN, OPEN, OPEN_STATUSES, PENDING, WAITING,
+    AUTHOR_CONTACT, AUTHOR_SYSTEM, CLOSED, DELIVERED, IN, OPEN, OPEN_STATUSES, PENDING, WAITING,
 )
 from . import RuleError, after_commit, as_id, messages, serialize, visibility
 from .protocols import next_protocol
@@ -154,7 +154,7 @@ def receive(ticket: Ticket, text: str | None, upload=None, external_id: str | No
     if not text and upload is None:
         raise RuleError(_("Escreva uma mensagem."))
     message = Message(company_id=ticket.company_id, ticket_id=ticket.id, direction=IN,
-                      author_kind=AUTHOR_CONTACT, text=text or None, status="delivered",
+                      author_kind=AUTHOR_CONTACT, text=text or None, status=DELIVERED,
                       external_id=external_id, sent_at=utcnow(), created_at=utcnow())
     if upload is not None:
         attachments.store(message, upload)
@@ -355,7 +355,7 @@ def set_favourite(ticket: Ticket, user: User, value: bool) -> Ticket:
     return ticket
 
 
-def _tags(user: User, tag_ids) -> list[Tag]:
+def chosen_tags(user: User, tag_ids) -> list[Tag]:
     if not isinstance(tag_ids, (list, tuple)):
         raise RuleError(_("Etiquetas inválidas."))
     ids = set()
@@ -376,7 +376,7 @@ def _tags(user: User, tag_ids) -> list[Tag]:
 
 def set_tags(ticket: Ticket, user: User, tag_ids) -> Ticket:
     """Replace the tags this user can see; another user's personal tags stay."""
-    chosen = _tags(user, tag_ids)
+    chosen = chosen_tags(user, tag_ids)
     hidden = [t for t in ticket.tags if t.owner_id not in (None, user.id)]
     ticket.tags = hidden + chosen
     announce(ticket)
@@ -387,7 +387,7 @@ def set_message_tags(message: Message, user: User, tag_ids) -> Message:
     """MSG-3: tags on one message."""
     from .. import realtime
 
-    chosen = _tags(user, tag_ids)
+    chosen = chosen_tags(user, tag_ids)
     hidden = [t for t in message.tags if t.owner_id not in (None, user.id)]
     message.tags = hidden + chosen
     db.session.flush()
