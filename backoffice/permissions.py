@@ -13,7 +13,7 @@ ACTIONS: dict[str, str] = {
     "create": _l("Criar"),
     "edit": _l("Editar"),
     "delete": _l("Excluir"),
-    # inbox only: see every department's tickets, not just one's own (managers)
+    # inbox: every department's tickets; contacts: every wallet (managers)
     "supervise": _l("Supervisionar"),
 }
 
@@ -36,6 +36,9 @@ AREAS: dict[str, str] = {
     "inbox": _l("Atendimento"),
     "connections": _l("Conexões"),
     "farewells": _l("Mensagens de despedida"),
+    "contacts": _l("Contatos"),
+    "contact_fields": _l("Campos de contato"),
+    "imports": _l("Importar/exportar registros"),
 }
 
 # Areas where some actions make no sense (the company row is never created or deleted
@@ -46,6 +49,10 @@ AREA_ACTIONS: dict[str, tuple[str, ...]] = {
     "parameters": ("view", "edit"),
     "telephony": ("view", "edit"),
     "inbox": ("view", "supervise"),
+    # supervise = see every carteira (WAL-1), not only one's own and the unowned
+    "contacts": ("view", "create", "edit", "delete", "supervise"),
+    # view = the screen, past jobs and exports; create = run an import
+    "imports": ("view", "create"),
 }
 
 API_ACTIONS: dict[str, str] = {
@@ -65,7 +72,7 @@ GROUP_KINDS = {KIND_SYSTEM: _l("Sistema"), KIND_API: _l("API")}
 
 
 # what an agent's group gets by default: work in the inbox, nothing else
-AGENT_RIGHTS = ("inbox.view",)
+AGENT_RIGHTS = ("inbox.view", "contacts.view", "contacts.create", "contacts.edit")
 
 
 def actions_for(area: str) -> tuple[str, ...]:

@@ -9,11 +9,12 @@ from sqlalchemy import func, select
 
 from .extensions import db
 from .models import (
-    Company, Connection, Department, DepartmentMember, FarewellMessage, Holiday, MessageTemplate,
+    Company, Connection, Contact, ContactField, Department, DepartmentMember, FarewellMessage, Holiday, MessageTemplate,
     Pause, PauseWindow, Period, PeriodSchedule, PermissionGroup, Plan, Reason, Tag,
     TelephonySettings, User, Webhook,
 )
 from .services import connections as connection_rules
+from .services import contacts as contact_rules
 from .services import farewells as farewell_rules
 from .services import after_commit, messages, pauses, saas, sending, telephony, tickets
 from .services import templates as template_rules
@@ -151,6 +152,22 @@ def load_configuration(company: Company, cfg: dict) -> None:
     for f in cfg.get("farewells", []):
         farewell = farewell_rules.check_farewell(FarewellMessage(company_id=cid, **f))
         db.session.add(farewell)
+        db.session.flush()
+
+    for f in cfg.get("contact_fields", []):
+        field = ContactField(company_id=cid, active=True, **f)
+        contact_rules.check_field(field)
+        db.session.add(field)
+        db.session.flush()
+    tags = {t.name: t for t in db.session.scalars(select(Tag).where(Tag.company_id == cid))}
+    for c in cfg.get("contacts", []):
+        owner = users[c["owner"]] if c.get("owner") else None
+        contact = Contact(company_id=cid, name=c["name"], phone=c["phone"], email=c["email"],
+                          document=c["document"], owner_id=owner.id if owner else None,
+                          custom_fields=c["custom"] or None,
+                          tags=[tags[name] for name in c["tags"]])
+        contact_rules.check_manual(contact)
+        db.session.add(contact)
         db.session.flush()
 
     for t in cfg["templates"]:

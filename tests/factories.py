@@ -6,7 +6,7 @@ from datetime import date, time
 
 from backoffice import permissions
 from backoffice.extensions import db
-from backoffice.models import AuditLog, PermissionGroup, Plan, Reason, Tag, User
+from backoffice.models import AuditLog, Contact, ContactField, PermissionGroup, Plan, Reason, Tag, User
 from backoffice.models import Holiday, Period, PeriodSchedule
 from backoffice.models import Department, DepartmentMember
 from backoffice.services import saas
@@ -131,6 +131,15 @@ def populate_company(name: str, key: str) -> Tenant:
     db.session.flush()
     tenant.labels.update({"connections": connection.name, "farewells": farewell.title})
     tenant.ids.update({"connections": connection.id, "farewells": farewell.id})
+    contact = Contact(company_id=company.id, name=f"Contato exclusivo {key.upper()}",
+                      phone=f"+55119876{ord(key[0]) % 10000:04d}", person_type="PF")
+    contact.tags.append(tag)
+    field = ContactField(company_id=company.id, label=f"Campo exclusivo {key.upper()}",
+                         key=f"campo_exclusivo_{key}")
+    db.session.add_all([contact, field])
+    db.session.flush()
+    tenant.labels.update({"contacts": contact.name, "contact_fields": field.label})
+    tenant.ids.update({"contacts": contact.id, "contact_fields": field.id})
     return tenant
 
 

@@ -7,7 +7,8 @@ from flask_babel import lazy_gettext as _l
 
 from ..i18n import TRANSLATIONS
 from ..models import (
-    AuditLog, Company, CompanySettings, Connection, Department, FarewellMessage, Holiday,
+    AuditLog, Company, CompanySettings, Connection, Contact, ContactField, Department,
+    FarewellMessage, Holiday,
     MessageTemplate, Pause, Period, PermissionGroup, Plan, Reason, Tag, TelephonySettings, User,
     Webhook,
 )
@@ -16,6 +17,8 @@ from .base import HomeView
 from .catalog import ReasonView, TagView
 from .company import CompanyView
 from .connections import ConnectionView
+from .contacts import ContactFieldView, ContactView
+from .data import DataView
 from .departments import DepartmentView
 from .farewells import FarewellMessageView
 from .pages import AboutView, AccountView
@@ -46,6 +49,7 @@ def init_admin(app) -> Admin:
     from ..inbox.menu import InboxMenuLink
 
     admin.add_menu_item(InboxMenuLink(name=_l("Atendimento"), url="/inbox/"))  # first after Início
+    admin.add_view(ContactView(Contact, name=_l("Contatos"), endpoint="contacts"))
     # "Configurações" in the order of the NexChat manual (seeds/002), so an admin who knows
     # it finds everything where expected; Usuários and Auditoria under "Administração".
     admin.add_view(CompanyView(Company, name=_l("Empresa"), endpoint="company",
@@ -75,6 +79,10 @@ def init_admin(app) -> Admin:
                               category=CAT_CONFIG))
     admin.add_view(HolidayView(Holiday, name=_l("Feriados"), endpoint="holidays",
                                category=CAT_CONFIG))
+    admin.add_view(ContactFieldView(ContactField, name=_l("Campos de contato"),
+                                    endpoint="contact_fields", category=CAT_CONFIG))
+    admin.add_view(DataView(name=_l("Importar/exportar registros"), endpoint="data",
+                            category=CAT_CONFIG))
     admin.add_view(UserView(User, name=_l("Usuários"), endpoint="users", category=CAT_ADMIN))
     admin.add_view(AuditLogView(AuditLog, name=_l("Auditoria"), endpoint="audit",
                                 category=CAT_ADMIN))

@@ -8,9 +8,10 @@ backoffice.tenancy. tests/test_isolation.py runs against every registered view.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 
-from flask import abort, flash, g, redirect, request, url_for
+from flask import Response, abort, flash, g, redirect, request, stream_with_context, url_for
 from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
@@ -20,10 +21,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
+from werkzeug.utils import secure_filename
 from wtforms.validators import ValidationError
 
 from ..extensions import db
-from ..services import RuleError, audit
+from ..services import RuleError, audit, data_jobs
 from ..tenancy import TenantViolation, current_company_id, owned_by_tenant, scope
 from .fields import (
     StrictAjaxSelectField,
@@ -124,11 +126,18 @@ class SecureModelView(ModelView):
         args.page = max(args.page or 0, 0)
         return args
 
-    def get_export_value(self, model, name):
-        """Cells a spreadsheet would run as a formula are neutralised (CSV injection)."""
-        value = super().get_export_value(model, name)
-        text = "" if value is None else str(value)
-        return "'" + text if text[:1] in ("=", "+", "-", "@") else value
+    def _export_csv(self, return_url):
+        """EXP-1 for every list screen: ";" and UTF-8 with BOM (Excel pt-BR opens it with
+        its columns and accents), formula cells neutralised by csvfiles.ExcelWriter."""
+        count, data = self._export_data()
+        columns = self._export_columns
+        rows = itertools.chain(
+            [[str(label) for _, label in columns]],
+            ([self.get_export_value(row, name) for name, _ in columns] for row in data))
+        name = secure_filename(self.get_export_name(export_type="csv"))
+        return Response(stream_with_context(data_jobs.stream_csv(rows)),
+                        headers={"Content-Disposition": f"attachment;filename={name}"},
+                        mimetype="text/csv; charset=utf-8")
 
     def init_actions(self):
         super().init_actions()

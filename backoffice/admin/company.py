@@ -3,15 +3,14 @@ from __future__ import annotations
 
 from zoneinfo import available_timezones
 
-import phonenumbers
 from flask_babel import lazy_gettext as _l
-from stdnum.br import cnpj as stdnum_cnpj
-from stdnum.exceptions import ValidationError as StdnumError
 from wtforms import SelectField, StringField
 from wtforms.validators import Length
 
 from ..models import Company
 from ..services import RuleError, protocols
+from ..services.documents import format_document, normalise_cnpj  # noqa: F401 (saas)
+from ..services.phones import normalise_phone  # noqa: F401 (saas)
 from ..tenancy import current_company_id
 from .base import SecureModelView, SingleRowMixin
 from .users import LANGUAGES
@@ -19,29 +18,8 @@ from .users import LANGUAGES
 TIMEZONES = sorted(tz for tz in available_timezones() if tz.startswith(("America/", "Europe/", "UTC")))
 
 
-def normalise_cnpj(value: str | None) -> str | None:
-    if not value or not value.strip():
-        return None
-    try:
-        return stdnum_cnpj.validate(value)
-    except StdnumError:
-        raise RuleError(_l("CNPJ inválido: confira os dígitos."))
-
-
-def normalise_phone(value: str | None) -> str | None:
-    if not value or not value.strip():
-        return None
-    try:
-        number = phonenumbers.parse(value, "BR")
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number):
-        raise RuleError(_l("Telefone inválido. Use, por exemplo, (11) 3456-7890."))
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
 def format_cnpj(value: str | None) -> str:
-    return stdnum_cnpj.format(value) if value else ""
+    return format_document(value)
 
 
 # The CNPJ column holds 14 digits, but people type it formatted ("11.444.777/0001-61"):

@@ -15,3 +15,5 @@ from .contacts import Contact, ContactAddress  # noqa: F401
 from .tickets import Message, Ticket, TicketEvent, message_tag, ticket_tag  # noqa: F401
 from .farewells import FarewellMessage  # noqa: F401
 from .presence import PauseSession, PresenceSession  # noqa: F401
+from .contacts import ContactField, contact_tag  # noqa: F401
+from .data_jobs import DataJob, DataJobError  # noqa: F401

@@ -27,3 +27,12 @@ def get_settings(company_id: int) -> CompanySettings:
     except IntegrityError:
         row = db.session.scalar(q)
     return row
+
+
+def read_settings(company_id: int) -> CompanySettings:
+    """The settings row, or an unsaved one with the defaults: for readers that must not
+    write (a rule checked mid-flush, a list query)."""
+    row = db.session.scalar(select(CompanySettings).where(CompanySettings.company_id == company_id))
+    return row or CompanySettings(company_id=company_id, cpf_required_pf=False,
+                                  cnpj_required_pj=False, support_access_allowed=False,
+                                  wallet_enabled=False)

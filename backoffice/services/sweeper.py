@@ -15,11 +15,11 @@ log = logging.getLogger(__name__)
 
 def sweep_once(app: Flask) -> int:
     from ..extensions import db
-    from . import sending
+    from . import data_jobs, sending
 
     with app.app_context():
         try:
-            return sending.sweep()
+            return sending.sweep() + data_jobs.sweep()
         except Exception:  # the database or the queue is down: try again next time
             log.exception("sweep failed")
             db.session.rollback()

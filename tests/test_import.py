@@ -1,0 +1,856 @@
+"""IMP-1..IMP-4 Importar contatos: the files people really make (tests/fixtures/imports,
+see its README), what ends up in the database, what the user is told, and a job killed
+midway that resumes without half-written batches or duplicates."""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, update
+
+from backoffice.extensions import db
+from backoffice.models import Contact, ContactField, DataJob, DataJobError, Tag, User, contact_tag
+from backoffice.models import data_jobs as states
+from backoffice.models.base import utcnow
+from backoffice.services import RuleError, data_jobs, importer
+from backoffice.services.csvfiles import rows_to_text
+
+FIXTURES = Path(__file__).parent / "fixtures" / "imports"
+ROOT = Path(__file__).resolve().parent.parent
+
+ALL_FIELDS = ["name", "phone", "email", "document", "tags", "owner", "notes"]
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+# The contacts tests.factories gives each company (not imported, must stay untouched);
+# the helpers below leave them out.
+PRESET: set[int] = set()
+
+
+@pytest.fixture
+def ctx(app, tenants):
+    """An app context for the whole test, with companies A and B."""
+    PRESET.clear()
+    PRESET.update(t.ids["contacts"] for t in tenants.values() if "contacts" in t.ids)
+    with app.app_context():
+        yield tenants
+
+
+def admin(tenant) -> User:
+    return db.session.get(User, tenant.admin_id)
+
+
+def run_import(user, path: Path, update: bool = False, fields=None) -> DataJob:
+    """Upload, confirm and run (TASK_MODE eager: the job runs inside start_import)."""
+    job = data_jobs.import_from_path(user, path)
+    data_jobs.start_import(job, update, fields)
+    db.session.refresh(job)
+    assert job.status == states.DONE, job.error
+    return job
+
+
+def counters(job: DataJob) -> dict:
+    return {k: getattr(job, k) for k in ("created", "updated", "unchanged", "rejected")}
+
+
+def snapshot(company_id: int) -> dict[str, dict]:
+    """The company's contacts by phone, as the user would see them."""
+    db.session.expire_all()
+    out = {}
+    for c in db.session.scalars(select(Contact).where(Contact.company_id == company_id,
+                                                      Contact.id.not_in(PRESET))):
+        out[c.phone] = {
+            "name": c.name, "email": c.email, "person_type": c.person_type,
+            "document": c.document, "tags": sorted(t.name for t in c.tags), "notes": c.notes,
+            "owner": c.owner.email if c.owner else None, "custom": c.custom_fields or {},
+        }
+    return out
+
+
+def stamps(company_id: int) -> dict[str, object]:
+    return dict(db.session.execute(select(Contact.phone, Contact.updated_at).where(
+        Contact.company_id == company_id, Contact.id.not_in(PRESET))).all())
+
+
+def presets() -> dict[int, tuple]:
+    """The factories' contacts as saved: imports must never touch them."""
+    db.session.expire_all()
+    return {c.id: (c.company_id, c.name, c.phone, c.updated_at, sorted(t.id for t in c.tags))
+            for c in db.session.scalars(select(Contact).where(Contact.id.in_(PRESET)))}
+
+
+def errors(job: DataJob) -> list[tuple[int, str]]:
+    return [(e.line, e.reason) for e in db.session.scalars(
+        select(DataJobError).where(DataJobError.job_id == job.id).order_by(DataJobError.line))]
+
+
+def contact_count(company_id: int | None = None) -> int:
+    q = select(func.count()).select_from(Contact).where(Contact.id.not_in(PRESET))
+    if company_id is not None:
+        q = q.where(Contact.company_id == company_id)
+    return db.session.scalar(q)
+
+
+def uploads_left(app) -> list[Path]:
+    root = Path(app.instance_path) / "uploads"
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+def write(tmp_path: Path, name: str, text: str, encoding: str = "cp1252") -> Path:
+    """A small file for one test (the real-world ones are in tests/fixtures/imports)."""
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def person(name, email=None, person_type=None, document=None, tags=(), notes=None,
+           owner=None, custom=None) -> dict:
+    return {"name": name, "email": email, "person_type": person_type, "document": document,
+            "tags": sorted(tags), "notes": notes, "owner": owner, "custom": custom or {}}
+
+
+EXCEL_CONTACTS = {
+    "+5511987654321": person("João da Silva", "joao.silva@exemplo.com.br", "PF", "52998224725",
+                             ["VIP", "Atacado"], "Cliente desde 2019"),
+    "+5511987651234": person("Maria Conceição Araújo", "maria.conceicao@exemplo.com.br", "PF",
+                             "12345678909", ["Varejo"]),
+    "+5511987651111": person("Ações & Cia Ltda", "contato@acoes.com.br", "PJ", "11444777000161",
+                             ["Atacado"], "Compra à vista – boleto"),
+    # old 8-digit mobile: the 9 is inserted; "vip" is the VIP tag of row 2
+    "+5521987654321": person("José Antônio", None, "PF", "98765432100", ["VIP"]),
+    "+551134567890": person("Padaria Pão Quente", None, "PJ", "11222333000181", [],
+                            "Entregar após 14h; portão azul\nFalar com Sr. Conceição"),
+    "+5531991234567": person("Luís Gonçalves", "luis@exemplo.com.br", "PF", "11144477735"),
+}
+
+BAD_ROWS_ERRORS = [
+    (3, "CPF inválido: confira os dígitos."),
+    (4, "CPF inválido: números com todos os dígitos iguais não existem."),
+    (5, 'Telefone inválido: "123".'),
+    (6, "Nome em branco."),
+    (7, "E-mail inválido."),
+    (8, "Pessoa física precisa de um CPF, não de um CNPJ."),
+]
+
+
+# -- IMP-1: template, required columns, what is refused before anything is written ------
+
+
+def test_IMP_1_template_file_imports(ctx, tmp_path):
+    a = ctx["a"]
+    path = tmp_path / "modelo.csv"
+    path.write_bytes(rows_to_text(importer.template_rows([])).encode("utf-8"))
+    job = run_import(admin(a), path)
+    assert counters(job) == {"created": 1, "updated": 0, "unchanged": 0, "rejected": 0}
+    assert snapshot(a.company_id) == {
+        "+5511987654321": person("Maria da Silva", "maria@exemplo.com.br", "PF", "52998224725",
+                                 ["VIP", "Atacado"], "Cliente desde 2019")}
+
+
+def test_IMP_1_missing_required_column_refused_before_anything_is_written(ctx):
+    a = ctx["a"]
+    job = data_jobs.import_from_path(admin(a), FIXTURES / "missing_phone_column.csv")
+    expected = ("Faltam colunas obrigatórias: Telefone. Baixe o modelo para ver as colunas "
+                "esperadas.")
+    shown = importer.preview(data_jobs.job_path(job), job.encoding, job.delimiter, a.company_id)
+    assert shown.error == expected
+    assert [f.key for f in shown.mapping.missing] == ["phone"]
+    with pytest.raises(RuleError) as exc:
+        data_jobs.start_import(job, False, None)
+    assert str(exc.value) == expected
+    db.session.refresh(job)
+    assert job.status == states.DRAFT and job.processed == 0
+    assert contact_count() == 0
+    assert db.session.scalar(select(func.count()).select_from(DataJobError)) == 0
+
+
+def test_IMP_1_header_only_refused(ctx):
+    a = ctx["a"]
+    job = data_jobs.import_from_path(admin(a), FIXTURES / "header_only.csv")
+    with pytest.raises(RuleError) as exc:
+        data_jobs.start_import(job, False, None)
+    assert str(exc.value) == "O arquivo só tem o cabeçalho: nenhuma linha para importar."
+    db.session.refresh(job)
+    assert job.status == states.DRAFT
+    assert contact_count() == 0
+
+
+NOT_CSV = {
+    "empty.csv": "O arquivo está vazio.",
+    "planilha.xlsx.csv": "O arquivo é uma planilha do Excel (.xlsx) ou um .zip, não um CSV. "
+                         "No Excel, use Arquivo > Salvar como > CSV (separado por ponto e "
+                         "vírgula).",
+    "foto.png.csv": "O arquivo é uma imagem, não um CSV.",
+}
+
+
+def test_IMP_1_not_a_csv_refused_and_nothing_kept(app, ctx):
+    for name, message in NOT_CSV.items():
+        with pytest.raises(RuleError) as exc:
+            data_jobs.import_from_path(admin(ctx["a"]), FIXTURES / name)
+        assert str(exc.value) == message, name
+    assert db.session.scalar(select(func.count()).select_from(DataJob)) == 0
+    assert contact_count() == 0
+    assert uploads_left(app) == []
+
+
+def test_IMP_1_oversize_upload_refused_and_nothing_kept(app, ctx):
+    app.config["IMPORT_MAX_BYTES"] = 1024
+    body = "Nome;Telefone\r\n" + "".join(
+        f"Cliente {i};(11) 9{7000_0000 + i}\r\n" for i in range(200))
+    assert len(body) > 3 * 1024
+    with pytest.raises(RuleError) as exc:
+        data_jobs.save_upload(admin(ctx["a"]), io.BytesIO(body.encode()), "grande.csv")
+    assert str(exc.value) == ("O arquivo passa do limite de 1 KB. Divida a planilha em arquivos "
+                              "menores e importe um de cada vez.")
+    assert db.session.scalar(select(func.count()).select_from(DataJob)) == 0
+    assert contact_count() == 0
+    assert uploads_left(app) == []
+
+
+def test_IMP_1_unknown_columns_custom_field_mapped_rest_ignored(ctx):
+    a = ctx["a"]
+    db.session.add(ContactField(company_id=a.company_id, label="Código ERP", key="codigo_erp"))
+    db.session.commit()
+    job = data_jobs.import_from_path(admin(a), FIXTURES / "unknown_columns.csv")
+    shown = importer.preview(data_jobs.job_path(job), job.encoding, job.delimiter, a.company_id)
+    assert shown.error is None
+    assert shown.header == ["Nome", "Telefone", "Aniversário", "Código ERP"]
+    assert shown.mapping.columns == {"name": 0, "phone": 1}
+    assert shown.mapping.custom == {"codigo_erp": 3}
+    assert shown.mapping.ignored == ["Aniversário"]
+    data_jobs.start_import(job, False, None)
+    db.session.refresh(job)
+    assert counters(job) == {"created": 2, "updated": 0, "unchanged": 0, "rejected": 0}
+    assert snapshot(a.company_id) == {
+        "+5511944441234": person("Helena Prado", custom={"codigo_erp": "ERP-0042"}),
+        "+5511944445678": person("Otávio Reis"),
+    }
+
+
+def test_IMP_1_wallet_column_resolves_users_of_the_company_only(ctx, tmp_path):
+    a, b = ctx["a"], ctx["b"]
+    path = write(tmp_path, "carteira.csv",
+                 "Nome;Telefone;Carteira\r\n"
+                 "Por e-mail;(11) 96000-0001;agente-a@example.com\r\n"
+                 "Por e-mail em maiúsculas;(11) 96000-0002;AGENTE-A@EXAMPLE.COM\r\n"
+                 "Por nome;(11) 96000-0003;Agente Exclusivo A\r\n"
+                 "Por nome sem acento;(11) 96000-0004;admin alfa comercio\r\n"
+                 "Usuário da outra empresa;(11) 96000-0005;agente-b@example.com\r\n"
+                 "Ninguém;(11) 96000-0006;fulano@example.com\r\n"
+                 "Sem carteira;(11) 96000-0007;\r\n")
+    job = run_import(admin(a), path)
+    assert counters(job) == {"created": 5, "updated": 0, "unchanged": 0, "rejected": 2}
+    assert errors(job) == [
+        (6, 'Carteira: nenhum usuário da empresa com o e-mail ou nome "agente-b@example.com".'),
+        (7, 'Carteira: nenhum usuário da empresa com o e-mail ou nome "fulano@example.com".'),
+    ]
+    owners = {phone: c["owner"] for phone, c in snapshot(a.company_id).items()}
+    assert owners == {"+5511960000001": "agente-a@example.com",
+                      "+5511960000002": "agente-a@example.com",
+                      "+5511960000003": "agente-a@example.com",
+                      "+5511960000004": "admin-a@example.com",
+                      "+5511960000007": None}
+    assert contact_count(b.company_id) == 0
+
+
+# -- IMP-3: files as people make them -------------------------------------------------------
+
+
+FORMATS = {
+    "excel_ptbr_cp1252.csv": ("cp1252", ";"),
+    "utf8_bom_comma.csv": ("utf-8-sig", ","),
+    "utf8_nobom_tab.csv": ("utf-8-sig", "\t"),
+    "duplicates.csv": ("utf-8-sig", ";"),
+    "bad_rows.csv": ("cp1252", ";"),
+    "unknown_columns.csv": ("cp1252", ";"),
+    "missing_phone_column.csv": ("utf-8-sig", ";"),
+}
+
+
+def test_IMP_3_detects_encoding_and_delimiter(ctx):
+    found = {}
+    for name in FORMATS:
+        job = data_jobs.import_from_path(admin(ctx["a"]), FIXTURES / name)
+        assert job.status == states.DRAFT and job.file_name == name
+        found[name] = (job.encoding, job.delimiter)
+    assert found == FORMATS
+
+
+def test_IMP_3_excel_ptbr_cp1252(ctx):
+    a = ctx["a"]
+    db.session.add(Tag(company_id=a.company_id, name="Varejo", color="#00aa00"))
+    db.session.commit()
+    varejo_id = db.session.scalar(select(Tag.id).where(Tag.name == "Varejo"))
+    job = data_jobs.import_from_path(admin(a), FIXTURES / "excel_ptbr_cp1252.csv")
+    shown = importer.preview(data_jobs.job_path(job), job.encoding, job.delimiter, a.company_id)
+    assert shown.error is None
+    assert shown.header[:7] == ["Nome", "Telefone", "E-mail", "Tipo de pessoa", "CPF/CNPJ",
+                                "Etiquetas", "Observações"]
+    assert set(shown.mapping.columns) == {"name", "phone", "email", "person_type", "document",
+                                          "tags", "notes"}
+    assert shown.mapping.ignored == []  # the trailing separator's nameless column
+    assert [r[0] for r in shown.rows] == ["João da Silva", "Maria Conceição Araújo",
+                                          "Ações & Cia Ltda", "José Antônio",
+                                          "Padaria Pão Quente", "Luís Gonçalves",
+                                          "Cliente Sem Telefone"]
+    data_jobs.start_import(job, False, None)
+    db.session.refresh(job)
+    assert job.status == states.DONE and job.error is None
+    assert counters(job) == {"created": 6, "updated": 0, "unchanged": 0, "rejected": 1}
+    assert (job.total, job.processed, job.percent) == (8, 8, 100)
+    assert job.started_at is not None and job.finished_at is not None
+    assert snapshot(a.company_id) == EXCEL_CONTACTS
+    # Excel numbers rows: the header is 1, the ";;;;;;;" row is 5, the quoted two-line
+    # cell is row 7 alone, so the row without phone is 9 (its text line is 10)
+    assert errors(job) == [(9, "Telefone em branco.")]
+    tags = dict(db.session.execute(select(Tag.name, Tag.id).where(
+        Tag.company_id == a.company_id, Tag.name.in_(["VIP", "vip", "Atacado", "Varejo"]))).all())
+    assert set(tags) == {"VIP", "Atacado", "Varejo"}  # created when missing, "vip" is VIP
+    assert tags["Varejo"] == varejo_id  # the existing tag is linked, not a copy
+
+
+def test_IMP_3_utf8_bom_comma_quoted_fields(ctx):
+    a = ctx["a"]
+    job = run_import(admin(a), FIXTURES / "utf8_bom_comma.csv")
+    assert counters(job) == {"created": 3, "updated": 0, "unchanged": 0, "rejected": 0}
+    assert job.total == 4  # the empty line counts as a record
+    assert snapshot(a.company_id) == {
+        "+5541998765432": person("Souza, Maria", "maria.souza@exemplo.com", "PF", "93541134780",
+                                 ["VIP", "Atacado"], "Rua das Flores, 123, apto 4"),
+        "+5541998760000": person("Conceição Lima", tags=["Varejo"],
+                                 notes='Disse "ligar depois das 18h"'),
+        "+554132221100": person("Distribuidora Ações, Ltda", "compras@acoes-dist.com.br", "PJ",
+                                "07182390000107", ["Atacado"]),
+    }
+
+
+def test_IMP_3_utf8_tab_odd_header_names(ctx):
+    a = ctx["a"]
+    job = run_import(admin(a), FIXTURES / "utf8_nobom_tab.csv")
+    assert counters(job) == {"created": 2, "updated": 0, "unchanged": 0, "rejected": 0}
+    assert snapshot(a.company_id) == {
+        "+5585988887777": person("Irmã Conceição", "irma@paroquia.org.br", "PF", "98765432100",
+                                 ["VIP"]),
+        "+556130334455": person("Antônio Gonçalves, Jr."),
+    }
+
+
+def test_IMP_3_user_overrides_the_detected_format(ctx):
+    a = ctx["a"]
+    job = data_jobs.import_from_path(admin(a), FIXTURES / "utf8_nobom_tab.csv")
+    data_jobs.set_format(job, None, ";")
+    with pytest.raises(RuleError) as exc:
+        data_jobs.start_import(job, False, None)
+    assert str(exc.value).startswith("Faltam colunas obrigatórias: Nome, Telefone.")
+    with pytest.raises(RuleError) as exc:
+        data_jobs.set_format(job, None, "|")
+    assert str(exc.value) == "Separador desconhecido."
+    with pytest.raises(RuleError) as exc:
+        data_jobs.set_format(job, "utf-16", None)
+    assert str(exc.value) == "Codificação desconhecida."
+    data_jobs.set_format(job, "utf-8-sig", "tab")
+    data_jobs.start_import(job, False, None)
+    db.session.refresh(job)
+    assert counters(job) == {"created": 2, "updated": 0, "unchanged": 0, "rejected": 0}
+    assert snapshot(a.company_id)["+5585988887777"]["name"] == "Irmã Conceição"
+    with pytest.raises(RuleError) as exc:
+        data_jobs.set_format(job, "cp1252", None)
+    assert str(exc.value) == "Esta importação já foi iniciada."
+
+
+def test_IMP_3_bad_rows_reported_with_line_and_reason_valid_rows_imported(ctx):
+    a = ctx["a"]
+    job = run_import(admin(a), FIXTURES / "bad_rows.csv")
+    assert counters(job) == {"created": 2, "updated": 0, "unchanged": 0, "rejected": 6}
+    assert errors(job) == BAD_ROWS_ERRORS
+    assert snapshot(a.company_id) == {
+        "+5511977770001": person("Válido Um", "valido1@exemplo.com", "PF", "52998224725"),
+        "+5511977770008": person("Válido Dois", None, "PJ", "11222333000181"),
+    }
+
+
+def test_IMP_3_duplicates_in_the_file_never_create_two_contacts(ctx):
+    a = ctx["a"]
+    job = run_import(admin(a), FIXTURES / "duplicates.csv")
+    assert counters(job) == {"created": 2, "updated": 0, "unchanged": 3, "rejected": 0}
+    assert snapshot(a.company_id) == {
+        "+5511912345678": person("Ana Paula", None, "PF", "39053344705", ["VIP"]),
+        "+5511990000001": person("Bruno Lima"),
+    }
+    assert db.session.scalar(select(func.count()).select_from(contact_tag).where(
+        contact_tag.c.contact_id.not_in(PRESET))) == 1
+
+
+def test_IMP_3_line_numbers_are_excel_rows_when_row_1_is_empty(ctx):
+    """Excel writes an empty first row as ";;;" and the header lands on row 2: the
+    rejected row is Excel's row 4."""
+    a = ctx["a"]
+    job = run_import(admin(a), FIXTURES / "blank_first_row.csv")
+    assert counters(job) == {"created": 1, "updated": 0, "unchanged": 0, "rejected": 1}
+    assert errors(job) == [(4, "Telefone em branco.")]
+
+
+# -- IMP-2: "Atualizar registros existentes" ----------------------------------------------
+
+
+def test_IMP_2_no_update_second_run_changes_nothing(ctx):
+    a = ctx["a"]
+    run_import(admin(a), FIXTURES / "excel_ptbr_cp1252.csv")
+    before, before_stamps = snapshot(a.company_id), stamps(a.company_id)
+    tag_count = db.session.scalar(select(func.count()).select_from(Tag))
+    job = run_import(admin(a), FIXTURES / "excel_ptbr_cp1252.csv")
+    assert counters(job) == {"created": 0, "updated": 0, "unchanged": 6, "rejected": 1}
+    assert snapshot(a.company_id) == before == EXCEL_CONTACTS
+    assert stamps(a.company_id) == before_stamps
+    assert db.session.scalar(select(func.count()).select_from(Tag)) == tag_count
+
+
+def test_IMP_2_no_update_keeps_existing_contacts_as_saved(ctx, tmp_path):
+    a = ctx["a"]
+    run_import(admin(a), FIXTURES / "excel_ptbr_cp1252.csv")
+    before_stamps = stamps(a.company_id)
+    path = write(tmp_path, "outra.csv",
+                 "Nome;Telefone;E-mail;Etiquetas\r\n"
+                 "Outro Nome;(11) 98765-4321;outro@exemplo.com;Ouro\r\n"
+                 "Novo Cliente;(11) 95432-1000;novo@exemplo.com;Ouro\r\n")
+    job = run_import(admin(a), path)
+    assert counters(job) == {"created": 1, "updated": 0, "unchanged": 1, "rejected": 0}
+    after = snapshot(a.company_id)
+    assert after["+5511987654321"] == EXCEL_CONTACTS["+5511987654321"]
+    assert after["+5511954321000"] == person("Novo Cliente", "novo@exemplo.com", tags=["Ouro"])
+    assert {p: s for p, s in stamps(a.company_id).items() if p in before_stamps} == before_stamps
+
+
+def test_IMP_2_yes_updates_only_the_ticked_fields_and_blanks_never_erase(ctx, tmp_path):
+    a = ctx["a"]
+    run_import(admin(a), FIXTURES / "excel_ptbr_cp1252.csv")
+    before_stamps, untouched = stamps(a.company_id), presets()
+    path = write(tmp_path, "atualizacao.csv",
+                 "Nome;Telefone;E-mail;CPF/CNPJ;Etiquetas;Observações\r\n"
+                 # found by phone: new name, blank e-mail, new tags, new notes
+                 "João da Silva Sauro;(11) 98765-4321;;;Ouro;Nova observação\r\n"
+                 # found by CPF (other phone): new name, new e-mail, blank tags
+                 "Maria C. Araújo;(11) 90000-1111;maria.nova@exemplo.com;123.456.789-09;;\r\n"
+                 # same values as saved
+                 "Luís Gonçalves;(31) 99123-4567;;;;\r\n"
+                 # new contact
+                 "Cliente Novo;(11) 95432-1000;novo@exemplo.com;;Ouro;Veio da planilha\r\n")
+    job = run_import(admin(a), path, update=True, fields=["name", "tags"])
+    assert counters(job) == {"created": 1, "updated": 2, "unchanged": 1, "rejected": 0}
+    expected = {k: dict(v) for k, v in EXCEL_CONTACTS.items()}
+    expected["+5511987654321"].update(name="João da Silva Sauro", tags=["Ouro"])
+    expected["+5511987651234"].update(name="Maria C. Araújo")  # blank tags: kept
+    expected["+5511954321000"] = person("Cliente Novo", "novo@exemplo.com", tags=["Ouro"],
+                                        notes="Veio da planilha")
+    assert snapshot(a.company_id) == expected
+    after_stamps = stamps(a.company_id)
+    for phone, stamp in before_stamps.items():
+        if phone in ("+5511987654321", "+5511987651234"):
+            assert after_stamps[phone] > stamp
+        else:
+            assert after_stamps[phone] == stamp
+
+    # e-mail, notes and phone ticked: blank cells erase nothing, values change
+    path = write(tmp_path, "atualizacao2.csv",
+                 "Nome;Telefone;E-mail;CPF/CNPJ;Observações\r\n"
+                 "João;(11) 98765-4321;;;\r\n"
+                 "Maria;(11) 90000-1111;maria.nova@exemplo.com;123.456.789-09;Ligar cedo\r\n")
+    job = run_import(admin(a), path, update=True, fields=["email", "notes", "phone"])
+    assert counters(job) == {"created": 0, "updated": 1, "unchanged": 1, "rejected": 0}
+    after = snapshot(a.company_id)
+    assert after["+5511987654321"] == expected["+5511987654321"]
+    assert "+5511987651234" not in after  # Maria found by CPF, her phone ticked: changed
+    assert after["+5511900001111"] == {**expected["+5511987651234"],
+                                       "email": "maria.nova@exemplo.com", "notes": "Ligar cedo"}
+    assert presets() == untouched
+
+
+def test_IMP_2_same_file_twice_with_every_field_ticked_changes_nothing(ctx):
+    a = ctx["a"]
+    run_import(admin(a), FIXTURES / "excel_ptbr_cp1252.csv")
+    before_stamps = stamps(a.company_id)
+    job = run_import(admin(a), FIXTURES / "excel_ptbr_cp1252.csv", update=True, fields=ALL_FIELDS)
+    assert counters(job) == {"created": 0, "updated": 0, "unchanged": 6, "rejected": 1}
+    assert snapshot(a.company_id) == EXCEL_CONTACTS
+    assert stamps(a.company_id) == before_stamps
+
+
+def test_IMP_2_custom_field_updated_only_when_ticked(ctx, tmp_path):
+    a = ctx["a"]
+    db.session.add(ContactField(company_id=a.company_id, label="Código ERP", key="codigo_erp"))
+    db.session.commit()
+    run_import(admin(a), FIXTURES / "unknown_columns.csv")
+    path = write(tmp_path, "erp.csv", "Nome;Telefone;Código ERP\r\n"
+                                      "Helena P.;(11) 94444-1234;ERP-0099\r\n"
+                                      "Otávio Reis;(11) 94444-5678;ERP-0100\r\n")
+    job = run_import(admin(a), path, update=True, fields=["name"])
+    assert counters(job) == {"created": 0, "updated": 1, "unchanged": 1, "rejected": 0}
+    assert snapshot(a.company_id)["+5511944441234"]["custom"] == {"codigo_erp": "ERP-0042"}
+    job = run_import(admin(a), path, update=True, fields=["cf:codigo_erp"])
+    assert counters(job) == {"created": 0, "updated": 2, "unchanged": 0, "rejected": 0}
+    after = snapshot(a.company_id)
+    assert after["+5511944441234"] == person("Helena P.", custom={"codigo_erp": "ERP-0099"})
+    assert after["+5511944445678"] == person("Otávio Reis", custom={"codigo_erp": "ERP-0100"})
+
+
+def test_IMP_2_yes_needs_a_ticked_field(ctx):
+    job = data_jobs.import_from_path(admin(ctx["a"]), FIXTURES / "excel_ptbr_cp1252.csv")
+    for fields in ([], None, ["person_type", "password", "cf:nao_existe"]):
+        with pytest.raises(RuleError) as exc:
+            data_jobs.start_import(job, True, fields)
+        assert str(exc.value) == 'Marque ao menos um campo a atualizar, ou escolha "Não".'
+    db.session.refresh(job)
+    assert job.status == states.DRAFT
+    assert contact_count() == 0
+
+
+def test_IMP_2_row_whose_phone_and_document_are_two_contacts_is_rejected(ctx, tmp_path):
+    a = ctx["a"]
+    run_import(admin(a), FIXTURES / "excel_ptbr_cp1252.csv")
+    before = snapshot(a.company_id)
+    path = write(tmp_path, "conflito.csv",
+                 "Nome;Telefone;CPF/CNPJ\r\n"
+                 "João ou Maria;(11) 98765-4321;123.456.789-09\r\n")
+    for update, fields in ((False, None), (True, ALL_FIELDS)):
+        job = run_import(admin(a), path, update=update, fields=fields)
+        assert counters(job) == {"created": 0, "updated": 0, "unchanged": 0, "rejected": 1}
+        assert errors(job) == [(2, "O telefone é de um contato (João da Silva) e o CPF/CNPJ de "
+                                   "outro (Maria Conceição Araújo).")]
+    assert snapshot(a.company_id) == before
+
+
+def test_IMP_2_import_never_matches_another_companys_contact(ctx):
+    a, b = ctx["a"], ctx["b"]
+    vip_b = Tag(company_id=b.company_id, name="VIP", color="#ff0000")
+    theirs = Contact(company_id=b.company_id, name="Contato da Beta", phone="+5511987654321",
+                     document="52998224725", person_type="PF", email="beta@exemplo.com",
+                     tags=[vip_b])
+    db.session.add_all([vip_b, theirs])
+    db.session.commit()
+    before_b, stamps_b, untouched = snapshot(b.company_id), stamps(b.company_id), presets()
+    job = run_import(admin(a), FIXTURES / "excel_ptbr_cp1252.csv", update=True, fields=ALL_FIELDS)
+    assert counters(job) == {"created": 6, "updated": 0, "unchanged": 0, "rejected": 1}
+    assert snapshot(a.company_id) == EXCEL_CONTACTS
+    assert snapshot(b.company_id) == before_b
+    assert stamps(b.company_id) == stamps_b
+    assert presets() == untouched
+    linked = db.session.scalars(select(Tag.company_id).join(
+        contact_tag, contact_tag.c.tag_id == Tag.id).join(
+        Contact, Contact.id == contact_tag.c.contact_id).where(
+        Contact.company_id == a.company_id)).all()
+    assert linked and set(linked) == {a.company_id}  # A's own VIP, never B's
+
+
+# -- IMP-4: background job, report, batches ------------------------------------------------
+
+
+def test_IMP_4_rejected_rows_report_csv(ctx):
+    a = ctx["a"]
+    job = run_import(admin(a), FIXTURES / "bad_rows.csv")
+    text = "".join(data_jobs.stream_csv(data_jobs.report_rows(job)))
+    assert text.startswith("\ufeffLinha;Motivo;Nome;Telefone;E-mail;Tipo de pessoa;CPF/CNPJ\r\n")
+    rows = list(csv.reader(io.StringIO(text[1:], newline=""), delimiter=";"))
+    assert rows == [
+        ["Linha", "Motivo", "Nome", "Telefone", "E-mail", "Tipo de pessoa", "CPF/CNPJ"],
+        ["3", "CPF inválido: confira os dígitos.", "CPF Errado", "(11) 97777-0002", "", "PF",
+         "529.982.247-24"],
+        ["4", "CPF inválido: números com todos os dígitos iguais não existem.", "CPF Repetido",
+         "(11) 97777-0003", "", "", "111.111.111-11"],
+        ["5", 'Telefone inválido: "123".', "Telefone Curto", "123", "", "", ""],
+        ["6", "Nome em branco.", "", "(11) 97777-0005", "", "", ""],
+        ["7", "E-mail inválido.", "Email Ruim", "(11) 97777-0006", "fulano.exemplo.com", "", ""],
+        ["8", "Pessoa física precisa de um CPF, não de um CNPJ.", "Física com CNPJ",
+         "(11) 97777-0007", "", "PF", "11.444.777/0001-61"],
+    ]
+
+
+def test_IMP_4_report_keeps_multiline_cells_and_can_be_imported_again(ctx, tmp_path):
+    a = ctx["a"]
+    path = write(tmp_path, "corrigir.csv",
+                 "Nome;Telefone;Observações;\r\n"
+                 "Sem Fone;;\"linha 1; ainda\nlinha 2\";\r\n"
+                 "Fone Ruim;+55 11 1234;;\r\n")
+    job = run_import(admin(a), path)
+    assert errors(job) == [(2, "Telefone em branco."), (3, 'Telefone inválido: "+55 11 1234".')]
+    report = tmp_path / "erros.csv"
+    report.write_text("".join(data_jobs.stream_csv(data_jobs.report_rows(job))),
+                      encoding="utf-8", newline="")
+    rows = list(csv.reader(io.StringIO(report.read_text("utf-8-sig"), newline=""), delimiter=";"))
+    assert rows == [["Linha", "Motivo", "Nome", "Telefone", "Observações", ""],
+                    ["2", "Telefone em branco.", "Sem Fone", "", "linha 1; ainda\nlinha 2", ""],
+                    # a cell starting with "+" is neutralised for Excel
+                    ["3", 'Telefone inválido: "+55 11 1234".', "Fone Ruim", "'+55 11 1234", "",
+                     ""]]
+    # fixed in Excel and imported again: Linha and Motivo are ignored, "'+" is undone
+    fixed = report.read_text("utf-8-sig").replace(";;", ";(11) 93333-0000;", 1).replace(
+        "'+55 11 1234", "'+55 11 93333-0001")
+    report.write_text(fixed, encoding="utf-8-sig", newline="")
+    again = data_jobs.import_from_path(admin(a), report)
+    assert (again.encoding, again.delimiter) == ("utf-8-sig", ";")
+    shown = importer.preview(data_jobs.job_path(again), again.encoding, again.delimiter,
+                             a.company_id)
+    assert shown.mapping.ignored == ["Linha", "Motivo"]
+    data_jobs.start_import(again, False, None)
+    db.session.refresh(again)
+    assert counters(again) == {"created": 2, "updated": 0, "unchanged": 0, "rejected": 0}
+    assert snapshot(a.company_id) == {
+        "+5511933330000": person("Sem Fone", notes="linha 1; ainda\nlinha 2"),
+        "+5511933330001": person("Fone Ruim"),
+    }
+
+
+def test_IMP_4_batch_size_does_not_change_the_result(app, ctx):
+    """Company A imports with batches of 2 rows, B with the default: same outcome."""
+    a, b = ctx["a"], ctx["b"]
+    files = ["excel_ptbr_cp1252.csv", "duplicates.csv", "bad_rows.csv", "utf8_bom_comma.csv",
+             "utf8_nobom_tab.csv"]
+    results = {}
+    for tenant, size in ((a, 2), (b, None)):
+        app.config["IMPORT_BATCH_SIZE"] = size
+        outcome = []
+        for name in files:
+            job = run_import(admin(tenant), FIXTURES / name)
+            outcome.append((name, counters(job), job.total, errors(job)))
+        job = run_import(admin(tenant), FIXTURES / "utf8_bom_comma.csv", update=True,
+                         fields=ALL_FIELDS)
+        outcome.append(("again", counters(job), job.total, errors(job)))
+        results[size] = (outcome, snapshot(tenant.company_id))
+    assert results[2] == results[None]
+    assert len(results[2][1]) == 12
+
+
+# -- IMP-4: a job killed midway ------------------------------------------------------------
+
+BIG_ROWS = 12_000
+BATCH = 500
+
+CHILD = r"""
+import sys, time
+from sqlalchemy import func, select
+from backoffice import create_app
+from backoffice.extensions import db
+from backoffice.models import Contact, contact_tag
+from backoffice.services import data_jobs, importer
+
+uri, job_id, batch, mode, marker = sys.argv[1:]
+job_id, batch = int(job_id), int(batch)
+app = create_app({"TESTING": True, "SECRET_KEY": "child", "TASK_MODE": "eager",
+                  "REDIS_URL": None, "SQLALCHEMY_DATABASE_URI": uri, "IMPORT_BATCH_SIZE": batch})
+if mode == "inside_batch":
+    # Stop in the third batch after its contacts, tags and errors are written and before
+    # its commit; report what this uncommitted transaction sees, then wait to be killed.
+    original, calls = importer._commit_progress, []
+
+    def stop_before_commit(job_id, consumed, outcome):
+        calls.append(1)
+        if len(calls) == 3:
+            contacts = db.session.scalar(select(func.count()).select_from(Contact))
+            links = db.session.scalar(select(func.count()).select_from(contact_tag))
+            with open(marker + ".tmp", "w") as fh:
+                fh.write(f"{contacts} {links} {outcome.created}")
+            import os
+            os.replace(marker + ".tmp", marker)
+            time.sleep(600)
+        return original(job_id, consumed, outcome)
+
+    importer._commit_progress = stop_before_commit
+with app.app_context():
+    data_jobs.run_import(job_id)
+"""
+
+
+def _cpf(base: str) -> str:
+    """A valid CPF from 9 digits (the Receita's check digit rule), formatted."""
+    digits = [int(d) for d in base]
+    for weight in (10, 11):
+        total = sum(d * w for d, w in zip(digits, range(weight, 1, -1)))
+        digits.append(total * 10 % 11 % 10)
+    text = "".join(map(str, digits))
+    return f"{text[:3]}.{text[3:6]}.{text[6:9]}-{text[9:]}"
+
+
+assert _cpf("529982247") == "529.982.247-25"
+
+
+def big_file(path: Path) -> list[tuple]:
+    """An Excel pt-BR export of BIG_ROWS records; per record what it should become:
+    ("new", phone, document, tags) | ("dup", phone) | ("bad", line) | ("blank",)."""
+    lines = ["Nome;Telefone;CPF/CNPJ;Etiquetas;Observações;"]
+    plan: list[tuple] = []
+    news: list[str] = []
+    for i in range(BIG_ROWS):
+        line = i + 2
+        if i % 997 == 500:
+            lines.append(";;;;;")
+            plan.append(("blank",))
+        elif i % 1009 == 300:
+            lines.append(f"Cliente {i:05d} Gonçalves;123;;Lote 1;;")
+            plan.append(("bad", line))
+        elif i % 1013 == 700:
+            lines.append(news[-600])  # the same row again, a batch or two later
+            plan.append(("dup",))
+        else:
+            n = 7000_0000 + i
+            phone = ("(11) 9{}-{}".format(f"{n:08d}"[:4], f"{n:08d}"[4:]), f"119{n:08d}",
+                     f"+55 11 9{n:08d}")[i % 3]
+            document = _cpf(f"{200_000_000 + i:09d}") if i % 3 == 0 else ""
+            tags = [f"Lote {i % 7}", "Importação"]
+            text = (f"Cliente {i:05d} Conceição;{phone};{document};{', '.join(tags)};"
+                    f"\"Obs; linha {i}\";")
+            lines.append(text)
+            news.append(text)
+            plan.append(("new", f"+55119{n:08d}", document.replace(".", "").replace("-", "")
+                         or None, frozenset(tags)))
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("cp1252"))
+    return plan
+
+
+def expected_after(plan: list[tuple], processed: int) -> dict:
+    done = plan[:processed]
+    return {
+        "contacts": {p[1]: p for p in done if p[0] == "new"},
+        "bad": [p[1] for p in done if p[0] == "bad"],
+        "dups": sum(1 for p in done if p[0] == "dup"),
+        "blank": sum(1 for p in done if p[0] == "blank"),
+    }
+
+
+def check_committed_state(company_id: int, job: DataJob, expected: dict) -> None:
+    """Exactly the rows of the committed batches: contacts with their document and every
+    tag link, their rejected rows, the counters."""
+    db.session.expire_all()
+    assert contact_count() == contact_count(company_id) == job.created == len(expected["contacts"])
+    found = dict(db.session.execute(select(Contact.phone, Contact.document).where(
+        Contact.company_id == company_id, Contact.id.not_in(PRESET))).all())
+    assert found == {phone: p[2] for phone, p in expected["contacts"].items()}
+    tags: dict[str, set[str]] = {}
+    for phone, tag in db.session.execute(
+            select(Contact.phone, Tag.name)
+            .join(contact_tag, contact_tag.c.contact_id == Contact.id)
+            .join(Tag, Tag.id == contact_tag.c.tag_id)
+            .where(Contact.company_id == company_id, Contact.id.not_in(PRESET))):
+        tags.setdefault(phone, set()).add(tag)
+    assert tags == {phone: set(p[3]) for phone, p in expected["contacts"].items()}
+    lines = db.session.scalars(select(DataJobError.line).where(DataJobError.job_id == job.id)
+                               .order_by(DataJobError.line)).all()
+    assert lines == expected["bad"] and job.rejected == len(lines)
+    assert job.unchanged == expected["dups"] and job.updated == 0
+
+
+def _spawn(app, tmp_path: Path, job_id: int, mode: str, marker: Path) -> subprocess.Popen:
+    """The import job in another process (a worker), on the test app's database and files."""
+    env = {**os.environ, "ATENDE_INSTANCE": app.instance_path,
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    with open(tmp_path / f"child-{mode}.log", "wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-c", CHILD, app.config["SQLALCHEMY_DATABASE_URI"], str(job_id),
+             str(BATCH), mode, str(marker)], cwd=ROOT, env=env, stdout=log, stderr=log)
+
+
+def _kill_when(child: subprocess.Popen, ready, log: Path) -> None:
+    """SIGKILL the child as soon as `ready()` is true (polled every 5 ms)."""
+    try:
+        deadline = time.monotonic() + 60
+        while not ready():
+            assert child.poll() is None, (
+                "the import ended before it could be killed (make BIG_ROWS bigger):\n"
+                + log.read_text())
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.005)
+        os.kill(child.pid, signal.SIGKILL)
+        assert child.wait(10) == -signal.SIGKILL
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(10)
+
+
+def _processed(job_id: int) -> int:
+    with db.engine.connect() as conn:  # a short read: never hold a lock the worker needs
+        return conn.execute(select(DataJob.processed).where(DataJob.id == job_id)).scalar_one()
+
+
+def test_IMP_4_killed_job_leaves_whole_batches_and_resume_completes_it(app, ctx, tmp_path):
+    """Must show: the import runs in a worker process that is SIGKILLed midway, twice:
+    first while its third batch is written but not committed, then, resumed in a new
+    worker, at whatever point it has reached once two more batches are committed. Each
+    time only whole batches remain (contacts with every tag link, rejected rows and
+    counters together); the sweep then finishes the file without duplicates."""
+    a = ctx["a"]
+    app.config["IMPORT_BATCH_SIZE"] = BATCH  # the run that finishes in this process too
+    plan = big_file(tmp_path / "contatos.csv")
+    job = data_jobs.import_from_path(admin(a), tmp_path / "contatos.csv")
+    with pytest.MonkeyPatch.context() as m:  # queued, but the worker process runs it
+        m.setattr(data_jobs, "_submit", lambda func, job_id: None)
+        data_jobs.start_import(job, False, None)
+    job_id = job.id
+    assert job.status == states.QUEUED
+    untouched = presets()
+    base_contacts = db.session.scalar(select(func.count()).select_from(Contact))
+    base_links = db.session.scalar(select(func.count()).select_from(contact_tag))
+    db.session.close()
+
+    # 1. killed inside the third batch, after its writes, before its commit
+    marker = tmp_path / "stopped"
+    child = _spawn(app, tmp_path, job_id, "inside_batch", marker)
+    _kill_when(child, marker.exists, tmp_path / "child-inside_batch.log")
+    job = db.session.get(DataJob, job_id)
+    assert job.status == states.RUNNING, (job.status, job.error)
+    assert job.total == BIG_ROWS and job.processed == 2 * BATCH
+    seen, links, in_batch = map(int, marker.read_text().split())
+    # the third batch had been written (contacts and tag links) when it was killed...
+    assert in_batch > 0 and seen - base_contacts == job.created + in_batch
+    assert links - base_links == 2 * (seen - base_contacts)
+    # ...and none of it is left
+    check_committed_state(a.company_id, job, expected_after(plan, job.processed))
+
+    # 2. its heartbeat is fresh: it may be running elsewhere, so no resume yet
+    with pytest.raises(RuleError) as exc:
+        data_jobs.resume(job)
+    assert str(exc.value) == "Só uma importação interrompida pode ser retomada."
+    app.config["IMPORT_STALE_SECONDS"] = 1
+    time.sleep(max(0.0, 1.05 - (utcnow() - job.heartbeat_at).total_seconds()))
+    data_jobs.resume(job, enqueue=False)  # queued for a new worker process
+    first = job.processed
+    db.session.close()
+    child = _spawn(app, tmp_path, job_id, "anywhere", marker)
+    _kill_when(child, lambda: _processed(job_id) >= first + 2 * BATCH,
+               tmp_path / "child-anywhere.log")
+    db.session.expire_all()
+    job = db.session.get(DataJob, job_id)
+    assert job.status == states.RUNNING, (job.status, job.error)
+    assert job.processed % BATCH == 0 and first + 2 * BATCH <= job.processed < BIG_ROWS
+    check_committed_state(a.company_id, job, expected_after(plan, job.processed))
+
+    # 3. the sweep finds the job without heartbeat and runs it again (eager: here)
+    db.session.execute(update(DataJob).where(DataJob.id == job_id)
+                       .values(heartbeat_at=utcnow() - timedelta(minutes=10)))
+    db.session.commit()
+    assert data_jobs.sweep() == 1
+    db.session.expire_all()
+    job = db.session.get(DataJob, job_id)
+    assert job.status == states.DONE and job.error is None
+    expected = expected_after(plan, BIG_ROWS)
+    check_committed_state(a.company_id, job, expected)
+    assert job.total == job.processed == BIG_ROWS and job.percent == 100
+    assert job.created + job.unchanged + job.rejected + expected["blank"] == job.total
+    assert expected["blank"] and expected["bad"] and expected["dups"]
+    assert db.session.execute(select(Contact.phone).group_by(Contact.company_id, Contact.phone)
+                              .having(func.count() > 1)).all() == []
+    assert db.session.scalar(select(func.count()).select_from(Tag).where(
+        Tag.company_id == a.company_id, Tag.name == "Importação")) == 1
+    with pytest.raises(RuleError) as exc:
+        data_jobs.resume(job)
+    assert str(exc.value) == "Só uma importação interrompida pode ser retomada."
+    assert presets() == untouched
