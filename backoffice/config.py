@@ -65,6 +65,10 @@ def load(instance_path: str | Path, overrides: dict | None = None) -> dict:
         "LOGIN_MAX_ATTEMPTS": 5,
         "LOGIN_LOCK_MINUTES": 15,
         "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
+        # Importar registros: the upload limit (its own, above MAX_CONTENT_LENGTH) and the
+        # rows written per transaction.
+        "IMPORT_MAX_BYTES": int(os.environ.get("IMPORT_MAX_MB", "100")) * 1024 * 1024,
+        "IMPORT_BATCH_SIZE": int(os.environ.get("IMPORT_BATCH_SIZE", "1000")),
         "FLASK_ADMIN_SWATCH": "cerulean",
     }
     cfg.update(overrides or {})

@@ -16,6 +16,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, func, inspect, make_url, select, text
+from sqlalchemy.exc import IntegrityError
 
 from backoffice import create_app
 from backoffice.extensions import db
@@ -147,3 +148,27 @@ def test_PLT_3_upgrade_gives_new_screens_to_existing_administrators(migration_ap
     assert rights["Supervisor"] == {"users.view"}
     # 0004: the default agents' group keeps working in the inbox after the upgrade
     assert rights["Atendente"] == set(permissions.AGENT_RIGHTS)
+
+
+def test_0005_existing_contacts_keep_working_after_the_upgrade(migration_app):
+    """Contacts made by the inbox before 0005 get `updated_at` from `created_at`, and the
+    new duplicate rules (one contact per phone and per CPF/CNPJ) hold on the table."""
+    flask_migrate.upgrade(revision="0004")
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO company (name, domain, timezone, language, show_agent_name,"
+                          " active, created_at) VALUES ('X', 'x', 'America/Sao_Paulo', 'pt_BR',"
+                          " true, true, CURRENT_TIMESTAMP)"))
+        conn.execute(text("INSERT INTO contact (company_id, name, phone, created_at) VALUES "
+                          "(1, 'Visitante', NULL, '2026-01-02 03:04:05'), "
+                          "(1, 'Maria', '+5511987654321', '2026-01-02 03:04:05')"))
+    flask_migrate.upgrade()
+    with db.engine.connect() as conn:
+        stamps = conn.execute(text("SELECT created_at, updated_at FROM contact")).all()
+    assert stamps and all(created == updated for created, updated in stamps)
+    uniques = {u["name"] for u in inspect(db.engine).get_unique_constraints("contact")}
+    assert {"uq_contact_company_phone", "uq_contact_company_document"} <= uniques
+    with pytest.raises(IntegrityError):
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO contact (company_id, name, phone, created_at, "
+                              "updated_at) VALUES (1, 'Outra', '+5511987654321', "
+                              "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))

@@ -52,3 +52,26 @@ def test_seed_demo_inbox_has_conversations_for_its_agents(app, client):
     login(other, "carla@demo.atende.local")
     theirs = other.get("/inbox/api/tickets?status=any").get_json()["tickets"]
     assert [(t["contact"]["name"], t["status"]) for t in theirs] == [("Marcos Teixeira", "waiting")]
+
+
+def test_IMP_3_sample_csv_of_the_demo_imports_with_its_two_bad_rows_reported(app):
+    """seed/contatos-exemplo.csv (what the README offers to try) is an Excel pt-BR file:
+    three contacts in, the wrong phone and the repeated-digit CPF reported by line."""
+    from pathlib import Path
+
+    from backoffice.models import DataJobError
+    from backoffice.services import data_jobs
+
+    with app.app_context():
+        assert load_demo() is True
+        admin = db.session.scalar(select(User).where(User.email == "admin@demo.atende.local"))
+        job = data_jobs.import_from_path(
+            admin, Path(__file__).resolve().parents[1] / "seed" / "contatos-exemplo.csv")
+        assert (job.encoding, job.delimiter) == ("cp1252", ";")
+        data_jobs.start_import(job, False, None)
+        db.session.refresh(job)
+        assert (job.status, job.created, job.rejected) == ("done", 3, 2)
+        errors = db.session.execute(select(DataJobError.line, DataJobError.reason)
+                                    .order_by(DataJobError.line)).all()
+        assert [line for line, _ in errors] == [6, 7]
+        assert "Telefone inválido" in errors[0][1] and "dígitos iguais" in errors[1][1]
