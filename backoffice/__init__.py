@@ -30,6 +30,9 @@ def create_app(config: dict | None = None) -> Flask:
         instance_path=os.environ.get("ATENDE_INSTANCE") or str(ROOT / "instance"),
         template_folder=str(ROOT / "templates"),
     )
+    from .uploads import AtendeRequest
+
+    app.request_class = AtendeRequest
     app.config.from_mapping(settings.load(app.instance_path, config))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import render_template, request
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -35,6 +35,12 @@ def init_errors(app) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc):
+        if exc.code == 413 and request.endpoint == "data.upload":
+            # the import screen says what the limit is, on the screen itself
+            from .services import data_jobs
+
+            flash(data_jobs.too_big_message(), "error")
+            return redirect(url_for("data.index"))
         return _page(exc.code or 500, str(MESSAGES.get(exc.code) or _("Erro %(code)s.", code=exc.code)))
 
     @app.errorhandler(Exception)

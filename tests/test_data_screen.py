@@ -310,3 +310,17 @@ def test_IMP_1_cli_import_uses_the_same_service(app, tenants, tmp_path):
         assert jobs[1].update_fields == ["name", "tags"]
     result = runner.invoke(contacts_import, [str(path), "--user", "ninguem@example.com"])
     assert result.exit_code != 0 and "Nenhum usuário ativo" in result.output
+
+
+def test_IMP_3_a_file_over_the_form_limit_but_under_the_import_limit_is_accepted(app, tenants, a_client):
+    """The import has its own limit: a CSV larger than the 25 MB of ordinary forms (here
+    scaled down) still goes in, and one over the import limit gets the message, not a 413."""
+    app.config["MAX_CONTENT_LENGTH"] = 1024
+    app.config["IMPORT_MAX_BYTES"] = 400 * 1024
+    body = EXCEL + b"".join(f"Cliente {i};(11) 9{i:04d}-{i:04d};;;\r\n".encode() for i in range(2000))
+    assert 1024 < len(body) < 400 * 1024
+    resp = upload(a_client, body)
+    assert resp.status_code == 302 and "/admin/data/importar/" in resp.headers["Location"]
+    resp = upload(a_client, body * 10)
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/admin/data/")
+    assert "passa do limite de 400" in html.unescape(a_client.get("/admin/data/").text)

@@ -105,12 +105,8 @@ class DataView(SecureView):
     def upload(self):
         if not self._may_import():
             abort(403)
-        limit = data_jobs.max_bytes()
-        # Refused before the body is read: a 200 MB file gets the message, not a 413.
-        if request.content_length and request.content_length > limit + 64 * 1024:
-            flash(data_jobs.too_big_message(), "error")
-            return redirect(url_for(".index"))
-        request.max_content_length = limit + 64 * 1024
+        # The body limit is the import's own (backoffice.uploads); a larger file never
+        # gets here: errors.py answers its 413 with the limit message on this screen.
         storage = request.files.get("file")
         if storage is None or not storage.filename:
             flash(_("Escolha um arquivo CSV para importar."), "error")
