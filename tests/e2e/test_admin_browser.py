@@ -46,8 +46,8 @@ def test_PLT_2_admin_logs_in_and_sees_portuguese_panel(page, live_server, demo, 
     expect(page).to_have_url(f"{live_server}/admin/")
     expect(page.get_by_role("heading", name="Olá, Ana Souza!")).to_be_visible()
     nav = navbar(page)
-    for entry in ("Início", "Atendimento", "Configurações", "Administração", "Minha conta",
-                  "Sobre"):
+    for entry in ("Início", "Atendimento", "Contatos", "Configurações", "Administração",
+                  "Minha conta", "Sobre"):
         expect(nav.get_by_role("link", name=entry, exact=True)).to_be_visible()
     expect(nav).not_to_contain_text("SaaS")
     expect(nav.get_by_role("button", name="Sair")).to_be_visible()
@@ -62,7 +62,8 @@ def test_PLT_2_admin_logs_in_and_sees_portuguese_panel(page, live_server, demo, 
                                  "Motivos de atendimento", "Templates de mensagens",
                                  "Mensagens de despedida", "Controle de pausa", "Webhooks",
                                  "Central de Telefonia", "Permissões", "Parâmetros",
-                                 "Períodos de atendimento", "Feriados"])
+                                 "Períodos de atendimento", "Feriados", "Campos de contato",
+                                 "Importar/exportar registros"])
 
 
 def test_PLT_4_admin_creates_user_through_the_form(page, live_server, demo, log_in, log_out):
