@@ -3,6 +3,7 @@ required per person type), WAL-1 (carteira) and the duplicate rules."""
 from __future__ import annotations
 
 import html
+import io
 
 import pytest
 from sqlalchemy import select
@@ -264,3 +265,33 @@ def test_WAL_1_an_agent_creating_a_contact_keeps_it_in_their_wallet(app, tenants
                                                        owner=str(beto)))
     assert resp.status_code == 302, flashes(resp.text)
     assert contact(app, name="Do Beto").owner_id == beto
+
+
+def test_WAL_1_duplicate_message_does_not_name_a_contact_of_another_wallet(app, tenants, wallets):
+    ana = _client(app, "ana@example.com")
+    resp = ana.submit("/admin/contacts/new/", form(name="Cópia", phone="+5511911110002"),
+                      follow_redirects=True)
+    text = html.unescape(resp.text)
+    assert "carteira de outro usuário" in text and "Cliente do Beto" not in text
+
+
+def test_WAL_1_an_import_by_a_wallet_agent_keeps_out_of_other_wallets(app, tenants, wallets):
+    """IMP-2 with carteiras: an agent's import cannot see or change Beto's contact (the
+    row is rejected without naming it), and the contacts it creates are the agent's."""
+    from backoffice.models import DataJobError
+    from backoffice.services import data_jobs
+
+    with app.app_context():
+        group = db.session.scalar(select(PermissionGroup).where(PermissionGroup.name == "Agentes"))
+        group.rights = list(group.rights) + ["imports.view", "imports.create"]
+        ana = db.session.scalar(select(User).where(User.email == "ana@example.com"))
+        job = data_jobs.save_upload(ana, io.BytesIO(
+            "Nome;Telefone\r\nRenomeado;+5511911110002\r\nNovo;(11) 96666-0000\r\n"
+            "Cliente de todos 2;+5511911110003\r\n".encode("cp1252")), "ana.csv")
+        data_jobs.start_import(job, True, ["name"])
+        db.session.refresh(job)
+        assert (job.created, job.updated, job.rejected) == (1, 1, 1)
+        reason = db.session.scalar(select(DataJobError.reason))
+        assert reason == "O contato já está cadastrado na carteira de outro usuário."
+        assert db.session.get(Contact, wallets["Cliente do Beto"]).name == "Cliente do Beto"
+        assert db.session.scalar(select(Contact.owner_id).where(Contact.name == "Novo")) == ana.id

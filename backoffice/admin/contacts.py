@@ -16,7 +16,6 @@ from ..models import Contact, ContactField, Tag, Ticket, User, contact_tag
 from ..services import RuleError, contacts
 from ..services.documents import format_document
 from ..services.phones import format_phone
-from ..services.settings import get_settings
 from ..tenancy import current_company_id
 from .base import TenantModelView, local_datetime
 from .catalog import tag_badge
@@ -226,7 +225,9 @@ class ContactView(PerRequestFilterOptions, TenantModelView):
                 values.pop(f.key, None)
         model.custom_fields = values or None
         model.person_type = model.person_type or None
-        contacts.check_manual(model, exclude_id=None if is_created else model.id)
+        limited = contacts.wallets_apply(current_user)
+        contacts.check_manual(model, exclude_id=None if is_created else model.id,
+                              viewer_id=current_user.id if limited else None)
 
     def validate_delete(self, model):
         has_tickets = db.session.scalar(select(Ticket.id).where(Ticket.contact_id == model.id).limit(1))

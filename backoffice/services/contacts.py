@@ -62,24 +62,32 @@ def person_type_of(value: str | None) -> str | None:
 
 
 def duplicate_of(company_id: int, phone: str | None, document: str | None,
-                 exclude_id: int | None = None) -> str | None:
-    """Why (phone or document taken by another contact of the company), or None."""
+                 exclude_id: int | None = None, viewer_id: int | None = None) -> str | None:
+    """Why (phone or document taken by another contact of the company), or None.
+
+    `viewer_id`: a user limited to their carteira; a contact of another wallet is named
+    only as such (the rule still holds: one contact per phone in the company)."""
     for column, value, message in (
         (Contact.phone, phone, _l("Já existe um contato com este telefone: %(name)s.")),
         (Contact.document, document, _l("Já existe um contato com este CPF/CNPJ: %(name)s.")),
     ):
         if not value:
             continue
-        q = select(Contact.name).where(Contact.company_id == company_id, column == value)
+        q = select(Contact.name, Contact.owner_id).where(Contact.company_id == company_id,
+                                                         column == value)
         if exclude_id is not None:
             q = q.where(Contact.id != exclude_id)
-        name = db.session.scalar(q.limit(1))
-        if name is not None:
-            return str(message) % {"name": name}
+        found = db.session.execute(q.limit(1)).first()
+        if found is None:
+            continue
+        if viewer_id is not None and found.owner_id not in (None, viewer_id):
+            return str(_l("O contato já está cadastrado na carteira de outro usuário."))
+        return str(message) % {"name": found.name}
     return None
 
 
-def check_manual(contact: Contact, exclude_id: int | None = None) -> None:
+def check_manual(contact: Contact, exclude_id: int | None = None,
+                 viewer_id: int | None = None) -> None:
     """The rules of the Contatos screen: normalises phone, e-mail and document in place
     and raises RuleError for what must be fixed (PAR-1 and the duplicate rules)."""
     contact.name = (contact.name or "").strip()
@@ -98,7 +106,8 @@ def check_manual(contact: Contact, exclude_id: int | None = None) -> None:
         owner = db.session.get(User, contact.owner_id)
         if owner is None or owner.company_id != contact.company_id:
             raise RuleError(_l("Carteira: usuário não encontrado."))
-    problem = duplicate_of(contact.company_id, contact.phone, contact.document, exclude_id)
+    problem = duplicate_of(contact.company_id, contact.phone, contact.document, exclude_id,
+                           viewer_id)
     if problem:
         raise RuleError(problem)
 

@@ -31,7 +31,7 @@ from ..extensions import db
 from ..models import Contact, ContactField, DataJob, DataJobError, Tag, User, contact_tag, utcnow
 from ..models import data_jobs as states
 from . import RuleError
-from .contacts import normalise_email, person_type_of
+from .contacts import normalise_email, person_type_of, wallets_apply
 from .csvfiles import fold, open_text, records
 from .documents import normalise_document
 from .phones import normalise_phone
@@ -222,6 +222,14 @@ class Context:
             fold(name): tid for tid, name in db.session.execute(
                 select(Tag.id, Tag.name).where(Tag.company_id == job.company_id,
                                                Tag.owner_id.is_(None)))}
+        # Carteira (WAL-1): an importer limited to their own wallet neither sees nor
+        # changes contacts of other wallets, and what they create goes into theirs.
+        self.wallet_user: int | None = None
+        if job.user is not None and wallets_apply(job.user):
+            self.wallet_user = job.user.id
+
+    def hidden(self, rec: dict) -> bool:
+        return self.wallet_user is not None and rec["owner_id"] not in (None, self.wallet_user)
 
 
 def unquote(value: str) -> str:
@@ -343,11 +351,15 @@ class Batch:
     def resolve(self, row: Row, cells: list[str]) -> None:
         by_phone = self.by_phone.get(row.phone)
         by_doc = self.by_doc.get(row.document) if row.document else None
+        rec = by_phone or by_doc
+        if rec is not None and any(self.ctx.hidden(r) for r in (by_phone, by_doc) if r):
+            self.reject(row.line, _l("O contato já está cadastrado na carteira de outro "
+                                     "usuário."), cells)
+            return
         if by_phone is not None and by_doc is not None and by_phone is not by_doc:
             self.reject(row.line, _l("O telefone é de um contato (%(a)s) e o CPF/CNPJ de outro "
                                      "(%(b)s).", a=by_phone["name"], b=by_doc["name"]), cells)
             return
-        rec = by_phone or by_doc
         if rec is None:
             self.create(row)
         elif self.ctx.update_fields is None:
@@ -360,7 +372,7 @@ class Batch:
     def create(self, row: Row) -> None:
         rec = {"id": None, "name": row.name, "phone": row.phone, "email": row.email,
                "person_type": row.person_type, "document": row.document,
-               "owner_id": row.owner_id, "notes": row.notes,
+               "owner_id": self.ctx.wallet_user or row.owner_id, "notes": row.notes,
                "custom_fields": dict(row.custom), "_tags": set(self.tag_ids(row))}
         self.new.append(rec)
         self.by_phone[row.phone] = rec
@@ -378,7 +390,8 @@ class Batch:
                 wanted[key] = value
         if "document" in ticked and row.document and row.document != rec["document"]:
             wanted["document"], wanted["person_type"] = row.document, row.person_type
-        if "owner" in ticked and row.owner_id is not None and row.owner_id != rec["owner_id"]:
+        if ("owner" in ticked and row.owner_id is not None and row.owner_id != rec["owner_id"]
+                and self.ctx.wallet_user is None):
             wanted["owner_id"] = row.owner_id
         custom = {k: v for k, v in row.custom.items()
                   if CUSTOM_PREFIX + k in ticked and rec["custom_fields"].get(k) != v}
