@@ -39,7 +39,7 @@ def _csv_response(body, name: str) -> Response:
     return response
 
 
-def job_status(job) -> dict:
+def status_of(job) -> dict:
     """What the progress bar polls."""
     return {
         "id": job.id, "status": job.status, "status_label": job.status_label,
@@ -122,7 +122,7 @@ class DataView(SecureView):
     def import_job(self, job_id):
         job = self._import_job(job_id)
         if job.status != states.DRAFT:
-            return self.render("admin/data/job.html", job=job, status=job_status(job),
+            return self.render("admin/data/job.html", job=job, status=status_of(job),
                                local_datetime=local_datetime)
         path = data_jobs.job_path(job)
         if path is None:
@@ -180,7 +180,7 @@ class DataView(SecureView):
             abort(404)
         if job.kind == states.KIND_IMPORT and not self._may_import():
             abort(403)
-        return jsonify(job_status(job))
+        return jsonify(status_of(job))
 
     @expose("/exportar", methods=["POST"])
     def export_start(self):
@@ -196,7 +196,7 @@ class DataView(SecureView):
     @expose("/exportar/<job_id>")
     def export_job(self, job_id):
         job = self._export_job(job_id)
-        return self.render("admin/data/job.html", job=job, status=job_status(job),
+        return self.render("admin/data/job.html", job=job, status=status_of(job),
                            local_datetime=local_datetime)
 
     @expose("/exportar/<job_id>/arquivo")
