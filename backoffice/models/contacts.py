@@ -48,7 +48,8 @@ class Contact(TenantMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
-    phone: Mapped[str | None] = mapped_column(String(20), index=True)  # E.164
+    # E.164; looked up through uq_contact_company_phone (company_id, phone)
+    phone: Mapped[str | None] = mapped_column(String(20))
     email: Mapped[str | None] = mapped_column(String(254))
     notes: Mapped[str | None] = mapped_column(Text)
     person_type: Mapped[str | None] = mapped_column(String(2))  # PF / PJ
@@ -56,7 +57,8 @@ class Contact(TenantMixin, db.Model):
     # Carteira (WAL-1): the user who owns the contact; NULL = everybody's.
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"),
                                                  index=True)
-    custom_fields: Mapped[dict | None] = mapped_column(JSON)  # ContactField.key -> text
+    # ContactField.key -> text; None is SQL NULL (not JSON null) from every writer
+    custom_fields: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -12,6 +12,7 @@ cells a spreadsheet would run as a formula (= + - @, tab, CR) are prefixed with 
 from __future__ import annotations
 
 import codecs
+import functools
 import csv
 import io
 import unicodedata
@@ -118,6 +119,7 @@ def records(fh: IO[str], delimiter: str) -> Iterator[list[str]]:
     return csv.reader(fh, delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
 
 
+@functools.lru_cache(maxsize=4096)  # an import folds the same few tag names on every row
 def fold(text: str) -> str:
     """A header or label compared loosely: no accents, lower case, words joined by "_"
     ("Telefone ", "TELEFONE", "Téléfone" -> "telefone"; "E-mail" -> "e_mail")."""

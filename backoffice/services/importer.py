@@ -31,6 +31,7 @@ from ..extensions import db
 from ..models import Contact, ContactField, DataJob, DataJobError, Tag, User, contact_tag, utcnow
 from ..models import data_jobs as states
 from . import RuleError
+from .bulk import insert_rows
 from .contacts import normalise_email, person_type_of, wallets_apply
 from .csvfiles import fold, open_text, records
 from .documents import normalise_document
@@ -431,7 +432,9 @@ class Batch:
     def write(self) -> None:
         now = utcnow()
         if self.new:
-            db.session.execute(insert(Contact), [
+            # Every row with every column (the ORM's bulk insert would leave out the None
+            # values, making a statement per run of rows with the same blanks).
+            insert_rows(Contact.__table__, [
                 {"company_id": self.ctx.company_id, "created_at": now, "updated_at": now,
                  **{c: rec[c] for c in COLUMNS}} | {"custom_fields": rec["custom_fields"] or None}
                 for rec in self.new])
@@ -440,9 +443,8 @@ class Batch:
                 ids = dict(db.session.execute(select(Contact.phone, Contact.id).where(
                     Contact.company_id == self.ctx.company_id,
                     Contact.phone.in_([rec["phone"] for rec in tagged]))).all())
-                db.session.execute(insert(contact_tag), [
-                    {"contact_id": ids[rec["phone"]], "tag_id": tid}
-                    for rec in tagged for tid in rec["_tags"]])
+                insert_rows(contact_tag, [{"contact_id": ids[rec["phone"]], "tag_id": tid}
+                                          for rec in tagged for tid in rec["_tags"]])
         groups: dict[tuple[str, ...], list[dict]] = {}
         retag: dict[int, set[int]] = {}
         for cid, wanted in self.changed.items():
@@ -456,11 +458,9 @@ class Batch:
             db.session.execute(stmt, params)
         if retag:
             db.session.execute(delete(contact_tag).where(contact_tag.c.contact_id.in_(retag)))
-            links = [{"contact_id": cid, "tag_id": tid} for cid, tids in retag.items() for tid in tids]
-            if links:
-                db.session.execute(insert(contact_tag), links)
-        if self.errors:
-            db.session.execute(insert(DataJobError), self.errors)
+            insert_rows(contact_tag, [{"contact_id": cid, "tag_id": tid}
+                                      for cid, tids in retag.items() for tid in tids])
+        insert_rows(DataJobError.__table__, self.errors)
 
 
 def process_batch(ctx: Context, items: list[tuple[int, list[str]]]) -> Outcome:
@@ -470,6 +470,10 @@ def process_batch(ctx: Context, items: list[tuple[int, list[str]]]) -> Outcome:
         # soon picks a generic plan: a scan of the company's contacts filtered by the 1000
         # phones instead of 1000 index lookups (quadratic as the company grows).
         db.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+        # No wait for the WAL flush at each batch's commit: should the database server
+        # crash, a batch lost this way is lost together with its progress counter (same
+        # transaction), so the resumed job writes it again; nothing is half-written.
+        db.session.execute(text("SET LOCAL synchronous_commit = off"))
     batch = Batch(ctx)
     rows: list[tuple[Row, list[str]]] = []
     for line, cells in items:
@@ -497,6 +501,24 @@ def _commit_progress(job_id: int, consumed: int, outcome: Outcome) -> None:
         updated=DataJob.updated + outcome.updated, unchanged=DataJob.unchanged + outcome.unchanged,
         rejected=DataJob.rejected + outcome.rejected, heartbeat_at=utcnow()))
     db.session.commit()
+
+
+class Statistics:
+    """PostgreSQL plans the batch lookups from table statistics, and an import grows the
+    table faster than autovacuum refreshes them (or autovacuum is off): with stale ones
+    the CPF/CNPJ lookup scans every contact of the company. ANALYZE after the first
+    batch and whenever the import has doubled what the last ANALYZE saw."""
+
+    def __init__(self):
+        self.enabled = db.session.get_bind().dialect.name == "postgresql"
+        self.next_at = 1
+
+    def written(self, rows: int) -> None:
+        if not self.enabled or rows < self.next_at:
+            return
+        db.session.execute(text("ANALYZE contact, contact_tag"))
+        db.session.commit()
+        self.next_at = max(rows * 2, 1)
 
 
 def _flush(ctx: Context, items, consumed: int) -> None:
@@ -543,9 +565,10 @@ def run(job_id: int, path: Path) -> DataJob:
             if problem:
                 raise RuleError(problem)
             ctx = Context(job, mapping)
+            stats = Statistics()
             skip = job.processed
             items: list[tuple[int, list[str]]] = []
-            consumed = 0
+            consumed = written = 0
             for index, cells in enumerate(reader):
                 if index < skip:
                     continue
@@ -554,6 +577,8 @@ def run(job_id: int, path: Path) -> DataJob:
                     items.append((header_row + 1 + index, cells))  # Excel's row number
                 if consumed >= size:
                     _flush(ctx, items, consumed)
+                    written += len(items)
+                    stats.written(written)
                     items, consumed = [], 0
             if consumed:
                 _flush(ctx, items, consumed)

@@ -5,7 +5,8 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-21
 
-Generated with `flask db migrate`, then: `contact.updated_at` is added nullable, filled
+Generated with `flask db migrate` (it also drops `ix_contact_phone`: lookups go through the
+company + phone unique index), then: `contact.updated_at` is added nullable, filled
 from `created_at` and made NOT NULL (existing rows); and a data step like 0004's: groups
 that held every right get the new areas (contacts, contact fields, import/export), and
 the default "Atendente" groups get to see, create and edit contacts.
@@ -128,6 +129,8 @@ def upgrade():
         batch_op.add_column(sa.Column('custom_fields', sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column('updated_at', sa.DateTime(), nullable=True))
         batch_op.create_index(batch_op.f('ix_contact_owner_id'), ['owner_id'], unique=False)
+        # the phone is looked up with the company: uq_contact_company_phone serves that
+        batch_op.drop_index(batch_op.f('ix_contact_phone'))
         batch_op.create_unique_constraint('uq_contact_company_document', ['company_id', 'document'])
         batch_op.create_unique_constraint('uq_contact_company_phone', ['company_id', 'phone'])
         batch_op.create_foreign_key(batch_op.f('fk_contact_owner_id_user'), 'user', ['owner_id'], ['id'], ondelete='SET NULL')
@@ -146,6 +149,7 @@ def downgrade():
         batch_op.drop_constraint('uq_contact_company_phone', type_='unique')
         batch_op.drop_constraint('uq_contact_company_document', type_='unique')
         batch_op.drop_index(batch_op.f('ix_contact_owner_id'))
+        batch_op.create_index(batch_op.f('ix_contact_phone'), ['phone'], unique=False)
         batch_op.drop_column('updated_at')
         batch_op.drop_column('custom_fields')
         batch_op.drop_column('owner_id')
