@@ -53,6 +53,7 @@ import unicodedata
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import people  # noqa: E402  (bench/ is on sys.path as the script's folder)
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_import"
 DEFAULT_DIR = Path(tempfile.gettempdir()) / "atende-bench-import"
@@ -62,22 +63,10 @@ PASSWORD = "senha-bench-import-1"
 TARGET_ROWS_S, TARGET_MB, TARGET_RATIO = 10_000, 200, 10.0
 NAIVE_COMMIT = 1000
 
-FIRST = ["Maria", "Ana", "Fernanda", "Juliana", "Patrícia", "Aline", "Camila", "Amanda", "Bruna",
-         "Jéssica", "Letícia", "Júlia", "Luciana", "Vanessa", "Mariana", "Gabriela", "Beatriz",
-         "Larissa", "Renata", "Carla", "Sandra", "Cristina", "Adriana", "Simone", "Daniela",
-         "José", "João", "Antônio", "Francisco", "Carlos", "Paulo", "Pedro", "Lucas", "Luiz",
-         "Marcos", "Luís", "Gabriel", "Rafael", "Daniel", "Marcelo", "Bruno", "Eduardo",
-         "Felipe", "Raimundo", "Rodrigo", "Thiago", "Fábio", "Gustavo", "Leonardo", "Diego",
-         "André", "Ricardo", "Fernando", "Matheus", "Vinícius", "Sérgio", "Roberto",
-         "Alexandre", "Igor", "Caio", "Conceição", "Graça", "Irene", "Iara", "Cláudio"]
-LAST = ["Silva", "Santos", "Oliveira", "Souza", "Rodrigues", "Ferreira", "Alves", "Pereira",
-        "Lima", "Gomes", "Costa", "Ribeiro", "Martins", "Carvalho", "Almeida", "Lopes",
-        "Soares", "Fernandes", "Vieira", "Barbosa", "Rocha", "Dias", "Nascimento", "Andrade",
-        "Moreira", "Nunes", "Marques", "Machado", "Mendes", "Freitas", "Cardoso", "Ramos",
-        "Gonçalves", "Santana", "Teixeira", "Araújo", "Correia", "Pinto", "Cavalcanti", "Moura",
-        "Magalhães", "Brandão", "Assunção", "Simões", "Conceição"]
+FIRST = people.FIRST + ["Conceição", "Graça", "Irene", "Iara", "Cláudio"]
+LAST = people.LAST + ["Magalhães", "Brandão", "Assunção", "Simões", "Conceição"]
 CONNECTORS = ["da", "de", "dos", "das", "do"]
-DDD = ["11", "21", "31", "41", "51", "61", "71", "81", "85", "19", "27", "48", "62", "92"]
+DDD = people.DDD
 DOMAINS = ["gmail.com", "hotmail.com", "yahoo.com.br", "outlook.com", "uol.com.br",
            "bol.com.br", "terra.com.br", "empresa.com.br"]
 TAGS_EXISTING = ["VIP", "Atacado", "Varejo", "Pós-venda"]        # made before the import

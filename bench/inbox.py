@@ -53,6 +53,7 @@ from itsdangerous import URLSafeTimedSerializer  # noqa: E402
 from sqlalchemy import create_engine, event, func, make_url, select, text  # noqa: E402
 
 from backoffice import create_app  # noqa: E402
+from people import DDD, FIRST, LAST  # noqa: E402
 from backoffice.extensions import db  # noqa: E402
 from backoffice.models import (  # noqa: E402
     Company, Connection, Department, DepartmentMember, Message, PermissionGroup, Tag, Ticket,
@@ -89,20 +90,6 @@ TAGS_A = ["Urgente", "VIP", "Reclamação", "Segunda via", "Cancelamento", "Troc
 TAGS_B = ["Prioridade", "Novo cliente", "Retorno", "Orçamento", "Reclamação"]
 COLORS = ["#dd4b39", "#f39c12", "#00a65a", "#3c8dbc", "#605ca8", "#d81b60", "#39cccc"]
 
-FIRST = ["Maria", "Ana", "Fernanda", "Juliana", "Patrícia", "Aline", "Camila", "Amanda", "Bruna",
-         "Jéssica", "Letícia", "Júlia", "Luciana", "Vanessa", "Mariana", "Gabriela", "Beatriz",
-         "Larissa", "Renata", "Carla", "Sandra", "Cristina", "Adriana", "Simone", "Daniela",
-         "José", "João", "Antônio", "Francisco", "Carlos", "Paulo", "Pedro", "Lucas", "Luiz",
-         "Marcos", "Luís", "Gabriel", "Rafael", "Daniel", "Marcelo", "Bruno", "Eduardo",
-         "Felipe", "Raimundo", "Rodrigo", "Thiago", "Fábio", "Gustavo", "Leonardo", "Diego",
-         "André", "Ricardo", "Fernando", "Matheus", "Vinícius", "Sérgio", "Roberto",
-         "Alexandre", "Igor", "Caio"]
-LAST = ["Silva", "Santos", "Oliveira", "Souza", "Rodrigues", "Ferreira", "Alves", "Pereira",
-        "Lima", "Gomes", "Costa", "Ribeiro", "Martins", "Carvalho", "Almeida", "Lopes",
-        "Soares", "Fernandes", "Vieira", "Barbosa", "Rocha", "Dias", "Nascimento", "Andrade",
-        "Moreira", "Nunes", "Marques", "Machado", "Mendes", "Freitas", "Cardoso", "Ramos",
-        "Gonçalves", "Santana", "Teixeira", "Araújo", "Correia", "Pinto", "Cavalcanti", "Moura"]
-DDD = ["11", "21", "31", "41", "51", "61", "71", "81", "85", "19", "27", "48", "62", "92"]
 
 TEXT_IN = [
     "Olá, boa tarde!", "Bom dia", "Oi, tudo bem?", "Preciso de ajuda com meu pedido",

@@ -280,6 +280,29 @@ class TenantModelView(SecureModelView):
         super().on_model_change(form, model, is_created)
 
 
+class VisibleRowsMixin:
+    """A screen showing only some of the company's rows to some users (personal tags,
+    carteiras): `_visible(query)` narrows the list, the count, the export and every
+    fetch by id (edit, details, delete) alike. Mix in before the base view."""
+
+    def _visible(self, query):
+        raise NotImplementedError
+
+    def get_query(self):
+        return self._visible(super().get_query())
+
+    def get_count_query(self):
+        return self._visible(super().get_count_query())
+
+    def get_one(self, id):
+        obj = super().get_one(id)
+        if obj is None:
+            return None
+        key = inspect(self.model).primary_key[0]
+        seen = self._visible(self.session.query(key).filter(key == obj.id)).first()
+        return obj if seen is not None else None
+
+
 class SingleRowMixin:
     """A screen over the one row a company has (Empresa, Parâmetros, Telefonia): edited,
     never created or deleted from the panel."""

@@ -16,7 +16,7 @@ from ..extensions import db
 from ..models import Department, Reason, Tag
 from ..services import catalog
 from ..tenancy import current_company_id
-from .base import TenantModelView, local_datetime
+from .base import TenantModelView, VisibleRowsMixin, local_datetime
 from .filters import PerRequestFilterOptions, TenantOptionsFilter
 
 # --- Etiquetas ---------------------------------------------------------------------------
@@ -72,7 +72,7 @@ def _scope_label(model) -> str:
     return _("Minha etiqueta") if model.owner_id is not None else _("Etiqueta da empresa")
 
 
-class TagView(TenantModelView):
+class TagView(VisibleRowsMixin, TenantModelView):
     """Company tags and the logged-in user's own tags; other users' personal tags are
     out of every query (list, count, export, edit, delete, bulk actions)."""
 
@@ -118,18 +118,6 @@ class TagView(TenantModelView):
 
     def _visible(self, query):
         return catalog.visible_tags(query, current_user.id)
-
-    def get_query(self):
-        return self._visible(super().get_query())
-
-    def get_count_query(self):
-        return self._visible(super().get_count_query())
-
-    def get_one(self, id):
-        obj = super().get_one(id)
-        if obj is None or obj.owner_id not in (None, current_user.id):
-            return None
-        return obj
 
     def validate_change(self, form, model, is_created):
         model.owner_id = current_user.id if form.personal.data else None

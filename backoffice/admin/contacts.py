@@ -17,7 +17,7 @@ from ..services import RuleError, contacts
 from ..services.documents import format_document
 from ..services.phones import format_phone
 from ..tenancy import current_company_id
-from .base import TenantModelView, local_datetime
+from .base import TenantModelView, VisibleRowsMixin, local_datetime
 from .catalog import tag_badge
 from .filters import PerRequestFilterOptions, TenantOptionsFilter
 
@@ -88,7 +88,7 @@ def _custom(view, context, model, name):
     return "; ".join(f"{labels.get(k, k)}: {v}" for k, v in values.items() if v)
 
 
-class ContactView(PerRequestFilterOptions, TenantModelView):
+class ContactView(PerRequestFilterOptions, VisibleRowsMixin, TenantModelView):
     """Contacts of the company; with carteiras enabled, a user without contacts.supervise
     sees only the unowned contacts and their own (list, count, export, edit, delete)."""
 
@@ -154,19 +154,6 @@ class ContactView(PerRequestFilterOptions, TenantModelView):
     # -- carteira (WAL-1) --------------------------------------------------------------
     def _visible(self, query):
         return query.filter(contacts.contact_filter(current_user))
-
-    def get_query(self):
-        return self._visible(super().get_query())
-
-    def get_count_query(self):
-        return self._visible(super().get_count_query())
-
-    def get_one(self, id):
-        obj = super().get_one(id)
-        if obj is None or not db.session.scalar(
-                select(Contact.id).where(Contact.id == obj.id, contacts.contact_filter(current_user))):
-            return None
-        return obj
 
     # -- custom fields: one text input per active field of the company ----------------
     def _fields(self):
