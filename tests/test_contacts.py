@@ -1,4 +1,4 @@
-"""Contatos: the register (phone E.164, CPF/CNPJ, tags, custom fields), PAR-1 (document
+"""Contatos: manual registration (PAR-1: phone E.164, CPF/CNPJ, tags, custom fields, the document
 required per person type), WAL-1 (carteira) and the duplicate rules."""
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def a_client(app, tenants):
     return client
 
 
-def test_contact_created_with_canonical_phone_and_normalised_cpf(app, tenants, a_client):
+def test_PAR_1_contact_created_with_canonical_phone_and_normalised_cpf(app, tenants, a_client):
     resp = a_client.submit("/admin/contacts/new/", form(
         phone="+55 11 9 8765-4321", person_type="PF", document=CPF, email=" Maria@Exemplo.com.BR "))
     assert resp.status_code == 302, flashes(resp.text)
@@ -56,12 +56,12 @@ def test_contact_created_with_canonical_phone_and_normalised_cpf(app, tenants, a
     assert "529.982.247-25" in listing and "(11) 98765-4321" in listing
 
 
-def test_old_eight_digit_mobile_gets_the_ninth_digit(app, tenants, a_client):
+def test_PAR_1_old_eight_digit_mobile_gets_the_ninth_digit(app, tenants, a_client):
     a_client.submit("/admin/contacts/new/", form(phone="(21) 8765-4321"))
     assert contact(app, name="Maria da Silva").phone == "+5521987654321"
 
 
-def test_person_type_is_inferred_from_the_document(app, tenants, a_client):
+def test_PAR_1_person_type_is_inferred_from_the_document(app, tenants, a_client):
     a_client.submit("/admin/contacts/new/", form(name="Empresa X", document=CNPJ))
     saved = contact(app, name="Empresa X")
     assert (saved.person_type, saved.document) == ("PJ", "11444777000161")
@@ -77,7 +77,7 @@ def test_person_type_is_inferred_from_the_document(app, tenants, a_client):
     ({"email": "maria@"}, "E-mail inválido"),
     ({"name": "   "}, "nome"),
 ])
-def test_bad_contact_data_is_refused_in_portuguese(app, tenants, a_client, fields, message):
+def test_PAR_1_bad_contact_data_is_refused_in_portuguese(app, tenants, a_client, fields, message):
     resp = a_client.submit("/admin/contacts/new/", form(**fields), follow_redirects=True)
     assert resp.status_code == 200
     assert message.lower() in html.unescape(resp.text).lower()
@@ -107,7 +107,7 @@ def test_PAR_1_cpf_required_for_pf_and_cnpj_for_pj_when_the_company_says_so(app,
     assert resp.status_code == 302
 
 
-def test_one_contact_per_phone_and_per_document_within_a_company(app, tenants, a_client):
+def test_PAR_1_one_contact_per_phone_and_per_document_within_a_company(app, tenants, a_client):
     a_client.submit("/admin/contacts/new/", form(document=CPF))
     resp = a_client.submit("/admin/contacts/new/", form(name="Outra", phone="11987654321"),
                            follow_redirects=True)
@@ -125,7 +125,7 @@ def test_one_contact_per_phone_and_per_document_within_a_company(app, tenants, a
     assert b.submit("/admin/contacts/new/", form(document=CPF)).status_code == 302
 
 
-def test_editing_keeps_its_own_phone_and_shows_it_formatted(app, tenants, a_client):
+def test_PAR_1_editing_keeps_its_own_phone_and_shows_it_formatted(app, tenants, a_client):
     a_client.submit("/admin/contacts/new/", form(document=CPF))
     cid = contact(app, name="Maria da Silva").id
     page = a_client.get(f"/admin/contacts/edit/?id={cid}").text
@@ -135,7 +135,7 @@ def test_editing_keeps_its_own_phone_and_shows_it_formatted(app, tenants, a_clie
     assert contact(app, id=cid).name == "Maria S."
 
 
-def test_tags_and_custom_fields_on_a_contact(app, tenants, a_client):
+def test_PAR_1_tags_and_custom_fields_on_a_contact(app, tenants, a_client):
     with app.app_context():
         field = ContactField(company_id=tenants["a"].company_id, label="Código ERP", key="codigo_erp")
         db.session.add(field)
@@ -159,7 +159,7 @@ def test_tags_and_custom_fields_on_a_contact(app, tenants, a_client):
         assert other is None or not other.tags
 
 
-def test_custom_field_names_are_unique_and_cannot_shadow_a_standard_column(app, tenants, a_client):
+def test_PAR_1_custom_field_names_are_unique_and_cannot_shadow_a_standard_column(app, tenants, a_client):
     assert a_client.submit("/admin/contact_fields/new/", {"label": "Aniversário", "order": "1",
                                                          "active": "y"}).status_code == 302
     resp = a_client.submit("/admin/contact_fields/new/", {"label": "aniversario", "order": "2",
@@ -174,7 +174,7 @@ def test_custom_field_names_are_unique_and_cannot_shadow_a_standard_column(app, 
     assert sorted(keys) == ["aniversario", "campo_exclusivo_a"]
 
 
-def test_a_contact_with_conversations_cannot_be_deleted(app, tenants, a_client):
+def test_PAR_1_a_contact_with_conversations_cannot_be_deleted(app, tenants, a_client):
     with app.app_context():
         from backoffice.models import Connection
 

@@ -179,7 +179,7 @@ def test_EXP_1_export_from_the_screen_runs_and_downloads(app, tenants, a_client)
     assert any("desconhecida" in f.lower() or "coleção" in f.lower() for f in flashes(resp.text))
 
 
-def test_admin_list_exports_are_excel_csv(app, tenants, a_client):
+def test_EXP_1_admin_list_exports_are_excel_csv(app, tenants, a_client):
     """EXP-1 also for the per-screen export buttons: ";" and UTF-8 with BOM."""
     data = a_client.get("/admin/contacts/export/csv/").data
     assert data.startswith(b"\xef\xbb\xbf")
