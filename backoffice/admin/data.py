@@ -82,6 +82,7 @@ class DataView(SecureView):
     @expose("/")
     def index(self):
         company_id = current_user.company_id
+        collections = exporter.collections_for(current_user)
         return self.render(
             "admin/data/index.html", tab=request.args.get("tab", "import"),
             may_import=self._may_import(), max_size=human_size(data_jobs.max_bytes()),
@@ -90,9 +91,9 @@ class DataView(SecureView):
             imports=data_jobs.history(company_id, states.KIND_IMPORT),
             exports=[j for j in data_jobs.history(company_id, states.KIND_EXPORT)
                      if j.user_id == current_user.id],
-            collections=exporter.collections_for(current_user),
-            filters_by_collection={key: exporter.filters_for(key) for key, _ in exporter.collections_for(current_user)},
-            status_choices={key: exporter.status_choices(key) for key, _ in exporter.collections_for(current_user)},
+            collections=collections,
+            filters_by_collection={key: exporter.filters_for(key) for key, _ in collections},
+            status_choices={key: exporter.status_choices(key) for key, _ in collections},
             departments=_departments(company_id), tags=_tags(company_id),
             local_datetime=local_datetime)
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Iterator
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 
 from ..extensions import db
 from ..models import DataJob, DataJobError, User, utcnow
@@ -72,6 +73,36 @@ def history(company_id: int, kind: str, limit: int = 20) -> list[DataJob]:
         select(DataJob).where(DataJob.company_id == company_id, DataJob.kind == kind,
                               DataJob.status != states.DRAFT)
         .order_by(DataJob.id.desc()).limit(limit)))
+
+
+# -- who runs a job ------------------------------------------------------------------
+
+def stale_after() -> timedelta:
+    """How long a running import may go without a heartbeat (one per batch, a second
+    or so) before it counts as dead and may be taken over."""
+    return timedelta(seconds=int(current_app.config.get("IMPORT_STALE_SECONDS") or 300))
+
+
+def claim(job_id: int) -> bool:
+    """Take the job for this worker: a queued one, or a running one whose worker stopped
+    beating. A duplicate RQ job (the sweep re-queues what looks lost) finds it taken."""
+    now = utcnow()
+    taken = db.session.execute(update(DataJob).where(
+        DataJob.id == job_id,
+        or_(DataJob.status == states.QUEUED,
+            (DataJob.status == states.RUNNING) & (DataJob.heartbeat_at < now - stale_after())))
+        .values(status=states.RUNNING, heartbeat_at=now)).rowcount
+    db.session.commit()
+    return taken == 1
+
+
+def stale_jobs() -> list[int]:
+    """Running jobs whose worker stopped beating (killed, restarted): an import resumes
+    after its last batch, an export starts over."""
+    limit = utcnow() - stale_after()
+    return list(db.session.scalars(select(DataJob.id).where(
+        DataJob.status == states.RUNNING,
+        or_(DataJob.heartbeat_at.is_(None), DataJob.heartbeat_at < limit))))
 
 
 # -- import --------------------------------------------------------------------------
@@ -178,8 +209,6 @@ def start_import(job: DataJob, update: bool, fields: list[str] | None,
 def resume(job: DataJob, enqueue: bool = True) -> None:
     """Queue a failed or stalled import again; it goes on after its last batch. A running
     one whose worker still beats is left alone (two workers on one file)."""
-    from .importer import stale_after
-
     stalled = (job.status == states.RUNNING
                and (job.heartbeat_at is None or job.heartbeat_at < utcnow() - stale_after()))
     if job.kind != states.KIND_IMPORT or not (job.status == states.FAILED or stalled):
@@ -243,8 +272,6 @@ def run_import(job_id: int) -> None:
 def sweep() -> int:
     """Resume imports whose worker died (no heartbeat for 5 minutes) and queue jobs that
     never reached the queue. Returns how many were queued."""
-    from .importer import stale_after, stale_jobs
-
     ids = stale_jobs()
     limit = utcnow() - stale_after()
     ids += list(db.session.scalars(select(DataJob.id).where(
@@ -315,8 +342,6 @@ def start_export(user, collection: str, filters: dict, enqueue: bool = True) -> 
 
 def run_export(job_id: int) -> None:
     from . import exporter
-
-    from .importer import claim
 
     if not claim(job_id):
         return

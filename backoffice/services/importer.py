@@ -18,13 +18,12 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, delete, insert, or_, select, text, update
+from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -544,6 +543,8 @@ def run(job_id: int, path: Path) -> DataJob:
     Resuming skips the records already committed (`processed`), so a re-run after a
     crash neither repeats nor loses a batch.
     """
+    from .data_jobs import claim
+
     if not claim(job_id):
         return db.session.get(DataJob, job_id)
     job = db.session.get(DataJob, job_id)
@@ -587,31 +588,3 @@ def run(job_id: int, path: Path) -> DataJob:
         db.session.commit()
     db.session.refresh(job)
     return job
-
-
-def stale_after() -> timedelta:
-    """How long a running import may go without a heartbeat (one per batch, a second
-    or so) before it counts as dead and may be taken over."""
-    return timedelta(seconds=int(current_app.config.get("IMPORT_STALE_SECONDS") or 300))
-
-
-def claim(job_id: int) -> bool:
-    """Take the job for this worker: a queued one, or a running one whose worker stopped
-    beating. A duplicate RQ job (the sweep re-queues what looks lost) finds it taken."""
-    now = utcnow()
-    taken = db.session.execute(update(DataJob).where(
-        DataJob.id == job_id,
-        or_(DataJob.status == states.QUEUED,
-            (DataJob.status == states.RUNNING) & (DataJob.heartbeat_at < now - stale_after())))
-        .values(status=states.RUNNING, heartbeat_at=now)).rowcount
-    db.session.commit()
-    return taken == 1
-
-
-def stale_jobs() -> list[int]:
-    """Running jobs whose worker stopped beating (killed, restarted): an import resumes
-    after its last batch, an export starts over."""
-    limit = utcnow() - stale_after()
-    return list(db.session.scalars(select(DataJob.id).where(
-        DataJob.status == states.RUNNING,
-        or_(DataJob.heartbeat_at.is_(None), DataJob.heartbeat_at < limit))))
