@@ -4,7 +4,7 @@ from datetime import datetime
 
 from flask import current_app, has_app_context
 from flask_login import UserMixin
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, false, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -56,6 +56,17 @@ class User(UserMixin, db.Model):
     locked_until: Mapped[datetime | None] = mapped_column()
     last_login_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # SEC-1: a password set by someone else must be replaced at the next login.
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false())
+    # SEC-4: every session carries the version it was opened with; raising it (logout
+    # everywhere, password, group or active change) ends every older session.
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # SEC-6: TOTP two-factor login. The secret is encrypted at rest; recovery codes are
+    # kept hashed, each usable once.
+    totp_secret: Mapped[str | None] = mapped_column(Text)
+    totp_enabled_at: Mapped[datetime | None] = mapped_column()
+    recovery_codes: Mapped[list | None] = mapped_column(JSON)
 
     company: Mapped[Company | None] = relationship()
     group: Mapped[PermissionGroup | None] = relationship(back_populates="users")
@@ -87,3 +98,19 @@ class User(UserMixin, db.Model):
 
     def can(self, area: str, action: str = "view") -> bool:
         return f"{area}.{action}" in self.rights
+
+
+class PasswordReset(db.Model):
+    """SEC-6: one "Esqueci minha senha" link. Only the SHA-256 of the token is stored;
+    the link works once and until `expires_at`."""
+
+    __tablename__ = "password_reset"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+
+    user: Mapped[User] = relationship()
