@@ -359,7 +359,7 @@ def message_stubs(rng: random.Random, tickets: list[T]) -> list[tuple]:
     return stubs
 
 
-CONTACT_COLS = ("id", "company_id", "name", "phone", "email", "created_at")
+CONTACT_COLS = ("id", "company_id", "name", "phone", "email", "created_at", "updated_at")
 TICKET_COLS = ("id", "company_id", "protocol", "contact_id", "connection_id", "department_id",
                "agent_id", "status", "favourite", "has_failed", "automated", "preview",
                "unread", "created_at", "queued_at", "accepted_at", "first_response_at",
@@ -376,8 +376,8 @@ def contact_rows(rng, spec: Spec, start):
         name = f"{first()} {last()}" + (f" {last()}" if rng.random() < .4 else "")
         phone = f"+55{rng.choice(DDD)}9{rng.randint(10_000_000, 99_999_999)}"
         email = (f"{name.split()[0].lower()}.{cid}@exemplo.com.br" if rng.random() < .5 else None)
-        yield (cid, spec.company_id, name, phone, email,
-               start + timedelta(seconds=rng.uniform(0, 300 * DAY)))
+        created = start + timedelta(seconds=rng.uniform(0, 300 * DAY))
+        yield (cid, spec.company_id, name, phone, email, created, created)
 
 
 def ticket_rows(tickets: list[T], at):

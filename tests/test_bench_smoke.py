@@ -1,0 +1,73 @@
+"""Every benchmark in bench/ runs to the end at a tiny size, so none of them can rot.
+
+Timing is not asserted (figures belong to the benchmarks, not to tests): each script must
+exit 0 and print the line that compares it with its baseline, on the backend of the pass
+(SQLite in the embedded pass, PostgreSQL in the services pass).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import make_url
+
+from tests.conftest import BACKEND, PG_URL, _check_postgres, missing_service
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+
+
+def _pg_url(database: str) -> str:
+    problem = _check_postgres()
+    if problem:
+        missing_service(problem)
+    return make_url(PG_URL).set(database=database).render_as_string(hide_password=False)
+
+
+def _run(args: list[str], tmp_path: Path, env: dict | None = None) -> str:
+    full_env = {**os.environ, "ATENDE_INSTANCE": str(tmp_path / "instance"), **(env or {})}
+    done = subprocess.run([sys.executable, *args], cwd=ROOT, env=full_env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, f"{args[0]} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done.stdout
+
+
+def test_PLT_bench_import_smoke(tmp_path):
+    """bench/import.py: 300 rows, the real import against the naive one (IMP-4)."""
+    args = [str(BENCH / "import.py"), "--rows", "300", "--data-dir", str(tmp_path / "data"),
+            "--batch-size", "100"]
+    if BACKEND == "services":
+        args += ["--backends", "postgresql", "--postgresql-url", _pg_url("bench_smoke_import")]
+    else:
+        args += ["--backends", "sqlite"]
+    out = _run(args, tmp_path)
+    assert "target:" in out and "rows/s" in out, out[-2000:]
+    assert "FAILED" not in out, out[-2000:]
+
+
+def test_PLT_bench_inbox_smoke(tmp_path):
+    """bench/inbox.py: a few hundred rows, list and conversation against raw SQL (SCL-5)."""
+    url = (_pg_url("bench_smoke_inbox") if BACKEND == "services"
+           else f"sqlite:///{tmp_path / 'bench_inbox.db'}")
+    out = _run([str(BENCH / "inbox.py"), "--database-url", url, "--tickets", "60",
+                "--messages", "300", "--repeat", "3"], tmp_path)
+    assert "EXPLAIN" in out, out[-2000:]
+
+
+def test_PLT_bench_protocols_smoke(tmp_path):
+    """bench/protocols.py: protocol numbers through the service against the bare UPDATE."""
+    env = {"BENCH_N": "20"}
+    if BACKEND == "services":
+        env["DATABASE_URL"] = _pg_url("bench_smoke_protocols")
+        from sqlalchemy import create_engine, text
+
+        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = 'bench_smoke_protocols'")):
+                conn.exec_driver_sql('CREATE DATABASE "bench_smoke_protocols"')
+        admin.dispose()
+    out = _run([str(BENCH / "protocols.py")], tmp_path, env)
+    assert "ratio service/raw" in out, out[-2000:]
