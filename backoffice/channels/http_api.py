@@ -1,19 +1,17 @@
 """Generic "API HTTP" connection: each outgoing message is POSTed as JSON to the
 connection's URL, signed with HMAC-SHA256 of the body when a secret is set
 (header X-Atende-Signature: sha256=<hex>). 2xx = sent (the JSON reply's "id", if any, is
-kept as the provider id); 4xx = refused for good; anything else = retried."""
+kept as the provider id); 3xx/4xx = refused for good (408 and 429 retried); anything else
+= retried. Sent through lib/outbound (SEC-2): public addresses only, no redirects, and
+errors in generic words for the agent, details in the server log."""
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
-import socket
-import urllib.error
-import urllib.request
 
+from ..lib import outbound
 from .base import Adapter, PermanentSendError, SendError
-
-TIMEOUT = 10
 
 
 class HttpApiAdapter(Adapter):
@@ -48,27 +46,16 @@ class HttpApiAdapter(Adapter):
         if secret:
             digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
             headers["X-Atende-Signature"] = f"sha256={digest}"
-        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-                raw = response.read(65536)
-        except urllib.error.HTTPError as exc:
-            if 400 <= exc.code < 500 and exc.code not in (408, 429):
-                raise PermanentSendError(f"HTTP {exc.code} do destino") from exc
-            raise SendError(f"HTTP {exc.code} do destino") from exc
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            # the agent reads this next to the message: say what happened in Portuguese,
-            # not the operating system's English text
-            reason = getattr(exc, "reason", exc)
-            if isinstance(reason, (TimeoutError, socket.timeout)):
-                what = "o destino não respondeu a tempo"
-            elif isinstance(reason, ConnectionRefusedError):
-                what = "conexão recusada"
-            elif isinstance(reason, socket.gaierror):
-                what = "endereço não encontrado"
-            else:
-                what = "falha de rede"
-            raise SendError(f"destino inacessível: {what}") from exc
+            response = outbound.post(url, body, headers)
+        except outbound.Refused as exc:
+            # the company reads generic words; the status is in the server log
+            if exc.permanent:
+                raise PermanentSendError(str(exc)) from exc
+            raise SendError(str(exc)) from exc
+        except outbound.OutboundError as exc:
+            raise SendError(str(exc)) from exc
+        raw = b"" if response.truncated else response.body
         try:
             reply = json.loads(raw or b"{}")
         except ValueError:

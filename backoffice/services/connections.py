@@ -5,6 +5,9 @@ other writer (seed, API), so the same rules hold whoever saves it. The plan limi
 *active* connections: it is checked when a connection is created active or an inactive
 one is switched on, never when an active one is merely edited (a company whose plan was
 downgraded can still fix a typo).
+
+A connection's kind is fixed once it is saved (SEC-2): turning a webchat into an HTTP API
+connection would make the server post, under the old name and tickets, somewhere new.
 """
 from __future__ import annotations
 
@@ -22,6 +25,24 @@ from .webhooks import check_url
 
 ENDPOINT_REQUIRED = _l("Informe a URL de envio: a conexão API HTTP envia as mensagens "
                        "para ela.")
+
+
+KIND_FIXED = _l("O tipo da conexão não pode ser mudado depois de criada; crie uma nova "
+                "conexão para o outro tipo.")
+
+
+def _stored_kind(conn: Connection) -> str | None:
+    """The kind a saved row had before this change; None for a new row (SEC-2)."""
+    state = inspect(conn)
+    if state.transient or state.pending:
+        return None
+    history = state.attrs.kind.history
+    if history.deleted:
+        return history.deleted[0]
+    if history.added:  # set before the old value was loaded: ask the database
+        with db.session.no_autoflush:
+            return db.session.scalar(select(Connection.kind).where(Connection.id == conn.id))
+    return conn.kind
 
 
 def _clean(text: str | None) -> str | None:
@@ -82,6 +103,9 @@ def check_connection(conn: Connection, exclude_id: int | None = None) -> Connect
 
     `exclude_id` is the row's own id when editing (for the unique name). Also enforces
     the plan limit when the save switches the connection on."""
+    stored_kind = _stored_kind(conn)  # first: the queries below autoflush the change
+    if stored_kind is not None and conn.kind != stored_kind:
+        raise RuleError(KIND_FIXED)
     company_id = conn.company_id
     conn.name = (conn.name or "").strip()
     if not conn.name:

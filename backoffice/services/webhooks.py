@@ -1,4 +1,5 @@
-"""Webhooks (WHK-1): the rules for their configuration. Delivery comes with a later issue."""
+"""Webhooks (WHK-1): the rules for their configuration. Delivery comes with a later issue
+and must send through lib/outbound (SEC-2), like every request a company can aim."""
 from __future__ import annotations
 
 import secrets
@@ -7,10 +8,13 @@ from urllib.parse import urlsplit
 from flask_babel import lazy_gettext as _l
 
 from .. import events as event_catalogue
+from ..lib import outbound
 from . import RuleError
 from .hosts import normalise_host
 
 URL_MESSAGE = _l("Informe uma URL http:// ou https://.")
+LOCAL_MESSAGE = _l("Use um endereço público da internet: endereços locais ou da rede interna "
+                   "não são aceitos.")
 EVENTS_MESSAGE = _l("Marque ao menos um evento.")
 SECRET_BYTES = 32
 
@@ -21,7 +25,9 @@ def new_secret() -> str:
 
 
 def check_url(value: str | None) -> str:
-    """The URL as stored, or RuleError: http/https only, with a valid host, no spaces.
+    """The URL as stored, or RuleError: http/https only, with a valid host, no spaces,
+    and (unless ALLOW_PRIVATE_URLS) not a literal private address or a localhost-like
+    name (SEC-2). Used by webhooks and by the HTTP API connection.
 
     javascript:, ftp:, file:, "http:///x", "http://:80" and the like are all refused.
     """
@@ -41,6 +47,9 @@ def check_url(value: str | None) -> str:
         raise RuleError(_l("Não coloque usuário e senha na URL."))
     if normalise_host(parts.hostname) is None:
         raise RuleError(URL_MESSAGE)
+    if not outbound.private_allowed() and outbound.private_target(parts.hostname):
+        # early word for the admin; lib/outbound checks the resolved address on every send
+        raise RuleError(LOCAL_MESSAGE)
     return text
 
 
