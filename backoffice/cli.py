@@ -102,7 +102,7 @@ def contacts_import(file, email, fields, encoding, delimiter, resume_id) -> None
             job = data_jobs.find(user, resume_id)
             if job is None:
                 raise click.ClickException(f"Importação #{resume_id} não encontrada.")
-            data_jobs.resume(job, enqueue=False)
+            data_jobs.resume(job, enqueue=False, runner=user)
         else:
             job = data_jobs.import_from_path(user, Path(file))
             data_jobs.set_format(job, encoding, delimiter)

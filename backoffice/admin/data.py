@@ -1,5 +1,6 @@
 """Importar/exportar registros (IMP-1..IMP-4, EXP-1): the screen; the rules are in
-services.data_jobs, services.importer and services.exporter."""
+services.data_jobs, services.importer and services.exporter. Every route taking a job id
+goes through data_jobs.find, so a job the user may not see is a 404 (SEC-3)."""
 from __future__ import annotations
 
 from flask import Response, abort, flash, jsonify, redirect, request, stream_with_context, url_for
@@ -73,10 +74,7 @@ class DataView(SecureView):
         return self._job(job_id, states.KIND_IMPORT)
 
     def _export_job(self, job_id):
-        job = self._job(job_id, states.KIND_EXPORT)
-        if job.user_id != current_user.id:  # it holds what *that* user may see
-            abort(404)
-        return job
+        return self._job(job_id, states.KIND_EXPORT)
 
     # -- pages -----------------------------------------------------------------------
     @expose("/")
@@ -88,9 +86,8 @@ class DataView(SecureView):
             may_import=self._may_import(), max_size=human_size(data_jobs.max_bytes()),
             max_bytes=data_jobs.max_bytes(),
             fields=importer.FIELDS, custom_fields=fields_of(company_id),
-            imports=data_jobs.history(company_id, states.KIND_IMPORT),
-            exports=[j for j in data_jobs.history(company_id, states.KIND_EXPORT)
-                     if j.user_id == current_user.id],
+            imports=data_jobs.history(current_user, states.KIND_IMPORT),
+            exports=data_jobs.history(current_user, states.KIND_EXPORT),
             collections=collections,
             filters_by_collection={key: exporter.filters_for(key) for key, _ in collections},
             status_choices={key: exporter.status_choices(key) for key, _ in collections},
@@ -153,7 +150,8 @@ class DataView(SecureView):
                     "registros existentes."), "error")
             return redirect(url_for(".import_job", job_id=job.id))
         try:
-            data_jobs.start_import(job, update, request.form.getlist("fields"))
+            data_jobs.start_import(job, update, request.form.getlist("fields"),
+                                   runner=current_user._get_current_object())
         except RuleError as exc:
             flash(str(exc), "error")
         return redirect(url_for(".import_job", job_id=job.id))
@@ -162,7 +160,7 @@ class DataView(SecureView):
     def import_resume(self, job_id):
         job = self._import_job(job_id)
         try:
-            data_jobs.resume(job)
+            data_jobs.resume(job, runner=current_user._get_current_object())
         except RuleError as exc:
             flash(str(exc), "error")
         return redirect(url_for(".import_job", job_id=job.id))
@@ -177,7 +175,7 @@ class DataView(SecureView):
     @expose("/tarefas/<job_id>/status")
     def job_status(self, job_id):
         job = data_jobs.find(current_user, job_id)
-        if job is None or (job.kind == states.KIND_EXPORT and job.user_id != current_user.id):
+        if job is None:
             abort(404)
         if job.kind == states.KIND_IMPORT and not self._may_import():
             abort(403)

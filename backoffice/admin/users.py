@@ -1,4 +1,8 @@
-"""Usuários (PLT-4) and Permissões (PLT-3)."""
+"""Usuários (PLT-4, SEC-1) and Permissões (PLT-3).
+
+The Usuários screen changes a user only through the form and the row's delete (single
+or bulk): no list-editable column, no other action. SEC-1's rule (access.check_user_change
+and check_user_delete) guards both."""
 from __future__ import annotations
 
 from flask import g
@@ -65,14 +69,27 @@ class UserView(TenantModelView):
         model.email = (model.email or "").strip().lower()
         if saas.email_taken(model.email, exclude_id=None if is_created else model.id):
             raise RuleError(_l("Já existe um usuário com este e-mail."))
+        # The relationship's history is empty when the old group was never loaded, so
+        # the row as stored is read from the database (no autoflush here).
+        stored = None if is_created else db.session.execute(
+            select(User.email, User.group_id, User.active).where(User.id == model.id)).first()
+        old_group_id = stored.group_id if stored is not None else None
+        if stored is not None:
+            # SEC-1: the fields that let one log in as the user or lock them out.
+            new_group_id = model.group.id if model.group is not None else None
+            changed = {name for name, differs in (
+                ("password", bool(form.password.data)),
+                ("email", model.email != (stored.email or "").lower()),
+                ("group", new_group_id != old_group_id),
+                ("active", bool(model.active) != bool(stored.active))) if differs}
+            access.check_user_change(current_user, g.actor_rights, model, changed)
         if form.password.data:
-            model.set_password(form.password.data)
+            if is_created:  # SEC-1 asks a new password after a *change* by someone else
+                model.set_password(form.password.data)
+            else:
+                access.set_password(current_user, model, form.password.data)
         elif is_created:
             raise RuleError(_l("Informe a senha do novo usuário."))
-        # The relationship's history is empty when the old group was never loaded, so
-        # the group as stored is read from the database (no autoflush here).
-        old_group_id = None if is_created else db.session.scalar(
-            select(User.group_id).where(User.id == model.id))
         old_group = db.session.get(PermissionGroup, old_group_id) if old_group_id else None
         access.check_group_assignment(g.actor_rights, old_group, model.group)
         was_active = inspect(model).attrs.active.history.deleted
@@ -85,6 +102,7 @@ class UserView(TenantModelView):
     def validate_delete(self, model):
         if model.id == current_user.id:
             raise RuleError(_l("Você não pode excluir o próprio usuário."))
+        access.check_user_delete(current_user, g.actor_rights, model)
 
     def after_delete_checks(self, model):
         access.ensure_admin_remains(current_company_id())

@@ -1,5 +1,6 @@
-"""Permission rules (PLT-3, PLT-4): nobody grants what they do not hold, and a company
-never loses its last administrator."""
+"""Permission rules (PLT-3, PLT-4, SEC-1): nobody grants what they do not hold, nobody
+takes over (or removes) a user holding rights they lack, and a company never loses its
+last administrator."""
 from __future__ import annotations
 
 from flask_babel import gettext as _
@@ -34,6 +35,70 @@ def check_group_assignment(actor_rights: frozenset[str], old_group, new_group) -
         raise RuleError(_("Usuários só podem pertencer a grupos do tipo Sistema."))
     old_rights = old_group.rights if old_group is not None and old_group.kind == permissions.KIND_SYSTEM else ()
     check_grant(actor_rights, old_rights, new_group.rights)
+
+
+# SEC-1: what lets someone log in as a user, or lock them out of the company.
+SENSITIVE_FIELDS = frozenset({"password", "email", "group", "active"})
+
+
+def _stored_user(target) -> tuple[bool, frozenset[str]]:
+    """(is super user, rights) of `target` as saved, before the change being checked:
+    the form has already written the new group and flag into the object."""
+    row = db.session.execute(
+        select(User.is_superuser, PermissionGroup.rights, PermissionGroup.kind)
+        .outerjoin(PermissionGroup, User.group_id == PermissionGroup.id)
+        .where(User.id == target.id)
+    ).first()
+    if row is None:
+        return bool(target.is_superuser), frozenset()
+    superuser, rights, kind = row
+    held = frozenset(rights or ()) if kind == permissions.KIND_SYSTEM else frozenset()
+    return bool(superuser), held
+
+
+def _refuse_superuser(superuser: bool) -> None:
+    if superuser:
+        raise RuleError(_("O super usuário não pode ser alterado nem excluído por uma empresa."))
+
+
+def _missing_labels(actor_rights: frozenset[str], held: frozenset[str]) -> str:
+    labels = sorted(permissions.right_label(r) for r in held - set(actor_rights))
+    return ", ".join(labels[:5]) + (", …" if len(labels) > 5 else "")
+
+
+def check_user_change(actor, actor_rights: frozenset[str], target, changed) -> None:
+    """Refuse changing another user's password, e-mail, group or active flag unless the
+    actor holds every right the target holds: setting the password or e-mail of someone
+    stronger is logging in as them. `changed` names the fields the save changes;
+    actor_rights as held when the request began. A super user is never changed here."""
+    if target.id is None:  # a new user: their group is checked as a grant
+        return
+    superuser, held = _stored_user(target)
+    _refuse_superuser(superuser or target.is_superuser)
+    if not set(changed or ()) & SENSITIVE_FIELDS:
+        return
+    if actor is not None and actor.id == target.id:
+        return  # one's own group is checked as a grant (check_group_assignment)
+    if not held <= set(actor_rights):
+        raise RuleError(_("Você não pode alterar a senha, o e-mail, o grupo ou o status de um "
+                          "usuário que tem permissões que você não possui: %(rights)s.",
+                          rights=_missing_labels(actor_rights, held)))
+
+
+def check_user_delete(actor, actor_rights: frozenset[str], target) -> None:
+    """Removing a user is the same takeover class as deactivating them."""
+    superuser, held = _stored_user(target)
+    _refuse_superuser(superuser or target.is_superuser)
+    if not held <= set(actor_rights):
+        raise RuleError(_("Você não pode excluir um usuário que tem permissões que você não "
+                          "possui: %(rights)s.", rights=_missing_labels(actor_rights, held)))
+
+
+def set_password(actor, target, password: str) -> None:
+    """A password someone else chose is known to them: the owner must replace it at the
+    next login. Setting one's own clears that demand."""
+    target.set_password(password)
+    target.must_change_password = actor is None or actor.id != target.id
 
 
 def admin_count(company_id: int) -> int:

@@ -10,8 +10,11 @@ from sqlalchemy.orm import ColumnProperty, RelationshipProperty
 from ..extensions import db
 from ..models import AuditLog
 
-MASKED = {"password_hash", "secret", "secret_hash", "token_hash"}
-SKIPPED = {"failed_logins", "locked_until", "last_login_at"}
+# SEC-1: a secret is logged as changed ("***"), never its value or hash.
+MASKED = {"password_hash", "secret", "secret_hash", "token_hash", "totp_secret",
+          "recovery_codes"}
+# must_change_password follows from who set the password, which the entry already says.
+SKIPPED = {"failed_logins", "locked_until", "last_login_at", "must_change_password"}
 
 
 def _plain(value):

@@ -6,6 +6,11 @@ background job (services.importer) -> summary and rejected-rows report. An expor
 start (collection, filters) -> the background job writes the CSV -> download.
 
 Files live under instance/uploads/<company>/data/<random key>, never in a static folder.
+
+SEC-3: a job is seen only by its user and, for an import, by who may see every carteira
+(`find`, `history`); starting or resuming an import makes the runner its user, so the
+background job applies the runner's wallet rules (services.importer), never the
+uploader's.
 """
 from __future__ import annotations
 
@@ -57,21 +62,40 @@ def job_path(job: DataJob) -> Path | None:
     return path if path.is_file() else None
 
 
+def sees_every_job(user, kind: str) -> bool:
+    """An import holds rows of any carteira: only who may see every carteira
+    (WAL-1's contacts.supervise) sees other users' imports. An export holds what its
+    requester may see, so it is theirs alone."""
+    return kind == states.KIND_IMPORT and user.can("contacts", "supervise")
+
+
+def _visible(user, kind: str):
+    clause = (DataJob.company_id == user.company_id) & (DataJob.kind == kind)
+    if not sees_every_job(user, kind):
+        clause = clause & (DataJob.user_id == user.id)
+    return clause
+
+
 def find(user, job_id) -> DataJob | None:
-    """A job of the user's company (None for another company's: no oracle)."""
+    """A job `user` may see; None for another company's, another user's or a missing
+    one alike (no oracle)."""
     job_id = as_id(job_id)
     if job_id is None or user.company_id is None:
         return None
     job = db.session.get(DataJob, job_id)
     if job is None or job.company_id != user.company_id:
         return None
+    if job.user_id != user.id and not sees_every_job(user, job.kind):
+        return None
     return job
 
 
-def history(company_id: int, kind: str, limit: int = 20) -> list[DataJob]:
+def history(user, kind: str, limit: int = 20) -> list[DataJob]:
+    """The user's last jobs of `kind` that they may see (drafts are not history)."""
+    if user.company_id is None:
+        return []
     return list(db.session.scalars(
-        select(DataJob).where(DataJob.company_id == company_id, DataJob.kind == kind,
-                              DataJob.status != states.DRAFT)
+        select(DataJob).where(_visible(user, kind), DataJob.status != states.DRAFT)
         .order_by(DataJob.id.desc()).limit(limit)))
 
 
@@ -171,10 +195,22 @@ def updatable_fields(company_id: int) -> list[tuple[str, str]]:
             + [(CUSTOM_PREFIX + cf.key, cf.label) for cf in fields_of(company_id)])
 
 
+def _run_as(job: DataJob, runner) -> None:
+    """SEC-3: the job is now the runner's; the worker applies their carteira."""
+    if runner is None:
+        return
+    if job.update_fields is not None and not runner.can("contacts", "edit"):
+        raise RuleError(_l("Seu grupo não pode alterar contatos: escolha \"Não\" em Atualizar "
+                           "registros existentes."))
+    job.user_id = runner.id
+    job.user = runner
+
+
 def start_import(job: DataJob, update: bool, fields: list[str] | None,
-                 enqueue: bool = True) -> None:
+                 enqueue: bool = True, runner=None) -> None:
     """IMP-1/IMP-2: check the columns before anything is written, then queue the job
-    (enqueue=False: the caller runs it, as the CLI does)."""
+    (enqueue=False: the caller runs it, as the CLI does). `runner` (default: the
+    uploader) is whose carteira the job applies."""
     from .importer import preview
 
     if job.status != states.DRAFT:
@@ -193,6 +229,7 @@ def start_import(job: DataJob, update: bool, fields: list[str] | None,
         job.update_fields = chosen
     else:
         job.update_fields = None
+    _run_as(job, runner)
     busy = db.session.scalar(select(DataJob.id).where(
         DataJob.company_id == job.company_id, DataJob.kind == states.KIND_IMPORT,
         DataJob.status.in_(states.ACTIVE), DataJob.id != job.id).limit(1))
@@ -206,13 +243,15 @@ def start_import(job: DataJob, update: bool, fields: list[str] | None,
         db.session.commit()
 
 
-def resume(job: DataJob, enqueue: bool = True) -> None:
+def resume(job: DataJob, enqueue: bool = True, runner=None) -> None:
     """Queue a failed or stalled import again; it goes on after its last batch. A running
-    one whose worker still beats is left alone (two workers on one file)."""
+    one whose worker still beats is left alone (two workers on one file). `runner`
+    (default: who ran it last) is whose carteira the rest applies."""
     stalled = (job.status == states.RUNNING
                and (job.heartbeat_at is None or job.heartbeat_at < utcnow() - stale_after()))
     if job.kind != states.KIND_IMPORT or not (job.status == states.FAILED or stalled):
         raise RuleError(_l("Só uma importação interrompida pode ser retomada."))
+    _run_as(job, runner)
     job.status = states.QUEUED
     job.error = None
     if enqueue:

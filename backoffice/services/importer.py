@@ -222,8 +222,9 @@ class Context:
             fold(name): tid for tid, name in db.session.execute(
                 select(Tag.id, Tag.name).where(Tag.company_id == job.company_id,
                                                Tag.owner_id.is_(None)))}
-        # Carteira (WAL-1): an importer limited to their own wallet neither sees nor
-        # changes contacts of other wallets, and what they create goes into theirs.
+        # Carteira (WAL-1, SEC-3): a job's user is who ran it (data_jobs.start_import,
+        # resume), not who uploaded the file. Limited to their own wallet, they neither
+        # see nor change contacts of other wallets, and what they create goes into theirs.
         self.wallet_user: int | None = None
         if job.user is not None and wallets_apply(job.user):
             self.wallet_user = job.user.id
@@ -548,6 +549,10 @@ def run(job_id: int, path: Path) -> DataJob:
     if not claim(job_id):
         return db.session.get(DataJob, job_id)
     job = db.session.get(DataJob, job_id)
+    if job.user is None or not job.user.is_active:
+        # SEC-3: the carteira applied is the runner's; without one the job would
+        # know no carteira and could touch them all.
+        raise RuleError(_l("O usuário que iniciou a importação não está mais ativo."))
     from .contacts import fields_of
 
     language = job.user.language if job.user is not None else None
