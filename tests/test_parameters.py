@@ -1,4 +1,4 @@
-"""PAR-1 Parâmetros: one settings row per company, made on first use, edited in place;
+"""PAR-1 Parâmetros: one settings row per company, made at its first save, edited in place;
 never created or deleted through the screen, and never another company's."""
 from __future__ import annotations
 
@@ -43,10 +43,15 @@ def test_PAR_1_row_is_created_on_first_visit_and_only_once(app, tenants, a_clien
     assert _settings(app, a.company_id) == []
     page = a_client.get("/admin/parameters/")
     assert page.status_code == 200
+    # SEC-8: showing the defaults writes nothing; the first save creates the row
+    assert _settings(app, a.company_id) == []
+    assert "/admin/parameters/edit/?id=padrao" in page.text
+    a_client.submit("/admin/parameters/edit/?id=padrao", {})
     (row,) = _settings(app, a.company_id)
     assert all(row[f] is False for f in FIELDS)  # defaults: nothing required, no support access
+    page = a_client.get("/admin/parameters/")
     assert f"/admin/parameters/edit/?id={row['id']}" in page.text
-    a_client.get("/admin/parameters/")
+    a_client.submit("/admin/parameters/edit/?id=padrao", {})
     assert len(_settings(app, a.company_id)) == 1
 
 

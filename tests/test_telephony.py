@@ -65,18 +65,23 @@ def test_TEL_1_default_ports_on_a_new_companys_row(app, tenants):
     login(client, "admin-gama@example.com")
     page = client.get("/admin/telephony/")
     assert page.status_code == 200
+    for port in ("5060", "5061", "10000", "20000", "5038", "8089"):
+        assert port in page.text
+    # SEC-8: showing the defaults writes nothing; the first save creates the row
+    assert "/admin/telephony/edit/?id=padrao" in page.text
+    form = client.get("/admin/telephony/edit/?id=padrao").text
+    assert 'value="5060"' in form and 'value="8089"' in form
+    assert _count(app, company_id) == 0
+    client.submit("/admin/telephony/edit/?id=padrao", _data(pabx_host=""))
     row = _row(app, company_id=company_id)
     assert {k: row[k] for k in DEFAULT_PORTS} == {
         "sip_port": 5060, "sip_tls_port": 5061, "rtp_port_start": 10000, "rtp_port_end": 20000,
         "ami_port": 5038, "websocket_port": 8089,
     }
-    assert row["pabx_host"] is None and row["allowed_ips"] is None and row["blocked_ips"] is None
-    for port in ("5060", "5061", "10000", "20000", "5038", "8089"):
-        assert port in page.text
-    form = client.get(f"/admin/telephony/edit/?id={row['id']}").text
-    assert 'value="5060"' in form and 'value="8089"' in form
-    # later visits reuse the row
+    assert not row["pabx_host"] and not row["allowed_ips"] and not row["blocked_ips"]
+    # later visits and saves reuse the row
     client.get("/admin/telephony/")
+    client.submit("/admin/telephony/edit/?id=padrao", _data(pabx_host=""))
     assert _count(app, company_id) == 1
 
 

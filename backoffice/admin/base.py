@@ -19,13 +19,13 @@ from flask_admin.contrib.sqla.form import AdminModelConverter
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.utils import secure_filename
 from wtforms.validators import ValidationError
 
 from ..extensions import db
-from ..services import RuleError, audit, data_jobs
+from ..services import RuleError, as_id, audit, data_jobs
 from ..tenancy import TenantViolation, current_company_id, owned_by_tenant, scope
 from .fields import (
     StrictAjaxSelectField,
@@ -35,6 +35,10 @@ from .fields import (
 )
 
 log = logging.getLogger(__name__)
+
+# The last page a list screen opens: page * page_size (at most 100) stays far inside
+# OFFSET's 64 bits, and 100 million rows is beyond any company's list.
+MAX_PAGE = 10**6
 
 
 def local_datetime(value) -> str:
@@ -95,13 +99,13 @@ class SecureModelView(ModelView):
         kwargs.setdefault("session", db.session)
         super().__init__(model, *args, **kwargs)
 
-    # -- ids from the request are untrusted text ---------------------------------------
+    # -- ids and pages from the request are untrusted text (SEC-7) --------------------
     def clean_ids(self, ids):
-        """Keep the ids that can be a primary key of this model; PostgreSQL would
-        answer a DataError (a 500) to `id = 'abc'`, SQLite just finds nothing.
-
-        The kept ids are of the column's Python type: as text, the `id IN (...)` of bulk
-        actions is bound as VARCHAR and PostgreSQL refuses `integer = varchar`."""
+        """Keep the ids that can be a primary key of this model, as the column's Python
+        type: PostgreSQL answers a DataError (a 500) to `id = 'abc'` or to an id beyond
+        the column's range, SQLite an OverflowError beyond 64 bits; and as text, the
+        `id IN (...)` of bulk actions is bound as VARCHAR, which PostgreSQL refuses
+        against an integer. An id that cannot exist is simply not found."""
         column = inspect(self.model).primary_key[0]
         try:
             kind = column.type.python_type
@@ -109,6 +113,11 @@ class SecureModelView(ModelView):
             return list(ids)
         kept = []
         for raw in ids:
+            if kind is int:
+                number = as_id(raw, column)
+                if number is not None:
+                    kept.append(number)
+                continue
             try:
                 kept.append(kind(raw))
             except (TypeError, ValueError):
@@ -121,9 +130,10 @@ class SecureModelView(ModelView):
         return super().get_one(id)
 
     def _get_list_extra_args(self):
-        # A negative page would become a negative OFFSET, which PostgreSQL refuses.
+        # A negative page would be a negative OFFSET, which PostgreSQL refuses; a huge one
+        # overflows OFFSET (bigint) once multiplied by the page size.
         args = super()._get_list_extra_args()
-        args.page = max(args.page or 0, 0)
+        args.page = min(max(args.page or 0, 0), MAX_PAGE)
         return args
 
     def _export_csv(self, return_url):
@@ -317,18 +327,43 @@ class SingleRowMixin:
 
 
 class CompanySettingsView(SingleRowMixin, TenantModelView):
-    """One settings row per company, created with its defaults on the first visit."""
+    """One settings row per company. A GET never writes (SEC-8): while the company has no
+    row, the screen shows one with the defaults under the id DEFAULT_ROW, and the first
+    save creates it."""
 
-    def ensure_row(self, company_id: int) -> None:
+    DEFAULT_ROW = "padrao"
+
+    def default_row(self, company_id: int):
+        """An unsaved row with the defaults (not added to the session)."""
         raise NotImplementedError
 
-    @expose("/")
-    def index_view(self):
+    def _saved_row(self, company_id: int):
+        return self.session.scalar(select(self.model).where(self.model.company_id == company_id))
+
+    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True,
+                 page_size=None):
+        result = super().get_list(page, sort_column, sort_desc, search, filters,
+                                  execute=execute, page_size=page_size)
         company_id = current_company_id()
-        if company_id is not None:
-            self.ensure_row(company_id)
-            db.session.commit()
-        return super().index_view()
+        if execute and company_id is not None and not result[0] and not search and not filters:
+            return 1, [self.default_row(company_id)]
+        return result
+
+    def get_pk_value(self, model):
+        return self.DEFAULT_ROW if model.id is None else super().get_pk_value(model)
+
+    def get_one(self, id):
+        company_id = current_company_id()
+        if id == self.DEFAULT_ROW and company_id is not None:
+            return self._saved_row(company_id) or self.default_row(company_id)
+        return super().get_one(id)
+
+    def on_model_change(self, form, model, is_created):
+        if inspect(model).transient:
+            # the first save of the defaults shown by a GET: now the row is created
+            self.session.add(model)
+            is_created = True
+        super().on_model_change(form, model, is_created)
 
 
 class SaasModelView(SecureModelView):

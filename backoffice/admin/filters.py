@@ -10,9 +10,8 @@ from __future__ import annotations
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_babel import lazy_gettext as _l
 
+from ..services import as_id
 from ..tenancy import current_company_id
-
-_MAX_ID = 2**31 - 1  # an integer column; larger ids would be a DataError on PostgreSQL
 
 
 class TenantOptionsFilter(BaseSQLAFilter):
@@ -30,13 +29,11 @@ class TenantOptionsFilter(BaseSQLAFilter):
         return self.tenant_options(company_id)
 
     def validate(self, value) -> bool:
-        try:
-            return 0 < int(value) <= _MAX_ID
-        except (TypeError, ValueError):
-            return False
+        # an id within the column's range (SEC-7): larger is a DataError on PostgreSQL
+        return as_id(value) is not None
 
     def clean(self, value) -> int:
-        return int(value)
+        return as_id(value)
 
     def operation(self):
         return _l("é")

@@ -10,6 +10,8 @@ from flask_babel import lazy_gettext as _l
 from wtforms import IntegerField, StringField, TextAreaField
 from wtforms.validators import Length, StopValidation, ValidationError
 
+from ..models import TelephonySettings
+from ..models.telephony import DEFAULT_PORTS
 from ..services import RuleError
 from ..services import telephony as rules
 from .base import CompanySettingsView
@@ -86,8 +88,8 @@ class TelephonyView(CompanySettingsView):
                                      description=IP_LIST_HELP, render_kw={"rows": 6}),
     }
 
-    def ensure_row(self, company_id):
-        rules.settings_for(company_id)
+    def default_row(self, company_id):
+        return TelephonySettings(company_id=company_id, **DEFAULT_PORTS)
 
     def validate_change(self, form, model, is_created):
         rules.apply(model)

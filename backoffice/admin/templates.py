@@ -12,7 +12,7 @@ from wtforms import SelectField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
 from ..downloads import private_file
-from ..models import MessageTemplate
+from ..models import Company, MessageTemplate
 from ..models.templates import TEMPLATE_KINDS
 from ..services import settings as settings_service
 from ..services import templates as service
@@ -190,8 +190,8 @@ SETTINGS_LABELS = {
 
 
 class SettingsView(CompanySettingsView):
-    """PAR-1: the company's single settings row; made on first visit, never created or
-    deleted through the screen."""
+    """PAR-1: the company's single settings row; made at its first save, never created
+    or deleted through the screen."""
 
     area = "parameters"
     can_export = False
@@ -216,5 +216,8 @@ class SettingsView(CompanySettingsView):
             "Marcado: cada atendente vê só os contatos da própria carteira.")},
     }
 
-    def ensure_row(self, company_id):
-        settings_service.get_settings(company_id)
+    def default_row(self, company_id):
+        row = settings_service.read_settings(company_id)
+        if row.company is None:  # unsaved: the list shows the company's name
+            row.company = self.session.get(Company, company_id)
+        return row

@@ -464,14 +464,9 @@ def _read(user, ticket: Ticket) -> bool:
 @bp.get("/api/tickets/<ticket_id>")
 @api
 def ticket_detail(ticket_id):
-    user = current_user
-    ticket = _ticket(ticket_id)
-    # The answer is built before the commit of mark_read: a commit expires every loaded
-    # row, and building it after would load them all again (bench/inbox.py).
-    data = _detail(user, ticket)
-    if _read(user, ticket):
-        data["ticket"]["unread"] = 0
-    return jsonify(data)
+    # A GET never changes state (SEC-8): the page opening the ticket marks it read with
+    # POST .../read.
+    return jsonify(_detail(current_user, _ticket(ticket_id)))
 
 
 @bp.post("/api/tickets/<ticket_id>/read")
