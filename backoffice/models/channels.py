@@ -14,6 +14,7 @@ from sqlalchemy import JSON, Boolean, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
+from ..lib.crypto import EncryptedText
 from .base import TenantMixin, utcnow
 
 KIND_WEBCHAT = "webchat"
@@ -45,7 +46,7 @@ class Connection(TenantMixin, db.Model):
     widget_color: Mapped[str] = mapped_column(String(7), default="#3c8dbc")
     # http_api: where outgoing messages are POSTed, and the secret that signs them
     endpoint_url: Mapped[str | None] = mapped_column(String(500))
-    endpoint_secret: Mapped[str | None] = mapped_column(String(128))
+    endpoint_secret: Mapped[str | None] = mapped_column(EncryptedText)  # SEC-8: at rest
     settings: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -7,6 +7,7 @@ from sqlalchemy import JSON, Boolean, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
+from ..lib.crypto import EncryptedText
 from .base import TenantMixin, utcnow
 
 
@@ -26,7 +27,7 @@ class Webhook(TenantMixin, db.Model):
     url: Mapped[str] = mapped_column(String(500))
     events: Mapped[list] = mapped_column(JSON, default=list)  # names from backoffice.events
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    secret: Mapped[str] = mapped_column(String(100))
+    secret: Mapped[str] = mapped_column(EncryptedText)  # SEC-8: encrypted at rest
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     def __str__(self) -> str:

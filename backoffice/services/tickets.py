@@ -191,7 +191,8 @@ def _require_open(ticket: Ticket) -> None:
 
 
 def may_act(user: User, ticket: Ticket) -> bool:
-    """Only the assigned agent, or a supervisor, works on an accepted ticket."""
+    """Only the assigned agent, or a supervisor, works on an accepted ticket: replies,
+    transfers, closes, and (SEC-8) reopens, tags and favourites it."""
     return ticket.agent_id in (None, user.id) or visibility.supervises(user)
 
 
@@ -339,6 +340,7 @@ def close(ticket: Ticket, user: User, reason_id=None, farewell_id=None,
 def reopen(ticket: Ticket, user: User) -> Ticket:
     if ticket.status != CLOSED:
         raise RuleError(_("Este atendimento não está finalizado."))
+    _require_actor(user, ticket)  # SEC-8: reopening takes the ticket from its agent
     ticket.status = OPEN
     ticket.agent_id = user.id
     ticket.agent = user
@@ -350,6 +352,7 @@ def reopen(ticket: Ticket, user: User) -> Ticket:
 
 
 def set_favourite(ticket: Ticket, user: User, value: bool) -> Ticket:
+    _require_actor(user, ticket)  # SEC-8: the star is the ticket's, not the user's
     ticket.favourite = bool(value)
     announce(ticket)
     return ticket
@@ -376,6 +379,7 @@ def chosen_tags(user: User, tag_ids) -> list[Tag]:
 
 def set_tags(ticket: Ticket, user: User, tag_ids) -> Ticket:
     """Replace the tags this user can see; another user's personal tags stay."""
+    _require_actor(user, ticket)  # SEC-8
     chosen = chosen_tags(user, tag_ids)
     hidden = [t for t in ticket.tags if t.owner_id not in (None, user.id)]
     ticket.tags = hidden + chosen
@@ -387,6 +391,7 @@ def set_message_tags(message: Message, user: User, tag_ids) -> Message:
     """MSG-3: tags on one message."""
     from .. import realtime
 
+    _require_actor(user, message.ticket)  # SEC-8
     chosen = chosen_tags(user, tag_ids)
     hidden = [t for t in message.tags if t.owner_id not in (None, user.id)]
     message.tags = hidden + chosen

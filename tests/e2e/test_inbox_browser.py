@@ -41,7 +41,7 @@ def test_visitor_writes_agent_sees_live_accepts_answers_and_visitor_sees_it(
     agent.goto(f"{live_server}/inbox/")
     expect(agent.locator("#filter-view-all")).to_be_visible()
     expect(agent.locator(".ticket-row")).to_have_count(0)
-    agent.wait_for_function("window.io && document.readyState === 'complete'")
+    agent.wait_for_function("() => window.io && document.readyState === 'complete'")
 
     # the visitor, on the shop's page (another origin) with the one script tag
     shop(world.key)
@@ -95,7 +95,7 @@ def test_agent_of_another_department_does_not_see_the_visitors_ticket(
     seller = other_context.new_page()
     log_in(seller, world.agents["sales"], PASSWORD)
     seller.goto(f"{live_server}/inbox/")
-    seller.wait_for_function("window.io && document.readyState === 'complete'")
+    seller.wait_for_function("() => window.io && document.readyState === 'complete'")
 
     shop(world.key)
     page.locator("#atende-bubble").click()
@@ -119,13 +119,13 @@ def test_RTM_1_after_a_lost_connection_the_page_fetches_what_it_missed(
     the connection comes back the list is fetched again and the ticket is there."""
     log_in(page, webchat_world.agents["support"], PASSWORD)
     page.goto(f"{live_server}/inbox/")
-    page.wait_for_function("window.atendeInboxSocket && window.atendeInboxSocket.connected")
+    page.wait_for_function("() => window.atendeInboxSocket && window.atendeInboxSocket.connected")
     expect(page.locator(".ticket-row")).to_have_count(0)
 
     # the network drops (no automatic reconnection until we say so)
     page.evaluate("() => { const s = window.atendeInboxSocket;"
                   " s.io.reconnection(false); s.io.engine.close(); }")
-    page.wait_for_function("!window.atendeInboxSocket.connected")
+    page.wait_for_function("() => !window.atendeInboxSocket.connected")
     expect(page.locator("#connection-state")).to_be_visible()
 
     with app.app_context():

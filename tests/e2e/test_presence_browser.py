@@ -66,7 +66,7 @@ def test_PAU_4_supervisor_home_follows_agent_status_live(app, demo, live_server,
     card = supervisor.get_by_test_id("team-status")
     row = card.locator("tr", has_text="Bruno Lima")
     expect(row).to_contain_text("Offline")
-    supervisor.wait_for_function("window.io !== undefined")
+    supervisor.wait_for_function("() => window.io !== undefined")
 
     agent = browser.new_context().new_page()
     agent.set_default_timeout(5_000)

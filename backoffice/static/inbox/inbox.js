@@ -448,6 +448,10 @@
       renderConversation(keepScroll);
       if (S.byId[id]) { upsertTicket(Object.assign({}, S.byId[id], withoutDetail(data.ticket))); }
       if (S.socket && S.socket.connected && previous !== id) { joinRoom(id); }
+      // opening reads it (a GET never does: SEC-8); a supervisor leaves the agent's badge
+      if (data.ticket.unread && (!data.ticket.agent || data.ticket.agent.id === S.meta.user.id)) {
+        markRead(id);
+      }
     }).catch(function (err) {
       if (seq !== S.detailSeq) { return; }
       if (err.status === 404) { closeConversation(); removeTicket(id); }
@@ -504,12 +508,13 @@
     fav.title = t.favourite ? T.favourite_off : T.favourite_on;
     fav.setAttribute("aria-pressed", t.favourite ? "true" : "false");
     fav.setAttribute("aria-label", fav.title);
+    fav.disabled = !d.can_act;  // SEC-8: only the agent or a supervisor stars it
 
     var open = OPEN_STATUSES.indexOf(t.status) >= 0;
     $("btn-accept").hidden = !(open && (!t.agent || (t.agent.id === me && t.status === "waiting")));
     $("btn-transfer").hidden = !(open && d.can_act);
     $("btn-close").hidden = !(open && d.can_act);
-    $("btn-reopen").hidden = open;
+    $("btn-reopen").hidden = open || !d.can_act;  // SEC-8
 
     renderMessages(keepScroll);
     renderComposer();
@@ -1087,13 +1092,19 @@
 
   // --- realtime (RTM-1) ---------------------------------------------------------------------------
 
+  function markRead(id) {
+    return api("POST", "/inbox/api/tickets/" + id + "/read", {}).then(function (res) {
+      if (!res.ticket) { return; }
+      if (S.detail && S.currentId === id) { S.detail.ticket.unread = res.ticket.unread; }
+      if (S.byId[id]) { upsertTicket(Object.assign({}, S.byId[id], res.ticket)); }
+    }).catch(function () {});
+  }
+
   function markReadSoon() {
     clearTimeout(S.readTimer);
     var id = S.currentId;
     S.readTimer = setTimeout(function () {
-      if (S.currentId === id && document.visibilityState === "visible") {
-        api("POST", "/inbox/api/tickets/" + id + "/read", {}).catch(function () {});
-      }
+      if (S.currentId === id && document.visibilityState === "visible") { markRead(id); }
     }, 500);
   }
 

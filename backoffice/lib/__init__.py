@@ -1,0 +1,1 @@
+"""Plumbing that is not a domain rule: HTTP, crypto and response headers."""

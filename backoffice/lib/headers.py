@@ -1,0 +1,73 @@
+"""Security headers on every response (SEC-8).
+
+Every answer (pages, JSON, files, error pages) says nosniff, sends the referrer only to
+this origin in full, and carries a Content-Security-Policy allowing this origin alone:
+an injected `<script>` or `<img onerror>` does not run, a form cannot post elsewhere,
+and no other site may frame the page (clickjacking), in the CSP and in X-Frame-Options
+for older browsers.
+
+Two exceptions:
+- the webchat widget (`/widget.js`, `/widget/<key>/...`) is embedded by the customers'
+  sites, so it may be framed by any of them; the frame page sets its own, stricter CSP
+  (backoffice.webchat.views.FRAME_CSP), which is kept;
+- Flask-Admin's pages (/admin) keep 'unsafe-inline' scripts: Flask-Admin's own templates
+  put handlers in attributes (`onclick="return faHelpers.safeConfirm(...)"` on delete,
+  the list actions, "Add" of inline forms), which no nonce can allow. Everything else
+  (the inbox, the login pages, the widget) runs scripts from static files only.
+
+A response that already has one of these headers keeps its own (downloads send a
+sandbox CSP, the widget frame its own).
+"""
+from __future__ import annotations
+
+import re
+
+from flask import Flask, request
+
+# A Host header is the client's to choose: only a plain host[:port] goes into the policy.
+_HOST = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
+WIDGET_PREFIXES = ("/widget/", "/widget.js")
+
+# Inline styles stay allowed: Bootstrap's markup and ours use style attributes, and a
+# style cannot run code.
+_BASE = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self' 'unsafe-inline'",
+    "img-src": "'self' data: blob:",
+    "font-src": "'self' data:",
+    "object-src": "'none'",
+    "base-uri": "'self'",
+    "form-action": "'self'",
+}
+
+
+def policy(*, framable: bool = False, inline_scripts: bool = False) -> str:
+    directives = dict(_BASE)
+    # 'self' covers ws:/wss: of this host in CSP 3, older Safari wants them named.
+    host = request.host
+    directives["connect-src"] = ("'self'" + (f" ws://{host} wss://{host}"
+                                             if _HOST.fullmatch(host) else ""))
+    if inline_scripts:
+        directives["script-src"] = "'self' 'unsafe-inline'"
+    if not framable:
+        directives["frame-ancestors"] = "'none'"
+    return "; ".join(f"{name} {value}" for name, value in directives.items())
+
+
+def install(app: Flask) -> None:
+    admin_prefixes = tuple(a.url for a in app.extensions.get("admin", [])) or ("/admin",)
+
+    @app.after_request
+    def _security_headers(response):
+        path = request.path
+        framable = path.startswith(WIDGET_PREFIXES)
+        admin = any(path == p or path.startswith(p + "/") for p in admin_prefixes)
+        headers = response.headers
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        headers.setdefault("Content-Security-Policy",
+                           policy(framable=framable, inline_scripts=admin))
+        if not framable:
+            headers.setdefault("X-Frame-Options", "DENY")
+        return response
