@@ -12,12 +12,19 @@ Rooms:
 - supervise:<company>   users who see every department (inbox.supervise)
 - unrouted:<company>    inbox users: tickets that have no department yet
 - ticket:<id>           whoever has that conversation open (message details)
+
+Sessions (SEC-4): a socket lives only as long as the server-side session it was opened
+with. The connect records its sid under that session (services.sessions), so ending the
+session disconnects it at once; every event checks the session again (`session_checked`)
+for endings this process could not be told about.
 """
 from __future__ import annotations
 
-from flask import request
+import functools
+
+from flask import request, session
 from flask_login import current_user
-from flask_socketio import join_room, leave_room
+from flask_socketio import disconnect, join_room, leave_room
 
 from .extensions import socketio
 
@@ -66,10 +73,33 @@ def emit_to_company(company_id: int, event: str, data: dict) -> None:
     socketio.emit(event, data, to=company_room(company_id))
 
 
+def _session_alive() -> bool:
+    """A live session (auth.load_user) whose password is not due for a change (SEC-1)."""
+    return current_user.is_authenticated and not current_user.must_change_password
+
+
+def session_checked(handler):
+    """Every socket event re-checks its session: one ended where this socket could not be
+    reached (another process, no message queue) is refused and the socket closed."""
+
+    @functools.wraps(handler)
+    def wrapper(*args, **kwargs):
+        if not _session_alive():
+            disconnect()
+            return {"ok": False}
+        return handler(*args, **kwargs)
+
+    return wrapper
+
+
 @socketio.on("connect")
 def on_connect(auth=None):
-    if not current_user.is_authenticated:
+    from .services import sessions
+
+    if not _session_alive():
         return False  # refused: the client gets a connect_error
+    if not sessions.record_socket(sessions.current_id(), request.sid):
+        return False  # the session ended meanwhile
     rooms = rooms_for(current_user)
     for room in rooms:
         join_room(room)
@@ -84,19 +114,31 @@ def on_connect(auth=None):
 
 @socketio.on("disconnect")
 def on_disconnect(*_args):
-    if current_user.is_authenticated and not current_user.is_superuser:
-        from .services import presence
+    from .extensions import db
+    from .models import User
+    from .services import presence, sessions
 
-        presence.disconnected(current_user, request.sid)
+    sessions.forget_socket(request.sid)
+    user = current_user._get_current_object() if current_user.is_authenticated else None
+    if user is None and session.get("_user_id"):
+        # the session was ended (that is often why the socket goes): the presence it
+        # opened is still closed, for the user the socket was opened by
+        try:
+            user = db.session.get(User, int(session["_user_id"]))
+        except (TypeError, ValueError):
+            user = None
+    if user is not None and not user.is_superuser:
+        presence.disconnected(user, request.sid)
 
 
 @socketio.on("ticket.join")
+@session_checked
 def on_ticket_join(data=None):
     """Open a conversation: join its room if, and only if, the user may see it."""
     from .services import visibility
 
     ticket_id = (data or {}).get("id") if isinstance(data, dict) else None
-    if not current_user.is_authenticated or not isinstance(ticket_id, int):
+    if not isinstance(ticket_id, int):
         return {"ok": False}
     if visibility.find_ticket(current_user, ticket_id) is None:
         return {"ok": False}
@@ -105,6 +147,7 @@ def on_ticket_join(data=None):
 
 
 @socketio.on("ticket.leave")
+@session_checked
 def on_ticket_leave(data=None):
     ticket_id = (data or {}).get("id") if isinstance(data, dict) else None
     if isinstance(ticket_id, int):

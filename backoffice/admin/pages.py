@@ -1,11 +1,11 @@
-"""Plain pages: Sobre (PLT-6) and Minha conta (language, password)."""
+"""Plain pages: Sobre (PLT-6) and Minha conta (language, password; open sessions, SEC-4)."""
 from __future__ import annotations
 
-from flask import flash, redirect, request, url_for
+from flask import flash, redirect, request, session, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
+from flask_login import current_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import PasswordField, SelectField
@@ -15,8 +15,9 @@ from .. import version
 from ..extensions import db
 from ..models import User
 from ..models.company import MODULES
+from ..services import as_id, sessions
 from ..tenancy import current_company
-from .base import SecureView
+from .base import SecureView, local_datetime
 from .users import USER_LANGUAGES
 
 
@@ -42,18 +43,60 @@ class AccountForm(FlaskForm):
 
 
 class AccountView(SecureView):
+    def _page(self, form):
+        return self.render("admin/account.html", form=form,
+                           password_due=current_user.must_change_password,
+                           open_sessions=sessions.list_for(current_user.id),
+                           this_session=sessions.current_id(), describe=sessions.describe,
+                           when=local_datetime)
+
     @expose("/", methods=["GET", "POST"])
     def index(self):
         form = AccountForm(language=current_user.language or "")
         if request.method == "POST" and form.validate_on_submit():
             user = db.session.get(User, current_user.id)
+            if user.must_change_password and not form.new_password.data:
+                # SEC-1: the password someone else set must be replaced first
+                form.new_password.errors.append(_("Defina uma nova senha para continuar."))
+                return self._page(form)
             if form.new_password.data:
                 if not user.check_password(form.current_password.data or ""):
                     form.current_password.errors.append(_("Senha atual incorreta."))
-                    return self.render("admin/account.html", form=form)
+                    return self._page(form)
+                if user.must_change_password and user.check_password(form.new_password.data):
+                    form.new_password.errors.append(_("A nova senha deve ser diferente da atual."))
+                    return self._page(form)
+                # SEC-4: the other sessions of the user end with this commit; this one stays
                 user.set_password(form.new_password.data)
+                user.must_change_password = False
             user.language = form.language.data or None
             db.session.commit()
             flash(_("Preferências salvas."), "success")
             return redirect(url_for(".index"))
-        return self.render("admin/account.html", form=form)
+        return self._page(form)
+
+    @expose("/sessions/end", methods=["POST"])
+    def end_session(self):
+        """"Encerrar" one of the user's sessions (another device); an id that is not one
+        of theirs ends nothing."""
+        ended = sessions.end(current_user.id, request.form.get("id"))
+        db.session.commit()
+        if ended and sessions.current_id() is not None \
+                and sessions.current_id() == as_id(request.form.get("id")):
+            return self._logged_out(_("Você saiu do sistema."))
+        flash(_("Sessão encerrada.") if ended else _("Sessão não encontrada."),
+              "success" if ended else "error")
+        return redirect(url_for(".index"))
+
+    @expose("/logout-all", methods=["POST"])
+    def logout_all(self):
+        """"Sair de todos os dispositivos": every session of the user, this one too."""
+        sessions.end_all(current_user)
+        db.session.commit()  # their sockets are disconnected right after
+        return self._logged_out(_("Você saiu de todos os dispositivos."))
+
+    def _logged_out(self, message: str):
+        logout_user()
+        session.clear()
+        flash(message, "info")
+        return redirect(url_for("auth.login"))
