@@ -71,22 +71,26 @@ services:
 			|| echo "could not start Redis"; \
 	fi
 
-# Two passes; the second runs even when the first fails, and either failing fails `make test`.
-# Both use tee, so the summary line is read back from a log.
+# Two passes, run side by side (one per core): each has its own database and its own Redis
+# db (the embedded pass uses real Redis only in the task-runner tests, on db 14; the services
+# pass uses db 15). Both always run to the end and either failing fails `make test`; each
+# log is printed whole when both are done, then one summary line per pass.
 test: setup chromium
-	@log=$$(mktemp); rc1=0; rc2=0; \
-	summary() { grep -E '^=+ .* in [0-9.]+s' "$$log" | tail -n 1 | sed -E 's/^=+ //; s/ =+$$//' || echo "no pytest summary"; }; \
-	echo "=== pass 1/2: embedded (SQLite + embedded queue, browser tests included) ==="; \
-	ATENDE_TEST_BACKEND=embedded $(BIN)/python -m pytest 2>&1 | tee "$$log" || rc1=$$?; \
-	s1=$$(summary); \
-	$(MAKE) --no-print-directory services; \
-	echo "=== pass 2/2: services (PostgreSQL + Redis, no browser tests) ==="; \
-	ATENDE_TEST_BACKEND=services $(BIN)/python -m pytest -m "not browser" 2>&1 | tee "$$log" || rc2=$$?; \
-	s2=$$(summary); \
-	rm -f "$$log"; \
+	@$(MAKE) --no-print-directory services; \
+	log1=$$(mktemp); log2=$$(mktemp); rc1=0; rc2=0; start=$$(date +%s); \
+	summary() { grep -E '^=+ .* in [0-9.]+s' "$$1" | tail -n 1 | sed -E 's/^=+ //; s/ =+$$//' || echo "no pytest summary"; }; \
+	echo "=== running pass 1 (embedded: SQLite + embedded queue, browser tests included) and pass 2 (services: PostgreSQL + Redis) ==="; \
+	ATENDE_TEST_BACKEND=embedded TEST_REDIS_URL=$${TEST_REDIS_URL_EMBEDDED:-redis://127.0.0.1:6379/14} \
+		$(BIN)/python -m pytest >"$$log1" 2>&1 & p1=$$!; \
+	ATENDE_TEST_BACKEND=services $(BIN)/python -m pytest -m "not browser" >"$$log2" 2>&1 & p2=$$!; \
+	wait $$p1 || rc1=$$?; wait $$p2 || rc2=$$?; \
+	echo "=== pass 1/2: embedded (SQLite + embedded queue, browser tests included) ==="; cat "$$log1"; \
+	echo "=== pass 2/2: services (PostgreSQL + Redis, no browser tests) ==="; cat "$$log2"; \
+	s1=$$(summary "$$log1"); s2=$$(summary "$$log2"); rm -f "$$log1" "$$log2"; \
 	echo; \
 	echo "embedded (SQLite + embedded queue): $$s1 [exit $$rc1]"; \
 	echo "services (PostgreSQL + Redis):      $$s2 [exit $$rc2]"; \
+	echo "both passes: $$(( $$(date +%s) - start )) s"; \
 	[ $$rc1 -eq 0 ] && [ $$rc2 -eq 0 ]
 
 clean:

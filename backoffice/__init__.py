@@ -72,6 +72,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     after_commit.install()
     rooms.install()  # sockets follow access changes (RTM-1)
+    from .auth import init_sessions
+
+    init_sessions(app)  # SEC-4 server-side sessions; SEC-1 password due first
 
     app.register_blueprint(auth_bp)
     from .inbox import bp as inbox_bp
@@ -85,6 +88,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(webchat_bp)
     init_admin(app)
     init_errors(app)
+    from .lib import headers
+
+    headers.install(app)  # SEC-8: security headers on every response
     init_cli(app)
 
     @app.context_processor

@@ -27,6 +27,26 @@ def _secret_key(instance_path: Path) -> str:
     return key_file.read_text().strip()
 
 
+def _encryption_keys(instance_path: Path) -> list[str]:
+    """SEC-8: the Fernet keys of the secrets at rest (backoffice.lib.crypto).
+
+    ENCRYPTION_KEYS from the environment (comma-separated; the first encrypts, all
+    decrypt), else one key generated once and kept in instance/, like the secret key:
+    a new key at each start would leave every stored secret unreadable.
+    """
+    if os.environ.get("ENCRYPTION_KEYS", "").strip():
+        return [k.strip() for k in os.environ["ENCRYPTION_KEYS"].split(",") if k.strip()]
+    key_file = instance_path / "encryption_key"
+    if not key_file.exists():
+        from cryptography.fernet import Fernet
+
+        instance_path.mkdir(parents=True, exist_ok=True)
+        key_file.touch(mode=0o600)
+        key_file.write_text(Fernet.generate_key().decode())
+        key_file.chmod(0o600)
+    return [key_file.read_text().strip()]
+
+
 def _database_url(instance_path: Path) -> str:
     url = os.environ.get("DATABASE_URL", "")
     if not url:
@@ -44,6 +64,7 @@ def load(instance_path: str | Path, overrides: dict | None = None) -> dict:
     redis_url = os.environ.get("REDIS_URL") or None
     cfg = {
         "SECRET_KEY": _secret_key(instance_path),
+        "ENCRYPTION_KEYS": _encryption_keys(instance_path),
         "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": redis_url,
@@ -62,13 +83,37 @@ def load(instance_path: str | Path, overrides: dict | None = None) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         "BABEL_DEFAULT_LOCALE": "pt_BR",
         "BABEL_DEFAULT_TIMEZONE": "America/Sao_Paulo",
-        "LOGIN_MAX_ATTEMPTS": 5,
-        "LOGIN_LOCK_MINUTES": 15,
+        # SEC-5: failed logins are throttled with growing delays (1, 2, 4 ... s, at most
+        # LOGIN_MAX_DELAY) per e-mail typed and per address, never with a hard lock.
+        "LOGIN_FREE_ATTEMPTS": 5,
+        "LOGIN_IP_FREE_ATTEMPTS": 20,
+        "LOGIN_MAX_DELAY": 600,
+        "LOGIN_DEVICE_DAYS": 180,      # the "known device" cookie of a successful login
+        "LOGIN_2FA_MINUTES": 5,        # SEC-6: time to type the second factor
+        "PASSWORD_RESET_MINUTES": 60,  # SEC-6: life of an "Esqueci minha senha" link
+        "PASSWORD_RESET_LIMIT": "5/600,20/86400",  # requests per address
+        # SEC-6 mail: SMTP when MAIL_SERVER is set; otherwise every mail is written to
+        # instance/mail/ and shown to the super user ("E-mails enviados").
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,
+        "MAIL_PORT": int(os.environ.get("MAIL_PORT") or 0) or None,
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
+        "MAIL_USE_TLS": os.environ.get("MAIL_USE_TLS", "") == "true",
+        "MAIL_USE_SSL": os.environ.get("MAIL_USE_SSL", "") == "true",
+        "MAIL_FROM": os.environ.get("MAIL_FROM") or "Atende <nao-responda@localhost>",
+        # The address links in mails point to (https://atende.example.com); without it
+        # the host of the request is used, which a forged Host header could change.
+        "MAIL_BASE_URL": os.environ.get("MAIL_BASE_URL") or None,
         "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
         # Importar registros: the upload limit (its own, above MAX_CONTENT_LENGTH) and the
         # rows written per transaction.
         "IMPORT_MAX_BYTES": int(os.environ.get("IMPORT_MAX_MB", "100")) * 1024 * 1024,
         "IMPORT_BATCH_SIZE": int(os.environ.get("IMPORT_BATCH_SIZE", "1000")),
+        # SEC-2: requests to addresses a company chose (lib/outbound.py). Private and
+        # loopback targets only for on-premises installs (ALLOW_PRIVATE_URLS=true).
+        "ALLOW_PRIVATE_URLS": os.environ.get("ALLOW_PRIVATE_URLS", "").lower()
+        in ("1", "true", "yes"),
+        "OUTBOUND_TIMEOUT": float(os.environ.get("OUTBOUND_TIMEOUT", "5")),
         "FLASK_ADMIN_SWATCH": "cerulean",
     }
     cfg.update(overrides or {})

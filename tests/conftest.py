@@ -16,6 +16,7 @@ import redis
 from flask.testing import FlaskClient
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from backoffice import create_app
 from backoffice.extensions import db
@@ -25,6 +26,7 @@ BACKEND = os.environ.get("ATENDE_TEST_BACKEND", "embedded")
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI") == "true"
+RUN_LOCK_KEY = 7_263_101  # pg_advisory_lock key of a services test run
 
 
 def missing_service(message: str):
@@ -59,13 +61,21 @@ def pg_schema():
     problem = _check_postgres()
     if problem:
         missing_service(problem)
+    # Two test runs on one database would drop and truncate each other's tables: a run
+    # holds this advisory lock from the schema build to its end, so a second run waits.
+    lock_engine = create_engine(PG_URL, poolclass=NullPool)
+    lock = lock_engine.connect()
+    lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": RUN_LOCK_KEY})
+    lock.commit()
     engine = create_engine(PG_URL)
     from backoffice import models  # noqa: F401
 
     db.metadata.drop_all(engine)
     db.metadata.create_all(engine)
     engine.dispose()
-    return PG_URL
+    yield PG_URL
+    lock.close()
+    lock_engine.dispose()
 
 
 @pytest.fixture
@@ -90,6 +100,11 @@ def app_config(tmp_path, request):
         "SERVER_NAME": None,
         # Hashing cost is not what these tests are about; test_auth checks the real default.
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        # Provider tests talk to local servers; test_sec_ssrf.py switches this off (SEC-2).
+        "ALLOW_PRIVATE_URLS": True,
+        # Rate-limit and login-throttle counters of one test never meet another's in the
+        # shared Redis of the services backend (SEC-5).
+        "RATE_LIMIT_PREFIX": f"test:{os.urandom(8).hex()}:",
     }
     if BACKEND == "services":
         cfg["SQLALCHEMY_DATABASE_URI"] = request.getfixturevalue("pg_schema")

@@ -1,4 +1,4 @@
-"""PLT-2: login with e-mail + hashed password, logout, session expiry, CSRF, lockout."""
+"""PLT-2: login with e-mail + hashed password, logout, session expiry, CSRF, throttling."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -48,18 +48,20 @@ def test_PLT_2_empty_and_overlong_fields_are_form_errors(client, tenants):
     assert page.status_code == 200 and "E-mail ou senha incorretos." not in page.text
 
 
-def test_PLT_2_repeated_failures_lock_the_account(app, client, tenants):
+def test_PLT_2_repeated_failures_slow_the_account_down(app, client, tenants, monkeypatch):
+    # SEC-5 replaced the 15-minute lock by growing delays (tests/test_sec_login.py).
+    from backoffice.services import ratelimit
+
+    now = [1_800_000_000.0]
+    monkeypatch.setattr(ratelimit, "clock", lambda: now[0])
     email = tenants["a"].admin_email
-    for _ in range(app.config["LOGIN_MAX_ATTEMPTS"]):
+    for _ in range(app.config["LOGIN_FREE_ATTEMPTS"]):
         client.submit("/login", {"email": email, "password": "errada-123"})
-    # Even the right password is refused while locked.
+    # Even the right password is refused while the delay runs.
     page = login(client, email)
     assert page.status_code == 200
     assert "Muitas tentativas sem sucesso" in page.text
-    with app.app_context():
-        user = db.session.scalar(select(User).where(User.email == email))
-        user.locked_until = user.locked_until - timedelta(hours=1)  # lock expired
-        db.session.commit()
+    now[0] += 1  # the first delay is over
     assert login(client, email).status_code == 302
 
 

@@ -21,6 +21,7 @@ from .contacts import ContactFieldView, ContactView
 from .data import DataView
 from .departments import DepartmentView
 from .farewells import FarewellMessageView
+from .mail import MailOutboxView
 from .pages import AboutView, AccountView
 from .pauses import PauseView
 from .saas import PlanView, SaasCompanyView
@@ -89,6 +90,7 @@ def init_admin(app) -> Admin:
     admin.add_view(SaasCompanyView(Company, name=_l("Empresas"), endpoint="saas_companies",
                                    category=CAT_SAAS))
     admin.add_view(PlanView(Plan, name=_l("Planos"), endpoint="plans", category=CAT_SAAS))
+    admin.add_view(MailOutboxView(name=_l("E-mails enviados"), endpoint="mail", category=CAT_SAAS))
     admin.add_view(AccountView(name=_l("Minha conta"), endpoint="account"))
     admin.add_view(AboutView(name=_l("Sobre"), endpoint="about"))
     admin.add_view(UpdatesView(name=_l("Atualizações"), endpoint="updates"))

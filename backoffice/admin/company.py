@@ -33,6 +33,7 @@ COMPANY_LABELS = {
     "timezone": _l("Fuso horário"), "language": _l("Idioma padrão"),
     "show_agent_name": _l("Mostrar o nome do atendente nas mensagens enviadas"),
     "plan": _l("Plano"), "active": _l("Ativa"), "created_at": _l("Criada em"),
+    "require_2fa_admins": _l("Exigir verificação em duas etapas dos administradores"),
 }
 
 
@@ -46,7 +47,7 @@ class CompanyView(SingleRowMixin, SecureModelView):
     column_labels = COMPANY_LABELS
     column_formatters = {"cnpj": lambda v, c, m, p: format_cnpj(m.cnpj)}
     form_columns = ["name", "cnpj", "email", "phone", "address", "logo_url",
-                    "timezone", "language", "show_agent_name"]
+                    "timezone", "language", "show_agent_name", "require_2fa_admins"]
     form_overrides = CNPJ_FORM["form_overrides"]
     form_args = CNPJ_FORM["form_args"]
     form_extra_fields = {

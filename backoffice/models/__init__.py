@@ -17,3 +17,4 @@ from .farewells import FarewellMessage  # noqa: F401
 from .presence import PauseSession, PresenceSession  # noqa: F401
 from .contacts import ContactField, contact_tag  # noqa: F401
 from .data_jobs import DataJob, DataJobError  # noqa: F401
+from .users import SessionSocket, UserSession  # noqa: F401  (SEC-4)

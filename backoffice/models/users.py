@@ -4,12 +4,13 @@ from datetime import datetime
 
 from flask import current_app, has_app_context
 from flask_login import UserMixin
-from sqlalchemy import JSON, Boolean, false, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, false, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .. import permissions
 from ..extensions import db
+from ..lib.crypto import EncryptedText
 from .base import TenantMixin, utcnow
 from .company import Company
 
@@ -52,8 +53,6 @@ class User(UserMixin, db.Model):
     is_superuser: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     language: Mapped[str | None] = mapped_column(String(8))
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column()
     last_login_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # SEC-1: a password set by someone else must be replaced at the next login.
@@ -64,7 +63,7 @@ class User(UserMixin, db.Model):
     session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     # SEC-6: TOTP two-factor login. The secret is encrypted at rest; recovery codes are
     # kept hashed, each usable once.
-    totp_secret: Mapped[str | None] = mapped_column(Text)
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedText)
     totp_enabled_at: Mapped[datetime | None] = mapped_column()
     recovery_codes: Mapped[list | None] = mapped_column(JSON)
 
@@ -114,3 +113,34 @@ class PasswordReset(db.Model):
     used_at: Mapped[datetime | None] = mapped_column()
 
     user: Mapped[User] = relationship()
+
+
+class UserSession(db.Model):
+    """SEC-4: one login on one device. The cookie carries a random token; only its
+    SHA-256 is stored. Deleting the row ends that session (and its sockets)."""
+
+    __tablename__ = "user_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    user_agent: Mapped[str | None] = mapped_column(String(255))
+    ip: Mapped[str | None] = mapped_column(String(45))
+
+    user: Mapped[User] = relationship()
+
+
+class SessionSocket(db.Model):
+    """SEC-4: an open Socket.IO connection of a session. Socket ids live only in the
+    process that owns them; keeping them here lets any process (web, worker, CLI) end
+    them through the message queue."""
+
+    __tablename__ = "session_socket"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("user_session.id", ondelete="CASCADE"), index=True)
+    sid: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

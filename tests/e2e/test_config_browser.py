@@ -273,6 +273,10 @@ def test_DEP_4_labels_of_an_added_member_row_belong_to_that_row(page, live_serve
     page.goto(f"{live_server}/admin/departments/new/")
     page.get_by_label("Nome").fill(DEPARTMENT)
     click_save(page)
+    # The create form has the same checkbox: wait for the edit page (DEP-3) and its
+    # scripts, or the click on "Adicionar Membro" can land before the handler is bound.
+    expect(page).to_have_url(re.compile(r"/admin/departments/edit/"))
+    page.wait_for_load_state()
     department_receives = page.locator("#receives_tickets")
     expect(department_receives).to_be_checked()
 

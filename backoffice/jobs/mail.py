@@ -1,0 +1,12 @@
+"""Mail jobs (SEC-6): sent in the background, so a slow mail server never holds a request
+and the answer to "Esqueci minha senha" takes as long for unknown e-mails as for known."""
+from __future__ import annotations
+
+from .runner import app_job
+
+
+@app_job
+def password_reset(email: str, base_url: str) -> None:
+    from ..services import auth
+
+    auth.send_password_reset(email, base_url)
