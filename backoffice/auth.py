@@ -299,9 +299,10 @@ def twofactor_setup():
             if token:
                 _remember_device(page, token)
             return _no_store(page)
+    uri = twofactor.provisioning_uri(secret, user.email)
     page = make_response(render_template(
         "auth/twofactor.html", user=user, enabled=False, form=form, secret=secret,
-        uri=twofactor.provisioning_uri(secret, user.email), pending=not current_user.is_authenticated))
+        uri=uri, qr=twofactor.qr_code(uri), pending=not current_user.is_authenticated))
     return _no_store(page)
 
 

@@ -219,3 +219,16 @@ def webchat_world(app):
         db.session.remove()
     yield built
     ratelimit.reset_redis_state()
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The login throttle's clock (services.ratelimit.clock), moved by hand instead of
+    sleeping: `clock[0] += 60`. Throttle counters start and end empty."""
+    from backoffice.services import ratelimit
+
+    now = [1_800_000_000.0]
+    monkeypatch.setattr(ratelimit, "clock", lambda: now[0])
+    ratelimit.reset_redis_state()
+    yield now
+    ratelimit.reset_redis_state()

@@ -5,22 +5,13 @@ from __future__ import annotations
 import re
 
 import pyotp
-import pytest
 
 from backoffice.extensions import db
 from backoffice.models import Company, User
-from backoffice.services import ratelimit, twofactor
+from backoffice.services import twofactor
 from tests.conftest import login
 from tests.factories import PASSWORD
 
-
-@pytest.fixture
-def clock(monkeypatch):
-    now = [1_800_000_000.0]
-    monkeypatch.setattr(ratelimit, "clock", lambda: now[0])
-    ratelimit.reset_redis_state()
-    yield now
-    ratelimit.reset_redis_state()
 
 
 def enable_totp(client) -> tuple[str, list[str]]:
@@ -28,6 +19,7 @@ def enable_totp(client) -> tuple[str, list[str]]:
     page = client.get("/conta/2fa")
     secret = re.search(r'data-testid="totp-secret">([A-Z2-7]+)<', page.text).group(1)
     assert f"secret={secret}" in page.text  # the otpauth:// address for the app
+    assert re.search(r'<img src="data:image/svg\+xml[^"]+"[^>]*data-testid="totp-qr"', page.text)
     done = client.submit("/conta/2fa", {"code": pyotp.TOTP(secret).now()})
     block = re.search(r'data-testid="recovery-codes">(.*?)</pre>', done.text, re.S).group(1)
     return secret, block.split()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 
 from backoffice.services import ratelimit
 from tests.conftest import login
@@ -13,15 +12,6 @@ from tests.factories import PASSWORD
 ATTACKER = {"REMOTE_ADDR": "203.0.113.66"}
 OWNER = {"REMOTE_ADDR": "198.51.100.7"}
 
-
-@pytest.fixture
-def clock(monkeypatch):
-    """The throttle's clock, moved by hand."""
-    now = [1_800_000_000.0]
-    monkeypatch.setattr(ratelimit, "clock", lambda: now[0])
-    ratelimit.reset_redis_state()
-    yield now
-    ratelimit.reset_redis_state()
 
 
 def _client(app, environ):
