@@ -141,7 +141,7 @@ def test_RTM_1_delivery_status_reaches_the_open_conversation_only(app, world, jo
         sending.queue(ticket, db.session.get(User, world["agent_id"]), "resposta")
         after_commit.commit()  # eager mode: sent to an unreachable URL -> retries/failed
     got = names(agent)
-    assert "message.created" in got and "message.status" in got
+    assert "message.created" in got and "message.status_changed" in got
     assert "message.created" not in names(supervisor)  # not in the room: list updates only
     assert names(other) == []
 

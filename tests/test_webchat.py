@@ -454,7 +454,7 @@ def test_CHN_5_RTM_1_receipt_reaches_the_agents_conversation(app, client, world,
     assert support.emit("ticket.join", {"id": ticket_id}, callback=True) == {"ok": True}
     sc = visitor(world.key, token)
     sc.emit("ack", {"id": answer, "status": "read"}, namespace=NS, callback=True)
-    statuses = events(support, "message.status")
+    statuses = events(support, "message.status_changed")
     assert [(s["id"], s["status"]) for s in statuses] == [(answer, READ)]
 
 

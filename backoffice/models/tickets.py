@@ -128,9 +128,17 @@ class Ticket(TenantMixin, db.Model):
     tags: Mapped[list[Tag]] = relationship(secondary=ticket_tag, lazy="selectin",
                                            order_by="Tag.name")
 
+    PREVIEW = 120  # characters of the last message shown in the inbox list
+
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    def touch(self, text: str | None, file_name: str | None = None) -> None:
+        """A message came or went: the ticket moves up the inbox with it as preview."""
+        self.last_activity_at = utcnow()
+        shown = (text or "").strip() or (f"📎 {file_name}" if file_name else "")
+        self.preview = " ".join(shown.split())[:self.PREVIEW]
 
     def __str__(self) -> str:
         return self.protocol

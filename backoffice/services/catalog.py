@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
@@ -36,6 +37,26 @@ def safe_color(value) -> str:
 def visible_tags(query, user_id: int):
     """Company tags plus the user's own; never another user's personal tags."""
     return query.filter((Tag.owner_id.is_(None)) | (Tag.owner_id == user_id))
+
+
+def chosen_tags(user, tag_ids) -> list[Tag]:
+    """The tags `tag_ids` names, each a company tag or the user's own; RuleError else."""
+    if not isinstance(tag_ids, (list, tuple)):
+        raise RuleError(_("Etiquetas inválidas."))
+    ids = set()
+    for raw in tag_ids:
+        try:
+            ids.add(int(raw))
+        except (TypeError, ValueError):
+            raise RuleError(_("Etiquetas inválidas."))
+    if not ids:
+        return []
+    found = list(db.session.scalars(select(Tag).where(
+        Tag.id.in_(ids), Tag.company_id == user.company_id,
+        (Tag.owner_id.is_(None)) | (Tag.owner_id == user.id))))
+    if len(found) != len(ids):
+        raise RuleError(_("Etiqueta não encontrada."))
+    return found
 
 
 def _name_in(names_query, name: str) -> bool:

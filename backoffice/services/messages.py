@@ -1,4 +1,5 @@
-"""Message variables (DEP-8) and the action messages of a department (DEP-6).
+"""Message variables (DEP-8), the action messages of a department (DEP-6), and the text
+any message may hold (`clean_text`).
 
 Every configurable message (action messages, inactivity messages, the survey's
 timeout message, and later templates, greetings...) may hold variables written as
@@ -15,6 +16,10 @@ from zoneinfo import ZoneInfo
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from . import RuleError
+
+MAX_TEXT = 4096  # characters in one message, either way
+
 # name -> what it becomes (shown next to every message field)
 VARIABLES: dict[str, str] = {
     "nome_cliente": _l("Nome do cliente"),
@@ -25,6 +30,16 @@ VARIABLES: dict[str, str] = {
     "data": _l("Data atual (dd/mm/aaaa)"),
     "hora": _l("Hora atual (hh:mm)"),
 }
+
+
+def clean_text(text) -> str:
+    """The text of a message, in or out, stripped; RuleError when too long."""
+    # NUL cannot be stored by PostgreSQL and no channel means it
+    text = (text or "").replace("\x00", "").strip() if isinstance(text, str) else ""
+    if len(text) > MAX_TEXT:
+        raise RuleError(_("A mensagem pode ter no máximo %(n)s caracteres.", n=MAX_TEXT))
+    return text
+
 
 # {{ name }} with optional spaces inside the braces; anything but braces as the name
 _VARIABLE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")

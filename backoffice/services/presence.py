@@ -29,12 +29,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 
+from .. import events
 from ..extensions import db
 from ..models import Company, Pause, PauseSession, PresenceSession, User
 from ..models.base import utcnow
 from . import RuleError, after_commit, as_id
 from .hours import local_time
 from .pauses import available_pauses
+from .visibility import agents_of
 
 STALE_AFTER = timedelta(hours=12)
 
@@ -148,8 +150,6 @@ def is_agent(user) -> bool:
 def team_status(company_id: int) -> list[dict]:
     """Active users of the company whose group works in the inbox (inbox.view), with
     their current status, by name."""
-    from .visibility import agents_of
-
     users = agents_of(company_id)
     users.sort(key=lambda u: ((u.name or "").casefold(), u.id))
     statuses = _statuses(u.id for u in users)
@@ -157,13 +157,8 @@ def team_status(company_id: int) -> list[dict]:
 
 
 def _announce(user) -> None:
-    """Send the user's status to the supervisors once the transaction is committed."""
-    from ..extensions import socketio
-    from ..realtime import supervisors_room
-
-    payload = agent_payload(user)
-    room = supervisors_room(user.company_id)
-    after_commit.later(lambda: socketio.emit(EVENT, payload, to=room))
+    """The user's status changed: supervisors hear of it after the commit."""
+    events.emit(EVENT, user=user)
 
 
 def _changed(before: dict, user) -> bool:

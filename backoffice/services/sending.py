@@ -4,9 +4,9 @@
    (after_commit.later), so the row exists before any worker looks for it, and nothing
    is lost when the queue is down: enqueueing errors are logged and the message stays
    `queued`.
-2. `deliver()` (the job) claims the message with one conditional UPDATE (queued ->
-   sending). Only one job can win, so a message queued twice (by the sweep, a retry
-   click, a duplicate job) is still sent once.
+2. `deliver()` (run by the job backoffice.jobs.sending.deliver) claims the message with
+   one conditional UPDATE (queued -> sending). Only one job can win, so a message queued
+   twice (by the sweep, a retry click, a duplicate job) is still sent once.
 3. A failed attempt goes back to `queued` with a later `next_attempt_at` (backoff) until
    the attempts run out, then `failed` with the error, shown to the agent with a retry.
 4. `sweep()` (periodic) re-enqueues messages left `queued` past their due time, e.g.
@@ -22,21 +22,25 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select, update
 
-from ..extensions import db, socketio
-from ..jobs import app_job, tasks
+from .. import events
+from ..extensions import db
+from ..jobs.runner import tasks
 from ..models import Message, Ticket, User
 from ..models.base import utcnow
 from ..models.tickets import (
-    AUTHOR_AGENT, AUTHOR_BOT, DELIVERED, FAILED, MESSAGE_STATUSES, OPEN, OUT, PENDING, QUEUED,
+    AUTHOR_AGENT, AUTHOR_BOT, DELIVERED, FAILED, OPEN, OUT, PENDING, QUEUED,
     READ, SENDING, SENT,
 )
-from . import RuleError, after_commit, serialize
+from . import RuleError, after_commit, attachments
+from .catalog import chosen_tags
+from .messages import clean_text
 
 log = logging.getLogger(__name__)
 
 DEFAULT_RETRY_DELAYS = (5, 30, 120)  # seconds before the 2nd, 3rd and 4th attempts
 SWEEP_GRACE = timedelta(seconds=30)   # a fresh message's own job normally runs by then
 STUCK_SENDING = timedelta(minutes=15)
+DELIVER_JOB = "backoffice.jobs.sending.deliver"  # by name: services never import jobs
 
 
 def retry_delays() -> tuple[int, ...]:
@@ -49,9 +53,7 @@ def retry_delays() -> tuple[int, ...]:
 def queue(ticket: Ticket, author: User | None, text: str | None, upload=None,
           author_kind: str = AUTHOR_AGENT, tag_ids=None) -> Message:
     """An outgoing message, saved as queued; its job is enqueued after commit."""
-    from . import attachments, tickets
-
-    text = tickets.clean_text(text)
+    text = clean_text(text)
     if not text and upload is None:
         raise RuleError(_("Escreva uma mensagem ou anexe um arquivo."))
     now = utcnow()
@@ -59,7 +61,7 @@ def queue(ticket: Ticket, author: User | None, text: str | None, upload=None,
                       author_kind=author_kind, author_id=author.id if author else None,
                       text=text or None, status=QUEUED, created_at=now)
     if tag_ids and author is not None:
-        message.tags = tickets.chosen_tags(author, tag_ids)  # before the file: no orphan on error
+        message.tags = chosen_tags(author, tag_ids)  # before the file: no orphan on error
     if upload is not None:
         attachments.store(message, upload)
     db.session.add(message)
@@ -69,10 +71,11 @@ def queue(ticket: Ticket, author: User | None, text: str | None, upload=None,
             ticket.status = PENDING  # TKT-2: now waiting for the customer
     if author_kind == AUTHOR_BOT:
         ticket.automated = True
-    tickets._touch(ticket, text, message.file_name)
+    ticket.touch(text, message.file_name)
     db.session.flush()
     message_id = message.id
-    tickets.announce_message(message, ticket)
+    events.emit("message.created", message=message, ticket=ticket)
+    events.emit("ticket.updated", ticket=ticket)
     after_commit.later(lambda: enqueue(message_id))
     return message
 
@@ -80,7 +83,7 @@ def queue(ticket: Ticket, author: User | None, text: str | None, upload=None,
 def enqueue(message_id: int) -> bool:
     """Ask for a delivery job; False when the queue is unreachable (the sweep retries)."""
     try:
-        tasks.enqueue(deliver, message_id, job_timeout=60)
+        tasks.enqueue(DELIVER_JOB, message_id, job_timeout=60)
         return True
     except Exception as exc:  # Redis down, connection refused...: the row is safe
         log.warning("could not enqueue message %s: %s", message_id, exc)
@@ -106,8 +109,9 @@ def retry(message: Message, user: User) -> Message:
 # --- delivering (the job) -------------------------------------------------------------------
 
 
-@app_job
 def deliver(message_id: int) -> str:
+    """Claim, send, and on failure back off or fail; "sent", "retry", "failed" or
+    "skipped" (another job has it, or it is gone)."""
     claimed = db.session.execute(
         update(Message).where(Message.id == message_id, Message.status == QUEUED)
         .values(status=SENDING, attempts=Message.attempts + 1, next_attempt_at=None,
@@ -136,7 +140,7 @@ def deliver(message_id: int) -> str:
             message.next_attempt_at = utcnow() + timedelta(seconds=delay)
             db.session.commit()
             try:
-                tasks.enqueue_in(timedelta(seconds=delay), deliver, message_id, job_timeout=60)
+                tasks.enqueue_in(timedelta(seconds=delay), DELIVER_JOB, message_id, job_timeout=60)
             except Exception:
                 log.warning("could not schedule retry of message %s; the sweep will", message_id)
             return "retry"
@@ -162,9 +166,7 @@ def _failed(message: Message, error: str) -> str:
     ticket = message.ticket
     if not ticket.has_failed:
         ticket.has_failed = True
-        from .tickets import announce
-
-        announce(ticket)
+        events.emit("ticket.updated", ticket=ticket)
     _announce_status(message)
     after_commit.commit()
     return "failed"
@@ -178,22 +180,11 @@ def _refresh_failed_flag(ticket: Ticket, exclude_id: int | None = None) -> None:
     still = db.session.scalar(q) > 0
     if ticket.has_failed != still:
         ticket.has_failed = still
-        from .tickets import announce
-
-        announce(ticket)
+        events.emit("ticket.updated", ticket=ticket)
 
 
 def _announce_status(message: Message) -> None:
-    from .. import realtime
-
-    data = {"id": message.id, "ticket_id": message.ticket_id, "status": message.status,
-            "status_label": str(MESSAGE_STATUSES.get(message.status, message.status)),
-            "error": message.error,
-            "sent_at": serialize.iso(message.sent_at),
-            "delivered_at": serialize.iso(message.delivered_at),
-            "read_at": serialize.iso(message.read_at)}
-    room = realtime.ticket_room(message.ticket_id)
-    after_commit.later(lambda: socketio.emit("message.status", data, to=room))
+    events.emit("message.status_changed", message=message)
 
 
 def acknowledge(message: Message, status: str) -> bool:
@@ -230,8 +221,3 @@ def sweep(now=None) -> int:
             or_(Message.next_attempt_at.is_not(None), Message.created_at <= now - SWEEP_GRACE))
         .order_by(Message.id).limit(1000)))
     return sum(1 for message_id in due if enqueue(message_id))
-
-
-@app_job
-def sweep_job() -> int:
-    return sweep()

@@ -14,11 +14,12 @@ What ends sessions:
 Those changes are noticed at flush time by a SQLAlchemy listener, so no writer has to
 call anything; the rows are deleted in the same transaction (a rollback keeps them).
 
-Sockets: every connection records its sid under its session (SessionSocket). After the
-commit the recorded sids are disconnected through the Socket.IO server; with a message
-queue (SOCKETIO_MESSAGE_QUEUE) python-socketio publishes the disconnect of a sid owned by
-another process to every process. Without a queue, sockets of other processes are closed
-on their next event, which checks the session again (realtime.session_checked).
+Sockets: every connection records its sid under its session (SessionSocket). Ending
+sessions emits `session.ended` with their sids; the socket listener disconnects them after
+the commit (realtime.listeners); with a message queue (SOCKETIO_MESSAGE_QUEUE)
+python-socketio publishes the disconnect of a sid owned by another process to every
+process. Without a queue, sockets of other processes are closed on their next event,
+which checks the session again (realtime.session_checked).
 """
 from __future__ import annotations
 
@@ -28,23 +29,24 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app, g, has_app_context, has_request_context, request
+from flask_babel import gettext as _
 from sqlalchemy import delete, event, inspect, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
+from .. import events
 from ..extensions import db
 from ..models import Company, SessionSocket, User, UserSession, utcnow
+from . import as_id
 
 log = logging.getLogger(__name__)
 
 COOKIE_KEY = "atende_session"  # key of the token in Flask's signed session
-NAMESPACE = "/"
 # last_seen_at is informative (Minha conta); written at most this often per session
 SEEN_EVERY = timedelta(minutes=5)
 # A user's own change of these keeps the session that made it. Before the flush a new
 # group may be set through the relationship only, so both are watched.
 _KEEP_OWN = ("password_hash", "email", "group_id", "group")
 _ALL = _KEEP_OWN + ("active", "session_version")
-_SIDS = "atende_sessions_sids"
 
 
 def token_hash(token: str) -> str:
@@ -78,7 +80,6 @@ def find(user_id: int, token: str | None):
     query; None when the session was ended or never existed."""
     if not token or not isinstance(token, str):
         return None
-    from sqlalchemy.orm import joinedload
 
     found = db.session.execute(
         select(User, UserSession.id, UserSession.last_seen_at)
@@ -118,7 +119,6 @@ def list_for(user_id: int) -> list[UserSession]:
 def end(user_id: int, session_id=None) -> bool:
     """End one session of the user (logout, or "Encerrar" on Minha conta); a session of
     someone else, or an unknown id, ends nothing. The caller commits."""
-    from . import as_id
 
     session_id = as_id(session_id)
     if session_id is None:
@@ -160,13 +160,13 @@ def forget_socket(sid: str) -> None:
 # -- ending sessions when what they were opened with changes ------------------------------
 
 def _end(session: Session, *where) -> int:
-    """Delete the sessions matching `where` and keep their sockets' sids for after the
-    commit. Returns how many sessions ended."""
+    """Delete the sessions matching `where` and announce their sockets' sids (closed
+    after the commit). Returns how many sessions ended."""
     ids = list(session.scalars(select(UserSession.id).where(*where).with_for_update()))
     if not ids:
         return 0
-    sids = session.scalars(select(SessionSocket.sid).where(SessionSocket.session_id.in_(ids)))
-    session.info.setdefault(_SIDS, set()).update(sids)
+    sids = set(session.scalars(select(SessionSocket.sid).where(SessionSocket.session_id.in_(ids))))
+    events.emit("session.ended", session_ids=ids, sids=sids, db_session=session)
     session.execute(delete(SessionSocket).where(SessionSocket.session_id.in_(ids)),
                     execution_options={"synchronize_session": False})
     session.execute(delete(UserSession).where(UserSession.id.in_(ids)),
@@ -221,35 +221,9 @@ def _collect(session: Session, _context, _instances) -> None:
         _end(session, UserSession.user_id == user_id, UserSession.id != own)
 
 
-def _disconnect(session: Session) -> None:
-    """After the commit: close the sockets of the ended sessions, wherever they are."""
-    sids = session.info.pop(_SIDS, None)
-    if not sids:
-        return
-    from ..extensions import socketio
-
-    server = getattr(socketio, "server", None)
-    if server is None or not has_app_context():
-        return
-    # A fresh app context: the disconnect handler runs right here, and must neither see
-    # this request's user nor use the session that is finishing its commit.
-    with current_app._get_current_object().app_context():
-        for sid in sorted(sids):
-            try:
-                server.disconnect(sid, namespace=NAMESPACE)
-            except Exception:  # one gone socket must not keep the others open
-                log.warning("could not disconnect socket %s", sid, exc_info=True)
-
-
-def _drop(session: Session) -> None:
-    session.info.pop(_SIDS, None)
-
-
 def install() -> None:
     if not event.contains(Session, "before_flush", _collect):
         event.listen(Session, "before_flush", _collect)
-        event.listen(Session, "after_commit", _disconnect)
-        event.listen(Session, "after_rollback", _drop)
 
 
 # -- what Minha conta shows ------------------------------------------------------------------
@@ -262,7 +236,6 @@ _SYSTEMS = (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"), ("Wi
 
 def describe(user_agent: str | None) -> str:
     """A short name for the device of a session ("Firefox em Windows")."""
-    from flask_babel import gettext as _
 
     text = user_agent or ""
     browser = next((name for key, name in _BROWSERS if key in text), None)

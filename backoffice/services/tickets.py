@@ -1,57 +1,34 @@
 """Ticket lifecycle (TKT-1..3) and inbound messages.
 
 Functions take the acting user and the ticket (already found through
-services.visibility), change rows, queue outgoing messages and socket events with
-after_commit.later, and leave the commit to the caller (`after_commit.commit()`), so a
-bulk action is one transaction per ticket and an error leaves nothing half-done.
+services.visibility), change rows, queue outgoing messages, announce what happened with
+backoffice.events (delivered after the commit by its listeners), and leave the commit to
+the caller (`after_commit.commit()`), so a bulk action is one transaction per ticket and an
+error leaves nothing half-done.
 """
 from __future__ import annotations
 
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
-from ..extensions import db, socketio
+from .. import events
+from ..extensions import db
 from ..models import (
     Company, Connection, Contact, ContactAddress, Department, FarewellMessage, Message, Reason,
-    Tag, Ticket, TicketEvent, User,
+    Ticket, TicketEvent, User,
 )
 from ..models.base import utcnow
 from ..models.departments import reason_department
 from ..models.tickets import (
     AUTHOR_CONTACT, AUTHOR_SYSTEM, CLOSED, DELIVERED, IN, OPEN, OPEN_STATUSES, PENDING, WAITING,
 )
-from . import RuleError, after_commit, as_id, messages, serialize, visibility
+from . import RuleError, as_id, attachments, messages, sending, visibility
+from .catalog import chosen_tags
+from .messages import clean_text
 from .protocols import next_protocol
 
-MAX_TEXT = 4096
-PREVIEW = 120
 
-
-# --- events --------------------------------------------------------------------------------
-
-
-def announce(ticket: Ticket, previous_rooms: list[str] | None = None) -> None:
-    """After commit: the new state to everyone who may see the ticket now, and a removal
-    to the rooms that saw it before and no longer do (a transfer)."""
-    summary = serialize.ticket_summary(ticket)
-    rooms = visibility.ticket_rooms(ticket)
-    gone = [r for r in previous_rooms or [] if r not in rooms]
-
-    def emit():
-        socketio.emit("ticket.updated", summary, to=rooms)
-        if gone:
-            socketio.emit("ticket.removed", {"id": summary["id"]}, to=gone)
-
-    after_commit.later(emit)
-
-
-def announce_message(message: Message, ticket: Ticket) -> None:
-    from .. import realtime
-
-    data = serialize.message(message, ticket.connection)
-    after_commit.later(lambda: socketio.emit("message.created", data,
-                                             to=realtime.ticket_room(ticket.id)))
-    announce(ticket)
+# --- history (TicketEvent rows; what happened is announced with backoffice.events) ----------
 
 
 def _event(ticket: Ticket, kind: str, user: User | None, **data) -> None:
@@ -59,21 +36,7 @@ def _event(ticket: Ticket, kind: str, user: User | None, **data) -> None:
                                user_id=user.id if user else None, data=data))
 
 
-def _touch(ticket: Ticket, text: str | None, file_name: str | None = None) -> None:
-    ticket.last_activity_at = utcnow()
-    shown = (text or "").strip() or (f"📎 {file_name}" if file_name else "")
-    ticket.preview = " ".join(shown.split())[:PREVIEW]
-
-
 # --- opening and inbound ----------------------------------------------------------------
-
-
-def clean_text(text) -> str:
-    # NUL cannot be stored by PostgreSQL and no channel means it
-    text = (text or "").replace("\x00", "").strip() if isinstance(text, str) else ""
-    if len(text) > MAX_TEXT:
-        raise RuleError(_("A mensagem pode ter no máximo %(n)s caracteres.", n=MAX_TEXT))
-    return text
 
 
 def receiving_department(company_id: int, department_id) -> Department:
@@ -143,13 +106,12 @@ def open_ticket(contact: Contact, connection: Connection | None,
     db.session.add(ticket)
     db.session.flush()
     _event(ticket, "created", None, department_id=ticket.department_id)
+    events.emit("ticket.created", ticket=ticket)
     return ticket
 
 
 def receive(ticket: Ticket, text: str | None, upload=None, external_id: str | None = None) -> Message:
     """A message from the contact. Waiting-for-reply tickets go back to "em andamento"."""
-    from . import attachments
-
     text = clean_text(text)
     if not text and upload is None:
         raise RuleError(_("Escreva uma mensagem."))
@@ -162,9 +124,10 @@ def receive(ticket: Ticket, text: str | None, upload=None, external_id: str | No
     if ticket.status == PENDING:
         ticket.status = OPEN
     ticket.unread = (ticket.unread or 0) + 1
-    _touch(ticket, text, message.file_name)
+    ticket.touch(text, message.file_name)
     db.session.flush()
-    announce_message(message, ticket)
+    events.emit("message.created", message=message, ticket=ticket)
+    events.emit("ticket.updated", ticket=ticket)
     return message
 
 
@@ -180,8 +143,6 @@ def _context(ticket: Ticket, agent: User | None, department: Department | None =
 def _system_message(ticket: Ticket, text: str | None, author: User | None = None) -> None:
     if not text:
         return
-    from . import sending
-
     sending.queue(ticket, author, text, author_kind=AUTHOR_SYSTEM)
 
 
@@ -216,7 +177,7 @@ def accept(ticket: Ticket, user: User) -> Ticket:
     if ticket.department is not None:  # DEP-6 start message
         _system_message(ticket, messages.action_message(ticket.department, "start",
                                                         _context(ticket, user)), user)
-    announce(ticket)
+    events.emit("ticket.status_changed", ticket=ticket)
     return ticket
 
 
@@ -242,7 +203,7 @@ def transfer(ticket: Ticket, user: User, department_id=None, agent_id=None,
     if target_agent is not None and target_agent.id == ticket.agent_id and target_department is source:
         raise RuleError(_("O atendimento já está com %(name)s.", name=target_agent.name))
 
-    before = visibility.ticket_rooms(ticket)
+    previous_agent_id = ticket.agent_id
     ticket.department_id = target_department.id if target_department else None
     ticket.department = target_department
     ticket.agent_id = target_agent.id if target_agent else None
@@ -258,7 +219,8 @@ def transfer(ticket: Ticket, user: User, department_id=None, agent_id=None,
     if source is not None and target_department is not source:  # DEP-6 transfer message
         _system_message(ticket, messages.action_message(
             source, "transfer", _context(ticket, target_agent, target_department)), user)
-    announce(ticket, before)
+    events.emit("ticket.transferred", ticket=ticket,
+                from_department_id=source.id if source else None, from_agent_id=previous_agent_id)
     return ticket
 
 
@@ -333,7 +295,7 @@ def close(ticket: Ticket, user: User, reason_id=None, farewell_id=None,
         ticket.agent = user
     _event(ticket, "closed", user, reason_id=ticket.reason_id,
            farewell_id=farewell.id if farewell else None)
-    announce(ticket)
+    events.emit("ticket.status_changed", ticket=ticket)
     return ticket
 
 
@@ -347,34 +309,15 @@ def reopen(ticket: Ticket, user: User) -> Ticket:
     ticket.closed_at = None
     ticket.last_activity_at = utcnow()
     _event(ticket, "reopened", user)
-    announce(ticket)
+    events.emit("ticket.status_changed", ticket=ticket)
     return ticket
 
 
 def set_favourite(ticket: Ticket, user: User, value: bool) -> Ticket:
     _require_actor(user, ticket)  # SEC-8: the star is the ticket's, not the user's
     ticket.favourite = bool(value)
-    announce(ticket)
+    events.emit("ticket.updated", ticket=ticket)
     return ticket
-
-
-def chosen_tags(user: User, tag_ids) -> list[Tag]:
-    if not isinstance(tag_ids, (list, tuple)):
-        raise RuleError(_("Etiquetas inválidas."))
-    ids = set()
-    for raw in tag_ids:
-        try:
-            ids.add(int(raw))
-        except (TypeError, ValueError):
-            raise RuleError(_("Etiquetas inválidas."))
-    if not ids:
-        return []
-    found = list(db.session.scalars(select(Tag).where(
-        Tag.id.in_(ids), Tag.company_id == user.company_id,
-        (Tag.owner_id.is_(None)) | (Tag.owner_id == user.id))))
-    if len(found) != len(ids):
-        raise RuleError(_("Etiqueta não encontrada."))
-    return found
 
 
 def set_tags(ticket: Ticket, user: User, tag_ids) -> Ticket:
@@ -383,28 +326,22 @@ def set_tags(ticket: Ticket, user: User, tag_ids) -> Ticket:
     chosen = chosen_tags(user, tag_ids)
     hidden = [t for t in ticket.tags if t.owner_id not in (None, user.id)]
     ticket.tags = hidden + chosen
-    announce(ticket)
+    events.emit("ticket.updated", ticket=ticket)
     return ticket
 
 
 def set_message_tags(message: Message, user: User, tag_ids) -> Message:
     """MSG-3: tags on one message."""
-    from .. import realtime
-
     _require_actor(user, message.ticket)  # SEC-8
     chosen = chosen_tags(user, tag_ids)
     hidden = [t for t in message.tags if t.owner_id not in (None, user.id)]
     message.tags = hidden + chosen
     db.session.flush()
-    # everyone in the conversation sees company tags change; personal ones stay private
-    shared = {"id": message.id, "ticket_id": message.ticket_id,
-              "tags": serialize.tags_for(message.tags, None)}
-    after_commit.later(lambda: socketio.emit("message.tags", shared,
-                                             to=realtime.ticket_room(message.ticket_id)))
+    events.emit("message.tags", message=message)
     return message
 
 
 def mark_read(ticket: Ticket) -> None:
     if ticket.unread:
         ticket.unread = 0
-        announce(ticket)
+        events.emit("ticket.updated", ticket=ticket)

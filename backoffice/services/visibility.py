@@ -6,7 +6,8 @@ A user sees a ticket of their own company when they hold inbox.view and one of:
 - they are a member of the ticket's department;
 - the ticket has no department yet (nobody would see it otherwise).
 Every inbox query goes through `ticket_filter`, every single-ticket route through
-`find_ticket`, and socket events go to the rooms of `ticket_rooms`, which mirror it.
+`find_ticket`, and socket pushes go to the rooms of realtime.names.ticket_rooms, which
+mirror it.
 """
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from sqlalchemy import false, or_, select
 
 from ..extensions import db
 from ..models import DepartmentMember, Message, Ticket, User
-from .. import realtime
 from . import as_id
 
 
@@ -68,18 +68,6 @@ def find_message(user, message_id) -> Message | None:
     return db.session.scalar(
         select(Message).join(Ticket, Ticket.id == Message.ticket_id)
         .where(Message.id == message_id, ticket_filter(user)))
-
-
-def ticket_rooms(ticket: Ticket) -> list[str]:
-    """The socket rooms whose members may see `ticket` (the mirror of ticket_filter)."""
-    rooms = [realtime.supervisors_room(ticket.company_id)]
-    if ticket.department_id is None:
-        rooms.append(realtime.unrouted_room(ticket.company_id))
-    else:
-        rooms.append(realtime.department_room(ticket.department_id))
-    if ticket.agent_id is not None:
-        rooms.append(realtime.user_room(ticket.agent_id))
-    return rooms
 
 
 def agents_of(company_id: int, department_id: int | None = None) -> list[User]:

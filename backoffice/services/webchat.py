@@ -19,12 +19,14 @@ import secrets
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from ..channels.webchat import visitor_room
-from ..extensions import db, socketio
+from .. import events
+from ..extensions import db
 from ..models import Company, Connection, ContactAddress, Department, Message, Ticket
 from ..models.channels import KIND_WEBCHAT
 from ..models.tickets import DELIVERED, IN, OUT, READ, SENT, TICKET_STATUSES
-from . import RuleError, after_commit, as_id, departments, serialize, tickets
+from . import RuleError, as_id, departments, sending, serialize, tickets
+from .catalog import safe_color
+from .messages import clean_text
 
 NAMESPACE = "/webchat"
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{32,64}")
@@ -62,7 +64,6 @@ def offered_departments(connection: Connection) -> list[Department]:
 
 
 def config(connection: Connection) -> dict:
-    from .catalog import safe_color
 
     company = db.session.get(Company, connection.company_id)
     return {
@@ -153,9 +154,7 @@ def history(ticket: Ticket | None) -> list[dict]:
 
 def _echo(address: ContactAddress, message: Message) -> None:
     """After commit: the visitor's own message to their other tabs too."""
-    payload = shown(message, True)
-    room = visitor_room(address.id)
-    after_commit.later(lambda: socketio.emit("message", payload, to=room, namespace=NAMESPACE))
+    events.emit("webchat.message", address_id=address.id, payload=shown(message, True))
 
 
 def start(connection: Connection, address: ContactAddress | None, *, text, upload=None,
@@ -163,7 +162,7 @@ def start(connection: Connection, address: ContactAddress | None, *, text, uploa
     """The visitor's first message, or the first of a new conversation after the last
     one was finished: a new visitor (new token) when `address` is None, a ticket in the
     chosen department when the visitor has none open, then the message."""
-    text = tickets.clean_text(text)
+    text = clean_text(text)
     if not text and upload is None:
         raise RuleError(_("Escreva uma mensagem."))
     name, email = _clean_name(name), _clean_email(email)
@@ -213,8 +212,6 @@ def own_message(address: ContactAddress, message_id) -> Message | None:
 
 def acknowledge(connection_id: int, contact_id: int, message_id, status) -> bool:
     """The widget reports an outgoing message delivered/read (only the visitor's own)."""
-    from . import sending
-
     if status not in (DELIVERED, READ):
         return False
     message_id = _message_id(message_id)

@@ -1172,7 +1172,7 @@
     socket.on("message.created", function (m) {
       if (m && m.ticket_id === S.currentId) { addMessage(m); }
     });
-    socket.on("message.status", function (data) {
+    socket.on("message.status_changed", function (data) {
       if (data && data.ticket_id === S.currentId) { updateMessage(data); }
     });
     socket.on("message.tags", function (data) {

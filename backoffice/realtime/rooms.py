@@ -17,14 +17,18 @@ import logging
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
+from ..extensions import socketio
+from ..models import DepartmentMember, PermissionGroup, Ticket, User
+from ..services import visibility
+from .handlers import rooms_for
+from .names import ticket_room, user_room
+
 log = logging.getLogger(__name__)
 _DIRTY, _TICKETS, _PLAN = "atende_rooms_dirty", "atende_rooms_tickets", "atende_rooms_plan"
 NAMESPACE = "/"
 
 
 def _server():
-    from ..extensions import socketio
-
     return getattr(socketio, "server", None)
 
 
@@ -34,8 +38,6 @@ def _changed(obj, *names) -> bool:
 
 
 def _collect(session: Session, _context) -> None:
-    from ..models import DepartmentMember, PermissionGroup, Ticket, User
-
     dirty: set[int] = session.info.setdefault(_DIRTY, set())
     moved: set[int] = session.info.setdefault(_TICKETS, set())
     for obj in list(session.new) + list(session.deleted):
@@ -64,18 +66,14 @@ def _plan(session: Session, _context) -> None:
     server = _server()
     if not (dirty or moved) or server is None:
         return
-    from .. import realtime
-    from ..models import Ticket, User
-    from . import visibility
-
     plan = session.info.setdefault(_PLAN, {})
     for user_id in dirty:
         sids = [sid for sid, _eio in server.manager.get_participants(
-            NAMESPACE, realtime.user_room(user_id))]
+            NAMESPACE, user_room(user_id))]
         if not sids:
             continue
         user = session.get(User, user_id)
-        wanted = set(realtime.rooms_for(user)) if user is not None and user.is_active else set()
+        wanted = set(rooms_for(user)) if user is not None and user.is_active else set()
         for sid in sids:
             current = set(server.rooms(sid, namespace=NAMESPACE)) - {sid}
             keep = set(wanted)
@@ -87,7 +85,7 @@ def _plan(session: Session, _context) -> None:
             plan[sid] = (current - keep, wanted - current)
     for ticket_id in moved:
         ticket = session.get(Ticket, ticket_id)
-        room = realtime.ticket_room(ticket_id)
+        room = ticket_room(ticket_id)
         for sid, _eio in list(server.manager.get_participants(NAMESPACE, room)):
             users = [r for r in server.rooms(sid, namespace=NAMESPACE) if r.startswith("user:")]
             user = session.get(User, int(users[0].split(":", 1)[1])) if users else None

@@ -1,22 +1,16 @@
-"""Socket.IO rooms (RTM-1): joined only from the server-side identity of the user.
+"""Socket.IO handlers (RTM-1): connect and disconnect, ticket.join / ticket.leave.
 
-A client never names the room it wants; the server derives them from the logged-in user,
-so a forged company or ticket id in an event cannot subscribe anyone to another tenant.
-The one room a client asks for, a ticket's, is joined only after the same visibility
-check that guards the ticket's HTTP routes (services.visibility).
-
-Rooms:
-- company:<id>          every user of the company (announcements)
-- user:<id>             one user (their own tickets, wherever they are)
-- dept:<id>             agents of one department (its queue and tickets)
-- supervise:<company>   users who see every department (inbox.supervise)
-- unrouted:<company>    inbox users: tickets that have no department yet
-- ticket:<id>           whoever has that conversation open (message details)
+Rooms are joined only from the server-side identity of the user: a client never names the
+room it wants; the server derives them from the logged-in user, so a forged company or
+ticket id in an event cannot subscribe anyone to another tenant. The one room a client
+asks for, a ticket's, is joined only after the same visibility check that guards the
+ticket's HTTP routes (services.visibility). The room names are in realtime.names.
 
 Sessions (SEC-4): a socket lives only as long as the server-side session it was opened
 with. The connect records its sid under that session (services.sessions), so ending the
-session disconnects it at once; every event checks the session again (`session_checked`)
-for endings this process could not be told about.
+session disconnects it at once (realtime.listeners, on `session.ended`); every event
+checks the session again (`session_checked`) for endings this process could not be told
+about.
 """
 from __future__ import annotations
 
@@ -26,31 +20,12 @@ from flask import request, session
 from flask_login import current_user
 from flask_socketio import disconnect, join_room, leave_room
 
-from .extensions import socketio
-
-
-def company_room(company_id: int) -> str:
-    return f"company:{company_id}"
-
-
-def user_room(user_id: int) -> str:
-    return f"user:{user_id}"
-
-
-def department_room(department_id: int) -> str:
-    return f"dept:{department_id}"
-
-
-def supervisors_room(company_id: int) -> str:
-    return f"supervise:{company_id}"
-
-
-def unrouted_room(company_id: int) -> str:
-    return f"unrouted:{company_id}"
-
-
-def ticket_room(ticket_id: int) -> str:
-    return f"ticket:{ticket_id}"
+from ..extensions import db, socketio
+from ..models import User
+from ..services import presence, sessions, visibility
+from .names import (
+    company_room, department_room, supervisors_room, ticket_room, unrouted_room, user_room,
+)
 
 
 def rooms_for(user) -> list[str]:
@@ -60,8 +35,6 @@ def rooms_for(user) -> list[str]:
     rooms = [company_room(user.company_id), user_room(user.id)]
     if not user.can("inbox", "view"):
         return rooms
-    from .services import visibility
-
     if user.can("inbox", "supervise"):
         rooms.append(supervisors_room(user.company_id))
     rooms.append(unrouted_room(user.company_id))
@@ -94,8 +67,6 @@ def session_checked(handler):
 
 @socketio.on("connect")
 def on_connect(auth=None):
-    from .services import sessions
-
     if not _session_alive():
         return False  # refused: the client gets a connect_error
     if not sessions.record_socket(sessions.current_id(), request.sid):
@@ -106,18 +77,12 @@ def on_connect(auth=None):
     # A page that only watches (the manager's home card) says so: being on it is not
     # being available to take tickets.
     if not (isinstance(auth, dict) and auth.get("presence") is False):
-        from .services import presence
-
         presence.connected(current_user, request.sid)
     socketio.emit("hello", {"rooms": rooms}, to=request.sid)
 
 
 @socketio.on("disconnect")
 def on_disconnect(*_args):
-    from .extensions import db
-    from .models import User
-    from .services import presence, sessions
-
     sessions.forget_socket(request.sid)
     user = current_user._get_current_object() if current_user.is_authenticated else None
     if user is None and session.get("_user_id"):
@@ -135,8 +100,6 @@ def on_disconnect(*_args):
 @session_checked
 def on_ticket_join(data=None):
     """Open a conversation: join its room if, and only if, the user may see it."""
-    from .services import visibility
-
     ticket_id = (data or {}).get("id") if isinstance(data, dict) else None
     if not isinstance(ticket_id, int):
         return {"ok": False}
