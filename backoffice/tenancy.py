@@ -1,15 +1,25 @@
 """Who the current tenant is, and the guard that keeps writes inside it (PLT-1).
 
-The tenant comes from the logged-in user only (never from a URL or a form), so a forged
-id can at most point at a row the scoped queries will not find.
+In a request the tenant comes from the logged-in user only (never from a URL or a form),
+so a forged id can at most point at a row the scoped queries will not find. Outside a
+request (RQ jobs, the sweeper, CLI commands) there is no user: the code says whom it acts
+for with `acting_for(company_id)`, and the same flush guard holds there.
 """
 from __future__ import annotations
 
-from flask import g, has_request_context
+from contextlib import contextmanager
+from typing import Iterator
+
+from flask import g, has_app_context, has_request_context
 from flask_login import current_user
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 from werkzeug.local import LocalProxy
+
+
+# Its own key, not the webchat's g.tenant_id: a test's long app context is shared by the
+# requests made inside it, and a request's tenant must not outlive the request.
+_ACTING = "acting_company_id"
 
 
 class TenantViolation(RuntimeError):
@@ -17,14 +27,37 @@ class TenantViolation(RuntimeError):
 
 
 def current_company_id() -> int | None:
+    if has_app_context() and _ACTING in g:
+        return g.get(_ACTING)
     if not has_request_context():
         return None
-    if "tenant_id" in g:
+    if "tenant_id" in g:  # the webchat's connection (webchat/views.py, webchat/sockets.py)
         return g.tenant_id
     user = current_user
     if not getattr(user, "is_authenticated", False) or user.is_superuser:
         return None
     return user.company_id
+
+
+@contextmanager
+def acting_for(company_id: int | None) -> Iterator[None]:
+    """Act for one company outside a request (jobs, sweeps, CLI): scoped queries see its
+    rows and the flush guard refuses rows of any other, as in that company's request.
+
+    Code that spans companies (finding stalled work of all of them) finds the rows first,
+    then acts on each under `acting_for(row.company_id)`. Nests: the previous tenant is
+    restored on exit.
+    """
+    missing = object()
+    previous = g.get(_ACTING, missing)
+    setattr(g, _ACTING, company_id)
+    try:
+        yield
+    finally:
+        if previous is missing:
+            g.pop(_ACTING, None)
+        else:
+            setattr(g, _ACTING, previous)
 
 
 def _load_company():

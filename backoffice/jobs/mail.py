@@ -2,11 +2,13 @@
 and the answer to "Esqueci minha senha" takes as long for unknown e-mails as for known."""
 from __future__ import annotations
 
+from ..services import auth
+from ..tenancy import acting_for
 from .runner import app_job
 
 
 @app_job
 def password_reset(email: str, base_url: str) -> None:
-    from ..services import auth
-
-    auth.send_password_reset(email, base_url)
+    user = auth.find_user(email)
+    with acting_for(user.company_id if user is not None else None):
+        auth.send_password_reset(email, base_url)

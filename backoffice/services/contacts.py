@@ -9,11 +9,12 @@ from __future__ import annotations
 import re
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import false, or_, select
+from sqlalchemy import false, or_
 
 from ..extensions import db
 from ..models import Contact, ContactField, Tag, User
 from . import RuleError
+from .contact_columns import FIELD_KEYS
 from .csvfiles import fold
 from .documents import PF, PJ, normalise_document
 from .phones import normalise_phone
@@ -73,8 +74,7 @@ def duplicate_of(company_id: int, phone: str | None, document: str | None,
     ):
         if not value:
             continue
-        q = select(Contact.name, Contact.owner_id).where(Contact.company_id == company_id,
-                                                         column == value)
+        q = Contact.owned(company_id, Contact.name, Contact.owner_id).where(column == value)
         if exclude_id is not None:
             q = q.where(Contact.id != exclude_id)
         found = db.session.execute(q.limit(1)).first()
@@ -113,7 +113,7 @@ def check_manual(contact: Contact, exclude_id: int | None = None,
 
 
 def fields_of(company_id: int, active_only: bool = True) -> list[ContactField]:
-    q = select(ContactField).where(ContactField.company_id == company_id)
+    q = ContactField.owned(company_id)
     if active_only:
         q = q.where(ContactField.active.is_(True))
     return list(db.session.scalars(q.order_by(ContactField.order, ContactField.label)))
@@ -124,12 +124,9 @@ def check_field(field: ContactField, exclude_id: int | None = None) -> None:
     field.key = fold(field.label)
     if not field.key:
         raise RuleError(_l("Informe o nome do campo."))
-    from .importer import FIELD_KEYS  # the built-in columns cannot be shadowed
-
-    if field.key in FIELD_KEYS:
+    if field.key in FIELD_KEYS:  # the built-in columns cannot be shadowed
         raise RuleError(_l("Já existe uma coluna padrão com este nome."))
-    q = select(ContactField.id).where(ContactField.company_id == field.company_id,
-                                      ContactField.key == field.key)
+    q = ContactField.owned(field.company_id, ContactField.id).where(ContactField.key == field.key)
     if exclude_id is not None:
         q = q.where(ContactField.id != exclude_id)
     if db.session.scalar(q.limit(1)) is not None:
@@ -138,5 +135,5 @@ def check_field(field: ContactField, exclude_id: int | None = None) -> None:
 
 def company_tags(company_id: int) -> dict[str, Tag]:
     """Company tags by folded name (the import matches "vip", "VIP", "Vip")."""
-    q = select(Tag).where(Tag.company_id == company_id, Tag.owner_id.is_(None))
+    q = Tag.owned(company_id).where(Tag.owner_id.is_(None))
     return {fold(t.name): t for t in db.session.scalars(q)}

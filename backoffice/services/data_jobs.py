@@ -16,28 +16,34 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import timedelta
 from pathlib import Path
 from typing import Iterator
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select
 
 from ..extensions import db
+from ..jobs.runner import tasks
 from ..models import DataJob, DataJobError, User, utcnow
 from ..models import data_jobs as states
-from . import RuleError, after_commit, as_id
+from ..tenancy import acting_for
+from . import RuleError, after_commit, exporter, importer
+from .contacts import fields_of
 from .csvfiles import (
     DELIMITERS, ENCODINGS, ExcelWriter, check_is_text, detect_delimiter, detect_encoding,
     open_for_excel, open_text, read_sample, records,
 )
+from .importer import CUSTOM_PREFIX, UPDATABLE, preview
+from .job_claims import claim, stale_after, stale_jobs  # noqa: F401  (re-exported)
 from .templates import human_size, new_file_key
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 JOB_TIMEOUT = 6 * 3600  # a million rows takes minutes, not hours; RQ's default is 180 s
+# The entry points (backoffice.jobs.data), by name: services never import jobs.
+JOBS = {"import": "backoffice.jobs.data.run_import", "export": "backoffice.jobs.data.run_export"}
 
 
 def max_bytes() -> int:
@@ -79,11 +85,8 @@ def _visible(user, kind: str):
 def find(user, job_id) -> DataJob | None:
     """A job `user` may see; None for another company's, another user's or a missing
     one alike (no oracle)."""
-    job_id = as_id(job_id)
-    if job_id is None or user.company_id is None:
-        return None
-    job = db.session.get(DataJob, job_id)
-    if job is None or job.company_id != user.company_id:
+    job = DataJob.get_owned(user.company_id, job_id)
+    if job is None:
         return None
     if job.user_id != user.id and not sees_every_job(user, job.kind):
         return None
@@ -97,36 +100,6 @@ def history(user, kind: str, limit: int = 20) -> list[DataJob]:
     return list(db.session.scalars(
         select(DataJob).where(_visible(user, kind), DataJob.status != states.DRAFT)
         .order_by(DataJob.id.desc()).limit(limit)))
-
-
-# -- who runs a job ------------------------------------------------------------------
-
-def stale_after() -> timedelta:
-    """How long a running import may go without a heartbeat (one per batch, a second
-    or so) before it counts as dead and may be taken over."""
-    return timedelta(seconds=int(current_app.config.get("IMPORT_STALE_SECONDS") or 300))
-
-
-def claim(job_id: int) -> bool:
-    """Take the job for this worker: a queued one, or a running one whose worker stopped
-    beating. A duplicate RQ job (the sweep re-queues what looks lost) finds it taken."""
-    now = utcnow()
-    taken = db.session.execute(update(DataJob).where(
-        DataJob.id == job_id,
-        or_(DataJob.status == states.QUEUED,
-            (DataJob.status == states.RUNNING) & (DataJob.heartbeat_at < now - stale_after())))
-        .values(status=states.RUNNING, heartbeat_at=now)).rowcount
-    db.session.commit()
-    return taken == 1
-
-
-def stale_jobs() -> list[int]:
-    """Running jobs whose worker stopped beating (killed, restarted): an import resumes
-    after its last batch, an export starts over."""
-    limit = utcnow() - stale_after()
-    return list(db.session.scalars(select(DataJob.id).where(
-        DataJob.status == states.RUNNING,
-        or_(DataJob.heartbeat_at.is_(None), DataJob.heartbeat_at < limit))))
 
 
 # -- import --------------------------------------------------------------------------
@@ -188,9 +161,6 @@ def set_format(job: DataJob, encoding: str | None, delimiter: str | None) -> Non
 
 def updatable_fields(company_id: int) -> list[tuple[str, str]]:
     """(value, label) of the IMP-2 checkboxes: the standard columns and custom fields."""
-    from .contacts import fields_of
-    from .importer import CUSTOM_PREFIX, UPDATABLE
-
     return ([(f.key, str(f.label)) for f in UPDATABLE]
             + [(CUSTOM_PREFIX + cf.key, cf.label) for cf in fields_of(company_id)])
 
@@ -211,8 +181,6 @@ def start_import(job: DataJob, update: bool, fields: list[str] | None,
     """IMP-1/IMP-2: check the columns before anything is written, then queue the job
     (enqueue=False: the caller runs it, as the CLI does). `runner` (default: the
     uploader) is whose carteira the job applies."""
-    from .importer import preview
-
     if job.status != states.DRAFT:
         raise RuleError(_l("Esta importação já foi iniciada."))
     path = job_path(job)
@@ -230,9 +198,9 @@ def start_import(job: DataJob, update: bool, fields: list[str] | None,
     else:
         job.update_fields = None
     _run_as(job, runner)
-    busy = db.session.scalar(select(DataJob.id).where(
-        DataJob.company_id == job.company_id, DataJob.kind == states.KIND_IMPORT,
-        DataJob.status.in_(states.ACTIVE), DataJob.id != job.id).limit(1))
+    busy = db.session.scalar(DataJob.owned(job.company_id, DataJob.id).where(
+        DataJob.kind == states.KIND_IMPORT, DataJob.status.in_(states.ACTIVE),
+        DataJob.id != job.id).limit(1))
     if busy is not None:
         raise RuleError(_l("Já há uma importação em andamento (#%(id)s). Aguarde ela terminar.",
                            id=busy))
@@ -261,17 +229,13 @@ def resume(job: DataJob, enqueue: bool = True, runner=None) -> None:
 
 
 def _enqueue(job: DataJob, what: str) -> None:
-    from ..jobs import data
-
-    func = data.run_import if what == "import" else data.run_export
+    func = JOBS[what]
     job_id = job.id
     after_commit.later(lambda: _submit(func, job_id))
     after_commit.commit()
 
 
-def _submit(func, job_id: int) -> None:
-    from ..jobs import tasks
-
+def _submit(func: str, job_id: int) -> None:
     try:
         tasks.enqueue(func, job_id, job_timeout=JOB_TIMEOUT)
     except Exception:  # the queue is down: the sweep queues it again later
@@ -289,8 +253,6 @@ def fail(job_id: int, message: str) -> None:
 
 
 def run_import(job_id: int) -> None:
-    from . import importer
-
     job = db.session.get(DataJob, job_id)
     if job is None:
         return
@@ -318,9 +280,10 @@ def sweep() -> int:
         func.coalesce(DataJob.heartbeat_at, DataJob.created_at) < limit)))
     for job_id in ids:
         job = db.session.get(DataJob, job_id)
-        job.status = states.QUEUED
-        job.heartbeat_at = utcnow()
-        _enqueue(job, "import" if job.kind == states.KIND_IMPORT else "export")
+        with acting_for(job.company_id):
+            job.status = states.QUEUED
+            job.heartbeat_at = utcnow()
+            _enqueue(job, "import" if job.kind == states.KIND_IMPORT else "export")
     return len(ids)
 
 
@@ -364,8 +327,6 @@ def stream_csv(rows) -> Iterator[str]:
 
 def start_export(user, collection: str, filters: dict, enqueue: bool = True) -> DataJob:
     """Record an export and queue it (enqueue=False: the caller runs it, as the CLI does)."""
-    from . import exporter
-
     filters = exporter.check(user, collection, filters)  # RuleError: unknown, forbidden, bad filter
     job = DataJob(company_id=user.company_id, user_id=user.id, kind=states.KIND_EXPORT,
                   collection=collection, status=states.QUEUED, filters=filters,
@@ -380,8 +341,6 @@ def start_export(user, collection: str, filters: dict, enqueue: bool = True) -> 
 
 
 def run_export(job_id: int) -> None:
-    from . import exporter
-
     if not claim(job_id):
         return
     job = db.session.get(DataJob, job_id)

@@ -34,6 +34,8 @@ from .bulk import insert_rows
 from .contacts import normalise_email, person_type_of, wallets_apply
 from .csvfiles import fold, open_text, records
 from .documents import normalise_document
+from .contact_columns import BY_ALIAS, FIELDS, Field  # noqa: F401  (FIELDS re-exported)
+from .job_claims import claim
 from .phones import normalise_phone
 
 log = logging.getLogger(__name__)
@@ -41,37 +43,6 @@ log = logging.getLogger(__name__)
 DEFAULT_BATCH = 1000
 
 
-@dataclass(frozen=True)
-class Field:
-    key: str
-    label: object
-    aliases: tuple[str, ...]
-    required: bool = False
-    example: str = ""
-
-
-FIELDS: tuple[Field, ...] = (
-    Field("name", _l("Nome"), ("nome", "name", "nome_completo", "cliente", "nome_do_cliente",
-                               "razao_social", "contato", "nome_do_contato"),
-          required=True, example="Maria da Silva"),
-    Field("phone", _l("Telefone"), ("telefone", "celular", "fone", "phone", "whatsapp", "tel",
-                                    "telefone_celular", "numero", "numero_de_telefone",
-                                    "telefone_whatsapp", "cel"),
-          required=True, example="(11) 98765-4321"),
-    Field("email", _l("E-mail"), ("e_mail", "email", "mail", "endereco_de_e_mail"),
-          example="maria@exemplo.com.br"),
-    Field("person_type", _l("Tipo de pessoa"), ("tipo_de_pessoa", "tipo_pessoa", "tipo",
-                                                "pessoa", "pf_pj"), example="PF"),
-    Field("document", _l("CPF/CNPJ"), ("cpf_cnpj", "cpf", "cnpj", "documento", "cpf_ou_cnpj",
-                                       "cnpj_cpf", "cnpj_ou_cpf"), example="529.982.247-25"),
-    Field("tags", _l("Etiquetas"), ("etiquetas", "etiqueta", "tags", "tag"), example="VIP, Atacado"),
-    Field("owner", _l("Carteira"), ("carteira", "responsavel", "atendente", "dono",
-                                    "e_mail_do_responsavel", "carteira_e_mail"), example=""),
-    Field("notes", _l("Observações"), ("observacoes", "observacao", "obs", "notas", "notes",
-                                       "anotacoes"), example="Cliente desde 2019"),
-)
-BY_ALIAS = {alias: f for f in FIELDS for alias in (f.key, *f.aliases)}
-FIELD_KEYS = frozenset(BY_ALIAS)
 REQUIRED = tuple(f for f in FIELDS if f.required)
 # IMP-2: what "Atualizar registros existentes" can tick (the phone and the document are
 # also how a row finds its contact; ticking them lets a row found by the other one fix it).
@@ -220,8 +191,7 @@ class Context:
             self.owners[user.email.lower()] = user.id
         self.tags: dict[str, int] = {
             fold(name): tid for tid, name in db.session.execute(
-                select(Tag.id, Tag.name).where(Tag.company_id == job.company_id,
-                                               Tag.owner_id.is_(None)))}
+                Tag.owned(job.company_id, Tag.id, Tag.name).where(Tag.owner_id.is_(None)))}
         # Carteira (WAL-1, SEC-3): a job's user is who ran it (data_jobs.start_import,
         # resume), not who uploaded the file. Limited to their own wallet, they neither
         # see nor change contacts of other wallets, and what they create goes into theirs.
@@ -440,9 +410,9 @@ class Batch:
                 for rec in self.new])
             tagged = [rec for rec in self.new if rec["_tags"]]
             if tagged:
-                ids = dict(db.session.execute(select(Contact.phone, Contact.id).where(
-                    Contact.company_id == self.ctx.company_id,
-                    Contact.phone.in_([rec["phone"] for rec in tagged]))).all())
+                ids = dict(db.session.execute(
+                    Contact.owned(self.ctx.company_id, Contact.phone, Contact.id).where(
+                        Contact.phone.in_([rec["phone"] for rec in tagged]))).all())
                 insert_rows(contact_tag, [{"contact_id": ids[rec["phone"]], "tag_id": tid}
                                           for rec in tagged for tid in rec["_tags"]])
         groups: dict[tuple[str, ...], list[dict]] = {}
@@ -532,8 +502,7 @@ def _flush(ctx: Context, items, consumed: int) -> None:
         except IntegrityError:
             db.session.rollback()
             ctx.tags = {fold(n): t for t, n in db.session.execute(
-                select(Tag.id, Tag.name).where(Tag.company_id == ctx.company_id,
-                                               Tag.owner_id.is_(None)))}
+                Tag.owned(ctx.company_id, Tag.id, Tag.name).where(Tag.owner_id.is_(None)))}
             if attempt == 2:
                 raise
 
@@ -544,8 +513,6 @@ def run(job_id: int, path: Path) -> DataJob:
     Resuming skips the records already committed (`processed`), so a re-run after a
     crash neither repeats nor loses a batch.
     """
-    from .data_jobs import claim
-
     if not claim(job_id):
         return db.session.get(DataJob, job_id)
     job = db.session.get(DataJob, job_id)

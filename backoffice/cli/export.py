@@ -1,4 +1,4 @@
-"""Operator commands of Importar/exportar registros: `flask export` (EXP-1).
+"""`flask export` (EXP-1): the Importar/exportar registros screen's export, from a shell.
 
 The command is the screen's twin: the same checks (services.exporter.check), the same job
 record and the same writer (services.data_jobs), run here in the foreground instead of
@@ -11,6 +11,13 @@ from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..models import User
+from ..models import data_jobs as states
+from ..services import RuleError, data_jobs
+from ..tenancy import acting_for
 
 
 class ExportError(click.ClickException):
@@ -38,19 +45,23 @@ def export_cli(collection: str, email: str, date_from: str | None, date_to: str 
                output: Path | None) -> None:
     """Exporta COLLECTION para CSV (contacts, tickets, messages, users, departments, tags,
     reasons, audit)."""
-    from sqlalchemy import func, select
-
-    from .extensions import db
-    from .models import User
-    from .models import data_jobs as states
-    from .services import RuleError, data_jobs
-
     user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
     if user is None or not user.active:
         # refused before a job is recorded (run_export would only fail it afterwards)
         raise ExportError(f"Usuário não encontrado ou inativo: {email}.")
     filters = {"date_from": date_from, "date_to": date_to, "department_id": department_id,
                "status": status, "tag_id": tag_id}
+    with acting_for(user.company_id):
+        source, job = _export(user, collection, filters)
+    target = output or Path.cwd() / job.file_name
+    try:
+        shutil.copyfile(source, target)
+    except OSError as exc:
+        raise ExportError(f"Não foi possível gravar {target}: {exc.strerror or exc}.")
+    click.echo(f"{job.processed} linha(s) exportada(s) para {target}.")
+
+
+def _export(user: User, collection: str, filters: dict):
     try:
         job = data_jobs.start_export(user, collection, filters, enqueue=False)
     except RuleError as exc:
@@ -62,9 +73,4 @@ def export_cli(collection: str, email: str, date_from: str | None, date_to: str 
     source = data_jobs.job_path(job) if job.status == states.DONE else None
     if source is None:
         raise ExportError(job.error or "A exportação falhou.")
-    target = output or Path.cwd() / job.file_name
-    try:
-        shutil.copyfile(source, target)
-    except OSError as exc:
-        raise ExportError(f"Não foi possível gravar {target}: {exc.strerror or exc}.")
-    click.echo(f"{job.processed} linha(s) exportada(s) para {target}.")
+    return source, job

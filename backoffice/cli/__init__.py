@@ -1,0 +1,20 @@
+"""Operator commands (`flask <group> <command>`), one module per group: seed, inbox,
+contacts, export.
+
+A command that acts on one company runs under `acting_for(company_id)`, so the flush
+guard refuses rows of another company as it does in that company's request; commands
+that span companies (seed, the sweeps) act on each row under its own company.
+"""
+from __future__ import annotations
+
+from flask import Flask
+
+from .contacts import contacts_cli
+from .export import export_cli
+from .inbox import inbox_cli
+from .seed import seed_cli
+
+
+def init_cli(app: Flask) -> None:
+    for command in (seed_cli, inbox_cli, contacts_cli, export_cli):
+        app.cli.add_command(command)
