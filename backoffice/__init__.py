@@ -30,7 +30,7 @@ def create_app(config: dict | None = None) -> Flask:
         instance_path=os.environ.get("ATENDE_INSTANCE") or str(ROOT / "instance"),
         template_folder=str(ROOT / "templates"),
     )
-    from .uploads import AtendeRequest
+    from .web.uploads import AtendeRequest
 
     app.request_class = AtendeRequest
     app.config.from_mapping(settings.load(app.instance_path, config))
@@ -39,11 +39,11 @@ def create_app(config: dict | None = None) -> Flask:
     from . import models  # noqa: F401  (register every table before migrations look)
     # Before socketio.init_app: @socketio.on handlers imported after it would attach to
     # that one server only, and every later app (each test's) would have none.
-    from . import realtime  # noqa: F401  (socket handlers)
+    from . import realtime  # socket handlers, and the socket listener of backoffice.events
     from .admin import init_admin
     from .auth import bp as auth_bp
     from .cli import init_cli
-    from .errors import init_errors
+    from .web.errors import init_errors
     from .extensions import babel, csrf, db, login_manager, migrate, socketio
     from .i18n import compile_catalogues, select_locale, select_timezone
     from .jobs import tasks
@@ -68,10 +68,11 @@ def create_app(config: dict | None = None) -> Flask:
                       message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE"))
     tasks.init_app(app)
     install_guard()
-    from .services import after_commit, rooms
+    from .services import after_commit
 
     after_commit.install()
-    rooms.install()  # sockets follow access changes (RTM-1)
+    realtime.rooms.install()  # sockets follow access changes (RTM-1)
+    realtime.listeners.install()  # sockets of ended sessions close after the commit (SEC-4)
     from .auth import init_sessions
 
     init_sessions(app)  # SEC-4 server-side sessions; SEC-1 password due first

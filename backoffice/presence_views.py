@@ -1,38 +1,32 @@
 """Pauses from the navbar (PAU-3): JSON endpoints for "Iniciar Pausa" / "Encerrar Pausa".
 
-Thin: the rules are in services.presence. Every answer is JSON; a refused or malformed
-request is a 400 with {"error": "<mensagem>"}, never a 500. POSTs carry the CSRF token
+Thin: the rules are in services.presence; guard and error answers are web.api's. Every
+answer is JSON; a refused or malformed request is a 400 with {"error": "<mensagem>"},
+never a 500. POSTs carry the CSRF token
 (form field csrf_token or the X-CSRFToken header).
 """
 from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
-from .services import RuleError, after_commit, presence
+from .services import after_commit, presence
 from .services.pauses import available_pauses
+from .web.api import guard, json_error
+from .web.errors import CSRF_MESSAGE
 
 bp = Blueprint("presence", __name__, url_prefix="/presence")
 
-
-def _error(message: str, code: int = 400):
-    return jsonify({"error": str(message)}), code
-
-
-@bp.before_request
-def _guard():
-    if not current_user.is_authenticated:
-        return _error(_("Faça login para acessar esta página."), 401)
-    if not presence.is_agent(current_user):
-        return _error(_("Você não tem permissão para acessar esta página."), 403)
-    return None
+# every route of the blueprint is an agent's JSON route (a RuleError answers 400)
+agent_api = guard(presence.is_agent, _l("Faça login para acessar esta página."),
+                  _l("Você não tem permissão para acessar esta página."))
 
 
 @bp.errorhandler(CSRFError)
 def _csrf(exc):
-    return _error(_("O formulário expirou ou é inválido. Recarregue a página e tente de novo."))
+    return json_error(CSRF_MESSAGE, 400)
 
 
 def pauses_payload(user) -> dict:
@@ -50,26 +44,23 @@ def _pause_id():
 
 
 @bp.get("/pauses")
+@agent_api
 def pauses():
     return jsonify(pauses_payload(current_user))
 
 
 @bp.post("/pause/start")
+@agent_api
 def pause_start():
-    try:
-        status = presence.start_pause(current_user, _pause_id())
-    except RuleError as exc:
-        return _error(str(exc))
+    status = presence.start_pause(current_user, _pause_id())
     after_commit.commit()
     return jsonify({"status": status})
 
 
 @bp.post("/pause/end")
+@agent_api
 def pause_end():
-    try:
-        status = presence.end_pause(current_user)
-    except RuleError as exc:
-        return _error(str(exc))
+    status = presence.end_pause(current_user)
     after_commit.commit()
     return jsonify({"status": status})
 

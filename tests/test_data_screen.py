@@ -290,7 +290,7 @@ def test_positive_control_the_owner_reads_every_get_route(app, tenants, jobs, a_
 
 
 def test_IMP_1_cli_import_uses_the_same_service(app, tenants, tmp_path):
-    from backoffice.cli import contacts_import
+    from backoffice.cli.contacts import contacts_import
 
     path = tmp_path / "clientes.csv"
     path.write_bytes(EXCEL)

@@ -16,7 +16,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import event, func, insert, select
 
-from backoffice.cli_data import export_cli
+from backoffice.cli.export import export_cli
 from backoffice.extensions import db
 from backoffice.models import (
     AuditLog, Company, Contact, ContactField, DataJob, Message, PermissionGroup, Reason, Tag,

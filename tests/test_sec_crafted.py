@@ -23,10 +23,10 @@ HUGE_PAGES = [4611686018427387904, 2**63]
 
 @pytest.fixture(autouse=True)
 def nothing_reaches_the_error_handlers(caplog):
-    """errors.py turns a DataError into a 400 as a last resort and logs it: the checks
+    """web/errors.py turns a DataError into a 400 as a last resort and logs it: the checks
     must have stopped the value before the database."""
     yield
-    assert [r.getMessage() for r in caplog.records if r.name == "backoffice.errors"] == []
+    assert [r.getMessage() for r in caplog.records if r.name == "backoffice.web.errors"] == []
 
 
 @pytest.fixture

@@ -48,7 +48,7 @@ def nothing_reaches_the_error_handlers(caplog):
     """errors.py turns a DataError into a 400 as a last resort and logs it; a 500 is
     logged too: the checks must stop every value before the database."""
     yield
-    assert [r.getMessage() for r in caplog.records if r.name == "backoffice.errors"] == []
+    assert [r.getMessage() for r in caplog.records if r.name == "backoffice.web.errors"] == []
 
 
 @pytest.fixture

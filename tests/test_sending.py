@@ -274,7 +274,7 @@ def test_CHN_3_http_api_payload_is_signed_with_the_connection_secret(app, queue_
 def test_CHN_3_sweeper_command_and_thread_requeue_stranded_messages(app, queue_clean, receiver):
     """`flask inbox sweep` (and the thread `python app.py` starts) enqueue what the
     queue missed; the worker then sends it."""
-    from backoffice.services.sweeper import sweep_once
+    from backoffice.jobs.periodic import sweep_once
 
     with app.app_context():
         setup = gen_agent_setup(endpoint_url=receiver.url)

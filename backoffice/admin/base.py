@@ -1,6 +1,6 @@
 """The one base admin view: tenancy, permissions and audit for every screen.
 
-Flask-Admin does not scope rows by overriding get_query alone (DESIGN.md). Each leak is
+Flask-Admin does not scope rows by overriding get_query alone (docs/ARCHITECTURE.md). Each leak is
 closed here once: list and count queries, get_one (edit/details/delete by id),
 relationship fields in forms and list_form, ajax lookups, bulk actions (they go through
 get_query) and export (through get_list). Writes are also checked at flush time by

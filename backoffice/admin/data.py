@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import or_, select
 
-from ..downloads import private_file
+from ..web.downloads import private_file
 from ..extensions import db
 from ..models import Department, Tag
 from ..models import data_jobs as states
@@ -103,7 +103,7 @@ class DataView(SecureView):
     def upload(self):
         if not self._may_import():
             abort(403)
-        # The body limit is the import's own (backoffice.uploads); a larger file never
+        # The body limit is the import's own (backoffice.web.uploads); a larger file never
         # gets here: errors.py answers its 413 with the limit message on this screen.
         storage = request.files.get("file")
         if storage is None or not storage.filename:

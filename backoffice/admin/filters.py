@@ -1,7 +1,7 @@
 """List filters whose options are rows of the current company.
 
 Flask-Admin computes a filter's option list once, when the view is registered, and shows
-that same list to every company (DESIGN.md "Known traps"). A `TenantOptionsFilter`
+that same list to every company (docs/ARCHITECTURE.md, "Tenancy"). A `TenantOptionsFilter`
 reads its options from the database on every request instead; the view must mix in
 `PerRequestFilterOptions`, which replaces the cached list when the page is rendered.
 """

@@ -11,7 +11,7 @@ from markupsafe import Markup
 from wtforms import SelectField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
-from ..downloads import private_file
+from ..web.downloads import private_file
 from ..models import Company, MessageTemplate
 from ..models.templates import TEMPLATE_KINDS
 from ..services import settings as settings_service

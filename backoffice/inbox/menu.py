@@ -4,9 +4,9 @@ from __future__ import annotations
 from flask_admin.menu import MenuLink
 from flask_login import current_user
 
+from ..services import visibility
+
 
 class InboxMenuLink(MenuLink):
     def is_accessible(self) -> bool:
-        from ..services import visibility
-
         return visibility.may_use_inbox(current_user)

@@ -14,7 +14,7 @@ from .base import TenantMixin, utcnow
 class Webhook(TenantMixin, db.Model):
     """An endpoint of the company's integration and the events it subscribes to.
 
-    `secret` signs each delivery (HMAC-SHA256 of the body, DESIGN.md "Webhook delivery"),
+    `secret` signs each delivery (HMAC-SHA256 of the body, with a delivery id and retries),
     so it is kept as generated, not hashed. It is shown once, when it is generated, and
     never again: no list, form, details page or export includes it, and the audit log
     masks it (services.audit.MASKED).

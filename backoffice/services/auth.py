@@ -26,6 +26,7 @@ from sqlalchemy import func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
+from ..jobs.runner import tasks
 from ..models import PasswordReset, User, utcnow
 from . import RuleError, mail, ratelimit, twofactor
 
@@ -176,9 +177,6 @@ def ask_password_reset(email: str, ip: str | None) -> str | None:
     """Queue the "Esqueci minha senha" mail. The answer never depends on the e-mail
     existing: the lookup happens in the background job. Returns an error only when the
     address asks too often (which says nothing about the e-mail)."""
-    from ..jobs import tasks
-    from ..jobs.mail import password_reset
-
     if ratelimit.hit("reset-ip", ip or "?", ratelimit.parse(current_app.config["PASSWORD_RESET_LIMIT"])):
         return _("Muitas solicitações. Tente novamente mais tarde.")
     email = normalise_email(email)
@@ -187,7 +185,7 @@ def ask_password_reset(email: str, ip: str | None) -> str | None:
     if ratelimit.hit("reset-email", _ident(email), [(3, 3600)]):
         return None
     base_url = current_app.config.get("MAIL_BASE_URL") or _request_base_url()
-    tasks.enqueue(password_reset, email, base_url)
+    tasks.enqueue("backoffice.jobs.mail.password_reset", email, base_url)  # by name: no cycle
     return None
 
 

@@ -52,7 +52,7 @@ def _clean(text: str | None) -> str | None:
 
 def _name_taken(company_id: int, name: str, exclude_id: int | None) -> bool:
     """Case-insensitive in Python: SQLite's lower() folds ASCII only."""
-    q = select(Connection.name).where(Connection.company_id == company_id)
+    q = Connection.owned(company_id, Connection.name)
     if exclude_id is not None:
         q = q.where(Connection.id != exclude_id)
     wanted = name.casefold()
@@ -72,8 +72,7 @@ def becoming_active(conn: Connection) -> bool:
 
 
 def active_count(company_id: int, exclude_id: int | None = None) -> int:
-    q = select(func.count(Connection.id)).where(Connection.company_id == company_id,
-                                                Connection.active.is_(True))
+    q = Connection.owned(company_id, func.count(Connection.id)).where(Connection.active.is_(True))
     if exclude_id is not None:
         q = q.where(Connection.id != exclude_id)
     return db.session.scalar(q) or 0

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func
 
 from ..extensions import db
 from ..models import Department
@@ -15,7 +15,7 @@ MAX_ORDER = 1_000_000
 def next_order(company_id: int) -> int:
     """DEP-1: the order given to a department saved without one (max + 1 in the company)."""
     current = db.session.scalar(
-        select(func.max(Department.order)).where(Department.company_id == company_id))
+        Department.owned(company_id, func.max(Department.order)))
     return (current or 0) + 1
 
 
@@ -24,7 +24,7 @@ def check_name(company_id: int, name: str | None, exclude_id: int | None = None)
     name = (name or "").strip()
     if not name:
         raise RuleError(_l("Informe o nome do departamento."))
-    q = select(Department.name).where(Department.company_id == company_id)
+    q = Department.owned(company_id, Department.name)
     if exclude_id is not None:
         q = q.where(Department.id != exclude_id)
     wanted = name.casefold()  # in Python: SQLite's lower() folds ASCII only
@@ -69,16 +69,16 @@ def check_members(department: Department, kept) -> None:
 def overflow_sources(department: Department) -> list[str]:
     """Names of the departments that route their overflow calls to this one."""
     return list(db.session.scalars(
-        select(Department.name).where(Department.company_id == department.company_id,
-                                      Department.overflow_department_id == department.id,
-                                      Department.id != department.id)
+        Department.owned(department.company_id, Department.name)
+        .where(Department.overflow_department_id == department.id,
+               Department.id != department.id)
         .order_by(Department.name)))
 
 
 def ordered(company_id: int, active_only: bool = True, receiving_only: bool = False):
     """DEP-1/DEP-2: the company's departments as offered when opening or transferring a
     ticket: by order, then name; `receiving_only` leaves out those not receiving tickets."""
-    q = select(Department).where(Department.company_id == company_id)
+    q = Department.owned(company_id)
     if active_only:
         q = q.where(Department.active.is_(True))
     if receiving_only:

@@ -186,8 +186,7 @@ def check(user, key: str, filters: dict | None) -> dict:
 def _check_department(user, value) -> int:
     # another company's department and a missing one read the same (no oracle)
     department_id = as_id(value)
-    found = department_id is not None and db.session.scalar(select(Department.id).where(
-        Department.id == department_id, Department.company_id == user.company_id))
+    found = Department.get_owned(user.company_id, department_id) is not None
     if not found:
         raise RuleError(_l("Departamento não encontrado."))
     return department_id
@@ -439,8 +438,8 @@ def _messages(context: Context) -> Plan:
               _("Etiquetas")]
     f = context.filters
     # a message is seen with its ticket: the ticket's visibility rule decides
-    ids = (select(Message.id).join(Ticket, Ticket.id == Message.ticket_id)
-           .where(Message.company_id == context.company_id, ticket_filter(context.user),
+    ids = (Message.owned(context.company_id, Message.id).join(Ticket, Ticket.id == Message.ticket_id)
+           .where(ticket_filter(context.user),
                   *context.in_range(Message.created_at)))
     if DEPARTMENT in f:
         ids = ids.where(Ticket.department_id == f[DEPARTMENT])
@@ -516,7 +515,7 @@ def _language_name(code: str | None) -> str:
 def _departments(context: Context) -> Plan:
     header = [_("ID"), _("Nome"), _("Descrição"), _("Ativo"), _("Ordem"),
               _("Recebe atendimentos"), _("Membros"), _("Criado em")]
-    ids = select(Department.id).where(Department.company_id == context.company_id)
+    ids = Department.owned(context.company_id, Department.id)
     if STATUS in context.filters:
         ids = ids.where(Department.active.is_(context.filters[STATUS] == "active"))
 
@@ -555,7 +554,7 @@ def _reasons(context: Context) -> Plan:
     header = [_("ID"), _("Nome"), _("Descrição"), _("Ativo"), _("Departamentos"),
               _("Criado em")]
     f = context.filters
-    ids = select(Reason.id).where(Reason.company_id == context.company_id)
+    ids = Reason.owned(context.company_id, Reason.id)
     if DEPARTMENT in f:
         ids = ids.where(Reason.id.in_(select(reason_department.c.reason_id).where(
             reason_department.c.department_id == f[DEPARTMENT])))

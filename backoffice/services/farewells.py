@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 
 from ..extensions import db
 from ..models import FarewellMessage
@@ -22,7 +21,7 @@ def check_farewell(farewell: FarewellMessage, exclude_id: int | None = None) -> 
         raise RuleError(_l("Informe o título da mensagem de despedida."))
     if len(farewell.title) > 80:
         raise RuleError(_l("O título pode ter no máximo 80 caracteres."))
-    q = select(FarewellMessage.title).where(FarewellMessage.company_id == farewell.company_id)
+    q = FarewellMessage.owned(farewell.company_id, FarewellMessage.title)
     if exclude_id is not None:
         q = q.where(FarewellMessage.id != exclude_id)
     wanted = farewell.title.casefold()
@@ -42,6 +41,5 @@ def check_farewell(farewell: FarewellMessage, exclude_id: int | None = None) -> 
 def active_farewells(company_id: int) -> list[FarewellMessage]:
     """What the agent may pick when closing a ticket, by title."""
     return list(db.session.scalars(
-        select(FarewellMessage)
-        .where(FarewellMessage.company_id == company_id, FarewellMessage.active.is_(True))
+        FarewellMessage.owned(company_id).where(FarewellMessage.active.is_(True))
         .order_by(FarewellMessage.title)))

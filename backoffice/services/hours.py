@@ -18,8 +18,6 @@ from collections.abc import Iterable
 from datetime import date, datetime, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-
 from ..extensions import db
 
 DEFAULT_TIMEZONE = "America/Sao_Paulo"
@@ -74,7 +72,7 @@ def is_open(period, at: datetime, tz: str | tzinfo | None, holidays: Iterable = 
 def company_holidays(company_id: int) -> list:
     from ..models import Holiday
 
-    return list(db.session.scalars(select(Holiday).where(Holiday.company_id == company_id)))
+    return list(db.session.scalars(Holiday.owned(company_id)))
 
 
 def company_is_open(company, period, at: datetime | None = None) -> bool:

@@ -1,4 +1,6 @@
-"""The inbox list (FLT-1), search (MSG-3) and the conversation panel, as queries.
+"""The inbox list (FLT-1), search (MSG-3) and the conversation panel, as queries; and the
+typed inputs of the inbox API: `Filters` (forgiving, from the query string) and the request
+bodies (`TransferInput`, `CloseInput`, `SendInput`, ..., strict, from services.inputs.Fields).
 
 Built for 100k tickets and more: keyset pagination on (last_activity_at, id) over the
 ticket_inbox indexes, the related rows loaded with joins (one query for the page plus
@@ -6,8 +8,10 @@ one for the tags, whatever the page size), no COUNT(*) of the whole set.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
+
+from flask_babel import gettext as _
 
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import aliased, joinedload, selectinload
@@ -16,7 +20,8 @@ from ..extensions import db
 from ..models import Connection, Department, Message, Tag, Ticket, User
 from ..models.contacts import Contact
 from ..models.tickets import CLOSED, OPEN_STATUSES, PENDING, ticket_tag
-from . import MAX_ID, serialize, visibility
+from . import MAX_ID, RuleError, serialize, visibility
+from .inputs import Fields, flag, ids, list_field, opt_id, text
 
 PAGE = 50
 MAX_PAGE = 100
@@ -64,6 +69,107 @@ class Filters:
                    tag_id=number("tag"), favourite=args.get("favourite") in ("1", "true"),
                    q=_clean(args.get("q")), text=_clean(args.get("text")),
                    cursor=args.get("cursor") or None, limit=limit)
+
+
+# --- request bodies (strict: a malformed field is a Portuguese 400, never a 500) -----------
+# Read from services.inputs.Fields (a JSON object or a form, read the same way); the field order
+# below is the order in which errors are reported.
+
+MAX_BULK = 200
+BULK_ACTIONS = ("close", "transfer")
+
+
+def _tag_ids(body: Fields, *names) -> list[int]:
+    return ids(list_field(body, *names), _("Etiquetas inválidas."))
+
+
+@dataclass
+class TransferInput:
+    department_id: int | None = None
+    agent_id: int | None = None
+    observation: str = ""
+
+    @classmethod
+    def from_body(cls, body: Fields) -> "TransferInput":
+        return cls(department_id=opt_id(body.get("department_id"), _("Departamento inválido.")),
+                   agent_id=opt_id(body.get("agent_id"), _("Atendente inválido.")),
+                   observation=text(body, "observation", 1000))
+
+    def fields(self) -> dict:
+        """Keyword arguments of services.tickets.transfer."""
+        return asdict(self)
+
+
+@dataclass
+class CloseInput:
+    reason_id: int | None = None
+    farewell_id: int | None = None
+    note: str = ""
+
+    @classmethod
+    def from_body(cls, body: Fields) -> "CloseInput":
+        return cls(reason_id=opt_id(body.get("reason_id"), _("Motivo inválido.")),
+                   farewell_id=opt_id(body.get("farewell_id"),
+                                      _("Mensagem de despedida inválida.")),
+                   note=text(body, "note", 1000))
+
+    def fields(self) -> dict:
+        """Keyword arguments of services.tickets.close."""
+        return asdict(self)
+
+
+@dataclass
+class SendInput:
+    """A reply (MSG-1): text, tags and a quick reply; the file comes as multipart."""
+    text: str = ""
+    tag_ids: list[int] = field(default_factory=list)
+    template_id: int | None = None
+
+    @classmethod
+    def from_body(cls, body: Fields) -> "SendInput":
+        return cls(text=text(body, "text"), tag_ids=_tag_ids(body, "tags", "tag_ids"),
+                   template_id=opt_id(body.get("template_id"), _("Resposta rápida inválida.")))
+
+
+@dataclass
+class TagsInput:
+    tag_ids: list[int] = field(default_factory=list)
+
+    @classmethod
+    def from_body(cls, body: Fields) -> "TagsInput":
+        return cls(tag_ids=_tag_ids(body, "tag_ids", "tags"))
+
+
+@dataclass
+class FavouriteInput:
+    value: bool
+
+    @classmethod
+    def from_body(cls, body: Fields) -> "FavouriteInput":
+        if "value" not in body:
+            raise RuleError(_("Informe o valor (value)."))
+        return cls(value=flag(body.get("value")))
+
+
+@dataclass
+class BulkInput:
+    """BLK-1: close or transfer up to MAX_BULK tickets with the same fields."""
+    action: str
+    ids: list[int]
+    fields: dict
+
+    @classmethod
+    def from_body(cls, body: Fields) -> "BulkInput":
+        action = body.get("action")
+        if action not in BULK_ACTIONS:
+            raise RuleError(_("Ação inválida: use close ou transfer."))
+        ticket_ids = ids(list_field(body, "ids"), _("Lista de atendimentos inválida."))
+        if not ticket_ids:
+            raise RuleError(_("Selecione ao menos um atendimento."))
+        if len(ticket_ids) > MAX_BULK:
+            raise RuleError(_("Selecione no máximo %(n)s atendimentos por vez.", n=MAX_BULK))
+        chosen = CloseInput if action == "close" else TransferInput
+        return cls(action=action, ids=ticket_ids, fields=chosen.from_body(body).fields())
 
 
 def _clean(value) -> str:

@@ -39,9 +39,9 @@ def available_pauses(user: User, at: datetime | None = None) -> list[Pause]:
     my_departments = select(DepartmentMember.department_id).where(
         DepartmentMember.user_id == user.id)
     pauses = db.session.scalars(
-        select(Pause)
+        Pause.owned(user.company_id)
         .join(pause_department, pause_department.c.pause_id == Pause.id)
-        .where(Pause.company_id == user.company_id, Pause.active.is_(True),
+        .where(Pause.active.is_(True),
                pause_department.c.department_id.in_(my_departments))
         .distinct()
         .order_by(Pause.name)

@@ -1,4 +1,5 @@
-"""JSON shapes of tickets and messages, shared by the inbox API and socket events.
+"""JSON shapes of tickets and messages, shared by the inbox API and socket events; and the
+read-only builders of the inbox panel (meta, a ticket's contact and history).
 
 Text goes out as data; the page puts it in the DOM with textContent, never innerHTML
 (MSG-5). Times are UTC ISO-8601 with "Z"; the page shows them in the company's zone.
@@ -7,10 +8,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..models import Message, Ticket
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..models import (
+    Company, Connection, Department, DepartmentMember, Message, Reason, Tag, Ticket, TicketEvent,
+    User,
+)
 from ..models.channels import CONNECTION_KINDS
 from ..models.tickets import MESSAGE_STATUSES, TICKET_STATUSES
+from . import attachments, catalog, departments, visibility
 from .catalog import safe_color
+
+EVENTS = 20
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -113,3 +124,126 @@ def visitor_message(m: Message) -> dict:
         "attachment": ({"name": m.file_name, "mime": m.file_mime, "kind": m.kind}
                        if m.file_key else None),
     }
+
+
+# --- the inbox panel -----------------------------------------------------------------------
+
+
+def meta(user: User, farewells) -> dict:
+    """What the inbox page needs once: the user, the company's connections, departments
+    (those the user filters by, those a ticket may go to), agents, tags, reasons, the
+    active `farewells` (services.tickets.farewells) and the labels."""
+    company = db.session.get(Company, user.company_id)
+    supervisor = visibility.supervises(user)
+    cid = user.company_id
+    connections = list(db.session.scalars(
+        select(Connection).where(Connection.company_id == cid)
+        .order_by(Connection.active.desc(), Connection.name)))
+    all_departments = departments.ordered(cid, active_only=False)
+    if supervisor:
+        filter_departments = all_departments
+    else:
+        own = visibility.department_ids(user)
+        filter_departments = [d for d in all_departments if d.id in own]
+    agents = visibility.agents_of(cid)
+    memberships: dict[int, list[int]] = {}
+    for user_id, department_id in db.session.execute(
+            select(DepartmentMember.user_id, DepartmentMember.department_id)
+            .where(DepartmentMember.company_id == cid)):
+        memberships.setdefault(user_id, []).append(department_id)
+    tags = catalog.visible_tags(db.session.query(Tag).filter(Tag.company_id == cid),
+                                user.id).order_by(Tag.name).all()
+    reasons = list(db.session.scalars(select(Reason).where(
+        Reason.company_id == cid, Reason.active.is_(True)).order_by(Reason.name)))
+    return {
+        "user": {"id": user.id, "name": user.name, "supervises": supervisor},
+        "company": {"id": cid, "name": company.name if company else ""},
+        "timezone": (company.timezone if company else None) or "America/Sao_Paulo",
+        "connections": [{"id": c.id, "name": c.name, "kind": c.kind, "kind_label": c.kind_label,
+                         "active": c.active} for c in connections],
+        "departments": [{"id": d.id, "name": d.name, "active": d.active}
+                        for d in filter_departments],
+        "transfer_departments": [{"id": d.id, "name": d.name}
+                                 for d in departments.ordered(cid, True, True)],
+        "agents": [{"id": a.id, "name": a.name,
+                    "department_ids": sorted(memberships.get(a.id, [])),
+                    "supervises": a.can("inbox", "supervise")} for a in agents],
+        "tags": [tag(t) for t in tags],
+        "reasons": [{"id": r.id, "name": r.name} for r in reasons],
+        "farewells": [{"id": f.id, "title": f.title} for f in farewells],
+        "statuses": {
+            "ticket": {k: str(v) for k, v in TICKET_STATUSES.items()},
+            "message": {k: str(v) for k, v in MESSAGE_STATUSES.items()},
+        },
+        "max_upload": attachments.max_bytes(),
+    }
+
+
+def contact(user: User, ticket: Ticket) -> dict:
+    """The ticket's contact, with how many other tickets of it `user` may see."""
+    person = ticket.contact
+    others = db.session.scalar(
+        select(func.count()).select_from(Ticket).where(
+            Ticket.contact_id == person.id, Ticket.id != ticket.id,
+            visibility.ticket_filter(user)))
+    return {"id": person.id, "name": person.name, "phone": person.phone,
+            "email": person.email, "created_at": iso(person.created_at),
+            "other_tickets": others or 0}
+
+
+def event_label(kind: str) -> str:
+    labels = {
+        "created": _("Atendimento aberto"),
+        "accepted": _("Aceito"),
+        "transferred": _("Transferido"),
+        "closed": _("Finalizado"),
+        "reopened": _("Reaberto"),
+    }
+    return labels.get(kind, kind)
+
+
+def events(ticket: Ticket, limit: int = EVENTS) -> list[dict]:
+    """The ticket's latest history entries, newest first, with names instead of ids
+    (names looked up in the ticket's company only)."""
+    rows = list(db.session.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id,
+                                  TicketEvent.company_id == ticket.company_id)
+        .order_by(TicketEvent.id.desc()).limit(limit)))
+    wanted_departments, wanted_users, wanted_reasons = set(), set(), set()
+    for row in rows:
+        data = row.data or {}
+        for key in ("from_department_id", "to_department_id"):
+            if isinstance(data.get(key), int):
+                wanted_departments.add(data[key])
+        if isinstance(data.get("to_agent_id"), int):
+            wanted_users.add(data["to_agent_id"])
+        if isinstance(data.get("reason_id"), int):
+            wanted_reasons.add(data["reason_id"])
+        if row.user_id:
+            wanted_users.add(row.user_id)
+
+    def names(model, ids):
+        if not ids:
+            return {}
+        return dict(db.session.execute(select(model.id, model.name).where(
+            model.id.in_(ids), model.company_id == ticket.company_id)).all())
+
+    dept_names = names(Department, wanted_departments)
+    user_names = names(User, wanted_users)
+    reason_names = names(Reason, wanted_reasons)
+    out = []
+    for row in rows:
+        data = row.data or {}
+        out.append({
+            "id": row.id,
+            "kind": row.kind,
+            "label": event_label(row.kind),
+            "user": user_names.get(row.user_id),
+            "created_at": iso(row.created_at),
+            "observation": data.get("observation") or None,
+            "from_department": dept_names.get(data.get("from_department_id")),
+            "to_department": dept_names.get(data.get("to_department_id")),
+            "to_agent": user_names.get(data.get("to_agent_id")),
+            "reason": reason_names.get(data.get("reason_id")),
+        })
+    return out

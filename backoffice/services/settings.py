@@ -1,7 +1,6 @@
 """Parâmetros (PAR-1): the company-wide switches, one row per company made on first use."""
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -15,7 +14,7 @@ def get_settings(company_id: int) -> CompanySettings:
     requests at once: the unique constraint refuses the second insert, which then reads
     the row the first one made.
     """
-    q = select(CompanySettings).where(CompanySettings.company_id == company_id)
+    q = CompanySettings.owned(company_id)
     row = db.session.scalar(q)
     if row is not None:
         return row
@@ -32,7 +31,7 @@ def get_settings(company_id: int) -> CompanySettings:
 def read_settings(company_id: int) -> CompanySettings:
     """The settings row, or an unsaved one with the defaults: for readers that must not
     write (a rule checked mid-flush, a list query)."""
-    row = db.session.scalar(select(CompanySettings).where(CompanySettings.company_id == company_id))
+    row = db.session.scalar(CompanySettings.owned(company_id))
     return row or CompanySettings(company_id=company_id, cpf_required_pf=False,
                                   cnpj_required_pj=False, support_access_allowed=False,
                                   wallet_enabled=False)

@@ -5,7 +5,6 @@ import ipaddress
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -47,8 +46,7 @@ def settings_for(company_id: int) -> TelephonySettings:
 
 
 def _find(company_id: int) -> TelephonySettings | None:
-    return db.session.scalar(
-        select(TelephonySettings).where(TelephonySettings.company_id == company_id))
+    return db.session.scalar(TelephonySettings.owned(company_id))
 
 
 # --- PABX host -----------------------------------------------------------------------------

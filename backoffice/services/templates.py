@@ -12,7 +12,6 @@ from pathlib import Path
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 
 from ..extensions import db
 from ..models import MessageTemplate
@@ -164,8 +163,8 @@ def normalise_shortcut(value: str | None) -> str:
 
 def check_shortcut(company_id: int, value: str | None, exclude_id: int | None = None) -> str:
     shortcut = normalise_shortcut(value)
-    q = select(MessageTemplate.id).where(MessageTemplate.company_id == company_id,
-                                         MessageTemplate.shortcut == shortcut)
+    q = MessageTemplate.owned(company_id, MessageTemplate.id).where(
+        MessageTemplate.shortcut == shortcut)
     if exclude_id is not None:
         q = q.where(MessageTemplate.id != exclude_id)
     if db.session.scalar(q) is not None:

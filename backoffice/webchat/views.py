@@ -19,14 +19,15 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
-from ..downloads import private_file
-from .. import errors
 from ..extensions import db
 from ..services import RuleError, after_commit, attachments, ratelimit
 from ..services import webchat as rules
+from ..services.messages import MAX_TEXT
 from ..services.templates import ALLOWED, human_size
-from ..services.tickets import MAX_TEXT
-from . import bp
+from ..web import errors
+from ..web.api import ApiError, handle_api_errors, json_error
+from ..web.downloads import private_file
+from .blueprint import bp
 
 STATIC = Path(__file__).resolve().parent.parent / "static" / "webchat"
 TOKEN_HEADER = "X-Visitor-Token"
@@ -48,27 +49,18 @@ FRAME_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; "
              "base-uri 'none'; form-action 'none'")
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, headers: dict | None = None):
-        super().__init__(message)
-        self.status, self.message, self.headers = status, message, headers or {}
+handle_api_errors(bp)
 
 
 def _is_api() -> bool:
     return "/api/" in request.path
 
 
-@bp.errorhandler(ApiError)
-def _api_error(exc: ApiError):
-    db.session.rollback()
-    return {"error": exc.message}, exc.status, exc.headers
-
-
 @bp.errorhandler(RuleError)
 def _rule_error(exc: RuleError):
     db.session.rollback()
     status = 409 if isinstance(exc, rules.TicketClosed) else 400
-    return {"error": str(exc)}, status
+    return json_error(exc, status)
 
 
 @bp.errorhandler(HTTPException)
@@ -80,8 +72,8 @@ def _http_error(exc: HTTPException):
     else:
         message = str(errors.MESSAGES.get(exc.code) or _("Erro %(code)s.", code=exc.code))
     if _is_api():
-        return {"error": message}, exc.code
-    return errors._page(exc.code, message)
+        return json_error(message, exc.code)
+    return errors.error_page(exc.code, message)
 
 
 # --- lookups --------------------------------------------------------------------------------

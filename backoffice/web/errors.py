@@ -16,6 +16,9 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
+from ..extensions import db
+from ..services import data_jobs
+
 log = logging.getLogger(__name__)
 
 BAD_INPUT_LOG = "bad input reached the database on %s: %s"
@@ -29,9 +32,10 @@ MESSAGES = {
     429: _l("Muitas requisições. Aguarde um pouco e tente de novo."),
     500: _l("Erro interno. A equipe foi avisada; tente novamente em instantes."),
 }
+CSRF_MESSAGE = _l("O formulário expirou ou é inválido. Recarregue a página e tente de novo.")
 
 
-def _page(code: int, message: str):
+def error_page(code: int, message: str):
     if request.accept_mimetypes.best == "application/json" or "/api/" in request.path:
         return {"error": message, "status": code}, code
     return render_template("errors/error.html", code=code, message=message), code
@@ -40,28 +44,24 @@ def _page(code: int, message: str):
 def init_errors(app) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
-        return _page(400, _("O formulário expirou ou é inválido. Recarregue a página e tente de novo."))
+        return error_page(400, str(CSRF_MESSAGE))
 
     @app.errorhandler(HTTPException)
     def http_error(exc):
         if exc.code == 413 and request.endpoint == "data.upload":
             # the import screen says what the limit is, on the screen itself
-            from .services import data_jobs
-
             flash(data_jobs.too_big_message(), "error")
             return redirect(url_for("data.index"))
-        return _page(exc.code or 500, str(MESSAGES.get(exc.code) or _("Erro %(code)s.", code=exc.code)))
+        return error_page(exc.code or 500, str(MESSAGES.get(exc.code) or _("Erro %(code)s.", code=exc.code)))
 
     @app.errorhandler(DataError)
     @app.errorhandler(OverflowError)
     def bad_value(exc):
-        from .extensions import db
-
         db.session.rollback()
         log.warning(BAD_INPUT_LOG, request.path, type(exc).__name__)
-        return _page(400, str(MESSAGES[400]))
+        return error_page(400, str(MESSAGES[400]))
 
     @app.errorhandler(Exception)
     def unexpected(exc):
         log.exception("unhandled error on %s", request.path)
-        return _page(500, str(MESSAGES[500]))
+        return error_page(500, str(MESSAGES[500]))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask import Request, current_app
 
-from .lib.requests import CleanTextRequest
+from ..lib.requests import CleanTextRequest
 
 # endpoint -> config key of its limit in bytes; the form's own fields get some room
 ROUTE_LIMITS = {"data.upload": "IMPORT_MAX_BYTES"}

@@ -1,0 +1,87 @@
+"""The inbox API on messages: a ticket's conversation and search (MSG-3), replying (MSG-1),
+sending a failed message again and tagging one message."""
+from __future__ import annotations
+
+from flask import jsonify, request
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ..services import after_commit, attachments, inbox, replies, sending, tickets, visibility
+from ..services.inbox import SendInput, TagsInput
+from ..web.api import ApiError, no_nul, opt_id, read_body
+from .blueprint import bp
+from .common import api, find_message, find_ticket, limit_arg, message_json
+
+
+@bp.get("/api/tickets/<ticket_id>/messages")
+@api
+def ticket_messages(ticket_id):
+    user = current_user
+    ticket = find_ticket(ticket_id)
+    before = opt_id(request.args.get("before"), _("Parâmetro before inválido."))
+    rows, more = inbox.conversation(ticket, before=before, limit=limit_arg())
+    connection = ticket.connection
+    return jsonify({"messages": [message_json(m, connection, user) for m in rows],
+                    "has_more": more})
+
+
+@bp.get("/api/tickets/<ticket_id>/search")
+@api
+def ticket_search(ticket_id):
+    user = current_user
+    ticket = find_ticket(ticket_id)
+    term = no_nul(request.args.get("q") or "").strip()
+    rows = inbox.search_conversation(ticket, term)
+    connection = ticket.connection
+    return jsonify({"q": term[:100], "messages": [message_json(m, connection, user) for m in rows]})
+
+
+@bp.post("/api/tickets/<ticket_id>/messages")
+@api
+def send_message(ticket_id):
+    """MSG-1: text and/or a file (or a quick reply's file), with optional tags."""
+    user = current_user
+    ticket = find_ticket(ticket_id)
+    body = read_body()
+    replies.check_reply(user, ticket)
+    data = SendInput.from_body(body)
+    text, upload = data.text, None
+    storage = request.files.get("file")
+    if storage is not None and storage.filename:
+        upload = attachments.read(storage)
+    if data.template_id is not None:
+        template = replies.find_template(user, data.template_id)
+        if template is None:
+            raise ApiError(404, _("Resposta rápida não encontrada."))
+        text, upload = replies.apply_template(user, ticket, template, text, upload)
+    message = sending.queue(ticket, user, text, upload=upload, tag_ids=data.tag_ids or None)
+    connection = ticket.connection
+    message_id = message.id
+    after_commit.commit()
+    message = visibility.find_message(user, message_id)
+    return jsonify({"message": message_json(message, connection, user)}), 201
+
+
+@bp.post("/api/messages/<message_id>/retry")
+@api
+def message_retry(message_id):
+    user = current_user
+    message = find_message(message_id)
+    replies.check_retry(user, message)
+    sending.retry(message, user)
+    after_commit.commit()
+    message = visibility.find_message(user, message_id)
+    return jsonify({"message": message_json(message, message.ticket.connection, user)})
+
+
+@bp.post("/api/messages/<message_id>/tags")
+@api
+def message_tags(message_id):
+    """MSG-3: tag one message."""
+    user = current_user
+    message = find_message(message_id)
+    data = TagsInput.from_body(read_body())
+    tickets.set_message_tags(message, user, data.tag_ids)
+    after_commit.commit()
+    message = visibility.find_message(user, message_id)
+    return jsonify({"message": message_json(message, message.ticket.connection, user)})

@@ -1,0 +1,168 @@
+"""The inbox API on tickets: the list (FLT-1), a ticket's panel, reading it, and the agent's
+actions on one ticket or many (BLK-1). Bodies are read by services.inbox's inputs."""
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime
+
+from flask import jsonify, request
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ..extensions import db
+from ..models import Ticket
+from ..services import RuleError, after_commit, inbox, replies, serialize, tickets, visibility
+from ..services.inbox import BulkInput, CloseInput, FavouriteInput, TagsInput, TransferInput
+from ..web.api import ApiError, clean_args, read_body
+from .blueprint import bp
+from .common import api, find_ticket, limit_arg, message_json, summary
+
+log = logging.getLogger(__name__)
+
+CURSOR_RE = re.compile(r"\d{4}-\d{2}-\d{2}T[0-9:.+-]{2,40}_\d{1,18}\Z")
+
+
+@bp.get("/api/tickets")
+@api
+def ticket_list():
+    cursor = request.args.get("cursor")
+    if cursor:
+        moment = cursor.partition("_")[0]
+        try:
+            valid = CURSOR_RE.match(cursor) is not None and bool(datetime.fromisoformat(moment))
+        except ValueError:
+            valid = False
+        if not valid:
+            raise ApiError(400, _("Parâmetro cursor inválido."))
+    filters = inbox.Filters.from_args(clean_args())
+    rows, next_cursor = inbox.list_summaries(current_user, filters)
+    return jsonify({"tickets": rows, "next_cursor": next_cursor})
+
+
+def _detail(user, ticket: Ticket) -> dict:
+    rows, more = inbox.conversation(ticket, limit=limit_arg())
+    connection = ticket.connection
+    return {
+        "ticket": {**summary(ticket, user), "contact": serialize.contact(user, ticket),
+                   "queued_at": serialize.iso(ticket.queued_at),
+                   "accepted_at": serialize.iso(ticket.accepted_at),
+                   "reason": ({"id": ticket.reason.id, "name": ticket.reason.name}
+                              if ticket.reason_id and ticket.reason else None),
+                   "close_note": ticket.close_note},
+        "messages": [message_json(m, connection, user) for m in rows],
+        "has_more": more,
+        "reasons": [{"id": r.id, "name": r.name} for r in tickets.reasons_for(ticket)],
+        "reason_required": bool(ticket.department and ticket.department.reason_required_to_close),
+        "observation_required": bool(ticket.department
+                                     and ticket.department.observation_required_on_transfer),
+        "can_act": tickets.may_act(user, ticket),
+        "reply_block": replies.reply_refusal(user, ticket),
+        "events": serialize.events(ticket),
+    }
+
+
+@bp.get("/api/tickets/<ticket_id>")
+@api
+def ticket_detail(ticket_id):
+    # A GET never changes state (SEC-8): the page opening the ticket marks it read with
+    # POST .../read.
+    return jsonify(_detail(current_user, find_ticket(ticket_id)))
+
+
+@bp.post("/api/tickets/<ticket_id>/read")
+@api
+def ticket_read(ticket_id):
+    """Opening a conversation reads it, for its agent (or anyone while it has none): a
+    supervisor looking at another agent's ticket leaves that agent's badge alone."""
+    user = current_user
+    ticket = find_ticket(ticket_id)
+    if ticket.agent_id in (None, user.id) and ticket.unread:
+        tickets.mark_read(ticket)
+        after_commit.commit()
+    return jsonify({"ticket": summary(ticket, user)})
+
+
+# --- actions -------------------------------------------------------------------------------
+
+
+def _ticket_action(ticket_id, action):
+    user = current_user
+    ticket = find_ticket(ticket_id)
+    data = read_body()
+    action(ticket, user, data)
+    after_commit.commit()
+    ticket = visibility.find_ticket(user, ticket.id)
+    if ticket is None:  # transferred somewhere this user no longer sees
+        return jsonify({"ticket": None, "visible": False})
+    return jsonify({"ticket": summary(ticket, user), "visible": True})
+
+
+@bp.post("/api/tickets/<ticket_id>/accept")
+@api
+def ticket_accept(ticket_id):
+    return _ticket_action(ticket_id, lambda t, u, d: tickets.accept(t, u))
+
+
+@bp.post("/api/tickets/<ticket_id>/transfer")
+@api
+def ticket_transfer(ticket_id):
+    return _ticket_action(ticket_id, lambda t, u, d: tickets.transfer(
+        t, u, **TransferInput.from_body(d).fields()))
+
+
+@bp.post("/api/tickets/<ticket_id>/close")
+@api
+def ticket_close(ticket_id):
+    return _ticket_action(ticket_id, lambda t, u, d: tickets.close(
+        t, u, **CloseInput.from_body(d).fields()))
+
+
+@bp.post("/api/tickets/<ticket_id>/reopen")
+@api
+def ticket_reopen(ticket_id):
+    return _ticket_action(ticket_id, lambda t, u, d: tickets.reopen(t, u))
+
+
+@bp.post("/api/tickets/<ticket_id>/favourite")
+@api
+def ticket_favourite(ticket_id):
+    return _ticket_action(ticket_id, lambda t, u, d: tickets.set_favourite(
+        t, u, FavouriteInput.from_body(d).value))
+
+
+@bp.post("/api/tickets/<ticket_id>/tags")
+@api
+def ticket_tags(ticket_id):
+    return _ticket_action(ticket_id, lambda t, u, d: tickets.set_tags(
+        t, u, TagsInput.from_body(d).tag_ids))
+
+
+@bp.post("/api/bulk")
+@api
+def bulk():
+    """BLK-1: close or transfer many tickets, each in its own transaction."""
+    user = current_user
+    data = BulkInput.from_body(read_body())
+    run = tickets.close if data.action == "close" else tickets.transfer
+    done, errors = [], []
+    for ticket_id in data.ids:
+        ticket = visibility.find_ticket(user, ticket_id)
+        if ticket is None:
+            errors.append({"id": ticket_id, "protocol": None,
+                           "error": _("Atendimento não encontrado.")})
+            continue
+        protocol = ticket.protocol
+        try:
+            run(ticket, user, **data.fields)
+            after_commit.commit()
+            done.append(ticket_id)
+        except RuleError as exc:
+            db.session.rollback()
+            errors.append({"id": ticket_id, "protocol": protocol, "error": str(exc)})
+        except Exception:  # one broken ticket must not stop the others
+            db.session.rollback()
+            log.exception("bulk %s failed on ticket %s", data.action, ticket_id)
+            errors.append({"id": ticket_id, "protocol": protocol,
+                           "error": _("Não foi possível concluir a ação neste atendimento.")})
+    return jsonify({"done": done, "errors": errors})

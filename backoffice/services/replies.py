@@ -1,0 +1,111 @@
+"""Who may write in a ticket now, and the quick replies (MSG-1, MSG-2) an agent writes with.
+
+Shared by the inbox API and, later, the public API and the socket handlers, so they refuse
+and fill a reply the same way. The retry check lives here rather than in services.sending
+(whose announce and deliver parts are being reshaped): `sending.retry` may take it over.
+"""
+from __future__ import annotations
+
+from flask_babel import gettext as _
+from sqlalchemy import or_, select
+
+from ..extensions import db
+from ..models import Message, MessageTemplate, Ticket, User
+from ..models.templates import KIND_ATTACHMENT, KIND_TEXT
+from ..models.tickets import CLOSED, WAITING
+from . import RuleError, tickets
+from . import messages as message_vars
+from . import templates as template_rules
+
+QUICK_REPLIES = 10
+QUICK_KINDS = (KIND_TEXT, KIND_ATTACHMENT)
+
+
+def reply_refusal(user: User, ticket: Ticket) -> str | None:
+    """Why `user` cannot write in `ticket` now (shown on the composer), or None."""
+    if ticket.status == CLOSED:
+        return _("Este atendimento já foi finalizado.")
+    if ticket.status == WAITING:
+        return _("Aceite o atendimento antes de responder.")
+    if not tickets.may_act(user, ticket):
+        return _("Este atendimento está com %(name)s.",
+                 name=ticket.agent.name if ticket.agent else "")
+    return None
+
+
+def check_reply(user: User, ticket: Ticket) -> None:
+    refused = reply_refusal(user, ticket)
+    if refused:
+        raise RuleError(refused)
+
+
+def check_retry(user: User, message: Message) -> None:
+    """Only who may act on the ticket sends a failed message again."""
+    ticket = message.ticket
+    if not tickets.may_act(user, ticket):
+        raise RuleError(_("Este atendimento está com %(name)s.", name=ticket.agent.name))
+
+
+def context(user: User, ticket: Ticket) -> dict:
+    """The variables of a quick reply written by `user` in `ticket`."""
+    # the same context as the rules' own messages: the ticket's agent, else the writer
+    return tickets._context(ticket, ticket.agent or user)
+
+
+def find_template(user: User, template_id: int) -> MessageTemplate | None:
+    """An active text or attachment template of the user's company, or None."""
+    return db.session.scalar(select(MessageTemplate).where(
+        MessageTemplate.id == template_id, MessageTemplate.company_id == user.company_id,
+        MessageTemplate.active.is_(True), MessageTemplate.kind.in_(QUICK_KINDS)))
+
+
+def template_upload(template: MessageTemplate):
+    """The quick reply's file as an Upload, or None when it has none."""
+    if not template.file_key:
+        return None
+    try:
+        path = template_rules.file_path(template.company_id, template.file_key)
+    except ValueError:
+        path = None
+    if path is None or not path.is_file():
+        raise RuleError(_("O arquivo do template %(shortcut)s não foi encontrado.",
+                          shortcut=template.shortcut))
+    return template_rules.Upload(data=path.read_bytes(), name=template.file_name or "arquivo",
+                                 mime=template.file_mime or "application/octet-stream")
+
+
+def apply_template(user: User, ticket: Ticket, template: MessageTemplate, text: str, upload):
+    """(text, upload) of a reply written with `template`: what the agent typed wins, the
+    template fills the rest."""
+    if not text.strip():
+        text = message_vars.render(template.body, context(user, ticket))
+    if upload is None and template.kind == KIND_ATTACHMENT:
+        upload = template_upload(template)
+    return text, upload
+
+
+def _like_prefix(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def search(user: User, q: str, ticket: Ticket | None = None) -> list[dict]:
+    """MSG-2: the active text and attachment templates matching what follows "/", with
+    their text filled in for `ticket` when given."""
+    term = q.strip().lower()[:40].lstrip("/")
+    query = select(MessageTemplate).where(
+        MessageTemplate.company_id == user.company_id, MessageTemplate.active.is_(True),
+        MessageTemplate.kind.in_(QUICK_KINDS))
+    if term:
+        escaped = _like_prefix(term)
+        query = query.where(or_(
+            MessageTemplate.shortcut.like("/" + escaped + "%", escape="\\"),
+            MessageTemplate.title.ilike("%" + escaped + "%", escape="\\")))
+    rows = list(db.session.scalars(query.order_by(MessageTemplate.shortcut).limit(QUICK_REPLIES)))
+    variables = context(user, ticket) if ticket is not None else None
+    return [{
+        "id": t.id, "shortcut": t.shortcut, "title": t.title,
+        "body": message_vars.render(t.body, variables) if variables else (t.body or ""),
+        "kind": t.kind, "kind_label": t.kind_label,
+        "attachment": ({"name": t.file_name, "mime": t.file_mime, "size": t.file_size}
+                       if t.kind == KIND_ATTACHMENT and t.file_key else None),
+    } for t in rows]
