@@ -31,7 +31,7 @@ def current_company_id() -> int | None:
         return g.get(_ACTING)
     if not has_request_context():
         return None
-    if "tenant_id" in g:  # the webchat's connection (webchat/views.py, webchat/sockets.py)
+    if "tenant_id" in g:  # the webchat's connection (channels/webchat/views.py, sockets.py)
         return g.tenant_id
     user = current_user
     if not getattr(user, "is_authenticated", False) or user.is_superuser:

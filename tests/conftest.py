@@ -164,6 +164,25 @@ def login(client, email: str, password: str = "senha-segura-1"):
     return client.submit("/login", {"email": email, "password": password})
 
 
+def client_as(app, email: str | None):
+    """A test client logged in as `email` (anonymous without one)."""
+    client = app.test_client()
+    if email:
+        assert login(client, email).status_code == 302, f"login of {email} failed"
+    return client
+
+
+def post(client, url: str, json=None, data=None, csrf: bool = True, **kwargs):
+    """POST as the app's JavaScript does: the JSON body `json` (or the form `data`), the
+    CSRF token in the X-CSRFToken header (left out with csrf=False) and JSON asked back."""
+    headers = {"Accept": "application/json"}
+    if csrf:
+        headers["X-CSRFToken"] = client.csrf_token()
+    if json is not None:
+        return client.post(url, json=json, headers=headers, **kwargs)
+    return client.post(url, data=data or {}, headers=headers, **kwargs)
+
+
 @pytest.fixture
 def tenants(app):
     """Two companies, A and B, each with an admin and rows in every admin screen."""
@@ -209,9 +228,9 @@ def socket_for(app):
 
 @pytest.fixture
 def webchat_world(app):
-    """tests.webchat_factories.gen_webchat_world, with the rate limiter's state reset."""
+    """tests.factories.gen_webchat_world, with the rate limiter's state reset."""
     from backoffice.services import ratelimit
-    from tests.webchat_factories import gen_webchat_world
+    from tests.factories import gen_webchat_world
 
     ratelimit.reset_redis_state()
     with app.app_context():

@@ -208,3 +208,24 @@ def test_PLT_arch_the_cycle_check_finds_a_cycle():
     assert cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [["a", "b"]]
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c"]]
     assert cycles({"a": {"b"}, "b": {"c"}, "c": set()}) == []
+
+
+# lib holds plumbing and models the tables: neither may depend on the layers above them.
+BELOW = {
+    "backoffice.lib": ("backoffice.lib",),
+    "backoffice.models": ("backoffice.models", "backoffice.lib", "backoffice.extensions",
+                          "backoffice.permissions"),
+}
+
+
+def test_PLT_arch_lib_and_models_import_nothing_above_them():
+    graph = import_graph()
+    wrong = sorted(
+        f"{module} -> {target}"
+        for module, targets in graph.items()
+        for layer, allowed in BELOW.items()
+        if module == layer or module.startswith(layer + ".")
+        for target in targets
+        if not any(target == a or target.startswith(a + ".") for a in allowed)
+    )
+    assert not wrong, "upward imports:\n  " + "\n  ".join(wrong)

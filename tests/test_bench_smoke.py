@@ -11,7 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from sqlalchemy import make_url
 
 from tests.conftest import BACKEND, PG_URL, _check_postgres, missing_service

@@ -10,12 +10,11 @@ from sqlalchemy import select
 
 from backoffice.extensions import db
 from backoffice.models import (
-    Company, Contact, ContactField, PermissionGroup, Tag, User,
+    Company, Contact, ContactField, PermissionGroup, User,
 )
 from backoffice.services.settings import get_settings
-from tests.conftest import flashes, login
-from tests.factories import gen_group, gen_user
-from tests.inbox_factories import gen_ticket
+from tests.conftest import client_as, flashes, login
+from tests.factories import gen_group, gen_ticket, gen_user
 
 CPF = "529.982.247-25"
 CNPJ = "11.444.777/0001-61"
@@ -215,14 +214,8 @@ def wallets(app, tenants):
     return ids
 
 
-def _client(app, email):
-    client = app.test_client()
-    assert login(client, email).status_code == 302
-    return client
-
-
 def test_WAL_1_agent_sees_only_own_wallet_and_unowned_contacts(app, tenants, wallets):
-    ana = _client(app, "ana@example.com")
+    ana = client_as(app, "ana@example.com")
     listing = ana.get("/admin/contacts/").text
     assert "Cliente da Ana" in listing and "Cliente de todos" in listing
     assert "Cliente do Beto" not in listing
@@ -238,17 +231,17 @@ def test_WAL_1_agent_sees_only_own_wallet_and_unowned_contacts(app, tenants, wal
 
 
 def test_WAL_1_supervisor_sees_every_wallet_and_wallets_off_shows_all(app, tenants, wallets):
-    listing = _client(app, "gerente@example.com").get("/admin/contacts/").text
+    listing = client_as(app, "gerente@example.com").get("/admin/contacts/").text
     assert all(name in listing for name in wallets if name.startswith("Cliente"))
     with app.app_context():
         get_settings(tenants["a"].company_id).wallet_enabled = False
         db.session.commit()
-    listing = _client(app, "ana@example.com").get("/admin/contacts/").text
+    listing = client_as(app, "ana@example.com").get("/admin/contacts/").text
     assert "Cliente do Beto" in listing
 
 
 def test_WAL_1_an_agent_creating_a_contact_keeps_it_in_their_wallet(app, tenants, wallets):
-    ana = _client(app, "ana@example.com")
+    ana = client_as(app, "ana@example.com")
     page = ana.get("/admin/contacts/new/").text
     assert 'name="owner"' not in page  # cannot hand it to someone else
     with app.app_context():
@@ -260,7 +253,7 @@ def test_WAL_1_an_agent_creating_a_contact_keeps_it_in_their_wallet(app, tenants
         ana_id = db.session.scalar(select(User.id).where(User.email == "ana@example.com"))
     assert contact(app, name="Novo da Ana").owner_id == ana_id
     # the manager assigns wallets
-    manager = _client(app, "gerente@example.com")
+    manager = client_as(app, "gerente@example.com")
     resp = manager.submit("/admin/contacts/new/", form(name="Do Beto", phone="(11) 95555-0001",
                                                        owner=str(beto)))
     assert resp.status_code == 302, flashes(resp.text)
@@ -268,7 +261,7 @@ def test_WAL_1_an_agent_creating_a_contact_keeps_it_in_their_wallet(app, tenants
 
 
 def test_WAL_1_duplicate_message_does_not_name_a_contact_of_another_wallet(app, tenants, wallets):
-    ana = _client(app, "ana@example.com")
+    ana = client_as(app, "ana@example.com")
     resp = ana.submit("/admin/contacts/new/", form(name="Cópia", phone="+5511911110002"),
                       follow_redirects=True)
     text = html.unescape(resp.text)

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import html
 import io
-import json
 import re
 
 import pytest
 from sqlalchemy import func, select
 
 from backoffice.extensions import db
-from backoffice.models import Company, Contact, DataJob, User
+from backoffice.models import Company, Contact, DataJob
 from backoffice.models.data_jobs import KIND_EXPORT, KIND_IMPORT
-from backoffice.services import data_jobs
 from tests.admin_registry import admin_views, model_views
 from tests.conftest import flashes, login
 from tests.factories import gen_group, gen_user

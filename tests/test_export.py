@@ -19,14 +19,14 @@ from sqlalchemy import event, func, insert, select
 from backoffice.cli.export import export_cli
 from backoffice.extensions import db
 from backoffice.models import (
-    AuditLog, Company, Contact, ContactField, DataJob, Message, PermissionGroup, Reason, Tag,
-    User,
+    AuditLog, Company, Contact, ContactField, DataJob, Message, PermissionGroup, User,
 )
 from backoffice.models import data_jobs as states
 from backoffice.services import RuleError, data_jobs, exporter
 from backoffice.services.settings import get_settings
-from tests.factories import gen_department, gen_user
-from tests.inbox_factories import gen_connection, gen_contact, gen_ticket
+from tests.factories import (
+    gen_connection, gen_contact, gen_department, gen_reason, gen_tag, gen_ticket, gen_user,
+)
 
 BOM = b"\xef\xbb\xbf"
 AT_0230_UTC = datetime(2026, 3, 10, 2, 30)  # 09/03/2026 23:30 in São Paulo (UTC-3)
@@ -63,10 +63,9 @@ def _build_company(company_id: int, key: str, marker: str) -> dict:
     support = gen_department(company, f"Suporte {marker}", members=[(bruno, True, False)],
                              active=False)
     admin = db.session.scalar(select(User).where(User.email == f"admin-{key}@example.com"))
-    vip = Tag(company_id=company_id, name=f"VIP {marker}")
-    mine = Tag(company_id=company_id, name=f"Minha do admin {marker}", owner_id=admin.id)
-    anas = Tag(company_id=company_id, name=f"Segredo da Ana {marker}", owner_id=ana.id)
-    db.session.add_all([vip, mine, anas])
+    vip = gen_tag(company, f"VIP {marker}")
+    mine = gen_tag(company, f"Minha do admin {marker}", owner=admin)
+    anas = gen_tag(company, f"Segredo da Ana {marker}", owner=ana)
     field = ContactField(company_id=company_id, label="Código no ERP", key="codigo_no_erp")
     db.session.add(field)
     db.session.flush()
@@ -103,9 +102,7 @@ def _build_company(company_id: int, key: str, marker: str) -> dict:
                        status="failed", error="timeout", created_at=datetime(2026, 4, 2, 15, 5))
     db.session.add(m_failed)
 
-    reason = Reason(company_id=company_id, name=f"Venda fechada {marker}", active=False)
-    reason.departments = [sales]
-    db.session.add(reason)
+    reason = gen_reason(company, f"Venda fechada {marker}", active=False, departments=[sales])
     db.session.add(AuditLog(company_id=company_id, user_id=admin.id, user_name=admin.name,
                             action="create", table="webhook", row_id="9",
                             row_label=f"Webhook {marker}",

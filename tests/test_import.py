@@ -22,6 +22,7 @@ from backoffice.models import data_jobs as states
 from backoffice.models.base import utcnow
 from backoffice.services import RuleError, data_jobs, importer
 from backoffice.services.csvfiles import rows_to_text
+from tests.factories import gen_tag
 
 FIXTURES = Path(__file__).parent / "fixtures" / "imports"
 ROOT = Path(__file__).resolve().parent.parent
@@ -289,7 +290,7 @@ def test_IMP_3_detects_encoding_and_delimiter(ctx):
 
 def test_IMP_3_excel_ptbr_cp1252(ctx):
     a = ctx["a"]
-    db.session.add(Tag(company_id=a.company_id, name="Varejo", color="#00aa00"))
+    gen_tag(a.company_id, "Varejo", color="#00aa00")
     db.session.commit()
     varejo_id = db.session.scalar(select(Tag.id).where(Tag.name == "Varejo"))
     job = data_jobs.import_from_path(admin(a), FIXTURES / "excel_ptbr_cp1252.csv")
@@ -532,11 +533,11 @@ def test_IMP_2_row_whose_phone_and_document_are_two_contacts_is_rejected(ctx, tm
 
 def test_IMP_2_import_never_matches_another_companys_contact(ctx):
     a, b = ctx["a"], ctx["b"]
-    vip_b = Tag(company_id=b.company_id, name="VIP", color="#ff0000")
+    vip_b = gen_tag(b.company_id, "VIP", color="#ff0000")
     theirs = Contact(company_id=b.company_id, name="Contato da Beta", phone="+5511987654321",
                      document="52998224725", person_type="PF", email="beta@exemplo.com",
                      tags=[vip_b])
-    db.session.add_all([vip_b, theirs])
+    db.session.add(theirs)
     db.session.commit()
     before_b, stamps_b, untouched = snapshot(b.company_id), stamps(b.company_id), presets()
     job = run_import(admin(a), FIXTURES / "excel_ptbr_cp1252.csv", update=True, fields=ALL_FIELDS)

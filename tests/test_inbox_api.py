@@ -18,13 +18,14 @@ from sqlalchemy import func, select
 
 from backoffice.extensions import db, socketio
 from backoffice.models import (
-    DepartmentMember, FarewellMessage, Message, MessageTemplate, PermissionGroup, Reason, Tag, Ticket,
-    User,
+    DepartmentMember, Message, MessageTemplate, PermissionGroup, Tag, Ticket, User,
 )
 from backoffice.services import templates as template_rules
-from tests.conftest import login
-from tests.factories import gen_company, gen_department, gen_group, gen_user
-from tests.inbox_factories import PDF, PNG, gen_connection, gen_incoming, gen_ticket, gen_tickets
+from tests.conftest import client_as, post
+from tests.factories import (
+    PDF, PNG, gen_company, gen_connection, gen_department, gen_farewell, gen_group, gen_incoming,
+    gen_reason, gen_tag, gen_ticket, gen_tickets, gen_user,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 XSS = "<img src=x onerror=alert(1)>"
@@ -73,22 +74,18 @@ def world(app) -> World:
         api_conn = gen_connection(company, "Loja API", kind="http_api",
                                   endpoint_url="http://127.0.0.1:9/")
         db.session.flush()
-        reason = Reason(company_id=company.id, name="Dúvida resolvida", active=True)
-        support_reason = Reason(company_id=company.id, name="Defeito", active=True,
-                                departments=[support])
-        farewell = FarewellMessage(company_id=company.id, title="Obrigado",
-                                   body="Obrigado pelo contato, {{nome_cliente}}!")
-        tag = Tag(company_id=company.id, name="VIP", color="#aa0000")
-        personal = Tag(company_id=company.id, name="Só da Ana", color="#00aa00", owner_id=ana.id)
-        db.session.add_all([reason, support_reason, farewell, tag, personal])
+        reason = gen_reason(company, "Dúvida resolvida")
+        support_reason = gen_reason(company, "Defeito", departments=[support])
+        farewell = gen_farewell(company, "Obrigado", "Obrigado pelo contato, {{nome_cliente}}!")
+        tag = gen_tag(company, "VIP", color="#aa0000")
+        personal = gen_tag(company, "Só da Ana", color="#00aa00", owner=ana)
 
         b_company, b_admin = gen_company("Delta Serviços", "admin-d@example.com")
         b_conn = gen_connection(b_company, "Site Delta")
         b_dept = gen_department(b_company, "Geral")
         db.session.flush()
         b_ticket = gen_ticket(b_conn, department=b_dept, text="Segredo da Delta")
-        b_tag = Tag(company_id=b_company.id, name="Delta", color="#0000aa")
-        db.session.add(b_tag)
+        b_tag = gen_tag(b_company, "Delta", color="#0000aa")
         db.session.commit()
         return World(
             company_id=company.id, b_company_id=b_company.id, admin=admin.email, ana=ana.email,
@@ -100,20 +97,6 @@ def world(app) -> World:
                  "farewell": farewell.id, "tag": tag.id, "personal": personal.id,
                  "b_ticket": b_ticket.id, "b_tag": b_tag.id, "b_dept": b_dept.id},
         )
-
-
-def client_as(app, email):
-    client = app.test_client()
-    if email:
-        login(client, email)
-    return client
-
-
-def post(client, url, json=None, data=None, **kwargs):
-    headers = {"X-CSRFToken": client.csrf_token(), "Accept": "application/json"}
-    if json is not None:
-        return client.post(url, json=json, headers=headers, **kwargs)
-    return client.post(url, data=data or {}, headers=headers, **kwargs)
 
 
 def make_ticket(app, world, department="sales", connection="web", **kwargs) -> int:

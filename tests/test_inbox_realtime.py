@@ -9,8 +9,7 @@ import pytest
 from backoffice.extensions import db
 from backoffice.models import Department, DepartmentMember
 from backoffice.services import after_commit, sending, tickets
-from tests.channel_factories import gen_agent_setup
-from tests.factories import gen_group, gen_user
+from tests.factories import gen_agent_setup, gen_group, gen_user
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from backoffice.models.base import utcnow
 from backoffice.models.tickets import AUTHOR_AGENT, OUT, QUEUED
 from backoffice.services import data_jobs, sending
 from backoffice.tenancy import TenantViolation, acting_for, current_company_id
-from tests.channel_factories import gen_agent_setup
+from tests.factories import gen_agent_setup
 
 CSV = "Nome;Telefone\r\nAna Araújo;(11) 98765-4321\r\nBruno Lima;(21) 99876-5432\r\n"
 

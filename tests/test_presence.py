@@ -15,7 +15,7 @@ from backoffice.models import (
     Company, DepartmentMember, PauseSession, PresenceSession, User,
 )
 from backoffice.services import RuleError, after_commit, presence
-from tests.conftest import login
+from tests.conftest import client_as, post
 from tests.factories import gen_department, gen_group, gen_pause, gen_user
 
 # 2026-11-23 is a Monday; São Paulo is UTC-3 all year (no DST since 2019).
@@ -58,12 +58,6 @@ def team(app, tenants):
 
 def _user(user_id) -> User:
     return db.session.get(User, user_id)
-
-
-def _client(app, email):
-    client = app.test_client()
-    assert login(client, email).status_code == 302
-    return client
 
 
 def _presence(user_id, start, end=None, sid=None):
@@ -351,36 +345,29 @@ def test_PAU_4_a_second_tab_announces_nothing(app, team, socket_for):
 
 # -- the JSON endpoints ---------------------------------------------------------------------
 
-def _post(client, url, json=None, data=None, csrf=True):
-    headers = {"X-CSRFToken": client.csrf_token()} if csrf else {}
-    if data is not None:
-        return client.post(url, data=data, headers=headers)
-    return client.post(url, json=json, headers=headers)
-
-
 def test_PAU_3_endpoints_list_start_and_end(app, team):
-    bruno = _client(app, "bruno@example.com")
+    bruno = client_as(app, "bruno@example.com")
     listed = bruno.get("/presence/pauses")
     assert listed.status_code == 200
     assert [p["name"] for p in listed.json["pauses"]] == ["Almoço"]
     assert listed.json["status"]["status"] == "offline"
 
-    started = _post(bruno, "/presence/pause/start", json={"pause_id": team["almoco"]})
+    started = post(bruno, "/presence/pause/start", json={"pause_id": team["almoco"]})
     assert started.status_code == 200, started.json
     assert started.json["status"]["label"] == "Em pausa"
     assert bruno.get("/presence/pauses").json == {
         "pauses": [], "status": started.json["status"]}
 
-    again = _post(bruno, "/presence/pause/start", json={"pause_id": team["almoco"]})
+    again = post(bruno, "/presence/pause/start", json={"pause_id": team["almoco"]})
     assert again.status_code == 400 and again.json == {"error": "Você já está em pausa."}
 
-    ended = _post(bruno, "/presence/pause/end")
+    ended = post(bruno, "/presence/pause/end")
     assert ended.status_code == 200 and ended.json["status"]["status"] == "offline"
-    again = _post(bruno, "/presence/pause/end")
+    again = post(bruno, "/presence/pause/end")
     assert again.status_code == 400 and again.json == {"error": "Você não está em pausa."}
 
     # a classic form post works too
-    form = _post(bruno, "/presence/pause/start", data={"pause_id": str(team["almoco"])})
+    form = post(bruno, "/presence/pause/start", data={"pause_id": str(team["almoco"])})
     assert form.status_code == 200
 
 
@@ -390,32 +377,32 @@ def test_PAU_3_endpoints_list_start_and_end(app, team):
     {"pause_id": 1.5}, {"pause_id": "9" * 40}, {}, [1, 2], "texto",
 ])
 def test_PAU_3_bad_pause_ids_are_400_never_500(app, team, body):
-    bruno = _client(app, "bruno@example.com")
-    resp = _post(bruno, "/presence/pause/start", json=body)
+    bruno = client_as(app, "bruno@example.com")
+    resp = post(bruno, "/presence/pause/start", json=body)
     assert resp.status_code == 400
     assert resp.json == {"error": "Esta pausa não está disponível agora."}
 
 
 def test_PAU_3_malformed_bodies_are_400(app, team):
-    bruno = _client(app, "bruno@example.com")
+    bruno = client_as(app, "bruno@example.com")
     headers = {"X-CSRFToken": bruno.csrf_token(), "Content-Type": "application/json"}
     resp = bruno.post("/presence/pause/start", data="{not json", headers=headers)
     assert resp.status_code == 400 and "error" in resp.json
-    resp = _post(bruno, "/presence/pause/start", data={"pause_id": "\x00"})
+    resp = post(bruno, "/presence/pause/start", data={"pause_id": "\x00"})
     assert resp.status_code == 400
 
 
 def test_PAU_3_pause_of_another_company_is_refused(app, tenants, team):
-    bruno = _client(app, "bruno@example.com")
-    resp = _post(bruno, "/presence/pause/start", json={"pause_id": tenants["b"].ids["pauses"]})
+    bruno = client_as(app, "bruno@example.com")
+    resp = post(bruno, "/presence/pause/start", json={"pause_id": tenants["b"].ids["pauses"]})
     assert resp.status_code == 400
     with app.app_context():
         assert db.session.scalars(select(PauseSession)).all() == []
 
 
 def test_PAU_3_posts_need_the_csrf_token(app, team):
-    bruno = _client(app, "bruno@example.com")
-    resp = _post(bruno, "/presence/pause/start", json={"pause_id": team["almoco"]}, csrf=False)
+    bruno = client_as(app, "bruno@example.com")
+    resp = post(bruno, "/presence/pause/start", json={"pause_id": team["almoco"]}, csrf=False)
     assert resp.status_code == 400 and resp.json["error"].startswith("O formulário expirou")
     with app.app_context():
         assert db.session.scalars(select(PauseSession)).all() == []
@@ -430,11 +417,11 @@ def test_PAU_3_without_inbox_view_the_endpoints_are_403(app, tenants, team):
         db.session.add(DepartmentMember(company_id=company.id, department_id=team["dept"],
                                         user_id=user.id))
         db.session.commit()
-    client = _client(app, "config@example.com")
+    client = client_as(app, "config@example.com")
     assert client.get("/presence/pauses").status_code == 403
-    resp = _post(client, "/presence/pause/start", json={"pause_id": team["almoco"]})
+    resp = post(client, "/presence/pause/start", json={"pause_id": team["almoco"]})
     assert resp.status_code == 403 and resp.json["error"]
-    assert _post(client, "/presence/pause/end").status_code == 403
+    assert post(client, "/presence/pause/end").status_code == 403
     anonymous = app.test_client()
     assert anonymous.get("/presence/pauses").status_code == 401
     assert "Iniciar Pausa" not in client.get("/admin/").text
@@ -443,7 +430,7 @@ def test_PAU_3_without_inbox_view_the_endpoints_are_403(app, tenants, team):
 # -- the navbar and the home page ------------------------------------------------------------
 
 def test_PAU_3_navbar_offers_the_pauses_available_now(app, team):
-    bruno = _client(app, "bruno@example.com")
+    bruno = client_as(app, "bruno@example.com")
     page = bruno.get("/admin/")
     text = html.unescape(page.text)
     assert 'data-testid="presence-badge"' in page.text and ">Offline<" in text
@@ -457,7 +444,7 @@ def test_PAU_3_navbar_offers_the_pauses_available_now(app, team):
     assert 'data-testid="presence-notice"' in page.text
     assert page.text.count('data-testid="presence-notice"') == 1
 
-    _post(bruno, "/presence/pause/start", json={"pause_id": team["almoco"]})
+    post(bruno, "/presence/pause/start", json={"pause_id": team["almoco"]})
     page = bruno.get("/admin/")
     text = html.unescape(page.text)
     assert ">Em pausa: Almoço<" in text
@@ -472,12 +459,12 @@ def test_PAU_4_home_shows_minutes_and_team_status(app, team):
     with app.app_context():
         _presence(team["bruno"], datetime.utcnow() - timedelta(minutes=5))
         db.session.commit()
-    bruno = _client(app, "bruno@example.com")
+    bruno = client_as(app, "bruno@example.com")
     home = html.unescape(bruno.get("/admin/").text)
     assert "Tempo por status" in home
     assert "Status dos atendentes" not in home  # agents do not supervise
 
-    diego = _client(app, "diego@example.com")
+    diego = client_as(app, "diego@example.com")
     home = html.unescape(diego.get("/admin/").text)
     assert "Status dos atendentes" in home and "Tempo por status" in home
     team_card = home[home.index('data-testid="team-status"'):]
@@ -492,6 +479,6 @@ def test_PAU_4_home_of_users_outside_the_inbox_has_no_cards(app, tenants):
         company = db.session.get(Company, tenants["a"].company_id)
         gen_user(company, "rh@example.com", gen_group(company, "RH", ["users.view"]))
         db.session.commit()
-    home = _client(app, "rh@example.com").get("/admin/").text
+    home = client_as(app, "rh@example.com").get("/admin/").text
     assert "Tempo por status" not in home and "Status dos atendentes" not in home
     assert "Iniciar Pausa" not in home

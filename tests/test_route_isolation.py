@@ -20,9 +20,8 @@ from backoffice.extensions import db
 from backoffice.models import Company, Department, DepartmentMember, Message, Ticket
 from backoffice.services import after_commit, sending
 from backoffice.services.templates import Upload
-from tests.channel_factories import gen_agent_setup
 from tests.conftest import login
-from tests.factories import gen_group, gen_user
+from tests.factories import gen_agent_setup, gen_group, gen_user
 
 PROTECTED = ("inbox.", "presence.")
 PUBLIC_BY_KEY = ("webchat.",)

@@ -33,8 +33,7 @@ def assert_common(response):
 @pytest.fixture
 def site(app):
     """One company (its admin holds every right) with a webchat connection."""
-    from tests.factories import gen_company
-    from tests.inbox_factories import gen_connection
+    from tests.factories import gen_company, gen_connection
 
     with app.app_context():
         company, admin = gen_company("Alfa Comércio", "admin-a@example.com")

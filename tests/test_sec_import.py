@@ -13,7 +13,7 @@ from backoffice.models import Company, Contact, DataJob, User
 from backoffice.models import data_jobs as states
 from backoffice.services import data_jobs
 from backoffice.services.settings import get_settings
-from tests.conftest import login
+from tests.conftest import client_as
 from tests.factories import gen_group, gen_user
 
 # Beto's file: renames his own client and has a row the importer rejects.
@@ -51,12 +51,6 @@ def world(app, tenants):
                 "beto": beto.id, "ana": ana.id}
 
 
-def as_user(app, email):
-    client = app.test_client()
-    assert login(client, email).status_code == 302
-    return client
-
-
 def contact_name(app, contact_id) -> str:
     with app.app_context():
         return db.session.get(Contact, contact_id).name
@@ -72,7 +66,7 @@ def job_of(app, job_id) -> DataJob:
 def test_SEC_3_wallet_agent_cannot_open_another_users_draft(app, tenants, world):
     """Ana opens Beto's draft import: "not found", none of its rows shown; nor can she
     change its format or poll it."""
-    ana = as_user(app, "ana@example.com")
+    ana = client_as(app, "ana@example.com")
     draft = world["draft"]
     resp = ana.get(f"/admin/data/importar/{draft}")
     assert resp.status_code == 404
@@ -87,7 +81,7 @@ def test_SEC_3_wallet_agent_cannot_open_another_users_draft(app, tenants, world)
 def test_SEC_3_wallet_agent_cannot_download_another_users_rejected_rows(app, tenants, world):
     """Ana asks for the rejected-rows report of Beto's import: 404, and Beto's import is
     not in her history list."""
-    ana = as_user(app, "ana@example.com")
+    ana = client_as(app, "ana@example.com")
     done = world["done"]
     resp = ana.get(f"/admin/data/importar/{done}/rejeitadas.csv")
     assert resp.status_code == 404
@@ -95,7 +89,7 @@ def test_SEC_3_wallet_agent_cannot_download_another_users_rejected_rows(app, ten
     page = ana.get("/admin/data/").get_data(as_text=True)
     assert "beto-feito.csv" not in page and f"/admin/data/importar/{done}\"" not in page
     # Beto still gets his own report
-    beto = as_user(app, "beto@example.com")
+    beto = client_as(app, "beto@example.com")
     assert "Sem Telefone" in beto.get(f"/admin/data/importar/{done}/rejeitadas.csv").get_data(
         as_text=True)
 
@@ -105,7 +99,7 @@ def test_SEC_3_wallet_agent_cannot_run_another_users_import_to_change_their_wall
     """Ana runs Beto's draft with "Atualizar: Sim" to rename Beto's client: 404, the
     job stays a draft and the contact keeps its name; resuming is refused alike. Her own
     file with the same row is rejected by her wallet."""
-    ana = as_user(app, "ana@example.com")
+    ana = client_as(app, "ana@example.com")
     draft = world["draft"]
     resp = ana.submit(f"/admin/data/importar/{draft}/executar", {"update": "yes", "fields": "name"})
     assert resp.status_code == 404
@@ -130,7 +124,7 @@ def test_SEC_3_running_applies_the_runners_wallet_not_the_uploaders(app, tenants
     """The supervisor sees Beto's draft and Ana's, runs Ana's (which renames Beto's
     client) and it applies the supervisor's rules: the rename goes through and the job
     records the supervisor as who ran it."""
-    boss = as_user(app, "gerente@example.com")
+    boss = client_as(app, "gerente@example.com")
     assert boss.get(f"/admin/data/importar/{world['draft']}").status_code == 200
     assert boss.get(f"/admin/data/importar/{world['done']}/rejeitadas.csv").status_code == 200
     page = boss.get("/admin/data/").get_data(as_text=True)

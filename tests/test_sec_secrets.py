@@ -17,8 +17,7 @@ from backoffice import config as settings
 from backoffice.extensions import db
 from backoffice.lib import crypto
 from backoffice.models import Connection, User, Webhook
-from tests.factories import gen_company, gen_webhook
-from tests.inbox_factories import gen_connection
+from tests.factories import gen_company, gen_connection, gen_webhook
 from tests.test_migrations import database_url, migration_app  # noqa: F401  (fixtures)
 
 ERP_SECRET = "segredo-do-erp"

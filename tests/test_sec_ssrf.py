@@ -25,9 +25,8 @@ from backoffice.models import Company, Connection, Message
 from backoffice.services import RuleError, after_commit, sending
 from backoffice.services import connections as connection_rules
 from backoffice.services import webhooks as webhook_rules
-from tests.channel_factories import gen_agent_setup
 from tests.conftest import login
-from tests.factories import gen_connection
+from tests.factories import gen_agent_setup, gen_connection
 
 # what the OS or the HTTP layer would have said: none of it may reach the company
 LEAKS = ("recusad", "refused", "HTTP", "127.0.0.1", "errno", "Errno", "timed out", "404",

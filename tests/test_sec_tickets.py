@@ -7,10 +7,11 @@ import pytest
 from sqlalchemy import select
 
 from backoffice.extensions import db
-from backoffice.models import Message, PermissionGroup, Tag, Ticket
-from tests.conftest import login
-from tests.factories import gen_company, gen_department, gen_group, gen_user
-from tests.inbox_factories import gen_connection, gen_ticket
+from backoffice.models import Message, PermissionGroup, Ticket
+from tests.conftest import client_as, post
+from tests.factories import (
+    gen_company, gen_connection, gen_department, gen_group, gen_tag, gen_ticket, gen_user,
+)
 
 
 @pytest.fixture
@@ -28,8 +29,7 @@ def team(app):
         db.session.flush()
         sales = gen_department(company, "Vendas", members=[(ana, True, False), (bruno, True, False)])
         connection = gen_connection(company, "Site")
-        tag = Tag(company_id=company.id, name="VIP", color="#aa0000")
-        db.session.add(tag)
+        tag = gen_tag(company, "VIP", color="#aa0000")
         db.session.flush()
         accepted = gen_ticket(connection, department=sales, agent=ana)
         closed = gen_ticket(connection, department=sales, agent=ana, status="closed")
@@ -37,13 +37,6 @@ def team(app):
         message_id = db.session.scalar(select(Message.id).where(Message.ticket_id == accepted.id))
         return {"accepted": accepted.id, "closed": closed.id, "message": message_id,
                 "tag": tag.id, "ana_id": ana.id, "carla_id": carla.id}
-
-
-def _post(app, email, url, json):
-    client = app.test_client()
-    login(client, email)
-    return client.post(url, json=json, headers={"X-CSRFToken": client.csrf_token(),
-                                                "Accept": "application/json"})
 
 
 def _state(app, team):
@@ -72,7 +65,7 @@ def test_SEC_8_colleague_cannot_reopen_tag_or_favourite_an_accepted_ticket(app, 
     assert before == {"favourite": False, "tags": [], "message_tags": [],
                       "closed": ("closed", team["ana_id"])}
     for url, body in _attacks(team):
-        r = _post(app, "bruno@example.com", url, body)
+        r = post(client_as(app, "bruno@example.com"), url, body)
         assert r.status_code in (400, 403), (url, r.status_code)
         assert r.json["error"] == "Este atendimento está com Ana Atendente.", url
     assert _state(app, team) == before
@@ -82,7 +75,7 @@ def test_SEC_8_colleague_cannot_reopen_tag_or_favourite_an_accepted_ticket(app, 
 def test_SEC_8_owner_and_supervisor_still_reopen_tag_and_favourite(app, team, email):
     """The agent who accepted the ticket, and a supervisor, keep every action."""
     for url, body in _attacks(team):
-        r = _post(app, email, url, body)
+        r = post(client_as(app, email), url, body)
         assert r.status_code == 200, (url, r.text)
     after = _state(app, team)
     assert after["favourite"] is True

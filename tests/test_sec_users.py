@@ -12,7 +12,7 @@ from backoffice import permissions
 from backoffice.extensions import db
 from backoffice.models import AuditLog, Company, PermissionGroup, User
 from backoffice.services import RuleError, access
-from tests.conftest import login
+from tests.conftest import client_as, login
 from tests.factories import PASSWORD, gen_group, gen_user
 
 EDIT_REFUSED = ("Você não pode alterar a senha, o e-mail, o grupo ou o status de um "
@@ -47,12 +47,6 @@ def people(app, tenants):
     return ids
 
 
-def as_user(app, email):
-    client = app.test_client()
-    assert login(client, email).status_code == 302
-    return client
-
-
 def stored(app, user_id) -> User:
     with app.app_context():
         user = db.session.get(User, user_id)
@@ -78,7 +72,7 @@ def test_SEC_1_users_edit_alone_cannot_take_over_the_admin(app, tenants, people)
     admin keeps their e-mail and password and the attacker cannot log in as them."""
     admin_id = tenants["a"].admin_id
     before = stored(app, admin_id)
-    editor = as_user(app, "editor@example.com")
+    editor = client_as(app, "editor@example.com")
     resp = editor.submit(f"/admin/users/edit/?id={admin_id}", form_of(
         before, email="atacante@example.com", password=NEW_PASSWORD))
     assert resp.status_code == 200
@@ -100,7 +94,7 @@ def test_SEC_1_email_group_or_active_flag_of_a_stronger_user_is_refused(app, ten
     over = {"email": {"email": "atacante@example.com"},
             "group": {"group": str(people["group:readers"])},
             "active": {"active": ""}}[change]
-    editor = as_user(app, "editor@example.com")
+    editor = client_as(app, "editor@example.com")
     resp = editor.submit(f"/admin/users/edit/?id={admin_id}", form_of(before, **over))
     assert resp.status_code == 200
     assert EDIT_REFUSED in page_text(resp)
@@ -113,7 +107,7 @@ def test_SEC_1_deleting_a_stronger_user_is_refused(app, tenants, people, how):
     """A group with users.delete but not every admin right cannot remove the admin,
     neither from the row's delete button nor from the bulk "Excluir" action."""
     admin_id = tenants["a"].admin_id
-    remover = as_user(app, "remover@example.com")
+    remover = client_as(app, "remover@example.com")
     if how == "delete":
         resp = remover.submit("/admin/users/delete/", {"id": str(admin_id)},
                               follow_redirects=True)
@@ -134,7 +128,7 @@ def test_SEC_1_who_holds_every_right_of_the_target_sets_a_password_to_be_replace
     login, and the audit says who changed whom and which fields, without the secret."""
     target_id = people[target]
     before = stored(app, target_id)
-    client = as_user(app, actor)
+    client = client_as(app, actor)
     resp = client.submit(f"/admin/users/edit/?id={target_id}", form_of(
         before, email="trocado@example.com", password=NEW_PASSWORD))
     assert resp.status_code == 302, page_text(resp)
@@ -158,12 +152,12 @@ def test_SEC_1_only_a_password_set_by_someone_else_must_be_replaced(app, tenants
     """The editor changing their own password is not asked to change it again; when the
     second admin sets it, the editor must choose a new one at the next login."""
     me = stored(app, people["editor@example.com"])
-    client = as_user(app, me.email)
+    client = client_as(app, me.email)
     resp = client.submit(f"/admin/users/edit/?id={me.id}", form_of(me, password=NEW_PASSWORD))
     assert resp.status_code == 302, page_text(resp)
     after = stored(app, me.id)
     assert after.check_password(NEW_PASSWORD) and after.must_change_password is False
-    admin = as_user(app, "admin2@example.com")
+    admin = client_as(app, "admin2@example.com")
     resp = admin.submit(f"/admin/users/edit/?id={me.id}", form_of(me, password="provisoria-123"))
     assert resp.status_code == 302, page_text(resp)
     after = stored(app, me.id)

@@ -22,7 +22,7 @@ from backoffice.models import Message, Ticket
 from backoffice.models.base import utcnow
 from backoffice.services import after_commit, sending
 from tests.conftest import BACKEND, REDIS_URL
-from tests.channel_factories import gen_agent_setup
+from tests.factories import gen_agent_setup
 
 
 @pytest.fixture

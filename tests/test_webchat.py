@@ -18,7 +18,8 @@ from backoffice.models import Contact, ContactAddress, Message, Ticket, User
 from backoffice.models.tickets import CLOSED, DELIVERED, IN, QUEUED, READ, SENT, WAITING
 from backoffice.services import after_commit, ratelimit, sending, tickets
 from tests.conftest import login
-from tests.webchat_factories import PNG, png_file, set_show_agent_name
+from tests.factories import WEBCHAT_PNG as PNG
+from tests.factories import png_file, set_show_agent_name
 
 NS = "/webchat"
 XSS = "<img src=x onerror=alert(1)>"

@@ -12,7 +12,7 @@ from wtforms import SelectField, StringField
 from wtforms.validators import Length, Optional
 
 from ..extensions import db
-from ..models import Contact, ContactField, Tag, Ticket, User, contact_tag
+from ..models import Contact, Tag, Ticket, User, contact_tag
 from ..services import RuleError, contacts
 from ..services.documents import format_document
 from ..services.phones import format_phone

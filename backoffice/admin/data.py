@@ -7,7 +7,7 @@ from flask import Response, abort, flash, jsonify, redirect, request, stream_wit
 from flask_admin import expose
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import or_, select
+from sqlalchemy import or_
 
 from ..web.downloads import private_file
 from ..extensions import db
@@ -21,14 +21,13 @@ from .base import SecureView, local_datetime
 
 
 def _departments(company_id: int) -> list[tuple[int, str]]:
-    return db.session.execute(select(Department.id, Department.name).where(
-        Department.company_id == company_id).order_by(Department.order, Department.name)).all()
+    return db.session.execute(Department.owned(company_id, Department.id, Department.name)
+                              .order_by(Department.order, Department.name)).all()
 
 
 def _tags(company_id: int) -> list[tuple[int, str]]:
     """Company tags and the user's own personal ones (nobody else's)."""
-    return db.session.execute(select(Tag.id, Tag.name).where(
-        Tag.company_id == company_id,
+    return db.session.execute(Tag.owned(company_id, Tag.id, Tag.name).where(
         or_(Tag.owner_id.is_(None), Tag.owner_id == current_user.id)).order_by(Tag.name)).all()
 
 

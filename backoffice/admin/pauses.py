@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask_admin.model.form import InlineFormAdmin
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
-from sqlalchemy import func, select
+from sqlalchemy import func
 
 from ..extensions import db
 from ..models import Pause, PauseWindow
@@ -59,8 +59,8 @@ class PauseView(TenantModelView):
 
     def validate_change(self, form, model, is_created):
         model.name = (model.name or "").strip()
-        same_name = select(func.count(Pause.id)).where(
-            Pause.company_id == current_company_id(), func.lower(Pause.name) == model.name.lower())
+        same_name = Pause.owned(current_company_id(), func.count(Pause.id)).where(
+            func.lower(Pause.name) == model.name.lower())
         if not is_created:
             same_name = same_name.where(Pause.id != model.id)
         if db.session.scalar(same_name):

@@ -6,7 +6,7 @@ from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
-from sqlalchemy import func, select
+from sqlalchemy import func
 from wtforms import DateField, TimeField
 from wtforms.validators import StopValidation, ValidationError
 
@@ -118,8 +118,8 @@ class PeriodView(TenantModelView):
 
     def validate_change(self, form, model, is_created):
         model.name = (model.name or "").strip()
-        same_name = select(func.count(Period.id)).where(
-            Period.company_id == current_company_id(), Period.name == model.name)
+        same_name = Period.owned(current_company_id(), func.count(Period.id)).where(
+            Period.name == model.name)
         if not is_created:
             same_name = same_name.where(Period.id != model.id)
         if db.session.scalar(same_name):

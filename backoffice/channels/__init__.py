@@ -1,14 +1,16 @@
-"""One adapter per connection kind behind one small interface (CHN-1, CHN-3).
+"""One adapter per connection kind behind one contract (CHN-1, CHN-3; channels/base.py):
+`send`, `validate_config` and `parse_inbound`.
 
-`adapter_for(connection).send(message)` delivers an outgoing message and returns the
-provider's id (or None); it raises SendError with a message for the agent when the
-provider refuses, and any other exception for a transient failure (retried).
+`adapter_for(connection)` picks the kind's adapter; it reads nothing but `kind`, so it
+works for a connection not saved yet (services.connections checks new rows with it).
+A new channel is one module (or package) with its Adapter, added to ADAPTERS; the
+contract tests (tests/test_channel_contract.py) run over every entry.
 """
 from __future__ import annotations
 
-from .base import Adapter, PermanentSendError, SendError
+from .base import Adapter, Inbound, InboundError, PermanentSendError, SendError
 from .http_api import HttpApiAdapter
-from .webchat import WebchatAdapter
+from .webchat.adapter import WebchatAdapter
 
 ADAPTERS: dict[str, type[Adapter]] = {
     "webchat": WebchatAdapter,
@@ -23,4 +25,5 @@ def adapter_for(connection) -> Adapter:
     return cls(connection)
 
 
-__all__ = ["Adapter", "SendError", "PermanentSendError", "adapter_for", "ADAPTERS"]
+__all__ = ["Adapter", "Inbound", "InboundError", "SendError", "PermanentSendError",
+           "adapter_for", "ADAPTERS"]

@@ -9,7 +9,7 @@ for older browsers.
 Two exceptions:
 - the webchat widget (`/widget.js`, `/widget/<key>/...`) is embedded by the customers'
   sites, so it may be framed by any of them; the frame page sets its own, stricter CSP
-  (backoffice.webchat.views.FRAME_CSP), which is kept;
+  (backoffice.channels.webchat.views.FRAME_CSP), which is kept;
 - Flask-Admin's pages (/admin) keep 'unsafe-inline' scripts: Flask-Admin's own templates
   put handlers in attributes (`onclick="return faHelpers.safeConfirm(...)"` on delete,
   the list actions, "Add" of inline forms), which no nonce can allow. Everything else

@@ -7,7 +7,7 @@ from sqlalchemy import ForeignKey, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
-from ..services import as_id
+from ..lib.ids import as_id
 
 
 def utcnow() -> datetime:

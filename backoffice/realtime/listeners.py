@@ -23,11 +23,11 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from .. import events
-from ..channels.webchat import visitor_room
+from ..channels.webchat.adapter import NAMESPACE as WEBCHAT_NAMESPACE
+from ..channels.webchat.adapter import visitor_room
 from ..extensions import socketio
 from ..models.tickets import MESSAGE_STATUSES
 from ..services import after_commit, presence, serialize
-from ..services import webchat as webchat_rules
 from .names import supervisors_room, ticket_room, ticket_rooms
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ def agent_status(name, user, **_data) -> None:
 def webchat_message(_name, address_id, payload, **_data) -> None:
     # Through the message queue when one is configured (rq workers are separate
     # processes); the visitor's widget joins this room on connect.
-    _push("message", payload, visitor_room(address_id), namespace=webchat_rules.NAMESPACE)
+    _push("message", payload, visitor_room(address_id), namespace=WEBCHAT_NAMESPACE)
 
 
 # -- SEC-4: ended sessions lose their sockets --------------------------------------------------

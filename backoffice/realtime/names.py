@@ -10,7 +10,7 @@ Rooms:
 - unrouted:<company>    inbox users: tickets that have no department yet
 - ticket:<id>           whoever has that conversation open (message details)
 The webchat visitors' rooms (namespace /webchat) are the channel's:
-channels.webchat.visitor_room.
+channels.webchat.adapter.visitor_room.
 """
 from __future__ import annotations
 

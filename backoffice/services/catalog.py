@@ -5,7 +5,6 @@ import re
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Reason, Tag
@@ -51,9 +50,8 @@ def chosen_tags(user, tag_ids) -> list[Tag]:
             raise RuleError(_("Etiquetas inválidas."))
     if not ids:
         return []
-    found = list(db.session.scalars(select(Tag).where(
-        Tag.id.in_(ids), Tag.company_id == user.company_id,
-        (Tag.owner_id.is_(None)) | (Tag.owner_id == user.id))))
+    found = list(db.session.scalars(Tag.owned(user.company_id).where(
+        Tag.id.in_(ids), (Tag.owner_id.is_(None)) | (Tag.owner_id == user.id))))
     if len(found) != len(ids):
         raise RuleError(_("Etiqueta não encontrada."))
     return found
@@ -71,7 +69,7 @@ def check_tag_name(company_id: int, owner_id: int | None, name: str,
     name = (name or "").strip()
     if not name:
         raise RuleError(_l("Informe o nome da etiqueta."))
-    q = select(Tag.name).where(Tag.company_id == company_id)
+    q = Tag.owned(company_id, Tag.name)
     q = q.where(Tag.owner_id.is_(None) if owner_id is None else Tag.owner_id == owner_id)
     if exclude_id is not None:
         q = q.where(Tag.id != exclude_id)
@@ -84,7 +82,7 @@ def check_reason_name(company_id: int, name: str, exclude_id: int | None = None)
     name = (name or "").strip()
     if not name:
         raise RuleError(_l("Informe o nome do motivo."))
-    q = select(Reason.name).where(Reason.company_id == company_id)
+    q = Reason.owned(company_id, Reason.name)
     if exclude_id is not None:
         q = q.where(Reason.id != exclude_id)
     if _name_in(q, name):

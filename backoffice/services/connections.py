@@ -1,7 +1,9 @@
 """Rules for Conexões (CHN-1) and the plan's channel limit (PLT-5).
 
 A connection is checked as a whole (`check_connection`) by the admin screen and by any
-other writer (seed, API), so the same rules hold whoever saves it. The plan limit counts
+other writer (seed, API), so the same rules hold whoever saves it: the fields every kind
+has here, the kind's own ones (widget, endpoint URL) by its adapter's validate_config
+(backoffice.channels). The plan limit counts
 *active* connections: it is checked when a connection is created active or an inactive
 one is switched on, never when an active one is merely edited (a company whose plan was
 downgraded can still fix a typo).
@@ -16,16 +18,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, inspect, select
 
+from ..channels import adapter_for
 from ..extensions import db
 from ..models import Company, Connection
-from ..models.channels import CONNECTION_KINDS, KIND_HTTP_API, KIND_WEBCHAT, new_public_key
+from ..models.channels import CONNECTION_KINDS, KIND_WEBCHAT, new_public_key
 from . import RuleError
-from .catalog import DEFAULT_COLOR, normalise_color
-from .webhooks import check_url
-
-ENDPOINT_REQUIRED = _l("Informe a URL de envio: a conexão API HTTP envia as mensagens "
-                       "para ela.")
-
 
 KIND_FIXED = _l("O tipo da conexão não pode ser mudado depois de criada; crie uma nova "
                 "conexão para o outro tipo.")
@@ -43,11 +40,6 @@ def _stored_kind(conn: Connection) -> str | None:
         with db.session.no_autoflush:
             return db.session.scalar(select(Connection.kind).where(Connection.id == conn.id))
     return conn.kind
-
-
-def _clean(text: str | None) -> str | None:
-    text = (text or "").strip()
-    return text or None
 
 
 def _name_taken(company_id: int, name: str, exclude_id: int | None) -> bool:
@@ -119,26 +111,8 @@ def check_connection(conn: Connection, exclude_id: int | None = None) -> Connect
     if conn.kind not in CONNECTION_KINDS:
         raise RuleError(_l("Tipo de conexão inválido."))
 
-    conn.widget_title = _clean(conn.widget_title)
-    conn.widget_greeting = _clean(conn.widget_greeting)
-    if conn.widget_title and len(conn.widget_title) > 80:
-        raise RuleError(_l("O título do widget pode ter no máximo 80 caracteres."))
-    if conn.widget_greeting and len(conn.widget_greeting) > 255:
-        raise RuleError(_l("A saudação do widget pode ter no máximo 255 caracteres."))
-    conn.widget_color = normalise_color(conn.widget_color) if _clean(conn.widget_color) \
-        else DEFAULT_COLOR
-
-    url = _clean(conn.endpoint_url)
-    if url is not None:
-        url = check_url(url)
-        if len(url) > 500:
-            raise RuleError(_l("A URL pode ter no máximo 500 caracteres."))
-    elif conn.kind == KIND_HTTP_API:
-        raise RuleError(ENDPOINT_REQUIRED)
-    conn.endpoint_url = url
-    conn.endpoint_secret = _clean(conn.endpoint_secret)
-    if conn.endpoint_secret and len(conn.endpoint_secret) > 128:
-        raise RuleError(_l("O segredo pode ter no máximo 128 caracteres."))
+    # the kind's own fields (widget, endpoint...): its adapter knows them
+    adapter_for(conn).validate_config(conn)
 
     if not conn.public_key:
         conn.public_key = new_public_key()

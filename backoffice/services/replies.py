@@ -7,7 +7,7 @@ and fill a reply the same way. The retry check lives here rather than in service
 from __future__ import annotations
 
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
+from sqlalchemy import or_
 
 from ..extensions import db
 from ..models import Message, MessageTemplate, Ticket, User
@@ -54,9 +54,10 @@ def context(user: User, ticket: Ticket) -> dict:
 
 def find_template(user: User, template_id: int) -> MessageTemplate | None:
     """An active text or attachment template of the user's company, or None."""
-    return db.session.scalar(select(MessageTemplate).where(
-        MessageTemplate.id == template_id, MessageTemplate.company_id == user.company_id,
-        MessageTemplate.active.is_(True), MessageTemplate.kind.in_(QUICK_KINDS)))
+    template = MessageTemplate.get_owned(user.company_id, template_id)
+    if template is None or not template.active or template.kind not in QUICK_KINDS:
+        return None
+    return template
 
 
 def template_upload(template: MessageTemplate):
@@ -92,9 +93,8 @@ def search(user: User, q: str, ticket: Ticket | None = None) -> list[dict]:
     """MSG-2: the active text and attachment templates matching what follows "/", with
     their text filled in for `ticket` when given."""
     term = q.strip().lower()[:40].lstrip("/")
-    query = select(MessageTemplate).where(
-        MessageTemplate.company_id == user.company_id, MessageTemplate.active.is_(True),
-        MessageTemplate.kind.in_(QUICK_KINDS))
+    query = MessageTemplate.owned(user.company_id).where(
+        MessageTemplate.active.is_(True), MessageTemplate.kind.in_(QUICK_KINDS))
     if term:
         escaped = _like_prefix(term)
         query = query.where(or_(

@@ -23,6 +23,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, or_, select, update
 
 from .. import events
+from ..channels import PermanentSendError, adapter_for
 from ..extensions import db
 from ..jobs.runner import tasks
 from ..models import Message, Ticket, User
@@ -123,8 +124,6 @@ def deliver(message_id: int) -> str:
     message = db.session.get(Message, message_id)
     ticket = message.ticket
     connection = ticket.connection
-    from ..channels import PermanentSendError, adapter_for
-
     try:
         if connection is None or not connection.active:
             raise PermanentSendError(_("A conexão deste atendimento está inativa ou foi removida."))

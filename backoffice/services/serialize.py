@@ -137,7 +137,7 @@ def meta(user: User, farewells) -> dict:
     supervisor = visibility.supervises(user)
     cid = user.company_id
     connections = list(db.session.scalars(
-        select(Connection).where(Connection.company_id == cid)
+        Connection.owned(cid)
         .order_by(Connection.active.desc(), Connection.name)))
     all_departments = departments.ordered(cid, active_only=False)
     if supervisor:
@@ -148,13 +148,13 @@ def meta(user: User, farewells) -> dict:
     agents = visibility.agents_of(cid)
     memberships: dict[int, list[int]] = {}
     for user_id, department_id in db.session.execute(
-            select(DepartmentMember.user_id, DepartmentMember.department_id)
-            .where(DepartmentMember.company_id == cid)):
+            DepartmentMember.owned(cid, DepartmentMember.user_id,
+                                   DepartmentMember.department_id)):
         memberships.setdefault(user_id, []).append(department_id)
     tags = catalog.visible_tags(db.session.query(Tag).filter(Tag.company_id == cid),
                                 user.id).order_by(Tag.name).all()
-    reasons = list(db.session.scalars(select(Reason).where(
-        Reason.company_id == cid, Reason.active.is_(True)).order_by(Reason.name)))
+    reasons = list(db.session.scalars(
+        Reason.owned(cid).where(Reason.active.is_(True)).order_by(Reason.name)))
     return {
         "user": {"id": user.id, "name": user.name, "supervises": supervisor},
         "company": {"id": cid, "name": company.name if company else ""},

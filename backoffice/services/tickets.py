@@ -131,6 +131,34 @@ def receive(ticket: Ticket, text: str | None, upload=None, external_id: str | No
     return message
 
 
+def receive_inbound(connection: Connection, inbound, department: Department | None = None) -> Message:
+    """What a channel received (a backoffice.channels.Inbound), stored: the contact
+    behind `inbound.address` on the connection (created on first contact), their open
+    ticket (else a new one in `department`; None waits unrouted) and the message, with
+    the text and the first attachment; any further attachment is a message of its own.
+    Returns the (first) message.
+
+    A redelivery (an `external_id` already stored for an incoming message of this
+    connection) stores nothing and returns the stored message. The column has no unique
+    index: two deliveries of one id at the same instant could both be stored."""
+    if inbound.external_id:
+        found = db.session.scalar(
+            select(Message).join(Ticket, Ticket.id == Message.ticket_id)
+            .where(Ticket.connection_id == connection.id, Message.direction == IN,
+                   Message.external_id == inbound.external_id).limit(1))
+        if found is not None:
+            return found
+    contact = contact_for(connection, inbound.address, inbound.name)
+    ticket = open_ticket_of(contact, connection)
+    if ticket is None:
+        ticket = open_ticket(contact, connection, department)
+    uploads = list(inbound.attachments) or [None]
+    message = receive(ticket, inbound.text, uploads[0], external_id=inbound.external_id)
+    for upload in uploads[1:]:
+        receive(ticket, None, upload)
+    return message
+
+
 # --- agent actions (TKT-3) -------------------------------------------------------------------
 
 

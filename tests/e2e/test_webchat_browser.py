@@ -15,7 +15,7 @@ from backoffice.extensions import db
 from backoffice.models import Message, Ticket, User
 from backoffice.models.tickets import READ
 from backoffice.services import after_commit, sending, tickets
-from tests.webchat_factories import PNG
+from tests.factories import WEBCHAT_PNG as PNG
 
 XSS = "<img src=x onerror=alert(1)>"
 

@@ -1,8 +1,8 @@
-"""Test helpers for the inbox: connections, contacts, tickets and messages, built through
-the same services the channels use (services.tickets.contact_for / open_ticket / receive).
+"""The inbox: contacts, tickets and messages, built through the same services the channels
+use (services.tickets.contact_for / open_ticket / receive), and small files to attach.
 
 They add and flush but never commit: the caller commits (db.session.commit()) when the
-data is ready, like the other gen_* helpers of tests/factories.py.
+data is ready.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from werkzeug.datastructures import FileStorage
 
 from backoffice.extensions import db
 from backoffice.models import Connection, Department, Ticket, User
-from backoffice.models.tickets import OPEN, PENDING
+from backoffice.models.tickets import OPEN
 from backoffice.services import tickets as ticket_rules
 from backoffice.services.templates import Upload
 
@@ -25,17 +25,6 @@ PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08
        b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00"
        b"\x00\x00\x00IEND\xaeB`\x82")
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-
-
-def gen_connection(company, name: str | None = None, kind: str = "webchat", active: bool = True,
-                   **fields) -> Connection:
-    """A connection of `company` (a Company or its id). http_api kinds take endpoint_url."""
-    company_id = getattr(company, "id", company)
-    connection = Connection(company_id=company_id, name=name or f"Conexão {next(_seq)}",
-                            kind=kind, active=active, **fields)
-    db.session.add(connection)
-    db.session.flush()
-    return connection
 
 
 def gen_contact(connection: Connection, name: str | None = None, address: str | None = None,
@@ -106,7 +95,3 @@ def file_storage(data: bytes, name: str, mime: str = "application/octet-stream")
 
 def upload(data: bytes = PNG, name: str = "foto.png", mime: str = "image/png") -> Upload:
     return Upload(data=data, name=name, mime=mime)
-
-
-__all__ = ["PNG", "PDF", "PENDING", "gen_connection", "gen_contact", "gen_ticket", "gen_tickets",
-           "gen_incoming", "file_storage", "upload"]

@@ -8,10 +8,15 @@ from dataclasses import dataclass, field
 from backoffice.extensions import db
 from backoffice.models import Company
 from backoffice.models.channels import KIND_HTTP_API
-from tests.factories import gen_company, gen_department, gen_group, gen_plan, gen_user
-from tests.inbox_factories import gen_connection
 
+from .channels import gen_connection
+from .companies import gen_company, gen_department, gen_group, gen_plan, gen_user
+
+# Not the inbox's PNG (tests.factories.PNG): a PNG signature and zero padding. The package
+# re-exports it as WEBCHAT_PNG.
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+__all__ = ["PNG", "WebchatWorld", "gen_webchat_world", "set_show_agent_name", "png_file"]
 
 
 @dataclass

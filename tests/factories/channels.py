@@ -1,12 +1,31 @@
-"""A company with a department, an agent in it and one open ticket on a connection."""
+"""Connections (CHN-1) and a ready-made agent setup: a company with a department, an
+agent in it and one accepted ticket on a connection."""
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 from backoffice.extensions import db
 from backoffice.models import Connection, Department, DepartmentMember, Ticket, User
 from backoffice.services import after_commit, tickets
-from tests.factories import gen_company, gen_group, gen_plan, gen_user
+
+from .companies import gen_company, gen_group, gen_plan, gen_user
+
+_seq = itertools.count(1)
+
+
+def gen_connection(company, name: str | None = None, kind: str = "webchat", active: bool = True,
+                   **fields) -> Connection:
+    """A connection of `company` (a Company or its id), flushed so it has its id and public
+    key. Without a name, a numbered one; an http_api one gets an endpoint unless given."""
+    if kind == "http_api":
+        fields.setdefault("endpoint_url", "https://api.example.com/atende")
+    connection = Connection(company_id=getattr(company, "id", company),
+                            name=name or f"Conexão {next(_seq)}", kind=kind, active=active,
+                            **fields)
+    db.session.add(connection)
+    db.session.flush()
+    return connection
 
 
 @dataclass
@@ -20,6 +39,8 @@ class AgentSetup:
 
 def gen_agent_setup(kind: str = "http_api", endpoint_url: str | None = None,
                     endpoint_secret: str | None = None, key: str = "s") -> AgentSetup:
+    """Company `key` with Suporte, its agent, a connection of `kind` and a ticket the agent
+    accepted; committed."""
     company, _admin = gen_company(f"Empresa {key}", f"admin-{key}@example.com",
                                   gen_plan(f"Plano {key}"))
     group = gen_group(company, "Atendentes", ["inbox.view"])

@@ -15,21 +15,21 @@ from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import replace
 
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from .. import events
-from ..extensions import db
-from ..models import Company, Connection, ContactAddress, Department, Message, Ticket
-from ..models.channels import KIND_WEBCHAT
-from ..models.tickets import DELIVERED, IN, OUT, READ, SENT, TICKET_STATUSES
-from . import RuleError, as_id, departments, sending, serialize, tickets
-from .catalog import safe_color
-from .messages import clean_text
-
-NAMESPACE = "/webchat"
-TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{32,64}")
+from ... import events
+from ...extensions import db
+from ...models import Company, Connection, ContactAddress, Department, Message, Ticket
+from ...models.channels import KIND_WEBCHAT
+from ...models.tickets import DELIVERED, IN, OUT, READ, SENT, TICKET_STATUSES
+from ...services import RuleError, as_id, departments, sending, serialize, tickets
+from ...services.catalog import safe_color
+from ...services.messages import clean_text
+from ..base import Inbound
+from .adapter import TOKEN_RE
 KEY_RE = re.compile(r"[A-Za-z0-9_-]{8,40}")
 EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 VISIBLE_OUT = (SENT, DELIVERED, READ)
@@ -161,7 +161,8 @@ def start(connection: Connection, address: ContactAddress | None, *, text, uploa
           department_id=None, name=None, email=None) -> tuple[ContactAddress, Ticket, Message]:
     """The visitor's first message, or the first of a new conversation after the last
     one was finished: a new visitor (new token) when `address` is None, a ticket in the
-    chosen department when the visitor has none open, then the message."""
+    chosen department when the visitor has none open, then the message
+    (services.tickets.receive_inbound)."""
     text = clean_text(text)
     if not text and upload is None:
         raise RuleError(_("Escreva uma mensagem."))
@@ -170,25 +171,28 @@ def start(connection: Connection, address: ContactAddress | None, *, text, uploa
     contact = tickets.contact_for(connection, token, name, email)
     if address is None:
         address = next(a for a in contact.addresses if a.connection_id == connection.id)
-    ticket = tickets.open_ticket_of(contact, connection)
-    if ticket is None:
-        ticket = tickets.open_ticket(contact, connection, _department(connection, department_id))
-    message = tickets.receive(ticket, text, upload)
+    department = None
+    if tickets.open_ticket_of(contact, connection) is None:
+        department = _department(connection, department_id)
+    inbound = Inbound(address=token, name=name, text=text,
+                      attachments=(upload,) if upload is not None else ())
+    message = tickets.receive_inbound(connection, inbound, department)
     _echo(address, message)
-    return address, ticket, message
+    return address, db.session.get(Ticket, message.ticket_id), message
 
 
 class TicketClosed(RuleError):
     """The visitor's last ticket is finished: a new one starts with a department."""
 
 
-def say(address: ContactAddress, text, upload=None) -> Message:
-    """A message into the visitor's open ticket; RuleError when it was finished."""
-    ticket = tickets.open_ticket_of(address.contact, address.connection)
-    if ticket is None:
+def say(address: ContactAddress, inbound: Inbound) -> Message:
+    """The visitor's message (WebchatAdapter.parse_inbound) into their open ticket;
+    TicketClosed when it was finished (a new one starts with a department)."""
+    if tickets.open_ticket_of(address.contact, address.connection) is None:
         raise TicketClosed(_("Seu atendimento foi finalizado. Escolha um departamento para "
                              "iniciar um novo."))
-    message = tickets.receive(ticket, text, upload)
+    # the visitor gives their name when a conversation starts, not with each message
+    message = tickets.receive_inbound(address.connection, replace(inbound, name=None))
     _echo(address, message)
     return message
 

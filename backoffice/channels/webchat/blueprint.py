@@ -2,7 +2,7 @@
 importing the package that imports them (no cycle)."""
 from flask import Blueprint
 
-from ..extensions import csrf
+from ...extensions import csrf
 
 bp = Blueprint("webchat", __name__)
 

@@ -15,13 +15,12 @@ import logging
 from flask import g, session
 from flask_socketio import join_room
 
-from ..channels.webchat import visitor_room
-from ..extensions import db, socketio
-from ..services import after_commit, ratelimit
-from ..services import webchat as rules
+from ...extensions import db, socketio
+from ...services import after_commit, ratelimit
+from . import visitor as rules
+from .adapter import NAMESPACE, visitor_room
 
 log = logging.getLogger(__name__)
-NAMESPACE = rules.NAMESPACE
 SESSION_KEY = "atende_webchat_visitor"
 ACK_RATE_LIMIT = "300/60"
 

@@ -19,18 +19,18 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
-from ..extensions import db
-from ..services import RuleError, after_commit, attachments, ratelimit
-from ..services import webchat as rules
-from ..services.messages import MAX_TEXT
-from ..services.templates import ALLOWED, human_size
-from ..web import errors
-from ..web.api import ApiError, handle_api_errors, json_error
-from ..web.downloads import private_file
+from ...extensions import db
+from ...services import RuleError, after_commit, attachments, ratelimit
+from ...services.messages import MAX_TEXT
+from ...services.templates import ALLOWED, human_size
+from ...web import errors
+from ...web.api import ApiError, handle_api_errors, json_error
+from ...web.downloads import private_file
+from . import visitor as rules
+from .adapter import TOKEN_HEADER, WebchatAdapter
 from .blueprint import bp
 
-STATIC = Path(__file__).resolve().parent.parent / "static" / "webchat"
-TOKEN_HEADER = "X-Visitor-Token"
+STATIC = Path(__file__).resolve().parents[2] / "static" / "webchat"
 # A copy of the token for browsers that refuse storage to third-party frames (Chromium
 # with third-party cookies blocked, incognito): HttpOnly, only under /widget/<key>/, and
 # Partitioned (CHIPS), so it exists only under the site that embeds the chat. It is read
@@ -256,9 +256,8 @@ def api_messages(key: str):
     connection = _connection(key)
     address = _visitor(connection)
     _limit_visitor(address)
-    data = _payload()
-    upload = _upload()
-    message = rules.say(address, data.get("text"), upload)
+    inbound, = WebchatAdapter(connection).parse_inbound(request)
+    message = rules.say(address, inbound)
     after_commit.commit()
     return _no_store(current_app.make_response(({"message": rules.shown(message)}, 201)))
 

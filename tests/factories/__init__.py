@@ -1,0 +1,35 @@
+"""Readable helpers that build test data through the same services the app uses, one
+module per area, all re-exported here: `from tests.factories import gen_ticket`.
+
+- companies: PASSWORD, plans, companies, groups, users, departments
+- catalog: tags, reasons, farewell messages
+- hours: periods, holidays, pauses
+- integrations: webhooks, telephony
+- channels: connections, the one-agent setup
+- inbox: contacts, tickets, messages, small files
+- webchat: the two-company webchat world
+- tenants: populate_company, a row in every tenant screen
+"""
+from __future__ import annotations
+
+from backoffice.models.tickets import PENDING
+
+from .catalog import gen_farewell, gen_reason, gen_tag
+from .channels import AgentSetup, gen_agent_setup, gen_connection
+from .companies import PASSWORD, gen_company, gen_department, gen_group, gen_plan, gen_user
+from .hours import gen_holiday, gen_pause, gen_period
+from .inbox import PDF, PNG, file_storage, gen_contact, gen_incoming, gen_ticket, gen_tickets, upload
+from .integrations import gen_telephony, gen_webhook
+from .tenants import Tenant, populate_company
+from .webchat import PNG as WEBCHAT_PNG
+from .webchat import WebchatWorld, gen_webchat_world, png_file, set_show_agent_name
+
+__all__ = [
+    "PASSWORD", "PENDING", "PDF", "PNG", "WEBCHAT_PNG",
+    "AgentSetup", "Tenant", "WebchatWorld",
+    "gen_agent_setup", "gen_company", "gen_connection", "gen_contact", "gen_department",
+    "gen_farewell", "gen_group", "gen_holiday", "gen_incoming", "gen_pause", "gen_period",
+    "gen_plan", "gen_reason", "gen_tag", "gen_telephony", "gen_ticket", "gen_tickets",
+    "gen_user", "gen_webchat_world", "gen_webhook", "file_storage", "png_file",
+    "populate_company", "set_show_agent_name", "upload",
+]

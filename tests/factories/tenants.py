@@ -1,0 +1,93 @@
+"""Two-tenant worlds: a company with a distinctive row in every tenant screen, so the
+isolation tests can look for one company's rows in the other's pages."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from backoffice.extensions import db
+from backoffice.models import AuditLog, Contact, ContactField, MessageTemplate
+from backoffice.services.settings import get_settings
+
+from .catalog import gen_farewell, gen_reason, gen_tag
+from .channels import gen_connection
+from .companies import gen_company, gen_department, gen_group, gen_plan, gen_user
+from .hours import gen_holiday, gen_pause, gen_period
+from .integrations import gen_telephony, gen_webhook
+
+
+@dataclass
+class Tenant:
+    company_id: int
+    admin_email: str
+    admin_id: int
+    # label text of one row per admin endpoint, to look for in pages of the other tenant
+    labels: dict[str, str] = field(default_factory=dict)
+    ids: dict[str, int] = field(default_factory=dict)
+
+
+def populate_company(name: str, key: str) -> Tenant:
+    """A company with a distinctive row in every tenant screen."""
+    plan = gen_plan(f"Plano {key.upper()}")
+    company, admin = gen_company(name, f"admin-{key}@example.com", plan)
+    group = gen_group(company, f"Grupo secreto {key.upper()}", ["company.view"])
+    user = gen_user(company, f"agente-{key}@example.com", group, name=f"Agente Exclusivo {key.upper()}")
+    db.session.flush()
+    log = AuditLog(company_id=company.id, user_id=admin.id, user_name=admin.name,
+                   action="update", table="user", row_id=str(user.id),
+                   row_label=f"Registro auditado {key.upper()}", changes={"name": ["x", "y"]})
+    db.session.add(log)
+    tag = gen_tag(company, f"Etiqueta exclusiva {key.upper()}", color="#3366cc")
+    reason = gen_reason(company, f"Motivo exclusivo {key.upper()}", description="Motivo de teste")
+    db.session.flush()
+    tenant = Tenant(
+        company_id=company.id, admin_email=admin.email, admin_id=admin.id,
+        labels={"users": user.name, "groups": group.name, "audit": log.row_label,
+                "company": name},
+        ids={"users": user.id, "groups": group.id, "audit": log.id, "company": company.id},
+    )
+    tenant.labels.update({"tags": tag.name, "reasons": reason.name})
+    tenant.ids.update({"tags": tag.id, "reasons": reason.id})
+    period = gen_period(company, f"Período exclusivo {key.upper()}")
+    holiday = gen_holiday(company, f"Feriado exclusivo {key.upper()}", date(2026, 12, 25), every_year=True)
+    db.session.flush()
+    tenant.labels.update({"periods": period.name, "holidays": holiday.name})
+    tenant.ids.update({"periods": period.id, "holidays": holiday.id})
+    department = gen_department(company, f"Departamento exclusivo {key.upper()}", order=1,
+                                members=[(user, True, True)])
+    db.session.flush()
+    tenant.labels["departments"] = department.name
+    tenant.ids["departments"] = department.id
+    template = MessageTemplate(company_id=company.id, kind="text", shortcut=f"/exclusivo{key}",
+                               title=f"Template exclusivo {key.upper()}", body="Bom dia!")
+    db.session.add(template)
+    params = get_settings(company.id)
+    db.session.flush()
+    tenant.labels.update({"templates": template.title, "parameters": name})
+    tenant.ids.update({"templates": template.id, "parameters": params.id})
+    webhook = gen_webhook(company, f"Webhook exclusivo {key.upper()}",
+                          f"https://hooks.example.com/{key}", ["ticket.created"])
+    telephony = gen_telephony(company, pabx_host=f"pabx-exclusivo-{key}.example.com")
+    db.session.flush()
+    tenant.labels.update({"webhooks": webhook.name, "telephony": telephony.pabx_host})
+    tenant.ids.update({"webhooks": webhook.id, "telephony": telephony.id})
+    pause = gen_pause(company, f"Pausa exclusiva {key.upper()}", [department])
+    db.session.flush()
+    tenant.labels["pauses"] = pause.name
+    tenant.ids["pauses"] = pause.id
+    connection = gen_connection(company, f"Conexão exclusiva {key.upper()}")
+    farewell = gen_farewell(company, f"Despedida exclusiva {key.upper()}",
+                            "Obrigado pelo contato, {{nome_cliente}}!")
+    db.session.flush()
+    tenant.labels.update({"connections": connection.name, "farewells": farewell.title})
+    tenant.ids.update({"connections": connection.id, "farewells": farewell.id})
+    contact = Contact(company_id=company.id, name=f"Contato exclusivo {key.upper()}",
+                      phone=f"+55119876{ord(key[0]) % 10000:04d}", person_type="PF")
+    contact.tags.append(tag)
+    field = ContactField(company_id=company.id, label=f"Campo exclusivo {key.upper()}",
+                         key=f"campo_exclusivo_{key}")
+    db.session.add_all([contact, field])
+    db.session.flush()
+    tenant.labels.update({"contacts": contact.name, "contact_fields": field.label})
+    tenant.ids.update({"contacts": contact.id, "contact_fields": field.id})
+    return tenant
