@@ -68,7 +68,7 @@ def create_app(config: dict | None = None) -> Flask:
                       message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE"))
     tasks.init_app(app)
     install_guard()
-    from .services import after_commit
+    from .lib import after_commit
 
     after_commit.install()
     realtime.rooms.install()  # sockets follow access changes (RTM-1)

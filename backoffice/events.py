@@ -4,7 +4,7 @@ Services announce a change with one call, `emit(name, **data)`, and know nothing
 listens: the socket pushes (backoffice.realtime.listeners) today, webhooks, automations
 and reports later. Every listener is called synchronously, inside the caller's
 transaction, so it can read rows and build its payload while they are as the change left
-them; a listener queues its delivery with `services.after_commit.later`, so nothing is
+them; a listener queues its delivery with `lib.after_commit.later`, so nothing is
 delivered before the commit, and nothing at all on a rollback.
 
 The names are one list for sockets and webhooks. `EVENTS` are those offered to the

@@ -12,7 +12,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
-from .services import after_commit, presence
+from .services import presence
+from .lib import after_commit
 from .services.pauses import available_pauses
 from .web.api import guard, json_error
 from .web.errors import CSRF_MESSAGE

@@ -16,7 +16,8 @@ from .models import (
 from .services import connections as connection_rules
 from .services import contacts as contact_rules
 from .services import farewells as farewell_rules
-from .services import after_commit, messages, pauses, saas, sending, telephony, tickets
+from .services import messages, pauses, saas, sending, telephony, tickets
+from .lib import after_commit
 from .services import templates as template_rules
 from .services import webhooks as webhook_rules
 from .services.settings import get_settings

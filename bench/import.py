@@ -379,8 +379,8 @@ def naive_import(company_id: int, path: Path) -> dict:
     from backoffice.models import Contact, Tag
     from backoffice.services import RuleError
     from backoffice.services.contacts import normalise_email
-    from backoffice.services.documents import normalise_document
-    from backoffice.services.phones import normalise_phone
+    from backoffice.lib.documents import normalise_document
+    from backoffice.lib.phones import normalise_phone
 
     created = unchanged = rejected = n = 0
     with open(path, encoding="cp1252", newline="") as fh:

@@ -25,7 +25,8 @@ from backoffice.models import Connection, ContactAddress, Department, Message, T
 from backoffice.models.base import utcnow
 from backoffice.models.channels import CONNECTION_KINDS
 from backoffice.models.tickets import AUTHOR_SYSTEM, IN, OUT, SENDING
-from backoffice.services import RuleError, after_commit, tickets
+from backoffice.services import RuleError, tickets
+from backoffice.lib import after_commit
 from backoffice.services import connections as connection_rules
 from backoffice.services.catalog import COLOR_MESSAGE
 from backoffice.services.webhooks import URL_MESSAGE

@@ -21,7 +21,7 @@ from backoffice.models import Contact, ContactField, DataJob, DataJobError, Tag,
 from backoffice.models import data_jobs as states
 from backoffice.models.base import utcnow
 from backoffice.services import RuleError, data_jobs, importer
-from backoffice.services.csvfiles import rows_to_text
+from backoffice.lib.csvfiles import rows_to_text
 from tests.factories import gen_tag
 
 FIXTURES = Path(__file__).parent / "fixtures" / "imports"

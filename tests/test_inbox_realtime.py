@@ -8,7 +8,8 @@ import pytest
 
 from backoffice.extensions import db
 from backoffice.models import Department, DepartmentMember
-from backoffice.services import after_commit, sending, tickets
+from backoffice.services import sending, tickets
+from backoffice.lib import after_commit
 from tests.factories import gen_agent_setup, gen_group, gen_user
 
 

@@ -14,7 +14,8 @@ from backoffice.extensions import db
 from backoffice.models import (
     Company, DepartmentMember, PauseSession, PresenceSession, User,
 )
-from backoffice.services import RuleError, after_commit, presence
+from backoffice.services import RuleError, presence
+from backoffice.lib import after_commit
 from tests.conftest import client_as, post
 from tests.factories import gen_department, gen_group, gen_pause, gen_user
 

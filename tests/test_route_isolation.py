@@ -18,7 +18,8 @@ from sqlalchemy import func, select
 
 from backoffice.extensions import db
 from backoffice.models import Company, Department, DepartmentMember, Message, Ticket
-from backoffice.services import after_commit, sending
+from backoffice.services import sending
+from backoffice.lib import after_commit
 from backoffice.services.templates import Upload
 from tests.conftest import login
 from tests.factories import gen_agent_setup, gen_group, gen_user

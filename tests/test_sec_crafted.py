@@ -11,7 +11,8 @@ from wtforms import StringField, TextAreaField
 
 from backoffice.extensions import db
 from backoffice.models import Connection, Department, DepartmentMember, User, Webhook
-from backoffice.services import after_commit, tickets
+from backoffice.services import tickets
+from backoffice.lib import after_commit
 from tests.admin_registry import model_views, saas_views, tenant_views
 from tests.conftest import login
 from tests.factories import PASSWORD

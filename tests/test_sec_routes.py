@@ -24,7 +24,8 @@ from backoffice.admin.base import CompanySettingsView
 from backoffice.extensions import csrf, db
 from backoffice.models import CompanySettings, Connection, Department, DepartmentMember, Tag
 from backoffice.models import TelephonySettings, User
-from backoffice.services import after_commit, data_jobs, sending, tickets
+from backoffice.services import data_jobs, sending, tickets
+from backoffice.lib import after_commit
 from backoffice.services.templates import Upload
 from tests.admin_registry import model_views
 from tests.conftest import login

@@ -22,7 +22,8 @@ from sqlalchemy import select
 from backoffice.extensions import db
 from backoffice.lib import outbound
 from backoffice.models import Company, Connection, Message
-from backoffice.services import RuleError, after_commit, sending
+from backoffice.services import RuleError, sending
+from backoffice.lib import after_commit
 from backoffice.services import connections as connection_rules
 from backoffice.services import webhooks as webhook_rules
 from tests.conftest import login

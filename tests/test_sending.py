@@ -20,7 +20,8 @@ from backoffice.jobs import tasks
 from backoffice.jobs.runner import EmbeddedWorker
 from backoffice.models import Message, Ticket
 from backoffice.models.base import utcnow
-from backoffice.services import after_commit, sending
+from backoffice.services import sending
+from backoffice.lib import after_commit
 from tests.conftest import BACKEND, REDIS_URL
 from tests.factories import gen_agent_setup
 

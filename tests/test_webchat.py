@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 from backoffice.extensions import db, socketio
 from backoffice.models import Contact, ContactAddress, Message, Ticket, User
 from backoffice.models.tickets import CLOSED, DELIVERED, IN, QUEUED, READ, SENT, WAITING
-from backoffice.services import after_commit, ratelimit, sending, tickets
+from backoffice.services import ratelimit, sending, tickets
+from backoffice.lib import after_commit
 from tests.conftest import login
 from tests.factories import WEBCHAT_PNG as PNG
 from tests.factories import png_file, set_show_agent_name

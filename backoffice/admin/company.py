@@ -9,8 +9,8 @@ from wtforms.validators import Length
 
 from ..models import Company
 from ..services import RuleError, protocols
-from ..services.documents import format_document, normalise_cnpj  # noqa: F401 (saas)
-from ..services.phones import normalise_phone  # noqa: F401 (saas)
+from ..lib.documents import format_document, normalise_cnpj  # noqa: F401 (saas)
+from ..lib.phones import normalise_phone  # noqa: F401 (saas)
 from ..tenancy import current_company_id
 from .base import SecureModelView, SingleRowMixin
 from .users import LANGUAGES

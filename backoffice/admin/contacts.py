@@ -14,8 +14,8 @@ from wtforms.validators import Length, Optional
 from ..extensions import db
 from ..models import Contact, Tag, Ticket, User, contact_tag
 from ..services import RuleError, contacts
-from ..services.documents import format_document
-from ..services.phones import format_phone
+from ..lib.documents import format_document
+from ..lib.phones import format_phone
 from ..tenancy import current_company_id
 from .base import TenantModelView, VisibleRowsMixin, local_datetime
 from .catalog import tag_badge

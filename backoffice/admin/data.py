@@ -15,7 +15,7 @@ from ..models import Department, Tag
 from ..models import data_jobs as states
 from ..services import RuleError, data_jobs, exporter, importer
 from ..services.contacts import fields_of
-from ..services.csvfiles import DELIMITERS, ENCODINGS, rows_to_text
+from ..lib.csvfiles import DELIMITERS, ENCODINGS, rows_to_text
 from ..services.templates import human_size
 from .base import SecureView, local_datetime
 

@@ -6,7 +6,8 @@ from flask import jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ..services import after_commit, attachments, inbox, replies, sending, tickets, visibility
+from ..services import attachments, inbox, replies, sending, tickets, visibility
+from ..lib import after_commit
 from ..services.inbox import SendInput, TagsInput
 from ..web.api import ApiError, no_nul, opt_id, read_body
 from .blueprint import bp

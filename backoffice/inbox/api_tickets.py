@@ -12,7 +12,8 @@ from flask_login import current_user
 
 from ..extensions import db
 from ..models import Ticket
-from ..services import RuleError, after_commit, inbox, replies, serialize, tickets, visibility
+from ..services import RuleError, inbox, replies, serialize, tickets, visibility
+from ..lib import after_commit
 from ..services.inbox import BulkInput, CloseInput, FavouriteInput, TagsInput, TransferInput
 from ..web.api import ApiError, clean_args, read_body
 from .blueprint import bp

@@ -27,7 +27,8 @@ from ..channels.webchat.adapter import NAMESPACE as WEBCHAT_NAMESPACE
 from ..channels.webchat.adapter import visitor_room
 from ..extensions import socketio
 from ..models.tickets import MESSAGE_STATUSES
-from ..services import after_commit, presence, serialize
+from ..services import presence, serialize
+from ..lib import after_commit
 from .names import supervisors_room, ticket_room, ticket_rooms
 
 log = logging.getLogger(__name__)

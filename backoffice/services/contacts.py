@@ -15,9 +15,9 @@ from ..extensions import db
 from ..models import Contact, ContactField, Tag, User
 from . import RuleError
 from .contact_columns import FIELD_KEYS
-from .csvfiles import fold
-from .documents import PF, PJ, normalise_document
-from .phones import normalise_phone
+from ..lib.csvfiles import fold
+from ..lib.documents import PF, PJ, normalise_document
+from ..lib.phones import normalise_phone
 from .settings import read_settings
 
 PERSON_TYPES = {PF: _l("Pessoa física"), PJ: _l("Pessoa jurídica")}

@@ -28,12 +28,10 @@ from ..jobs.runner import tasks
 from ..models import DataJob, DataJobError, User, utcnow
 from ..models import data_jobs as states
 from ..tenancy import acting_for
-from . import RuleError, after_commit, exporter, importer
+from . import RuleError, exporter, importer
+from ..lib import after_commit
 from .contacts import fields_of
-from .csvfiles import (
-    DELIMITERS, ENCODINGS, ExcelWriter, check_is_text, detect_delimiter, detect_encoding,
-    open_for_excel, open_text, read_sample, records,
-)
+from ..lib.csvfiles import DELIMITERS, ENCODINGS, ExcelWriter, check_is_text, detect_delimiter, detect_encoding, open_for_excel, open_text, read_sample, records
 from .importer import CUSTOM_PREFIX, UPDATABLE, preview
 from .job_claims import claim, stale_after, stale_jobs  # noqa: F401  (re-exported)
 from .templates import human_size, new_file_key

@@ -45,8 +45,8 @@ from ..models.tickets import (
 )
 from . import RuleError, as_id
 from .contacts import PERSON_TYPES, contact_filter, fields_of
-from .documents import format_document
-from .phones import format_phone
+from ..lib.documents import format_document
+from ..lib.phones import format_phone
 from .visibility import ticket_filter
 
 PAGE_SIZE = 1000

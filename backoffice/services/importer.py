@@ -30,13 +30,13 @@ from ..extensions import db
 from ..models import Contact, ContactField, DataJob, DataJobError, Tag, User, contact_tag, utcnow
 from ..models import data_jobs as states
 from . import RuleError
-from .bulk import insert_rows
+from ..lib.bulk import insert_rows
 from .contacts import normalise_email, person_type_of, wallets_apply
-from .csvfiles import fold, open_text, records
-from .documents import normalise_document
+from ..lib.csvfiles import fold, open_text, records
+from ..lib.documents import normalise_document
 from .contact_columns import BY_ALIAS, FIELDS, Field  # noqa: F401  (FIELDS re-exported)
 from .job_claims import claim
-from .phones import normalise_phone
+from ..lib.phones import normalise_phone
 
 log = logging.getLogger(__name__)
 

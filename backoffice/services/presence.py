@@ -33,7 +33,8 @@ from .. import events
 from ..extensions import db
 from ..models import Company, Pause, PauseSession, PresenceSession, User
 from ..models.base import utcnow
-from . import RuleError, after_commit, as_id
+from . import RuleError, as_id
+from ..lib import after_commit
 from .hours import local_time
 from .pauses import available_pauses
 from .visibility import agents_of

@@ -32,7 +32,8 @@ from ..models.tickets import (
     AUTHOR_AGENT, AUTHOR_BOT, DELIVERED, FAILED, OPEN, OUT, PENDING, QUEUED,
     READ, SENDING, SENT,
 )
-from . import RuleError, after_commit, attachments
+from . import RuleError, attachments
+from ..lib import after_commit
 from .catalog import chosen_tags
 from .messages import clean_text
 

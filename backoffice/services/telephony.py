@@ -11,7 +11,7 @@ from ..extensions import db
 from ..models import TelephonySettings
 from ..models.telephony import DEFAULT_PORTS
 from . import RuleError
-from .hosts import normalise_host
+from ..lib.hosts import normalise_host
 
 PORT_MIN, PORT_MAX = 1, 65535
 MAX_ENTRIES = 1000  # per list

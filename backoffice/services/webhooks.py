@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from .. import events as event_catalogue
 from ..lib import outbound
 from . import RuleError
-from .hosts import normalise_host
+from ..lib.hosts import normalise_host
 
 URL_MESSAGE = _l("Informe uma URL http:// ou https://.")
 LOCAL_MESSAGE = _l("Use um endereço público da internet: endereços locais ou da rede interna "

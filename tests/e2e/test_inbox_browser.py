@@ -130,7 +130,8 @@ def test_RTM_1_after_a_lost_connection_the_page_fetches_what_it_missed(
 
     with app.app_context():
         from backoffice.models import Connection, Department
-        from backoffice.services import after_commit, tickets
+        from backoffice.services import tickets
+        from backoffice.lib import after_commit
 
         connection = db.session.get(Connection, webchat_world.connection_id)
         department = db.session.get(Department, webchat_world.departments["support"])

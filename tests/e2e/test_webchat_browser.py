@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 from backoffice.extensions import db
 from backoffice.models import Message, Ticket, User
 from backoffice.models.tickets import READ
-from backoffice.services import after_commit, sending, tickets
+from backoffice.services import sending, tickets
+from backoffice.lib import after_commit
 from tests.factories import WEBCHAT_PNG as PNG
 
 XSS = "<img src=x onerror=alert(1)>"

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from backoffice.extensions import db
 from backoffice.models import Connection, Department, DepartmentMember, Ticket, User
-from backoffice.services import after_commit, tickets
+from backoffice.services import tickets
+from backoffice.lib import after_commit
 
 from .companies import gen_company, gen_group, gen_plan, gen_user
 

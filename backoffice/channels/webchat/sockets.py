@@ -16,7 +16,8 @@ from flask import g, session
 from flask_socketio import join_room
 
 from ...extensions import db, socketio
-from ...services import after_commit, ratelimit
+from ...services import ratelimit
+from ...lib import after_commit
 from . import visitor as rules
 from .adapter import NAMESPACE, visitor_room
 

@@ -20,7 +20,8 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
 from ...extensions import db
-from ...services import RuleError, after_commit, attachments, ratelimit
+from ...services import RuleError, attachments, ratelimit
+from ...lib import after_commit
 from ...services.messages import MAX_TEXT
 from ...services.templates import ALLOWED, human_size
 from ...web import errors

@@ -11,7 +11,7 @@ import re
 import phonenumbers
 from flask_babel import lazy_gettext as _l
 
-from . import RuleError
+from .errors import RuleError
 
 E164 = phonenumbers.PhoneNumberFormat.E164
 

@@ -10,7 +10,7 @@ from stdnum.br import cnpj as stdnum_cnpj
 from stdnum.br import cpf as stdnum_cpf
 from stdnum.exceptions import ValidationError as StdnumError
 
-from . import RuleError
+from .errors import RuleError
 
 PF = "PF"
 PJ = "PJ"

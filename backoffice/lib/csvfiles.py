@@ -21,7 +21,7 @@ from typing import IO, Iterable, Iterator
 
 from flask_babel import lazy_gettext as _l
 
-from . import RuleError
+from .errors import RuleError
 
 ENCODINGS = {
     "utf-8-sig": _l("UTF-8"),
