@@ -135,6 +135,9 @@ def test_SEC_6_mail_page_is_for_the_super_user_only(app, tenants):
     assert login(root_client, "root@example.com").status_code == 302
     listing = root_client.get("/admin/mail/")
     assert listing.status_code == 200 and "Atende: redefinição de senha" in listing.text
+    # UX-4: the date in the reader's time zone, pt-BR style, never the raw UTC header
+    assert re.search(r"<td>\d{2}/\d{2}/\d{4} \d{2}:\d{2}</td>", listing.text)
+    assert "-0000" not in listing.text and "+0000" not in listing.text
     page = root_client.get(f"/admin/mail/?name={name}")
     assert "/redefinir-senha/" in page.text
     assert "&lt;b&gt;Ana&lt;/b&gt;" in page.text and "<b>Ana</b>" not in page.text

@@ -6,7 +6,7 @@ from flask import abort, request
 from flask_admin import expose
 
 from ..services import mail
-from .base import SecureView
+from .base import SecureView, local_datetime
 
 
 class MailOutboxView(SecureView):
@@ -20,6 +20,6 @@ class MailOutboxView(SecureView):
             if message is None:
                 abort(404)
             return self.render("admin/mail_outbox.html", message=message, mails=None,
-                               smtp=not mail.keeps_files())
+                               smtp=not mail.keeps_files(), when=local_datetime)
         return self.render("admin/mail_outbox.html", message=None, mails=mail.stored(),
-                           smtp=not mail.keeps_files())
+                           smtp=not mail.keeps_files(), when=local_datetime)

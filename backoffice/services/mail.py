@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, make_msgid, parsedate_to_datetime
 from pathlib import Path
 
 from flask import current_app
@@ -27,7 +27,7 @@ _NAME = re.compile(r"^[0-9A-Za-z_-]{1,80}\.eml$")
 @dataclass
 class StoredMail:
     name: str
-    date: str
+    date: datetime | None  # UTC, naive like the database's; shown in the reader's time zone
     to: str
     subject: str
     body: str
@@ -82,11 +82,21 @@ def _smtp(msg: EmailMessage, cfg) -> None:
         server.send_message(msg)
 
 
+def _utc(header) -> datetime | None:
+    try:
+        sent = parsedate_to_datetime(str(header))
+    except (TypeError, ValueError):
+        return None
+    if sent.tzinfo is not None:
+        sent = sent.astimezone(timezone.utc).replace(tzinfo=None)
+    return sent
+
+
 def _read(path: Path) -> StoredMail:
     with path.open("rb") as f:
         msg = BytesParser(policy=policy.default).parse(f)
     body = msg.get_body(preferencelist=("plain",))
-    return StoredMail(name=path.name, date=str(msg.get("Date", "")), to=str(msg.get("To", "")),
+    return StoredMail(name=path.name, date=_utc(msg.get("Date")), to=str(msg.get("To", "")),
                       subject=str(msg.get("Subject", "")),
                       body=body.get_content() if body is not None else "")
 
