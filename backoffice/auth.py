@@ -17,7 +17,7 @@ from wtforms.validators import DataRequired, Length
 
 from .extensions import db, login_manager
 from .models import User
-from .services import RuleError, ratelimit, twofactor
+from .services import RuleError, ratelimit, sessions, twofactor
 from .services import auth as auth_service
 from .services.auth import authenticate
 
@@ -36,8 +36,6 @@ def load_user(user_id: str):
     """The user of a live server-side session (SEC-4), checked on every request and every
     socket event: a cookie whose session was ended (logout, password change...) is
     anonymous, whatever its signature."""
-    from .services import sessions
-
     try:
         uid = int(user_id)
     except (TypeError, ValueError):
@@ -55,8 +53,6 @@ def load_user(user_id: str):
 @user_logged_in.connect
 def _open_session(app, user, **_extra):
     """Every login, whatever view makes it, opens its own server-side session (SEC-4)."""
-    from .services import sessions
-
     session[sessions.COOKIE_KEY] = sessions.open_session(user)
     g.atende_session_id = None  # the new session's id is looked up on the next request
     g.atende_session_user = None
@@ -93,8 +89,6 @@ def _first_do(message: str, page: str, flash_it: bool = True):
 def init_sessions(app) -> None:
     """SEC-4 / SEC-1 wiring: sessions end with what they were opened with; a due password
     change comes first."""
-    from .services import sessions
-
     sessions.install()
     app.before_request(_password_due_guard)
 
@@ -190,8 +184,6 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    from .services import sessions
-
     # this device only: the user's other sessions stay open (SEC-4)
     sessions.end(current_user.id, sessions.current_id())
     db.session.commit()  # after it, this session's sockets are disconnected
@@ -328,7 +320,8 @@ def _twofactor_guard():
 def forgot_password():
     form = ForgotForm()
     if form.validate_on_submit():
-        error = auth_service.ask_password_reset(form.email.data, _client_ip())
+        error = auth_service.ask_password_reset(form.email.data, _client_ip(),
+                                                   request.host_url)
         if error is None:
             flash(_("Se o e-mail estiver cadastrado, enviaremos a ele um link para criar uma "
                     "nova senha."), "info")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import inspect
 import io
-import uuid
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -36,11 +35,6 @@ from tests.factories import WEBCHAT_PNG as PNG
 
 TOKEN = "T" * 40
 
-
-@pytest.fixture
-def app_config(app_config):
-    # the webchat's rate-limit counters of one test must not reach the next
-    return {**app_config, "RATE_LIMIT_PREFIX": f"test:{uuid.uuid4().hex}:"}
 
 
 def _outgoing(ticket: Ticket, text: str) -> Message:

@@ -7,7 +7,6 @@ is shown as text (MSG-5). Bad input answers in Portuguese, loses nothing and is 
 from __future__ import annotations
 
 import io
-import uuid
 
 import pytest
 import redis
@@ -25,12 +24,6 @@ from tests.factories import png_file, set_show_agent_name
 NS = "/webchat"
 XSS = "<img src=x onerror=alert(1)>"
 
-
-@pytest.fixture
-def app_config(app_config):
-    # Rate-limit counters of one test must not leak into the next (real Redis keeps them
-    # under the services backend, and ids restart with each truncated database).
-    return {**app_config, "RATE_LIMIT_PREFIX": f"test:{uuid.uuid4().hex}:"}
 
 
 @pytest.fixture

@@ -173,10 +173,11 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def ask_password_reset(email: str, ip: str | None) -> str | None:
+def ask_password_reset(email: str, ip: str | None, site_url: str) -> str | None:
     """Queue the "Esqueci minha senha" mail. The answer never depends on the e-mail
     existing: the lookup happens in the background job. Returns an error only when the
-    address asks too often (which says nothing about the e-mail)."""
+    address asks too often (which says nothing about the e-mail). The link points to
+    MAIL_BASE_URL, else to `site_url` (the address the request came to)."""
     if ratelimit.hit("reset-ip", ip or "?", ratelimit.parse(current_app.config["PASSWORD_RESET_LIMIT"])):
         return _("Muitas solicitações. Tente novamente mais tarde.")
     email = normalise_email(email)
@@ -184,15 +185,9 @@ def ask_password_reset(email: str, ip: str | None) -> str | None:
     # would tell which e-mails were asked for.
     if ratelimit.hit("reset-email", _ident(email), [(3, 3600)]):
         return None
-    base_url = current_app.config.get("MAIL_BASE_URL") or _request_base_url()
+    base_url = current_app.config.get("MAIL_BASE_URL") or site_url
     tasks.enqueue("backoffice.jobs.mail.password_reset", email, base_url)  # by name: no cycle
     return None
-
-
-def _request_base_url() -> str:
-    from flask import request
-
-    return request.host_url
 
 
 def send_password_reset(email: str, base_url: str) -> None:

@@ -31,7 +31,7 @@ from ..models import Contact, ContactField, DataJob, DataJobError, Tag, User, co
 from ..models import data_jobs as states
 from . import RuleError
 from ..lib.bulk import insert_rows
-from .contacts import normalise_email, person_type_of, wallets_apply
+from .contacts import fields_of, normalise_email, person_type_of, wallets_apply
 from ..lib.csvfiles import fold, open_text, records
 from ..lib.documents import normalise_document
 from .contact_columns import BY_ALIAS, FIELDS, Field  # noqa: F401  (FIELDS re-exported)
@@ -119,8 +119,6 @@ def preview(path: Path, encoding: str, delimiter: str, company_id: int, limit: i
                 rows.append(cells)
                 if len(rows) >= limit:
                     break
-    from .contacts import fields_of
-
     mapping = map_header(header or [], fields_of(company_id))
     error = None
     if not header:
@@ -520,8 +518,6 @@ def run(job_id: int, path: Path) -> DataJob:
         # SEC-3: the carteira applied is the runner's; without one the job would
         # know no carteira and could touch them all.
         raise RuleError(_l("O usuário que iniciou a importação não está mais ativo."))
-    from .contacts import fields_of
-
     language = job.user.language if job.user is not None else None
     with force_locale(language or "pt_BR"):
         job.started_at = job.started_at or utcnow()
