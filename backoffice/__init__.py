@@ -87,6 +87,9 @@ def create_app(config: dict | None = None) -> Flask:
     from .webchat import bp as webchat_bp  # CHN-5: widget, its API and the /webchat sockets
 
     app.register_blueprint(webchat_bp)
+    from .channels.hooks import bp as hooks_bp  # CHN-2: provider webhooks
+
+    app.register_blueprint(hooks_bp)
     init_admin(app)
     init_errors(app)
     from .lib import headers

@@ -114,6 +114,11 @@ def load(instance_path: str | Path, overrides: dict | None = None) -> dict:
         "ALLOW_PRIVATE_URLS": os.environ.get("ALLOW_PRIVATE_URLS", "").lower()
         in ("1", "true", "yes"),
         "OUTBOUND_TIMEOUT": float(os.environ.get("OUTBOUND_TIMEOUT", "5")),
+        # Issue 12: the providers' API base URLs; tests and staging point them at a local
+        # fake provider. Unset means the public endpoints (channels/provider.py).
+        "WHATSAPP_API_URL": os.environ.get("WHATSAPP_API_URL") or None,
+        "META_GRAPH_URL": os.environ.get("META_GRAPH_URL") or None,
+        "TELEGRAM_API_URL": os.environ.get("TELEGRAM_API_URL") or None,
         "FLASK_ADMIN_SWATCH": "cerulean",
     }
     cfg.update(overrides or {})

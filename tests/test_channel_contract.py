@@ -226,7 +226,7 @@ def test_CHN_contract_parse_inbound_returns_inbound_objects(app, kind, index):
     with app.test_request_context("/", **kwargs):
         from flask import request
 
-        found = adapter_for(_connection(kind)).parse_inbound(request)
+        found = adapter_for(_connection(kind, **_config(kind))).parse_inbound(request)
     assert found and all(isinstance(item, Inbound) for item in found)
     expected = dict(expected)
     names = expected.pop("attachment_names", [])
@@ -242,7 +242,7 @@ def test_CHN_contract_parse_inbound_refuses_malformed_input(app, kind, label):
         from flask import request
 
         with pytest.raises(InboundError) as refused:
-            adapter_for(_connection(kind)).parse_inbound(request)
+            adapter_for(_connection(kind, **_config(kind))).parse_inbound(request)
     assert str(refused.value)  # a message for the sender, in Portuguese
 
 

@@ -41,7 +41,11 @@ class Inbound:
     name: the name the provider gave, if any; text: cleaned (no NUL, within MAX_TEXT);
     attachments: uploads as services.attachments.read returns them; external_id: the
     provider's id of the message (stored, and used to drop a redelivery); reply_to: the
-    provider id of the message it answers, if any."""
+    provider id of the message it answers, if any; phone: the contact's phone when the
+    channel is a phone number (WhatsApp), in any form normalise_phone reads: contacts are
+    matched and merged on it (the Brazilian ninth digit); extra: what the message carries
+    beyond text and file (location, contact card, reaction, button reply...), kept in
+    Message.extra for the inbox."""
 
     address: str
     name: str | None = None
@@ -49,6 +53,8 @@ class Inbound:
     attachments: tuple = ()
     external_id: str | None = None
     reply_to: str | None = None
+    phone: str | None = None
+    extra: dict | None = None
 
 
 def clean_field(text: str | None) -> str | None:

@@ -14,7 +14,7 @@ from typing import Callable, NamedTuple
 from flask import Flask
 
 from ..extensions import db
-from ..services import data_jobs, sending
+from ..services import channel_events, data_jobs, sending
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,8 @@ class Periodic(NamedTuple):
 PERIODIC: list[Periodic] = [
     # CHN-3: messages saved while the queue was down, or stuck in "sending"
     Periodic("mensagem(ns)", sending.sweep),
+    # CHN-2: provider webhook items stored while the queue was down, or left half-done
+    Periodic("evento(s) de canal", channel_events.sweep),
     # IMP-4, EXP-1: imports and exports whose worker died or that never reached the queue
     Periodic("importação(ões) ou exportação(ões)", data_jobs.sweep),
 ]

@@ -29,6 +29,7 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import logging
+import re
 import socket
 import ssl
 import time
@@ -47,6 +48,9 @@ USER_AGENT = "Atende"
 # Names that mean "this machine" or "the local network" without any DNS lookup.
 LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
 LOCAL_SUFFIXES = (".localhost", ".local", ".localdomain", ".internal", ".home.arpa")
+
+_BOT_TOKEN = re.compile(r"/bot[^/]+")
+ERROR_BODY_BYTES = 16 * 1024  # of a non-2xx answer: providers explain their errors in JSON
 
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 _IPV4_COMPAT = ipaddress.ip_network("::/96")
@@ -92,9 +96,12 @@ class Refused(OutboundError):
 
     public = _l("O destino recusou a mensagem.")
 
-    def __init__(self, detail: str, status: int):
+    def __init__(self, detail: str, status: int, body: bytes = b"",
+                 headers: dict[str, str] | None = None):
         super().__init__(detail)
         self.status = status
+        self.body = body            # the first ERROR_BODY_BYTES of the answer
+        self.headers = headers or {}
 
     @property
     def permanent(self) -> bool:
@@ -242,8 +249,10 @@ def _read_capped(answer, max_bytes: int, deadline: float) -> bytes:
 
 
 def _safe_url(parts) -> str:
-    """The URL for the log, without its query (it may carry a token)."""
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+    """The URL for the log, without its query (it may carry a token) and with a Telegram
+    bot token in the path ("/bot123:ABC/sendMessage") masked."""
+    path = _BOT_TOKEN.sub("/bot***", parts.path)
+    return f"{parts.scheme}://{parts.netloc}{path}"
 
 
 def _config(name: str, default):
@@ -300,8 +309,15 @@ def _request(method, url, body, headers, timeout, max_bytes) -> Response:
                 answer = conn.getresponse()
                 status = answer.status
                 if not 200 <= status < 300:
-                    # a 3xx is never followed: its Location could be anywhere
-                    raise Refused(f"{where} via {address}: HTTP {status}", status)
+                    # a 3xx is never followed: its Location could be anywhere. The body
+                    # is kept (capped) for callers that read a provider's error code.
+                    try:
+                        error_body = _read_capped(answer, ERROR_BODY_BYTES,
+                                                  time.monotonic() + timeout)
+                    except (TimeoutError, http.client.HTTPException, OSError):
+                        error_body = b""
+                    raise Refused(f"{where} via {address}: HTTP {status}", status,
+                                  error_body[:ERROR_BODY_BYTES], dict(answer.getheaders()))
                 data = _read_capped(answer, max_bytes, time.monotonic() + 3 * timeout)
                 return Response(status=status, headers=dict(answer.getheaders()),
                                 body=data[:max_bytes], truncated=len(data) > max_bytes)

@@ -10,7 +10,7 @@ from .templates import CompanySettings, MessageTemplate  # noqa: F401
 from .webhooks import Webhook  # noqa: F401
 from .telephony import TelephonySettings  # noqa: F401
 from .pauses import Pause, PauseWindow  # noqa: F401
-from .channels import Connection  # noqa: F401
+from .channels import ChannelEvent, Connection, ProviderTemplate  # noqa: F401
 from .contacts import Contact, ContactAddress  # noqa: F401
 from .tickets import Message, Ticket, TicketEvent, message_tag, ticket_tag  # noqa: F401
 from .farewells import FarewellMessage  # noqa: F401

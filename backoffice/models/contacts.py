@@ -107,6 +107,8 @@ class ContactAddress(TenantMixin, db.Model):
                                                index=True)
     address: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # CHN-4: when the contact last wrote on this connection (the 24-hour window)
+    last_inbound_at: Mapped[datetime | None] = mapped_column()
 
     contact: Mapped[Contact] = relationship(back_populates="addresses")
     connection: Mapped[Connection] = relationship()

@@ -150,6 +150,8 @@ class Message(TenantMixin, db.Model):
         Index("ix_message_ticket", "ticket_id", "id"),
         # the sweep looks for messages left queued
         Index("ix_message_status", "status", "created_at"),
+        # provider receipts and quoted replies find a message by the provider's id
+        Index("ix_message_external_id", "external_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -171,6 +173,10 @@ class Message(TenantMixin, db.Model):
     next_attempt_at: Mapped[datetime | None] = mapped_column()
     claimed_at: Mapped[datetime | None] = mapped_column()  # when a job took it (sending)
     external_id: Mapped[str | None] = mapped_column(String(120))
+    # what a provider message carries beyond text and file (channels/provider.py):
+    # reply_to (quoted message id), location, contact card, reaction, the WhatsApp template
+    # sent ({"template": {...}}), the Meta message tag
+    extra: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()
     delivered_at: Mapped[datetime | None] = mapped_column()

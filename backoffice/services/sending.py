@@ -32,7 +32,7 @@ from ..models.tickets import (
     AUTHOR_AGENT, AUTHOR_BOT, DELIVERED, FAILED, OPEN, OUT, PENDING, QUEUED,
     READ, SENDING, SENT,
 )
-from . import RuleError, attachments
+from . import RuleError, attachments, window
 from ..lib import after_commit
 from .catalog import chosen_tags
 from .messages import clean_text
@@ -53,15 +53,28 @@ def retry_delays() -> tuple[int, ...]:
 
 
 def queue(ticket: Ticket, author: User | None, text: str | None, upload=None,
-          author_kind: str = AUTHOR_AGENT, tag_ids=None) -> Message:
-    """An outgoing message, saved as queued; its job is enqueued after commit."""
+          author_kind: str = AUTHOR_AGENT, tag_ids=None, extra: dict | None = None,
+          template: bool = False) -> Message:
+    """An outgoing message, saved as queued; its job is enqueued after commit.
+
+    CHN-4: an agent's or bot's message on a channel with a 24-hour window is refused
+    here, before it is queued, when the window is closed, unless `template` says it is
+    a template the channel allows then (the caller checked which: services.window).
+    Within Meta's 7-day human-agent spell the message is tagged HUMAN_AGENT."""
     text = clean_text(text)
     if not text and upload is None:
         raise RuleError(_("Escreva uma mensagem ou anexe um arquivo."))
+    extra = dict(extra or {})
+    if author_kind in (AUTHOR_AGENT, AUTHOR_BOT):
+        found = window.state(ticket)
+        if not found.open and not template:
+            raise RuleError(found.reason())
+        if found.mode == window.HUMAN_AGENT:
+            extra.setdefault("tag", window.HUMAN_AGENT_TAG)
     now = utcnow()
     message = Message(company_id=ticket.company_id, ticket_id=ticket.id, direction=OUT,
                       author_kind=author_kind, author_id=author.id if author else None,
-                      text=text or None, status=QUEUED, created_at=now)
+                      text=text or None, status=QUEUED, created_at=now, extra=extra or None)
     if tag_ids and author is not None:
         message.tags = chosen_tags(author, tag_ids)  # before the file: no orphan on error
     if upload is not None:
@@ -160,7 +173,20 @@ def deliver(message_id: int) -> str:
     return "sent"
 
 
+def mark_failed(message: Message, error: str) -> None:
+    """The provider reported, after accepting it, that the message failed (MSG-1): shown
+    to the agent with the reason and a retry, as a failed attempt of ours is. The caller
+    commits."""
+    _set_failed(message, error)
+
+
 def _failed(message: Message, error: str) -> str:
+    _set_failed(message, error)
+    after_commit.commit()
+    return "failed"
+
+
+def _set_failed(message: Message, error: str) -> None:
     message.status = FAILED
     message.error = (error or _("Falha no envio."))[:500]
     ticket = message.ticket
@@ -168,8 +194,6 @@ def _failed(message: Message, error: str) -> str:
         ticket.has_failed = True
         events.emit("ticket.updated", ticket=ticket)
     _announce_status(message)
-    after_commit.commit()
-    return "failed"
 
 
 def _refresh_failed_flag(ticket: Ticket, exclude_id: int | None = None) -> None:

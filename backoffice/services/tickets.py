@@ -24,6 +24,7 @@ from ..models.tickets import (
 )
 from . import RuleError, as_id, attachments, messages, sending, visibility
 from .catalog import chosen_tags
+from ..lib.phones import normalise_phone
 from .messages import clean_text
 from .protocols import next_protocol
 
@@ -56,10 +57,20 @@ def receiving_department(company_id: int, department_id) -> Department:
 
 
 def contact_for(connection: Connection, address: str, name: str | None = None,
-                email: str | None = None) -> Contact:
-    """The contact behind `address` on `connection`, created on first contact."""
+                email: str | None = None, phone: str | None = None) -> Contact:
+    """The contact behind `address` on `connection`, created on first contact.
+
+    `phone` (a phone channel: WhatsApp) links a new address to the company's contact with
+    that phone, in E.164: a Brazilian mobile that writes once without the ninth digit and
+    once with it (WhatsApp gives both forms) is one contact with two addresses."""
+    return _address_for(connection, address, name, email, phone).contact
+
+
+def _address_for(connection: Connection, address: str, name: str | None = None,
+                 email: str | None = None, phone: str | None = None) -> ContactAddress:
     name = name.replace("\x00", "") if isinstance(name, str) else None
     email = email.replace("\x00", "") if isinstance(email, str) else None
+    phone = _phone_or_none(phone)
     found = db.session.scalar(select(ContactAddress).where(
         ContactAddress.connection_id == connection.id, ContactAddress.address == address))
     if found is not None:
@@ -70,15 +81,33 @@ def contact_for(connection: Connection, address: str, name: str | None = None,
             contact.name = name
         if email and not contact.email:
             contact.email = email
-        return contact
-    contact = Contact(company_id=connection.company_id,
-                      name=(name or "").strip()[:120] or _default_name(connection),
-                      email=(email or "").strip()[:254] or None)
-    contact.addresses.append(ContactAddress(company_id=connection.company_id,
-                                            connection_id=connection.id, address=address))
-    db.session.add(contact)
+        if phone and not contact.phone:
+            contact.phone = phone
+        return found
+    contact = None
+    if phone:
+        contact = db.session.scalars(select(Contact).where(
+            Contact.company_id == connection.company_id, Contact.phone == phone)
+            .order_by(Contact.id)).first()
+    if contact is None:
+        contact = Contact(company_id=connection.company_id,
+                          name=(name or "").strip()[:120] or _default_name(connection),
+                          email=(email or "").strip()[:254] or None, phone=phone)
+        db.session.add(contact)
+    row = ContactAddress(company_id=connection.company_id, connection_id=connection.id,
+                         address=address)
+    contact.addresses.append(row)
     db.session.flush()
-    return contact
+    return row
+
+
+def _phone_or_none(phone: str | None) -> str | None:
+    if not phone:
+        return None
+    try:
+        return normalise_phone(phone)
+    except RuleError:
+        return None
 
 
 def _default_name(connection: Connection) -> str:
@@ -110,14 +139,16 @@ def open_ticket(contact: Contact, connection: Connection | None,
     return ticket
 
 
-def receive(ticket: Ticket, text: str | None, upload=None, external_id: str | None = None) -> Message:
+def receive(ticket: Ticket, text: str | None, upload=None, external_id: str | None = None,
+            extra: dict | None = None) -> Message:
     """A message from the contact. Waiting-for-reply tickets go back to "em andamento"."""
     text = clean_text(text)
     if not text and upload is None:
         raise RuleError(_("Escreva uma mensagem."))
     message = Message(company_id=ticket.company_id, ticket_id=ticket.id, direction=IN,
                       author_kind=AUTHOR_CONTACT, text=text or None, status=DELIVERED,
-                      external_id=external_id, sent_at=utcnow(), created_at=utcnow())
+                      external_id=external_id, extra=extra or None, sent_at=utcnow(),
+                      created_at=utcnow())
     if upload is not None:
         attachments.store(message, upload)
     db.session.add(message)
@@ -139,8 +170,9 @@ def receive_inbound(connection: Connection, inbound, department: Department | No
     Returns the (first) message.
 
     A redelivery (an `external_id` already stored for an incoming message of this
-    connection) stores nothing and returns the stored message. The column has no unique
-    index: two deliveries of one id at the same instant could both be stored."""
+    connection) stores nothing and returns the stored message. For the provider channels
+    the database makes it certain: a webhook item is stored once (ChannelEvent's unique
+    key) and processed by one job (services.channel_events)."""
     if inbound.external_id:
         found = db.session.scalar(
             select(Message).join(Ticket, Ticket.id == Message.ticket_id)
@@ -148,15 +180,32 @@ def receive_inbound(connection: Connection, inbound, department: Department | No
                    Message.external_id == inbound.external_id).limit(1))
         if found is not None:
             return found
-    contact = contact_for(connection, inbound.address, inbound.name)
+    address = _address_for(connection, inbound.address, inbound.name,
+                           phone=getattr(inbound, "phone", None))
+    address.last_inbound_at = utcnow()  # CHN-4: the 24-hour window starts again
+    contact = address.contact
     ticket = open_ticket_of(contact, connection)
     if ticket is None:
         ticket = open_ticket(contact, connection, department)
+    extra = dict(getattr(inbound, "extra", None) or {})
+    if inbound.reply_to:
+        quoted = _by_external_id(connection, inbound.reply_to)
+        extra["reply_to"] = {"external_id": inbound.reply_to,
+                             "message_id": quoted.id if quoted is not None else None}
     uploads = list(inbound.attachments) or [None]
-    message = receive(ticket, inbound.text, uploads[0], external_id=inbound.external_id)
+    message = receive(ticket, inbound.text, uploads[0], external_id=inbound.external_id,
+                      extra=extra or None)
     for upload in uploads[1:]:
         receive(ticket, None, upload)
     return message
+
+
+def _by_external_id(connection: Connection, external_id: str) -> Message | None:
+    """A message of this connection (either direction) by the provider's id."""
+    return db.session.scalar(
+        select(Message).join(Ticket, Ticket.id == Message.ticket_id)
+        .where(Message.external_id == external_id, Ticket.connection_id == connection.id)
+        .order_by(Message.id.desc()).limit(1))
 
 
 # --- agent actions (TKT-3) -------------------------------------------------------------------

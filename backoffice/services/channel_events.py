@@ -1,0 +1,225 @@
+"""Webhook items of the provider channels (CHN-2): stored at once, processed by a job.
+
+1. `store()` (the /hooks route, after the signature check) adds one ChannelEvent per item
+   the adapter split out. The key is unique per connection, so a redelivered or replayed
+   webhook adds nothing; the route commits and answers 200 at once, and the items' jobs
+   are enqueued after the commit.
+2. `process()` (the job) claims the item with one conditional UPDATE (pending ->
+   processing; only one job wins), asks the adapter for an Inbound or a StatusUpdate,
+   stores it and marks the item done. A TransientError (the media API timed out, a
+   receipt came before its message was saved) goes back to pending with a later
+   `next_attempt_at` until the attempts run out; any other error marks it failed with the
+   reason, logged and kept (nothing is dropped silently).
+3. `sweep()` (periodic) enqueues items left pending past their due time (the queue was
+   down) and returns to pending those stuck processing (a worker died).
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta, timezone
+
+from flask import current_app
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..jobs.runner import tasks
+from ..lib import after_commit
+from ..models import ChannelEvent, Connection, ContactAddress, Message, Ticket
+from ..models.base import utcnow
+from ..models.channels import EVENT_DONE, EVENT_FAILED, EVENT_PENDING, EVENT_PROCESSING
+from ..models.tickets import DELIVERED, FAILED, OUT, READ, SENDING, SENT
+from . import RuleError, sending, tickets
+
+log = logging.getLogger(__name__)
+
+PROCESS_JOB = "backoffice.jobs.channels.process"  # by name: services never import jobs
+DEFAULT_RETRY_DELAYS = (5, 30, 120, 600)
+SWEEP_GRACE = timedelta(seconds=30)
+STUCK_PROCESSING = timedelta(minutes=15)
+
+
+def retry_delays() -> tuple[int, ...]:
+    found = current_app.config.get("CHANNEL_EVENT_RETRY_DELAYS")
+    return tuple(found if found is not None else DEFAULT_RETRY_DELAYS)
+
+
+# --- 1. storing -------------------------------------------------------------------------------
+
+
+def store(connection: Connection, items) -> list[int]:
+    """Add the items not stored yet (by key); the ids of the new rows. The caller
+    commits (after_commit.commit) and their jobs are enqueued after it."""
+    if not items:
+        return []
+    keys = {item.key[:200] for item in items}
+    known = set(db.session.scalars(select(ChannelEvent.key).where(
+        ChannelEvent.connection_id == connection.id, ChannelEvent.key.in_(keys))))
+    new_ids: list[int] = []
+    for item in items:
+        key = item.key[:200]
+        if key in known:
+            continue
+        known.add(key)
+        row = ChannelEvent(company_id=connection.company_id, connection_id=connection.id,
+                           key=key, kind=item.kind[:20], payload=item.data,
+                           status=EVENT_PENDING, received_at=utcnow())
+        try:
+            with db.session.begin_nested():  # a concurrent redelivery of the same key
+                db.session.add(row)
+                db.session.flush()
+        except IntegrityError:
+            continue
+        new_ids.append(row.id)
+    if new_ids:
+        ids = list(new_ids)
+        after_commit.later(lambda: [enqueue(i) for i in ids])
+    return new_ids
+
+
+def enqueue(event_id: int) -> bool:
+    try:
+        tasks.enqueue(PROCESS_JOB, event_id, job_timeout=120)
+        return True
+    except Exception as exc:  # the queue is down: the row is safe, the sweep retries
+        log.warning("could not enqueue channel event %s: %s", event_id, exc)
+        return False
+
+
+# --- 2. processing (the job) ------------------------------------------------------------------
+
+
+def process(event_id: int) -> str:
+    """"done", "retry", "failed" or "skipped" (another job has it, or it is gone)."""
+    from ..channels import adapter_for
+    from ..channels.provider import TransientError
+
+    claimed = db.session.execute(
+        update(ChannelEvent).where(ChannelEvent.id == event_id,
+                                   ChannelEvent.status == EVENT_PENDING)
+        .values(status=EVENT_PROCESSING, attempts=ChannelEvent.attempts + 1,
+                claimed_at=utcnow(), next_attempt_at=None)
+        .execution_options(synchronize_session=False))
+    db.session.commit()
+    if claimed.rowcount != 1:
+        return "skipped"
+    event = db.session.get(ChannelEvent, event_id)
+    connection = db.session.get(Connection, event.connection_id)
+    try:
+        if connection is None or not connection.active:
+            raise RuleError("connection inactive or removed")
+        adapter = adapter_for(connection)
+        if event.kind == "message":
+            inbound = adapter.inbound(event.payload)
+            if inbound is not None:
+                tickets.receive_inbound(connection, inbound)
+        elif event.kind == "status":
+            update_ = adapter.status(event.payload)
+            if update_ is not None:
+                apply_status(connection, update_)
+        else:
+            adapter.other(event.payload)
+    except TransientError as exc:
+        db.session.rollback()
+        return _retry_later(event_id, str(exc))
+    except Exception as exc:
+        db.session.rollback()
+        log.exception("channel event %s (%s) failed", event_id, event.kind)
+        _finish(event_id, EVENT_FAILED, str(exc))
+        return "failed"
+    _finish(event_id, EVENT_DONE, None)
+    return "done"
+
+
+def _finish(event_id: int, status: str, error: str | None) -> None:
+    event = db.session.get(ChannelEvent, event_id)
+    event.status = status
+    event.error = (error or "")[:500] or None
+    event.processed_at = utcnow()
+    after_commit.commit()
+
+
+def _retry_later(event_id: int, error: str) -> str:
+    event = db.session.get(ChannelEvent, event_id)
+    delays = retry_delays()
+    if event.attempts > len(delays):
+        log.warning("channel event %s gave up after %s attempts: %s", event_id,
+                    event.attempts, error)
+        _finish(event_id, EVENT_FAILED, error)
+        return "failed"
+    delay = delays[event.attempts - 1]
+    event.status = EVENT_PENDING
+    event.error = error[:500]
+    event.next_attempt_at = utcnow() + timedelta(seconds=delay)
+    db.session.commit()
+    try:
+        tasks.enqueue_in(timedelta(seconds=delay), PROCESS_JOB, event_id, job_timeout=120)
+    except Exception:
+        log.warning("could not schedule channel event %s again; the sweep will", event_id)
+    return "retry"
+
+
+# --- receipts (MSG-1) -------------------------------------------------------------------------
+
+
+def apply_status(connection: Connection, update_) -> int:
+    """A provider's receipt on our messages; how many changed. Statuses only move
+    forward (a late "delivered" after "read" changes nothing); "failed" ends a message
+    not yet delivered, with the provider's reason. A receipt for a message not saved yet
+    (the provider was faster than our commit) is a TransientError: retried."""
+    from ..channels.provider import TransientError
+
+    messages = _receipt_targets(connection, update_)
+    if not messages:
+        if update_.external_ids:
+            raise TransientError("receipt for a message not stored (yet)")
+        return 0
+    changed = 0
+    for message in messages:
+        if update_.status in (DELIVERED, READ):
+            changed += sending.acknowledge(message, update_.status)
+        elif update_.status == FAILED and message.status in (SENDING, SENT):
+            sending.mark_failed(message, update_.error or "")
+            changed += 1
+    return changed
+
+
+def _receipt_targets(connection: Connection, update_) -> list[Message]:
+    q = (select(Message).join(Ticket, Ticket.id == Message.ticket_id)
+         .where(Ticket.connection_id == connection.id, Message.direction == OUT))
+    if update_.external_ids:
+        ids = [str(i)[:120] for i in update_.external_ids]
+        return list(db.session.scalars(q.where(Message.external_id.in_(ids))))
+    if update_.watermark is None or not update_.address:
+        return []
+    contact_ids = select(ContactAddress.contact_id).where(
+        ContactAddress.connection_id == connection.id,
+        ContactAddress.address == update_.address)
+    watermark = update_.watermark
+    if watermark.tzinfo is not None:
+        watermark = watermark.astimezone(timezone.utc).replace(tzinfo=None)
+    return list(db.session.scalars(
+        q.where(Ticket.contact_id.in_(contact_ids), Message.sent_at.is_not(None),
+                Message.sent_at <= watermark,
+                Message.status.in_((SENT, DELIVERED)))
+        .order_by(Message.id.desc()).limit(500)))
+
+
+# --- 3. the sweep -----------------------------------------------------------------------------
+
+
+def sweep(now=None) -> int:
+    now = now or utcnow()
+    db.session.execute(
+        update(ChannelEvent).where(ChannelEvent.status == EVENT_PROCESSING,
+                                   ChannelEvent.claimed_at < now - STUCK_PROCESSING)
+        .values(status=EVENT_PENDING).execution_options(synchronize_session=False))
+    db.session.commit()
+    due = list(db.session.scalars(
+        select(ChannelEvent.id).where(
+            ChannelEvent.status == EVENT_PENDING,
+            or_(ChannelEvent.next_attempt_at.is_(None), ChannelEvent.next_attempt_at <= now),
+            or_(ChannelEvent.next_attempt_at.is_not(None),
+                ChannelEvent.received_at <= now - SWEEP_GRACE))
+        .order_by(ChannelEvent.id).limit(1000)))
+    return sum(1 for event_id in due if enqueue(event_id))
