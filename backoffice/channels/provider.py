@@ -205,6 +205,19 @@ class ProviderAdapter(Adapter):
     def other(self, data: dict) -> None:
         return None
 
+    def simulated(self, address: str, text: str, name: str | None = None,
+                  external_id: str | None = None) -> tuple[bytes, dict]:  # pragma: no cover
+        """A text message from `address` exactly as the provider would post it to our
+        webhook, signed with this connection's secret: (raw body, headers). Used by
+        `flask channels simulate`, the benchmarks and the tests."""
+        raise NotImplementedError
+
+    def simulated_status(self, external_id: str, status: str,
+                         address: str | None = None) -> tuple[bytes, dict]:  # pragma: no cover
+        """A signed receipt ("delivered", "read", ...) for our message `external_id`, as
+        the provider posts it (Telegram has none: NotImplementedError)."""
+        raise NotImplementedError
+
     def parse_inbound(self, request) -> list[Inbound]:
         """The contract's synchronous form (tests, tools): verify, split, and each message
         item as an Inbound (media downloaded now). The webhook route stores the items and
