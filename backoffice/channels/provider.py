@@ -186,6 +186,13 @@ class ProviderAdapter(Adapter):
         """Ask the provider whether the credentials work; a sentence on success."""
         raise NotImplementedError
 
+    # Telegram: the webhook is registered by us (setWebhook), not in the provider's panel
+    registers_webhook = False
+
+    def register_webhook(self, url: str) -> str:  # pragma: no cover - interface
+        """Tell the provider to post to `url`; a sentence on success, RuleError else."""
+        raise NotImplementedError
+
     # -- webhooks ----------------------------------------------------------------------
     def handshake(self, args) -> str:
         raise InboundError(_("Esta conexão não usa verificação por GET."))
