@@ -155,6 +155,15 @@ CASES: dict[str, Case] = {
         deliver=_deliver_http_api,
     ),
 }
+# The provider channels (issue 12) keep their fixtures next to their own tests; each
+# module exposes its entry as plain dicts (no import of this module: no cycle).
+from tests.test_channel_meta import CONTRACT_CASES as META_CASES  # noqa: E402
+from tests.test_channel_telegram import CONTRACT_CASE as TELEGRAM_CASE  # noqa: E402
+from tests.test_channel_whatsapp import CONTRACT_CASE as WHATSAPP_CASE  # noqa: E402
+
+CASES.update({kind: Case(**case) for kind, case in META_CASES.items()})
+CASES["telegram"] = Case(**TELEGRAM_CASE)
+CASES["whatsapp"] = Case(**WHATSAPP_CASE)
 
 KINDS = sorted(ADAPTERS)
 BAD_CONFIG = [(kind, i) for kind in KINDS for i in range(len(CASES[kind].bad_config))]

@@ -295,3 +295,25 @@ def test_CHN_3_sweeper_command_and_thread_requeue_stranded_messages(app, queue_c
     run_worker(app)
     assert sorted(b["text"] for b in receiver.bodies) == ["primeira", "segunda"]
     assert sweep_once(app) == 0  # nothing left queued
+
+
+def test_CHN_3_a_provider_rate_limit_wait_is_honoured(app, queue_clean, monkeypatch):
+    """Issue 12: a provider that answers "too many requests, retry after 120 s"
+    (Telegram's retry_after, an HTTP Retry-After) gets its wait, not our 5 s backoff."""
+    from backoffice.channels import SendError
+    from backoffice.channels.http_api import HttpApiAdapter
+
+    def rate_limited(self, message):
+        raise SendError("Limite de envio do provedor atingido.", retry_after=120)
+
+    monkeypatch.setattr(HttpApiAdapter, "send", rate_limited)
+    with app.app_context():
+        setup = gen_agent_setup(endpoint_url="https://api.example.com/atende")
+        message = sending.queue(setup.ticket, setup.agent, "Olá")
+        after_commit.commit()
+        message_id = message.id
+        assert sending.deliver(message_id) == "retry"
+        db.session.expire_all()
+        m = db.session.get(Message, message_id)
+        assert m.status == "queued" and m.error == "Limite de envio do provedor atingido."
+        assert m.next_attempt_at > utcnow() + timedelta(seconds=110)

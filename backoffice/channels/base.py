@@ -20,7 +20,13 @@ from ..services import RuleError
 
 
 class SendError(Exception):
-    """A delivery attempt failed; worth retrying (network, 5xx, timeout)."""
+    """A delivery attempt failed; worth retrying (network, 5xx, timeout, rate limit).
+    `retry_after`: seconds the provider asked us to wait (Telegram's retry_after, an
+    HTTP Retry-After); the next attempt is not sooner."""
+
+    def __init__(self, *args, retry_after: float | None = None):
+        super().__init__(*args)
+        self.retry_after = retry_after
 
 
 class PermanentSendError(SendError):

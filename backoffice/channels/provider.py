@@ -151,7 +151,8 @@ def upload_from_bytes(data: bytes, name: str | None, mime: str | None) -> Upload
 
 def media_refusal(label: str, reason: str) -> str:
     """The placeholder text of a media the inbox could not keep, shown to the agent."""
-    return _("[%(label)s não recebido: %(reason)s]", label=label, reason=reason)
+    # "[Imagem: arquivo não recebido — ...]": one wording that agrees with every label
+    return _("[%(label)s: arquivo não recebido — %(reason)s]", label=label, reason=reason)
 
 
 class ProviderAdapter(Adapter):

@@ -20,7 +20,8 @@ from datetime import timedelta, timezone
 
 from flask import current_app
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..extensions import db
 from ..jobs.runner import tasks
@@ -49,28 +50,30 @@ def retry_delays() -> tuple[int, ...]:
 
 def store(connection: Connection, items) -> list[int]:
     """Add the items not stored yet (by key); the ids of the new rows. The caller
-    commits (after_commit.commit) and their jobs are enqueued after it."""
+    commits (after_commit.commit) and their jobs are enqueued after it.
+
+    One INSERT ... ON CONFLICT DO NOTHING for the whole webhook: a redelivery, even one
+    arriving at the same instant in another process, hits the unique key and adds
+    nothing, without a read first or a savepoint per item (the acknowledgment is on the
+    provider's clock). A Core insert, so the flush guard does not see it: company_id is
+    the connection's own."""
     if not items:
         return []
-    keys = {item.key[:200] for item in items}
-    known = set(db.session.scalars(select(ChannelEvent.key).where(
-        ChannelEvent.connection_id == connection.id, ChannelEvent.key.in_(keys))))
-    new_ids: list[int] = []
+    insert_new = (pg_insert if db.session.get_bind().dialect.name == "postgresql"
+                  else sqlite_insert)
+    now, rows, seen = utcnow(), [], set()
     for item in items:
         key = item.key[:200]
-        if key in known:
+        if key in seen:
             continue
-        known.add(key)
-        row = ChannelEvent(company_id=connection.company_id, connection_id=connection.id,
-                           key=key, kind=item.kind[:20], payload=item.data,
-                           status=EVENT_PENDING, received_at=utcnow())
-        try:
-            with db.session.begin_nested():  # a concurrent redelivery of the same key
-                db.session.add(row)
-                db.session.flush()
-        except IntegrityError:
-            continue
-        new_ids.append(row.id)
+        seen.add(key)
+        rows.append({"company_id": connection.company_id, "connection_id": connection.id,
+                     "key": key, "kind": item.kind[:20], "payload": item.data,
+                     "status": EVENT_PENDING, "attempts": 0, "received_at": now})
+    new_ids = list(db.session.scalars(
+        insert_new(ChannelEvent).values(rows)
+        .on_conflict_do_nothing(index_elements=["connection_id", "key"])
+        .returning(ChannelEvent.id)))
     if new_ids:
         ids = list(new_ids)
         after_commit.later(lambda: [enqueue(i) for i in ids])
@@ -145,6 +148,11 @@ def _retry_later(event_id: int, error: str) -> str:
     if event.attempts > len(delays):
         log.warning("channel event %s gave up after %s attempts: %s", event_id,
                     event.attempts, error)
+        if event.kind == "status":
+            # a receipt for a message we never stored (Meta also reports replies typed
+            # in its own Page Inbox): nothing of ours is lost, so it is not a failure
+            _finish(event_id, EVENT_DONE, error)
+            return "done"
         _finish(event_id, EVENT_FAILED, error)
         return "failed"
     delay = delays[event.attempts - 1]

@@ -148,6 +148,9 @@ def deliver(message_id: int) -> str:
         delays = retry_delays()
         if message.attempts <= len(delays):
             delay = delays[message.attempts - 1]
+            asked = getattr(exc, "retry_after", None)  # the provider's own wait (429)
+            if asked:
+                delay = max(delay, min(int(asked + 0.999), 3600))
             message.status = QUEUED
             message.error = str(exc)[:500]
             message.next_attempt_at = utcnow() + timedelta(seconds=delay)
