@@ -8,6 +8,7 @@ import os
 from backoffice import create_app
 from backoffice.extensions import socketio
 from backoffice.jobs.periodic import start_thread
+from backoffice.seed import demo_hints
 
 app = create_app()
 
@@ -17,5 +18,9 @@ if __name__ == "__main__":
     print(f"\n  Atende em http://{host}:{port}/", flush=True)
     print("  Administrador da empresa demo: admin@demo.atende.local / demo12345", flush=True)
     print("  Super usuário (SaaS):          root@atende.local / root12345\n", flush=True)
+    with app.app_context():
+        hints = demo_hints(f"http://{host}:{port}")
+    if hints:
+        print("\n".join(hints) + "\n", flush=True)
     start_thread(app)  # CHN-3, IMP-4: re-enqueue stalled messages, imports and exports
     socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False)

@@ -1,4 +1,8 @@
-"""Loads the demo company described in seed/demo.json (first run of `make run`)."""
+"""Loads the demo company described in seed/demo.json (first run of `make run`), and one
+connection of each provider kind (WhatsApp, Telegram, Messenger, Instagram) with
+placeholder credentials: no provider is reached, but `flask channels simulate` signs its
+webhooks with those stored secrets, so the inbox can be tried with no account and no
+internet (`demo_hints()` prints how)."""
 from __future__ import annotations
 
 import json
@@ -10,10 +14,11 @@ from sqlalchemy import func, select
 from .extensions import db
 from .models import (
     Company, Connection, Contact, ContactField, Department, DepartmentMember, FarewellMessage, Holiday, MessageTemplate,
-    Pause, PauseWindow, Period, PeriodSchedule, PermissionGroup, Plan, Reason, Tag,
-    TelephonySettings, User, Webhook,
+    Pause, PauseWindow, Period, PeriodSchedule, PermissionGroup, Plan, ProviderTemplate, Reason,
+    Tag, TelephonySettings, User, Webhook,
 )
 from .services import connections as connection_rules
+from .services import provider_templates
 from .services import contacts as contact_rules
 from .services import farewells as farewell_rules
 from .services import messages, pauses, saas, sending, telephony, tickets
@@ -23,6 +28,36 @@ from .services import webhooks as webhook_rules
 from .services.settings import get_settings
 
 SEED_FILE = Path(__file__).resolve().parent.parent / "seed" / "demo.json"
+
+# One connection per provider kind. The ids are made up and the secrets are placeholders
+# (nothing here is a real account): "Testar conexão" fails, but a webhook simulated with
+# `flask channels simulate` is signed with these secrets and accepted.
+DEMO_PROVIDERS = [
+    {"name": "WhatsApp da loja", "kind": "whatsapp", "fields": {
+        "phone_number_id": "100000000000001", "waba_id": "100000000000002",
+        "access_token": "demo-token-whatsapp", "app_secret": "demo-app-secret-whatsapp",
+        "verify_token": "demo-verify-whatsapp"}},
+    {"name": "Telegram da loja", "kind": "telegram", "fields": {
+        "bot_token": "123456789:AAEdemo-demo-demo-demo-demo-demo-demo0",
+        "secret_token": "demo-secret-telegram"}},
+    {"name": "Facebook da loja", "kind": "messenger", "fields": {
+        "page_id": "100000000000003", "page_access_token": "demo-token-messenger",
+        "app_secret": "demo-app-secret-messenger", "verify_token": "demo-verify-messenger"}},
+    {"name": "Instagram @oticasboavista", "kind": "instagram", "fields": {
+        "page_id": "100000000000004", "page_access_token": "demo-token-instagram",
+        "app_secret": "demo-app-secret-instagram", "verify_token": "demo-verify-instagram"}},
+]
+# The WhatsApp connection's templates as a sync would have left them (Meta's shapes).
+DEMO_WHATSAPP_TEMPLATES = [
+    ("oculos_prontos", "pt_BR", "UTILITY", "APPROVED",
+     "Olá, {{1}}! Seus óculos estão prontos para retirada na loja {{2}}. Atendemos de "
+     "segunda a sábado, das 9h às 19h."),
+    ("lembrete_exame", "pt_BR", "UTILITY", "APPROVED",
+     "Olá, {{1}}! Lembrete: seu exame de vista é amanhã às {{2}}. Responda SIM para "
+     "confirmar."),
+    ("promocao_armacoes", "pt_BR", "MARKETING", "PENDING",
+     "{{1}}, armações selecionadas com 30% de desconto até domingo. Venha conferir!"),
+]
 
 
 def load_demo(force: bool = False, path: Path = SEED_FILE) -> bool:
@@ -95,6 +130,47 @@ def load_conversations(company: Company, conversations: list[dict]) -> None:
         db.session.flush()
 
 
+def load_provider_connections(company: Company) -> None:
+    """DEMO_PROVIDERS through the Conexões screen's rules (fields, plan limit), and the
+    WhatsApp connection's synced templates."""
+    for p in DEMO_PROVIDERS:
+        conn = Connection(company_id=company.id, name=p["name"], kind=p["kind"], active=True)
+        connection_rules.apply_fields(conn, p["fields"])
+        db.session.add(connection_rules.check_connection(conn))
+        db.session.flush()
+        if conn.kind == "whatsapp":
+            for name, language, category, status, body in DEMO_WHATSAPP_TEMPLATES:
+                db.session.add(ProviderTemplate(
+                    company_id=company.id, connection_id=conn.id, name=name,
+                    language=language, category=category, status=status, body=body,
+                    variables=provider_templates.count_variables(body),
+                    components=[{"type": "BODY", "text": body}]))
+    db.session.flush()
+
+
+def demo_hints(base_url: str = "http://127.0.0.1:5000") -> list[str]:
+    """How to simulate a customer on the demo's provider connections (printed by
+    `python app.py`); [] when the demo's are not there (a real installation)."""
+    demo = {p["name"]: p for p in DEMO_PROVIDERS}
+    found = db.session.scalars(select(Connection).where(
+        Connection.name.in_(demo), Connection.active.is_(True)).order_by(Connection.id))
+    # the demo's own rows only: same name and kind, and still the placeholder ids
+    ours = [c for c in found if c.kind == demo[c.name]["kind"] and all(
+        c.setting(k) == v for k, v in demo[c.name]["fields"].items() if k.endswith("_id"))]
+    if not ours:
+        return []
+    address = {"whatsapp": "5511987654321", "telegram": "100200300",
+               "messenger": "7001002003", "instagram": "7001002004"}
+    target = "" if base_url == "http://127.0.0.1:5000" else f" --base-url {base_url}"
+    lines = ["  Simular um cliente escrevendo (com o Atende no ar, em outro terminal):"]
+    for conn in ours:
+        # Meta's webhooks carry no name (the profile lookup gives it): no --name there
+        name = " --name 'Cliente Teste'" if conn.kind in ("whatsapp", "telegram") else ""
+        lines.append(f"    .venv/bin/flask --app app channels simulate {conn.kind} --connection "
+                     f"{conn.id} --from {address[conn.kind]}{name} --text 'Olá!'{target}")
+    return lines
+
+
 def _time(text: str) -> time:
     return time.fromisoformat(text)
 
@@ -149,6 +225,7 @@ def load_configuration(company: Company, cfg: dict) -> None:
         conn = connection_rules.check_connection(Connection(company_id=cid, **c))
         db.session.add(conn)
         db.session.flush()  # the next one's name and plan-limit checks see this one
+    load_provider_connections(company)
 
     for f in cfg.get("farewells", []):
         farewell = farewell_rules.check_farewell(FarewellMessage(company_id=cid, **f))

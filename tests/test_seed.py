@@ -75,3 +75,42 @@ def test_IMP_3_sample_csv_of_the_demo_imports_with_its_two_bad_rows_reported(app
                                     .order_by(DataJobError.line)).all()
         assert [line for line, _ in errors] == [6, 7]
         assert "Telefone inválido" in errors[0][1] and "dígitos iguais" in errors[1][1]
+
+
+def test_CHN_1_demo_has_one_provider_connection_per_kind_ready_to_simulate(app):
+    """`make run` needs no provider account: the demo company has an active WhatsApp,
+    Telegram, Messenger and Instagram connection with placeholder credentials, the
+    WhatsApp one with synced templates, and a webhook simulated with the stored secrets
+    (what `flask channels simulate` posts) is accepted and becomes a message. The hints
+    printed by app.py name those connections."""
+    from backoffice.channels import adapter_for
+    from backoffice.models import Connection, Message, ProviderTemplate
+    from backoffice.seed import demo_hints
+
+    # Meta's profile lookup (the contact's name) must not leave the machine: nothing
+    # listens there, and a failed lookup only leaves the name out
+    app.config["META_GRAPH_URL"] = "http://127.0.0.1:9/v21.0"
+    with app.app_context():
+        assert load_demo() is True
+        found = {c.kind: c for c in db.session.scalars(select(Connection).where(
+            Connection.kind.in_(["whatsapp", "telegram", "messenger", "instagram"])))}
+        assert sorted(found) == ["instagram", "messenger", "telegram", "whatsapp"]
+        assert all(c.active and c.credentials for c in found.values())
+        templates = db.session.scalars(select(ProviderTemplate)).all()
+        assert {t.connection_id for t in templates} == {found["whatsapp"].id}
+        assert {t.status for t in templates} == {"APPROVED", "PENDING"}
+        hints = "\n".join(demo_hints())
+        for kind, conn in found.items():
+            assert f"channels simulate {kind} --connection {conn.id} " in hints
+        assert demo_hints("http://10.0.0.5:8000")[1].endswith("--base-url http://10.0.0.5:8000")
+        signed = {kind: adapter_for(conn).simulated("5511987654321" if kind == "whatsapp"
+                                                    else "100200300", f"Olá pelo {kind}")
+                  for kind, conn in found.items()}
+        keys = {kind: conn.public_key for kind, conn in found.items()}
+    client = app.test_client()
+    for kind, (raw, headers) in signed.items():
+        answer = client.post(f"/hooks/{kind}/{keys[kind]}", data=raw, headers=headers)
+        assert answer.status_code == 200, (kind, answer.status_code)
+    with app.app_context():
+        texts = set(db.session.scalars(select(Message.text).where(Message.text.like("Olá pelo %"))))
+        assert texts == {f"Olá pelo {kind}" for kind in signed}

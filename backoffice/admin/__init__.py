@@ -9,8 +9,8 @@ from ..i18n import TRANSLATIONS
 from ..models import (
     AuditLog, Company, CompanySettings, Connection, Contact, ContactField, Department,
     FarewellMessage, Holiday,
-    MessageTemplate, Pause, Period, PermissionGroup, Plan, Reason, Tag, TelephonySettings, User,
-    Webhook,
+    MessageTemplate, Pause, Period, PermissionGroup, Plan, ProviderTemplate, Reason, Tag,
+    TelephonySettings, User, Webhook,
 )
 from .audit import AuditLogView
 from .base import HomeView
@@ -24,6 +24,7 @@ from .farewells import FarewellMessageView
 from .mail import MailOutboxView
 from .pages import AboutView, AccountView
 from .pauses import PauseView
+from .provider_templates import ProviderTemplateView
 from .saas import PlanView, SaasCompanyView
 from .schedule import HolidayView, PeriodView
 from .telephony import TelephonyView
@@ -59,6 +60,8 @@ def init_admin(app) -> Admin:
                                   category=CAT_CONFIG))
     admin.add_view(ConnectionView(Connection, name=_l("Conexões"), endpoint="connections",
                                   category=CAT_CONFIG))
+    admin.add_view(ProviderTemplateView(ProviderTemplate, name=_l("Modelos do WhatsApp"),
+                                        endpoint="whatsapp_templates", category=CAT_CONFIG))
     admin.add_view(TagView(Tag, name=_l("Etiquetas"), endpoint="tags", category=CAT_CONFIG))
     admin.add_view(ReasonView(Reason, name=_l("Motivos de atendimento"), endpoint="reasons",
                               category=CAT_CONFIG))

@@ -5,10 +5,20 @@ system, shown read-only with the embed snippet on the edit and details pages, an
 replaced with "Gerar nova chave". The HTTP API's signing secret is write-only: typed in
 the form, never shown again, masked in the audit log, out of the list and the export.
 The kind is chosen at creation and read-only afterwards (SEC-2).
+
+The provider kinds (WhatsApp, Telegram, Messenger, Instagram) show the fields their
+adapter lists (channels/provider.py `Field`): public ones saved in `settings`, secret ones
+in the encrypted `credentials`, write-only like the signing secret. Their edit and
+details pages show the webhook URL to paste in the provider's panel, and buttons that ask
+the provider: "Testar conexão", "Registrar webhook no Telegram", "Sincronizar modelos"
+(POST, CSRF, the edit right; the answer flashed in Portuguese, never a 500).
 """
 from __future__ import annotations
 
-from flask import current_app, flash, g, redirect, request, url_for
+import logging
+
+from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import FilterEqual
 from flask_admin.contrib.sqla.tools import get_query_for_ids
@@ -18,22 +28,34 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.routing import BuildError
-from wtforms import BooleanField, PasswordField, SelectField
+from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.fields import ColorField
 from wtforms.validators import Length, Optional, Regexp, ValidationError
 
+from ..channels import adapter_for
 from ..extensions import db
+from ..lib import after_commit, outbound
 from ..models import Connection, Ticket
-from ..models.channels import CONNECTION_KINDS, KIND_WEBCHAT
+from ..models.channels import (
+    CONNECTION_KINDS, HOOK_KINDS, KIND_HTTP_API, KIND_TELEGRAM, KIND_WEBCHAT, KIND_WHATSAPP,
+)
 from ..services import RuleError, audit
 from ..services import catalog
 from ..services import connections as rules
+from ..services import provider_templates
 from ..services import webhooks as url_rules
 from ..tenancy import current_company_id
 from .base import TenantModelView, local_datetime
 
+log = logging.getLogger(__name__)
+
 KIND_CHOICES = list(CONNECTION_KINDS.items())
-MASKED = ("endpoint_secret",)
+# Meta's kinds are checked by Meta with the verify token when the webhook is saved there
+META_KINDS = ("whatsapp", "messenger", "instagram")
+# the form fields of the webchat and the HTTP API, hidden for the other kinds
+KIND_OF_FIELD = {"widget_title": KIND_WEBCHAT, "widget_greeting": KIND_WEBCHAT,
+                 "widget_color": KIND_WEBCHAT, "endpoint_url": KIND_HTTP_API,
+                 "endpoint_secret": KIND_HTTP_API, "remove_secret": KIND_HTTP_API}
 
 
 class WriteOnlyField(PasswordField):
@@ -49,6 +71,55 @@ class NotStoredBoolean(BooleanField):
         pass
 
 
+class SettingField(StringField):
+    """A provider's public setting: the view writes it to `connection.settings`."""
+
+    def populate_obj(self, obj, name):
+        pass
+
+
+def form_name(kind: str, name: str) -> str:
+    """The form field of a provider setting: kinds share names (page_id, app_secret)."""
+    return f"{kind}__{name}"
+
+
+def provider_form_fields() -> dict:
+    """Every provider kind's fields as form fields, each tagged with its kind (the create
+    form shows those of the chosen kind; the edit form keeps only its own)."""
+    found = {}
+    for kind in HOOK_KINDS:
+        for f in rules.provider_fields(kind):
+            common = dict(validators=[Optional(), Length(max=f.max_length)],
+                          description=f.help or "",
+                          render_kw={"data-kind": kind, "autocomplete": "off"})
+            if f.secret:
+                common["render_kw"]["autocomplete"] = "new-password"
+                found[form_name(kind, f.name)] = WriteOnlyField(f.label, **common)
+            else:
+                found[form_name(kind, f.name)] = SettingField(f.label, **common)
+    return found
+
+
+def webhook_url(conn: Connection) -> str | None:
+    """The address the provider posts to, on this site (absolute)."""
+    if conn.kind not in HOOK_KINDS or not conn.public_key:
+        return None
+    return url_for("hooks.receive", kind=conn.kind, key=conn.public_key, _external=True)
+
+
+def provider_rows(conn: Connection) -> list[tuple[str, str]]:
+    """(label, what the page may show): a public setting's value; for a secret only
+    whether it is stored (SEC-8)."""
+    rows = []
+    for f in rules.provider_fields(conn.kind):
+        if f.secret:
+            shown = _("Cadastrado") if conn.secret(f.name) else _("Não cadastrado")
+        else:
+            shown = conn.setting(f.name) or "—"
+        rows.append((str(f.label), shown))
+    return rows
+
+
 def _valid_url(form, field):
     if not (field.data or "").strip():
         field.data = None
@@ -57,13 +128,6 @@ def _valid_url(form, field):
         field.data = url_rules.check_url(field.data)
     except RuleError as exc:
         raise ValidationError(str(exc))
-
-
-def _mask(changes: dict) -> dict:
-    for key in MASKED:
-        if key in changes:
-            changes[key] = [None if v is None else "***" for v in changes[key]]
-    return changes
 
 
 def script_url() -> str | None:
@@ -125,6 +189,7 @@ class ConnectionView(TenantModelView):
     column_formatters_export = column_formatters
     column_formatters_detail = {
         **column_formatters,
+        "active": lambda v, c, m, p: _("Sim") if m.active else _("Não"),
         "endpoint_secret": _secret_cell,
     }
     form_columns = ["name", "kind", "active", "widget_title", "widget_greeting", "widget_color",
@@ -159,6 +224,14 @@ class ConnectionView(TenantModelView):
         "remove_secret": NotStoredBoolean(_l("Remover o segredo")),
     }
 
+    create_template = "admin/connection_create.html"
+
+    def scaffold_form(self):
+        form_class = super().scaffold_form()
+        for name, field in provider_form_fields().items():
+            setattr(form_class, name, field)
+        return form_class
+
     # -- rules -----------------------------------------------------------------------
     def validate_change(self, form, model, is_created):
         model.company_id = model.company_id or current_company_id()
@@ -167,8 +240,13 @@ class ConnectionView(TenantModelView):
             model.endpoint_secret = typed.strip()
         elif "remove_secret" in form and form.remove_secret.data:
             model.endpoint_secret = None
+        # only the chosen kind's fields: what was typed under another kind on the create
+        # form (hidden by the page) is not kept
+        rules.apply_fields(model, {
+            f.name: form[form_name(model.kind, f.name)].data
+            for f in rules.provider_fields(model.kind) if form_name(model.kind, f.name) in form})
         rules.check_connection(model, exclude_id=None if is_created else model.id)
-        g.connection_changes = _mask(audit.pending_changes(model, is_created))
+        g.connection_changes = rules.mask_secrets(audit.pending_changes(model, is_created))
 
     def after_flush_checks(self, model, is_created):
         audit.record(current_user, "create" if is_created else "update", model,
@@ -182,17 +260,39 @@ class ConnectionView(TenantModelView):
 
     def on_model_delete(self, model):
         super().on_model_delete(model)
-        audit.record(current_user, "delete", model, _mask(audit.snapshot(model)),
+        audit.record(current_user, "delete", model, rules.mask_secrets(audit.snapshot(model)),
                      current_company_id())
 
     def on_form_prefill(self, form, id):
-        form.endpoint_secret.data = ""
+        if "endpoint_secret" in form:
+            form.endpoint_secret.data = ""
+
+    def create_form(self, obj=None):
+        form = super().create_form(obj)
+        for field in form:  # the page's script shows the chosen kind's fields only
+            kind = KIND_OF_FIELD.get(field.name)
+            if kind:
+                field.render_kw = {**(field.render_kw or {}), "data-kind": kind}
+        return form
 
     def edit_form(self, obj=None):
         # SEC-2: the kind is chosen once, at creation (shown read-only above the form); a
         # forged "kind" in an edit POST has no field to land in
         form = super().edit_form(obj)
         del form.kind
+        kind = getattr(obj, "kind", None)
+        own = {form_name(kind, f.name): f for f in rules.provider_fields(kind)}
+        for field in list(form):
+            other_provider = "__" in field.name and field.name not in own
+            if other_provider or (kind in HOOK_KINDS and field.name in KIND_OF_FIELD):
+                delattr(form, field.name)
+        for name, f in own.items():
+            if f.secret:
+                form[name].description = "{} {}".format(
+                    _("Cadastrado: deixe em branco para manter o atual.")
+                    if obj.secret(f.name) else _("Não cadastrado."), f.help or "").strip()
+            elif request.method == "GET":
+                form[name].data = obj.setting(f.name) or ""
         return form
 
     # -- the public key --------------------------------------------------------------
@@ -200,7 +300,99 @@ class ConnectionView(TenantModelView):
         model = kwargs.get("model")
         if isinstance(model, Connection) and model.kind == KIND_WEBCHAT:
             kwargs.setdefault("embed_snippet", snippet_for(model))
+        if isinstance(model, Connection) and model.kind in HOOK_KINDS:
+            kwargs.update(webhook_url=webhook_url(model), provider_rows=provider_rows(model),
+                          meta_kind=model.kind in META_KINDS,
+                          registers_webhook=bool(getattr(adapter_for(model),
+                                                         "registers_webhook", False)),
+                          syncs_templates=model.kind == KIND_WHATSAPP)
+            if "details_columns" in kwargs:  # the widget's and endpoint's rows mean nothing
+                kwargs["details_columns"] = [(name, label) for name, label
+                                             in kwargs["details_columns"]
+                                             if name not in KIND_OF_FIELD]
         return super().render(template, **kwargs)
+
+    # -- asking the provider (POST; the edit right) -------------------------------------
+    def _provider_target(self):
+        """The connection named by the form's `id`, of a provider kind, and where to go
+        back; (None, redirect) when there is none to act on."""
+        if not self.can_edit:
+            abort(403)
+        conn = self.get_one(request.form.get("id", ""))
+        if conn is None or conn.kind not in HOOK_KINDS:
+            flash(_("Conexão não encontrada."), "error")
+            return None, self.get_url(".index_view")
+        return conn, get_redirect_target() or self.get_url(".edit_view", id=conn.id)
+
+    def _ask_provider(self, conn, call) -> None:
+        """Run `call()` (which asks the provider) and flash its sentence; a refusal or no
+        answer is flashed as an error, in Portuguese, with nothing saved."""
+        try:
+            answer = call()
+        except RuleError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return
+        except outbound.OutboundError as exc:
+            db.session.rollback()
+            log.warning("connection %s: provider unreachable: %s", conn.id, exc.detail)
+            flash(_("O provedor não respondeu: %(reason)s Tente de novo em instantes.",
+                    reason=str(exc)), "error")
+            return
+        except Exception:  # never a 500 for a provider's surprise; the log has it
+            db.session.rollback()
+            log.exception("connection %s: provider call failed", conn.id)
+            flash(_("Não foi possível concluir a operação com o provedor. Tente de novo "
+                    "mais tarde."), "error")
+            return
+        after_commit.commit()  # what the provider told (a secret token, templates) is kept
+        flash(str(answer), "success")
+
+    @expose("/test/", methods=["POST"])
+    def test_view(self):
+        conn, back = self._provider_target()
+        if conn is not None:
+            self._ask_provider(conn, adapter_for(conn).test_connection)
+        return redirect(back)
+
+    @expose("/register-webhook/", methods=["POST"])
+    def register_webhook_view(self):
+        conn, back = self._provider_target()
+        if conn is None:
+            return redirect(back)
+        adapter = adapter_for(conn)
+        if not getattr(adapter, "registers_webhook", False):
+            flash(_("Este tipo de conexão não registra o webhook pelo Atende: cadastre a URL "
+                    "no painel do provedor."), "error")
+            return redirect(back)
+        url = webhook_url(conn)
+        before = conn.credentials
+
+        def register():
+            answer = adapter.register_webhook(url)
+            if conn.credentials != before:
+                audit.record(current_user, "update", conn, {"credentials": ["***", "***"]},
+                             current_company_id())
+            return answer
+
+        self._ask_provider(conn, register)
+        return redirect(back)
+
+    @expose("/sync-templates/", methods=["POST"])
+    def sync_templates_view(self):
+        conn, back = self._provider_target()
+        if conn is None:
+            return redirect(back)
+        if conn.kind != KIND_WHATSAPP:
+            flash(_("Só conexões do WhatsApp têm modelos de mensagem."), "error")
+            return redirect(back)
+
+        def sync():
+            count = provider_templates.sync(conn)
+            return _("Modelos sincronizados: %(count)d.", count=count)
+
+        self._ask_provider(conn, sync)
+        return redirect(back)
 
     def is_action_allowed(self, name):
         if name == "regenerate_key":
@@ -208,8 +400,9 @@ class ConnectionView(TenantModelView):
         return super().is_action_allowed(name)
 
     @action("regenerate_key", _l("Gerar nova chave"),
-            _l("Gerar uma nova chave pública? O código já colado nos sites deixa de funcionar "
-               "até ser trocado pelo novo."))
+            _l("Gerar uma nova chave pública? O código já colado nos sites e a URL de webhook "
+               "cadastrada no provedor (WhatsApp, Telegram, Messenger, Instagram) deixam de "
+               "funcionar até serem trocados pelos novos."))
     def action_regenerate_key(self, ids):
         back = get_redirect_target() or self.get_url(".index_view")
         if not self.can_edit:  # also checked by handle_action; kept next to the write
@@ -224,10 +417,19 @@ class ConnectionView(TenantModelView):
             audit.record(current_user, "update", conn, {"public_key": [old, conn.public_key]},
                          current_company_id())
         db.session.commit()
+        if len(rows) == 1 and rows[0].kind == KIND_TELEGRAM:
+            flash(_("Nova chave gerada para %(name)s. A URL do webhook mudou: clique em "
+                    "\"Registrar webhook no Telegram\".", name=rows[0].name), "warning")
+            return redirect(self.get_url(".edit_view", id=rows[0].id))
+        if len(rows) == 1 and rows[0].kind in HOOK_KINDS:
+            flash(_("Nova chave gerada para %(name)s. A URL do webhook mudou: cadastre a nova "
+                    "URL no painel do provedor, ou as mensagens deixam de chegar.",
+                    name=rows[0].name), "warning")
+            return redirect(self.get_url(".edit_view", id=rows[0].id))
         if len(rows) == 1:
             flash(_("Nova chave gerada para %(name)s. Atualize o código no site.",
                     name=rows[0].name), "success")
             return redirect(self.get_url(".edit_view", id=rows[0].id))
-        flash(_("Novas chaves geradas para %(count)d conexões. Atualize o código nos sites.",
-                count=len(rows)), "success")
+        flash(_("Novas chaves geradas para %(count)d conexões. Atualize o código nos sites "
+                "e as URLs de webhook nos provedores.", count=len(rows)), "success")
         return redirect(back)

@@ -1,5 +1,5 @@
 """Operator commands (`flask <group> <command>`), one module per group: seed, inbox,
-contacts, export.
+contacts, export, channels (`connections` and `channels`).
 
 A command that acts on one company runs under `acting_for(company_id)`, so the flush
 guard refuses rows of another company as it does in that company's request; commands
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from .channels import channels_cli, connections_cli
 from .contacts import contacts_cli
 from .export import export_cli
 from .inbox import inbox_cli
@@ -16,5 +17,6 @@ from .seed import seed_cli
 
 
 def init_cli(app: Flask) -> None:
-    for command in (seed_cli, inbox_cli, contacts_cli, export_cli):
+    for command in (seed_cli, inbox_cli, contacts_cli, export_cli, connections_cli,
+                    channels_cli):
         app.cli.add_command(command)

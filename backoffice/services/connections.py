@@ -10,6 +10,11 @@ downgraded can still fix a typo).
 
 A connection's kind is fixed once it is saved (SEC-2): turning a webchat into an HTTP API
 connection would make the server post, under the old name and tickets, somewhere new.
+
+The provider kinds (WhatsApp, Telegram, Messenger, Instagram) keep their fields as their
+adapter lists them (`provider_fields`): public ones in `settings`, secret ones in the
+encrypted `credentials`; `apply_fields` writes typed values the same way for the
+Conexões screen and `flask connections create`.
 """
 from __future__ import annotations
 
@@ -18,10 +23,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, inspect, select
 
-from ..channels import adapter_for
+from ..channels import ADAPTERS, adapter_for
 from ..extensions import db
 from ..models import Company, Connection
-from ..models.channels import CONNECTION_KINDS, KIND_WEBCHAT, new_public_key
+from ..models.channels import CONNECTION_KINDS, HOOK_KINDS, KIND_WEBCHAT, new_public_key
 from . import RuleError
 
 KIND_FIXED = _l("O tipo da conexão não pode ser mudado depois de criada; crie uma nova "
@@ -139,3 +144,59 @@ def embed_snippet(connection: Connection, base_url: str, script_url: str | None 
 
 def is_webchat(connection: Connection) -> bool:
     return connection.kind == KIND_WEBCHAT
+
+
+# -- provider kinds --------------------------------------------------------------------
+
+def provider_fields(kind: str) -> tuple:
+    """The settings a provider kind asks for (channels.provider.Field), in form order;
+    () for the webchat and the HTTP API, whose fields are columns of their own."""
+    if kind not in HOOK_KINDS:
+        return ()
+    return tuple(getattr(ADAPTERS.get(kind), "fields", ()) or ())
+
+
+def apply_fields(conn: Connection, values: dict) -> None:
+    """Write typed values of the connection's provider fields: a public one replaces the
+    setting (blank clears it), a secret one replaces the stored secret only when typed,
+    so a blank keeps it (SEC-8: the form never shows it back). RuleError for a name the
+    kind does not have."""
+    fields = {f.name: f for f in provider_fields(conn.kind)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise RuleError(_("Campo desconhecido para %(kind)s: %(names)s. Campos aceitos: "
+                          "%(known)s.", kind=conn.kind_label, names=", ".join(unknown),
+                          known=", ".join(fields) or "-"))
+    for name, value in values.items():
+        value = (value or "").strip()
+        if fields[name].secret:
+            if value:
+                conn.set_secret(name, value)
+        else:
+            conn.set_setting(name, value or None)
+
+
+SECRET_COLUMNS = ("endpoint_secret", "credentials")
+
+
+def mask_secrets(changes: dict) -> dict:
+    """An audit entry's changes with the secrets as "***" (SEC-1): that they changed is
+    logged, never what they are."""
+    for key in SECRET_COLUMNS:
+        if key in changes:
+            changes[key] = [None if v is None else "***" for v in changes[key]]
+    return changes
+
+
+def webhook_path(conn: Connection) -> str | None:
+    """`/hooks/<kind>/<public key>`: where the provider posts (channels/hooks.py)."""
+    if conn.kind not in HOOK_KINDS or not conn.public_key:
+        return None
+    return f"/hooks/{conn.kind}/{conn.public_key}"
+
+
+def webhook_url(conn: Connection, base_url: str) -> str | None:
+    """The webhook's full address on the site at `base_url` (the CLI's --base-url; the
+    screens build it from the request instead)."""
+    found = webhook_path(conn)
+    return f"{(base_url or '').rstrip('/')}{found}" if found else None

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from backoffice.extensions import db
-from backoffice.models import AuditLog, Contact, ContactField, MessageTemplate
+from backoffice.models import AuditLog, Contact, ContactField, MessageTemplate, ProviderTemplate
 from backoffice.services.settings import get_settings
 
 from .catalog import gen_farewell, gen_reason, gen_tag
@@ -81,6 +81,16 @@ def populate_company(name: str, key: str) -> Tenant:
     db.session.flush()
     tenant.labels.update({"connections": connection.name, "farewells": farewell.title})
     tenant.ids.update({"connections": connection.id, "farewells": farewell.id})
+    # a synced WhatsApp template (Modelos do WhatsApp), on the existing connection so no
+    # count or plan limit changes
+    wa_template = ProviderTemplate(company_id=company.id, connection_id=connection.id,
+                                   name=f"modelo_exclusivo_{key}", language="pt_BR",
+                                   category="UTILITY", status="APPROVED",
+                                   body=f"Modelo exclusivo {key.upper()}", components=[])
+    db.session.add(wa_template)
+    db.session.flush()
+    tenant.labels["whatsapp_templates"] = wa_template.name
+    tenant.ids["whatsapp_templates"] = wa_template.id
     contact = Contact(company_id=company.id, name=f"Contato exclusivo {key.upper()}",
                       phone=f"+55119876{ord(key[0]) % 10000:04d}", person_type="PF")
     contact.tags.append(tag)
