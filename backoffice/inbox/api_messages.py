@@ -1,12 +1,15 @@
-"""The inbox API on messages: a ticket's conversation and search (MSG-3), replying (MSG-1),
-sending a failed message again and tagging one message."""
+"""The inbox API on messages: a ticket's conversation and search (MSG-3), replying (MSG-1)
+with text, a file, a quick reply or an approved WhatsApp template (CHN-4), sending a
+failed message again and tagging one message."""
 from __future__ import annotations
 
 from flask import jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ..services import attachments, inbox, replies, sending, tickets, visibility
+from ..services import (
+    attachments, inbox, provider_templates, replies, sending, tickets, visibility,
+)
 from ..lib import after_commit
 from ..services.inbox import SendInput, TagsInput
 from ..web.api import ApiError, no_nul, opt_id, read_body
@@ -46,21 +49,38 @@ def send_message(ticket_id):
     body = read_body()
     replies.check_reply(user, ticket)
     data = SendInput.from_body(body)
-    text, upload = data.text, None
-    storage = request.files.get("file")
-    if storage is not None and storage.filename:
-        upload = attachments.read(storage)
-    if data.template_id is not None:
-        template = replies.find_template(user, data.template_id)
-        if template is None:
-            raise ApiError(404, _("Resposta rápida não encontrada."))
-        text, upload = replies.apply_template(user, ticket, template, text, upload)
-    message = sending.queue(ticket, user, text, upload=upload, tag_ids=data.tag_ids or None)
+    text, upload, extra, template = data.text, None, None, False
+    if data.provider_template_id is not None:
+        # CHN-4: an approved WhatsApp template, the one message allowed after 24 hours
+        found = replies.find_provider_template(ticket, data.provider_template_id)
+        if found is None:
+            raise ApiError(404, _("Modelo aprovado não encontrado."))
+        text, extra = provider_templates.render(found, data.variables)
+        template = True
+    else:
+        storage = request.files.get("file")
+        if storage is not None and storage.filename:
+            upload = attachments.read(storage)
+        if data.template_id is not None:
+            found = replies.find_template(user, data.template_id, ticket)
+            if found is None:
+                raise ApiError(404, _("Resposta rápida não encontrada."))
+            text, upload, template = replies.template_reply(user, ticket, found, text, upload)
+    message = sending.queue(ticket, user, text, upload=upload, tag_ids=data.tag_ids or None,
+                            extra=extra, template=template)
     connection = ticket.connection
     message_id = message.id
     after_commit.commit()
     message = visibility.find_message(user, message_id)
     return jsonify({"message": message_json(message, connection, user)}), 201
+
+
+@bp.get("/api/tickets/<ticket_id>/provider-templates")
+@api
+def ticket_provider_templates(ticket_id):
+    """CHN-4: the approved WhatsApp templates the ticket's connection may send."""
+    ticket = find_ticket(ticket_id)
+    return jsonify({"templates": replies.provider_template_list(ticket)})
 
 
 @bp.post("/api/messages/<message_id>/retry")

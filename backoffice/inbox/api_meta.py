@@ -20,10 +20,12 @@ def meta():
 @bp.get("/api/quick-replies")
 @api
 def quick_replies():
-    """MSG-2: the active text and attachment templates matching what follows "/"."""
+    """MSG-2: the active text and attachment templates matching what follows "/", plus
+    those of the ticket's channel kind (TPL-3); `channel=1`: only those (closed window)."""
     user = current_user
     ticket = None
     if request.args.get("ticket"):
         ticket = visibility.find_ticket(user, request.args.get("ticket"))
     q = no_nul(request.args.get("q") or "")
-    return jsonify({"replies": replies.search(user, q, ticket)})
+    channel_only = ticket is not None and request.args.get("channel") == "1"
+    return jsonify({"replies": replies.search(user, q, ticket, channel_only)})

@@ -12,7 +12,7 @@ from flask_login import current_user
 
 from ..extensions import db
 from ..models import Ticket
-from ..services import RuleError, inbox, replies, serialize, tickets, visibility
+from ..services import RuleError, inbox, replies, serialize, tickets, visibility, window
 from ..lib import after_commit
 from ..services.inbox import BulkInput, CloseInput, FavouriteInput, TagsInput, TransferInput
 from ..web.api import ApiError, clean_args, read_body
@@ -59,6 +59,7 @@ def _detail(user, ticket: Ticket) -> dict:
                                      and ticket.department.observation_required_on_transfer),
         "can_act": tickets.may_act(user, ticket),
         "reply_block": replies.reply_refusal(user, ticket),
+        "window": window.state(ticket).as_dict(),
         "events": serialize.events(ticket),
     }
 

@@ -118,17 +118,40 @@ class CloseInput:
         return asdict(self)
 
 
+MAX_TEMPLATE_VARIABLES = 20
+
+
+def _variables(body: Fields) -> list[str]:
+    # read raw, not with Fields.getlist: an empty value keeps its place ({{2}} stays 2nd)
+    if body.is_json:
+        values = body.get("variables")
+        values = [] if values is None else values
+    else:
+        values = body.data.getlist("variables") or body.data.getlist("variables[]")
+    if (not isinstance(values, list) or len(values) > MAX_TEMPLATE_VARIABLES
+            or not all(isinstance(v, str) for v in values)):
+        raise RuleError(_("Variáveis do modelo inválidas."))
+    return values
+
+
 @dataclass
 class SendInput:
-    """A reply (MSG-1): text, tags and a quick reply; the file comes as multipart."""
+    """A reply (MSG-1): text, tags and a quick reply; the file comes as multipart. Or an
+    approved WhatsApp template (CHN-4) with the values of its {{1}}, {{2}}... in order."""
     text: str = ""
     tag_ids: list[int] = field(default_factory=list)
     template_id: int | None = None
+    provider_template_id: int | None = None
+    variables: list[str] = field(default_factory=list)
 
     @classmethod
     def from_body(cls, body: Fields) -> "SendInput":
+        values = _variables(body)
         return cls(text=text(body, "text"), tag_ids=_tag_ids(body, "tags", "tag_ids"),
-                   template_id=opt_id(body.get("template_id"), _("Resposta rápida inválida.")))
+                   template_id=opt_id(body.get("template_id"), _("Resposta rápida inválida.")),
+                   provider_template_id=opt_id(body.get("provider_template_id"),
+                                               _("Modelo aprovado inválido.")),
+                   variables=[v.replace("\x00", "")[:4096] for v in values])
 
 
 @dataclass

@@ -1,4 +1,6 @@
-"""Who may write in a ticket now, and the quick replies (MSG-1, MSG-2) an agent writes with.
+"""Who may write in a ticket now, and the quick replies (MSG-1, MSG-2) an agent writes with;
+outside the 24-hour window (CHN-4, TPL-3), which templates may still go: the company's of
+the channel's kind, or the WhatsApp account's approved ones (ProviderTemplate).
 
 Shared by the inbox API and, later, the public API and the socket handlers, so they refuse
 and fill a reply the same way. The retry check lives here rather than in services.sending
@@ -7,13 +9,14 @@ and fill a reply the same way. The retry check lives here rather than in service
 from __future__ import annotations
 
 from flask_babel import gettext as _
-from sqlalchemy import or_
+from sqlalchemy import or_, select
 
 from ..extensions import db
 from ..models import Message, MessageTemplate, Ticket, User
+from ..models.channels import KIND_WHATSAPP, ProviderTemplate
 from ..models.templates import KIND_ATTACHMENT, KIND_TEXT
 from ..models.tickets import CLOSED, WAITING
-from . import RuleError, tickets
+from . import RuleError, provider_templates, tickets, window
 from . import messages as message_vars
 from . import templates as template_rules
 
@@ -52,10 +55,23 @@ def context(user: User, ticket: Ticket) -> dict:
     return tickets._context(ticket, ticket.agent or user)
 
 
-def find_template(user: User, template_id: int) -> MessageTemplate | None:
-    """An active text or attachment template of the user's company, or None."""
+def channel_kind(ticket: Ticket | None) -> str | None:
+    """TPL-3: the company template kind of the ticket's channel (instagram, facebook,
+    telegram), or None."""
+    connection = ticket.connection if ticket is not None else None
+    return window.TEMPLATE_KIND_OF.get(connection.kind) if connection is not None else None
+
+
+def kinds_for(ticket: Ticket | None) -> tuple[str, ...]:
+    kind = channel_kind(ticket)
+    return QUICK_KINDS + ((kind,) if kind else ())
+
+
+def find_template(user: User, template_id: int, ticket: Ticket | None = None) -> MessageTemplate | None:
+    """An active text or attachment template of the user's company, or one of the
+    ticket's channel kind (TPL-3); None else."""
     template = MessageTemplate.get_owned(user.company_id, template_id)
-    if template is None or not template.active or template.kind not in QUICK_KINDS:
+    if template is None or not template.active or template.kind not in kinds_for(ticket):
         return None
     return template
 
@@ -85,16 +101,68 @@ def apply_template(user: User, ticket: Ticket, template: MessageTemplate, text: 
     return text, upload
 
 
+def template_reply(user: User, ticket: Ticket, template: MessageTemplate, text: str,
+                   upload) -> tuple[str, object, bool]:
+    """(text, upload, template) of a reply written with a company template. Outside the
+    window (TPL-3) a template of the channel's kind goes as the template alone, so typed
+    words cannot ride on it; any other kind gets template=False and sending refuses it
+    with the window's reason."""
+    found = window.state(ticket)
+    if found.open or not window.template_allowed(ticket, template.kind):
+        text, upload = apply_template(user, ticket, template, text, upload)
+        return text, upload, False
+    text = message_vars.render(template.body or "", context(user, ticket))
+    upload = template_upload(template) if template.kind == KIND_ATTACHMENT else None
+    return text, upload, True
+
+
+# --- WhatsApp approved templates (CHN-4) -----------------------------------------------------
+
+
+def find_provider_template(ticket: Ticket, template_id: int) -> ProviderTemplate | None:
+    """An approved template of the ticket's own WhatsApp connection, or None (another
+    company's or connection's template is as missing as an unknown id)."""
+    connection = ticket.connection
+    if connection is None or connection.kind != KIND_WHATSAPP:
+        return None
+    template = db.session.scalar(select(ProviderTemplate).where(
+        ProviderTemplate.id == template_id, ProviderTemplate.company_id == ticket.company_id,
+        ProviderTemplate.connection_id == connection.id))
+    return template if template is not None and template.approved else None
+
+
+def first_name(ticket: Ticket) -> str:
+    words = (ticket.contact.name or "").split()
+    return words[0] if words else ""
+
+
+def provider_template_list(ticket: Ticket) -> list[dict]:
+    """The approved templates the ticket's WhatsApp connection may send, each with the
+    values its variables start with (the first: the contact's first name)."""
+    connection = ticket.connection
+    if connection is None or connection.kind != KIND_WHATSAPP:
+        return []
+    name = first_name(ticket)
+    return [{"id": t.id, "name": t.name, "language": t.language, "category": t.category,
+             "body": t.body or "", "variables": t.variables or 0,
+             "prefill": [name if i == 0 else "" for i in range(t.variables or 0)]}
+            for t in provider_templates.approved(connection)]
+
+
 def _like_prefix(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def search(user: User, q: str, ticket: Ticket | None = None) -> list[dict]:
+def search(user: User, q: str, ticket: Ticket | None = None,
+           channel_only: bool = False) -> list[dict]:
     """MSG-2: the active text and attachment templates matching what follows "/", with
-    their text filled in for `ticket` when given."""
+    their text filled in for `ticket` when given; with a ticket, also those of its
+    channel's kind (TPL-3) — only those with `channel_only` (a closed window)."""
     term = q.strip().lower()[:40].lstrip("/")
     query = MessageTemplate.owned(user.company_id).where(
-        MessageTemplate.active.is_(True), MessageTemplate.kind.in_(QUICK_KINDS))
+        MessageTemplate.active.is_(True), MessageTemplate.kind.in_(kinds_for(ticket)))
+    if channel_only:
+        query = query.where(MessageTemplate.kind == channel_kind(ticket))
     if term:
         escaped = _like_prefix(term)
         query = query.where(or_(

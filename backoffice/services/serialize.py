@@ -6,9 +6,11 @@ Text goes out as data; the page puts it in the DOM with textContent, never inner
 """
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from ..extensions import db
@@ -22,6 +24,12 @@ from . import attachments, catalog, departments, visibility
 from .catalog import safe_color
 
 EVENTS = 20
+
+# the short channel names of the inbox badges (the list row and the conversation header)
+CHANNEL_BADGES = {
+    "whatsapp": "WhatsApp", "instagram": "Instagram", "messenger": "Messenger",
+    "telegram": "Telegram", "webchat": _l("Webchat"), "http_api": _l("API"),
+}
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -54,7 +62,8 @@ def summary(row, tags, viewer_id: int | None = None) -> dict:
         "agent": ({"id": row["agent_id"], "name": row["agent_name"]}
                   if row["agent_id"] else None),
         "connection": ({"id": row["connection_id"], "name": row["connection_name"], "kind": kind,
-                        "kind_label": str(CONNECTION_KINDS.get(kind, kind))}
+                        "kind_label": str(CONNECTION_KINDS.get(kind, kind)),
+                        "kind_short": str(CHANNEL_BADGES.get(kind, kind))}
                        if row["connection_id"] else None),
         "favourite": row["favourite"],
         "has_failed": row["has_failed"],
@@ -109,7 +118,128 @@ def message(m: Message, connection=None, viewer_id: int | None = None) -> dict:
     if m.file_key:
         data["attachment"] = {"name": m.file_name, "mime": m.file_mime, "size": m.file_size,
                               "kind": m.kind}
+    data["extra"] = message_extra(m)
     return data
+
+
+# --- what a provider message carries besides its text (Message.extra) -----------------------
+
+QUOTE_CHARS = 140
+
+
+def _short(value, limit: int = 200) -> str | None:
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    value = str(value).strip()
+    return value[:limit] if value else None
+
+
+def _coordinate(value, bound: float) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and -bound <= number <= bound else None
+
+
+def _quoted(m: Message, reply_to) -> dict | None:
+    """The message a customer's (or agent's) reply quotes: its short text and direction,
+    looked up in the same contact's conversations only (the chat it was quoted from);
+    `found` False when it is not stored here."""
+    if not isinstance(reply_to, dict):
+        return None
+    quoted = None
+    quoted_id = reply_to.get("message_id")
+    if isinstance(quoted_id, int) and not isinstance(quoted_id, bool):
+        same_contact = select(Ticket.contact_id).where(Ticket.id == m.ticket_id)
+        quoted = db.session.scalar(
+            select(Message).join(Ticket, Ticket.id == Message.ticket_id).where(
+                Message.id == quoted_id, Message.company_id == m.company_id,
+                Ticket.company_id == m.company_id,
+                Ticket.contact_id == same_contact.scalar_subquery()))
+    if quoted is None:
+        return {"found": False, "id": None, "text": None, "direction": None}
+    text = (quoted.text or quoted.file_name or "").strip()
+    if len(text) > QUOTE_CHARS:
+        text = text[:QUOTE_CHARS - 1] + "…"
+    return {"found": True, "id": quoted.id, "text": text, "direction": quoted.direction}
+
+
+def _location(found) -> dict | None:
+    if not isinstance(found, dict):
+        return None
+    lat = _coordinate(found.get("latitude", found.get("lat")), 90)
+    lon = _coordinate(found.get("longitude", found.get("lng", found.get("lon"))), 180)
+    if lat is None or lon is None:
+        return None
+    # built from the two numbers only: nothing the customer typed reaches the address
+    url = f"https://www.openstreetmap.org/?mlat={lat:.6f}&mlon={lon:.6f}#map=17/{lat:.6f}/{lon:.6f}"
+    return {"latitude": lat, "longitude": lon, "url": url,
+            "name": _short(found.get("name")), "address": _short(found.get("address"), 300)}
+
+
+def _phones(found) -> list[str]:
+    phones = found.get("phones") if isinstance(found, dict) else None
+    if isinstance(phones, str):
+        phones = [phones]
+    out = []
+    for phone in phones if isinstance(phones, list) else []:
+        number = _short(phone.get("phone") or phone.get("wa_id") if isinstance(phone, dict)
+                        else phone, 40)
+        if number:
+            out.append(number)
+    single = _short(found.get("phone") or found.get("phone_number"), 40) \
+        if isinstance(found, dict) else None
+    if single and single not in out:
+        out.append(single)
+    return out[:5]
+
+
+def _contact_cards(found) -> list[dict]:
+    cards = found if isinstance(found, list) else [found]
+    out = []
+    for card in cards[:5]:
+        if not isinstance(card, dict):
+            continue
+        name = card.get("name")
+        if isinstance(name, dict):
+            name = name.get("formatted_name") or " ".join(
+                str(v) for v in (name.get("first_name"), name.get("last_name")) if v)
+        name = _short(name or card.get("formatted_name") or card.get("first_name"))
+        phones = _phones(card)
+        if name or phones:
+            out.append({"name": name, "phones": phones})
+    return out
+
+
+def message_extra(m: Message) -> dict:
+    """The essentials of Message.extra the conversation panel shows (quoted reply,
+    location, contact cards, reaction, WhatsApp template, Meta tag), as plain data: the
+    page renders every string as text."""
+    extra = m.extra if isinstance(m.extra, dict) else {}
+    out: dict = {}
+    if extra.get("reply_to"):
+        out["reply_to"] = _quoted(m, extra["reply_to"])
+    if (location := _location(extra.get("location"))) is not None:
+        out["location"] = location
+    if extra.get("contact") or extra.get("contacts"):
+        cards = _contact_cards(extra.get("contact") or extra.get("contacts"))
+        if cards:
+            out["contacts"] = cards
+    reaction = extra.get("reaction")
+    if isinstance(reaction, dict) and (reaction.get("emoji") or reaction.get("action")):
+        out["reaction"] = {"emoji": _short(reaction.get("emoji"), 16),
+                           "removed": reaction.get("action") == "unreact"
+                           or not reaction.get("emoji")}
+    template = extra.get("template")
+    if isinstance(template, dict) and template.get("name"):
+        out["template"] = {"name": _short(template.get("name"), 512),
+                           "language": _short(template.get("language")
+                                              if not isinstance(template.get("language"), dict)
+                                              else template["language"].get("code"), 15)}
+    if extra.get("tag"):
+        out["tag"] = _short(extra.get("tag"), 40)
+    return out
 
 
 def visitor_message(m: Message) -> dict:

@@ -1,4 +1,5 @@
-/* Atende — the agents' inbox page (FLT-1, BLK-1, TKT-3, MSG-1..MSG-5, RTM-1).
+/* Atende — the agents' inbox page (FLT-1, BLK-1, TKT-3, MSG-1..MSG-5, RTM-1; CHN-1 channel
+ * badges, CHN-4 / TPL-3 the 24-hour window and its templates).
  *
  * No framework and no build step. Every piece of customer or agent text reaches the DOM
  * through textContent / createTextNode (MSG-5): this file never assigns innerHTML.
@@ -10,7 +11,9 @@
   var CSRF = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
   var OPEN_STATUSES = ["waiting", "open", "pending"];
   // queued/sending show Font Awesome's clock (bundled with Flask-Admin); the rest is text
-  var STATUS_ICONS = {queued: "", sending: "", sent: "✓", delivered: "✓✓", read: "✓✓", failed: "⚠"};
+  var STATUS_ICONS = {queued: "", sending: "", sent: "✓", delivered: "✓✓", read: "✓✓", failed: "!"};
+  var CHANNEL_KINDS = ["whatsapp", "instagram", "messenger", "telegram", "webchat", "http_api"];
+  var MAP_PREFIX = "https://www.openstreetmap.org/?";
   var STATUS_BADGES = {waiting: "badge-warning", open: "badge-success", pending: "badge-info",
                        closed: "badge-secondary"};
 
@@ -38,6 +41,8 @@
     wasDisconnected: false,
     pendingFile: null,
     pendingTemplate: null,
+    providerTemplates: null,   // the approved WhatsApp templates of the open ticket (CHN-4)
+    windowTimer: null,
     quick: {items: [], index: 0, seq: 0},
     bulkAction: null,
     refreshTimer: null,
@@ -319,6 +324,18 @@
     return b;
   }
 
+  /* CHN-1: the channel kind (WhatsApp, Instagram...) and the connection's name. */
+  function channelBadge(connection, extraClass) {
+    var kind = CHANNEL_KINDS.indexOf(connection.kind) >= 0 ? connection.kind : "other";
+    return el("span", {
+      className: "badge channel-badge channel-" + kind + (extraClass ? " " + extraClass : ""),
+      title: connection.kind_label + " · " + connection.name,
+      attrs: {"data-channel": kind}
+    }, [el("span", {className: "channel-kind", text: connection.kind_short || connection.kind_label}),
+        " · ",
+        el("span", {className: "channel-name", text: connection.name})]);
+  }
+
   function renderRow(t) {
     var row = el("div", {
       className: "ticket-row" + (t.id === S.currentId ? " active" : ""),
@@ -336,8 +353,7 @@
     }
     var meta = el("div", {className: "ticket-meta"});
     if (t.connection) {
-      meta.appendChild(el("span", {className: "badge badge-light ticket-channel", text: t.connection.kind_label,
-                                   title: t.connection.name}));
+      meta.appendChild(channelBadge(t.connection, "ticket-channel"));
     }
     meta.appendChild(el("span", {className: "ticket-department",
                                  text: t.department ? t.department.name : T.no_department}));
@@ -428,6 +444,7 @@
       S.currentId = id;
       S.pendingFile = null;
       S.pendingTemplate = null;
+      S.providerTemplates = null;
       $("composer-text").value = "";
       renderAttachmentChip();
       hideQuickReplies();
@@ -500,7 +517,9 @@
     var status = $("conv-status");
     status.textContent = t.status_label;
     status.className = "badge " + (STATUS_BADGES[t.status] || "badge-light");
-    $("conv-channel").textContent = t.connection ? t.connection.kind_label + " · " + t.connection.name : "";
+    var channel = $("conv-channel");
+    clear(channel);
+    if (t.connection) { channel.appendChild(channelBadge(t.connection)); }
     $("conv-assignment").textContent = (t.department ? t.department.name : T.no_department) + " · " +
       (t.agent ? t.agent.name : T.unassigned);
     var fav = $("btn-favourite");
@@ -521,15 +540,193 @@
     renderInfo();
   }
 
+  function windowClosed() {
+    var w = S.detail && S.detail.window;
+    return !!(w && w.applies && !w.open);
+  }
+
   function renderComposer() {
     var block = S.detail ? S.detail.reply_block : null;
+    var closed = windowClosed();
     var text = $("composer-text");
-    text.disabled = !!block;
-    $("btn-send").disabled = !!block;
-    $("btn-attach").disabled = !!block;
-    $("composer-file").disabled = !!block;
+    // CHN-4: outside the window no free text and no file; the templates below stay
+    text.disabled = !!block || closed;
+    $("btn-send").disabled = !!block || closed;
+    $("btn-attach").disabled = !!block || closed;
+    $("composer-file").disabled = !!block || closed;
     $("composer-block").textContent = block || "";
     show($("composer-block"), !!block);
+    if (closed) { S.pendingFile = null; renderAttachmentChip(); }
+    renderWindow();
+  }
+
+  // --- the 24-hour window (CHN-4, TPL-3) ------------------------------------------------------
+
+  function ago(iso) {
+    var minutes = Math.max(0, Math.floor((Date.now() - new Date(iso).getTime()) / 60000));
+    if (minutes < 60) { return fmt(T.ago_minutes, {n: minutes}); }
+    if (minutes < 48 * 60) { return fmt(T.ago_hours, {n: Math.floor(minutes / 60)}); }
+    return fmt(T.ago_days, {n: Math.floor(minutes / 1440)});
+  }
+
+  function renderWindow() {
+    var w = S.detail ? S.detail.window : null;
+    var closed = windowClosed();
+    var banner = $("window-banner");
+    clear(banner);
+    if (closed) {
+      banner.appendChild(el("div", {className: "window-reason font-weight-bold", text: w.reason}));
+      banner.appendChild(el("div", {className: "window-since",
+        text: w.last_inbound_at ? fmt(T.window_since, {ago: ago(w.last_inbound_at)}) : T.window_never}));
+    }
+    show(banner, closed);
+    var note = $("window-note");
+    note.textContent = w && w.applies && w.mode === "human_agent" && w.closes_at ?
+      fmt(T.human_agent_note, {when: fmtDateTime(w.closes_at)}) : "";
+    show(note, !!note.textContent);
+    show($("provider-templates"), closed && w.provider_templates);
+    show($("channel-templates"), closed && !!w.template_kind);
+    if (closed && w.provider_templates) { loadProviderTemplates(); }
+    if (closed && w.template_kind) { loadChannelTemplates(); }
+    // the window closes while the page is open: ask the server again then
+    clearTimeout(S.windowTimer);
+    if (w && w.applies && w.closes_at) {
+      var wait = new Date(w.closes_at).getTime() - Date.now();
+      if (wait > 0 && wait < 2147483647) { S.windowTimer = setTimeout(refreshDetailSoon, wait + 1000); }
+    }
+  }
+
+  function templateDisabled() { return !!(S.detail && S.detail.reply_block); }
+
+  function loadProviderTemplates() {
+    var id = S.currentId;
+    if (S.providerTemplates && S.providerTemplates.ticketId === id) { renderProviderTemplates(); return; }
+    api("GET", "/inbox/api/tickets/" + id + "/provider-templates").then(function (data) {
+      if (S.currentId !== id) { return; }
+      S.providerTemplates = {ticketId: id, items: data.templates, chosen: null, values: []};
+      renderProviderTemplates();
+    }).catch(function (err) { showAlert(err.message); });
+  }
+
+  function chosenProviderTemplate() {
+    var p = S.providerTemplates;
+    if (!p) { return null; }
+    return p.items.filter(function (t) { return t.id === p.chosen; })[0] || null;
+  }
+
+  /* The body with each {{n}} replaced by what the agent typed (text only). */
+  function templatePreview(t, values) {
+    return String(t.body || "").replace(/\{\{\s*(\d+)\s*\}\}/g, function (m, n) {
+      var v = values[Number(n) - 1];
+      return v ? v : m;
+    });
+  }
+
+  function renderProviderTemplates() {
+    var p = S.providerTemplates, select = $("pt-select");
+    clear(select);
+    select.appendChild(option("", p.items.length ? T.choose : T.pt_none));
+    p.items.forEach(function (t) {
+      select.appendChild(option(String(t.id), t.name + " (" + t.language + ")" +
+                                (t.category ? " · " + t.category : ""), t.id === p.chosen));
+    });
+    select.disabled = !p.items.length || templateDisabled();
+    var t = chosenProviderTemplate();
+    var box = $("pt-variables");
+    clear(box);
+    if (t) {
+      for (var i = 0; i < t.variables; i++) {
+        (function (index) {
+          var inputId = "pt-var-" + (index + 1);
+          var input = el("input", {className: "form-control form-control-sm pt-variable",
+            attrs: {id: inputId, type: "text", maxlength: "1024", "data-variable": index + 1}});
+          input.value = p.values[index] || "";
+          input.disabled = templateDisabled();
+          input.addEventListener("input", function () {
+            p.values[index] = input.value;
+            renderProviderPreview();
+          });
+          box.appendChild(el("div", {className: "form-group mb-1"}, [
+            el("label", {className: "small mb-0", text: fmt(T.pt_variable, {n: index + 1}), attrs: {for: inputId}}),
+            input
+          ]));
+        })(i);
+      }
+    }
+    renderProviderPreview();
+  }
+
+  function renderProviderPreview() {
+    var t = chosenProviderTemplate(), preview = $("pt-preview");
+    preview.textContent = t ? templatePreview(t, S.providerTemplates.values) : "";
+    show(preview, !!t);
+    var missing = !t || S.providerTemplates.values.slice(0, t.variables).length < t.variables ||
+      S.providerTemplates.values.slice(0, t.variables).some(function (v) { return !v || !v.trim(); });
+    $("pt-send").disabled = missing || templateDisabled();
+  }
+
+  function chooseProviderTemplate() {
+    var p = S.providerTemplates;
+    if (!p) { return; }
+    p.chosen = Number($("pt-select").value) || null;
+    var t = chosenProviderTemplate();
+    p.values = t ? (t.prefill || []).slice() : [];
+    renderProviderTemplates();
+  }
+
+  function postReply(id, body, button) {
+    button.disabled = true;
+    return api("POST", "/inbox/api/tickets/" + id + "/messages", body).then(function (data) {
+      if (S.currentId === id) {
+        addMessage(data.message);
+        if (S.detail.ticket.status !== "pending") { refreshDetailSoon(); }
+      }
+      return data;
+    }).catch(function (err) { showAlert(err.message); throw err; })
+      .then(function (data) { button.disabled = false; return data; },
+            function () { button.disabled = false; });
+  }
+
+  function sendProviderTemplate() {
+    var t = chosenProviderTemplate(), id = S.currentId;
+    if (!t || !id) { return; }
+    postReply(id, {provider_template_id: t.id,
+                   variables: S.providerTemplates.values.slice(0, t.variables)}, $("pt-send"))
+      .then(function (data) {
+        if (data && S.providerTemplates && S.currentId === id) {
+          S.providerTemplates.chosen = null;
+          S.providerTemplates.values = [];
+          renderProviderTemplates();
+        }
+      });
+  }
+
+  function loadChannelTemplates() {
+    var id = S.currentId;
+    api("GET", "/inbox/api/quick-replies?channel=1&q=&ticket=" + id).then(function (data) {
+      if (S.currentId !== id) { return; }
+      var box = $("channel-templates-list");
+      clear(box);
+      if (!data.replies.length) {
+        box.appendChild(el("div", {className: "text-muted", text: T.channel_templates_none}));
+      }
+      data.replies.forEach(function (r) {
+        var button = el("button", {className: "btn btn-sm btn-outline-primary channel-template-send",
+                                   text: T.send_template, attrs: {type: "button", "data-template-id": r.id}});
+        button.disabled = templateDisabled();
+        button.addEventListener("click", function () {
+          postReply(id, {template_id: r.id, text: ""}, button);
+        });
+        box.appendChild(el("div", {className: "channel-template d-flex align-items-start mb-1"}, [
+          el("div", {className: "flex-grow-1 mr-2"}, [
+            el("div", {}, [el("span", {className: "qr-shortcut", text: r.shortcut}),
+                           el("span", {className: "qr-title", text: r.title})]),
+            el("div", {className: "qr-body", text: r.body})
+          ]),
+          button
+        ]));
+      });
+    }).catch(function (err) { showAlert(err.message); });
   }
 
   function authorLabel(m) {
@@ -539,14 +736,66 @@
     return m.author || T.agent;
   }
 
+  /* What a provider message carries besides its text (serialize.message_extra): each
+   * string through textContent; the map link is the server's, built from two numbers. */
+  function renderExtraTop(x) {
+    if (!x.reply_to) { return null; }
+    var q = x.reply_to;
+    var who = q.found ? (q.direction === "in" ? T.customer : T.you) : null;
+    return el("div", {className: "msg-quote", attrs: {"data-quoted-id": q.id || null}}, [
+      el("div", {className: "msg-quote-author", text: who ? fmt(T.quoted, {who: who}) : T.quoted_missing}),
+      q.found ? el("div", {className: "msg-quote-text", text: q.text || T.attachment}) : null
+    ]);
+  }
+
+  function renderExtraBottom(x) {
+    var nodes = [];
+    if (x.location) {
+      var loc = x.location;
+      var link = loc.url && loc.url.indexOf(MAP_PREFIX) === 0 ?
+        el("a", {className: "msg-location-link", text: T.open_map,
+                 attrs: {href: loc.url, target: "_blank", rel: "noopener noreferrer"}}) : null;
+      nodes.push(el("div", {className: "msg-location"}, [
+        icon("fa-map-marker"), " ",
+        el("span", {className: "msg-location-name", text: loc.name || T.location}),
+        loc.address ? el("div", {className: "msg-location-address small", text: loc.address}) : null,
+        link
+      ]));
+    }
+    (x.contacts || []).forEach(function (c) {
+      nodes.push(el("div", {className: "msg-contact-card"}, [
+        icon("fa-address-card"), " ",
+        el("span", {className: "msg-contact-name", text: c.name || T.contact_card}),
+        (c.phones || []).length ? el("div", {className: "msg-contact-phones small", text: c.phones.join(", ")}) : null
+      ]));
+    });
+    if (x.reaction) {
+      nodes.push(el("div", {className: "msg-reaction",
+        text: x.reaction.removed ? T.reaction_removed : fmt(T.reaction, {emoji: x.reaction.emoji || ""})}));
+    }
+    var badges = [];
+    if (x.template) {
+      badges.push(el("span", {className: "badge badge-success msg-template-badge",
+        text: fmt(T.template_badge, {name: x.template.name}) + (x.template.language ? " (" + x.template.language + ")" : "")}));
+    }
+    if (x.tag) {
+      badges.push(el("span", {className: "badge badge-info msg-tag-badge", text: x.tag, title: T.human_agent_tag}));
+    }
+    if (badges.length) { nodes.push(el("div", {className: "msg-badges"}, badges)); }
+    return nodes;
+  }
+
   function renderMessage(m) {
     var incoming = m.direction === "in";
+    var extra = m.extra || {};
     var wrapper = el("div", {
       className: "msg " + (incoming ? "msg-in" : "msg-out") + (m.author_kind === "system" ? " msg-system" : ""),
       attrs: {"data-message-id": m.id, "data-direction": m.direction}
     });
     var bubble = el("div", {className: "msg-bubble"});
     bubble.appendChild(el("div", {className: "msg-author", text: authorLabel(m)}));
+    var quote = renderExtraTop(extra);
+    if (quote) { bubble.appendChild(quote); }
     if (m.attachment) {
       var url = m.attachment.url || ("/inbox/attachments/" + m.id);
       var box = el("div", {className: "msg-attachment"});
@@ -564,6 +813,7 @@
       bubble.appendChild(box);
     }
     bubble.appendChild(el("div", {className: "msg-text", text: m.text || ""}));
+    renderExtraBottom(extra).forEach(function (n) { bubble.appendChild(n); });
 
     var tags = el("div", {className: "msg-tags"});
     visibleTags(m.tags).forEach(function (t) { tags.appendChild(tagBadge(t)); });
@@ -580,11 +830,13 @@
                                    title: m.channel ? m.channel.name : ""}));
     footer.appendChild(el("time", {className: "msg-time", text: fmtDateTime(m.created_at),
                                    attrs: {datetime: m.created_at || ""}}));
+    // MSG-1: clock (queued/sending), ✓ sent, ✓✓ delivered, blue ✓✓ read, ! failed
     var statusTitle = incoming ? "" : (m.status_label + (m.error ? ": " + m.error : ""));
     var waiting = !incoming && (m.status === "queued" || m.status === "sending");
     footer.appendChild(el("span", {className: "msg-status", text: incoming ? "" : (STATUS_ICONS[m.status] || ""),
                                    title: statusTitle,
-                                   attrs: {"data-status": m.status, "aria-label": statusTitle || null}},
+                                   attrs: {"data-status": incoming ? null : m.status,
+                                           "aria-label": statusTitle || null}},
                           [waiting ? icon("fa-clock-o") : null]));
     if (!incoming && m.status === "failed") {
       footer.appendChild(el("button", {
@@ -593,6 +845,9 @@
       }));
     }
     bubble.appendChild(footer);
+    if (!incoming && m.status === "failed" && m.error) {
+      bubble.appendChild(el("div", {className: "msg-error small", text: m.error, attrs: {role: "alert"}}));
+    }
     wrapper.appendChild(bubble);
     return wrapper;
   }
@@ -632,6 +887,10 @@
     if (early) {
       delete S.earlyStatus[m.id];
       if (statusMoves(m.status, early.status)) { Object.assign(m, early); }
+    }
+    if (m.direction === "in" && S.detail && S.detail.window && S.detail.window.applies &&
+        S.detail.window.mode !== "free") {
+      refreshDetailSoon();  // the customer wrote: the window is open again (CHN-4)
     }
     var stick = nearBottom() || m.direction === "out";
     S.messages.push(m);
@@ -902,7 +1161,7 @@
   }
 
   function sendMessage() {
-    if (!S.currentId || !S.detail || S.detail.reply_block) { return; }
+    if (!S.currentId || !S.detail || S.detail.reply_block || windowClosed()) { return; }
     var text = $("composer-text").value;
     if (!text.trim() && !S.pendingFile && !S.pendingTemplate) { return; }
     var form = new FormData();
@@ -923,7 +1182,7 @@
         if (S.detail.ticket.status !== "pending") { refreshDetailSoon(); }
       }
     }).catch(function (err) { showAlert(err.message); }).then(function () {
-      button.disabled = !!(S.detail && S.detail.reply_block);
+      button.disabled = !!(S.detail && S.detail.reply_block) || windowClosed();
       $("composer-text").focus();
     });
   }
@@ -1259,6 +1518,8 @@
 
     $("btn-older").addEventListener("click", loadOlder);
     $("btn-send").addEventListener("click", sendMessage);
+    $("pt-select").addEventListener("change", chooseProviderTemplate);
+    $("pt-send").addEventListener("click", sendProviderTemplate);
     $("composer-text").addEventListener("keydown", onComposerKey);
     $("composer-text").addEventListener("input", onComposerInput);
     $("composer-text").addEventListener("blur", function () { setTimeout(hideQuickReplies, 150); });
