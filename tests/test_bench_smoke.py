@@ -70,3 +70,21 @@ def test_PLT_bench_protocols_smoke(tmp_path):
         admin.dispose()
     out = _run([str(BENCH / "protocols.py")], tmp_path, env)
     assert "ratio service/raw" in out, out[-2000:]
+
+
+def test_PLT_bench_channels_smoke(tmp_path):
+    """bench/channels.py: a few WhatsApp webhooks through /hooks against the bare endpoint,
+    their processing, and POST -> agent's socket for a second (CHN-2, issue 12 point 7):
+    it runs to the end and no acknowledged message is lost or pushed twice."""
+    from tests.conftest import REDIS_URL
+
+    args = [str(BENCH / "channels.py"), "--messages", "10", "--contacts", "3",
+            "--block", "5", "--rate", "10", "--duration", "1", "--senders", "2",
+            "--workers", "1"]
+    if BACKEND == "services":
+        args += ["--database-url", _pg_url("bench_smoke_channels"), "--redis-url", REDIS_URL]
+    else:
+        args += ["--database-url", f"sqlite:///{tmp_path / 'bench_channels.db'}"]
+    out = _run(args, tmp_path, {"BENCH_DATABASE_URL": "", "BENCH_REDIS_URL": ""})
+    assert "ratio route/bare" in out and "items/s" in out and "p99" in out, out[-2000:]
+    assert "received 10 of 10   lost 0   duplicated 0" in out, out[-2000:]

@@ -25,7 +25,7 @@ from tests.conftest import login
 from tests.factories import gen_agent_setup, gen_group, gen_user
 
 PROTECTED = ("inbox.", "presence.")
-PUBLIC_BY_KEY = ("webchat.",)
+PUBLIC_BY_KEY = ("webchat.", "hooks.")
 # covered elsewhere: the admin views by test_isolation/test_permissions, auth by test_auth
 CLASSIFIED_ELSEWHERE = ("admin.", "static", "auth.")
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -88,6 +88,8 @@ def fill(rule, world) -> str:
             values[arg] = world["message_id"]
         elif arg == "key":
             values[arg] = world["key"]
+        elif arg == "kind":  # the provider webhooks: /hooks/<kind>/<key>
+            values[arg] = world.get("kind", "whatsapp")
         else:
             pytest.fail(f"{rule.rule}: teach this test what <{arg}> is")
     return rule.build(values, append_unknown=False)[1]
@@ -164,8 +166,16 @@ def test_positive_control_the_tickets_agent_reads_every_get_route(app, world):
         assert response.status_code == 200, (rule.rule, response.status_code)
 
 
-def test_webchat_routes_with_an_unknown_key_answer_404_not_500(app, world):
+def test_webchat_and_hook_routes_with_an_unknown_key_answer_404_not_500(app, world):
+    """CHN-2, CHN-5: a public route found by key answers 404 to a key that is no
+    connection's (every provider kind for the webhooks), never a 500."""
     client = app.test_client()
+    from backoffice.models.channels import HOOK_KINDS
+
+    for kind in HOOK_KINDS:
+        for method in ("GET", "POST"):
+            response = client.open(f"/hooks/{kind}/chave-que-nao-existe", method=method, json={})
+            assert response.status_code == 404, (method, kind, response.status_code)
     for rule, method in routes(app, PUBLIC_BY_KEY):
         if "key" not in rule.arguments:
             continue

@@ -7,8 +7,8 @@ exists.
   company admin and anonymously:
   never a 500 (on PostgreSQL the values beyond INTEGER, BIGINT or holding NUL were).
 - SEC-8: every state-changing route refuses a request without the CSRF token, the
-  database unchanged (the webchat visitor API is the one exemption, checked to be
-  exactly that); every GET route, with real ids, leaves every table as it was, for the
+  database unchanged (the webchat visitor API and the signed provider webhooks are the
+  exemptions, checked to be exactly those); every GET route, with real ids, leaves every table as it was, for the
   company admin and for an agent.
 """
 from __future__ import annotations
@@ -89,7 +89,7 @@ def world(app, tenants):
                                            db.session.get(type(accepted), accepted.id))}
         assert all(unread.values()), unread
         return {"tenant": a, "tickets": [waiting.id, accepted.id], "message_id": message.id,
-                "key": connection.public_key, "import_id": imported.id,
+                "key": connection.public_key, "kind": "whatsapp", "import_id": imported.id,
                 "export_id": exported.id, "template_id": a.ids["templates"]}
 
 
@@ -222,9 +222,12 @@ def admin_ids(app, world) -> dict[str, str]:
 def test_SEC_8_every_state_changing_route_refuses_a_request_without_csrf_token(app, world):
     """A forged cross-site POST (form or JSON, no token) from a logged-in admin's browser:
     400 on every route, nothing written. The webchat API is exempt because it reads no
-    cookie (the visitor sends its token in a header another site cannot set): the list
-    of exemptions must stay exactly that."""
-    assert {bp.name for bp in csrf._exempt_blueprints} == {"webchat"}
+    cookie (the visitor sends its token in a header another site cannot set), and so are
+    the provider webhooks (/hooks: no cookie either; each POST must carry the provider's
+    signature of its body, refused with 403 and nothing stored otherwise, which
+    tests/test_hooks.py checks for every kind): the list of exemptions must stay exactly
+    that."""
+    assert {bp.name for bp in csrf._exempt_blueprints} == {"webchat", "hooks"}
     assert csrf._exempt_views == set()
     client = app.test_client()
     assert login(client, world["tenant"].admin_email).status_code == 302
@@ -232,7 +235,7 @@ def test_SEC_8_every_state_changing_route_refuses_a_request_without_csrf_token(a
     before = snapshot(app)
     checked = set()
     for rule in rules(app):
-        if rule.endpoint.startswith("webchat.") or not writes(rule):
+        if rule.endpoint.startswith(("webchat.", "hooks.")) or not writes(rule):
             continue
         view_id = ids.get(rule.endpoint.split(".")[0], "1")
         # what would change a row if the token were not checked: a delete, an edit, a bulk
