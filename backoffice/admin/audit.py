@@ -5,7 +5,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
-from .base import TenantModelView, local_datetime
+from .base import ReadOnlyMixin, TenantModelView, local_datetime
 
 ACTIONS = {"create": _l("Criação"), "update": _l("Alteração"), "delete": _l("Exclusão")}
 
@@ -23,7 +23,7 @@ def _changes(view, context, model, name):
     )
 
 
-class AuditLogView(TenantModelView):
+class AuditLogView(ReadOnlyMixin, TenantModelView):
     area = "audit"
     audited = False
     can_view_details = True
@@ -42,17 +42,5 @@ class AuditLogView(TenantModelView):
     column_formatters_detail = {"changes": _changes,
                                 "action": lambda v, c, m, p: ACTIONS.get(m.action, m.action),
                                 "at": lambda v, c, m, p: local_datetime(m.at)}
-
-    @property
-    def can_create(self):
-        return False
-
-    @property
-    def can_edit(self):
-        return False
-
-    @property
-    def can_delete(self):
-        return False
 
 

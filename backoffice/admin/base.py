@@ -313,6 +313,23 @@ class VisibleRowsMixin:
         return obj if seen is not None else None
 
 
+class ReadOnlyMixin:
+    """A screen that only lists and shows rows the system writes (Auditoria, Modelos do
+    WhatsApp): no create, edit or delete from the panel, whatever the group's rights."""
+
+    @property
+    def can_create(self):
+        return False
+
+    @property
+    def can_edit(self):
+        return False
+
+    @property
+    def can_delete(self):
+        return False
+
+
 class SingleRowMixin:
     """A screen over the one row a company has (Empresa, Parâmetros, Telefonia): edited,
     never created or deleted from the panel."""

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Connection
 from ..models.channels import KIND_WHATSAPP, ProviderTemplate
-from .base import TenantModelView, local_datetime
+from .base import ReadOnlyMixin, TenantModelView, local_datetime
 from .filters import PerRequestFilterOptions, TenantOptionsFilter
 
 STATUSES = {
@@ -76,7 +76,7 @@ def _connection(view, context, model, name):
     return found.name if found is not None else ""
 
 
-class ProviderTemplateView(PerRequestFilterOptions, TenantModelView):
+class ProviderTemplateView(ReadOnlyMixin, PerRequestFilterOptions, TenantModelView):
     area = "connections"  # whoever sees Conexões sees what their WhatsApp accounts hold
     audited = False
     can_view_details = True
@@ -104,15 +104,3 @@ class ProviderTemplateView(PerRequestFilterOptions, TenantModelView):
     }
     column_formatters_export = column_formatters
     column_formatters_detail = column_formatters
-
-    @property
-    def can_create(self):
-        return False
-
-    @property
-    def can_edit(self):
-        return False
-
-    @property
-    def can_delete(self):
-        return False

@@ -187,11 +187,12 @@ class WhatsAppAdapter(ProviderAdapter):
             raise RuleError(_("Informe %(field)s.", field=str(self.fields[2].label)))
         return {"Authorization": f"Bearer {token}"}
 
-    def test_connection(self) -> str:
+    def graph_get(self, path: str, failed: str | None = None, **kwargs) -> Reply:
+        """A GET the admin waits for ("Testar conexão", "Sincronizar modelos"): the 2xx
+        answer, else RuleError in Portuguese (no answer, bad token, the provider's reason,
+        prefixed with `failed` when given)."""
         try:
-            reply = self.call("GET", f"{self.graph_id('phone_number_id')}"
-                                     "?fields=display_phone_number,verified_name",
-                              headers=self.auth())
+            reply = self.call("GET", path, headers=self.auth(), **kwargs)
         except outbound.OutboundError as exc:
             raise RuleError(_("O WhatsApp não respondeu. Verifique a conexão do servidor "
                               "com a internet e tente de novo.")) from exc
@@ -200,7 +201,14 @@ class WhatsAppAdapter(ProviderAdapter):
             raise RuleError(_("O token de acesso é inválido ou expirou. Gere um novo token no "
                               "painel da Meta e salve a conexão de novo."))
         if not 200 <= reply.status < 300:
-            raise RuleError(explain(code, detail, reply.status))
+            reason = explain(code, detail, reply.status)
+            raise RuleError(_("%(failed)s: %(reason)s", failed=failed, reason=reason)
+                            if failed else reason)
+        return reply
+
+    def test_connection(self) -> str:
+        reply = self.graph_get(f"{self.graph_id('phone_number_id')}"
+                               "?fields=display_phone_number,verified_name")
         number = str(reply.data.get("display_phone_number") or "").strip()
         if number and not number.startswith("+"):
             number = "+" + number

@@ -24,7 +24,6 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, select
 
 from ..extensions import db
-from ..lib import outbound
 from ..models import Connection, ProviderTemplate
 from ..models.base import utcnow
 from ..models.channels import KIND_WHATSAPP
@@ -85,25 +84,13 @@ def _same_origin(url: str, base: str) -> bool:
 
 def _pages(connection: Connection):
     """The templates as the provider lists them, all pages (at most MAX_PAGES)."""
-    from ..channels.whatsapp import TOKEN_INVALID, error_of, explain
-
     adapter = _adapter(connection)
     url = (f"{adapter.graph_id('waba_id')}/message_templates"
            f"?fields=name,language,status,category,components&limit={PAGE_SIZE}")
     base = adapter.url("")
     for _page in range(MAX_PAGES):
-        try:
-            reply = adapter.call("GET", url, headers=adapter.auth(), max_bytes=LIST_BYTES)
-        except outbound.OutboundError as exc:
-            raise RuleError(_("O WhatsApp não respondeu. Verifique a conexão do servidor "
-                              "com a internet e tente de novo.")) from exc
-        code, detail = error_of(reply)
-        if reply.status == 401 or code == TOKEN_INVALID:
-            raise RuleError(_("O token de acesso é inválido ou expirou. Gere um novo token no "
-                              "painel da Meta e salve a conexão de novo."))
-        if not 200 <= reply.status < 300:
-            raise RuleError(_("Não foi possível sincronizar os modelos: %(reason)s",
-                              reason=explain(code, detail, reply.status)))
+        reply = adapter.graph_get(url, _("Não foi possível sincronizar os modelos"),
+                                  max_bytes=LIST_BYTES)
         data = reply.data.get("data")
         if not isinstance(data, list):  # cut or odd: syncing it would delete every row
             raise RuleError(_("Não foi possível sincronizar os modelos: o WhatsApp respondeu "
