@@ -56,9 +56,11 @@ def test_PLT_2_admin_logs_in_and_sees_portuguese_panel(page, live_server, demo, 
     for entry in ("Usuários", "Auditoria"):
         expect(nav.get_by_role("link", name=entry, exact=True)).to_be_visible()
     nav.get_by_role("link", name="Configurações", exact=True).click()
-    # the manual's order (seeds/002): Empresa first, Permissões among the settings
+    # the manual's order (seeds/002): Empresa first, Permissões among the settings; the
+    # synced WhatsApp templates (issue 12) beside their connections
     config = nav.locator(".dropdown-menu.show .dropdown-item")
-    expect(config).to_have_text(["Empresa", "Departamentos", "Conexões", "Etiquetas",
+    expect(config).to_have_text(["Empresa", "Departamentos", "Conexões", "Modelos do WhatsApp",
+                                 "Etiquetas",
                                  "Motivos de atendimento", "Templates de mensagens",
                                  "Mensagens de despedida", "Controle de pausa", "Webhooks",
                                  "Central de Telefonia", "Permissões", "Parâmetros",
