@@ -70,14 +70,18 @@ def store(connection: Connection, items) -> list[int]:
         rows.append({"company_id": connection.company_id, "connection_id": connection.id,
                      "key": key, "kind": item.kind[:20], "payload": item.data,
                      "status": EVENT_PENDING, "attempts": 0, "received_at": now})
-    new_ids = list(db.session.scalars(
-        insert_new(ChannelEvent).values(rows)
-        .on_conflict_do_nothing(index_elements=["connection_id", "key"])
-        .returning(ChannelEvent.id)))
+    # the rows as parameters, not in the statement: its compiled form is cached
+    new_ids = list(db.session.execute(_insert_new_events(insert_new), rows).scalars())
     if new_ids:
         ids = list(new_ids)
         after_commit.later(lambda: [enqueue(i) for i in ids])
     return new_ids
+
+
+def _insert_new_events(insert_new):
+    return (insert_new(ChannelEvent.__table__)
+            .on_conflict_do_nothing(index_elements=["connection_id", "key"])
+            .returning(ChannelEvent.__table__.c.id))
 
 
 def enqueue(event_id: int) -> bool:
