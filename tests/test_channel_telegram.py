@@ -24,7 +24,7 @@ from backoffice.models.tickets import FAILED, IN, QUEUED, SENDING, SENT, AUTHOR_
 from backoffice.services import RuleError, channel_events, sending, tickets
 from backoffice.services.templates import Upload
 from tests.conftest import client_as
-from tests.factories import PDF, PNG, gen_company, gen_connection
+from tests.factories import PDF, PNG, gen_company, gen_connection, incoming_messages, row_count
 
 TOKEN = "123456789:" + "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"[:34]
 SECRET = "segredo_do-webhook_123"
@@ -149,18 +149,6 @@ def post_update(app, world, body, headers=HEADERS, raw: bytes | None = None):
                                   headers=headers, content_type="application/json")
 
 
-def count(model) -> int:
-    return db.session.scalar(select(func.count()).select_from(model))
-
-
-def incoming(app) -> list[Message]:
-    with app.app_context():
-        rows = list(db.session.scalars(select(Message).where(Message.direction == IN)
-                                       .order_by(Message.id)))
-        db.session.expunge_all()
-        return rows
-
-
 def serve_file(httpserver, file_id: str, path: str, data: bytes) -> None:
     httpserver.expect_request(f"/bot{TOKEN}/getFile", method="POST",
                               json={"file_id": file_id}).respond_with_json(
@@ -196,7 +184,7 @@ def test_CHN_2_photo_is_downloaded_and_attached_with_its_caption(app, tg, httpse
     serve_file(httpserver, "big", "photos/file_7.png", PNG)
     r = post_update(app, tg, update({"photo": photo_sizes(), "caption": "A caixa chegou assim"}))
     assert r.status_code == 200
-    [message] = incoming(app)
+    [message] = incoming_messages(app)
     assert message.text == "A caixa chegou assim"
     assert (message.file_name, message.file_mime, message.file_size) == (
         "file_7.png", "image/png", len(PNG))
@@ -212,7 +200,7 @@ def test_CHN_2_document_keeps_its_file_name(app, tg, httpserver):
                                               "file_name": "nota fiscal.pdf",
                                               "mime_type": "application/pdf",
                                               "file_size": len(PDF)}}))
-    [message] = incoming(app)
+    [message] = incoming_messages(app)
     assert (message.file_name, message.file_mime) == ("nota fiscal.pdf", "application/pdf")
     assert message.text is None
 
@@ -223,7 +211,7 @@ def test_CHN_2_media_telegram_will_not_give_becomes_a_placeholder_with_the_capti
         {"ok": False, "error_code": 400, "description": "Bad Request: file is too big"},
         status=400)
     post_update(app, tg, update({"photo": photo_sizes(), "caption": "olha isso"}))
-    [message] = incoming(app)
+    [message] = incoming_messages(app)
     assert message.text == "[Imagem: arquivo não recebido — o provedor não entregou o arquivo]\nolha isso"
     assert message.file_key is None
 
@@ -237,7 +225,7 @@ def test_CHN_2_media_5xx_is_retried_later_and_nothing_is_lost(app, tg, httpserve
         "erro", status=502)
     r = post_update(app, tg, update({"photo": photo_sizes(), "caption": "segue"}))
     assert r.status_code == 200
-    assert incoming(app) == []
+    assert incoming_messages(app) == []
     with app.app_context():
         event = db.session.scalar(select(ChannelEvent))
         assert (event.status, event.attempts) == (EVENT_PENDING, 1)
@@ -246,7 +234,7 @@ def test_CHN_2_media_5xx_is_retried_later_and_nothing_is_lost(app, tg, httpserve
     httpserver.expect_request(f"/file/bot{TOKEN}/photos/file_9.png").respond_with_data(PNG)
     with app.app_context():
         assert channel_events.process(event_id) == "done"
-    [message] = incoming(app)
+    [message] = incoming_messages(app)
     assert (message.text, message.file_name) == ("segue", "file_9.png")
 
 
@@ -256,7 +244,7 @@ def test_CHN_2_voice_note_is_kept_as_ogg_audio(app, tg, httpserver):
     post_update(app, tg, update({"voice": {"file_id": "voz-1", "file_unique_id": "v",
                                            "duration": 3, "mime_type": "audio/ogg",
                                            "file_size": len(ogg)}}))
-    [message] = incoming(app)
+    [message] = incoming_messages(app)
     assert (message.file_name, message.file_mime, message.text) == (
         "file_4.oga", "audio/ogg", None)
 
@@ -272,7 +260,7 @@ def test_CHN_2_media_over_the_inbox_limit_or_of_a_refused_type_becomes_a_placeho
     post_update(app, tg, update({"sticker": {"file_id": "stk-1", "file_unique_id": "s",
                                              "type": "regular", "is_animated": True,
                                              "width": 512, "height": 512}}))
-    found = [m.text for m in incoming(app)]
+    found = [m.text for m in incoming_messages(app)]
     assert found[0] == "[Vídeo: arquivo não recebido — o arquivo passa do limite de 1 KB]"
     assert found[1].startswith("[Figurinha: arquivo não recebido — Tipo de arquivo não permitido: "
                                "file_2.tgs.")
@@ -286,14 +274,14 @@ def test_CHN_2_wrong_or_missing_secret_is_403_and_nothing_is_stored(app, tg, hea
     assert r.status_code == 403
     assert r.get_json() == {"error": "Assinatura inválida."}
     with app.app_context():
-        assert (count(ChannelEvent), count(Message), count(ContactAddress)) == (0, 0, 0)
+        assert (row_count(ChannelEvent), row_count(Message), row_count(ContactAddress)) == (0, 0, 0)
 
 
 def test_CHN_2_replayed_update_stores_nothing_new(app, tg):
     body = update({"text": "uma vez só"})
     assert post_update(app, tg, body).get_json() == {"received": 1, "stored": 1}
     assert post_update(app, tg, body).get_json() == {"received": 1, "stored": 0}
-    assert [m.text for m in incoming(app)] == ["uma vez só"]
+    assert [m.text for m in incoming_messages(app)] == ["uma vez só"]
 
 
 def test_CHN_2_malformed_json_is_400(app, tg):
@@ -301,12 +289,12 @@ def test_CHN_2_malformed_json_is_400(app, tg):
     assert r.status_code == 400
     assert r.get_json() == {"error": "Requisição inválida: o corpo não é JSON."}
     with app.app_context():
-        assert count(ChannelEvent) == 0
+        assert row_count(ChannelEvent) == 0
 
 
 def test_CHN_2_unknown_type_becomes_a_visible_placeholder(app, tg):
     post_update(app, tg, update({"poll": {"id": "p1", "question": "Sim?", "options": []}}))
-    assert [m.text for m in incoming(app)] == [
+    assert [m.text for m in incoming_messages(app)] == [
         "[Mensagem do tipo poll não suportada pelo Atende]"]
 
 
@@ -315,7 +303,7 @@ def test_CHN_2_same_message_id_in_two_chats_is_two_messages(app, tg):
     for a redelivery of another customer's message 5."""
     post_update(app, tg, update({"text": "da Ana"}, message_id=5))
     post_update(app, tg, update({"text": "do Bruno"}, chat=777, message_id=5))
-    assert [(m.text, m.external_id) for m in incoming(app)] == [
+    assert [(m.text, m.external_id) for m in incoming_messages(app)] == [
         ("da Ana", f"{CHAT}:5"), ("do Bruno", "777:5")]
 
 
@@ -336,7 +324,7 @@ def test_CHN_2_edit_button_location_contact_and_quote_are_readable(app, tg):
     post_update(app, tg, update({"text": "isso aí"},
                                 reply_to_message={"message_id": 10, "text": "Quero 2 caixas",
                                                   "chat": {"id": CHAT}}))
-    found = incoming(app)
+    found = incoming_messages(app)
     assert [m.text for m in found] == [
         "Quero 2 caixas", "(editada) Quero 3 caixas", "Botão: Sim, confirmo",
         "Contato: Bruno Lima +5511987654321", "isso aí"]
@@ -350,7 +338,7 @@ def test_CHN_2_edit_button_location_contact_and_quote_are_readable(app, tg):
 def test_CHN_2_a_text_longer_than_the_inbox_allows_is_cut_not_lost(app, tg):
     post_update(app, tg, update({"text": "a" * 4096}, key="edited_message",
                                 edit_date=1_765_000_100))
-    [message] = incoming(app)
+    [message] = incoming_messages(app)
     assert message.text.startswith("(editada) aaa") and len(message.text) == 4096
 
 
@@ -575,7 +563,7 @@ def test_CHN_2_simulated_update_is_accepted_by_the_route_and_receipts_do_not_exi
         assert adapter.status({"update_id": 1}) is None
     r = app.test_client().post(f"/hooks/telegram/{tg.key}", data=raw, headers=headers)
     assert r.get_json() == {"received": 1, "stored": 1}
-    [message] = incoming(app)
+    [message] = incoming_messages(app)
     assert message.text == "Teste de carga"
     with app.app_context():
         assert db.session.scalar(select(ContactAddress.address)) == "555"

@@ -33,7 +33,9 @@ from backoffice.models.tickets import (
 )
 from backoffice.services import RuleError, attachments, provider_templates, sending, tickets
 from backoffice.services.templates import Upload
-from tests.factories import PDF, PNG, gen_company, gen_connection, gen_plan
+from tests.factories import (
+    PDF, PNG, gen_company, gen_connection, gen_plan, incoming_messages, row_count,
+)
 
 API = "/v21.0"
 PNID = "106540352242922"
@@ -124,18 +126,6 @@ def receive(client, wa, message: dict, **kw):
     return r
 
 
-def count(model) -> int:
-    return db.session.scalar(select(func.count()).select_from(model))
-
-
-def incoming(app) -> list[Message]:
-    with app.app_context():
-        rows = list(db.session.scalars(select(Message).where(Message.direction == IN)
-                                       .order_by(Message.id)))
-        db.session.expunge_all()
-        return rows
-
-
 def agent_sends(app, wa, text: str | None, upload=None, extra=None, template=False) -> int:
     with app.app_context():
         ticket = db.session.scalar(select(Ticket).where(Ticket.connection_id == wa.connection_id))
@@ -197,7 +187,7 @@ def test_CHN2_simulated_text_is_what_the_route_accepts(app, client, wa):
         adapter = adapter_for(db.session.get(Connection, wa.connection_id))
         raw, headers = adapter.simulated(WA_ID, "Simulado", name="Ana", external_id="wamid.S1")
     assert hook(client, wa, raw, headers).status_code == 200
-    assert [(m.text, m.external_id) for m in incoming(app)] == [("Simulado", "wamid.S1")]
+    assert [(m.text, m.external_id) for m in incoming_messages(app)] == [("Simulado", "wamid.S1")]
 
 
 def test_CHN2_ninth_digit_forms_of_a_number_end_on_one_contact(app, client, wa):
@@ -206,11 +196,11 @@ def test_CHN2_ninth_digit_forms_of_a_number_end_on_one_contact(app, client, wa):
     receive(client, wa, text_message("sem o nove", "wamid.A"), wa_id="551187654321")
     receive(client, wa, text_message("com o nove", "wamid.B"), wa_id="5511987654321")
     with app.app_context():
-        assert count(Contact) == 1 and count(Ticket) == 1
+        assert row_count(Contact) == 1 and row_count(Ticket) == 1
         contact = db.session.scalar(select(Contact))
         assert contact.phone == "+5511987654321"
         assert sorted(a.address for a in contact.addresses) == ["551187654321", "5511987654321"]
-    assert [m.text for m in incoming(app)] == ["sem o nove", "com o nove"]
+    assert [m.text for m in incoming_messages(app)] == ["sem o nove", "com o nove"]
 
 
 def test_CHN2_bad_or_missing_signature_is_refused_and_nothing_stored(app, client, wa):
@@ -220,7 +210,7 @@ def test_CHN2_bad_or_missing_signature_is_refused_and_nothing_stored(app, client
     tampered = raw.replace(b"quero ajuda", b"quero ajuda!")
     assert hook(client, wa, tampered, sign(raw)).status_code == 403
     with app.app_context():
-        assert count(ChannelEvent) == 0 and count(Message) == 0
+        assert row_count(ChannelEvent) == 0 and row_count(Message) == 0
 
 
 def test_CHN2_replayed_body_stores_nothing_new(app, client, wa):
@@ -228,7 +218,7 @@ def test_CHN2_replayed_body_stores_nothing_new(app, client, wa):
     r = receive(client, wa, text_message())
     assert r.get_json() == {"received": 1, "stored": 0}
     with app.app_context():
-        assert (count(ChannelEvent), count(Message)) == (1, 1)
+        assert (row_count(ChannelEvent), row_count(Message)) == (1, 1)
 
 
 def test_CHN2_malformed_signed_json_is_400_and_nothing_stored(app, client, wa):
@@ -236,7 +226,7 @@ def test_CHN2_malformed_signed_json_is_400_and_nothing_stored(app, client, wa):
         r = hook(client, wa, raw)
         assert r.status_code == 400 and r.get_json()["error"]
     with app.app_context():
-        assert count(ChannelEvent) == 0
+        assert row_count(ChannelEvent) == 0
 
 
 def test_CHN2_another_numbers_events_are_not_this_connections(app, client, wa):
@@ -258,7 +248,7 @@ def test_CHN2_image_is_downloaded_with_the_token_and_kept_as_attachment(app, cli
                          "image": {"id": "4001", "mime_type": "image/png", "sha256": "x",
                                    "caption": "Olha a foto"}})
     httpserver.check_assertions()
-    [message] = incoming(app)
+    [message] = incoming_messages(app)
     assert (message.text, message.file_name, message.file_mime) == (
         "Olha a foto", "imagem.png", "image/png")
     with app.app_context():
@@ -272,7 +262,7 @@ def test_CHN2_media_the_provider_will_not_give_becomes_a_placeholder(app, client
     receive(client, wa, {"id": "wamid.DOC", "type": "document",
                          "document": {"id": "4002", "mime_type": "application/pdf",
                                       "filename": "boleto.pdf", "caption": "segue"}})
-    [message] = incoming(app)
+    [message] = incoming_messages(app)
     assert message.text == ("[Documento: arquivo não recebido — o provedor não entregou o arquivo]\n"
                             "segue")
     assert message.file_key is None
@@ -293,7 +283,7 @@ def test_CHN2_media_timeout_or_5xx_is_retried_not_lost(app, client, wa, httpserv
                                    "voice": True}})
     with app.app_context():
         event = db.session.scalar(select(ChannelEvent))
-        assert (event.status, event.attempts, count(Message)) == (EVENT_PENDING, 1, 0)
+        assert (event.status, event.attempts, row_count(Message)) == (EVENT_PENDING, 1, 0)
         assert event.next_attempt_at is not None and event.error
         event_id = event.id
     ogg = b"OggS" + b"\x00" * 60
@@ -302,7 +292,7 @@ def test_CHN2_media_timeout_or_5xx_is_retried_not_lost(app, client, wa, httpserv
     httpserver.expect_oneshot_request("/media/4003").respond_with_data(ogg)
     with app.app_context():
         assert channel_jobs.process(event_id) == "done"  # the retry the job scheduled
-    [message] = incoming(app)
+    [message] = incoming_messages(app)
     assert (message.file_name, message.file_mime, message.text) == ("audio.ogg", "audio/ogg",
                                                                     None)
 
@@ -314,7 +304,7 @@ def test_CHN2_media_the_inbox_refuses_becomes_a_placeholder_with_the_caption(app
     httpserver.expect_oneshot_request("/media/4004").respond_with_data(b"\x00" * 40)
     receive(client, wa, {"id": "wamid.VID", "type": "video",
                          "video": {"id": "4004", "mime_type": "video/3gpp", "caption": "vídeo"}})
-    [message] = incoming(app)
+    [message] = incoming_messages(app)
     assert message.text.startswith("[Vídeo: arquivo não recebido — Tipo de arquivo não permitido")
     assert message.text.endswith("]\nvídeo") and message.file_key is None
 
@@ -356,13 +346,13 @@ def test_CHN2_media_the_inbox_refuses_becomes_a_placeholder_with_the_caption(app
 def test_CHN2_every_message_type_becomes_readable_text_and_extra(app, client, wa, message,
                                                                   text, extra):
     receive(client, wa, {"id": "wamid.T", **message})
-    [stored] = incoming(app)
+    [stored] = incoming_messages(app)
     assert (stored.text, stored.extra) == (text, extra)
 
 
 def test_CHN2_text_over_the_inbox_limit_is_cut_never_lost(app, client, wa):
     receive(client, wa, text_message("a" * 5000))
-    [stored] = incoming(app)
+    [stored] = incoming_messages(app)
     assert stored.text == "a" * 4096
 
 
@@ -402,7 +392,7 @@ def test_CHN2_odd_shapes_in_a_signed_body_never_crash(app, client, wa):
                       "entry": [{"changes": [{"field": "messages", "value": value}, "x"]},
                                 "y"]}).encode()
     assert hook(client, wa, raw).status_code == 200
-    assert [m.text for m in incoming(app)] == [
+    assert [m.text for m in incoming_messages(app)] == [
         "[Mensagem do tipo interactive não suportada pelo Atende]"]
 
 
@@ -646,7 +636,7 @@ def test_TPL3_sync_refusal_is_explained_and_keeps_the_rows(app, wa, httpserver, 
         with pytest.raises(RuleError) as refused:
             provider_templates.sync(db.session.get(Connection, wa.connection_id))
         db.session.rollback()
-        assert count(ProviderTemplate) == 1
+        assert row_count(ProviderTemplate) == 1
     assert str(refused.value).startswith("Não foi possível sincronizar os modelos:")
 
 

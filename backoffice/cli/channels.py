@@ -11,29 +11,23 @@ import urllib.request
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ..channels import adapter_for
 from ..extensions import db
 from ..lib import after_commit
-from ..models import Connection, User
+from ..models import Connection
 from ..models.channels import HOOK_KINDS
 from ..services import RuleError, audit
 from ..services import connections as rules
 from ..tenancy import acting_for
+from .common import user_by_email
 
 DEFAULT_BASE_URL = "http://127.0.0.1:5000"
 STATUSES = ("sent", "delivered", "read", "failed")
 
 connections_cli = AppGroup("connections", help="Conexões (canais) das empresas.")
 channels_cli = AppGroup("channels", help="Canais: ferramentas do operador.")
-
-
-def _user_by_email(email: str) -> User:
-    user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
-    if user is None or user.company_id is None or not user.active:
-        raise click.ClickException(f"Nenhum usuário ativo de empresa com o e-mail {email}.")
-    return user
 
 
 def _settings(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -60,7 +54,7 @@ def _settings(pairs: tuple[str, ...]) -> dict[str, str]:
               help="Endereço público do Atende, para montar a URL do webhook.")
 def connections_create(kind, email, name, pairs, inactive, base_url) -> None:
     """Cria uma conexão de provedor com as regras da tela Conexões."""
-    user = _user_by_email(email)
+    user = user_by_email(email)
     with acting_for(user.company_id):
         if not user.can("connections", "create"):
             raise click.ClickException(

@@ -6,22 +6,15 @@ from pathlib import Path
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import User
 from ..models import data_jobs as states
 from ..services import RuleError, data_jobs
 from ..tenancy import acting_for
+from .common import user_by_email
 
 contacts_cli = AppGroup("contacts", help="Contatos.")
-
-
-def _user_by_email(email: str) -> User:
-    user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
-    if user is None or user.company_id is None or not user.active:
-        raise click.ClickException(f"Nenhum usuário ativo de empresa com o e-mail {email}.")
-    return user
 
 
 @contacts_cli.command("import")
@@ -40,7 +33,7 @@ def _user_by_email(email: str) -> User:
               help="Retoma a importação de número N, interrompida, em vez de começar outra.")
 def contacts_import(file, email, fields, encoding, delimiter, resume_id) -> None:
     """Importa contatos de um CSV, com as mesmas regras da tela Importar/exportar registros."""
-    user = _user_by_email(email)
+    user = user_by_email(email)
     with acting_for(user.company_id):
         _import(user, file, fields, encoding, delimiter, resume_id)
 

@@ -19,7 +19,7 @@ import logging
 from datetime import timedelta, timezone
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -30,7 +30,7 @@ from ..models import ChannelEvent, Connection, ContactAddress, Message, Ticket
 from ..models.base import utcnow
 from ..models.channels import EVENT_DONE, EVENT_FAILED, EVENT_PENDING, EVENT_PROCESSING
 from ..models.tickets import DELIVERED, FAILED, OUT, READ, SENDING, SENT
-from . import RuleError, sending, tickets
+from . import RuleError, requeue, sending, tickets
 
 log = logging.getLogger(__name__)
 
@@ -221,17 +221,7 @@ def _receipt_targets(connection: Connection, update_) -> list[Message]:
 
 
 def sweep(now=None) -> int:
-    now = now or utcnow()
-    db.session.execute(
-        update(ChannelEvent).where(ChannelEvent.status == EVENT_PROCESSING,
-                                   ChannelEvent.claimed_at < now - STUCK_PROCESSING)
-        .values(status=EVENT_PENDING).execution_options(synchronize_session=False))
-    db.session.commit()
-    due = list(db.session.scalars(
-        select(ChannelEvent.id).where(
-            ChannelEvent.status == EVENT_PENDING,
-            or_(ChannelEvent.next_attempt_at.is_(None), ChannelEvent.next_attempt_at <= now),
-            or_(ChannelEvent.next_attempt_at.is_not(None),
-                ChannelEvent.received_at <= now - SWEEP_GRACE))
-        .order_by(ChannelEvent.id).limit(1000)))
-    return sum(1 for event_id in due if enqueue(event_id))
+    """Re-enqueue items left pending (queue down) or processing (worker died)."""
+    return requeue.sweep_rows(ChannelEvent, ChannelEvent.received_at, EVENT_PENDING,
+                              EVENT_PROCESSING, STUCK_PROCESSING, SWEEP_GRACE, enqueue,
+                              now or utcnow())

@@ -20,7 +20,7 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 
 from .. import events
 from ..channels import PermanentSendError, adapter_for
@@ -32,7 +32,7 @@ from ..models.tickets import (
     AUTHOR_AGENT, AUTHOR_BOT, DELIVERED, FAILED, OPEN, OUT, PENDING, QUEUED,
     READ, SENDING, SENT,
 )
-from . import RuleError, attachments, window
+from . import RuleError, attachments, requeue, window
 from ..lib import after_commit
 from .catalog import chosen_tags
 from .messages import clean_text
@@ -235,16 +235,5 @@ def acknowledge(message: Message, status: str) -> bool:
 
 def sweep(now=None) -> int:
     """Re-enqueue due messages left queued; returns how many were enqueued."""
-    now = now or utcnow()
-    db.session.execute(
-        update(Message).where(Message.status == SENDING,
-                              Message.claimed_at < now - STUCK_SENDING)
-        .values(status=QUEUED).execution_options(synchronize_session=False))
-    db.session.commit()
-    due = list(db.session.scalars(
-        select(Message.id).where(
-            Message.status == QUEUED,
-            or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
-            or_(Message.next_attempt_at.is_not(None), Message.created_at <= now - SWEEP_GRACE))
-        .order_by(Message.id).limit(1000)))
-    return sum(1 for message_id in due if enqueue(message_id))
+    return requeue.sweep_rows(Message, Message.created_at, QUEUED, SENDING, STUCK_SENDING,
+                              SWEEP_GRACE, enqueue, now or utcnow())

@@ -18,13 +18,17 @@ from .catalog import gen_farewell, gen_reason, gen_tag
 from .channels import AgentSetup, gen_agent_setup, gen_connection
 from .companies import PASSWORD, gen_company, gen_department, gen_group, gen_plan, gen_user
 from .hours import gen_holiday, gen_pause, gen_period
-from .inbox import PDF, PNG, file_storage, gen_contact, gen_incoming, gen_ticket, gen_tickets, upload
+from .inbox import (
+    PDF, PNG, file_storage, gen_contact, gen_incoming, gen_ticket, gen_tickets, incoming_messages,
+    row_count, upload,
+)
 from .integrations import gen_telephony, gen_webhook
 from .tenants import Tenant, populate_company
 from .webchat import PNG as WEBCHAT_PNG
 from .webchat import WebchatWorld, gen_webchat_world, png_file, set_show_agent_name
 
 __all__ = [
+    "incoming_messages", "row_count",
     "PASSWORD", "PENDING", "PDF", "PNG", "WEBCHAT_PNG",
     "AgentSetup", "Tenant", "WebchatWorld",
     "gen_agent_setup", "gen_company", "gen_connection", "gen_contact", "gen_department",

@@ -10,11 +10,12 @@ import io
 import itertools
 from datetime import datetime, timedelta
 
+from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 
 from backoffice.extensions import db
-from backoffice.models import Connection, Department, Ticket, User
-from backoffice.models.tickets import OPEN
+from backoffice.models import Connection, Department, Message, Ticket, User
+from backoffice.models.tickets import IN, OPEN
 from backoffice.services import tickets as ticket_rules
 from backoffice.services.templates import Upload
 
@@ -95,3 +96,17 @@ def file_storage(data: bytes, name: str, mime: str = "application/octet-stream")
 
 def upload(data: bytes = PNG, name: str = "foto.png", mime: str = "image/png") -> Upload:
     return Upload(data=data, name=name, mime=mime)
+
+
+def row_count(model) -> int:
+    """Rows of `model` in the database (every company): "nothing stored" checks."""
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def incoming_messages(app) -> list[Message]:
+    """Every message received from a contact, oldest first, detached from the session."""
+    with app.app_context():
+        rows = list(db.session.scalars(select(Message).where(Message.direction == IN)
+                                       .order_by(Message.id)))
+        db.session.expunge_all()
+        return rows
