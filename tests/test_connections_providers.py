@@ -209,6 +209,10 @@ def test_CHN_1_edit_and_details_show_the_absolute_webhook_url(app, tenants, a_cl
         assert ("Registrar webhook no Telegram" in page) is (kind == "telegram")
         assert ("Sincronizar modelos" in page) is (kind == "whatsapp")
         assert "Testar conexão" in page
+        # the buttons post this connection's id, with the CSRF token
+        assert page.count(f'name="id" value="{conn.id}"') == (2 if kind in ("telegram", "whatsapp")
+                                                               else 1)
+        assert page.count('action="/admin/connections/test/"') == 1
     # the URL is the app's own route: the provider's GET handshake reaches this connection
     if kind != "telegram":
         answer = a_client.get(f"/hooks/{kind}/{conn.public_key}?hub.mode=subscribe&"
