@@ -134,7 +134,7 @@ def test_CHN_1_cli_list_shows_provider_connections(app, tenants, cli):
     conn = _connection(app, "WhatsApp CLI")
     result = cli("connections", "list")
     assert result.exit_code == 0
-    assert f"#{conn.id}\twhatsapp\tativa" in result.output and conn.public_key in result.output
+    assert f"{conn.id}\twhatsapp\tativa" in result.output and conn.public_key in result.output
     assert "Conexão exclusiva A" not in result.output  # webchat: no webhook to simulate
 
 

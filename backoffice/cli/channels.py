@@ -93,7 +93,7 @@ def connections_list(kind) -> None:
         query = query.where(Connection.kind == kind)
     for conn in db.session.scalars(query):
         state = "ativa" if conn.active else "inativa"
-        click.echo(f"#{conn.id}\t{conn.kind}\t{state}\tempresa {conn.company_id}\t"
+        click.echo(f"{conn.id}\t{conn.kind}\t{state}\tempresa {conn.company_id}\t"
                    f"{conn.public_key}\t{conn.name}")
 
 
