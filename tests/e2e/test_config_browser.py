@@ -27,6 +27,7 @@ def navbar(page):
 
 def open_menu(page, category: str, item: str):
     nav = navbar(page)
+    page.wait_for_load_state("load")  # the dropdowns work once Bootstrap's script ran
     nav.get_by_role("link", name=category, exact=True).click()
     nav.get_by_role("link", name=item, exact=True).click()
 
