@@ -355,3 +355,36 @@ def test_chn1_ticket_list_and_header_show_the_channel_kind_and_connection(app, p
     detail = agent.get(f"/inbox/api/tickets/{world.ticket_id}").get_json()
     assert detail["ticket"]["connection"]["kind_short"] == "WhatsApp"
     assert detail["ticket"]["connection"]["name"] == "Loja A"
+
+
+def test_msg_a_pages_quotes_are_read_in_one_query_with_the_same_answers(app, provider):
+    """MSG-1: the conversation page reads the messages its replies quote in one query
+    (not one per quoting message), and the batch keeps the one-by-one rule: a quote of
+    another contact's message shows nothing of it."""
+    from sqlalchemy import event
+
+    world = build(app, "whatsapp", "a", timedelta(hours=1))
+    with app.app_context():
+        ticket = db.session.get(Ticket, world.ticket_id)
+        originals = [tickets.receive(ticket, f"Pergunta {n}") for n in range(3)]
+        neighbour = tickets.open_ticket(
+            tickets.contact_for(ticket.connection, "5511900000001", "Outro Cliente"),
+            ticket.connection, ticket.department)
+        private = tickets.receive(neighbour, "Conversa de outro cliente")
+        page = [tickets.receive(ticket, f"Resposta {n}", extra={
+            "reply_to": {"message_id": original.id}}) for n, original in enumerate(originals)]
+        page.append(tickets.receive(ticket, "Cruzada", extra={
+            "reply_to": {"message_id": private.id}}))
+        after_commit.commit()
+        one_by_one = [serialize.message(m)["extra"]["reply_to"] for m in page]
+        statements = []
+        listen = lambda *args: statements.append(args[2])  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listen)
+        try:
+            quotes = serialize.quoted_messages(page)
+            batched = [serialize.message(m, quotes=quotes)["extra"]["reply_to"] for m in page]
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listen)
+    assert len([s for s in statements if "message" in s.lower()]) == 1
+    assert batched == one_by_one
+    assert [q["text"] for q in batched] == ["Pergunta 0", "Pergunta 1", "Pergunta 2", None]

@@ -14,7 +14,7 @@ from ..lib import after_commit
 from ..services.inbox import SendInput, TagsInput
 from ..web.api import ApiError, no_nul, opt_id, read_body
 from .blueprint import bp
-from .common import api, find_message, find_ticket, limit_arg, message_json
+from .common import api, find_message, find_ticket, limit_arg, message_json, messages_json
 
 
 @bp.get("/api/tickets/<ticket_id>/messages")
@@ -25,7 +25,7 @@ def ticket_messages(ticket_id):
     before = opt_id(request.args.get("before"), _("Parâmetro before inválido."))
     rows, more = inbox.conversation(ticket, before=before, limit=limit_arg())
     connection = ticket.connection
-    return jsonify({"messages": [message_json(m, connection, user) for m in rows],
+    return jsonify({"messages": messages_json(rows, connection, user),
                     "has_more": more})
 
 
@@ -37,7 +37,7 @@ def ticket_search(ticket_id):
     term = no_nul(request.args.get("q") or "").strip()
     rows = inbox.search_conversation(ticket, term)
     connection = ticket.connection
-    return jsonify({"q": term[:100], "messages": [message_json(m, connection, user) for m in rows]})
+    return jsonify({"q": term[:100], "messages": messages_json(rows, connection, user)})
 
 
 @bp.post("/api/tickets/<ticket_id>/messages")

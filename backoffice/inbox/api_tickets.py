@@ -17,7 +17,7 @@ from ..lib import after_commit
 from ..services.inbox import BulkInput, CloseInput, FavouriteInput, TagsInput, TransferInput
 from ..web.api import ApiError, clean_args, read_body
 from .blueprint import bp
-from .common import api, find_ticket, limit_arg, message_json, summary
+from .common import api, find_ticket, limit_arg, messages_json, summary
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def _detail(user, ticket: Ticket) -> dict:
                    "reason": ({"id": ticket.reason.id, "name": ticket.reason.name}
                               if ticket.reason_id and ticket.reason else None),
                    "close_note": ticket.close_note},
-        "messages": [message_json(m, connection, user) for m in rows],
+        "messages": messages_json(rows, connection, user),
         "has_more": more,
         "reasons": [{"id": r.id, "name": r.name} for r in tickets.reasons_for(ticket)],
         "reason_required": bool(ticket.department and ticket.department.reason_required_to_close),

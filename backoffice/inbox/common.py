@@ -91,8 +91,14 @@ def summary(ticket: Ticket, user=None) -> dict:
     return serialize.ticket_summary(ticket, viewer_id=(user or current_user).id)
 
 
-def message_json(m, connection, user=None) -> dict:
-    data = serialize.message(m, connection, viewer_id=(user or current_user).id)
+def message_json(m, connection, user=None, quotes: dict | None = None) -> dict:
+    data = serialize.message(m, connection, viewer_id=(user or current_user).id, quotes=quotes)
     if data.get("attachment"):
         data["attachment"]["url"] = url_for("inbox.attachment", message_id=m.id)
     return data
+
+
+def messages_json(rows, connection, user=None) -> list[dict]:
+    """A page of one conversation; its quoted messages are read in one query."""
+    quotes = serialize.quoted_messages(rows)
+    return [message_json(m, connection, user, quotes) for m in rows]

@@ -93,8 +93,10 @@ def ticket_summary(ticket: Ticket, viewer_id: int | None = None) -> dict:
     return summary(columns, ticket.tags, viewer_id)
 
 
-def message(m: Message, connection=None, viewer_id: int | None = None) -> dict:
-    """One message of the conversation panel; `connection` is the ticket's (MSG-4)."""
+def message(m: Message, connection=None, viewer_id: int | None = None,
+            quotes: dict | None = None) -> dict:
+    """One message of the conversation panel; `connection` is the ticket's (MSG-4);
+    `quotes` the page's quoted messages (quoted_messages), else looked up alone."""
     connection = connection if connection is not None else m.ticket.connection
     data = {
         "id": m.id,
@@ -118,7 +120,7 @@ def message(m: Message, connection=None, viewer_id: int | None = None) -> dict:
     if m.file_key:
         data["attachment"] = {"name": m.file_name, "mime": m.file_mime, "size": m.file_size,
                               "kind": m.kind}
-    data["extra"] = message_extra(m)
+    data["extra"] = message_extra(m, quotes)
     return data
 
 
@@ -142,21 +144,47 @@ def _coordinate(value, bound: float) -> float | None:
     return number if math.isfinite(number) and -bound <= number <= bound else None
 
 
-def _quoted(m: Message, reply_to) -> dict | None:
+def _quoted_id(m: Message) -> int | None:
+    reply_to = m.extra.get("reply_to") if isinstance(m.extra, dict) else None
+    found = reply_to.get("message_id") if isinstance(reply_to, dict) else None
+    return found if isinstance(found, int) and not isinstance(found, bool) else None
+
+
+def _quotable(quoted_ids, contact_ids, company_id: int):
+    """The quoted messages among `quoted_ids` that belong to the given contacts'
+    tickets of the company (the chat they were quoted from), nothing else."""
+    # columns, not entities: no tags loaded, no instance of the page touched
+    return (select(Message.id, Message.text, Message.file_name, Message.direction)
+            .join(Ticket, Ticket.id == Message.ticket_id)
+            .where(Message.id.in_(quoted_ids), Message.company_id == company_id,
+                   Ticket.company_id == company_id, Ticket.contact_id.in_(contact_ids)))
+
+
+def quoted_messages(rows) -> dict:
+    """The messages that a page of one conversation quotes, in one query (instead of one
+    per quoting message): pass it to `message(..., quotes=)`."""
+    rows = list(rows)
+    quoted_ids = {q for m in rows if (q := _quoted_id(m)) is not None}
+    if not quoted_ids:
+        return {}
+    contact_ids = select(Ticket.contact_id).where(Ticket.id.in_({m.ticket_id for m in rows}))
+    return {q.id: q for q in db.session.execute(
+        _quotable(quoted_ids, contact_ids, rows[0].company_id))}
+
+
+def _quoted(m: Message, reply_to, quotes: dict | None) -> dict | None:
     """The message a customer's (or agent's) reply quotes: its short text and direction,
     looked up in the same contact's conversations only (the chat it was quoted from);
-    `found` False when it is not stored here."""
+    `found` False when it is not stored here. `quotes`: a page's, from quoted_messages."""
     if not isinstance(reply_to, dict):
         return None
     quoted = None
-    quoted_id = reply_to.get("message_id")
-    if isinstance(quoted_id, int) and not isinstance(quoted_id, bool):
+    quoted_id = _quoted_id(m)
+    if quoted_id is not None and quotes is not None:
+        quoted = quotes.get(quoted_id)
+    elif quoted_id is not None:
         same_contact = select(Ticket.contact_id).where(Ticket.id == m.ticket_id)
-        quoted = db.session.scalar(
-            select(Message).join(Ticket, Ticket.id == Message.ticket_id).where(
-                Message.id == quoted_id, Message.company_id == m.company_id,
-                Ticket.company_id == m.company_id,
-                Ticket.contact_id == same_contact.scalar_subquery()))
+        quoted = db.session.execute(_quotable([quoted_id], same_contact, m.company_id)).first()
     if quoted is None:
         return {"found": False, "id": None, "text": None, "direction": None}
     text = (quoted.text or quoted.file_name or "").strip()
@@ -212,14 +240,14 @@ def _contact_cards(found) -> list[dict]:
     return out
 
 
-def message_extra(m: Message) -> dict:
+def message_extra(m: Message, quotes: dict | None = None) -> dict:
     """The essentials of Message.extra the conversation panel shows (quoted reply,
     location, contact cards, reaction, WhatsApp template, Meta tag), as plain data: the
     page renders every string as text."""
     extra = m.extra if isinstance(m.extra, dict) else {}
     out: dict = {}
     if extra.get("reply_to"):
-        out["reply_to"] = _quoted(m, extra["reply_to"])
+        out["reply_to"] = _quoted(m, extra["reply_to"], quotes)
     if (location := _location(extra.get("location"))) is not None:
         out["location"] = location
     if extra.get("contact") or extra.get("contacts"):
