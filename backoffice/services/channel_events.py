@@ -159,15 +159,8 @@ def _retry_later(event_id: int, error: str) -> str:
             return "done"
         _finish(event_id, EVENT_FAILED, error)
         return "failed"
-    delay = delays[event.attempts - 1]
-    event.status = EVENT_PENDING
-    event.error = error[:500]
-    event.next_attempt_at = utcnow() + timedelta(seconds=delay)
-    db.session.commit()
-    try:
-        tasks.enqueue_in(timedelta(seconds=delay), PROCESS_JOB, event_id, job_timeout=120)
-    except Exception:
-        log.warning("could not schedule channel event %s again; the sweep will", event_id)
+    requeue.retry_later(event, EVENT_PENDING, error, delays[event.attempts - 1], PROCESS_JOB,
+                        job_timeout=120)
     return "retry"
 
 

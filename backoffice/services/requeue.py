@@ -1,5 +1,5 @@
-"""The periodic sweep of rows that a job works on (outgoing messages, webhook items):
-one rule for both, so a fix to one cannot miss the other.
+"""Rows that a job works on (outgoing messages, webhook items): the retry of a failed
+attempt and the periodic sweep, one rule for both, so a fix to one cannot miss the other.
 
 A row waits in `waiting` until a job claims it (`working`, with `claimed_at`). The sweep
 returns to `waiting` the rows claimed longer than `stuck` ago (the worker died: at least
@@ -9,12 +9,17 @@ normally ran by then; these were saved while the queue was down).
 """
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Callable
 
 from sqlalchemy import or_, select, update
 
 from ..extensions import db
+from ..jobs.runner import tasks
+from ..models.base import utcnow
+
+log = logging.getLogger(__name__)
 
 BATCH = 1000
 
@@ -34,3 +39,17 @@ def sweep_rows(model, created, waiting: str, working: str, stuck: timedelta,
             or_(model.next_attempt_at.is_not(None), created <= now - grace))
         .order_by(model.id).limit(BATCH)))
     return sum(1 for row_id in due if enqueue(row_id))
+
+
+def retry_later(row, waiting: str, error: str, delay: int, job: str, job_timeout: int) -> None:
+    """Put a row whose attempt failed back to `waiting` with the error, due in `delay`
+    seconds, commit, and schedule its job then; if the queue refuses, the sweep finds
+    the row when it is due."""
+    row.status = waiting
+    row.error = (error or "")[:500]
+    row.next_attempt_at = utcnow() + timedelta(seconds=delay)
+    db.session.commit()
+    try:
+        tasks.enqueue_in(timedelta(seconds=delay), job, row.id, job_timeout=job_timeout)
+    except Exception:
+        log.warning("could not schedule %s for row %s; the sweep will", job, row.id)

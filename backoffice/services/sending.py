@@ -151,14 +151,7 @@ def deliver(message_id: int) -> str:
             asked = getattr(exc, "retry_after", None)  # the provider's own wait (429)
             if asked:
                 delay = max(delay, min(int(asked + 0.999), 3600))
-            message.status = QUEUED
-            message.error = str(exc)[:500]
-            message.next_attempt_at = utcnow() + timedelta(seconds=delay)
-            db.session.commit()
-            try:
-                tasks.enqueue_in(timedelta(seconds=delay), DELIVER_JOB, message_id, job_timeout=60)
-            except Exception:
-                log.warning("could not schedule retry of message %s; the sweep will", message_id)
+            requeue.retry_later(message, QUEUED, str(exc), delay, DELIVER_JOB, job_timeout=60)
             return "retry"
         return _failed(message, str(exc))
     # A receipt may have landed while the adapter was sending (webchat acks at once):
