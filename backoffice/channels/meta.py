@@ -22,6 +22,7 @@ from pathlib import PurePosixPath
 from urllib.parse import quote, urljoin, urlsplit
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from urllib3 import encode_multipart_formdata
 
@@ -32,7 +33,7 @@ from ..services import RuleError
 from ..services.messages import MAX_TEXT, clean_text
 from .base import Inbound, InboundError, PermanentSendError, SendError
 from .provider import (
-    Field, Forbidden, ProviderAdapter, ProviderEvent, StatusUpdate, TransientError, _l,
+    Field, Forbidden, ProviderAdapter, ProviderEvent, StatusUpdate, TransientError,
     from_epoch, hmac_sha256, media_refusal, retry_or_fail, same, upload_from_bytes,
 )
 

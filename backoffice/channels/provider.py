@@ -36,14 +36,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import logging
 import mimetypes
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from flask import current_app
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from ..extensions import db
@@ -51,10 +49,8 @@ from ..lib import outbound
 from ..models import ContactAddress
 from ..services import RuleError
 from ..services.catalog import DEFAULT_COLOR
-from ..services.templates import ALLOWED, Upload, human_size, read_upload
+from ..services.templates import Upload, read_upload
 from .base import Adapter, Inbound, InboundError, PermanentSendError, SendError
-
-log = logging.getLogger(__name__)
 
 DEFAULT_URLS = {
     "WHATSAPP_API_URL": "https://graph.facebook.com/v21.0",
@@ -306,7 +302,7 @@ def retry_or_fail(reply: Reply, reason: str) -> None:
     raise PermanentSendError(reason)
 
 
-__all__ = ["ALLOWED", "Field", "Forbidden", "MAX_WEBHOOK_BYTES", "ProviderAdapter",
+__all__ = ["Field", "Forbidden", "MAX_WEBHOOK_BYTES", "ProviderAdapter",
            "ProviderEvent", "Reply", "from_epoch", "StatusUpdate", "TransientError", "base_url",
-           "hmac_sha256", "human_size", "media_refusal", "parse_json", "retry_or_fail",
-           "same", "upload_from_bytes", "_l"]
+           "hmac_sha256", "media_refusal", "parse_json", "retry_or_fail",
+           "same", "upload_from_bytes"]

@@ -30,9 +30,10 @@ from urllib3 import encode_multipart_formdata
 from ..lib import outbound
 from ..services import RuleError, attachments
 from ..services.messages import MAX_TEXT, clean_text
+from ..services.templates import human_size
 from .base import Inbound, InboundError, PermanentSendError, SendError
 from .provider import (
-    Field, ProviderAdapter, ProviderEvent, Reply, StatusUpdate, TransientError, human_size,
+    Field, ProviderAdapter, ProviderEvent, Reply, StatusUpdate, TransientError,
     media_refusal, same, upload_from_bytes,
 )
 

@@ -31,10 +31,11 @@ from flask_babel import lazy_gettext as _l
 from ..lib import outbound
 from ..services import RuleError
 from ..services.messages import MAX_TEXT
+from ..services.templates import human_size
 from .base import Inbound, InboundError, PermanentSendError, SendError
 from .provider import (
     Field, Forbidden, ProviderAdapter, ProviderEvent, Reply, StatusUpdate, TransientError,
-    hmac_sha256, human_size, media_refusal, same, upload_from_bytes,
+    hmac_sha256, media_refusal, same, upload_from_bytes,
 )
 
 log = logging.getLogger(__name__)
