@@ -10,7 +10,7 @@ services.tickets.receive_inbound). Outside it:
   channel's kind (TPL-3: Instagram / Facebook templates);
 - Telegram: the company's Telegram templates (TPL-3).
 Free text outside the window is refused before it is queued, with the reason
-(`check_free_text`). Webchat and the HTTP API have no window.
+(services.sending.queue asks `state`). Webchat and the HTTP API have no window.
 """
 from __future__ import annotations
 
@@ -27,7 +27,6 @@ from ..models.channels import KIND_INSTAGRAM, KIND_MESSENGER, KIND_TELEGRAM, KIN
 from ..models.templates import KIND_FACEBOOK
 from ..models.templates import KIND_INSTAGRAM as TEMPLATE_INSTAGRAM
 from ..models.templates import KIND_TELEGRAM as TEMPLATE_TELEGRAM
-from . import RuleError
 
 WINDOW = timedelta(hours=24)
 HUMAN_AGENT_WINDOW = timedelta(days=7)
@@ -103,14 +102,6 @@ def state(ticket: Ticket, now: datetime | None = None) -> Window:
         return Window(True, HUMAN_AGENT, wrote, wrote + HUMAN_AGENT_WINDOW, template_kind,
                       False)
     return Window(True, TEMPLATES, wrote, None, template_kind, whatsapp)
-
-
-def check_free_text(ticket: Ticket) -> Window:
-    """RuleError with the reason when free text may not be sent now; the window else."""
-    found = state(ticket)
-    if not found.open:
-        raise RuleError(found.reason())
-    return found
 
 
 def template_allowed(ticket: Ticket, template_kind: str) -> bool:
