@@ -27,6 +27,7 @@ EVENTS: dict[str, str] = {
     "message.status_changed": _l("Status da mensagem alterado"),
     "contact.created": _l("Contato criado"),
     "contact.updated": _l("Contato alterado"),
+    "survey.answered": _l("Pesquisa de satisfação respondida"),
 }
 
 INTERNAL: frozenset[str] = frozenset({
@@ -34,6 +35,9 @@ INTERNAL: frozenset[str] = frozenset({
     "agent.status",      # PAU-4: an agent's presence or pause changed (user)
     "webchat.message",   # CHN-5: a message for the visitor's widget (address_id, payload)
     "session.ended",     # SEC-4: sessions ended (session_ids, their sockets' sids, db_session)
+    "ticket.tags_added",  # AUT-8 "tag added": tags newly put on a ticket (ticket, tag_ids)
+    "queue.opened",      # AUT-1: a period opened on tickets held out of hours (company_id,
+                         # tickets): the agents are told they are waiting
 })
 
 NAMES: frozenset[str] = frozenset(EVENTS) | INTERNAL

@@ -241,6 +241,22 @@ def webchat_world(app):
 
 
 @pytest.fixture
+def timeline():
+    """The app's clock (backoffice.lib.clock) frozen at a known instant and moved by the
+    test instead of sleeping: `timeline.set(datetime(...))`, `timeline.advance(minutes=5)`.
+    Naive datetimes are UTC. Frozen at 2026-12-01 12:00 UTC (09:00 in São Paulo, a
+    Tuesday) until moved."""
+    from datetime import datetime
+
+    from backoffice.lib import clock as app_clock
+
+    frozen = app_clock.Frozen(datetime(2026, 12, 1, 12, 0))
+    app_clock.set_now(frozen)
+    yield frozen
+    app_clock.set_now(None)
+
+
+@pytest.fixture
 def clock(monkeypatch):
     """The login throttle's clock (services.ratelimit.clock), moved by hand instead of
     sleeping: `clock[0] += 60`. Throttle counters start and end empty."""

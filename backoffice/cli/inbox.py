@@ -13,14 +13,16 @@ inbox_cli = AppGroup("inbox", help="Caixa de entrada.")
 
 @inbox_cli.command("sweep")
 def inbox_sweep() -> None:
-    """Recoloca na fila as mensagens, importações e exportações paradas (a fila estava
-    fora do ar, ou o worker parou)."""
+    """Roda as automações vencidas e recoloca na fila as mensagens, importações e
+    exportações paradas (a fila estava fora do ar, ou o worker parou)."""
     for task, count in periodic.run_all():
-        click.echo(f"{count} {task.what} recolocada(s) na fila.")
+        click.echo(f"{count} {task.what}.")
 
 
 @inbox_cli.command("sweeper")
-@click.option("--interval", default=60, show_default=True, help="Segundos entre varreduras.")
-def inbox_sweeper(interval: int) -> None:
-    """Varre o que ficou parado para sempre (um processo ao lado dos workers)."""
+@click.option("--interval", default=None, type=int,
+              help="Segundos entre execuções de tudo (padrão: automações a cada 15 s, "
+                   "varreduras a cada 60 s).")
+def inbox_sweeper(interval: int | None) -> None:
+    """Roda para sempre as automações e as varreduras (um processo ao lado dos workers)."""
     periodic.run_forever(current_app._get_current_object(), interval)

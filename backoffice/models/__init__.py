@@ -18,3 +18,4 @@ from .presence import PauseSession, PresenceSession  # noqa: F401
 from .contacts import ContactField, contact_tag  # noqa: F401
 from .data_jobs import DataJob, DataJobError  # noqa: F401
 from .users import SessionSocket, UserSession  # noqa: F401  (SEC-4)
+from .automation import AutomationRule, Flow, FlowRun, FlowVersion, ScheduledMessage, SurveyAnswer  # noqa: F401

@@ -1,17 +1,19 @@
 """What every model shares: the UTC clock and TenantMixin, a row of one company."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import ForeignKey, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
+from ..lib import clock
 from ..lib.ids import as_id
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    """Now, naive UTC, from the app's movable clock (backoffice.lib.clock)."""
+    return clock.now()
 
 
 class TenantMixin:

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from ..lib.crypto import EncryptedText
@@ -61,7 +61,15 @@ class Connection(TenantMixin, db.Model):
     # the tokens and app secrets as one JSON object, encrypted (SEC-8), never shown again
     settings: Mapped[dict] = mapped_column(JSON, default=dict)
     credentials: Mapped[str | None] = mapped_column(EncryptedText)
+    # AUT-1: opening hours of the channel (None: always open) and the out-of-hours answer;
+    # AUT-2: the entry chatbot flow a new conversation starts on
+    period_id: Mapped[int | None] = mapped_column(ForeignKey("period.id", ondelete="SET NULL"))
+    out_of_hours_message: Mapped[str | None] = mapped_column(Text)
+    flow_id: Mapped[int | None] = mapped_column(ForeignKey("flow.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    period = relationship("Period")
+    flow = relationship("Flow")
 
     # -- provider credentials (write-only: read by the adapters, never by a page) --------
     def secrets(self) -> dict[str, str]:

@@ -56,6 +56,14 @@ class Department(TenantMixin, db.Model):
     survey_flow: Mapped[str | None] = mapped_column(Text)
     survey_timeout_message: Mapped[str | None] = mapped_column(Text)
     survey_max_inactivity_minutes: Mapped[int | None] = mapped_column(Integer)
+    # AUT-3: "csat" (1-5) or "nps" (0-10), models.automation.SURVEY_SCALES
+    survey_scale: Mapped[str] = mapped_column(String(4), default="csat", server_default="csat")
+
+    # AUT-1: the department's opening hours (None: always open) and its out-of-hours answer;
+    # AUT-2: the chatbot flow run on a ticket that arrives in its queue
+    period_id: Mapped[int | None] = mapped_column(ForeignKey("period.id", ondelete="SET NULL"))
+    out_of_hours_message: Mapped[str | None] = mapped_column(Text)
+    flow_id: Mapped[int | None] = mapped_column(ForeignKey("flow.id", ondelete="SET NULL"))
 
     # DEP-5 Inatividade
     close_queue_after_minutes: Mapped[int | None] = mapped_column(Integer)
@@ -80,6 +88,8 @@ class Department(TenantMixin, db.Model):
     overflow_department: Mapped[Department | None] = relationship(
         remote_side=[id], foreign_keys=[overflow_department_id]
     )
+    period = relationship("Period")
+    flow = relationship("Flow")
     members: Mapped[list[DepartmentMember]] = relationship(
         back_populates="department", cascade="all, delete-orphan",
         order_by="DepartmentMember.id", lazy="selectin",

@@ -92,6 +92,9 @@ class Ticket(TenantMixin, db.Model):
         Index("ix_ticket_inbox_open", "company_id", "last_activity_at", "id",
               postgresql_where=text("status IN ('waiting', 'open', 'pending')"),
               sqlite_where=text("status IN ('waiting', 'open', 'pending')")),
+        # the automation tick (backoffice.automation.timers): what is due, few rows of all
+        Index("ix_ticket_due", "due_at",
+              postgresql_where=text("due_at IS NOT NULL"), sqlite_where=text("due_at IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -119,6 +122,14 @@ class Ticket(TenantMixin, db.Model):
     first_response_at: Mapped[datetime | None] = mapped_column()
     closed_at: Mapped[datetime | None] = mapped_column()
     last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # automation (backoffice.automation): the customer's last message (inactivity, DEP-5);
+    # the next instant a timer has work on this ticket (NULL: none); when the out-of-hours
+    # answer went out in the current closed spell (AUT-1; cleared when the period opens);
+    # what automations recorded on the ticket (idle rules fired, ...)
+    last_customer_at: Mapped[datetime | None] = mapped_column()
+    due_at: Mapped[datetime | None] = mapped_column()
+    out_of_hours_at: Mapped[datetime | None] = mapped_column()
+    automation_marks: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
 
     contact: Mapped[Contact] = relationship()
     connection: Mapped[Connection | None] = relationship()

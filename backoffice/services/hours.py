@@ -19,6 +19,7 @@ from datetime import date, datetime, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
 from ..extensions import db
+from ..lib import clock
 
 DEFAULT_TIMEZONE = "America/Sao_Paulo"
 
@@ -79,5 +80,5 @@ def company_is_open(company, period, at: datetime | None = None) -> bool:
     """is_open with the company's own time zone and holidays; `at` defaults to now."""
     if period is not None and period.company_id != company.id:
         raise ValueError("the period belongs to another company")
-    at = at or datetime.now(timezone.utc)
+    at = at or clock.aware_now()
     return is_open(period, at, company.timezone or DEFAULT_TIMEZONE, company_holidays(company.id))

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from ..lib import clock
 from . import RuleError
 
 MAX_TEXT = 4096  # characters in one message, either way
@@ -65,8 +66,9 @@ def variables_help() -> str:
     return "; ".join("{{%s}}: %s" % (name, label) for name, label in VARIABLES.items())
 
 
-def validate_template(text: str | None) -> list[str]:
+def validate_template(text: str | None, extra=()) -> list[str]:
     """The unknown variables of a message, as written ("{{nome}}"), in order, no repeats.
+    `extra` names more variables allowed here (a chatbot flow's own: backoffice.automation).
 
     Broken braces ("{{protocolo}", "{{ }}") count as unknown too: they would be sent raw.
     """
@@ -79,7 +81,7 @@ def validate_template(text: str | None) -> list[str]:
             unknown.append(fragment)
 
     for match in _VARIABLE.finditer(text):
-        if match.group(1) not in VARIABLES:
+        if match.group(1) not in VARIABLES and match.group(1) not in extra:
             note(match.group(0))
     rest = _VARIABLE.sub(" ", text)
     for match in _STRAY.finditer(rest):
@@ -92,17 +94,18 @@ def unknown_variables_message(unknown: list[str]) -> str:
              unknown=", ".join(unknown), valid=variable_list())
 
 
-def render(text: str | None, context: dict | None) -> str:
+def render(text: str | None, context: dict | None, extra=()) -> str:
     """The message with its variables filled in from `context` (keys are the variable
-    names). Missing values and unknown variables become empty text; values are inserted
-    once, so a value that itself looks like a variable is not expanded again."""
+    names; `extra` names more that are allowed, as in validate_template). Missing values
+    and unknown variables become empty text; values are inserted once, so a value that
+    itself looks like a variable is not expanded again."""
     if not text:
         return ""
     context = context or {}
 
     def value(match: re.Match) -> str:
         name = match.group(1)
-        if name not in VARIABLES:
+        if name not in VARIABLES and name not in extra:
             return ""
         found = context.get(name)
         return "" if found is None else str(found)
@@ -121,7 +124,7 @@ def build_context(*, customer=None, protocol=None, agent=None, department=None, 
         zone = ZoneInfo(zone_name)
     except (KeyError, ValueError):
         zone = ZoneInfo("America/Sao_Paulo")
-    moment = now or datetime.now(timezone.utc)
+    moment = now or clock.aware_now()
     if moment.tzinfo is None:  # stored timestamps are naive UTC
         moment = moment.replace(tzinfo=timezone.utc)
     local = moment.astimezone(zone)

@@ -1,7 +1,7 @@
 """Which pauses may an agent start now? (PAU-3, used by the inbox's "Iniciar Pausa")."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -9,6 +9,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Company, DepartmentMember, Pause, User
 from ..models.pauses import pause_department
+from ..lib import clock
 from . import RuleError
 from .hours import local_time, schedule_covers
 
@@ -34,8 +35,8 @@ def available_pauses(user: User, at: datetime | None = None) -> list[Pause]:
     """Active pauses of the user's departments with a window containing `at` (default
     now) on the company's wall clock, by name."""
     company = db.session.get(Company, user.company_id)
-    local = local_time(at or datetime.now(timezone.utc), company.timezone)
-    weekday, clock = local.weekday(), local.time()
+    local = local_time(at or clock.aware_now(), company.timezone)
+    weekday, wall = local.weekday(), local.time()
     my_departments = select(DepartmentMember.department_id).where(
         DepartmentMember.user_id == user.id)
     pauses = db.session.scalars(
@@ -46,4 +47,4 @@ def available_pauses(user: User, at: datetime | None = None) -> list[Pause]:
         .distinct()
         .order_by(Pause.name)
     )
-    return [p for p in pauses if any(schedule_covers(w, weekday, clock) for w in p.windows)]
+    return [p for p in pauses if any(schedule_covers(w, weekday, wall) for w in p.windows)]

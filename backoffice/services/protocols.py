@@ -6,11 +6,12 @@ concurrent tickets of one company never get the same number.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 
 from sqlalchemy import case, update
 
 from ..extensions import db
+from ..lib import clock
 from ..models import Company, ProtocolSequence
 from .hours import local_time
 
@@ -21,7 +22,7 @@ def format_protocol(day: date, counter: int) -> str:
 
 def company_today(company: Company, now: datetime | None = None) -> date:
     """The date on the company's wall clock (a naive `now` is UTC, as the app stores it)."""
-    return local_time(now or datetime.now(timezone.utc), company.timezone).date()
+    return local_time(now or clock.aware_now(), company.timezone).date()
 
 
 def ensure_sequence(company: Company) -> ProtocolSequence:

@@ -356,6 +356,13 @@ def event_label(kind: str) -> str:
         "transferred": _("Transferido"),
         "closed": _("Finalizado"),
         "reopened": _("Reaberto"),
+        "tagged": _("Etiquetas adicionadas"),
+        "untagged": _("Etiquetas removidas"),
+        "automation": _("Automação"),
+        "bot": _("Chatbot"),
+        "out_of_hours": _("Fora do horário de atendimento"),
+        "survey": _("Pesquisa de satisfação"),
+        "scheduled": _("Mensagem agendada"),
     }
     return labels.get(kind, kind)
 
@@ -403,5 +410,9 @@ def events(ticket: Ticket, limit: int = EVENTS) -> list[dict]:
             "to_department": dept_names.get(data.get("to_department_id")),
             "to_agent": user_names.get(data.get("to_agent_id")),
             "reason": reason_names.get(data.get("reason_id")),
+            # automation lines (AUT-8): done by no one, in the name of a rule, flow or timer
+            "automatic": bool(data.get("automatic")),
+            "source": data.get("source") or None,
+            "detail": data.get("detail") or None,
         })
     return out

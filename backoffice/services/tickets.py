@@ -122,6 +122,19 @@ def open_ticket_of(contact: Contact, connection: Connection) -> Ticket | None:
         .order_by(Ticket.id.desc()).limit(1))
 
 
+def survey_ticket_of(contact: Contact, connection: Connection) -> Ticket | None:
+    """The closed ticket whose satisfaction survey waits for this contact's answer
+    (AUT-3): their next message is the answer, not a new conversation."""
+    from ..models.automation import SURVEY_ASKED, SURVEY_COMMENT, SurveyAnswer
+
+    return db.session.scalar(
+        select(Ticket).join(SurveyAnswer, SurveyAnswer.ticket_id == Ticket.id)
+        .where(Ticket.contact_id == contact.id, Ticket.connection_id == connection.id,
+               Ticket.status == CLOSED,
+               SurveyAnswer.status.in_((SURVEY_ASKED, SURVEY_COMMENT)))
+        .order_by(Ticket.id.desc()).limit(1))
+
+
 def open_ticket(contact: Contact, connection: Connection | None,
                 department: Department | None) -> Ticket:
     """A new ticket in the department's queue, with its protocol taken now (TKT-1)."""
@@ -154,6 +167,7 @@ def receive(ticket: Ticket, text: str | None, upload=None, external_id: str | No
     db.session.add(message)
     if ticket.status == PENDING:
         ticket.status = OPEN
+    ticket.last_customer_at = message.created_at  # DEP-5: inactivity counts from here
     ticket.unread = (ticket.unread or 0) + 1
     ticket.touch(text, message.file_name)
     db.session.flush()
@@ -184,7 +198,7 @@ def receive_inbound(connection: Connection, inbound, department: Department | No
                            phone=getattr(inbound, "phone", None))
     address.last_inbound_at = utcnow()  # CHN-4: the 24-hour window starts again
     contact = address.contact
-    ticket = open_ticket_of(contact, connection)
+    ticket = open_ticket_of(contact, connection) or survey_ticket_of(contact, connection)
     if ticket is None:
         ticket = open_ticket(contact, connection, department)
     extra = dict(getattr(inbound, "extra", None) or {})
@@ -376,6 +390,85 @@ def close(ticket: Ticket, user: User, reason_id=None, farewell_id=None,
     return ticket
 
 
+# --- the same actions taken by an automation (no user; recorded as automatic) -----------
+
+
+def route(ticket: Ticket, department: Department | None, agent: User | None = None, *,
+          source: str, system_text: bool = True) -> Ticket:
+    """Move the ticket to `department`'s queue, or to `agent` (open), on behalf of an
+    automation (chatbot transfer node, automation rule): no user is checked, the history
+    says which automation did it (`source`, e.g. "Fluxo Atendimento v3")."""
+    _require_open(ticket)
+    source_department = ticket.department
+    previous_agent_id = ticket.agent_id
+    if department is not None:
+        ticket.department_id, ticket.department = department.id, department
+    ticket.agent_id = agent.id if agent else None
+    ticket.agent = agent
+    if agent is None:
+        ticket.status = WAITING
+        ticket.queued_at = utcnow()
+    else:
+        ticket.status = OPEN
+        ticket.accepted_at = ticket.accepted_at or utcnow()
+    _event(ticket, "transferred", None, automatic=True, source=source,
+           from_department_id=source_department.id if source_department else None,
+           to_department_id=ticket.department_id, to_agent_id=ticket.agent_id)
+    if system_text and source_department is not None and ticket.department is not source_department:
+        _system_message(ticket, messages.action_message(
+            source_department, "transfer", _context(ticket, agent, ticket.department)))
+    events.emit("ticket.transferred", ticket=ticket,
+                from_department_id=source_department.id if source_department else None,
+                from_agent_id=previous_agent_id)
+    return ticket
+
+
+def close_automatically(ticket: Ticket, *, source: str, message: str | None = None,
+                        reason: Reason | None = None) -> Ticket:
+    """Close on behalf of an automation (inactivity, chatbot end, rule): `message` (already
+    rendered) goes to the customer first; the reason-required rule does not apply (no one
+    is there to choose), the history records the ticket as closed automatically."""
+    _require_open(ticket)
+    _system_message(ticket, message)
+    ticket.reason_id = reason.id if reason else None
+    ticket.status = CLOSED
+    ticket.closed_at = utcnow()
+    ticket.unread = 0
+    _event(ticket, "closed", None, automatic=True, source=source,
+           reason_id=ticket.reason_id)
+    events.emit("ticket.status_changed", ticket=ticket)
+    return ticket
+
+
+def add_tags_automatically(ticket: Ticket, tags: list, *, source: str) -> list[int]:
+    """Company tags put on the ticket by an automation; returns the ids newly added."""
+    have = {t.id for t in ticket.tags}
+    added = [t for t in tags if t.id not in have and t.owner_id is None
+             and t.company_id == ticket.company_id]
+    if not added:
+        return []
+    ticket.tags = list(ticket.tags) + added
+    _event(ticket, "tagged", None, automatic=True, source=source, tag_ids=[t.id for t in added])
+    events.emit("ticket.updated", ticket=ticket)
+    events.emit("ticket.tags_added", ticket=ticket, tag_ids=[t.id for t in added])
+    return [t.id for t in added]
+
+
+def remove_tags_automatically(ticket: Ticket, tag_ids, *, source: str) -> list[int]:
+    wanted = set(tag_ids)
+    removed = [t.id for t in ticket.tags if t.id in wanted]
+    if removed:
+        ticket.tags = [t for t in ticket.tags if t.id not in wanted]
+        _event(ticket, "untagged", None, automatic=True, source=source, tag_ids=removed)
+        events.emit("ticket.updated", ticket=ticket)
+    return removed
+
+
+def history(ticket: Ticket, kind: str, **data) -> None:
+    """A line in the ticket's history written by an automation ("automação X")."""
+    _event(ticket, kind, None, automatic=True, **data)
+
+
 def reopen(ticket: Ticket, user: User) -> Ticket:
     if ticket.status != CLOSED:
         raise RuleError(_("Este atendimento não está finalizado."))
@@ -402,8 +495,12 @@ def set_tags(ticket: Ticket, user: User, tag_ids) -> Ticket:
     _require_actor(user, ticket)  # SEC-8
     chosen = chosen_tags(user, tag_ids)
     hidden = [t for t in ticket.tags if t.owner_id not in (None, user.id)]
+    before = {t.id for t in ticket.tags}
     ticket.tags = hidden + chosen
     events.emit("ticket.updated", ticket=ticket)
+    added = [t.id for t in chosen if t.id not in before]
+    if added:
+        events.emit("ticket.tags_added", ticket=ticket, tag_ids=added)
     return ticket
 
 

@@ -1009,9 +1009,12 @@
       }
       if (e.to_agent) { parts.push(e.to_agent); }
       if (e.reason) { parts.push(T.reason + ": " + e.reason); }
-      events.appendChild(el("li", {}, [
+      if (e.detail) { parts.push(e.detail); }
+      // AUT-8: an automatic line names the automation instead of a user
+      var who = e.user || (e.automatic ? (e.source || "") : "");
+      events.appendChild(el("li", {className: e.automatic ? "event-automatic" : ""}, [
         el("div", {text: parts.join(" · ")}),
-        el("div", {className: "text-muted", text: fmtDateTime(e.created_at) + (e.user ? " · " + e.user : "")}),
+        el("div", {className: "text-muted", text: fmtDateTime(e.created_at) + (who ? " · " + who : "")}),
         e.observation ? el("div", {className: "event-observation", text: T.observation + ": " + e.observation}) : null
       ]));
     });
