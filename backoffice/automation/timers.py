@@ -16,7 +16,7 @@ rolls the claim back with the work.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable, NamedTuple
 
 from sqlalchemy import select, update
@@ -24,11 +24,13 @@ from sqlalchemy import select, update
 from ..extensions import db
 from ..lib import after_commit, clock
 from ..models import Ticket
+from ..models.tickets import OPEN_STATUSES
 from ..tenancy import acting_for
 
 log = logging.getLogger(__name__)
 
 TICK_BATCH = 500  # tickets per tick; the rest stay due for the next one
+RETRY_AFTER = timedelta(minutes=5)  # a ticket whose timer failed is tried again then
 
 
 class Timer(NamedTuple):
@@ -55,6 +57,21 @@ def next_due(ticket: Ticket) -> datetime | None:
 def reschedule(ticket: Ticket) -> None:
     """Store when the ticket next needs a timer; call after any change a timer reads."""
     ticket.due_at = next_due(ticket)
+
+
+def reschedule_open(company_id: int, department_id: int | None = None) -> int:
+    """A setting a timer reads has changed (a department's inactivity minutes or period,
+    an idle rule): the company's open tickets (of that department) get their due instant
+    again. Open tickets are a few % of all, read through ix_ticket_inbox_open."""
+    query = select(Ticket).where(Ticket.company_id == company_id,
+                                 Ticket.status.in_(OPEN_STATUSES))
+    if department_id is not None:
+        query = query.where(Ticket.department_id == department_id)
+    count = 0
+    for ticket in db.session.scalars(query.execution_options(yield_per=500)):
+        reschedule(ticket)
+        count += 1
+    return count
 
 
 def run_due(ticket: Ticket, now: datetime) -> list[str]:
@@ -86,7 +103,19 @@ def tick(now: datetime | None = None, limit: int = TICK_BATCH) -> int:
             except Exception:
                 log.exception("automation timers failed on ticket %s", ticket_id)
                 db.session.rollback()
+                _postpone(ticket_id, due_at, now + RETRY_AFTER)
     return handled
+
+
+def _postpone(ticket_id: int, due_at: datetime, when: datetime) -> None:
+    """A failing timer must not be retried by every tick: try it again later."""
+    try:
+        db.session.execute(update(Ticket).where(Ticket.id == ticket_id, Ticket.due_at == due_at)
+                           .values(due_at=when).execution_options(synchronize_session=False))
+        db.session.commit()
+    except Exception:
+        log.exception("could not postpone the timers of ticket %s", ticket_id)
+        db.session.rollback()
 
 
 def _handle(ticket_id: int, due_at: datetime, now: datetime) -> bool:
