@@ -105,13 +105,38 @@ def test_tick_statements_do_not_grow_with_idle_tickets(world, timeline, probe):
     assert statements_of_tick(3) == statements_of_tick(40)
 
 
-def test_overlapping_ticks_handle_a_ticket_once(world, timeline, probe):
-    """Issue 13 "must show": two ticks that read the same due ticket act once."""
+def test_overlapping_ticks_and_duplicate_jobs_handle_a_ticket_once(world, timeline, probe,
+                                                                    monkeypatch):
+    """Issue 13 "must show": a ticket leased by one tick is not dispatched by a second one,
+    and a duplicate job of the same lease finds nothing to claim."""
+    jobs = []
+    monkeypatch.setattr(timers, "_enqueue", lambda *args: jobs.append(args))
     ticket = _due_ticket(world["connection"], clock.now() - timedelta(minutes=1))
     db.session.commit()
-    due_at = ticket.due_at
-    assert timers._handle(ticket.id, due_at, clock.now()) is True
-    assert timers._handle(ticket.id, due_at, clock.now()) is False  # the slower tick
+    assert timers.tick() == 1
+    assert timers.tick() == 0  # overlapping tick: the ticket is leased
+    ((ticket_id, _company_id, lease),) = jobs
+    assert timers.fire(ticket_id, lease) is True
+    assert timers.fire(ticket_id, lease) is False  # the same job run twice
+    assert probe == [ticket.id]
+
+
+def test_a_lost_job_is_dispatched_again_when_its_lease_expires(world, timeline, probe,
+                                                                monkeypatch):
+    """Issue 13 "must show": a worker that died with the job (or a queue that was down)
+    loses nothing: the next tick after the lease dispatches the ticket again."""
+    queue_works = [False]
+    real_enqueue = timers._enqueue
+    monkeypatch.setattr(timers, "_enqueue",
+                        lambda *args: real_enqueue(*args) if queue_works[0] else None)
+    ticket = _due_ticket(world["connection"], clock.now() - timedelta(minutes=1))
+    db.session.commit()
+    assert timers.tick() == 1 and probe == []  # the job never ran
+    timeline.advance(minutes=4)
+    assert timers.tick() == 0
+    queue_works[0] = True
+    timeline.advance(minutes=2)  # past the lease
+    assert timers.tick() == 1
     assert probe == [ticket.id]
 
 
@@ -127,7 +152,7 @@ def test_a_failing_timer_is_rolled_back_and_tried_later(world, timeline, monkeyp
 
     always_due = lambda t: clock.now() - timedelta(minutes=1)  # noqa: E731
     monkeypatch.setattr(timers, "TIMERS", [timers.Timer("broken", always_due, broken)])
-    assert timers.tick() == 0
+    assert timers.tick() == 1  # dispatched; its job fails
     db.session.expire_all()
     row = db.session.get(Ticket, ticket.id)
     assert row.favourite is False

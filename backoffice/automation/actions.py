@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Callable
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from ..extensions import db
 from ..lib import outbound
 from ..lib.ids import as_id
 from ..models import Department, MessageTemplate, ProviderTemplate, Reason, Tag, User
@@ -54,6 +56,11 @@ HTTP_MAX_BYTES = 256 * 1024
 
 class ActionError(Exception):
     """An action that could not be done; str() is the reason in Portuguese."""
+
+
+# start(ticket, version, message) of the chatbot engine, which registers itself on import:
+# the engine runs actions, so actions never import the engine (no import cycle)
+flow_starter: Callable | None = None
 
 
 # --- message variables -------------------------------------------------------------------
@@ -117,10 +124,18 @@ def _check_move(company_id: int, action: dict) -> list[str]:
             Department.get_owned(company_id, department_id) is None:
         return [_("Escolha um departamento da empresa.")]
     if agent_id not in (None, ""):
-        agent = User.get_owned(company_id, agent_id)
+        agent = company_user(company_id, agent_id)
         if agent is None or not agent.active:
             return [_("Escolha um atendente ativo da empresa.")]
     return []
+
+
+def company_user(company_id: int, user_id) -> User | None:
+    """A user of the company by id, or None (users are not TenantMixin rows: superusers
+    have no company)."""
+    user_id = as_id(user_id)
+    user = db.session.get(User, user_id) if user_id is not None else None
+    return user if user is not None and user.company_id == company_id else None
 
 
 def check_http(action: dict, variables=()) -> list[str]:
@@ -154,7 +169,7 @@ def run(action: dict, ctx: Context, source: str) -> dict:
     try:
         if kind == "move":
             department = Department.get_owned(company_id, action.get("department_id"))
-            agent = User.get_owned(company_id, action.get("agent_id"))
+            agent = company_user(company_id, action.get("agent_id"))
             if department is None and agent is None:
                 raise ActionError(_("Departamento ou atendente não encontrado."))
             if ticket.is_open:
@@ -182,12 +197,10 @@ def run(action: dict, ctx: Context, source: str) -> dict:
         elif kind == "http":
             return call_http(action, ctx)
         elif kind == "start_flow":
-            from .flows import engine  # the engine runs actions too
-
             flow = Flow.get_owned(company_id, action.get("flow_id"))
-            if flow is None or flow.published_version_id is None:
+            if flow is None or flow.published_version_id is None or flow_starter is None:
                 raise ActionError(_("O fluxo não está publicado."))
-            engine.start(ticket, flow.published_version, ctx.message)
+            flow_starter(ticket, flow.published_version, ctx.message)
         else:
             raise ActionError(_("Ação desconhecida."))
     except RuleError as exc:
