@@ -39,7 +39,7 @@ from ..models import Connection, Ticket
 from ..models.channels import (
     CONNECTION_KINDS, HOOK_KINDS, KIND_HTTP_API, KIND_TELEGRAM, KIND_WEBCHAT, KIND_WHATSAPP,
 )
-from ..services import RuleError, audit
+from ..services import RuleError, audit, messages
 from ..services import catalog
 from ..services import connections as rules
 from ..services import provider_templates
@@ -149,6 +149,12 @@ def snippet_for(conn: Connection) -> str:
     return rules.embed_snippet(conn, widget_base_url(), script_url())
 
 
+def _known_variables(form, field):
+    unknown = messages.validate_template(field.data)
+    if unknown:
+        raise ValidationError(messages.unknown_variables_message(unknown))
+
+
 def _kind_label(view, context, model, name):
     return model.kind_label
 
@@ -167,7 +173,7 @@ class ConnectionView(TenantModelView):
     # the public key and the embed snippet are above the table (connection_details.html)
     column_details_list = ["name", "kind", "active", "widget_title",
                            "widget_greeting", "widget_color", "endpoint_url", "endpoint_secret",
-                           "created_at"]
+                           "period", "out_of_hours_message", "flow", "created_at"]
     column_export_list = ["name", "kind", "active", "public_key", "widget_title",
                           "widget_greeting", "widget_color", "endpoint_url", "created_at"]
     column_searchable_list = ["name"]
@@ -181,6 +187,9 @@ class ConnectionView(TenantModelView):
         "widget_color": _l("Cor do widget"), "endpoint_url": _l("URL de envio"),
         "endpoint_secret": _l("Segredo de assinatura"), "remove_secret": _l("Remover o segredo"),
         "created_at": _l("Criada em"),
+        "period": _l("Período de atendimento"),
+        "out_of_hours_message": _l("Mensagem fora do horário"),
+        "flow": _l("Fluxo de entrada (chatbot)"),
     }
     column_formatters = {
         "kind": _kind_label,
@@ -193,7 +202,8 @@ class ConnectionView(TenantModelView):
         "endpoint_secret": _secret_cell,
     }
     form_columns = ["name", "kind", "active", "widget_title", "widget_greeting", "widget_color",
-                    "endpoint_url", "endpoint_secret", "remove_secret"]
+                    "endpoint_url", "endpoint_secret", "remove_secret",
+                    "period", "out_of_hours_message", "flow"]  # AUT-1, AUT-2
     form_overrides = {"kind": SelectField, "widget_color": ColorField}
     form_args = {
         "name": {"description": _l("Para a equipe reconhecer o canal. Por exemplo: Site da loja.")},
@@ -212,6 +222,14 @@ class ConnectionView(TenantModelView):
                          "validators": [Optional(), Length(max=7),
                                         Regexp(catalog.COLOR_RE, message=catalog.COLOR_MESSAGE)],
                          "description": _l("Webchat: cor do botão e do cabeçalho (#RRGGBB).")},
+        "period": {"description": _l("Fora deste período, ou num feriado, o cliente recebe a "
+                                     "mensagem fora do horário (quando o departamento não tem "
+                                     "período próprio). Vazio: sempre aberto.")},
+        "out_of_hours_message": {
+            "validators": [Optional(), Length(max=1000), _known_variables],
+            "description": _l("Vazio: a mensagem padrão do sistema. Variáveis: %(names)s",
+                              names=messages.variable_list())},
+        "flow": {"description": _l("O chatbot que recebe as novas conversas deste canal.")},
         "endpoint_url": {"validators": [_valid_url],
                          "description": _l("API HTTP: endereço (http:// ou https://) que "
                                            "recebe as mensagens enviadas pelos atendentes.")},
@@ -245,6 +263,12 @@ class ConnectionView(TenantModelView):
         rules.apply_fields(model, {
             f.name: form[form_name(model.kind, f.name)].data
             for f in rules.provider_fields(model.kind) if form_name(model.kind, f.name) in form})
+        model.out_of_hours_message = (model.out_of_hours_message or "").strip() or None
+        for name in ("period", "flow"):  # the fields are scoped; the row is checked too
+            chosen = getattr(model, name)
+            if chosen is not None and chosen.company_id != model.company_id:
+                raise RuleError(_l("Escolha inválida: o registro não existe ou não pertence "
+                                   "à sua empresa."))
         rules.check_connection(model, exclude_id=None if is_created else model.id)
         g.connection_changes = rules.mask_secrets(audit.pending_changes(model, is_created))
 

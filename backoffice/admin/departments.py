@@ -7,7 +7,7 @@ fieldsets with Flask-Admin's form rules.
 """
 from __future__ import annotations
 
-from flask import flash
+from flask import flash, g
 from flask_admin.contrib.sqla.filters import BooleanEqualFilter
 from flask_admin.form import rules
 from flask_admin.helpers import get_redirect_target
@@ -15,11 +15,13 @@ from flask_admin.model.form import InlineFormAdmin
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
+from sqlalchemy import inspect, select
 from wtforms import IntegerField, SelectField
 from wtforms.validators import Optional, ValidationError
 
 from ..extensions import db
 from ..models import Department, DepartmentMember
+from ..models.automation import SURVEY_CSAT, SURVEY_SCALES
 from ..services import RuleError
 from ..services import departments as rules_svc
 from ..services import messages
@@ -27,7 +29,8 @@ from ..tenancy import current_company_id
 from .base import TenantModelView
 
 MESSAGE_FIELDS = (
-    "survey_timeout_message", "close_queue_message", "close_in_progress_message",
+    "out_of_hours_message", "survey_timeout_message", "close_queue_message",
+    "close_in_progress_message",
     "on_start_text", "on_transfer_text", "on_close_text",
 )
 MINUTE_FIELDS = (
@@ -96,6 +99,19 @@ class StatusField(SelectField):
             self.data = None
 
 
+class ScaleField(SelectField):
+    """AUT-3: the survey's scale (SURVEY_SCALES); a form without it keeps CSAT."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators, choices=list(SURVEY_SCALES.items()),
+                         default=SURVEY_CSAT, **kwargs)
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if not self.data:
+            self.data = SURVEY_CSAT
+
+
 class VariablesHelp(rules.BaseRule):
     """DEP-8: the variables a message may use, with what each becomes (per request, so
     in the user's language)."""
@@ -137,13 +153,37 @@ MAIN = ("name", "description", "active", "order")
 PARAMETERS = (
     "notify_on_ticket", "reason_required_to_close", "receives_tickets",
     "observation_required_on_transfer", "direct_to_wallet_agent", "survey_enabled",
-    "survey_flow", "survey_timeout_message", "survey_max_inactivity_minutes",
+    "survey_scale", "survey_flow", "survey_timeout_message", "survey_max_inactivity_minutes",
 )
 INACTIVITY = ("close_queue_after_minutes", "close_queue_message",
               "close_in_progress_after_minutes", "close_in_progress_message")
 ACTIONS = ("on_start_enabled", "on_start_text", "on_transfer_enabled", "on_transfer_text",
            "on_close_enabled", "on_close_text")
 TELEPHONY = ("overflow_enabled", "overflow_department")
+# AUT-1, AUT-2: opening hours, the out-of-hours answer and the chatbot flow of the queue
+AUTOMATION = ("period", "out_of_hours_message", "flow")
+
+
+# what the automation timers read from a department (inactivity, opening hours)
+TIMED_FIELDS = ("close_queue_after_minutes", "close_in_progress_after_minutes", "period")
+RESCHEDULE_LIMIT = 5000
+
+
+def reschedule_open_tickets(department) -> None:
+    """The department's open tickets take its new minutes or hours at once (AUT-1, DEP-5),
+    not at their next message."""
+    from ..automation import timers
+    from ..models import Ticket
+    from ..models.tickets import OPEN, PENDING, WAITING
+
+    found = db.session.scalars(
+        select(Ticket).where(Ticket.company_id == department.company_id,
+                             Ticket.department_id == department.id,
+                             Ticket.status.in_((WAITING, OPEN, PENDING)))
+        .order_by(Ticket.id.desc()).limit(RESCHEDULE_LIMIT)).all()
+    for ticket in found:
+        timers.reschedule(ticket)
+    db.session.commit()
 
 
 class DepartmentView(TenantModelView):
@@ -156,7 +196,7 @@ class DepartmentView(TenantModelView):
                                          options=(("1", _l("ATIVO")), ("0", _l("INATIVO"))))]
     column_formatters = {"active": _status_label, "overflow_department": _overflow_label}
     column_formatters_export = column_formatters
-    column_details_list = list(MAIN + PARAMETERS + INACTIVITY + ACTIONS + TELEPHONY)
+    column_details_list = list(MAIN + PARAMETERS + AUTOMATION + INACTIVITY + ACTIONS + TELEPHONY)
     column_labels = {
         "name": _l("Nome"), "description": _l("Descrição"), "active": _l("Status"),
         "order": _l("Ordem"), "members": _l("Membros"),
@@ -167,7 +207,11 @@ class DepartmentView(TenantModelView):
                                                "atendimento"),
         "direct_to_wallet_agent": _l("Transferência direta para clientes atribuídos"),
         "survey_enabled": _l("Pesquisa de satisfação"),
+        "survey_scale": _l("Escala da pesquisa"),
         "survey_flow": _l("Fluxo de comunicação da pesquisa de satisfação"),
+        "period": _l("Período de atendimento"),
+        "out_of_hours_message": _l("Mensagem fora do horário"),
+        "flow": _l("Fluxo de chatbot"),
         "survey_timeout_message": _l("Mensagem de encerramento devido a inatividade"),
         "survey_max_inactivity_minutes": _l("Tempo máximo de inatividade na pesquisa de "
                                             "satisfação (em minutos)"),
@@ -203,6 +247,14 @@ class DepartmentView(TenantModelView):
                           "atendimento."),
         "survey_max_inactivity_minutes": _l("Depois desse tempo sem resposta, o atendimento é "
                                             "encerrado automaticamente."),
+        "survey_scale": _l("Nota de 1 a 5 (satisfação) ou de 0 a 10 (NPS)."),
+        "period": _l("Fora deste período, ou num feriado, o cliente recebe a mensagem fora do "
+                     "horário e o atendimento aguarda na fila. Vazio: usa o período da conexão; "
+                     "sem nenhum, sempre aberto."),
+        "out_of_hours_message": _l("Vazio: a mensagem da conexão, ou a mensagem padrão do "
+                                   "sistema."),
+        "flow": _l("O chatbot que atende quando o atendimento chega à fila deste "
+                   "departamento."),
         "close_queue_after_minutes": _l("Vazio: não encerra automaticamente."),
         "close_in_progress_after_minutes": _l("Vazio: não encerra automaticamente."),
         "on_start_text": _l("Vazio com a opção marcada: é enviada a mensagem padrão do sistema."),
@@ -212,15 +264,17 @@ class DepartmentView(TenantModelView):
         "overflow_department": _l("Obrigatório com o transbordo ativo; recebe as ligações do "
                                   "transbordo."),
     }
-    form_columns = list(MAIN + PARAMETERS + INACTIVITY + ACTIONS + TELEPHONY) + ["members"]
+    form_columns = list(MAIN + PARAMETERS + AUTOMATION + INACTIVITY + ACTIONS + TELEPHONY) + [
+        "members"]
     form_extra_fields = {
         "active": StatusField(_l("Status"), default=True),
+        "survey_scale": ScaleField(_l("Escala da pesquisa")),
         "order": IntegerField(_l("Ordem"), validators=[Optional(), _order]),
     }
     form_args = {
         **{name: {"validators": [_message_length, _known_variables]} for name in MESSAGE_FIELDS},
         **{name: {"validators": [_minutes]} for name in MINUTE_FIELDS},
-        "survey_flow": {"validators": [_flow_length]},
+        "survey_flow": {"validators": [_flow_length, _known_variables]},
     }
     inline_models = [MemberInline(DepartmentMember)]
 
@@ -229,6 +283,7 @@ class DepartmentView(TenantModelView):
         rules.FieldSet(MAIN, _l("Principal")),
         rules.FieldSet(PARAMETERS, _l("Parâmetros")),
         rules.FieldSet(("members",), _l("Membros")),
+        rules.FieldSet((VariablesHelp(), *AUTOMATION), _l("Horário e chatbot")),
         rules.FieldSet((VariablesHelp(), *INACTIVITY), _l("Inatividade")),
         rules.FieldSet((VariablesHelp(), *ACTIONS), _l("Mensagens de ação")),
         rules.FieldSet(TELEPHONY, _l("Telefonia")),
@@ -251,7 +306,7 @@ class DepartmentView(TenantModelView):
         for name in MESSAGE_FIELDS + ("survey_flow",):
             value = (getattr(model, name) or "").strip() or None
             setattr(model, name, value)
-            unknown = messages.validate_template(value) if name != "survey_flow" else []
+            unknown = messages.validate_template(value)
             if unknown:
                 raise RuleError(messages.unknown_variables_message(unknown))
         for name in MINUTE_FIELDS:
@@ -262,6 +317,16 @@ class DepartmentView(TenantModelView):
         if model.survey_enabled and not model.survey_flow:
             raise RuleError(_l("Com a pesquisa de satisfação ativa, informe o fluxo da "
                                "pesquisa."))
+        if model.survey_scale not in SURVEY_SCALES:
+            model.survey_scale = SURVEY_CSAT
+        for name in ("period", "flow"):  # the form's fields are scoped; the row is checked too
+            chosen = getattr(model, name)
+            if chosen is not None and chosen.company_id != company_id:
+                raise RuleError(_l("Escolha inválida: o registro não existe ou não pertence "
+                                   "à sua empresa."))
+        state = inspect(model)
+        g.department_timers_changed = any(
+            state.attrs[name].history.has_changes() for name in TIMED_FIELDS)
         rules_svc.check_overflow(model)
         kept = [m for m in model.members if m not in db.session.deleted]
         rules_svc.check_members(model, kept)
@@ -276,6 +341,8 @@ class DepartmentView(TenantModelView):
 
     def after_model_change(self, form, model, is_created):
         super().after_model_change(form, model, is_created)
+        if g.pop("department_timers_changed", False):
+            reschedule_open_tickets(model)
         if is_created:
             flash(_("Departamento salvo. As abas Parâmetros, Membros, Inatividade, Mensagens "
                     "de ação e Telefonia já estão disponíveis."), "info")

@@ -54,6 +54,20 @@ def ticket_changed(_name, ticket, from_department_id=None, from_agent_id=None, *
             _push("ticket.removed", {"id": summary["id"]}, gone)
 
 
+@events.listen("queue.opened")
+def queue_opened(_name, company_id, tickets, **_data) -> None:
+    """AUT-1: a period opened on tickets held out of hours; each room that may see them
+    hears which (the inbox shows "N atendimento(s) aguardando desde fora do horário")."""
+    by_rooms: dict[tuple, list] = {}
+    for ticket in tickets:
+        if ticket.company_id != company_id:
+            continue
+        rooms = tuple(ticket_rooms(ticket.company_id, ticket.department_id, ticket.agent_id))
+        by_rooms.setdefault(rooms, []).append(serialize.ticket_summary(ticket))
+    for rooms, summaries in by_rooms.items():
+        _push("queue.opened", {"count": len(summaries), "tickets": summaries}, list(rooms))
+
+
 @events.listen("message.created")
 def message_created(_name, message, ticket, **_data) -> None:
     _push("message.created", serialize.message(message, ticket.connection), ticket_room(ticket.id))

@@ -15,7 +15,7 @@ then compared with the schedules' local times.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime, timezone, tzinfo
+from datetime import date, datetime, time, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
 from ..extensions import db
@@ -82,3 +82,39 @@ def company_is_open(company, period, at: datetime | None = None) -> bool:
         raise ValueError("the period belongs to another company")
     at = at or clock.aware_now()
     return is_open(period, at, company.timezone or DEFAULT_TIMEZONE, company_holidays(company.id))
+
+
+OPENING_HORIZON_DAYS = 14
+
+
+def next_opening(period, at: datetime, tz: str | tzinfo | None,
+                 holidays: Iterable = ()) -> datetime | None:
+    """The first instant from `at` on when `period` is open (naive UTC): `at` itself when
+    it is open already, else the earliest schedule start or local midnight (a holiday or
+    an overnight range ends there) of the next OPENING_HORIZON_DAYS days at which
+    `is_open` holds, in the zone `tz` (DST included: a start inside a skipped hour is
+    read as zoneinfo does, then checked). None when the period never opens in that span
+    (inactive, no schedule, a long run of holidays)."""
+    if period is None or not period.active:
+        return None
+    zone = _zone(tz)
+    holidays = list(holidays or ())
+    start_utc = local_time(at, timezone.utc)
+    if is_open(period, start_utc, zone, holidays):
+        return start_utc.replace(tzinfo=None)
+    first_day = local_time(at, zone).date()
+    starts = {s.start_time.replace(tzinfo=None) for s in period.schedules
+              if s.start_time is not None and s.end_time is not None
+              and s.start_time != s.end_time}
+    if not starts:
+        return None
+    candidates = set()
+    for offset in range(OPENING_HORIZON_DAYS + 1):
+        day = date.fromordinal(first_day.toordinal() + offset)
+        for moment in (time(0, 0), *starts):
+            local = datetime.combine(day, moment).replace(tzinfo=zone)
+            candidates.add(local.astimezone(timezone.utc))
+    for candidate in sorted(c for c in candidates if c > start_utc):
+        if is_open(period, candidate, zone, holidays):
+            return candidate.replace(tzinfo=None)
+    return None
