@@ -8,12 +8,14 @@ module per area, all re-exported here: `from tests.factories import gen_ticket`.
 - channels: connections, the one-agent setup
 - inbox: contacts, tickets, messages, small files
 - webchat: the two-company webchat world
+- automation: automation rules, published chatbot flows
 - tenants: populate_company, a row in every tenant screen
 """
 from __future__ import annotations
 
 from backoffice.models.tickets import PENDING
 
+from .automation import gen_published_flow, gen_rule
 from .catalog import gen_farewell, gen_reason, gen_tag
 from .channels import AgentSetup, gen_agent_setup, gen_connection
 from .companies import PASSWORD, gen_company, gen_department, gen_group, gen_plan, gen_user
@@ -33,7 +35,7 @@ __all__ = [
     "AgentSetup", "Tenant", "WebchatWorld",
     "gen_agent_setup", "gen_company", "gen_connection", "gen_contact", "gen_department",
     "gen_farewell", "gen_group", "gen_holiday", "gen_incoming", "gen_pause", "gen_period",
-    "gen_plan", "gen_reason", "gen_tag", "gen_telephony", "gen_ticket", "gen_tickets",
+    "gen_plan", "gen_published_flow", "gen_reason", "gen_rule", "gen_tag", "gen_telephony", "gen_ticket", "gen_tickets",
     "gen_user", "gen_webchat_world", "gen_webhook", "file_storage", "png_file",
     "populate_company", "set_show_agent_name", "upload",
 ]
