@@ -39,6 +39,9 @@ AREAS: dict[str, str] = {
     "contacts": _l("Contatos"),
     "contact_fields": _l("Campos de contato"),
     "imports": _l("Importar/exportar registros"),
+    "scheduled": _l("Agendamentos"),
+    "flows": _l("Fluxos de chatbot"),
+    "automations": _l("Automações"),
 }
 
 # Areas where some actions make no sense (the company row is never created or deleted

@@ -6,23 +6,25 @@ internet (`demo_hints()` prints how)."""
 from __future__ import annotations
 
 import json
-from datetime import date, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from .extensions import db
 from .models import (
-    Company, Connection, Contact, ContactField, Department, DepartmentMember, FarewellMessage, Holiday, MessageTemplate,
-    Pause, PauseWindow, Period, PeriodSchedule, PermissionGroup, Plan, ProviderTemplate, Reason,
-    Tag, TelephonySettings, User, Webhook,
+    AutomationRule, Company, Connection, Contact, ContactField, Department, DepartmentMember,
+    FarewellMessage, Flow, FlowVersion, Holiday, MessageTemplate, Pause, PauseWindow, Period,
+    PeriodSchedule, PermissionGroup, Plan, ProviderTemplate, Reason, ScheduledMessage, Tag,
+    TelephonySettings, User, Webhook,
 )
 from .services import connections as connection_rules
 from .services import provider_templates
 from .services import contacts as contact_rules
 from .services import farewells as farewell_rules
-from .services import messages, pauses, saas, sending, telephony, tickets
-from .lib import after_commit
+from .services import hours, messages, pauses, saas, sending, telephony, tickets
+from .lib import after_commit, clock
+from .tenancy import acting_for
 from .services import templates as template_rules
 from .services import webhooks as webhook_rules
 from .services.settings import get_settings
@@ -94,6 +96,8 @@ def load_demo(force: bool = False, path: Path = SEED_FILE) -> bool:
     load_configuration(company, data["configuration"])
     db.session.flush()
     load_conversations(company, data.get("conversations", []))
+    # after the conversations, so the demo's closed ticket is not asked the survey
+    load_automation(company)
     # after_commit: the demo's answers are queued like any agent's and sent by the worker
     after_commit.commit()
     return True
@@ -148,6 +152,205 @@ def load_provider_connections(company: Company) -> None:
     db.session.flush()
 
 
+# The demo's WhatsApp entry flow (AUT-2, issue 13), in the graph format of
+# backoffice.automation.flows.spec; the ids are filled in by `demo_flow_graph`.
+DEMO_FLOW_NAME = "Atendimento WhatsApp"
+DEMO_PERIOD = ("Horário comercial", "Segunda a sexta, das 8h às 18h",
+               [("Semana", [0, 1, 2, 3, 4], "08:00", "18:00")])
+# menu option -> the demo department it hands over to (the first name found is used; the
+# last one is created when none exists)
+DEMO_FLOW_DEPARTMENTS = {"Vendas": ("Comercial", "Vendas"), "Suporte": ("Suporte",),
+                         "Financeiro": ("Financeiro",)}
+DEMO_RULE = {"name": "Garantia: etiqueta", "text": "garantia", "tag": "Garantia"}
+DEMO_SCHEDULED = {"contact": "Juliana Prado", "connection": "Site Óticas Boa Vista",
+                  "by": "bruno@demo.atende.local", "at": "10:00",
+                  "text": "Olá, {{nome_cliente}}! Suas lentes multifocais chegaram: pode "
+                          "retirar na loja da Rua Augusta."}
+DEMO_SURVEY = {
+    "department": "Suporte",
+    "survey_scale": "csat",
+    "survey_flow": "Seu atendimento foi encerrado. De 1 a 5, que nota você dá para o nosso "
+                   "atendimento?",
+    "survey_timeout_message": "Como não recebemos sua nota, encerramos a pesquisa. "
+                              "Obrigado, {{nome_cliente}}!",
+    "survey_max_inactivity_minutes": 60,
+}
+
+
+def demo_flow_graph(period_id: int, departments: dict[str, int]) -> dict:
+    """start -> inside the opening hours? -> yes: greeting, menu (Vendas / Suporte /
+    Financeiro; Suporte asks the CPF first), transfer; no: the out-of-hours answer and the
+    queue (the ticket waits for the opening, it is not closed)."""
+    first = departments["Vendas"]
+
+    def node(kind, x, y, data=None, **outlets):
+        return {"type": kind, "x": x, "y": y, "data": data or {},
+                "next": {k.replace("option_", "option:"): v for k, v in outlets.items()}}
+
+    return {"nodes": {
+        "inicio": node("start", 40, 200, next="horario"),
+        "horario": node("condition", 240, 200,
+                        {"condition": {"type": "period", "period_id": period_id,
+                                       "inside": True}},
+                        yes="saudacao", no="fora_horario"),
+        "saudacao": node("message", 480, 80,
+                         {"text": "Olá, {{nome_cliente}}! Aqui é o assistente virtual da "
+                                  "{{empresa}}."}, next="menu"),
+        "menu": node("menu", 720, 80,
+                     {"text": "Como podemos ajudar? Responda com o número da opção:",
+                      "options": ["Vendas", "Suporte", "Financeiro"],
+                      "invalid_text": "Não entendi. Responda 1, 2 ou 3.", "max_tries": 3},
+                     option_0="vendas", option_1="cpf", option_2="financeiro",
+                     fail="menu_falhou"),
+        "vendas": node("transfer", 980, 0,
+                       {"department_id": departments["Vendas"],
+                        "text": "Certo! Um consultor de vendas já vai falar com você."}),
+        "cpf": node("question", 980, 120,
+                    {"text": "Para abrir o chamado de suporte, informe seu CPF (só os números).",
+                     "field": "document", "validate": "cpf_cnpj",
+                     "retry_text": "Esse CPF não parece válido. Confira e envie de novo.",
+                     "max_tries": 3},
+                    next="suporte", fail="suporte"),
+        "suporte": node("transfer", 1220, 120,
+                        {"department_id": departments["Suporte"],
+                         "text": "Obrigado! Vamos te passar para o suporte."}),
+        "financeiro": node("transfer", 980, 240,
+                           {"department_id": departments["Financeiro"],
+                            "text": "Certo! O financeiro já vai falar com você."}),
+        "menu_falhou": node("transfer", 980, 360,
+                            {"department_id": first,
+                             "text": "Vamos te passar para um atendente."}),
+        "fora_horario": node("message", 480, 340,
+                             {"text": "Olá, {{nome_cliente}}! Estamos fora do horário de "
+                                      "atendimento agora. Sua mensagem ficou registrada e "
+                                      "respondemos assim que abrirmos."},
+                             next="fim"),
+        "fim": node("end", 720, 340, {"close": False}),
+    }}
+
+
+def load_automation(company: Company) -> Flow:
+    """The demo's chatbot (issue 13, AUT-2): the published entry flow of the WhatsApp
+    connection, its opening hours and departments, a satisfaction survey (AUT-3) on
+    Suporte, an automation rule (AUT-8) and a scheduled message (AUT-5). Reuses what
+    exists (safe to call again: nothing is created twice)."""
+    cid = company.id
+    period = db.session.scalar(select(Period).where(Period.company_id == cid,
+                                                    Period.name == DEMO_PERIOD[0]))
+    if period is None:
+        name, description, schedules = DEMO_PERIOD
+        period = Period(company_id=cid, name=name, description=description, active=True)
+        for label, days, start, end in schedules:
+            period.schedules.append(PeriodSchedule(company_id=cid, name=label, weekdays=days,
+                                                   start_time=_time(start),
+                                                   end_time=_time(end)))
+        db.session.add(period)
+    existing = {d.name: d for d in db.session.scalars(
+        select(Department).where(Department.company_id == cid))}
+    departments = {}
+    for option, names in DEMO_FLOW_DEPARTMENTS.items():
+        dept = next((existing[n] for n in names if n in existing), None)
+        if dept is None:
+            dept = Department(company_id=cid, name=names[-1], order=len(existing) + 1)
+            db.session.add(dept)
+            existing[dept.name] = dept
+        departments[option] = dept
+    db.session.flush()
+
+    survey = dict(DEMO_SURVEY)
+    dept = existing.get(survey.pop("department"))
+    if dept is not None and not dept.survey_enabled:
+        dept.survey_enabled = True
+        for key, value in survey.items():
+            setattr(dept, key, value)
+
+    flow = db.session.scalar(select(Flow).where(Flow.company_id == cid,
+                                                Flow.name == DEMO_FLOW_NAME))
+    if flow is None:
+        graph = demo_flow_graph(period.id, {k: d.id for k, d in departments.items()})
+        flow = Flow(company_id=cid, name=DEMO_FLOW_NAME, active=True, draft=graph,
+                    description="Menu de entrada do WhatsApp: horário, setor e CPF no suporte",
+                    timeout_minutes=30,
+                    timeout_message="Como não tivemos resposta, vamos te passar para um "
+                                    "atendente.")
+        db.session.add(flow)
+        db.session.flush()
+        _publish(flow, company)
+    whatsapp = db.session.scalar(select(Connection).where(
+        Connection.company_id == cid, Connection.kind == "whatsapp",
+        Connection.name == DEMO_PROVIDERS[0]["name"]))
+    if whatsapp is not None and whatsapp.flow_id is None:
+        whatsapp.flow_id = flow.id
+    db.session.flush()
+    load_rule(cid)
+    load_scheduled(cid)
+    return flow
+
+
+def load_rule(company_id: int) -> None:
+    """An automation rule (AUT-8): a customer's message about the warranty is tagged."""
+    from .automation import actions, conditions
+
+    if db.session.scalar(select(AutomationRule.id).where(
+            AutomationRule.company_id == company_id, AutomationRule.name == DEMO_RULE["name"])):
+        return
+    tag = db.session.scalar(select(Tag).where(Tag.company_id == company_id,
+                                              Tag.name == DEMO_RULE["tag"]))
+    if tag is None:
+        return
+    rule = AutomationRule(company_id=company_id, name=DEMO_RULE["name"], active=True,
+                          position=1, trigger="message_received", match="all",
+                          conditions=[{"type": "message_contains", "text": DEMO_RULE["text"]}],
+                          actions=[{"type": "add_tag", "tag_id": tag.id}])
+    reasons = [r for c in rule.conditions for r in conditions.check(company_id, c)]
+    reasons += [r for a in rule.actions for r in actions.check(company_id, a)]
+    if reasons:
+        raise ValueError(f"seed: demo rule refused: {reasons}")
+    db.session.add(rule)
+    db.session.flush()
+
+
+def load_scheduled(company_id: int) -> None:
+    """A scheduled message (AUT-5) to a demo conversation's customer, two days ahead."""
+    from .automation import scheduled
+
+    item = DEMO_SCHEDULED
+    contact = db.session.scalar(select(Contact).where(Contact.company_id == company_id,
+                                                      Contact.name == item["contact"]))
+    connection = db.session.scalar(select(Connection).where(
+        Connection.company_id == company_id, Connection.name == item["connection"]))
+    author = db.session.scalar(select(User).where(User.email == item["by"]))
+    if contact is None or connection is None or author is None or db.session.scalar(
+            select(ScheduledMessage.id).where(ScheduledMessage.contact_id == contact.id)):
+        return
+    local = hours.local_time(clock.now(), scheduled.zone_of(company_id))
+    when = datetime.combine(local.date() + timedelta(days=2), _time(item["at"]))
+    with acting_for(company_id):
+        scheduled.create(author, contact, connection, when, text=item["text"])
+
+
+def _publish(flow: Flow, company: Company) -> FlowVersion:
+    """Version 1 through the flow service when it is there (its checker validates the demo
+    graph, as the editor's "Publicar" would), else the rows directly."""
+    admin = db.session.scalar(select(User).where(User.company_id == company.id)
+                              .order_by(User.id).limit(1))
+    try:
+        from .automation.flows import service as flow_service
+    except ImportError:
+        flow_service = None
+    if flow_service is not None and hasattr(flow_service, "publish"):
+        with acting_for(company.id):
+            version = flow_service.publish(flow, admin)
+        db.session.flush()
+        return version
+    version = FlowVersion(company_id=company.id, flow_id=flow.id, number=1,
+                          graph=flow.draft, published_by_id=admin.id if admin else None)
+    db.session.add(version)
+    db.session.flush()
+    flow.published_version_id = version.id
+    return version
+
+
 def demo_hints(base_url: str = "http://127.0.0.1:5000") -> list[str]:
     """How to simulate a customer on the demo's provider connections (printed by
     `python app.py`); [] when the demo's are not there (a real installation)."""
@@ -168,6 +371,11 @@ def demo_hints(base_url: str = "http://127.0.0.1:5000") -> list[str]:
         name = " --name 'Cliente Teste'" if conn.kind in ("whatsapp", "telegram") else ""
         lines.append(f"    .venv/bin/flask --app app channels simulate {conn.kind} --connection "
                      f"{conn.id} --from {address[conn.kind]}{name} --text 'Olá!'{target}")
+    bot = next((c for c in ours if c.kind == "whatsapp" and c.flow_id), None)
+    if bot is not None:
+        lines.append(f"  No WhatsApp responde o chatbot \"{bot.flow.name}\" (Configurações > "
+                     "Fluxos de chatbot): em horário comercial, responda ao menu com "
+                     "--text '1', '2' ou '3'.")
     return lines
 
 

@@ -88,3 +88,16 @@ def test_PLT_bench_channels_smoke(tmp_path):
     out = _run(args, tmp_path, {"BENCH_DATABASE_URL": "", "BENCH_REDIS_URL": ""})
     assert "ratio route/bare" in out and "items/s" in out and "p99" in out, out[-2000:]
     assert "received 10 of 10   lost 0   duplicated 0" in out, out[-2000:]
+
+
+def test_PLT_bench_automation_smoke(tmp_path):
+    """bench/automation.py (issue 13 point 9): the automation tick at two tiny sizes against
+    the bare SELECT of what is due, and messages through a 5-node entry flow against plain
+    intake (AUT-2, AUT-4): it runs to the end and prints both comparisons."""
+    url = (_pg_url("bench_smoke_automation") if BACKEND == "services"
+           else f"sqlite:///{tmp_path / 'bench_automation.db'}")
+    out = _run([str(BENCH / "automation.py"), "--database-url", url, "--tickets", "300",
+                "--due", "6", "--repeat", "2", "--customers", "4", "--block", "2"], tmp_path,
+               {"DATABASE_URL": ""})
+    assert "statements per first tick" in out and "ratio flow/plain" in out, out[-2000:]
+    assert "ratio busy tick/bare SELECT" in out, out[-2000:]

@@ -90,6 +90,8 @@ def test_CHN_1_demo_has_one_provider_connection_per_kind_ready_to_simulate(app):
     # Meta's profile lookup (the contact's name) must not leave the machine: nothing
     # listens there, and a failed lookup only leaves the name out
     app.config["META_GRAPH_URL"] = "http://127.0.0.1:9/v21.0"
+    # nor the demo chatbot's answers on WhatsApp (refused at once, marked failed)
+    app.config["WHATSAPP_API_URL"] = "http://127.0.0.1:9/v21.0"
     with app.app_context():
         assert load_demo() is True
         found = {c.kind: c for c in db.session.scalars(select(Connection).where(
@@ -114,3 +116,125 @@ def test_CHN_1_demo_has_one_provider_connection_per_kind_ready_to_simulate(app):
     with app.app_context():
         texts = set(db.session.scalars(select(Message.text).where(Message.text.like("Olá pelo %"))))
         assert texts == {f"Olá pelo {kind}" for kind in signed}
+
+
+def test_AUT_2_demo_whatsapp_has_the_published_entry_flow_and_a_survey(app):
+    """Issue 13 point 8: the demo's WhatsApp connection starts the published flow
+    "Atendimento WhatsApp" (opening hours -> greeting -> menu Vendas / Suporte / Financeiro,
+    the CPF asked before Suporte; out of hours: a message and the queue), the checker
+    accepts its graph, Suporte asks the satisfaction survey (AUT-3), a rule (AUT-8) and a
+    scheduled message (AUT-5) fill their screens, and loading the automation again creates
+    nothing twice."""
+    import importlib
+
+    from sqlalchemy import func
+
+    from backoffice.automation.flows import spec
+    from backoffice.models import (
+        AutomationRule,
+        Company,
+        Connection,
+        Department,
+        Flow,
+        FlowVersion,
+        Period,
+        ScheduledMessage,
+    )
+    from backoffice.seed import DEMO_FLOW_NAME, demo_hints, load_automation
+
+    with app.app_context():
+        assert load_demo() is True
+        whatsapp = db.session.scalar(select(Connection).where(Connection.kind == "whatsapp"))
+        flow = whatsapp.flow
+        assert flow is not None and flow.name == DEMO_FLOW_NAME and flow.active
+        version = flow.published_version
+        assert version is not None and version.number == 1
+        nodes = version.graph["nodes"]
+        assert sorted(n["type"] for n in nodes.values()).count("transfer") == 4
+        start = next(n for n in nodes.values() if n["type"] == "start")
+        assert start["next"] == {"next": "horario"}
+        condition = nodes["horario"]["data"]["condition"]
+        period = db.session.get(Period, condition["period_id"])
+        assert period.company_id == flow.company_id and condition["inside"] is True
+        assert nodes["menu"]["data"]["options"] == ["Vendas", "Suporte", "Financeiro"]
+        assert all(o in nodes["menu"]["next"] for o in spec.required_outlets(nodes["menu"]))
+        assert nodes["cpf"]["data"]["field"] == "document"
+        assert nodes["cpf"]["data"]["validate"] == "cpf_cnpj"
+        assert nodes["fim"]["data"]["close"] is False
+        departments = {d.id: d.name for d in db.session.scalars(select(Department))}
+        assert {departments[n["data"]["department_id"]] for n in nodes.values()
+                if n["type"] == "transfer"} == {"Comercial", "Suporte", "Financeiro"}
+        for node in nodes.values():  # every required outlet is linked to a node that exists
+            assert all(node["next"].get(o) in nodes for o in spec.required_outlets(node))
+        try:
+            checker = importlib.import_module("backoffice.automation.flows.checker")
+        except ImportError:
+            checker = None
+        if checker is not None and hasattr(checker, "check"):
+            assert checker.check(flow.company_id, version.graph) == []
+
+        surveyed = db.session.scalar(select(Department).where(Department.survey_enabled.is_(True)))
+        assert surveyed.name == "Suporte" and surveyed.survey_scale == "csat"
+        assert surveyed.survey_flow and surveyed.survey_timeout_message
+        assert surveyed.survey_max_inactivity_minutes == 60
+        assert any("chatbot" in line for line in demo_hints())
+        # the other automation screens have a row too (AUT-5, AUT-8)
+        rule = db.session.scalar(select(AutomationRule))
+        assert rule.trigger == "message_received" and rule.active
+        pending = db.session.scalar(select(ScheduledMessage))
+        assert pending.status == "scheduled" and pending.text
+
+        counts = lambda: [db.session.scalar(select(func.count()).select_from(m))
+                          for m in (Flow, FlowVersion, Department, Period, AutomationRule,
+                                    ScheduledMessage)]
+        before = counts()
+        assert load_automation(db.session.get(Company, flow.company_id)) is flow
+        assert counts() == before and whatsapp.flow_id == flow.id
+        assert load_demo() is False
+
+
+def test_AUT_2_demo_flow_answers_on_whatsapp_in_and_out_of_hours(app, timeline):
+    """The demo's entry flow as `make run` shows it (AUT-1, AUT-2): in the opening hours
+    the customer gets the greeting and the menu, "2" asks the CPF, a bad one is asked
+    again, a valid one is saved on the contact and the ticket goes to Suporte's queue;
+    at night the out-of-hours text goes out and the ticket waits in the queue, open."""
+    from datetime import datetime
+
+    from backoffice.channels.base import Inbound
+    from backoffice.lib import after_commit
+    from backoffice.models import Connection, Message, Ticket
+    from backoffice.services import tickets
+    from backoffice.tenancy import acting_for
+
+    # the bot's answers are delivered eagerly: the provider is nowhere (refused at once)
+    app.config["WHATSAPP_API_URL"] = app.config["META_GRAPH_URL"] = "http://127.0.0.1:9/v21.0"
+
+    def chat(phone, *texts):
+        with acting_for(company_id):
+            for text_ in texts:
+                message = tickets.receive_inbound(
+                    db.session.get(Connection, whatsapp_id),
+                    Inbound(address=phone, phone=phone, name="Cliente Teste", text=text_))
+                after_commit.commit()
+            ticket = db.session.get(Ticket, message.ticket_id)
+            bot = db.session.scalars(select(Message.text).where(
+                Message.ticket_id == ticket.id, Message.author_kind == "bot")
+                .order_by(Message.id)).all()
+            return ticket, bot
+
+    with app.app_context():
+        assert load_demo() is True
+        whatsapp = db.session.scalar(select(Connection).where(Connection.kind == "whatsapp"))
+        company_id, whatsapp_id = whatsapp.company_id, whatsapp.id
+
+        timeline.set(datetime(2026, 12, 1, 15, 0))  # Tuesday, 12:00 in São Paulo
+        ticket, bot = chat("5511911112222", "oi", "2", "123", "111.444.777-35")
+        assert bot[0].startswith("Olá, Cliente Teste!") and "2 - Suporte" in bot[1]
+        assert "CPF" in bot[2] and "não parece válido" in bot[3]
+        assert (ticket.status, ticket.department.name) == ("waiting", "Suporte")
+        assert ticket.contact.document == "11144477735"
+
+        timeline.set(datetime(2026, 12, 1, 23, 30))  # 20:30 in São Paulo
+        ticket, bot = chat("5511955556666", "oi")
+        assert len(bot) == 1 and "fora do horário" in bot[0]
+        assert ticket.is_open and ticket.department_id is None

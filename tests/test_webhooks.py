@@ -56,6 +56,7 @@ def test_WHK_1_event_catalogue_lists_the_events_the_app_emits():
     assert list(events.EVENTS) == [
         "ticket.created", "ticket.updated", "ticket.status_changed", "ticket.transferred",
         "message.created", "message.status_changed", "contact.created", "contact.updated",
+        "survey.answered",  # issue 13 (RAT-1)
     ]
     assert events.label("ticket.transferred") == "Atendimento transferido"
 

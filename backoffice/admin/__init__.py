@@ -8,11 +8,13 @@ from flask_babel import lazy_gettext as _l
 from ..i18n import TRANSLATIONS
 from ..models import (
     AuditLog, Company, CompanySettings, Connection, Contact, ContactField, Department,
-    FarewellMessage, Holiday,
+    FarewellMessage, Flow, Holiday,
     MessageTemplate, Pause, Period, PermissionGroup, Plan, ProviderTemplate, Reason, Tag,
     TelephonySettings, User, Webhook,
 )
+from ..models.automation import AutomationRule, ScheduledMessage
 from .audit import AuditLogView
+from .automations import AutomationRuleView
 from .base import HomeView
 from .catalog import ReasonView, TagView
 from .company import CompanyView
@@ -21,12 +23,14 @@ from .contacts import ContactFieldView, ContactView
 from .data import DataView
 from .departments import DepartmentView
 from .farewells import FarewellMessageView
+from .flows import FlowView
 from .mail import MailOutboxView
 from .pages import AboutView, AccountView
 from .pauses import PauseView
 from .provider_templates import ProviderTemplateView
 from .saas import PlanView, SaasCompanyView
 from .schedule import HolidayView, PeriodView
+from .scheduled import ScheduledMessageView
 from .telephony import TelephonyView
 from .templates import MessageTemplateView, SettingsView
 from .updates import UpdatesView
@@ -52,6 +56,9 @@ def init_admin(app) -> Admin:
 
     admin.add_menu_item(InboxMenuLink(name=_l("Atendimento"), url="/inbox/"))  # first after Início
     admin.add_view(ContactView(Contact, name=_l("Contatos"), endpoint="contacts"))
+    # AUT-5: a module of its own in the manual (seeds/000), next to Contatos
+    admin.add_view(ScheduledMessageView(ScheduledMessage, name=_l("Agendamentos"),
+                                        endpoint="scheduled"))
     # "Configurações" in the order of the NexChat manual (seeds/002), so an admin who knows
     # it finds everything where expected; Usuários and Auditoria under "Administração".
     admin.add_view(CompanyView(Company, name=_l("Empresa"), endpoint="company",
@@ -85,6 +92,10 @@ def init_admin(app) -> Admin:
                                category=CAT_CONFIG))
     admin.add_view(ContactFieldView(ContactField, name=_l("Campos de contato"),
                                     endpoint="contact_fields", category=CAT_CONFIG))
+    admin.add_view(FlowView(Flow, name=_l("Fluxos de chatbot"), endpoint="flows",
+                            category=CAT_CONFIG))
+    admin.add_view(AutomationRuleView(AutomationRule, name=_l("Automações"),
+                                      endpoint="automations", category=CAT_CONFIG))
     admin.add_view(DataView(name=_l("Importar/exportar registros"), endpoint="data",
                             category=CAT_CONFIG))
     admin.add_view(UserView(User, name=_l("Usuários"), endpoint="users", category=CAT_ADMIN))

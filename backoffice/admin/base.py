@@ -25,7 +25,7 @@ from werkzeug.utils import secure_filename
 from wtforms.validators import ValidationError
 
 from ..extensions import db
-from ..services import RuleError, as_id, audit, data_jobs
+from ..services import RuleError, as_id, audit, data_jobs, messages
 from ..tenancy import TenantViolation, current_company_id, owned_by_tenant, scope
 from .fields import (
     StrictAjaxSelectField,
@@ -290,6 +290,31 @@ class TenantModelView(SecureModelView):
         super().on_model_change(form, model, is_created)
 
 
+class MessageFieldsMixin:
+    """Forms with message fields (DEP-8): the fields named in `message_fields` show the
+    variables a message may hold; `prepare_form(form)` is the one place a screen fills
+    its form's dynamic parts (choices of the company's rows), on create and edit alike.
+    Mix in before the base view."""
+
+    message_fields: tuple[str, ...] = ()
+
+    def prepare_form(self, form):
+        return form
+
+    def _prepared(self, form):
+        for name in self.message_fields:
+            field = getattr(form, name, None)
+            if field is not None:
+                field.description = _("Variáveis: %(help)s", help=messages.variables_help())
+        return self.prepare_form(form)
+
+    def create_form(self, obj=None):
+        return self._prepared(super().create_form(obj))
+
+    def edit_form(self, obj=None):
+        return self._prepared(super().edit_form(obj))
+
+
 class VisibleRowsMixin:
     """A screen showing only some of the company's rows to some users (personal tags,
     carteiras): `_visible(query)` narrows the list, the count, the export and every
@@ -428,6 +453,10 @@ class HomeView(AdminIndexView):
         team = minutes = None
         if visibility.supervises(user):
             team = presence.team_status(user.company_id)
+        ratings = None
         if presence.is_agent(user):
+            from ..automation import survey  # RAT-1: the agent's score this month
+
             minutes = {scope: presence.minutes_by_status(user, scope) for scope in presence.SCOPES}
-        return self.render("admin/home.html", team=team, minutes=minutes)
+            ratings = survey.agent_month(user)
+        return self.render("admin/home.html", team=team, minutes=minutes, ratings=ratings)

@@ -8,7 +8,7 @@ from wtforms.validators import InputRequired, Length, ValidationError
 from ..services import farewells as rules
 from ..services import messages
 from ..tenancy import current_company_id
-from .base import TenantModelView, local_datetime
+from .base import MessageFieldsMixin, TenantModelView, local_datetime
 
 
 def _known_variables(form, field):
@@ -17,8 +17,9 @@ def _known_variables(form, field):
         raise ValidationError(messages.unknown_variables_message(unknown))
 
 
-class FarewellMessageView(TenantModelView):
+class FarewellMessageView(MessageFieldsMixin, TenantModelView):
     area = "farewells"
+    message_fields = ("body",)
     can_view_details = True
     column_list = ["title", "body", "active", "created_at"]
     column_details_list = ["title", "body", "active", "created_at"]
@@ -47,16 +48,6 @@ class FarewellMessageView(TenantModelView):
                    "description": _l("Só mensagens ativas são oferecidas ao encerrar um "
                                      "atendimento.")},
     }
-
-    def _with_help(self, form):
-        form.body.description = _l("Variáveis: %(help)s", help=messages.variables_help())
-        return form
-
-    def create_form(self, obj=None):
-        return self._with_help(super().create_form(obj))
-
-    def edit_form(self, obj=None):
-        return self._with_help(super().edit_form(obj))
 
     def validate_change(self, form, model, is_created):
         model.company_id = model.company_id or current_company_id()

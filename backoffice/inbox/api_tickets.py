@@ -50,7 +50,8 @@ def _detail(user, ticket: Ticket) -> dict:
                    "accepted_at": serialize.iso(ticket.accepted_at),
                    "reason": ({"id": ticket.reason.id, "name": ticket.reason.name}
                               if ticket.reason_id and ticket.reason else None),
-                   "close_note": ticket.close_note},
+                   "close_note": ticket.close_note,
+                   "survey": serialize.survey(ticket)},  # AUT-3, RAT-1
         "messages": messages_json(rows, connection, user),
         "has_more": more,
         "reasons": [{"id": r.id, "name": r.name} for r in tickets.reasons_for(ticket)],

@@ -416,3 +416,19 @@ def events(ticket: Ticket, limit: int = EVENTS) -> list[dict]:
             "detail": data.get("detail") or None,
         })
     return out
+
+
+def survey(ticket: Ticket) -> dict | None:
+    """The ticket's satisfaction survey (AUT-3, RAT-1) for the inbox's panel: None when
+    none was asked."""
+    from ..models.automation import SURVEY_NPS, SURVEY_STATUSES, SurveyAnswer
+
+    found = db.session.scalar(select(SurveyAnswer).where(
+        SurveyAnswer.ticket_id == ticket.id, SurveyAnswer.company_id == ticket.company_id))
+    if found is None:
+        return None
+    return {"status": found.status,
+            "status_label": str(SURVEY_STATUSES.get(found.status, found.status)),
+            "score": found.score, "max": 10 if found.scale == SURVEY_NPS else 5,
+            "scale": found.scale, "comment": found.comment,
+            "answered_at": iso(found.answered_at)}

@@ -11,6 +11,8 @@ Create Date: 2026-12-04
 
 Generated with `flask db migrate`.
 """
+import json
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -20,6 +22,27 @@ revision = '0011'
 down_revision = '0010'
 branch_labels = None
 depends_on = None
+
+
+# The screens of this revision (Fluxos de chatbot, Automações, Agendamentos) go to the
+# groups that already manage the company's configuration (every right on departments and
+# connections), so existing administrators see them after the upgrade.
+ADMIN_MARK = [f"{area}.{action}" for area in ("departments", "connections")
+              for action in ("view", "create", "edit", "delete")]
+RIGHTS_0011 = [f"{area}.{action}" for area in ("flows", "automations", "scheduled")
+               for action in ("view", "create", "edit", "delete")]
+
+
+def grant_new_rights():
+    groups = sa.table("permission_group", sa.column("id", sa.Integer), sa.column("kind", sa.String),
+                      sa.column("rights", sa.JSON))
+    conn = op.get_bind()
+    rows = conn.execute(sa.select(groups.c.id, groups.c.kind, groups.c.rights))
+    for gid, kind, rights in list(rows):
+        rights = json.loads(rights) if isinstance(rights, str) else list(rights or [])
+        if kind == "system" and set(ADMIN_MARK) <= set(rights):
+            new = rights + [r for r in RIGHTS_0011 if r not in rights]
+            conn.execute(groups.update().where(groups.c.id == gid).values(rights=new))
 
 
 def upgrade():
@@ -189,7 +212,7 @@ def upgrade():
         batch_op.add_column(sa.Column('automation_marks', sa.JSON(none_as_null=True), nullable=True))
         batch_op.create_index('ix_ticket_due', ['due_at'], unique=False, postgresql_where=sa.text('due_at IS NOT NULL'), sqlite_where=sa.text('due_at IS NOT NULL'))
 
-
+    grant_new_rights()
 
 def downgrade():
     with op.batch_alter_table('ticket', schema=None) as batch_op:

@@ -58,7 +58,8 @@ def test_PLT_2_admin_logs_in_and_sees_portuguese_panel(page, live_server, demo, 
         expect(nav.get_by_role("link", name=entry, exact=True)).to_be_visible()
     nav.get_by_role("link", name="Configurações", exact=True).click()
     # the manual's order (seeds/002): Empresa first, Permissões among the settings; the
-    # synced WhatsApp templates (issue 12) beside their connections
+    # synced WhatsApp templates (issue 12) beside their connections; the chatbot flows and
+    # automation rules (issue 13) after the settings they use
     config = nav.locator(".dropdown-menu.show .dropdown-item")
     expect(config).to_have_text(["Empresa", "Departamentos", "Conexões", "Modelos do WhatsApp",
                                  "Etiquetas",
@@ -66,6 +67,7 @@ def test_PLT_2_admin_logs_in_and_sees_portuguese_panel(page, live_server, demo, 
                                  "Mensagens de despedida", "Controle de pausa", "Webhooks",
                                  "Central de Telefonia", "Permissões", "Parâmetros",
                                  "Períodos de atendimento", "Feriados", "Campos de contato",
+                                 "Fluxos de chatbot", "Automações",
                                  "Importar/exportar registros"])
 
 

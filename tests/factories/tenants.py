@@ -3,10 +3,12 @@ isolation tests can look for one company's rows in the other's pages."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from backoffice.extensions import db
-from backoffice.models import AuditLog, Contact, ContactField, MessageTemplate, ProviderTemplate
+from backoffice.models import (AuditLog, Contact, ContactField, Flow, MessageTemplate,
+                               ProviderTemplate)
+from backoffice.models.automation import AutomationRule, ScheduledMessage
 from backoffice.services.settings import get_settings
 
 from .catalog import gen_farewell, gen_reason, gen_tag
@@ -100,4 +102,28 @@ def populate_company(name: str, key: str) -> Tenant:
     db.session.flush()
     tenant.labels.update({"contacts": contact.name, "contact_fields": field.label})
     tenant.ids.update({"contacts": contact.id, "contact_fields": field.id})
+    flow = Flow(company_id=company.id, name=f"Fluxo exclusivo {key.upper()}",
+                draft={"nodes": {"1": {"type": "start", "x": 60, "y": 160, "data": {},
+                                       "next": {}}}})
+    db.session.add(flow)
+    db.session.flush()
+    tenant.labels["flows"] = flow.name
+    tenant.ids["flows"] = flow.id
+    # Agendamentos (AUT-5): a schedule for the exclusive contact on the exclusive connection
+    scheduled = ScheduledMessage(company_id=company.id, contact_id=contact.id,
+                                 connection_id=connection.id,
+                                 text=f"Agendamento exclusivo {key.upper()}",
+                                 send_at=datetime(2030, 1, 2, 12, 0), created_by_id=admin.id)
+    db.session.add(scheduled)
+    db.session.flush()
+    tenant.labels["scheduled"] = scheduled.text
+    tenant.ids["scheduled"] = scheduled.id
+    # Automações (AUT-8): a manual rule adding the exclusive tag
+    rule = AutomationRule(company_id=company.id, name=f"Automação exclusiva {key.upper()}",
+                          trigger="manual", conditions=[],
+                          actions=[{"type": "add_tag", "tag_id": tag.id}])
+    db.session.add(rule)
+    db.session.flush()
+    tenant.labels["automations"] = rule.name
+    tenant.ids["automations"] = rule.id
     return tenant

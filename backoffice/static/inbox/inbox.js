@@ -989,6 +989,14 @@
     $("info-channel").textContent = t.connection ? t.connection.kind_label + " · " + t.connection.name : "—";
     $("info-department").textContent = t.department ? t.department.name : T.no_department;
     $("info-agent").textContent = t.agent ? t.agent.name : T.unassigned;
+    // AUT-3, RAT-1: the survey's score ("4/5"), shown once the ticket had a survey
+    var sv = t.survey;
+    document.querySelectorAll(".survey-info").forEach(function (node) { show(node, !!sv); });
+    if (sv) {
+      $("info-survey").textContent = sv.score !== null && sv.score !== undefined
+        ? sv.score + "/" + sv.max + (sv.comment ? " · " + sv.comment : "")
+        : (sv.status === "asked" || sv.status === "comment" ? T.survey_waiting : T.survey_none);
+    }
     var tags = $("info-tags");
     clear(tags);
     visibleTags(t.tags).forEach(function (tag) { tags.appendChild(tagBadge(tag)); });
@@ -1144,6 +1152,49 @@
     });
   }
 
+  // --- manual automations on the selection (AUT-8, BLK-1) -------------------------------------------
+
+  function renderAutomationConfirm() {
+    var select = $("automation-rule");
+    var chosen = select.options[select.selectedIndex];
+    $("automation-confirm").textContent = chosen && chosen.value ?
+      fmt(T.automation_confirm, {name: chosen.textContent, n: selectedIds().length}) : "";
+  }
+
+  function openAutomation() {
+    if (!selectedIds().length) { showAlert(T.select_some, "warning"); return; }
+    api("GET", "/inbox/api/automations").then(function (data) {
+      if (!data.automations.length) { showAlert(T.no_manual_automations, "warning"); return; }
+      var select = $("automation-rule");
+      clear(select);
+      data.automations.forEach(function (r) { select.appendChild(option(String(r.id), r.name)); });
+      renderAutomationConfirm();
+      openModal("modal-automation");
+    }, function (err) { showAlert(err.message); });
+  }
+
+  function runAutomation() {
+    var ids = selectedIds();
+    var button = $("automation-submit");
+    if (!ids.length) { modalError("modal-automation", T.select_some); return; }
+    button.disabled = true;
+    api("POST", "/inbox/api/tickets/bulk/automation",
+        {rule_id: Number($("automation-rule").value), ticket_ids: ids}).then(function (data) {
+      var lines = [data.message];
+      if (data.errors.length) {
+        lines.push(fmt(T.bulk_errors, {n: data.errors.length}));
+        data.errors.forEach(function (e) { lines.push("• " + (e.protocol || "#" + e.id) + ": " + e.error); });
+      }
+      closeModals();
+      showAlert(lines.join("\n"), data.errors.length ? "warning" : "success");
+      S.selected = {};
+      data.errors.forEach(function (e) { if (S.byId[e.id]) { S.selected[e.id] = true; } });
+      loadList(true);
+      if (S.currentId && ids.indexOf(S.currentId) >= 0) { openTicket(S.currentId, true); }
+    }, function (err) { modalError("modal-automation", err.message); })
+      .then(function () { button.disabled = false; });
+  }
+
   // --- composer (MSG-1, MSG-2) --------------------------------------------------------------------
 
   function renderAttachmentChip() {
@@ -1188,6 +1239,78 @@
       button.disabled = !!(S.detail && S.detail.reply_block) || windowClosed();
       $("composer-text").focus();
     });
+  }
+
+  // --- scheduled messages (AUT-5): the composer's "Agendar" ------------------------------------
+
+  function renderScheduled(items) {
+    var list = $("schedule-list"), modal = $("modal-schedule");
+    clear(list);
+    show($("schedule-empty"), !items.length);
+    items.forEach(function (item) {
+      var button = el("button", {className: "btn btn-sm btn-link text-danger py-0",
+                                 text: modal.getAttribute("data-cancel"), attrs: {type: "button"}});
+      button.addEventListener("click", function () { cancelScheduled(item, button); });
+      var repeat = item.repeat !== "none" ? " (" + item.repeat_label + ")" : "";
+      list.appendChild(el("li", {className: "mb-1"}, [
+        el("span", {className: "font-weight-bold", text: item.send_at_local}),
+        el("span", {text: " · " + item.summary + repeat}), button]));
+    });
+  }
+
+  function scheduleNotice(data) {
+    $("schedule-notice").textContent = (data && data.message) || "";
+    show($("schedule-notice"), !!(data && data.message));
+    $("schedule-warning").textContent = (data && data.warning) || "";
+    show($("schedule-warning"), !!(data && data.warning));
+  }
+
+  function openSchedule() {
+    if (!S.currentId || !S.detail) { return; }
+    var id = S.currentId;
+    $("schedule-text").value = $("composer-text").value;
+    $("schedule-repeat").value = "none";
+    scheduleNotice(null);
+    renderScheduled([]);
+    openModal("modal-schedule");
+    api("GET", "/inbox/api/tickets/" + id + "/scheduled").then(function (data) {
+      if (S.currentId !== id) { return; }
+      $("schedule-date").value = data.defaults.date;
+      $("schedule-time").value = data.defaults.time;
+      renderScheduled(data.scheduled);
+    }).catch(function (err) { modalError("modal-schedule", err.message); });
+  }
+
+  function submitSchedule(ev) {
+    ev.preventDefault();
+    var id = S.currentId, button = $("schedule-submit");
+    if (!id) { return; }
+    button.disabled = true;
+    scheduleNotice(null);
+    api("POST", "/inbox/api/tickets/" + id + "/schedule", {
+      text: $("schedule-text").value, date: $("schedule-date").value,
+      time: $("schedule-time").value, repeat: $("schedule-repeat").value
+    }).then(function (data) {
+      var error = $("modal-schedule").querySelector(".modal-error");
+      show(error, false);
+      scheduleNotice(data);
+      renderScheduled(data.scheduled);
+      if (S.currentId === id && $("composer-text").value === $("schedule-text").value) {
+        $("composer-text").value = "";
+      }
+      showAlert(data.message, "success");
+    }).catch(function (err) { modalError("modal-schedule", err.message); })
+      .then(function () { button.disabled = false; });
+  }
+
+  function cancelScheduled(item, button) {
+    if (!window.confirm($("modal-schedule").getAttribute("data-cancel-confirm"))) { return; }
+    var id = S.currentId;
+    button.disabled = true;
+    api("POST", "/inbox/api/tickets/" + id + "/scheduled/cancel", {id: item.id}).then(function (data) {
+      scheduleNotice(data);
+      renderScheduled(data.scheduled);
+    }).catch(function (err) { button.disabled = false; modalError("modal-schedule", err.message); });
   }
 
   function hideQuickReplies() {
@@ -1423,6 +1546,11 @@
       show($("connection-state"), true);
     });
     socket.on("ticket.updated", onTicketUpdated);
+    // AUT-1: a period opened on tickets that waited out of hours
+    socket.on("queue.opened", function (data) {
+      (data && data.tickets || []).forEach(onTicketUpdated);
+      if (data && data.count) { showAlert(fmt(T.queue_opened, {n: data.count}), "info"); }
+    });
     socket.on("ticket.removed", function (data) {
       var id = data && data.id;
       removeTicket(id);
@@ -1492,6 +1620,12 @@
       if (!selectedIds().length) { showAlert(T.select_some, "warning"); return; }
       openTransfer(true);
     });
+    $("btn-bulk-automation").addEventListener("click", openAutomation);
+    $("automation-rule").addEventListener("change", renderAutomationConfirm);
+    $("form-automation").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      runAutomation();
+    });
 
     $("btn-accept").addEventListener("click", function () { act("accept"); });
     $("btn-reopen").addEventListener("click", function () { act("reopen"); });
@@ -1521,6 +1655,8 @@
 
     $("btn-older").addEventListener("click", loadOlder);
     $("btn-send").addEventListener("click", sendMessage);
+    $("btn-schedule").addEventListener("click", openSchedule);
+    $("form-schedule").addEventListener("submit", submitSchedule);
     $("pt-select").addEventListener("change", chooseProviderTemplate);
     $("pt-send").addEventListener("click", sendProviderTemplate);
     $("composer-text").addEventListener("keydown", onComposerKey);
