@@ -294,25 +294,32 @@ def transfer(ticket: Ticket, user: User, department_id=None, agent_id=None,
     if target_agent is not None and target_agent.id == ticket.agent_id and target_department is source:
         raise RuleError(_("O atendimento já está com %(name)s.", name=target_agent.name))
 
+    _move(ticket, target_department, target_agent, user, observation=observation)
+    return ticket
+
+
+def _move(ticket: Ticket, department: Department | None, agent: User | None,
+          user: User | None, **history) -> None:
+    """Put the ticket in `department`'s queue, or with `agent` (open), with its history
+    line, the source department's DEP-6 transfer message and the event."""
+    source = ticket.department
     previous_agent_id = ticket.agent_id
-    ticket.department_id = target_department.id if target_department else None
-    ticket.department = target_department
-    ticket.agent_id = target_agent.id if target_agent else None
-    ticket.agent = target_agent
-    if target_agent is None:
+    ticket.department_id = department.id if department else None
+    ticket.department = department
+    ticket.agent_id = agent.id if agent else None
+    ticket.agent = agent
+    if agent is None:
         ticket.status = WAITING
         ticket.queued_at = utcnow()
     else:
         ticket.status = OPEN
-    _event(ticket, "transferred", user, observation=observation,
-           from_department_id=source.id if source else None,
-           to_department_id=ticket.department_id, to_agent_id=ticket.agent_id)
-    if source is not None and target_department is not source:  # DEP-6 transfer message
+    _event(ticket, "transferred", user, from_department_id=source.id if source else None,
+           to_department_id=ticket.department_id, to_agent_id=ticket.agent_id, **history)
+    if source is not None and department is not source:  # DEP-6 transfer message
         _system_message(ticket, messages.action_message(
-            source, "transfer", _context(ticket, target_agent, target_department)), user)
+            source, "transfer", _context(ticket, agent, department)), user)
     events.emit("ticket.transferred", ticket=ticket,
                 from_department_id=source.id if source else None, from_agent_id=previous_agent_id)
-    return ticket
 
 
 def _agent_for(company_id: int, agent_id, department: Department | None) -> User:
@@ -394,32 +401,14 @@ def close(ticket: Ticket, user: User, reason_id=None, farewell_id=None,
 
 
 def route(ticket: Ticket, department: Department | None, agent: User | None = None, *,
-          source: str, system_text: bool = True) -> Ticket:
+          source: str) -> Ticket:
     """Move the ticket to `department`'s queue, or to `agent` (open), on behalf of an
     automation (chatbot transfer node, automation rule): no user is checked, the history
     says which automation did it (`source`, e.g. "Fluxo Atendimento v3")."""
     _require_open(ticket)
-    source_department = ticket.department
-    previous_agent_id = ticket.agent_id
-    if department is not None:
-        ticket.department_id, ticket.department = department.id, department
-    ticket.agent_id = agent.id if agent else None
-    ticket.agent = agent
-    if agent is None:
-        ticket.status = WAITING
-        ticket.queued_at = utcnow()
-    else:
-        ticket.status = OPEN
+    if agent is not None:  # no one accepts it: it is the agent's from now on
         ticket.accepted_at = ticket.accepted_at or utcnow()
-    _event(ticket, "transferred", None, automatic=True, source=source,
-           from_department_id=source_department.id if source_department else None,
-           to_department_id=ticket.department_id, to_agent_id=ticket.agent_id)
-    if system_text and source_department is not None and ticket.department is not source_department:
-        _system_message(ticket, messages.action_message(
-            source_department, "transfer", _context(ticket, agent, ticket.department)))
-    events.emit("ticket.transferred", ticket=ticket,
-                from_department_id=source_department.id if source_department else None,
-                from_agent_id=previous_agent_id)
+    _move(ticket, department or ticket.department, agent, None, automatic=True, source=source)
     return ticket
 
 

@@ -370,8 +370,8 @@ class TicketPort(Port):
         if self.ticket.is_open and self.ticket.department is not None:
             token = _handing_over.set(True)
             try:
-                tickets.route(self.ticket, self.ticket.department, None, source=self.source,
-                              system_text=False)
+                # the same department: no DEP-6 transfer message goes out
+                tickets.route(self.ticket, self.ticket.department, None, source=self.source)
             finally:
                 _handing_over.reset(token)
         return "handover"
