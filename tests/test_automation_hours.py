@@ -9,23 +9,21 @@ import pytest
 from sqlalchemy import select
 
 from backoffice.automation import business_hours, timers
-from backoffice.channels.base import Inbound
 from backoffice.extensions import db
-from backoffice.lib import after_commit
 from backoffice.models import (
     Company,
     Holiday,
-    Message,
     Period,
     PeriodSchedule,
     Ticket,
     TicketEvent,
 )
-from backoffice.models.tickets import AUTHOR_SYSTEM, OUT, WAITING
+from backoffice.models.tickets import AUTHOR_SYSTEM, WAITING
 from backoffice.services import hours
 from backoffice.services.hours import next_opening
-from backoffice.services import tickets as ticket_rules
-from tests.factories import gen_agent_setup, gen_company, gen_holiday, gen_period
+from tests.factories import (
+    gen_agent_setup, gen_company, gen_holiday, gen_inbound, gen_period, sent_texts,
+)
 
 WEEKDAYS = [0, 1, 2, 3, 4]
 
@@ -106,17 +104,13 @@ def desk(app, timeline):
         yield setup
 
 
-def _inbound(setup, text="Oi", address="cliente-noite"):
-    message = ticket_rules.receive_inbound(setup.connection, Inbound(address=address, text=text),
-                                           setup.department)
-    after_commit.commit()
+def _inbound(setup, text="Oi", address="cliente-noite") -> Ticket:
+    message = gen_inbound(setup.connection, text, address, setup.department)
     return db.session.get(Ticket, message.ticket_id)
 
 
 def _system_texts(ticket) -> list[str]:
-    return list(db.session.scalars(
-        select(Message.text).where(Message.ticket_id == ticket.id, Message.direction == OUT,
-                                   Message.author_kind == AUTHOR_SYSTEM).order_by(Message.id)))
+    return sent_texts(ticket, AUTHOR_SYSTEM)
 
 
 def test_AUT_1_out_of_hours_message_once_per_closed_spell(desk, timeline):

@@ -9,14 +9,13 @@ import pytest
 from sqlalchemy import select
 
 from backoffice.automation import timers
-from backoffice.channels.base import Inbound
 from backoffice.extensions import db
 from backoffice.lib import after_commit
-from backoffice.models import Message, Ticket, TicketEvent
+from backoffice.models import Ticket, TicketEvent
 from backoffice.models.automation import Flow, FlowRun, FlowVersion
-from backoffice.models.tickets import AUTHOR_SYSTEM, CLOSED, OPEN, OUT, WAITING
+from backoffice.models.tickets import AUTHOR_SYSTEM, CLOSED, OPEN, WAITING
 from backoffice.services import tickets as ticket_rules
-from tests.factories import gen_agent_setup
+from tests.factories import gen_agent_setup, gen_inbound, sent_texts
 
 START = datetime(2026, 12, 1, 12, 0)
 
@@ -38,9 +37,7 @@ def desk(app, timeline):
 
 
 def _inbound(setup, text="Oi", address="cliente-fila") -> Ticket:
-    message = ticket_rules.receive_inbound(setup.connection, Inbound(address=address, text=text),
-                                           setup.department)
-    after_commit.commit()
+    message = gen_inbound(setup.connection, text, address, setup.department)
     return db.session.get(Ticket, message.ticket_id)
 
 
@@ -51,9 +48,7 @@ def _tick_at(timeline, at: datetime) -> None:
 
 
 def _system_texts(ticket) -> list[str]:
-    return list(db.session.scalars(
-        select(Message.text).where(Message.ticket_id == ticket.id, Message.direction == OUT,
-                                   Message.author_kind == AUTHOR_SYSTEM).order_by(Message.id)))
+    return sent_texts(ticket, AUTHOR_SYSTEM)
 
 
 def test_DEP_5_queue_ticket_closes_at_the_exact_minute(desk, timeline):

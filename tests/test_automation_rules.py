@@ -11,10 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from backoffice.automation import timers
-from backoffice.channels.base import Inbound
 from backoffice.extensions import db
 from backoffice.lib import after_commit
-from backoffice.models import Message, MessageTemplate, Ticket, TicketEvent
+from backoffice.models import MessageTemplate, Ticket, TicketEvent
 from backoffice.models.automation import Flow
 from backoffice.models.tickets import AUTHOR_BOT, CLOSED, OPEN, WAITING
 from backoffice.services import tickets as ticket_rules
@@ -24,12 +23,14 @@ from tests.factories import (
     gen_connection,
     gen_department,
     gen_group,
+    gen_inbound,
     gen_period,
     gen_published_flow,
     gen_reason,
     gen_rule,
     gen_tag,
     gen_user,
+    sent_texts,
 )
 
 
@@ -56,10 +57,7 @@ def world(app, timeline):
 
 
 def inbound(connection, text="Oi", address="cliente-1", department=None, name="Maria Silva"):
-    message = ticket_rules.receive_inbound(connection, Inbound(address=address, name=name,
-                                                               text=text), department)
-    after_commit.commit()
-    return message
+    return gen_inbound(connection, text, address, department, name)
 
 
 def history(ticket, kind="automation"):
@@ -69,8 +67,7 @@ def history(ticket, kind="automation"):
 
 
 def bot_texts(ticket):
-    return list(db.session.scalars(select(Message.text).where(
-        Message.ticket_id == ticket.id, Message.author_kind == AUTHOR_BOT).order_by(Message.id)))
+    return sent_texts(ticket, AUTHOR_BOT)
 
 
 # --- conditions ------------------------------------------------------------------------------

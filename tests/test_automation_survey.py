@@ -11,10 +11,9 @@ from sqlalchemy import select
 
 from backoffice import events
 from backoffice.automation import survey, timers
-from backoffice.channels.base import Inbound
 from backoffice.extensions import db
 from backoffice.lib import after_commit
-from backoffice.models import Message, Ticket
+from backoffice.models import Ticket
 from backoffice.models.automation import (
     SURVEY_ANSWERED,
     SURVEY_ASKED,
@@ -22,9 +21,9 @@ from backoffice.models.automation import (
     SURVEY_EXPIRED,
     SurveyAnswer,
 )
-from backoffice.models.tickets import AUTHOR_SYSTEM, CLOSED, OUT
+from backoffice.models.tickets import AUTHOR_SYSTEM, CLOSED
 from backoffice.services import tickets as ticket_rules
-from tests.factories import gen_agent_setup
+from tests.factories import gen_agent_setup, gen_inbound, sent_texts
 
 QUESTION = "Olá {{nome_cliente}}, que nota de 1 a 5 você dá ao atendimento?"
 
@@ -62,16 +61,12 @@ def _close(setup) -> Ticket:
 
 
 def _inbound(setup, text, address="cliente-1") -> Ticket:
-    message = ticket_rules.receive_inbound(setup.connection, Inbound(address=address, text=text),
-                                           setup.department)
-    after_commit.commit()
+    message = gen_inbound(setup.connection, text, address, setup.department)
     return db.session.get(Ticket, message.ticket_id)
 
 
 def _system_texts(ticket) -> list[str]:
-    return list(db.session.scalars(
-        select(Message.text).where(Message.ticket_id == ticket.id, Message.direction == OUT,
-                                   Message.author_kind == AUTHOR_SYSTEM).order_by(Message.id)))
+    return sent_texts(ticket, AUTHOR_SYSTEM)
 
 
 def _answer(ticket) -> SurveyAnswer:

@@ -12,7 +12,6 @@ from sqlalchemy import select
 
 from backoffice.automation import timers
 from backoffice.automation.flows import engine, service
-from backoffice.channels.base import Inbound
 from backoffice.extensions import db
 from backoffice.lib import after_commit
 from backoffice.models import ContactField, Message, MessageTemplate, Ticket, TicketEvent
@@ -22,7 +21,8 @@ from backoffice.models.automation import (
 from backoffice.models.tickets import AUTHOR_BOT, CLOSED, WAITING
 from backoffice.services import tickets
 from tests.factories import (
-    gen_company, gen_connection, gen_department, gen_period, gen_tag, gen_user,
+    gen_company, gen_connection, gen_department, gen_inbound, gen_period, gen_tag, gen_user,
+    sent_texts,
 )
 
 
@@ -67,14 +67,12 @@ def publish(world, g, name="Atendimento", entry=True, **fields) -> Flow:
 
 
 def say(world, text, address="visitante-1") -> Ticket:
-    message = tickets.receive_inbound(world.connection, Inbound(address=address, text=text))
-    after_commit.commit()
+    message = gen_inbound(world.connection, text, address)
     return db.session.get(Ticket, message.ticket_id)
 
 
 def bot_texts(ticket) -> list[str]:
-    return list(db.session.scalars(select(Message.text).where(
-        Message.ticket_id == ticket.id, Message.author_kind == AUTHOR_BOT).order_by(Message.id)))
+    return sent_texts(ticket, AUTHOR_BOT)
 
 
 def run_of(ticket) -> FlowRun:

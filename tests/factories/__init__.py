@@ -21,8 +21,8 @@ from .channels import AgentSetup, gen_agent_setup, gen_connection
 from .companies import PASSWORD, gen_company, gen_department, gen_group, gen_plan, gen_user
 from .hours import gen_holiday, gen_pause, gen_period
 from .inbox import (
-    PDF, PNG, file_storage, gen_contact, gen_incoming, gen_ticket, gen_tickets, incoming_messages,
-    row_count, upload,
+    PDF, PNG, file_storage, gen_contact, gen_inbound, gen_incoming, gen_ticket, gen_tickets,
+    incoming_messages, row_count, sent_texts, upload,
 )
 from .integrations import gen_telephony, gen_webhook
 from .tenants import Tenant, populate_company
@@ -30,12 +30,13 @@ from .webchat import PNG as WEBCHAT_PNG
 from .webchat import WebchatWorld, gen_webchat_world, png_file, set_show_agent_name
 
 __all__ = [
-    "incoming_messages", "row_count",
+    "incoming_messages", "row_count", "sent_texts",
     "PASSWORD", "PENDING", "PDF", "PNG", "WEBCHAT_PNG",
     "AgentSetup", "Tenant", "WebchatWorld",
     "gen_agent_setup", "gen_company", "gen_connection", "gen_contact", "gen_department",
-    "gen_farewell", "gen_group", "gen_holiday", "gen_incoming", "gen_pause", "gen_period",
-    "gen_plan", "gen_published_flow", "gen_reason", "gen_rule", "gen_tag", "gen_telephony", "gen_ticket", "gen_tickets",
-    "gen_user", "gen_webchat_world", "gen_webhook", "file_storage", "png_file",
-    "populate_company", "set_show_agent_name", "upload",
+    "gen_farewell", "gen_group", "gen_holiday", "gen_inbound", "gen_incoming", "gen_pause",
+    "gen_period", "gen_plan", "gen_published_flow", "gen_reason", "gen_rule", "gen_tag",
+    "gen_telephony", "gen_ticket", "gen_tickets", "gen_user", "gen_webchat_world",
+    "gen_webhook", "file_storage", "png_file", "populate_company", "set_show_agent_name",
+    "upload",
 ]

@@ -13,9 +13,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 
+from backoffice.channels.base import Inbound
 from backoffice.extensions import db
+from backoffice.lib import after_commit
 from backoffice.models import Connection, Department, Message, Ticket, User
-from backoffice.models.tickets import IN, OPEN
+from backoffice.models.tickets import IN, OPEN, OUT
 from backoffice.services import tickets as ticket_rules
 from backoffice.services.templates import Upload
 
@@ -83,6 +85,24 @@ def gen_tickets(connection: Connection, n: int, start: datetime | None = None, s
         out.append(gen_ticket(connection, contact_name=f"Cliente {i:03d}",
                               last_activity_at=start + step * i, **kwargs))
     return out
+
+
+def gen_inbound(connection: Connection, text: str = "Oi", address: str = "cliente-1",
+                department: Department | None = None, name: str | None = None) -> Message:
+    """A customer's message by the channels' own path (services.tickets.receive_inbound:
+    contact, ticket, automations), committed as the inbound job commits, so what the
+    automations queued after the commit runs too."""
+    message = ticket_rules.receive_inbound(
+        connection, Inbound(address=address, name=name, text=text), department)
+    after_commit.commit()
+    return message
+
+
+def sent_texts(ticket: Ticket, author_kind: str) -> list[str]:
+    """The texts sent on the ticket by `author_kind` ("bot", "system", "agent"), in order."""
+    return list(db.session.scalars(
+        select(Message.text).where(Message.ticket_id == ticket.id, Message.direction == OUT,
+                                   Message.author_kind == author_kind).order_by(Message.id)))
 
 
 def gen_incoming(ticket: Ticket, text: str | None = "Oi", upload: Upload | None = None):
