@@ -52,9 +52,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from databases import create_missing_database, remove_sqlite_file  # noqa: E402  (bench/ is the script's folder)
 
 import sqlalchemy  # noqa: E402
-from sqlalchemy import create_engine, event, func, insert, make_url, select, text  # noqa: E402
+from sqlalchemy import event, func, insert, select  # noqa: E402
 
 from backoffice import create_app  # noqa: E402
 from backoffice.automation import timers  # noqa: E402
@@ -94,18 +95,9 @@ FLOW_GRAPH = {"nodes": {
 
 
 def ensure_database(url: str) -> None:
-    """Create a missing PostgreSQL database through `postgres`; remove an old SQLite file."""
-    u = make_url(url)
-    if u.get_backend_name() == "sqlite":
-        if u.database and u.database != ":memory:" and Path(u.database).exists():
-            Path(u.database).unlink()
-        return
-    admin = create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                           {"n": u.database}):
-            conn.exec_driver_sql(f'CREATE DATABASE "{u.database}"')
-    admin.dispose()
+    """Create a missing PostgreSQL database; remove an old SQLite file."""
+    remove_sqlite_file(url)
+    create_missing_database(url)
 
 
 def rebuild_schema() -> None:

@@ -69,13 +69,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from databases import create_missing_database  # noqa: E402  (bench/ is the script's folder)
 
 import urllib3  # noqa: E402
 from flask import Flask, jsonify, request  # noqa: E402
 from itsdangerous import URLSafeTimedSerializer  # noqa: E402
 from sqlalchemy import (  # noqa: E402
-    Column, DateTime, Integer, MetaData, Table, Text, create_engine, func, insert, make_url,
-    select, text,
+    Column, DateTime, Integer, MetaData, Table, Text, create_engine, func, insert, select,
 )
 from werkzeug.serving import WSGIRequestHandler, make_server  # noqa: E402
 
@@ -124,15 +124,7 @@ def make_app(args) -> Flask:
 
 def ensure_database(url: str) -> None:
     """Create a missing PostgreSQL database through the `postgres` one."""
-    u = make_url(url.replace("postgresql://", "postgresql+psycopg://"))
-    if u.get_backend_name() != "postgresql":
-        return
-    admin = create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                           {"n": u.database}):
-            conn.exec_driver_sql(f'CREATE DATABASE "{u.database}"')
-    admin.dispose()
+    create_missing_database(url)
 
 
 @dataclass

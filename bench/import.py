@@ -53,6 +53,7 @@ import unicodedata
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from databases import create_missing_database  # noqa: E402  (bench/ is the script's folder)
 import people  # noqa: E402  (bench/ is on sys.path as the script's folder)
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_import"
@@ -188,20 +189,12 @@ def app_config(url: str, batch_size: int | None) -> dict:
 
 
 def ensure_database(url: str) -> None:
-    from sqlalchemy import create_engine, make_url, text
+    from sqlalchemy import make_url
 
-    u = make_url(url)
-    if u.get_backend_name() == "sqlite":
-        return
-    if u.database in ("test", "postgres"):
-        raise SystemExit(f"refusing to drop the tables of database {u.database!r}: use a "
-                         "database of its own")
-    admin = create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": u.database}):
-            conn.exec_driver_sql(f'CREATE DATABASE "{u.database}"')
-            print(f"created database {u.database}")
-    admin.dispose()
+    if make_url(url).database in ("test", "postgres"):
+        raise SystemExit(f"refusing to drop the tables of database {make_url(url).database!r}:"
+                         " use a database of its own")
+    create_missing_database(url)
 
 
 def rebuild(url: str) -> dict:

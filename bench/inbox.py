@@ -47,10 +47,11 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from databases import create_missing_database, remove_sqlite_file  # noqa: E402  (bench/ is the script's folder)
 
 import sqlalchemy  # noqa: E402
 from itsdangerous import URLSafeTimedSerializer  # noqa: E402
-from sqlalchemy import create_engine, event, func, make_url, select, text  # noqa: E402
+from sqlalchemy import event, func, select  # noqa: E402
 
 from backoffice import create_app  # noqa: E402
 from people import DDD, FIRST, LAST  # noqa: E402
@@ -141,19 +142,9 @@ FILES = [("comprovante.pdf", "application/pdf"), ("foto.jpg", "image/jpeg"),
 def ensure_database(url: str, keep: bool) -> None:
     """Create the PostgreSQL database through the `postgres` one when it is missing; remove
     the SQLite file unless the data is reused."""
-    u = make_url(url)
-    if u.get_backend_name() == "sqlite":
-        if u.database and u.database != ":memory:":
-            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
-            if not keep and Path(u.database).exists():
-                Path(u.database).unlink()
-        return
-    admin = create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": u.database}):
-            conn.exec_driver_sql(f'CREATE DATABASE "{u.database}"')
-            print(f"created database {u.database}")
-    admin.dispose()
+    if not keep:
+        remove_sqlite_file(url)
+    create_missing_database(url)
 
 
 class StatementCounter:
