@@ -123,16 +123,25 @@ def test_AUT_3_score_without_comment_is_kept_when_the_comment_never_comes(desk, 
     assert found.answered_at == datetime(2026, 12, 1, 12, 10)
 
 
-def test_AUT_3_invalid_score_is_asked_again_once(desk, timeline):
+def test_AUT_3_a_message_that_is_no_score_opens_a_new_conversation(desk, timeline):
+    """AUT-3 / nothing lost: a customer who writes something else instead of a score has
+    moved on; the survey ends and the message reaches the agents in a new ticket, never
+    the closed one."""
     ticket = _close(desk)
     asked = len(_system_texts(ticket))
-    _inbound(desk, "ótimo")
-    assert _answer(ticket).status == SURVEY_ASKED
-    assert len(_system_texts(ticket)) == asked + 2  # "não entendi" + the question again
-    _inbound(desk, "9")  # out of the 1-5 range: invalid again, the survey ends
+    new = _inbound(desk, "Preciso da segunda via do boleto")
+    assert new.id != ticket.id and new.is_open
+    assert new.preview == "Preciso da segunda via do boleto"
     assert _answer(ticket).status == SURVEY_EXPIRED
-    assert len(_system_texts(ticket)) == asked + 2
-    assert _inbound(desk, "4").id != ticket.id
+    assert len(_system_texts(ticket)) == asked  # no "não entendi" on the closed ticket
+    assert _inbound(desk, "4").id == new.id  # later messages follow the new conversation
+
+
+def test_AUT_3_a_score_out_of_range_is_no_answer(desk, timeline):
+    """AUT-3: "9" on a 1-5 survey is not a score: the survey ends, a new ticket opens."""
+    ticket = _close(desk)
+    assert _inbound(desk, "9").id != ticket.id
+    assert _answer(ticket).status == SURVEY_EXPIRED
 
 
 def test_RAT_1_nps_range(desk, timeline):

@@ -5,11 +5,13 @@ a contact, and was not closed for inactivity), a SurveyAnswer is created and the
 goes to the customer: the department's "Fluxo de comunicação da pesquisa" text (message
 variables filled in), or a default for its scale (CSAT 1 to 5, NPS 0 to 10).
 
-The customer's next message reaches the closed ticket (services.tickets.survey_ticket_of)
-and `on_inbound` reads it: a valid score ("4", "nota 4", "5 estrelas", "⭐⭐⭐⭐") is
-stored and an optional comment is asked; an invalid answer repeats the question once,
-a second one ends the survey (expired). The message after the score is the comment:
-answered, a thank-you, event "survey.answered".
+The customer's next message goes to the closed ticket only when it answers the survey
+(`claim`, registered in services.tickets.closed_ticket_claims): a valid score ("4",
+"nota 4", "5 estrelas", "⭐⭐⭐⭐"), or, after the score, any text as the comment. Anything
+else is the customer moving on: the survey ends (expired) and the message opens a new
+conversation as usual, so nothing a customer writes is left on a closed ticket.
+`on_inbound` then stores the score and asks for an optional comment, or stores the
+comment: answered, a thank-you, event "survey.answered".
 
 Timer "survey": without an answer for `survey_max_inactivity_minutes` (60 when empty)
 after the question, the department's timeout message (if any) goes out and the survey
@@ -24,7 +26,7 @@ from sqlalchemy import select
 
 from .. import events
 from ..extensions import db
-from ..models import TicketEvent
+from ..models import Ticket, TicketEvent
 from ..models.automation import (
     SURVEY_ANSWERED,
     SURVEY_ASKED,
@@ -44,13 +46,11 @@ DEFAULT_MINUTES = 60
 SOURCE = "Pesquisa de satisfação"  # stored in the history as is (pt-BR)
 QUESTIONS = {
     "csat": "Como você avalia o atendimento? Responda de 1 a 5.",
-    SURVEY_NPS: "De 0 a 10, quanto você recomendaria a {{nome_empresa}} a um amigo?",
+    SURVEY_NPS: "De 0 a 10, quanto você recomendaria a {{empresa}} a um amigo?",
 }
 RANGES = {"csat": (1, 5), SURVEY_NPS: (0, 10)}
-INVALID = "Não entendi sua resposta."
 ASK_COMMENT = "Obrigado! Quer deixar um comentário? (opcional)"
 THANKS = "Obrigado pela sua avaliação!"
-MARK_INVALID = "survey_invalid"  # Ticket.automation_marks: invalid answers so far
 
 _NUMBER = re.compile(r"(?<!\d)(\d{1,2})(?!\d)")
 _STARS = "⭐★"
@@ -122,18 +122,37 @@ def on_closed(ticket, now) -> None:
                           agent_id=ticket.agent_id, department_id=department.id,
                           scale=scale_of(department), status=SURVEY_ASKED, asked_at=now)
     db.session.add(survey)
-    _set_invalid(ticket, 0)
     _send(ticket, _question(ticket, survey), now)
     tickets.history(ticket, "survey", source=SOURCE, detail="Pesquisa enviada")
 
 
-def _set_invalid(ticket, count: int) -> None:
-    marks = dict(ticket.automation_marks or {})
-    if count:
-        marks[MARK_INVALID] = count
-    else:
-        marks.pop(MARK_INVALID, None)
-    ticket.automation_marks = marks or None
+def waiting_ticket(contact, connection) -> Ticket | None:
+    """The contact's closed ticket on this connection whose survey waits for them."""
+    return db.session.scalar(
+        select(Ticket).join(SurveyAnswer, SurveyAnswer.ticket_id == Ticket.id)
+        .where(Ticket.contact_id == contact.id, Ticket.connection_id == connection.id,
+               Ticket.status == CLOSED,
+               SurveyAnswer.status.in_((SURVEY_ASKED, SURVEY_COMMENT)))
+        .order_by(Ticket.id.desc()).limit(1))
+
+
+def claim(contact, connection, text: str | None) -> Ticket | None:
+    """services.tickets' hook: the closed ticket when `text` answers its survey, else
+    None (and a survey still waiting for its score ends: the customer moved on)."""
+    ticket = waiting_ticket(contact, connection)
+    if ticket is None:
+        return None
+    survey = answer_of(ticket, (SURVEY_ASKED, SURVEY_COMMENT))
+    if survey.status == SURVEY_COMMENT or parse_score(text, survey.scale) is not None:
+        return ticket
+    survey.status = SURVEY_EXPIRED
+    tickets.history(ticket, "survey", source=SOURCE, detail="Sem resposta válida")
+    timers.reschedule(ticket)
+    return None
+
+
+if claim not in tickets.closed_ticket_claims:
+    tickets.closed_ticket_claims.append(claim)
 
 
 def on_inbound(ticket, message, now) -> bool:
@@ -145,20 +164,10 @@ def on_inbound(ticket, message, now) -> bool:
     if survey.status == SURVEY_ASKED:
         score = parse_score(message.text, survey.scale)
         if score is None:
-            tries = int((ticket.automation_marks or {}).get(MARK_INVALID) or 0) + 1
-            if tries >= 2:
-                survey.status = SURVEY_EXPIRED
-                _set_invalid(ticket, 0)
-                tickets.history(ticket, "survey", source=SOURCE, detail="Sem resposta válida")
-                return True
-            _set_invalid(ticket, tries)
-            sending.queue(ticket, None, INVALID, author_kind=AUTHOR_SYSTEM)
-            _send(ticket, _question(ticket, survey), now)
-            return True
+            return False  # not reached: `claim` lets only answers in
         survey.score = score
         survey.status = SURVEY_COMMENT
         survey.answered_at = now  # the comment's wait counts from here
-        _set_invalid(ticket, 0)
         sending.queue(ticket, None, ASK_COMMENT, author_kind=AUTHOR_SYSTEM)
         return True
     # SURVEY_COMMENT: this message is the comment
@@ -210,7 +219,6 @@ def _fire(ticket, now: datetime) -> None:
     department = ticket.department
     _send(ticket, department.survey_timeout_message if department is not None else None, now)
     survey.status = SURVEY_EXPIRED
-    _set_invalid(ticket, 0)
     tickets.history(ticket, "survey", source=SOURCE, detail="Sem resposta")
 
 

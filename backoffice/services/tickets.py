@@ -9,6 +9,8 @@ error leaves nothing half-done.
 from __future__ import annotations
 
 from flask_babel import gettext as _
+from typing import Callable
+
 from sqlalchemy import or_, select
 
 from .. import events
@@ -122,17 +124,19 @@ def open_ticket_of(contact: Contact, connection: Connection) -> Ticket | None:
         .order_by(Ticket.id.desc()).limit(1))
 
 
-def survey_ticket_of(contact: Contact, connection: Connection) -> Ticket | None:
-    """The closed ticket whose satisfaction survey waits for this contact's answer
-    (AUT-3): their next message is the answer, not a new conversation."""
-    from ..models.automation import SURVEY_ASKED, SURVEY_COMMENT, SurveyAnswer
+# Automations that may take a customer's message into one of their CLOSED tickets instead
+# of a new conversation: (contact, connection, text) -> Ticket | None. The satisfaction
+# survey registers one (backoffice.automation.survey): services never import automation.
+closed_ticket_claims: list[Callable[[Contact, Connection, str | None], Ticket | None]] = []
 
-    return db.session.scalar(
-        select(Ticket).join(SurveyAnswer, SurveyAnswer.ticket_id == Ticket.id)
-        .where(Ticket.contact_id == contact.id, Ticket.connection_id == connection.id,
-               Ticket.status == CLOSED,
-               SurveyAnswer.status.in_((SURVEY_ASKED, SURVEY_COMMENT)))
-        .order_by(Ticket.id.desc()).limit(1))
+
+def _claimed_closed_ticket(contact: Contact, connection: Connection,
+                           text: str | None) -> Ticket | None:
+    for claim in closed_ticket_claims:
+        ticket = claim(contact, connection, text)
+        if ticket is not None:
+            return ticket
+    return None
 
 
 def open_ticket(contact: Contact, connection: Connection | None,
@@ -198,7 +202,8 @@ def receive_inbound(connection: Connection, inbound, department: Department | No
                            phone=getattr(inbound, "phone", None))
     address.last_inbound_at = utcnow()  # CHN-4: the 24-hour window starts again
     contact = address.contact
-    ticket = open_ticket_of(contact, connection) or survey_ticket_of(contact, connection)
+    ticket = (open_ticket_of(contact, connection)
+              or _claimed_closed_ticket(contact, connection, inbound.text))
     if ticket is None:
         ticket = open_ticket(contact, connection, department)
     extra = dict(getattr(inbound, "extra", None) or {})
