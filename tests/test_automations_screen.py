@@ -86,3 +86,26 @@ def test_AUT_8_screen_refuses_another_companys_tag_id(app, admin_a, tenants):
     assert any("Ação 1: Escolha uma etiqueta da empresa." in f
                for f in flashes(answer.get_data(as_text=True)))
     assert _rules(app, "Boas-vindas VIP") == []
+
+
+def test_AUT_8_a_new_idle_rule_counts_for_tickets_already_idle(app, admin_a, tenants, timeline):
+    """AUT-8 "idle for N minutes": saving the rule reschedules the open tickets, so one
+    already idle gets it at its minute, not only after its next message."""
+    from datetime import timedelta
+
+    from backoffice.models import Connection, Ticket
+    from tests.factories import gen_ticket
+
+    with app.app_context():
+        connection = db.session.scalars(select(Connection).where(
+            Connection.company_id == tenants["a"].company_id)).first()
+        ticket = gen_ticket(connection, text="Oi")
+        ticket.due_at = None  # idle, no timer: as before any idle rule existed
+        db.session.commit()
+        ticket_id, idle_since = ticket.id, ticket.last_activity_at
+    answer = admin_a.submit(URL + "new/", _form(
+        tenants, trigger="idle", idle_minutes="30", conditions="[]",
+        actions=json.dumps([{"type": "add_tag", "tag_id": tenants["a"].ids["tags"]}])))
+    assert answer.status_code == 302, flashes(answer.get_data(as_text=True))
+    with app.app_context():
+        assert db.session.get(Ticket, ticket_id).due_at == idle_since + timedelta(minutes=30)

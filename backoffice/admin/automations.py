@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, IntegerField, SelectField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from ..automation import actions, conditions, rules
+from ..automation import actions, conditions, rules, timers
 from ..extensions import db
 from ..models import (
     Connection,
@@ -199,3 +199,9 @@ class AutomationRuleView(TenantModelView):
         errors = check_rule(company_id, model)
         if errors:
             raise RuleError(" ".join(errors))
+
+    def after_model_change(self, form, model, is_created):
+        super().after_model_change(form, model, is_created)
+        if model.trigger == "idle" and model.active:
+            # tickets already idle are counted from now on, not from their next message
+            timers.reschedule_open_soon(model.company_id)

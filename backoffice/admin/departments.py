@@ -15,10 +15,11 @@ from flask_admin.model.form import InlineFormAdmin
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect
 from wtforms import IntegerField, SelectField
 from wtforms.validators import Optional, ValidationError
 
+from ..automation import timers
 from ..extensions import db
 from ..models import Department, DepartmentMember
 from ..models.automation import SURVEY_CSAT, SURVEY_SCALES
@@ -166,24 +167,6 @@ AUTOMATION = ("period", "out_of_hours_message", "flow")
 
 # what the automation timers read from a department (inactivity, opening hours)
 TIMED_FIELDS = ("close_queue_after_minutes", "close_in_progress_after_minutes", "period")
-RESCHEDULE_LIMIT = 5000
-
-
-def reschedule_open_tickets(department) -> None:
-    """The department's open tickets take its new minutes or hours at once (AUT-1, DEP-5),
-    not at their next message."""
-    from ..automation import timers
-    from ..models import Ticket
-    from ..models.tickets import OPEN, PENDING, WAITING
-
-    found = db.session.scalars(
-        select(Ticket).where(Ticket.company_id == department.company_id,
-                             Ticket.department_id == department.id,
-                             Ticket.status.in_((WAITING, OPEN, PENDING)))
-        .order_by(Ticket.id.desc()).limit(RESCHEDULE_LIMIT)).all()
-    for ticket in found:
-        timers.reschedule(ticket)
-    db.session.commit()
 
 
 class DepartmentView(TenantModelView):
@@ -342,7 +325,8 @@ class DepartmentView(TenantModelView):
     def after_model_change(self, form, model, is_created):
         super().after_model_change(form, model, is_created)
         if g.pop("department_timers_changed", False):
-            reschedule_open_tickets(model)
+            # the open tickets take the new minutes or hours now, not at their next message
+            timers.reschedule_open_soon(model.company_id, model.id)
         if is_created:
             flash(_("Departamento salvo. As abas Parâmetros, Membros, Inatividade, Mensagens "
                     "de ação e Telefonia já estão disponíveis."), "info")

@@ -37,6 +37,7 @@ TICK_BATCH = 2000  # tickets dispatched per tick; the rest stay due for the next
 LEASE = timedelta(minutes=5)        # a dispatched ticket's job must have run by then
 RETRY_AFTER = timedelta(minutes=5)  # a ticket whose timer failed is tried again then
 FIRE_JOB = "backoffice.jobs.automation.fire"  # by name: this layer never imports jobs
+RESCHEDULE_JOB = "backoffice.jobs.automation.reschedule"
 
 
 class Timer(NamedTuple):
@@ -68,7 +69,8 @@ def reschedule(ticket: Ticket) -> None:
 def reschedule_open(company_id: int, department_id: int | None = None) -> int:
     """A setting a timer reads has changed (a department's inactivity minutes or period,
     an idle rule): the company's open tickets (of that department) get their due instant
-    again. Open tickets are a few % of all, read through ix_ticket_inbox_open."""
+    again. Open tickets are a few % of all, read through ix_ticket_inbox_open. Screens call
+    `reschedule_open_soon` instead: the job does this after their commit."""
     query = select(Ticket).where(Ticket.company_id == company_id,
                                  Ticket.status.in_(OPEN_STATUSES))
     if department_id is not None:
@@ -78,6 +80,15 @@ def reschedule_open(company_id: int, department_id: int | None = None) -> int:
         reschedule(ticket)
         count += 1
     return count
+
+
+def reschedule_open_soon(company_id: int, department_id: int | None = None) -> None:
+    """reschedule_open in a job (jobs/automation.reschedule), so saving a setting does not
+    wait for every open ticket; call it after the setting is committed."""
+    try:
+        tasks.enqueue(RESCHEDULE_JOB, company_id, department_id, job_timeout=600)
+    except Exception as exc:  # the queue is down: tickets take the change at their next event
+        log.warning("could not enqueue the rescheduling of company %s: %s", company_id, exc)
 
 
 def run_due(ticket: Ticket, now: datetime) -> list[str]:
