@@ -14,15 +14,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-
-from ..extensions import db
-from ..models.automation import RUN_ACTIVE, FlowRun
 from ..models.tickets import CLOSED, OPEN, PENDING, WAITING
 from ..services import tickets
 from . import timers
 from .actions import render
 from .conditions import Context
+from .flows import engine
 
 SOURCE = "Inatividade"  # stored in the history as is (pt-BR); the survey reads it
 
@@ -52,15 +49,9 @@ def _rule(ticket):
     return minutes, text, since
 
 
-def held_by_bot(ticket) -> bool:
-    return db.session.scalar(
-        select(FlowRun.id).where(FlowRun.ticket_id == ticket.id, FlowRun.status == RUN_ACTIVE)
-        .limit(1)) is not None
-
-
 def _due(ticket) -> datetime | None:
     rule = _rule(ticket)
-    if rule is None or ticket.id is None or held_by_bot(ticket):
+    if rule is None or ticket.id is None or engine.active_run(ticket) is not None:
         return None
     minutes, _text, since = rule
     return since + timedelta(minutes=minutes)
@@ -71,7 +62,7 @@ def _fire(ticket, now: datetime) -> None:
     if rule is None:
         return
     minutes, text, since = rule
-    if since + timedelta(minutes=minutes) > now or held_by_bot(ticket):
+    if since + timedelta(minutes=minutes) > now or engine.active_run(ticket) is not None:
         return
     body = render(text, Context(ticket=ticket, now=now)) if text else ""
     tickets.close_automatically(ticket, source=SOURCE, message=body.strip() or None)
