@@ -10,7 +10,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug import Response
 
 from backoffice.channels import InboundError, adapter_for
@@ -24,7 +24,9 @@ from backoffice.models.tickets import FAILED, IN, QUEUED, SENDING, SENT, AUTHOR_
 from backoffice.services import RuleError, channel_events, sending, tickets
 from backoffice.services.templates import Upload
 from tests.conftest import client_as
-from tests.factories import PDF, PNG, gen_company, gen_connection, incoming_messages, row_count
+from tests.factories import (
+    PDF, PNG, gen_company, gen_connection, incoming_messages, row_count, stored_message,
+)
 
 TOKEN = "123456789:" + "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"[:34]
 SECRET = "segredo_do-webhook_123"
@@ -363,13 +365,6 @@ def queue(app, world, ticket_id: int, text: str | None, upload=None, extra=None)
         return message.id
 
 
-def sent(app, message_id: int) -> Message:
-    with app.app_context():
-        message = db.session.get(Message, message_id)
-        db.session.expunge(message)
-        return message
-
-
 def test_CHN_3_text_is_sent_with_sendMessage_quoting_the_customer(app, tg, httpserver):
     ticket_id = open_conversation(app, tg)
     httpserver.expect_oneshot_request(
@@ -381,7 +376,7 @@ def test_CHN_3_text_is_sent_with_sendMessage_quoting_the_customer(app, tg, https
     message_id = queue(app, tg, ticket_id, "Já verifico",
                        extra={"reply_to": {"external_id": f"{CHAT}:10", "message_id": 1}})
     httpserver.check_assertions()
-    message = sent(app, message_id)
+    message = stored_message(app, message_id)
     assert (message.status, message.external_id) == (SENT, f"{CHAT}:88")
 
 
@@ -402,7 +397,7 @@ def test_CHN_3_photo_is_sent_as_multipart_with_chat_id_and_caption(app, tg, http
                        upload=Upload(data=PNG, name="comprovante.png", mime="image/png"))
     assert seen == {"form": {"chat_id": str(CHAT), "caption": "Seu comprovante"},
                     "file": PNG, "name": "comprovante.png", "type": "multipart/form-data"}
-    assert sent(app, message_id).external_id == f"{CHAT}:90"
+    assert stored_message(app, message_id).external_id == f"{CHAT}:90"
 
 
 def test_CHN_3_pdf_goes_with_sendDocument_and_a_text_too_long_for_a_caption_follows_it(
@@ -425,7 +420,7 @@ def test_CHN_3_pdf_goes_with_sendDocument_and_a_text_too_long_for_a_caption_foll
                        upload=Upload(data=PDF, name="boleto.pdf", mime="application/pdf"))
     httpserver.check_assertions()
     assert seen == [({"chat_id": str(CHAT)}, "boleto.pdf")]
-    assert sent(app, message_id).status == SENT
+    assert stored_message(app, message_id).status == SENT
 
 
 def test_CHN_3_rate_limit_429_goes_back_to_the_queue_noting_the_wait(app, tg, httpserver):
@@ -433,7 +428,7 @@ def test_CHN_3_rate_limit_429_goes_back_to_the_queue_noting_the_wait(app, tg, ht
     httpserver.expect_request(f"/bot{TOKEN}/sendMessage", method="POST").respond_with_json(
         {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 30",
          "parameters": {"retry_after": 30}}, status=429)
-    message = sent(app, queue(app, tg, ticket_id, "Olá"))
+    message = stored_message(app, queue(app, tg, ticket_id, "Olá"))
     assert (message.status, message.attempts) == (QUEUED, 1)
     # the first retry delay is 5 seconds, but Telegram asked for 30
     assert message.next_attempt_at > utcnow() + timedelta(seconds=25)
@@ -445,7 +440,7 @@ def test_CHN_3_server_error_500_goes_back_to_the_queue(app, tg, httpserver):
     ticket_id = open_conversation(app, tg)
     httpserver.expect_request(f"/bot{TOKEN}/sendMessage", method="POST").respond_with_json(
         {"ok": False, "error_code": 500, "description": "Internal Server Error"}, status=500)
-    message = sent(app, queue(app, tg, ticket_id, "Olá"))
+    message = stored_message(app, queue(app, tg, ticket_id, "Olá"))
     assert (message.status, message.attempts) == (QUEUED, 1)
     assert message.next_attempt_at > utcnow() + timedelta(seconds=1)
 
@@ -455,7 +450,7 @@ def test_MSG_1_bot_blocked_by_the_customer_fails_with_the_reason(app, tg, httpse
     httpserver.expect_request(f"/bot{TOKEN}/sendMessage", method="POST").respond_with_json(
         {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"},
         status=403)
-    message = sent(app, queue(app, tg, ticket_id, "Olá"))
+    message = stored_message(app, queue(app, tg, ticket_id, "Olá"))
     assert (message.status, message.error) == (FAILED, "O cliente bloqueou o bot no Telegram.")
     with app.app_context():
         assert db.session.get(Ticket, ticket_id).has_failed is True
@@ -471,7 +466,7 @@ def test_MSG_1_refusals_are_explained_in_portuguese(app, tg, httpserver, status,
     ticket_id = open_conversation(app, tg)
     httpserver.expect_request(f"/bot{TOKEN}/sendMessage", method="POST").respond_with_json(
         {"ok": False, "error_code": status, "description": description}, status=status)
-    message = sent(app, queue(app, tg, ticket_id, "Olá"))
+    message = stored_message(app, queue(app, tg, ticket_id, "Olá"))
     assert (message.status, message.error) == (FAILED, expected)
 
 

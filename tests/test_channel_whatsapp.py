@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug import Response
 
 from backoffice.channels import Inbound, InboundError, PermanentSendError, SendError, adapter_for
@@ -35,6 +35,7 @@ from backoffice.services import RuleError, attachments, provider_templates, send
 from backoffice.services.templates import Upload
 from tests.factories import (
     PDF, PNG, gen_company, gen_connection, gen_plan, incoming_messages, row_count,
+    stored_message,
 )
 
 API = "/v21.0"
@@ -134,13 +135,6 @@ def agent_sends(app, wa, text: str | None, upload=None, extra=None, template=Fal
                                 template=template)
         after_commit.commit()  # the eager job delivers it now
         return message.id
-
-
-def message_row(app, message_id: int) -> Message:
-    with app.app_context():
-        found = db.session.get(Message, message_id)
-        db.session.expunge(found)
-        return found
 
 
 def text_request(text: str, to: str = WA_ID) -> dict:
@@ -372,14 +366,14 @@ def test_MSG1_statuses_only_move_forward(app, client, wa, httpserver):
             sent_reply(wamid))
     first = agent_sends(app, wa, "Posso ajudar?")
     second = agent_sends(app, wa, "Mais alguma coisa?")
-    assert [message_row(app, i).status for i in (first, second)] == [SENT, SENT]
+    assert [stored_message(app, i).status for i in (first, second)] == [SENT, SENT]
     hook(client, wa, webhook(status_value("wamid.OUT1", "delivered")))
-    assert message_row(app, first).status == DELIVERED
+    assert stored_message(app, first).status == DELIVERED
     for wamid, status in (("wamid.OUT1", "read"), ("wamid.OUT2", "read"),
                           ("wamid.OUT2", "delivered")):
         assert hook(client, wa, webhook(status_value(wamid, status))).status_code == 200
     for message_id in (first, second):
-        found = message_row(app, message_id)
+        found = stored_message(app, message_id)
         assert found.status == READ and found.read_at is not None
 
 
@@ -406,7 +400,7 @@ def test_MSG1_failed_status_fails_the_message_with_the_portuguese_reason(app, cl
                "message": "Re-engagement message",
                "error_data": {"details": "More than 24 hours have passed."}}]
     hook(client, wa, webhook(status_value("wamid.OUT2", "failed", errors)))
-    found = message_row(app, message_id)
+    found = stored_message(app, message_id)
     assert found.status == FAILED
     assert found.error == f"{OUTSIDE_WINDOW} (código 131047: Re-engagement message)"
     with app.app_context():
@@ -423,7 +417,7 @@ def test_CHN3_text_is_sent_in_the_cloud_api_shape_with_the_token(app, client, wa
         .respond_with_json(sent_reply("wamid.OUT3"))
     message_id = agent_sends(app, wa, "Olá! Como posso ajudar?")
     httpserver.check_assertions()
-    found = message_row(app, message_id)
+    found = stored_message(app, message_id)
     assert (found.status, found.external_id) == (SENT, "wamid.OUT3")
 
 
@@ -455,7 +449,7 @@ def test_CHN3_a_file_is_uploaded_then_sent_by_id_with_its_caption(app, client, w
     httpserver.check_assertions()
     assert uploads == [({"messaging_product": "whatsapp", "type": mime}, name, mime, data,
                         f"Bearer {TOKEN}")]
-    assert message_row(app, message_id).external_id == "wamid.OUT4"
+    assert stored_message(app, message_id).external_id == "wamid.OUT4"
 
 
 def test_CHN3_audio_has_no_caption_so_its_text_follows_as_a_message(app, client, wa,
@@ -476,7 +470,7 @@ def test_CHN3_audio_has_no_caption_so_its_text_follows_as_a_message(app, client,
     httpserver.check_assertions()
     sent = [json.loads(r.get_data()) for r, _ in httpserver.log if r.path == messages_uri()]
     assert sent == [audio, text_request("Ouça o recado")]  # the file first, then its text
-    assert message_row(app, message_id).external_id == "wamid.AUD"
+    assert stored_message(app, message_id).external_id == "wamid.AUD"
 
 
 def test_CHN4_template_is_sent_outside_the_window(app, client, wa, httpserver):
@@ -503,7 +497,7 @@ def test_CHN4_template_is_sent_outside_the_window(app, client, wa, httpserver):
         .respond_with_json(sent_reply("wamid.OUT5"))
     message_id = agent_sends(app, wa, text, extra=extra, template=True)
     httpserver.check_assertions()
-    found = message_row(app, message_id)
+    found = stored_message(app, message_id)
     assert (found.text, found.status) == ("Olá Maria, seu pedido #123 saiu.", SENT)
 
 
@@ -512,7 +506,7 @@ def test_CHN3_provider_refusal_fails_the_message_with_the_reason(app, client, wa
     httpserver.expect_oneshot_request(messages_uri(), method="POST").respond_with_json(
         *graph_error(131047, "Re-engagement message", "More than 24 hours have passed"))
     message_id = agent_sends(app, wa, "Oi de novo")
-    found = message_row(app, message_id)
+    found = stored_message(app, message_id)
     assert found.status == FAILED
     assert found.error == f"{OUTSIDE_WINDOW} (código 131047: More than 24 hours have passed)"
 
@@ -526,7 +520,7 @@ def test_CHN3_5xx_and_rate_limits_are_retried(app, client, wa, httpserver, answe
     open_conversation(client, wa)
     httpserver.expect_oneshot_request(messages_uri(), method="POST").respond_with_json(*answer)
     message_id = agent_sends(app, wa, "Tentativa")
-    found = message_row(app, message_id)
+    found = stored_message(app, message_id)
     assert (found.status, found.attempts) == (QUEUED, 1)
     assert found.next_attempt_at is not None and found.error
 
@@ -543,7 +537,7 @@ def test_CHN3_a_token_refused_is_a_permanent_failure_saying_what_to_do(app, clie
     open_conversation(client, wa)
     httpserver.expect_oneshot_request(messages_uri(), method="POST").respond_with_json(
         *graph_error(190, "Error validating access token", status=401))
-    found = message_row(app, agent_sends(app, wa, "Oi"))
+    found = stored_message(app, agent_sends(app, wa, "Oi"))
     assert found.status == FAILED and found.error.startswith(
         "O token de acesso do WhatsApp é inválido ou expirou")
 

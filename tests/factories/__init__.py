@@ -22,7 +22,7 @@ from .companies import PASSWORD, gen_company, gen_department, gen_group, gen_pla
 from .hours import gen_holiday, gen_pause, gen_period
 from .inbox import (
     PDF, PNG, file_storage, gen_contact, gen_inbound, gen_incoming, gen_ticket, gen_tickets,
-    incoming_messages, row_count, sent_texts, upload,
+    incoming_messages, row_count, sent_texts, stored_message, upload,
 )
 from .integrations import gen_telephony, gen_webhook
 from .tenants import Tenant, populate_company
@@ -30,7 +30,7 @@ from .webchat import PNG as WEBCHAT_PNG
 from .webchat import WebchatWorld, gen_webchat_world, png_file, set_show_agent_name
 
 __all__ = [
-    "incoming_messages", "row_count", "sent_texts",
+    "incoming_messages", "row_count", "sent_texts", "stored_message",
     "PASSWORD", "PENDING", "PDF", "PNG", "WEBCHAT_PNG",
     "AgentSetup", "Tenant", "WebchatWorld",
     "gen_agent_setup", "gen_company", "gen_connection", "gen_contact", "gen_department",

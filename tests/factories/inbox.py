@@ -123,6 +123,15 @@ def row_count(model) -> int:
     return db.session.scalar(select(func.count()).select_from(model))
 
 
+def stored_message(app, message_id: int) -> Message:
+    """The message row as stored now, read in its own app context and detached, so its
+    columns can be checked after the context is gone."""
+    with app.app_context():
+        message = db.session.get(Message, message_id)
+        db.session.expunge(message)
+        return message
+
+
 def incoming_messages(app) -> list[Message]:
     """Every message received from a contact, oldest first, detached from the session."""
     with app.app_context():
