@@ -4,7 +4,7 @@ from datetime import datetime
 
 from flask import current_app, has_app_context
 from flask_login import UserMixin
-from sqlalchemy import JSON, Boolean, false, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, false, ForeignKey, true, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -66,6 +66,15 @@ class User(UserMixin, db.Model):
     totp_secret: Mapped[str | None] = mapped_column(EncryptedText)
     totp_enabled_at: Mapped[datetime | None] = mapped_column()
     recovery_codes: Mapped[list | None] = mapped_column(JSON)
+    # UX-1: the inbox plays a sound on new tickets and messages unless the user turns it off.
+    sound_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # UX-3: the agent's own switch, Disponível (True) or Ausente (False); an absent agent
+    # stays connected but is shown as away to managers.
+    available: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # UX-5: an uploaded avatar, stored under instance/uploads/<company>/avatars/<key>;
+    # without one the pages draw the user's initials.
+    avatar_key: Mapped[str | None] = mapped_column(String(32))
+    avatar_mime: Mapped[str | None] = mapped_column(String(40))
 
     company: Mapped[Company | None] = relationship()
     group: Mapped[PermissionGroup | None] = relationship(back_populates="users")
