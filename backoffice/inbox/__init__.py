@@ -10,4 +10,5 @@ of work ends with after_commit.commit() so socket events and send jobs follow th
 from __future__ import annotations
 
 from . import api_automations, api_messages, api_meta, api_scheduled, api_tickets, common, pages  # noqa: F401  (routes register on bp)
+from . import api_alerts  # noqa: F401  (UX-1: unread counts, alert preferences)
 from .blueprint import bp  # noqa: F401

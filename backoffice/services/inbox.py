@@ -13,7 +13,7 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from ..extensions import db
@@ -313,6 +313,18 @@ def tags_of(ticket_ids: list[int], viewer_id: int) -> dict[int, list[Tag]]:
     for ticket_id, tag in rows:
         found.setdefault(ticket_id, []).append(tag)
     return found
+
+
+def unread_counts(user: User) -> dict[str, int]:
+    """UX-1: per view (all, mine, unassigned), how many open tickets the user may see have
+    unread customer messages: the list's own query (ticket_query, so the same visibility
+    and view rules), counted over the open tickets only."""
+    counts = {}
+    for view in VIEWS:
+        q = (ticket_query(user, Filters(view=view)).with_only_columns(Ticket.id)
+             .where(Ticket.unread > 0).order_by(None))
+        counts[view] = db.session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    return counts
 
 
 def list_summaries(user: User, f: Filters) -> tuple[list[dict], str | None]:

@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from backoffice.extensions import db
 
+from tests.e2e.steps import visitor_writes
 from tests.factories import PASSWORD
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -44,13 +45,7 @@ def test_visitor_writes_agent_sees_live_accepts_answers_and_visitor_sees_it(
     agent.wait_for_function("() => window.io && document.readyState === 'complete'")
 
     # the visitor, on the shop's page (another origin) with the one script tag
-    shop(world.key)
-    page.locator("#atende-bubble").click()
-    chat = page.frame_locator("#atende-frame")
-    chat.locator("#wc-name").fill("Maria Visitante")
-    chat.locator("#wc-department").select_option(label="Suporte")
-    chat.locator("#wc-text").fill(XSS)
-    chat.locator("#wc-send").click()
+    chat = visitor_writes(page, shop, world.key, XSS, name="Maria Visitante")
     expect(chat.locator(".wc-msg.wc-mine .wc-text")).to_have_text(XSS)
 
     # the agent sees it arrive without reloading, as text
@@ -97,13 +92,7 @@ def test_agent_of_another_department_does_not_see_the_visitors_ticket(
     seller.goto(f"{live_server}/inbox/")
     seller.wait_for_function("() => window.io && document.readyState === 'complete'")
 
-    shop(world.key)
-    page.locator("#atende-bubble").click()
-    chat = page.frame_locator("#atende-frame")
-    chat.locator("#wc-department").select_option(label="Suporte")
-    chat.locator("#wc-text").fill("Só para o suporte")
-    chat.locator("#wc-send").click()
-    expect(chat.locator(".wc-msg.wc-mine")).to_have_count(1)
+    visitor_writes(page, shop, world.key, "Só para o suporte")
 
     seller.wait_for_timeout(1000)
     expect(seller.locator(".ticket-row")).to_have_count(0)

@@ -21,7 +21,8 @@ from backoffice.models.base import utcnow
 from backoffice.models.channels import Connection, ProviderTemplate
 from backoffice.models.tickets import OUT
 from backoffice.services import tickets
-from tests.factories import PASSWORD, gen_agent_setup
+from tests.e2e.steps import open_inbox
+from tests.factories import gen_agent_setup
 
 PHONE_NUMBER_ID = "1001"
 CUSTOMER = "5511987654321"
@@ -65,15 +66,6 @@ def simulate(app, live_server, connection_id: int, *args: str) -> None:
         "--from", CUSTOMER, "--base-url", live_server, *args])
     assert result.exit_code == 0, result.output
     assert "Resposta: 200" in result.output, result.output
-
-
-def open_inbox(page, live_server, log_in, email: str, errors: list[str]):
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda m: errors.append(m.text)
-            if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
-    log_in(page, email, PASSWORD)
-    page.goto(f"{live_server}/inbox/")
-    page.wait_for_function("() => window.atendeInboxSocket && window.atendeInboxSocket.connected")
 
 
 def test_chn2_msg1_whatsapp_message_live_answer_reaches_provider_and_read_receipt_shows(
