@@ -8,6 +8,7 @@ import os
 from backoffice import create_app
 from backoffice.extensions import socketio
 from backoffice.jobs.periodic import start_thread
+from backoffice.cli.seed import demo_logins
 from backoffice.seed import demo_hints
 
 app = create_app()
@@ -15,11 +16,10 @@ app = create_app()
 if __name__ == "__main__":
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "5000"))
-    print(f"\n  Atende em http://{host}:{port}/", flush=True)
-    print("  Administrador da empresa demo: admin@demo.atende.local / demo12345", flush=True)
-    print("  Super usuário (SaaS):          root@atende.local / root12345\n", flush=True)
     with app.app_context():
+        logins = demo_logins(f"http://{host}:{port}")
         hints = demo_hints(f"http://{host}:{port}")
+    print("\n" + "\n".join(logins) + "\n", flush=True)
     if hints:
         print("\n".join(hints) + "\n", flush=True)
     start_thread(app)  # CHN-3, IMP-4: re-enqueue stalled messages, imports and exports

@@ -17,7 +17,7 @@ from wtforms.validators import DataRequired, Length
 
 from .extensions import db, login_manager
 from .models import User
-from .services import RuleError, ratelimit, sessions, twofactor
+from .services import RuleError, access, ratelimit, sessions, twofactor
 from .services import auth as auth_service
 from .services.auth import authenticate
 
@@ -59,8 +59,9 @@ def _open_session(app, user, **_extra):
 
 
 # Reachable while a new password is due (SEC-1): Minha conta (where it is set), logging
-# out, assets.
-PASSWORD_DUE_ALLOWED = frozenset({"auth.logout", "static", "admin.static"})
+# out, assets (the logo and avatars Minha conta shows included).
+PASSWORD_DUE_ALLOWED = frozenset({"auth.logout", "static", "admin.static", "media.logo",
+                                  "media.avatar"})
 
 
 def _password_due_guard():
@@ -93,11 +94,13 @@ def init_sessions(app) -> None:
     app.before_request(_password_due_guard)
 
 
-def _safe_next(target: str | None) -> str:
-    """Only same-site relative paths, so the login cannot be used as an open redirect."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+def _safe_next(target: str | None) -> str | None:
+    """Only same-site relative paths, so the login cannot be used as an open redirect;
+    None when there is none (the user then goes home, access.home_url)."""
+    if target and target.startswith("/") and not target.startswith("//") \
+            and "\\" not in target and not urlsplit(target).netloc:
         return target
-    return url_for("admin.index")
+    return None
 
 
 # -- login (PLT-2, SEC-5, SEC-6) -------------------------------------------------------
@@ -137,18 +140,19 @@ def _remember_device(response, token: str):
     return response
 
 
-def _complete(user: User, next_url: str):
+def _complete(user: User, next_url: str | None):
+    """Log in and go to the page asked for, else home: the inbox for an agent (UX-3)."""
     token = _log_in(user)
-    return _remember_device(redirect(next_url), token)
+    return _remember_device(redirect(next_url or access.home_url(user)), token)
 
 
-def _start_pending(user: User, step: str, next_url: str) -> None:
+def _start_pending(user: User, step: str, next_url: str | None) -> None:
     session.clear()
     session[PENDING_KEY] = {"uid": user.id, "step": step, "next": next_url,
                             "until": ratelimit.clock() + 60 * current_app.config["LOGIN_2FA_MINUTES"]}
 
 
-def _pending(step: str) -> tuple[User, str] | None:
+def _pending(step: str) -> tuple[User, str | None] | None:
     data = session.get(PENDING_KEY)
     if (not isinstance(data, dict) or data.get("step") != step
             or not isinstance(data.get("uid"), int) or data.get("until", 0) < ratelimit.clock()):
@@ -162,7 +166,7 @@ def _pending(step: str) -> tuple[User, str] | None:
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("admin.index"))
+        return redirect(_safe_next(request.args.get("next")) or access.home_url(current_user))
     form = LoginForm()
     if form.validate_on_submit():
         result = authenticate(form.email.data, form.password.data, _client_ip(), _known_device())
@@ -195,7 +199,8 @@ def logout():
 
 @bp.route("/")
 def root():
-    return redirect(url_for("admin.index") if current_user.is_authenticated else url_for("auth.login"))
+    return redirect(access.home_url(current_user) if current_user.is_authenticated
+                    else url_for("auth.login"))
 
 
 # -- second factor, password reset (SEC-6) ------------------------------------------------
@@ -287,7 +292,7 @@ def twofactor_setup():
             session.pop(SETUP_SECRET_KEY, None)
             token = None if current_user.is_authenticated else _log_in(user)
             page = make_response(render_template("auth/recovery_codes.html", codes=codes,
-                                                 next_url=next_url))
+                                                 next_url=next_url or access.home_url(user)))
             if token:
                 _remember_device(page, token)
             return _no_store(page)

@@ -1,4 +1,5 @@
-"""Pauses from the navbar (PAU-3): JSON endpoints for "Iniciar Pausa" / "Encerrar Pausa".
+"""Pauses from the navbar (PAU-3): JSON endpoints for "Iniciar Pausa" / "Encerrar Pausa",
+and the agent's Disponível / Ausente switch (UX-3).
 
 Thin: the rules are in services.presence; guard and error answers are web.api's. Every
 answer is JSON; a refused or malformed request is a 400 with {"error": "<mensagem>"},
@@ -12,13 +13,15 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
-from .services import presence
+from .services import RuleError, presence
+from .services.inputs import flag
 from .lib import after_commit
 from .services.pauses import available_pauses
-from .web.api import guard, json_error
+from .web.api import guard, handle_api_errors, json_error, read_body
 from .web.errors import CSRF_MESSAGE
 
 bp = Blueprint("presence", __name__, url_prefix="/presence")
+handle_api_errors(bp)
 
 # every route of the blueprint is an agent's JSON route (a RuleError answers 400)
 agent_api = guard(presence.is_agent, _l("Faça login para acessar esta página."),
@@ -31,10 +34,12 @@ def _csrf(exc):
 
 
 def pauses_payload(user) -> dict:
-    """The pauses the user may start now and their status (also used by the navbar)."""
+    """The pauses the user may start now, their status and their availability switch
+    (also used by the navbar)."""
     status = presence.current_status(user)
     offered = [] if status["status"] == presence.PAUSED else available_pauses(user)
-    return {"pauses": [{"id": p.id, "name": p.name} for p in offered], "status": status}
+    return {"pauses": [{"id": p.id, "name": p.name} for p in offered], "status": status,
+            "available": bool(user.available)}
 
 
 def _pause_id():
@@ -64,6 +69,18 @@ def pause_end():
     status = presence.end_pause(current_user)
     after_commit.commit()
     return jsonify({"status": status})
+
+
+@bp.post("/availability")
+@agent_api
+def availability():
+    """Body {"available": true|false} (or the form field): Disponível or Ausente."""
+    body = read_body()
+    if "available" not in body:
+        raise RuleError(_l("Informe a disponibilidade (available)."))
+    status = presence.set_available(current_user, flag(body.get("available")))
+    after_commit.commit()
+    return jsonify({"status": status, "available": bool(current_user.available)})
 
 
 def navbar_presence() -> dict | None:

@@ -1,5 +1,7 @@
 """PLT-6: the About page (Sobre) shows the version, its build date, the company's plan
-with each module enabled or not and the quantities used/allowed."""
+with each module enabled or not and the quantities used/allowed. UX-7: only the modules
+this version has are listed, and the screens of a module the plan lacks are hidden from
+the menu and refused (one rule, services.modules)."""
 from __future__ import annotations
 
 import re
@@ -11,6 +13,7 @@ from backoffice import version
 from backoffice.extensions import db
 from backoffice.models import Plan, User
 from backoffice.models.company import MODULES
+from backoffice.services import modules
 from tests.conftest import login
 from tests.factories import PASSWORD, gen_company, gen_user
 
@@ -19,7 +22,7 @@ from tests.factories import PASSWORD, gen_company, gen_user
 def build_date(monkeypatch):
     monkeypatch.setenv("ATENDE_BUILD_DATE", "2026-11-20")
     version.build_date.cache_clear()
-    yield "2026-11-20"
+    yield "20/11/2026"  # as the page writes it (UX-4: pt-BR dates)
     monkeypatch.delenv("ATENDE_BUILD_DATE")
     version.build_date.cache_clear()
 
@@ -29,7 +32,7 @@ def module_lines(page_text: str) -> dict[str, str]:
     block = re.search(r'<ul data-testid="modules">(.*?)</ul>', page_text, re.S)
     assert block, "modules list missing"
     lines = {}
-    for item in re.findall(r"<li>(.*?)</li>", block.group(1), re.S):
+    for item in re.findall(r"<li[^>]*>(.*?)</li>", block.group(1), re.S):
         text = re.sub(r"<[^>]+>", "", item)
         label, _, status = (part.strip() for part in text.partition(":"))
         lines[label] = status
@@ -54,10 +57,9 @@ def test_PLT_6_about_shows_version_build_date_plan_and_modules(app, tenants, cli
     # Admin + one agent are active in company A.
     assert re.search(r"Usuários ativos</th><td>\s*2 / 7\s*<", text)
     assert re.search(r"Canais</th><td>\s*4\s*<", text)
+    # UX-7: the modules of this version only (no Relatórios, API... yet)
     assert module_lines(text) == {
-        str(label): ("habilitado" if key in ("inbox", "reports", "api") else "não contratado")
-        for key, label in MODULES.items()
-    }
+        "Atendimento": "habilitado", "Chatbot": "não contratado", "Telefonia": "não contratado"}
     # Company B's plan is not shown to A.
     assert "Plano B" not in text
 
@@ -79,12 +81,12 @@ def test_PLT_6_users_used_counts_active_users_of_own_company_only(app, tenants, 
 
 def test_PLT_6_plan_change_shows_at_once(app, tenants, client):
     login(client, tenants["a"].admin_email)
-    assert module_lines(client.get("/admin/about/").text)["Chatbot"] == "não contratado"
+    assert module_lines(client.get("/admin/about/").text)["Chatbot"] == "habilitado"
     with app.app_context():
         plan = db.session.scalar(select(Plan).where(Plan.name == "Plano A"))
-        plan.modules = ["inbox", "chatbot"]
+        plan.modules = ["inbox"]
         db.session.commit()
-    assert module_lines(client.get("/admin/about/").text)["Chatbot"] == "habilitado"
+    assert module_lines(client.get("/admin/about/").text)["Chatbot"] == "não contratado"
 
 
 def test_PLT_6_company_without_plan(app, client):
@@ -136,3 +138,56 @@ def test_PLT_6_build_date_falls_back_without_git(monkeypatch):
         assert version.build_date() == "—"
     finally:
         version.build_date.cache_clear()
+
+
+def _menu_links(page_text: str) -> set[str]:
+    return set(re.findall(r'href="(/admin/[a-z_]+/)"', page_text))
+
+
+def test_UX_7_a_module_the_plan_lacks_is_hidden_and_refused(app, tenants, client):
+    """Today's complaint: Telefonia showed in the menu while Sobre said "não contratado".
+    Now the menu, the screen and Sobre follow the same rule, and a plan change applies
+    at once."""
+    with app.app_context():
+        plan = db.session.scalar(select(Plan).where(Plan.name == "Plano A"))
+        plan.modules = ["inbox", "chatbot"]
+        db.session.commit()
+    login(client, tenants["a"].admin_email)
+    home = client.get("/admin/")
+    assert "/admin/telephony/" not in _menu_links(home.text)
+    assert "/admin/flows/" in _menu_links(home.text)
+    assert client.get("/admin/telephony/").status_code == 403
+    assert client.get("/admin/telephony/edit/?id=1").status_code == 403
+    assert client.post("/admin/telephony/edit/?id=1", data={"pbx_host": "x"}).status_code in (400, 403)
+    assert module_lines(client.get("/admin/about/").text)["Telefonia"] == "não contratado"
+    # company B's plan still has it
+    other = app.test_client()
+    login(other, tenants["b"].admin_email)
+    assert "/admin/telephony/" in _menu_links(other.get("/admin/").text)
+    assert other.get("/admin/telephony/").status_code in (200, 302)
+
+    with app.app_context():
+        plan = db.session.scalar(select(Plan).where(Plan.name == "Plano A"))
+        plan.modules = ["inbox", "telephony"]
+        db.session.commit()
+    home = client.get("/admin/")
+    assert "/admin/telephony/" in _menu_links(home.text)
+    assert "/admin/flows/" not in _menu_links(home.text)
+    assert client.get("/admin/flows/").status_code == 403
+    assert module_lines(client.get("/admin/about/").text) == {
+        "Atendimento": "habilitado", "Chatbot": "não contratado", "Telefonia": "habilitado"}
+
+
+def test_UX_7_every_listed_module_exists_and_no_plan_limits_nothing(app):
+    """Sobre lists what this version ships, in the catalogue's order; a company without a
+    plan (and the SaaS operator) is not limited."""
+    assert [m["key"] for m in modules.catalogue(None)] == [k for k in MODULES if k in modules.SHIPPED]
+    assert all(m["included"] for m in modules.catalogue(None))
+    with app.app_context():
+        assert modules.area_enabled(None, "telephony") and modules.area_enabled(None, "users")
+        company, _admin = gen_company("Sem Plano Ltda", "sem-plano-2@example.com")
+        db.session.commit()
+        assert all(modules.area_enabled(company.id, a) for a in ("telephony", "flows", "inbox"))
+    client = app.test_client()
+    login(client, "sem-plano-2@example.com")
+    assert {"/admin/telephony/", "/admin/flows/"} <= _menu_links(client.get("/admin/").text)

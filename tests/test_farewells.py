@@ -11,8 +11,11 @@ from backoffice.extensions import db
 from backoffice.models import Company, FarewellMessage
 from backoffice.services import RuleError
 from backoffice.services import farewells as rules
+from backoffice.services import tickets
 from tests.conftest import flashes, login
-from tests.factories import gen_farewell, gen_group, gen_user
+from tests.factories import (
+    gen_agent_setup, gen_farewell, gen_group, gen_ticket, gen_user, sent_texts,
+)
 
 
 @pytest.fixture
@@ -128,3 +131,23 @@ def test_AUT_6_only_groups_with_the_right_see_the_screen(app, tenants):
     page = reader.get("/admin/farewells/")
     assert page.status_code == 200 and "Despedida exclusiva A" in page.text
     assert "/admin/farewells/new/" not in page.text
+
+
+def test_UX_6_a_chosen_farewell_replaces_the_department_close_message(app):
+    """One goodbye per close: with a farewell chosen the customer gets it alone; without
+    one, the department's closing message (DEP-6) is sent as before."""
+    with app.app_context():
+        setup = gen_agent_setup(key="f")
+        company = db.session.get(Company, setup.company_id)
+        setup.department.on_close_enabled = True
+        setup.department.on_close_text = "Até logo! Protocolo {{protocolo}}."
+        farewell = gen_farewell(company, "Obrigado", "Obrigado, {{nome_cliente}}!")
+        db.session.flush()
+
+        tickets.close(setup.ticket, setup.agent, farewell_id=farewell.id)
+        assert sent_texts(setup.ticket, "system") == ["Obrigado, Maria Cliente F!"]
+
+        plain = gen_ticket(setup.connection, department=setup.department, agent=setup.agent,
+                           contact_name="Joana")
+        tickets.close(plain, setup.agent, farewell_id="")
+        assert sent_texts(plain, "system") == [f"Até logo! Protocolo {plain.protocol}."]

@@ -4,6 +4,7 @@ cards and the `agent.status` socket event for supervisors."""
 from __future__ import annotations
 
 import html
+import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -357,7 +358,7 @@ def test_PAU_3_endpoints_list_start_and_end(app, team):
     assert started.status_code == 200, started.json
     assert started.json["status"]["label"] == "Em pausa"
     assert bruno.get("/presence/pauses").json == {
-        "pauses": [], "status": started.json["status"]}
+        "pauses": [], "status": started.json["status"], "available": True}
 
     again = post(bruno, "/presence/pause/start", json={"pause_id": team["almoco"]})
     assert again.status_code == 400 and again.json == {"error": "Você já está em pausa."}
@@ -483,3 +484,79 @@ def test_PAU_4_home_of_users_outside_the_inbox_has_no_cards(app, tenants):
     home = client_as(app, "rh@example.com").get("/admin/").text
     assert "Tempo por status" not in home and "Status dos atendentes" not in home
     assert "Iniciar Pausa" not in home
+
+
+# -- UX-3: Disponível / Ausente ----------------------------------------------------------------
+
+def test_UX_3_availability_switch_rules_pause_wins_over_it(app, team):
+    """Connected and switched off is "Ausente"; a pause wins over the switch; offline
+    stays offline; the switch keeps no time of its own, so "since" is not claimed."""
+    with app.app_context():
+        bruno = _user(team["bruno"])
+        assert presence.set_available(bruno, False)["status"] == "offline"  # not connected
+        _presence(team["bruno"], NOON_SP, sid="tab")
+        db.session.flush()
+        assert presence.current_status(bruno) == {
+            "status": "away", "label": "Ausente", "pause": None, "since": None}
+        presence.start_pause(bruno, team["almoco"], now=NOON_SP)
+        assert presence.current_status(bruno)["status"] == "paused"
+        presence.end_pause(bruno, now=NOON_SP + timedelta(minutes=5))
+        assert presence.current_status(bruno)["status"] == "away"
+        assert presence.set_available(bruno, True)["status"] == "online"
+        after_commit.commit()
+        assert _user(team["bruno"]).available is True
+        by_name = {a["name"]: a for a in presence.team_status(team["company_id"])}
+        assert by_name["Bruno Lima"]["status"] == "online"
+        root = User(name="Root", email="root-disp@example.com", is_superuser=True)
+        with pytest.raises(RuleError):
+            presence.set_available(root, False)
+
+
+def test_UX_3_availability_endpoint_and_the_navbar_switch(app, team):
+    bruno = client_as(app, "bruno@example.com")
+    page = bruno.get("/admin/").text
+    switch = re.search(r'<input [^>]*id="availability-switch"[^>]*>', page).group(0)
+    assert " checked" in switch and 'data-url="/presence/availability"' in switch
+    assert "presence/availability.js" in page
+
+    resp = post(bruno, "/presence/availability", json={"available": False})
+    assert resp.status_code == 200, resp.json
+    assert resp.json["available"] is False and resp.json["status"]["status"] == "offline"
+    assert bruno.get("/presence/pauses").json["available"] is False
+    switch = re.search(r'<input [^>]*id="availability-switch"[^>]*>', bruno.get("/admin/").text).group(0)
+    assert " checked" not in switch
+    inbox = bruno.get("/inbox/").text
+    assert re.search(r'<input [^>]*id="availability-switch"(?![^>]*checked)[^>]*>', inbox)
+    # a classic form post works too
+    assert post(bruno, "/presence/availability", data={"available": "1"}).json["available"] is True
+
+    for body in ({}, {"available": "talvez"}, {"available": [1]}, {"available": None}, [1], "x"):
+        resp = post(bruno, "/presence/availability", json=body)
+        assert resp.status_code == 400 and resp.json["error"], body
+    resp = post(bruno, "/presence/availability", json={"available": False}, csrf=False)
+    assert resp.status_code == 400 and resp.json["error"].startswith("O formulário expirou")
+    with app.app_context():
+        assert _user(team["bruno"]).available is True
+
+
+def test_UX_3_managers_see_ausente_live_and_on_the_home(app, team, socket_for):
+    supervisor = socket_for("diego@example.com")
+    agent = socket_for("bruno@example.com")
+    supervisor.get_received()
+    resp = post(agent.http, "/presence/availability", json={"available": False})
+    assert resp.status_code == 200
+    (event,) = _status_events(supervisor)
+    assert (event["user_id"], event["status"], event["label"]) == (team["bruno"], "away", "Ausente")
+    # the same value again announces nothing
+    post(agent.http, "/presence/availability", json={"available": False})
+    assert _status_events(supervisor) == []
+
+    home = html.unescape(supervisor.http.get("/admin/").text)
+    card = home[home.index('data-testid="team-status"'):]
+    row = card[card.index(f'data-user-id="{team["bruno"]}"'):]
+    assert row.startswith(f'data-user-id="{team["bruno"]}" data-status="away"')
+    assert ">Ausente<" in row[:400]
+
+    post(agent.http, "/presence/availability", json={"available": True})
+    (event,) = _status_events(supervisor)
+    assert (event["status"], event["label"]) == ("online", "Disponível")

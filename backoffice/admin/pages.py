@@ -1,8 +1,12 @@
-"""Plain pages: Sobre (PLT-6) and Minha conta (language, password; open sessions, SEC-4)."""
+"""Plain pages: Sobre (PLT-6; UX-7: the modules this version has, with the plan's status)
+and Minha conta (language, password; open sessions, SEC-4)."""
 from __future__ import annotations
+
+from datetime import date
 
 from flask import flash, redirect, request, session, url_for
 from flask_admin import expose
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
@@ -14,11 +18,18 @@ from wtforms.validators import Length, Optional
 from .. import version
 from ..extensions import db
 from ..models import User
-from ..models.company import MODULES
-from ..services import as_id, sessions
+from ..services import access, as_id, modules, sessions
 from ..tenancy import current_company
 from .base import SecureView, local_datetime
 from .users import USER_LANGUAGES
+
+
+def _day(text: str) -> str:
+    """An ISO day (the build date) as the user's locale writes it (UX-4)."""
+    try:
+        return format_date(date.fromisoformat(text), "short")
+    except ValueError:
+        return text
 
 
 class AboutView(SecureView):
@@ -31,8 +42,8 @@ class AboutView(SecureView):
             users = db.session.scalar(select(func.count(User.id)).where(
                 User.company_id == company.id, User.active.is_(True)))
         return self.render("admin/about.html", version=version.VERSION,
-                           build_date=version.build_date(), company=company, plan=plan,
-                           modules=MODULES, users=users)
+                           build_date=_day(version.build_date()), company=company, plan=plan,
+                           modules=modules.catalogue(company), users=users)
 
 
 class AccountForm(FlaskForm):
@@ -55,6 +66,7 @@ class AccountView(SecureView):
         form = AccountForm(language=current_user.language or "")
         if request.method == "POST" and form.validate_on_submit():
             user = db.session.get(User, current_user.id)
+            was_due = user.must_change_password
             if user.must_change_password and not form.new_password.data:
                 # SEC-1: the password someone else set must be replaced first
                 form.new_password.errors.append(_("Defina uma nova senha para continuar."))
@@ -72,7 +84,8 @@ class AccountView(SecureView):
             user.language = form.language.data or None
             db.session.commit()
             flash(_("Preferências salvas."), "success")
-            return redirect(url_for(".index"))
+            # the password due at login is set: on to where the user works (UX-3)
+            return redirect(access.home_url(user) if was_due else url_for(".index"))
         return self._page(form)
 
     @expose("/sessions/end", methods=["POST"])
@@ -94,6 +107,32 @@ class AccountView(SecureView):
         sessions.end_all(current_user)
         db.session.commit()  # their sockets are disconnected right after
         return self._logged_out(_("Você saiu de todos os dispositivos."))
+
+    @expose("/avatar", methods=["POST"])
+    def avatar(self):
+        """UX-5: the user's own picture: a new one (checked and resized by
+        services.images) or "Remover foto"; a refused file keeps the previous picture."""
+        from ..lib import after_commit
+        from ..services import RuleError, images
+
+        user = db.session.get(User, current_user.id)
+        try:
+            if request.form.get("remove"):
+                images.set_avatar(user, None)
+                message = _("Foto removida.")
+            else:
+                picture = images.read_avatar(request.files.get("avatar"))
+                if picture is None:
+                    raise RuleError(_("Escolha uma imagem para enviar."))
+                images.set_avatar(user, picture)
+                message = _("Foto atualizada.")
+        except RuleError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return redirect(url_for(".index"))
+        after_commit.commit()  # then the replaced file is deleted
+        flash(message, "success")
+        return redirect(url_for(".index"))
 
     def _logged_out(self, message: str):
         logout_user()

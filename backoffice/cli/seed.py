@@ -1,12 +1,17 @@
-"""`flask seed demo` and `flask seed superuser`: a new installation's first data."""
+"""`flask seed demo` and `flask seed superuser`: a new installation's first data; the
+demo's logins as `python app.py` (make run) prints them."""
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import click
 from flask.cli import AppGroup
+from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import User
-from ..seed import load_demo
+from ..seed import SEED_FILE, load_demo
 from ..services import saas
 
 seed_cli = AppGroup("seed", help="Dados iniciais.")
@@ -36,3 +41,29 @@ def seed_superuser(email: str, name: str, password: str) -> None:
     db.session.add(user)
     db.session.commit()
     click.echo(f"Super usuário {user.email} criado.")
+
+
+def demo_logins(base_url: str, path: Path = SEED_FILE) -> list[str]:
+    """What `make run` prints (UX-3): the panel and the inbox addresses, and the demo's
+    logins by role, read from the seed file (the one place their passwords are written).
+    Only the logins that still work are listed, none on a real installation."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    company = data["company"]
+    people = [("Administrador", company["admin"])]
+    people += [(u["group"], u) for u in data["users"]]
+    people.append(("Super usuário (SaaS)", data["superuser"]))
+    emails = [p["email"].lower() for _role, p in people]
+    stored = {u.email: u for u in db.session.scalars(
+        select(User).where(func.lower(User.email).in_(emails)))}
+    working = [(role, p) for role, p in people
+               if (u := stored.get(p["email"].lower())) is not None and u.active
+               and u.check_password(p["password"])]
+    base = base_url.rstrip("/")
+    lines = [f"  Atende em {base}/",
+             f"  Caixa de entrada dos atendentes: {base}/inbox/ (atendentes entram direto nela)"]
+    if working:
+        width = max(len(role) for role, _p in working) + 1
+        lines.append(f"  Logins da demo ({company['name']}):")
+        lines += [f"    {(role + ':').ljust(width)} {p['email']} / {p['password']}"
+                  for role, p in working]
+    return lines

@@ -1,8 +1,9 @@
 """Permission rules (PLT-3, PLT-4, SEC-1): nobody grants what they do not hold, nobody
 takes over (or removes) a user holding rights they lack, and a company never loses its
-last administrator."""
+last administrator. Where a user lands after logging in (UX-3)."""
 from __future__ import annotations
 
+from flask import url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -35,6 +36,14 @@ def check_group_assignment(actor_rights: frozenset[str], old_group, new_group) -
         raise RuleError(_("Usuários só podem pertencer a grupos do tipo Sistema."))
     old_rights = old_group.rights if old_group is not None and old_group.kind == permissions.KIND_SYSTEM else ()
     check_grant(actor_rights, old_rights, new_group.rights)
+
+
+def check_has_group(user) -> None:
+    """UX-5: a company's user always has a permission group (without one they could log
+    in to nothing, and no screen would say why); the SaaS super user has none."""
+    if user.is_superuser or user.group is not None or user.group_id is not None:
+        return
+    raise RuleError(_("Escolha o grupo de permissão do usuário: todo usuário precisa de um."))
 
 
 # SEC-1: what lets someone log in as a user, or lock them out of the company.
@@ -122,3 +131,34 @@ def ensure_admin_remains(company_id: int) -> None:
             _("A empresa precisa de ao menos um administrador ativo (com acesso a "
               "Usuários e Permissões). A alteração foi cancelada.")
         )
+
+
+# -- where a user lands (UX-3) ----------------------------------------------------------
+# An agent's day is the inbox: a user whose group works there and holds nothing beyond
+# the agent's own work (the inbox, contacts, scheduled messages) lands on /inbox/ and is
+# not offered the panel; anyone with a configuration or administration right lands on the
+# panel, where those screens are.
+
+WORK_AREAS = frozenset({"inbox", "contacts", "scheduled"})
+
+
+def inbox_only(user) -> bool:
+    """A user who works in the inbox and has no configuration rights."""
+    if not getattr(user, "is_authenticated", False) or user.is_superuser \
+            or user.company_id is None or not user.can("inbox", "view"):
+        return False
+    return all(right.partition(".")[0] in WORK_AREAS for right in user.rights)
+
+
+def may_use_panel(user) -> bool:
+    """Whether the inbox links to the panel: for whoever holds a right to a panel screen
+    (Contatos and Agendamentos included, which an agent may hold while landing in the
+    inbox); a user with the inbox alone has nothing there."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return user.is_superuser or any(right.partition(".")[0] != "inbox" for right in user.rights)
+
+
+def home_url(user) -> str:
+    """Where `user` goes after logging in when no `next` page was asked for."""
+    return url_for("inbox.index") if inbox_only(user) else url_for("admin.index")

@@ -1,6 +1,7 @@
-"""Atualizações (PLT-6): CHANGELOG.md shown as HTML.
+"""Atualizações (PLT-6, UX-7): the customer notes (backoffice/updates.md) shown as HTML,
+and the versions a notes file lists.
 
-No Markdown library is installed and the changelog has a small, known shape, so a tiny
+No Markdown library is installed and the notes have a small, known shape, so a tiny
 renderer does: "# " title (dropped: the page has its own), "## " version headings,
 "- " bullets (indented lines continue them), paragraphs, and `code`. Every piece of text
 is escaped; nothing in the file can inject markup. Cached by the file's mtime.
@@ -13,6 +14,9 @@ from pathlib import Path
 from markupsafe import Markup, escape
 
 _CODE = re.compile(r"`([^`]+)`")
+# a heading's release date, written YYYY-MM-DD, reads dd/mm/aaaa on the page (UX-4)
+_ISO_DAY = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+_VERSION = re.compile(r"^##\s+(\d+\.\d+\.\d+)", re.M)
 _cache: dict[str, tuple[tuple[int, int], Markup]] = {}
 
 
@@ -54,7 +58,7 @@ def render(text: str) -> Markup:
             flush_paragraph()
             flush_items()
             html.append(Markup('<h3 class="changelog-version">{}</h3>').format(
-                _inline(stripped[3:].strip())))
+                _inline(_ISO_DAY.sub(r"\3/\2/\1", stripped[3:].strip()))))
         elif stripped.startswith("# "):
             flush_paragraph()
             flush_items()
@@ -71,8 +75,13 @@ def render(text: str) -> Markup:
     return Markup("\n").join(html)
 
 
+def versions(text: str) -> list[str]:
+    """The version numbers of the "## <x.y.z> ..." headings, in file order."""
+    return _VERSION.findall(text)
+
+
 def render_file(path: str | Path) -> Markup:
-    """The rendered changelog; re-read only when the file changes. Missing file: empty."""
+    """The rendered notes; re-read only when the file changes. Missing file: empty."""
     path = Path(path)
     try:
         stat = path.stat()

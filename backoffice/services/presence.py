@@ -5,13 +5,16 @@
 - Pauses: started from the pauses offered right now (services.pauses.available_pauses)
   and running until the agent ends them, even after the pause's window has closed (the
   manual: a pause never ends by itself).
-- Status: "paused" while a pause runs (connected or not), else "online" with an open
-  session, else "offline". Supervisors get each change as the socket event
-  `agent.status`, sent after the commit.
+- Status: "paused" while a pause runs (connected or not), else, with an open session,
+  "online" (Disponível) or "away" (Ausente) by the agent's own switch (User.available,
+  UX-3), else "offline". A pause wins over the switch. Supervisors get each change as the
+  socket event `agent.status`, sent after the commit. Nothing hands tickets out by
+  presence (agents accept them from the queue), so the switch tells managers, it does
+  not route.
 - Minutes per status, on the company's wall clock: "paused" is the time in pauses;
-  "online" (Disponível) is the time connected (the union of the sessions, so two tabs
-  count once) outside pauses. Sessions are clipped at the day / month boundaries, and
-  the ones still open count until now.
+  "online" is the time connected (the union of the sessions, so two tabs count once)
+  outside pauses, Ausente included (the switch keeps no history). Sessions are clipped
+  at the day / month boundaries, and the ones still open count until now.
 
 A server that stops without its sockets disconnecting leaves sessions open. A session
 open for more than STALE_AFTER is closed at the user's next connect, where the user's
@@ -41,10 +44,11 @@ from .visibility import agents_of
 
 STALE_AFTER = timedelta(hours=12)
 
-PAUSED, ONLINE, OFFLINE = "paused", "online", "offline"
+PAUSED, ONLINE, AWAY, OFFLINE = "paused", "online", "away", "offline"
 STATUS_LABELS = {
     PAUSED: _l("Em pausa"),
     ONLINE: _l("Disponível"),
+    AWAY: _l("Ausente"),
     OFFLINE: _l("Offline"),
 }
 SCOPES = ("today", "month")
@@ -94,7 +98,7 @@ def _status_dict(status: str, pause: str | None, since: datetime | None) -> dict
 
 
 def _statuses(user_ids: Iterable[int]) -> dict[int, dict]:
-    """The status of each user, in four queries whatever the number of users."""
+    """The status of each user, in five queries whatever the number of users."""
     ids = list(user_ids)
     if not ids:
         return {}
@@ -117,11 +121,16 @@ def _statuses(user_ids: Iterable[int]) -> dict[int, dict]:
         select(PresenceSession.user_id, func.max(PresenceSession.ended_at))
         .where(PresenceSession.user_id.in_(ids), PresenceSession.ended_at.is_not(None))
         .group_by(PresenceSession.user_id)).all())
+    absent = set(db.session.scalars(
+        select(User.id).where(User.id.in_(ids), User.available.is_(False))))
     result = {}
     for uid in ids:
         if uid in running:
             started, name = running[uid]
             result[uid] = _status_dict(PAUSED, name, started)
+        elif uid in online_since and uid in absent:
+            # the switch keeps no time of its own: "since" would claim too much
+            result[uid] = _status_dict(AWAY, None, None)
         elif uid in online_since:
             since = online_since[uid]
             ended = pause_ended.get(uid)
@@ -132,7 +141,7 @@ def _statuses(user_ids: Iterable[int]) -> dict[int, dict]:
 
 
 def current_status(user) -> dict:
-    """{status: paused|online|offline, label, pause (name or None), since (UTC ISO)}."""
+    """{status: paused|online|away|offline, label, pause (name or None), since (UTC ISO)}."""
     if not tracked(user):
         return _status_dict(OFFLINE, None, None)
     return _statuses([user.id])[user.id]
@@ -260,6 +269,22 @@ def end_pause(user, now: datetime | None = None) -> dict:
     session.ended_at = max(now, session.started_at)
     db.session.flush()
     _announce(user)
+    return current_status(user)
+
+
+# -- availability (UX-3) -----------------------------------------------------------------
+
+def set_available(user, available: bool) -> dict:
+    """The agent's own switch, Disponível (True) or Ausente (False). The caller commits
+    (with after_commit.commit(), which then announces a change). Returns the new status."""
+    if not tracked(user):
+        raise RuleError(_("Somente atendentes de uma empresa têm disponibilidade."))
+    _lock_user(user.id)
+    before = current_status(user)
+    user.available = bool(available)
+    db.session.flush()
+    if _changed(before, user):
+        _announce(user)
     return current_status(user)
 
 

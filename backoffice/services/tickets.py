@@ -363,8 +363,9 @@ def farewells(company_id: int) -> list[FarewellMessage]:
 
 def close(ticket: Ticket, user: User, reason_id=None, farewell_id=None,
           note: str | None = None) -> Ticket:
-    """Close honouring DEP-2 (reason required), sending the chosen farewell (AUT-6) and
-    the DEP-6 close message, in that order."""
+    """Close honouring DEP-2 (reason required), with one goodbye (UX-6): the farewell the
+    agent chose (AUT-6) replaces the department's DEP-6 close message, which is sent
+    when none was chosen."""
     _require_open(ticket)
     _require_actor(user, ticket)
     reason = None
@@ -386,7 +387,7 @@ def close(ticket: Ticket, user: User, reason_id=None, farewell_id=None,
     context = _context(ticket, ticket.agent or user)
     if farewell is not None:
         _system_message(ticket, messages.render(farewell.body, context), user)
-    if ticket.department is not None:
+    elif ticket.department is not None:
         _system_message(ticket, messages.action_message(ticket.department, "close", context), user)
     ticket.reason_id = reason.id if reason else None
     ticket.close_note = (note.strip()[:1000] or None) if isinstance(note, str) else None

@@ -1,6 +1,7 @@
 """PAU-3 / PAU-4 in a real browser: the agent opens "Iniciar Pausa", picks a pause from
 the list fetched from the server, sees "Em pausa" and the notice, ends the pause; the
-supervisor's home card follows the agent's status live (agent.status)."""
+supervisor's home card follows the agent's status live (agent.status), the agent's
+Disponível / Ausente switch (UX-3) included."""
 from __future__ import annotations
 
 from playwright.sync_api import expect
@@ -17,6 +18,16 @@ BRUNO = ("bruno@demo.atende.local", "demo12345")
 DIEGO = ("diego@demo.atende.local", "demo12345")
 
 
+def _log_in_to_panel(page, live_server, email, password):
+    """An agent lands in the inbox (UX-3), whose socket makes them online: these tests
+    start from the panel, offline."""
+    page.goto(f"{live_server}/login?next=/admin/")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Senha").fill(password)
+    page.get_by_role("button", name="Entrar").click()
+    page.wait_for_url(f"{live_server}/admin/")
+
+
 def _pause_for_comercial(app, demo, name="Pausa do teste"):
     with app.app_context():
         company = db.session.get(Company, demo.company_id)
@@ -27,12 +38,11 @@ def _pause_for_comercial(app, demo, name="Pausa do teste"):
         db.session.remove()
 
 
-def test_PAU_3_agent_starts_and_ends_a_pause_from_the_navbar(app, demo, live_server, page, log_in):
+def test_PAU_3_agent_starts_and_ends_a_pause_from_the_navbar(app, demo, live_server, page):
     _pause_for_comercial(app, demo)
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    log_in(page, *BRUNO)
-    page.goto(f"{live_server}/admin/")
+    _log_in_to_panel(page, live_server, *BRUNO)
     badge = page.get_by_test_id("presence-badge")
     expect(badge).to_have_text("Offline")
     notice = page.get_by_test_id("presence-notice")
@@ -54,6 +64,15 @@ def test_PAU_3_agent_starts_and_ends_a_pause_from_the_navbar(app, demo, live_ser
     expect(page.get_by_test_id("presence-badge")).to_have_text("Offline")
     expect(page.get_by_test_id("presence-notice")).to_be_hidden()
     expect(page.get_by_role("button", name="Iniciar Pausa")).to_be_visible()
+
+    # UX-3: the navbar's switch is the agent's, and stays as they left it
+    switch = page.locator("#availability-switch")
+    expect(switch).to_be_checked()
+    with page.expect_response("**/presence/availability"):
+        page.locator("label[for=availability-switch]").click()
+    expect(switch).not_to_be_checked()
+    page.reload()
+    expect(page.locator("#availability-switch")).not_to_be_checked()
     assert errors == []
 
 
@@ -70,8 +89,7 @@ def test_PAU_4_supervisor_home_follows_agent_status_live(app, demo, live_server,
 
     agent = browser.new_context().new_page()
     agent.set_default_timeout(5_000)
-    log_in(agent, *BRUNO)
-    agent.goto(f"{live_server}/admin/")
+    _log_in_to_panel(agent, live_server, *BRUNO)
     agent.get_by_role("button", name="Iniciar Pausa").click()
     agent.get_by_test_id("presence-pauses").get_by_role("button", name="Pausa do teste").click()
     expect(agent.get_by_test_id("presence-badge")).to_have_text("Em pausa: Pausa do teste")
@@ -79,3 +97,12 @@ def test_PAU_4_supervisor_home_follows_agent_status_live(app, demo, live_server,
     expect(row).to_contain_text("Em pausa: Pausa do teste")
     agent.get_by_role("button", name="Encerrar Pausa").click()
     expect(row).to_contain_text("Offline")
+
+    # UX-3: in the inbox the agent is online; "Ausente" reaches the supervisor live
+    agent.goto(f"{live_server}/inbox/")
+    expect(row).to_contain_text("Disponível")
+    agent.locator("label[for=availability-switch]").click()
+    expect(row).to_contain_text("Ausente")
+    expect(agent.locator("#availability-switch")).not_to_be_checked()
+    agent.locator("label[for=availability-switch]").click()
+    expect(row).to_contain_text("Disponível")

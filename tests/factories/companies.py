@@ -5,6 +5,7 @@ from __future__ import annotations
 from backoffice import permissions
 from backoffice.extensions import db
 from backoffice.models import Department, DepartmentMember, PermissionGroup, Plan, User
+from backoffice.models.company import MODULES
 from backoffice.services import saas
 from backoffice.services.departments import next_order
 
@@ -12,7 +13,10 @@ PASSWORD = "senha-segura-1"
 
 
 def gen_plan(name="Plano Teste", max_users=50, **kw) -> Plan:
-    plan = Plan(name=name, max_users=max_users, max_channels=5, modules=["inbox"], **kw)
+    """A plan with every module unless `modules` says otherwise (UX-7 hides the screens of
+    modules a plan lacks)."""
+    kw.setdefault("modules", list(MODULES))
+    plan = Plan(name=name, max_users=max_users, max_channels=5, **kw)
     db.session.add(plan)
     return plan
 
