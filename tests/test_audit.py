@@ -213,7 +213,8 @@ def test_PLT_7_details_page_shows_before_after_table(app, tenants, a_client):
     text = page.text
     for header in ("Campo", "Antes", "Depois"):
         assert f"<th>{header}</th>" in text
-    assert "<td>name</td><td>Agente Exclusivo A</td><td>Agente &lt;b&gt;Renomeado&lt;/b&gt;</td>" in text
+    # UX-4: the field as the Usuários screen labels it
+    assert "<td>Nome</td><td>Agente Exclusivo A</td><td>Agente &lt;b&gt;Renomeado&lt;/b&gt;</td>" in text
     assert "<b>Renomeado</b>" not in text  # values are escaped
     assert "Admin Alfa Comércio" in html.unescape(text)
 

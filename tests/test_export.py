@@ -228,7 +228,8 @@ def test_EXP_1_secrets_never_exported(app, world):
         assert not any("senha" in h.lower() or "hash" in h.lower() for h in rows[0])
         raw_audit, rows = run(world.admin, "audit")
         assert b"s3nha-do-webhook" not in raw_audit and b"outro-segredo" not in raw_audit
-        assert "secret: — → ***" in column(rows, "Alterações")[-1]
+        # UX-4: told in the screen's words, the value hidden
+        assert "Segredo: ••••••" in column(rows, "Alterações")[-1]
 
 
 # -- filters -------------------------------------------------------------------------------

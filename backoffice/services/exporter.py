@@ -20,10 +20,10 @@ company: everything is filtered by `user.company_id` explicitly.
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from types import SimpleNamespace
 from typing import Any, Callable, Iterator, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
@@ -43,10 +43,11 @@ from ..models.tickets import (
     AUTHOR_AGENT, AUTHOR_BOT, AUTHOR_CONTACT, AUTHOR_SYSTEM, IN, MESSAGE_STATUSES,
     TICKET_STATUSES,
 )
-from . import RuleError, as_id
+from . import RuleError, as_id, audit
 from .contacts import PERSON_TYPES, contact_filter, fields_of
 from ..lib.documents import format_document
 from ..lib.phones import format_phone
+from .hours import local_time
 from .visibility import ticket_filter
 
 PAGE_SIZE = 1000
@@ -229,7 +230,7 @@ class Context:
         """A stored (naive UTC) datetime as dd/mm/aaaa HH:MM on the company's clock."""
         if value is None:
             return ""
-        return value.replace(tzinfo=timezone.utc).astimezone(self.zone).strftime("%d/%m/%Y %H:%M")
+        return local_time(value, self.zone).strftime("%d/%m/%Y %H:%M")
 
     def day_start(self, day: str) -> datetime:
         """Local midnight of `day` as naive UTC, how the columns store time."""
@@ -581,43 +582,37 @@ AUDIT_ACTIONS = {"create": _l("Criação"), "update": _l("Alteração"), "delete
 SECRET_HINTS = ("password", "secret", "token", "api_key")
 
 
-def _audit_value(value) -> str:
-    if value is None or value == "":
-        return "—"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value) or "—"
-    if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return str(value)
-
-
-def _audit_changes(changes) -> str:
+def _masked(changes) -> dict:
     if not isinstance(changes, dict):
-        return ""
-    parts = []
+        return {}
+    out = {}
     for name, pair in changes.items():
-        before, after = (pair + [None, None])[:2] if isinstance(pair, list) else (None, pair)
+        before, after = (list(pair) + [None, None])[:2] if isinstance(pair, list) else (None, pair)
         if any(hint in str(name).lower() for hint in SECRET_HINTS):
             before, after = ("***" if before is not None else None,
                              "***" if after is not None else None)
-        parts.append(f"{name}: {_audit_value(before)} → {_audit_value(after)}")
-    return "; ".join(parts)
+        out[name] = [before, after]
+    return out
 
 
 def _audit(context: Context) -> Plan:
-    header = [_("ID"), _("Quando"), _("Usuário"), _("Ação"), _("Tabela"), _("Registro"),
+    """UX-4: the screen's name and its field labels, values as the screens show them."""
+    header = [_("ID"), _("Quando"), _("Usuário"), _("Ação"), _("Tela"), _("Registro"),
               _("Descrição"), _("Alterações")]
     ids = select(AuditLog.id).where(AuditLog.company_id == context.company_id,
                                     *context.in_range(AuditLog.at))
 
     def page(chunk: list[int]) -> list[list]:
-        q = (select(AuditLog.id, AuditLog.at, AuditLog.user_name, AuditLog.action,
-                    AuditLog.table, AuditLog.row_id, AuditLog.row_label, AuditLog.changes)
-             .where(AuditLog.id.in_(chunk)).order_by(AuditLog.id))
-        return [[aid, context.when(at), user_name, _label(AUDIT_ACTIONS, action), table, row_id,
-                 row_label, _audit_changes(changes)]
-                for aid, at, user_name, action, table, row_id, row_label, changes
-                in db.session.execute(q)]
+        q = select(AuditLog).where(AuditLog.id.in_(chunk)).order_by(AuditLog.id)
+        out = []
+        for entry in db.session.scalars(q):
+            shown = SimpleNamespace(table=entry.table, company_id=entry.company_id,
+                                    action=entry.action, changes=_masked(entry.changes))
+            out.append([entry.id, context.when(entry.at), entry.user_name,
+                        _label(AUDIT_ACTIONS, entry.action),
+                        audit.screen_name(entry.table, entry.company_id is None),
+                        entry.row_id, entry.row_label, audit.summary(shown, context.zone)])
+        return out
 
     return Plan(header, ids, AuditLog.id, page)
 
