@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from backoffice.extensions import db
-from backoffice.models import Company, Contact, DataJob
+from backoffice.models import Company, Contact, ContactField, DataJob
 from backoffice.models.data_jobs import KIND_EXPORT, KIND_IMPORT
 from tests.admin_registry import admin_views, model_views
 from tests.conftest import flashes, login
@@ -59,7 +59,7 @@ def test_IMP_3_upload_preview_shows_detected_format_and_columns(app, tenants, a_
     assert 'value="cp1252" selected' in page and 'value=";" selected' in page
     assert "João Conceição" in page  # decoded right: no mojibake
     assert "Colunas ignoradas" in page and "Aniversário" in page
-    assert "Executar operação" in page
+    assert "Importar contatos" in page
     with app.app_context():  # nothing written by a preview
         assert db.session.scalar(select(func.count(Contact.id)).where(
             Contact.company_id == tenants["a"].company_id)) == 1
@@ -182,6 +182,118 @@ def test_EXP_1_admin_list_exports_are_excel_csv(app, tenants, a_client):
     data = a_client.get("/admin/contacts/export/csv/").data
     assert data.startswith(b"\xef\xbb\xbf")
     assert data.decode("utf-8-sig").splitlines()[0].startswith("Nome;Telefone;")
+
+
+# -- UX-8: buttons that say what they do, counts that add up, rejected rows on screen,
+#    the column mapping chosen in the preview ------------------------------------------
+
+
+def test_UX_8_buttons_name_their_action(app, tenants, a_client):
+    export_tab = html.unescape(a_client.get("/admin/data/?tab=export").text)
+    assert re.search(r'data-testid="export-submit">Exportar</button>', export_tab)
+    preview = html.unescape(a_client.get(
+        f"/admin/data/importar/{job_id_of(upload(a_client, EXCEL))}").text)
+    assert re.search(r'data-testid="run">Importar contatos</button>', preview)
+    assert "Ler o arquivo de novo" in preview
+    assert "Executar operação" not in export_tab + preview
+
+
+def test_UX_8_summary_counts_blank_lines_and_adds_up(app, tenants, a_client):
+    data = ("Nome;Telefone\r\n\r\nAna;(11) 97777-0001\r\n;\r\nSem Telefone;\r\n\r\n"
+            "Bruno;(11) 97777-0002\r\n").encode("cp1252")
+    job_id = job_id_of(upload(a_client, data))
+    a_client.submit(f"/admin/data/importar/{job_id}/executar", {"update": "no"})
+    s = a_client.get(f"/admin/data/tarefas/{job_id}/status").get_json()
+    counts = tuple(s[k] for k in ("created", "updated", "unchanged", "skipped", "rejected"))
+    assert counts == (2, 0, 0, 3, 1)
+    assert s["total"] == s["processed"] == 6 == (s["created"] + s["updated"] + s["unchanged"]
+                                                 + s["skipped"] + s["rejected"])
+    page = html.unescape(a_client.get(f"/admin/data/importar/{job_id}").text)
+    assert re.search(r'Linhas em branco \(ignoradas\)</th><td data-field="skipped">3<', page)
+    assert re.search(r'Total de linhas do arquivo</th><td data-field="processed">6<', page)
+    index = a_client.get("/admin/data/").text
+    assert "<th>Em branco</th>" in index and "<td>3</td>" in index
+
+
+def rejected_on_screen(page: str) -> list[tuple[str, str]]:
+    section = page.split('data-testid="rejected-rows"', 1)[1].split("</section>", 1)[0]
+    return [(html.unescape(a), html.unescape(b)) for a, b in
+            re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td></tr>", section)]
+
+
+def test_UX_8_first_rejected_rows_shown_on_screen_with_line_and_reason(app, tenants, a_client):
+    job_id = job_id_of(upload(a_client, EXCEL))
+    a_client.submit(f"/admin/data/importar/{job_id}/executar", {"update": "no"})
+    page = a_client.get(f"/admin/data/importar/{job_id}").text
+    shown = rejected_on_screen(page)
+    assert shown[0] == ("4", "Telefone em branco.")
+    assert shown[1][0] == "5" and shown[1][1].startswith("CPF inválido")
+    assert re.search(r'id="job-rejections-more"\s+hidden', page)  # all of them shown
+    status = a_client.get(f"/admin/data/tarefas/{job_id}/status").get_json()
+    assert [(str(r["line"]), r["reason"]) for r in status["rejections"]] == shown
+
+    # many bad rows: the first 20 on screen, escaped, and a pointer to the full CSV
+    bad = "Nome;Telefone\r\n" + "".join(f"Linha {n};<b>{n}</b>\r\n" for n in range(25))
+    job_id = job_id_of(upload(a_client, bad.encode("cp1252")))
+    a_client.submit(f"/admin/data/importar/{job_id}/executar", {"update": "no"})
+    page = a_client.get(f"/admin/data/importar/{job_id}").text
+    shown = rejected_on_screen(page)
+    assert len(shown) == 20 and shown[0] == ("2", 'Telefone inválido: "<b>0</b>".')
+    assert "&lt;b&gt;0&lt;/b&gt;" in page and "<b>0</b>" not in page
+    assert "Mostrando as primeiras 20" in html.unescape(page)
+    assert not re.search(r'id="job-rejections-more"\s+hidden', page)
+
+
+def chosen_columns(page: str) -> dict[str, str]:
+    """The value each column select of the preview starts on."""
+    return {name: re.search(r'<option value="([^"]*)" selected>', body).group(1)
+            for name, body in re.findall(r'<select[^>]*name="(column-\d+)"[^>]*>(.*?)</select>',
+                                         page, re.S)}
+
+
+def test_UX_8_preview_mapping_can_be_changed_and_is_checked_by_the_server(app, tenants, a_client):
+    with app.app_context():
+        db.session.add(ContactField(company_id=tenants["a"].company_id, label="Código ERP",
+                                    key="codigo_erp"))
+        db.session.commit()
+    data = ("Cliente;Zap do cliente;Aniversário;Cód.\r\n"
+            "Helena Prado;(11) 94444-1234;01/02;ERP-1\r\n").encode("cp1252")
+    job_id = job_id_of(upload(a_client, data))
+    page = html.unescape(a_client.get(f"/admin/data/importar/{job_id}").text)
+    # the detector's guess prefills the selects; the missed phone column is on "Ignorar"
+    selects = dict(re.findall(r'<select[^>]*name="(column-\d)"[^>]*>(.*?)</select>', page, re.S))
+    assert sorted(selects) == ["column-0", "column-1", "column-2", "column-3"]
+    assert chosen_columns(page) == {"column-0": "name", "column-1": "", "column-2": "",
+                                    "column-3": ""}
+    assert "Ignorar esta coluna" in selects["column-1"] and "Código ERP" in selects["column-1"]
+    assert "Faltam colunas obrigatórias: Telefone" in page
+    assert re.search(r'data-testid="run"\s+disabled', page)
+
+    url = f"/admin/data/importar/{job_id}/executar"
+    for form, message in [
+        ({"column-0": "name", "column-1": "planeta"},
+         'Campo desconhecido escolhido para a coluna "Zap do cliente".'),
+        ({"column-0": "name", "column-1": "phone", "column-3": "phone"},
+         'O campo Telefone foi escolhido para duas colunas ("Zap do cliente" e "Cód.").'),
+        ({"column-0": "name", "column-1": ""},
+         "Escolha a coluna dos campos obrigatórios: Telefone."),
+    ]:
+        resp = a_client.submit(url, {"update": "no", **form}, follow_redirects=True)
+        assert any(message in html.unescape(f) for f in flashes(resp.text)), flashes(resp.text)
+        # the preview comes back with the user's (known) choices in the selects
+        assert chosen_columns(resp.text)["column-1"] == form["column-1"].replace("planeta", "")
+        with app.app_context():
+            assert db.session.get(DataJob, job_id).status == "draft"
+            assert db.session.scalar(select(func.count(Contact.id)).where(
+                Contact.phone == "+5511944441234")) == 0
+
+    a_client.submit(url, {"update": "no", "column-0": "name", "column-1": "phone",
+                          "column-2": "", "column-3": "cf:codigo_erp"})
+    with app.app_context():
+        job = db.session.get(DataJob, job_id)
+        assert (job.status, job.created, job.rejected) == ("done", 1, 0)
+        helena = db.session.scalar(select(Contact).where(Contact.phone == "+5511944441234"))
+        assert helena.name == "Helena Prado" and helena.custom_fields == {"codigo_erp": "ERP-1"}
 
 
 # -- every route of the screen, generically ------------------------------------------

@@ -855,3 +855,64 @@ def test_IMP_4_killed_job_leaves_whole_batches_and_resume_completes_it(app, ctx,
         data_jobs.resume(job)
     assert str(exc.value) == "Só uma importação interrompida pode ser retomada."
     assert presets() == untouched
+
+
+# -- UX-8: the summary adds up; the columns chosen in the preview -------------------------
+
+
+def test_UX_8_blank_lines_are_counted_as_skipped_so_the_summary_adds_up(ctx, tmp_path):
+    """Every line after the header is created, updated, unchanged, rejected or, when
+    blank (empty or only separators), skipped: the five add up to the file's lines."""
+    a = ctx["a"]
+    path = write(tmp_path, "com-brancos.csv",
+                 "Nome;Telefone\r\n"
+                 "Ana;(11) 97777-0001\r\n"
+                 "\r\n"
+                 ";\r\n"
+                 "Sem Telefone;\r\n"
+                 "Bruno;(11) 97777-0002\r\n"
+                 " ; \r\n"
+                 "Ana de novo;(11) 97777-0001\r\n")
+    job = run_import(admin(a), path)
+    assert counters(job) == {"created": 2, "updated": 0, "unchanged": 1, "rejected": 1}
+    assert data_jobs.skipped(job) == 3
+    assert job.total == job.processed == 7
+    assert (job.created + job.updated + job.unchanged + data_jobs.skipped(job)
+            + job.rejected) == job.total
+    assert errors(job) == [(5, "Telefone em branco.")]  # Excel's row numbers, blanks included
+
+
+def test_UX_8_chosen_columns_are_validated_then_used_by_the_job(ctx, tmp_path):
+    """A column the detector missed is assigned; an unknown field, a field chosen twice or
+    a required field left out is refused before anything is written."""
+    a = ctx["a"]
+    db.session.add(ContactField(company_id=a.company_id, label="Código ERP", key="codigo_erp"))
+    db.session.commit()
+    path = write(tmp_path, "colunas.csv",
+                 "Cliente;Zap do cliente;Aniversário;Cód.\r\n"
+                 "Helena Prado;(11) 94444-1234;01/02;ERP-1\r\n")
+    job = data_jobs.import_from_path(admin(a), path)
+    for columns, message in [
+        ({0: "name", 1: "bogus"}, 'Campo desconhecido escolhido para a coluna "Zap do cliente".'),
+        ({0: "name", 1: "phone", 3: "name"},
+         'O campo Nome foi escolhido para duas colunas ("Cliente" e "Cód."). Escolha uma só '
+         'coluna para cada campo.'),
+        ({0: "name", 1: ""}, "Escolha a coluna dos campos obrigatórios: Telefone."),
+        ({0: "name", 1: "phone", 9: "email"},
+         "A escolha de colunas não confere com o arquivo: leia o arquivo de novo e escolha as "
+         "colunas outra vez."),
+    ]:
+        with pytest.raises(RuleError) as exc:
+            data_jobs.start_import(job, False, None, columns=columns)
+        assert str(exc.value) == message
+        db.session.refresh(job)
+        assert job.status == states.DRAFT and job.filters is None
+    assert contact_count() == 0
+
+    data_jobs.start_import(job, False, None, columns={0: "name", 1: "phone", 2: "",
+                                                      3: "cf:codigo_erp"})
+    db.session.refresh(job)
+    assert job.status == states.DONE, job.error
+    assert job.filters == {"columns": ["name", "phone", "", "cf:codigo_erp"]}
+    assert snapshot(a.company_id) == {
+        "+5511944441234": person("Helena Prado", custom={"codigo_erp": "ERP-1"})}

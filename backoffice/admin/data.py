@@ -40,14 +40,30 @@ def _csv_response(body, name: str) -> Response:
 
 
 def status_of(job) -> dict:
-    """What the progress bar polls."""
+    """What the progress bar polls; once the job ends, the first rejected rows too."""
+    finished = job.status in (states.DONE, states.FAILED)
     return {
         "id": job.id, "status": job.status, "status_label": job.status_label,
         "total": job.total, "processed": job.processed, "percent": job.percent,
         "created": job.created, "updated": job.updated, "unchanged": job.unchanged,
-        "rejected": job.rejected, "error": job.error,
-        "finished": job.status in (states.DONE, states.FAILED),
+        "skipped": data_jobs.skipped(job), "rejected": job.rejected, "error": job.error,
+        "finished": finished,
+        "rejections": (data_jobs.first_rejections(job, REJECTIONS_SHOWN)
+                       if finished and job.rejected else []),
     }
+
+
+REJECTIONS_SHOWN = 20
+
+
+def _chosen_columns(form) -> dict[int, str] | None:
+    """The preview's column selects ("column-<index>" = field), None if none was sent
+    (the detector's mapping then stands)."""
+    chosen = {}
+    for name, value in form.items():
+        if name.startswith("column-") and name[7:].isdigit():
+            chosen[int(name[7:])] = value
+    return chosen or None
 
 
 class DataView(SecureView):
@@ -91,7 +107,7 @@ class DataView(SecureView):
             filters_by_collection={key: exporter.filters_for(key) for key, _ in collections},
             status_choices={key: exporter.status_choices(key) for key, _ in collections},
             departments=_departments(company_id), tags=_tags(company_id),
-            local_datetime=local_datetime)
+            skipped=data_jobs.skipped, local_datetime=local_datetime)
 
     @expose("/modelo.csv")
     def template(self):
@@ -120,15 +136,26 @@ class DataView(SecureView):
         job = self._import_job(job_id)
         if job.status != states.DRAFT:
             return self.render("admin/data/job.html", job=job, status=status_of(job),
+                               rejections_shown=REJECTIONS_SHOWN,
                                local_datetime=local_datetime)
         path = data_jobs.job_path(job)
         if path is None:
             flash(_("O arquivo enviado não foi encontrado; envie de novo."), "error")
             return redirect(url_for(".index"))
         preview = importer.preview(path, job.encoding, job.delimiter, job.company_id)
+        custom_fields = fields_of(job.company_id)
+        choices = importer.choices(custom_fields)
+        assigned = importer.assignments(preview.mapping, len(preview.header))
+        # A refused choice comes back in the address (see import_start), so the selects
+        # show what the user picked rather than the detector's guess again.
+        known = {value for value, _ in choices} | {importer.IGNORE}
+        for index, value in (_chosen_columns(request.args) or {}).items():
+            if index < len(assigned) and value in known:
+                assigned[index] = value
         return self.render("admin/data/preview.html", job=job, preview=preview,
                            encodings=ENCODINGS, delimiters=DELIMITERS,
-                           fields=importer.FIELDS,
+                           fields=importer.FIELDS, choices=choices, assigned=assigned,
+                           required=[(f.key, str(f.label)) for f in importer.REQUIRED],
                            updatable=data_jobs.updatable_fields(job.company_id))
 
     @expose("/importar/<job_id>/formato", methods=["POST"])
@@ -148,11 +175,15 @@ class DataView(SecureView):
             flash(_("Seu grupo não pode alterar contatos: escolha \"Não\" em Atualizar "
                     "registros existentes."), "error")
             return redirect(url_for(".import_job", job_id=job.id))
+        columns = _chosen_columns(request.form)
         try:
             data_jobs.start_import(job, update, request.form.getlist("fields"),
-                                   runner=current_user._get_current_object())
+                                   runner=current_user._get_current_object(), columns=columns)
         except RuleError as exc:
             flash(str(exc), "error")
+            if columns:
+                return redirect(url_for(".import_job", job_id=job.id, **{
+                    f"column-{index}": value for index, value in columns.items()}))
         return redirect(url_for(".import_job", job_id=job.id))
 
     @expose("/importar/<job_id>/retomar", methods=["POST"])
@@ -195,6 +226,7 @@ class DataView(SecureView):
     def export_job(self, job_id):
         job = self._export_job(job_id)
         return self.render("admin/data/job.html", job=job, status=status_of(job),
+                           rejections_shown=REJECTIONS_SHOWN,
                            local_datetime=local_datetime)
 
     @expose("/exportar/<job_id>/arquivo")

@@ -1,7 +1,7 @@
 """Importar/exportar registros: the job records, their files and their runs.
 
 An import goes: upload (file stored, encoding and delimiter detected, job in "draft") ->
-preview (overrides) -> start (required columns checked again, job queued) -> the
+preview (format and column overrides) -> start (columns checked again, job queued) -> the
 background job (services.importer) -> summary and rejected-rows report. An export goes:
 start (collection, filters) -> the background job writes the CSV -> download.
 
@@ -175,17 +175,28 @@ def _run_as(job: DataJob, runner) -> None:
 
 
 def start_import(job: DataJob, update: bool, fields: list[str] | None,
-                 enqueue: bool = True, runner=None) -> None:
+                 enqueue: bool = True, runner=None,
+                 columns: dict[int, str] | None = None) -> None:
     """IMP-1/IMP-2: check the columns before anything is written, then queue the job
     (enqueue=False: the caller runs it, as the CLI does). `runner` (default: the
-    uploader) is whose carteira the job applies."""
+    uploader) is whose carteira the job applies. `columns` (UX-8): the field chosen in
+    the preview for each column index, "" to ignore it; a column left out is ignored;
+    None keeps the detector's mapping."""
     if job.status != states.DRAFT:
         raise RuleError(_l("Esta importação já foi iniciada."))
     path = job_path(job)
     if path is None:
         raise RuleError(_l("O arquivo enviado não foi encontrado; envie de novo."))
     checked = preview(path, job.encoding, job.delimiter, job.company_id, limit=1)
-    if checked.error:
+    picked = None
+    if columns is not None and not checked.fatal:
+        width = len(checked.header)
+        if any(index < 0 or index >= width for index in columns):
+            raise RuleError(_l("A escolha de colunas não confere com o arquivo: leia o arquivo "
+                               "de novo e escolha as colunas outra vez."))
+        picked = [columns.get(index, importer.IGNORE) for index in range(width)]
+        importer.chosen_mapping(checked.header, picked, fields_of(job.company_id))
+    elif checked.error:
         raise RuleError(checked.error)
     if update:
         allowed = {value for value, _ in updatable_fields(job.company_id)}
@@ -202,6 +213,9 @@ def start_import(job: DataJob, update: bool, fields: list[str] | None,
     if busy is not None:
         raise RuleError(_l("Já há uma importação em andamento (#%(id)s). Aguarde ela terminar.",
                            id=busy))
+    # An import has no filters (EXP-1's column): its chosen columns travel there, so the
+    # worker and a resumed run read the file with the mapping the user confirmed.
+    job.filters = {"columns": picked} if picked is not None else None
     job.status = states.QUEUED
     if enqueue:
         _enqueue(job, "import")
@@ -283,6 +297,24 @@ def sweep() -> int:
             job.heartbeat_at = utcnow()
             _enqueue(job, "import" if job.kind == states.KIND_IMPORT else "export")
     return len(ids)
+
+
+def skipped(job: DataJob) -> int:
+    """Blank lines read so far (UX-8): every other line read is created, updated,
+    unchanged or rejected, committed together with `processed`, so the summary adds up
+    to the lines of the file."""
+    if job.kind != states.KIND_IMPORT:
+        return 0
+    return max(0, (job.processed or 0) - (job.created or 0) - (job.updated or 0)
+               - (job.unchanged or 0) - (job.rejected or 0))
+
+
+def first_rejections(job: DataJob, limit: int = 20) -> list[dict]:
+    """The first rejected rows with their Excel line and reason, shown on the job's
+    screen (UX-8); the whole list is the downloadable report."""
+    return [{"line": line, "reason": reason} for line, reason in db.session.execute(
+        select(DataJobError.line, DataJobError.reason).where(DataJobError.job_id == job.id)
+        .order_by(DataJobError.line, DataJobError.id).limit(limit))]
 
 
 def report_rows(job: DataJob) -> Iterator[list[str]]:

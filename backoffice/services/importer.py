@@ -83,6 +83,69 @@ def map_header(header: list[str], custom_fields: list[ContactField]) -> Mapping:
     return mapping
 
 
+IGNORE = ""  # the value of "Ignorar esta coluna" in the preview's column selects
+
+
+def choices(custom_fields: list[ContactField]) -> list[tuple[str, str]]:
+    """(value, label) a file column can be assigned to in the preview (UX-8): the
+    built-in fields, then the company's custom ones."""
+    return ([(f.key, str(f.label)) for f in FIELDS]
+            + [(CUSTOM_PREFIX + cf.key, cf.label) for cf in custom_fields])
+
+
+def assignments(mapping: Mapping, width: int) -> list[str]:
+    """What each of the `width` header columns is assigned to (IGNORE for none): the
+    detector's guess the preview's selects start from."""
+    out = [IGNORE] * width
+    for key, index in mapping.columns.items():
+        out[index] = key
+    for key, index in mapping.custom.items():
+        out[index] = CUSTOM_PREFIX + key
+    return out
+
+
+def _column_name(header: list[str], index: int) -> str:
+    name = header[index].strip() if index < len(header) else ""
+    return name or str(_l("coluna %(n)s", n=index + 1))
+
+
+def chosen_mapping(header: list[str], chosen: list[str],
+                   custom_fields: list[ContactField]) -> Mapping:
+    """The user's choice of field per column (UX-8) as a Mapping. RuleError, before
+    anything is written, for a field that does not exist, a field chosen for two columns
+    or a required field left without a column."""
+    if len(chosen) > len(header):
+        raise RuleError(_l("A escolha de colunas não confere com o arquivo: leia o arquivo "
+                           "de novo e escolha as colunas outra vez."))
+    labels = dict(choices(custom_fields))
+    by_key = {cf.key for cf in custom_fields}
+    mapping = Mapping()
+    taken: dict[str, int] = {}
+    for index, value in enumerate(chosen):
+        value = (value or "").strip()
+        if value == IGNORE:
+            if header[index].strip():
+                mapping.ignored.append(header[index].strip())
+            continue
+        if value not in labels:
+            raise RuleError(_l("Campo desconhecido escolhido para a coluna \"%(column)s\".",
+                               column=_column_name(header, index)))
+        if value in taken:
+            raise RuleError(_l("O campo %(field)s foi escolhido para duas colunas (\"%(a)s\" e "
+                               "\"%(b)s\"). Escolha uma só coluna para cada campo.",
+                               field=labels[value], a=_column_name(header, taken[value]),
+                               b=_column_name(header, index)))
+        taken[value] = index
+        if value.startswith(CUSTOM_PREFIX) and value[len(CUSTOM_PREFIX):] in by_key:
+            mapping.custom[value[len(CUSTOM_PREFIX):]] = index
+        else:
+            mapping.columns[value] = index
+    if mapping.missing:
+        names = ", ".join(str(f.label) for f in mapping.missing)
+        raise RuleError(_l("Escolha a coluna dos campos obrigatórios: %(names)s.", names=names))
+    return mapping
+
+
 def missing_message(mapping: Mapping) -> str | None:
     if not mapping.missing:
         return None
@@ -106,6 +169,9 @@ class Preview:
     rows: list[list[str]]
     mapping: Mapping
     error: str | None
+    # the error is the file's (empty, header only), not the detected mapping's: choosing
+    # the columns in the preview cannot fix it
+    fatal: bool = False
 
 
 def preview(path: Path, encoding: str, delimiter: str, company_id: int, limit: int = 10) -> Preview:
@@ -120,14 +186,14 @@ def preview(path: Path, encoding: str, delimiter: str, company_id: int, limit: i
                 if len(rows) >= limit:
                     break
     mapping = map_header(header or [], fields_of(company_id))
-    error = None
+    error, fatal = None, True
     if not header:
         error = str(_l("O arquivo está vazio."))
     elif not rows:
         error = str(_l("O arquivo só tem o cabeçalho: nenhuma linha para importar."))
     else:
-        error = missing_message(mapping)
-    return Preview(header or [], rows, mapping, error)
+        error, fatal = missing_message(mapping), False
+    return Preview(header or [], rows, mapping, error, fatal and error is not None)
 
 
 def _first_record(reader) -> list[str] | None:
@@ -505,6 +571,19 @@ def _flush(ctx: Context, items, consumed: int) -> None:
                 raise
 
 
+def job_mapping(job: DataJob, header: list[str]) -> Mapping:
+    """The columns chosen in the preview (stored by data_jobs.start_import), else the
+    detector's; RuleError if a required field has no column."""
+    chosen = (job.filters or {}).get("columns")
+    if chosen is not None:
+        return chosen_mapping(header, chosen, fields_of(job.company_id))
+    mapping = map_header(header, fields_of(job.company_id))
+    problem = missing_message(mapping)
+    if problem:
+        raise RuleError(problem)
+    return mapping
+
+
 def run(job_id: int, path: Path) -> DataJob:
     """Import (or resume) job `job_id` from `path`; returns the job when it ends.
 
@@ -529,11 +608,7 @@ def run(job_id: int, path: Path) -> DataJob:
             reader = records(fh, job.delimiter)
             header, header_row = _header(reader)
             header = header or []
-            mapping = map_header(header, fields_of(job.company_id))
-            problem = missing_message(mapping)
-            if problem:
-                raise RuleError(problem)
-            ctx = Context(job, mapping)
+            ctx = Context(job, job_mapping(job, header))
             stats = Statistics()
             skip = job.processed
             items: list[tuple[int, list[str]]] = []

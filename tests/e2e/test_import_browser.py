@@ -1,6 +1,7 @@
 """Importar/exportar registros in a real browser (IMP-2, IMP-3, IMP-4, EXP-1): a
 cp1252 spreadsheet of a few thousand rows uploaded, previewed, run as a background job
-whose progress bar moves live, the rejected rows downloaded; an export downloaded as
+whose progress bar moves live, the rejected rows shown and downloaded, the column
+mapping changed in the preview (UX-8); an export downloaded as
 Excel CSV (";" and UTF-8 with BOM); a .xlsx renamed .csv refused in Portuguese."""
 from __future__ import annotations
 
@@ -91,9 +92,19 @@ def excel_csv() -> bytes:
 
 
 def open_data_screen(page):
-    nav = page.locator("nav.navbar")
-    nav.get_by_role("link", name="Configurações", exact=True).click()
-    nav.get_by_role("link", name="Importar/exportar registros", exact=True).click()
+    """Through the menu, as a user gets there: the side menu folds screens into groups
+    (UX-5), so the group holding the link is opened first when it is closed."""
+    link = page.get_by_role("link", name="Importar/exportar registros", exact=True)
+    group = page.locator(".atende-menu-group", has=page.get_by_role(
+        "link", name="Importar/exportar registros", exact=True, include_hidden=True))
+    if group.count():
+        if not link.is_visible():
+            group.locator(".atende-group-toggle").click()
+        # Bootstrap's collapse is "collapsing" while it slides open: click once it is open
+        expect(group.locator(".atende-submenu")).to_have_class(re.compile(r"(^|\s)show(\s|$)"))
+    else:  # the top navbar's dropdown
+        page.locator("nav.navbar").get_by_role("link", name="Configurações", exact=True).click()
+    link.click()
     expect(page).to_have_url(re.compile(r"/admin/data/$"))
     expect(page.get_by_role("heading", name="Importar/exportar registros", level=2)).to_be_visible()
 
@@ -143,6 +154,16 @@ def test_IMP_2_IMP_3_IMP_4_upload_preview_run_progress_and_rejected_rows_report(
     mapping = page.get_by_test_id("mapping")
     for label in HEADER:
         expect(mapping).to_contain_text(label)
+    # UX-8: the columns can be reassigned; a field chosen twice stops the import until fixed
+    run = page.get_by_role("button", name="Importar contatos")
+    tags_column = mapping.get_by_label("Etiquetas", exact=True)
+    expect(tags_column).to_have_value("tags")
+    tags_column.select_option("name")
+    expect(page.get_by_test_id("mapping-error")).to_contain_text(
+        "O campo Nome foi escolhido para mais de uma coluna")
+    expect(run).to_be_disabled()
+    tags_column.select_option(label="Etiquetas")
+    expect(page.get_by_test_id("mapping-error")).to_be_hidden()
 
     # -- IMP-2: the fields to update appear only with "Sim" -------------------------------
     fields = page.get_by_test_id("update-fields")
@@ -157,7 +178,6 @@ def test_IMP_2_IMP_3_IMP_4_upload_preview_run_progress_and_rejected_rows_report(
     expect(page.locator("#update-yes")).not_to_be_checked()
 
     # -- run: the bar follows the background job up to 100% ------------------------------
-    run = page.get_by_role("button", name="Executar operação")
     expect(run).to_be_enabled()
     run.click()
     expect(page).to_have_url(re.compile(r"/admin/data/importar/\d+$"))
@@ -178,9 +198,14 @@ def test_IMP_2_IMP_3_IMP_4_upload_preview_run_progress_and_rejected_rows_report(
     expect(page.get_by_test_id("job-error")).to_be_hidden()
     summary = page.get_by_test_id("job-summary")
     expect(summary).to_be_visible()
-    expected = {"created": VALID_ROWS, "updated": 0, "unchanged": 0, "rejected": len(BAD_ROWS)}
+    expected = {"created": VALID_ROWS, "updated": 0, "unchanged": 0, "skipped": 0,
+                "rejected": len(BAD_ROWS), "processed": TOTAL_ROWS}
     for field, number in expected.items():
         expect(summary.locator(f'[data-field="{field}"]')).to_have_text(str(number))
+    # UX-8: the rejected rows on the screen, drawn by the polling script when the job ended
+    rejected = page.get_by_test_id("rejected-rows").locator("tbody tr")
+    expect(rejected).to_have_text([f"{line}{reason}" for line, (_, reason)
+                                   in sorted(BAD_ROWS.items())])
 
     # the same numbers after a reload (rendered by the server, not by the polling script)
     page.reload()
@@ -188,6 +213,7 @@ def test_IMP_2_IMP_3_IMP_4_upload_preview_run_progress_and_rejected_rows_report(
     expect(page.get_by_test_id("progress")).to_have_attribute("aria-valuenow", "100")
     for field, number in expected.items():
         expect(summary.locator(f'[data-field="{field}"]')).to_have_text(str(number))
+    expect(rejected).to_have_count(len(BAD_ROWS))
     assert page.url == job_url
 
     # -- the rejected rows, as Excel opens them -------------------------------------------

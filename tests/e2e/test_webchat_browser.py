@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from backoffice.extensions import db
-from backoffice.models import Message, Ticket, User
+from backoffice.models import Connection, Message, Ticket, User
 from backoffice.models.tickets import READ
 from backoffice.services import sending, tickets
 from backoffice.lib import after_commit
@@ -168,3 +168,58 @@ def test_CHN_5_attachment_and_a_new_conversation_after_the_ticket_is_finished(
         db.session.remove()
     # a 409 is logged by the browser as a failed resource; nothing else may be
     assert [e for e in console_errors if "409" not in e] == []
+
+
+def test_UX_2_phone_widget_send_button_uncovered_title_whole_reopen_shows_newest(
+        app, page, shop, world, console_errors):
+    """UX-2 at 390×844: the open chat is full-screen and the launcher bubble steps aside,
+    so it never covers the send button; the title is never cut by the protocol; closed
+    and reopened, the chat shows the newest message."""
+    long_title = "Fale com a Loja Alfa Eletrodomésticos"
+    with app.app_context():  # a title that fills the header once the protocol is shown
+        db.session.get(Connection, world.connection_id).widget_title = long_title
+        db.session.commit()
+        db.session.remove()
+    page.set_viewport_size({"width": 390, "height": 844})
+    shop(world.key)
+    page.locator("#atende-bubble").click()
+    chat = page.frame_locator("#atende-frame")
+    chat.locator("#wc-department").select_option(label="Suporte")
+    chat.locator("#wc-text").fill("Oi, pelo celular")
+    chat.locator("#wc-send").click()
+    expect(chat.locator(".wc-msg.wc-mine")).to_have_count(1)
+    expect(chat.locator("#wc-protocol")).to_be_visible()  # the ticket's protocol is shown
+
+    # what is drawn at the send button's centre is the button: in the page, the chat's
+    # frame (not the bubble); in the frame, the button itself
+    frame = page.locator("#atende-frame").element_handle().content_frame()
+    box = chat.locator("#wc-send").bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    assert page.evaluate("([x, y]) => document.elementFromPoint(x, y).id", [x, y]) == "atende-frame"
+    assert frame.evaluate("""() => {
+        const send = document.getElementById("wc-send"), r = send.getBoundingClientRect();
+        const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+        return send === hit || send.contains(hit);
+    }""")
+    title = chat.locator("#wc-title")
+    expect(title).to_have_text(long_title)
+    assert title.evaluate("t => t.scrollWidth <= t.clientWidth && t.clientWidth > 0")
+
+    # closed with the chat's own ×, answers arrive; reopened, the newest one is in view
+    chat.locator("#wc-close").click()
+    expect(page.locator("#atende-frame")).to_be_hidden()
+    for n in range(1, 9):
+        _reply(app, f"Resposta {n}\numa linha\noutra linha\nmais uma linha")
+    expect(chat.locator(".wc-msg .wc-text").last).to_contain_text("Resposta 8")
+    expect(page.locator("#atende-badge")).to_have_text("8")
+    page.locator("#atende-bubble").click()
+    expect(page.locator("#atende-frame")).to_be_visible()
+    expect(page.locator("#atende-bubble")).to_be_hidden()
+    frame.wait_for_function("""() => {
+        const list = document.getElementById("wc-messages");
+        const last = list.querySelector(".wc-msg:last-child");
+        const a = list.getBoundingClientRect(), b = last.getBoundingClientRect();
+        return list.scrollHeight > list.clientHeight + 100
+            && b.top >= a.top - 1 && b.bottom <= a.bottom + 1;
+    }""")
+    assert console_errors == []

@@ -120,6 +120,22 @@
     els.messages.scrollTop = els.messages.scrollHeight;
   }
 
+  /* A reopened chat shows the newest message (UX-2). While the loader keeps the frame
+   * hidden the list has no height and cannot scroll; the frame learns it is shown by
+   * the "open" message but gets its size a moment later (a resize), so the list is
+   * kept pinned to the bottom until the visitor scrolls up. */
+  var pinned = true;
+  function pinDown() {
+    pinned = true;
+    scrollDown();
+  }
+  els.messages.addEventListener("scroll", function () {
+    if (state.open && els.messages.clientHeight > 0) { pinned = atBottom(); }
+  });
+  window.addEventListener("resize", function () {
+    if (pinned) { scrollDown(); }
+  });
+
   async function request(method, path, body) {
     var headers = { "Accept": "application/json" };
     if (state.token) { headers["X-Visitor-Token"] = state.token; }
@@ -257,7 +273,7 @@
       state.out.push(m.id);
       if (m.read) { state.read.add(m.id); state.delivered.add(m.id); }
     }
-    if (stick || m.direction === "in") { scrollDown(); }
+    if (stick || pinned || m.direction === "in") { scrollDown(); }
     return true;
   }
 
@@ -453,6 +469,7 @@
     if (!msg || typeof msg !== "object") { return; }
     if (msg.atende === "open") {
       state.open = true;
+      pinDown();
       syncAcks();
       els.text.focus();
     } else if (msg.atende === "closed") {

@@ -51,9 +51,14 @@
       return d + "!important";
     }).join(";") + "}";
   }).join("") +
+    // A phone gets the chat full-screen, and the bubble steps aside while it is open:
+    // drawn over the frame it would sit on the chat's own send button (UX-2). The frame's
+    // own × closes it there.
     "@media (max-width:480px){#atende-frame{right:0!important;bottom:0!important;" +
-    "width:100vw!important;height:100vh!important;max-width:100vw!important;" +
-    "max-height:100vh!important;border-radius:0!important}}";
+    "width:100vw!important;height:100vh!important;height:100dvh!important;" +
+    "max-width:100vw!important;max-height:100vh!important;max-height:100dvh!important;" +
+    "border-radius:0!important}" +
+    "#atende-bubble.atende-ready.atende-chat-open{display:none!important}}";
   var ICON = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M12 3C6.5 3 2 6.9 2 11.7c0 ' +
     '2.4 1.1 4.6 3 6.2L4.2 21.5l4.3-1.9c1.1.3 2.3.5 3.5.5 5.5 0 10-3.9 10-8.7S17.5 3 12 3z"/></svg>';
 
@@ -95,6 +100,7 @@
     function setOpen(open) {
       isOpen = open;
       frame.className = open ? "atende-open" : "";
+      bubble.classList.toggle("atende-chat-open", open);
       bubble.setAttribute("aria-expanded", open ? "true" : "false");
       tell({ atende: open ? "open" : "closed" });
       remember(open);
@@ -114,7 +120,7 @@
           bubble.title = msg.title;
           frame.title = msg.title;
         }
-        bubble.className = "atende-ready";
+        bubble.classList.add("atende-ready");
         setOpen(remembered());
       } else if (msg.atende === "close") {
         setOpen(false);
