@@ -68,10 +68,13 @@ def test_CO_1_CO_2_admin_edits_company_data_and_preferences(app, tenants, a_clie
     assert row["show_agent_name"] is False
     assert row["domain"] == before["domain"]
 
+    # UX-5: the menu's link opens the company's form, not a list of one row
     listing = a_client.get("/admin/company/")
-    assert listing.status_code == 200
-    assert "11.444.777/0001-61" in listing.text
-    assert "+551134567890" in listing.text
+    assert listing.status_code == 302
+    assert listing.headers["Location"].endswith(f"/admin/company/edit/?id={cid}")
+    form = a_client.get(listing.headers["Location"]).text
+    assert 'value="11.444.777/0001-61"' in form
+    assert 'value="+551134567890"' in form
 
     # The edit form shows the CNPJ formatted again, and saving it unchanged works.
     page = a_client.get(edit_url(tenants))
@@ -199,7 +202,10 @@ def test_CO_1_user_without_company_right_cannot_edit(app, tenants):
     assert login(client, "agente-b@example.com").status_code == 302
     cid = tenants["b"].company_id
     before = company_row(app, cid)
-    assert client.get("/admin/company/").status_code == 200
+    # UX-5: who may only look gets the row's details, not its form
+    page = client.get("/admin/company/", follow_redirects=True)
+    assert page.status_code == 200 and "/admin/company/details/" in page.request.url
+    assert 'name="name"' not in page.text
     resp = client.submit(edit_url(tenants, "b"), company_data(name="Renomeada pelo agente"))
     assert resp.status_code in (302, 403)
     assert company_row(app, cid) == before
@@ -332,3 +338,44 @@ def test_CO_2_concurrent_numbers_are_distinct_and_consecutive(app, two_companies
     with app.app_context():
         assert db.session.get(ProtocolSequence, cid).counter == total
         assert db.session.get(ProtocolSequence, other).counter == 0
+
+
+# --- UX-5: a form, not a list of one row; the time-zone picker ---------------------------------
+
+
+def test_UX_5_empresa_opens_as_a_form_and_a_save_stays_on_it(app, tenants, a_client):
+    resp = a_client.get("/admin/company/")
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(edit_url(tenants))
+    page = a_client.get(edit_url(tenants)).text
+    assert 'name="name"' in page and 'class="admin-form"' in page
+    assert "model-list" not in page  # no table of one row
+    assert ">Lista<" not in page and "/admin/company/new/" not in page  # no List / Create tabs
+    assert "_add_another" not in page and "_continue_editing" not in page
+    resp = a_client.submit(edit_url(tenants), company_data())
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(edit_url(tenants))
+    page = a_client.get(resp.headers["Location"]).text
+    assert any(m.endswith("Registro salvo com sucesso.") for m in flashes(page))
+    assert 'value="Alfa Comércio e Serviços"' in page
+
+
+def test_UX_5_time_zone_picker_lists_brazil_first_and_is_searchable(tenants, a_client):
+    import re
+
+    page = a_client.get(edit_url(tenants)).text
+    select = re.search(r'<select([^>]*id="timezone"[^>]*)>(.*?)</select>', page, re.S)
+    assert select and 'data-role="select2"' in select.group(1)  # select2: type to search
+    groups = re.findall(r'<optgroup label="([^"]+)">(.*?)</optgroup>', select.group(2), re.S)
+    assert [name for name, _ in groups] == ["Brasil", "Outros fusos"]
+    brazil = re.findall(r'<option[^>]*value="([^"]+)"[^>]*>([^<]+)</option>', groups[0][1])
+    assert brazil[:2] == [("America/Sao_Paulo", "Brasília (America/Sao_Paulo)"),
+                          ("America/Manaus", "Manaus (America/Manaus)")]
+    assert {value for value, _ in brazil} >= {
+        "America/Fortaleza", "America/Recife", "America/Bahia", "America/Belem", "America/Cuiaba",
+        "America/Campo_Grande", "America/Porto_Velho", "America/Boa_Vista", "America/Rio_Branco",
+        "America/Noronha", "America/Araguaina", "America/Maceio", "America/Santarem",
+        "America/Eirunepe"}
+    others = dict(re.findall(r'<option[^>]*value="([^"]+)"[^>]*>([^<]+)</option>', groups[1][1]))
+    assert others["Europe/Lisbon"] == "Lisboa (Europe/Lisbon)"
+    assert "Asia/Tokyo" in others and "UTC" in others
+    assert not set(others) & {value for value, _ in brazil}
+    assert not any(tz.startswith(("Brazil/", "Etc/", "US/")) for tz in others)

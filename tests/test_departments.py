@@ -128,6 +128,12 @@ OTHER_FIELDS = ("notify_on_ticket", "survey_flow", "close_queue_after_minutes", 
                 "overflow_enabled", "members")
 
 
+def _tab_titles(page: str) -> list[str]:
+    """The titles of the form's tabs that open a pane (UX-5), in order."""
+    return re.findall(r'<a class="nav-link[^"]*" id="tab-\w+-link" data-toggle="tab"[^>]*>([^<]+)</a>',
+                      page)
+
+
 def test_DEP_3_create_form_shows_the_main_tab_only(admin_a):
     page = admin_a.get("/admin/departments/new/").text
     for name in ("name", "description", "active", "order"):
@@ -135,8 +141,11 @@ def test_DEP_3_create_form_shows_the_main_tab_only(admin_a):
     assert "Principal" in page and "ATIVO" in page and "INATIVO" in page
     for name in OTHER_FIELDS:
         assert f'name="{name}"' not in page and f'id="{name}"' not in page, name
+    # UX-5: the other tabs are shown, locked until the main tab is saved
+    assert _tab_titles(page) == ["Principal"]
     for title in OTHER_TABS:
-        assert f"<h3>{title}</h3>" not in page, title
+        assert re.search(rf'<span class="nav-link disabled" aria-disabled="true"[^>]*>{title}</span>',
+                         page), title
 
 
 def test_DEP_3_saving_the_main_tab_opens_the_edit_form_with_every_tab(app, tenants, admin_a):
@@ -155,13 +164,43 @@ def test_DEP_3_saving_the_main_tab_opens_the_edit_form_with_every_tab(app, tenan
     page = admin_a.get(resp.headers["Location"]).text
     assert "As abas Parâmetros, Membros, Inatividade, Mensagens de ação e Telefonia já estão " \
            "disponíveis." in html.unescape(page)
-    for title in ("Principal",) + OTHER_TABS:
-        assert f"<h3>{title}</h3>" in page, title
+    assert _tab_titles(page) == ["Principal", *OTHER_TABS]
     for name in OTHER_FIELDS + ("name", "order"):
         assert f'name="{name}"' in page or f'id="{name}"' in page, name
     # the variables are listed, with their meaning, next to the messages
     assert "<code>{{nome_cliente}}</code> — Nome do cliente" in page
     assert "<code>{{hora}}</code> — Hora atual (hh:mm)" in page
+
+
+def test_UX_5_department_form_has_tabs_one_variables_help_and_a_save_bar(tenants, admin_a):
+    dept_id = tenants["a"].ids["departments"]
+    page = admin_a.get(f"/admin/departments/edit/?id={dept_id}").text
+    assert _tab_titles(page) == ["Principal", *OTHER_TABS]
+    # each field in its tab's pane; Principal open first
+    panes = dict(re.findall(r'<div class="tab-pane[^"]*" id="tab-(\w+)"[^>]*>(.*?)(?=<div class="tab-pane|\Z)',
+                            page, re.S))
+    assert 'id="tab-principal-link" data-toggle="tab" href="#tab-principal" role="tab" ' \
+           'aria-controls="tab-principal" aria-selected="true"' in page
+    for key, name in (("principal", "name"), ("parametros", "survey_flow"),
+                      ("parametros", "period"), ("membros", "members"),
+                      ("inatividade", "close_queue_after_minutes"),
+                      ("mensagens", "on_start_text"), ("telefonia", "overflow_enabled")):
+        assert f'name="{name}"' in panes[key] or f'id="{name}"' in panes[key], (key, name)
+    # the variables, once per form, not under every message field
+    assert page.count('data-testid="variables-help"') == 1
+    assert page.count("<code>{{nome_cliente}}</code>") == 1
+    assert 'data-testid="save-bar"' in page
+
+
+def test_UX_5_a_field_with_an_error_opens_its_tab(tenants, admin_a):
+    dept_id = tenants["a"].ids["departments"]
+    resp = _edit(admin_a, dept_id, close_queue_after_minutes="0")
+    assert resp.status_code == 200
+    page = resp.text
+    assert re.search(r'<a class="nav-link active has-error" id="tab-inatividade-link"', page)
+    assert re.search(r'<div class="tab-pane active" id="tab-inatividade"', page)
+    assert '<div class="tab-pane" id="tab-principal"' in page
+    assert "Informe um número inteiro de minutos entre 1 e" in page
 
 
 # --- DEP-2: parameters -----------------------------------------------------------------------

@@ -47,7 +47,8 @@ def test_PLT_1_fixture_covers_every_tenant_view(app, tenants):
 def test_PLT_1_list_and_count_show_only_own_rows(app, tenants, b_client):
     a, b = tenants["a"], tenants["b"]
     for view in tenant_views(app):
-        page = b_client.get(f"/admin/{view.endpoint}/")
+        # a one-row screen (Empresa, Parâmetros, Telefonia) opens its form (UX-5)
+        page = b_client.get(f"/admin/{view.endpoint}/", follow_redirects=True)
         assert page.status_code == 200, view.endpoint
         assert a.labels[view.endpoint] not in page.text, view.endpoint
         assert b.labels[view.endpoint] in page.text, view.endpoint
@@ -136,7 +137,7 @@ def test_PLT_1_saas_screens_refuse_company_users(app, tenants, b_client):
 
 
 def test_PLT_1_company_screen_edits_only_own_company(app, tenants, b_client):
-    page = b_client.get("/admin/company/")
+    page = b_client.get("/admin/company/", follow_redirects=True)  # the form (UX-5)
     assert tenants["b"].labels["company"] in page.text
     assert tenants["a"].labels["company"] not in page.text
     assert re.search(r"Beta Servi", page.text)

@@ -41,16 +41,19 @@ def test_PAR_1_row_is_created_on_first_visit_and_only_once(app, tenants, a_clien
         db.session.execute(delete(CompanySettings).where(CompanySettings.company_id == a.company_id))
         db.session.commit()
     assert _settings(app, a.company_id) == []
+    # UX-5: the menu's link opens the form of the defaults (no list of one row)
     page = a_client.get("/admin/parameters/")
-    assert page.status_code == 200
+    assert page.status_code == 302
+    assert page.headers["Location"].endswith("/admin/parameters/edit/?id=padrao")
+    form = a_client.get(page.headers["Location"])
+    assert form.status_code == 200 and 'name="cpf_required_pf"' in form.text
     # SEC-8: showing the defaults writes nothing; the first save creates the row
     assert _settings(app, a.company_id) == []
-    assert "/admin/parameters/edit/?id=padrao" in page.text
     a_client.submit("/admin/parameters/edit/?id=padrao", {})
     (row,) = _settings(app, a.company_id)
     assert all(row[f] is False for f in FIELDS)  # defaults: nothing required, no support access
     page = a_client.get("/admin/parameters/")
-    assert f"/admin/parameters/edit/?id={row['id']}" in page.text
+    assert page.headers["Location"].endswith(f"/admin/parameters/edit/?id={row['id']}")
     a_client.submit("/admin/parameters/edit/?id=padrao", {})
     assert len(_settings(app, a.company_id)) == 1
 
@@ -68,7 +71,7 @@ def test_PAR_1_get_settings_makes_one_row_per_company(app, tenants):
 
 def test_PAR_1_admin_edits_the_switches(app, tenants, a_client):
     a = tenants["a"]
-    page = a_client.get("/admin/parameters/").text
+    page = a_client.get("/admin/parameters/", follow_redirects=True).text
     for label in ("CPF obrigatório no cadastro manual de pessoa física",
                   "CNPJ obrigatório no cadastro manual de pessoa jurídica",
                   "Permitir acesso do usuário de suporte",
@@ -95,7 +98,7 @@ def test_PAR_1_admin_edits_the_switches(app, tenants, a_client):
 
 def test_PAR_1_no_create_no_delete(app, tenants, a_client):
     a = tenants["a"]
-    listing = a_client.get("/admin/parameters/").text
+    listing = a_client.get("/admin/parameters/", follow_redirects=True).text
     assert "/admin/parameters/new/" not in listing
     assert "/admin/parameters/delete/" not in listing
     assert a_client.get("/admin/parameters/new/").status_code == 302
@@ -111,11 +114,11 @@ def test_PAR_1_no_create_no_delete(app, tenants, a_client):
 
 def test_PAR_1_other_company_row_is_invisible(app, tenants, b_client):
     a, b = tenants["a"], tenants["b"]
-    listing = b_client.get("/admin/parameters/").text
-    ids = set(re.findall(r"/admin/parameters/edit/\?id=(\d+)", listing))
-    assert ids == {str(b.ids["parameters"])}
+    location = b_client.get("/admin/parameters/").headers["Location"]
+    assert location.endswith(f"/admin/parameters/edit/?id={b.ids['parameters']}")
     page = b_client.get(f"/admin/parameters/edit/?id={a.ids['parameters']}", follow_redirects=True)
-    assert 'name="cpf_required_pf"' not in page.text  # no form for A's row
+    # A's row has no form: B lands on its own
+    assert page.request.url.endswith(f"/admin/parameters/edit/?id={b.ids['parameters']}")
     b_client.submit(f"/admin/parameters/edit/?id={a.ids['parameters']}",
                     {"cpf_required_pf": "y", "wallet_enabled": "y"})
     (row,) = _settings(app, a.company_id)

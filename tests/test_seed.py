@@ -26,7 +26,8 @@ def test_PLT_seed_demo_fills_every_tenant_screen(app, client):
             login_user(db.session.get(User, admin_id))
             count = view.get_count_query().scalar()
         assert count > 0, f"the demo company has nothing on {view.endpoint}"
-        page = client.get(f"/admin/{view.endpoint}/")
+        # One-row settings (Empresa, Parâmetros, Telefonia) open straight on their form.
+        page = client.get(f"/admin/{view.endpoint}/", follow_redirects=True)
         assert page.status_code == 200, view.endpoint
         assert "Não existem itens na tabela." not in page.text, view.endpoint
 

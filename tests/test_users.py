@@ -55,16 +55,21 @@ def test_PLT_4_admin_creates_user_with_group_and_it_can_log_in(app, client, tena
 
 def test_PLT_4_new_user_needs_password_valid_email_and_unique_email(app, client, tenants):
     login(client, tenants["a"].admin_email)
-    page = client.submit("/admin/users/new/", _user_form(password=""))
+    group = str(_group(app, tenants["a"].company_id, "Atendente").id)
+
+    def form(**overrides):  # always with a group: UX-5 refuses a user without one
+        return _user_form(group=group, **overrides)
+
+    page = client.submit("/admin/users/new/", form(password=""))
     assert "Informe a senha do novo usuário." in page.text
-    page = client.submit("/admin/users/new/", _user_form(email="sem-arroba"))
+    page = client.submit("/admin/users/new/", form(email="sem-arroba"))
     assert "Informe um e-mail válido." in page.text
     # e-mails are unique across companies (login is by e-mail alone)
-    page = client.submit("/admin/users/new/", _user_form(email=tenants["b"].admin_email))
+    page = client.submit("/admin/users/new/", form(email=tenants["b"].admin_email))
     assert "Já existe" in page.text
-    page = client.submit("/admin/users/new/", _user_form(email=tenants["b"].admin_email.upper()))
+    page = client.submit("/admin/users/new/", form(email=tenants["b"].admin_email.upper()))
     assert "Já existe um usuário com este e-mail." in page.text
-    page = client.submit("/admin/users/new/", _user_form(name="x" * 121))
+    page = client.submit("/admin/users/new/", form(name="x" * 121))
     assert page.status_code == 200 and _user(app, "nova@example.com") is None
 
 
@@ -147,3 +152,24 @@ def test_PLT_3_second_admin_makes_the_change_possible(app, client, tenants):
         name=other.name, email=other.email, password="", group=str(admin_group.id), active=""))
     assert resp.status_code == 302
     assert _user(app, "admin2@example.com").active is False
+
+
+def test_UX_5_a_user_without_permission_group_cannot_be_saved(app, client, tenants):
+    """Neither created nor left without a group on edit; the service refuses it too."""
+    from backoffice.services import RuleError, access
+
+    login(client, tenants["a"].admin_email)
+    message = "Escolha o grupo de permissão do usuário: todo usuário precisa de um."
+    page = client.submit("/admin/users/new/", _user_form(group="__None"))
+    assert page.status_code == 200 and message in page.text
+    assert _user(app, "nova@example.com") is None
+    agents = _group(app, tenants["a"].company_id, "Atendente")
+    assert client.submit("/admin/users/new/", _user_form(group=str(agents.id))).status_code == 302
+    user = _user(app, "nova@example.com")
+    page = client.submit(f"/admin/users/edit/?id={user.id}", _user_form(group="__None", password=""))
+    assert page.status_code == 200 and message in page.text
+    assert _user(app, "nova@example.com").group_id == agents.id
+    with app.app_context():
+        with pytest.raises(RuleError, match="todo usuário precisa de um"):
+            access.check_has_group(User(name="Sem grupo", email="x@example.com"))
+        access.check_has_group(User(name="Operador", email="su@example.com", is_superuser=True))

@@ -2,8 +2,9 @@
 
 The create form holds the main tab only (name, description, status, order); the other
 tabs (Parâmetros, Membros, Inatividade, Mensagens de ação, Telefonia) open on the edit
-form once the department exists (DEP-3), as in the manual. They are drawn as titled
-fieldsets with Flask-Admin's form rules.
+form once the department exists (DEP-3), as in the manual. They are real tabs (UX-5),
+drawn by the form rules `Tabs` and `Tab` below, with the save button in a bar that stays
+in sight.
 """
 from __future__ import annotations
 
@@ -115,15 +116,89 @@ class ScaleField(SelectField):
 
 class VariablesHelp(rules.BaseRule):
     """DEP-8: the variables a message may use, with what each becomes (per request, so
-    in the user's language)."""
+    in the user's language). UX-5: once per form, folded, above the tabs."""
 
     def __call__(self, form, form_opts=None, field_args=None):
         items = Markup("").join(
             Markup("<li><code>{{{{{name}}}}}</code> — {label}</li>").format(name=name, label=label)
             for name, label in messages.VARIABLES.items())
-        return Markup('<div class="alert alert-secondary"><p class="mb-1">{title}</p>'
-                      '<ul class="mb-0">{items}</ul></div>').format(
+        return Markup('<details class="atende-variables alert alert-secondary" '
+                      'data-testid="variables-help"><summary>{title}</summary>'
+                      '<ul class="mb-0 mt-2">{items}</ul></details>').format(
             title=_("Variáveis disponíveis nas mensagens:"), items=items)
+
+
+class SubTitle(rules.BaseRule):
+    """A title inside a tab (translated per request)."""
+
+    def __init__(self, text):
+        super().__init__()
+        self.text = text
+
+    def __call__(self, form, form_opts=None, field_args=None):
+        return Markup('<h5 class="mt-4 mb-2">{}</h5>').format(str(self.text))
+
+
+def _has_errors(errors) -> bool:
+    """A field's errors, a list of messages or, for inline rows, of dicts of lists."""
+    if isinstance(errors, dict):
+        return any(_has_errors(value) for value in errors.values())
+    if isinstance(errors, (list, tuple)):
+        return any(isinstance(e, str) or _has_errors(e) for e in errors)
+    return bool(errors)
+
+
+class Tab(rules.NestedRule):
+    """One pane of `Tabs`: a key (the pane's id) and a title over some fields."""
+
+    def __init__(self, key: str, title, children):
+        super().__init__(list(children))
+        self.key = key
+        self.title = title
+
+
+class Tabs(rules.NestedRule):
+    """UX-5: Bootstrap tabs over the form's groups of fields. The first tab holding a field
+    with an error opens (the others are marked), so a refused save shows what to fix;
+    `locked` titles are tabs that open once the record is saved (DEP-3). Other rules
+    (the variables help) are drawn once, above the panes."""
+
+    def __init__(self, children, locked=()):
+        super().__init__(list(children))
+        self.locked = tuple(locked)
+
+    def __call__(self, form, form_opts=None, field_args=None):
+        tabs = [rule for rule in self.rules if isinstance(rule, Tab)]
+        shared = [rule for rule in self.rules if not isinstance(rule, Tab)]
+        failing = {tab.key for tab in tabs if any(
+            name in form and _has_errors(form[name].errors) for name in tab.visible_fields)}
+        active = next((tab.key for tab in tabs if tab.key in failing), tabs[0].key)
+        nav = Markup("").join(
+            Markup('<li class="nav-item" role="presentation">'
+                   '<a class="nav-link{active}{error}" id="tab-{key}-link" '
+                   'data-toggle="tab" href="#tab-{key}" role="tab" aria-controls="tab-{key}" '
+                   'aria-selected="{selected}">{title}</a></li>').format(
+                key=tab.key, title=str(tab.title), selected="true" if tab.key == active else "false",
+                active=" active" if tab.key == active else "",
+                error=" has-error" if tab.key in failing else "")
+            for tab in tabs)
+        nav += Markup("").join(
+            Markup('<li class="nav-item" role="presentation">'
+                   '<span class="nav-link disabled" aria-disabled="true" role="tab" '
+                   'title="{hint}">{title}</span></li>').format(
+                title=str(title), hint=_("Salve a aba Principal para liberar esta aba."))
+            for title in self.locked)
+        panes = Markup("").join(
+            Markup('<div class="tab-pane{active}" id="tab-{key}" role="tabpanel" '
+                   'aria-labelledby="tab-{key}-link">{body}</div>').format(
+                key=tab.key, active=" active" if tab.key == active else "",
+                body=tab(form, form_opts, field_args))
+            for tab in tabs)
+        top = Markup("").join(rule(form, form_opts, field_args) for rule in shared)
+        return Markup('<ul class="nav nav-tabs atende-form-tabs" role="tablist" '
+                      'data-testid="form-tabs">{nav}</ul><div class="tab-content '
+                      'atende-tab-content">{top}{panes}</div>').format(
+            nav=nav, top=top, panes=panes)
 
 
 def _status_label(view, context, model, name):
@@ -261,16 +336,22 @@ class DepartmentView(TenantModelView):
     }
     inline_models = [MemberInline(DepartmentMember)]
 
-    form_create_rules = [rules.FieldSet(MAIN, _l("Principal"))]
-    form_edit_rules = [
-        rules.FieldSet(MAIN, _l("Principal")),
-        rules.FieldSet(PARAMETERS, _l("Parâmetros")),
-        rules.FieldSet(("members",), _l("Membros")),
-        rules.FieldSet((VariablesHelp(), *AUTOMATION), _l("Horário e chatbot")),
-        rules.FieldSet((VariablesHelp(), *INACTIVITY), _l("Inatividade")),
-        rules.FieldSet((VariablesHelp(), *ACTIONS), _l("Mensagens de ação")),
-        rules.FieldSet(TELEPHONY, _l("Telefonia")),
-    ]
+    create_template = "admin/department_create.html"
+    edit_template = "admin/department_edit.html"
+    # the manual's tabs; opening hours and the chatbot sit with the parameters
+    form_create_rules = [Tabs([Tab("principal", _l("Principal"), MAIN)], locked=(
+        _l("Parâmetros"), _l("Membros"), _l("Inatividade"), _l("Mensagens de ação"),
+        _l("Telefonia")))]
+    form_edit_rules = [Tabs([
+        VariablesHelp(),
+        Tab("principal", _l("Principal"), MAIN),
+        Tab("parametros", _l("Parâmetros"),
+            (*PARAMETERS, SubTitle(_l("Horário e chatbot")), *AUTOMATION)),
+        Tab("membros", _l("Membros"), ("members",)),
+        Tab("inatividade", _l("Inatividade"), INACTIVITY),
+        Tab("mensagens", _l("Mensagens de ação"), ACTIONS),
+        Tab("telefonia", _l("Telefonia"), TELEPHONY),
+    ])]
 
     def _show_missing_fields_warning(self, text):
         """The create form leaves the other tabs out on purpose (DEP-3)."""

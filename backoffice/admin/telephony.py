@@ -65,6 +65,7 @@ class TelephonyView(CompanySettingsView):
     can_export = False
     column_list = ["pabx_host", "sip_port", "sip_tls_port", "rtp_port_start", "rtp_port_end",
                    "ami_port", "websocket_port"]
+    column_details_list = column_list + ["allowed_ips", "blocked_ips"]
     column_labels = {
         "pabx_host": _l("Servidor PABX"), **rules.PORT_LABELS,
         "allowed_ips": _l("IPs liberados"), "blocked_ips": _l("IPs bloqueados"),

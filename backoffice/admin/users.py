@@ -5,12 +5,13 @@ or bulk): no list-editable column, no other action. SEC-1's rule (access.check_u
 and check_user_delete) guards both."""
 from __future__ import annotations
 
-from flask import g
+from flask import g, get_template_attribute
+from markupsafe import Markup
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import inspect, select
 from wtforms import PasswordField, SelectField
-from wtforms.validators import Length, Optional, Regexp
+from wtforms.validators import Length, Optional, Regexp, StopValidation
 
 from .. import permissions
 from ..extensions import db
@@ -18,6 +19,7 @@ from ..models import PermissionGroup, User
 from ..services import RuleError, access, saas
 from ..tenancy import current_company, current_company_id, scope
 from .base import TenantModelView, local_datetime
+from .images import ImageUploadMixin, avatar_fields
 from .widgets import RightsField
 
 EMAIL = Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_l("Informe um e-mail válido."))
@@ -26,14 +28,32 @@ LANGUAGES = [("pt_BR", "Português (Brasil)"), ("en", "English")]
 USER_LANGUAGES = [("", _l("Idioma da empresa"))] + LANGUAGES
 
 
+class GroupRequired:
+    """UX-5: every company user has a permission group (access.check_has_group); the
+    field's own error (a group of another company) is kept rather than replaced."""
+
+    field_flags = {"required": True}
+
+    def __call__(self, form, field):
+        if field.data is None and not field.errors:
+            raise StopValidation(_l("Escolha o grupo de permissão do usuário: todo usuário "
+                                    "precisa de um."))
+
+
 def _system_groups():
     return scope(db.session.query(PermissionGroup), PermissionGroup).filter(
         PermissionGroup.kind == permissions.KIND_SYSTEM
     ).order_by(PermissionGroup.name)
 
 
-class UserView(TenantModelView):
+def _name_with_avatar(view, context, model, name):
+    """UX-5: the user's picture (or initials) beside the name, drawn by _avatar.html."""
+    return get_template_attribute("_avatar.html", "avatar")(model, 28) + Markup(" ") + model.name
+
+
+class UserView(ImageUploadMixin, TenantModelView):
     area = "users"
+    image_kind = "avatar"
     column_list = ["name", "email", "group", "active", "language", "last_login_at"]
     column_searchable_list = ["name", "email"]
     column_filters = ["active", "language"]
@@ -41,24 +61,30 @@ class UserView(TenantModelView):
     column_default_sort = "name"
     column_export_exclude_list = ["password_hash"]
     column_choices = {"language": USER_LANGUAGES}
-    column_formatters = {"last_login_at": lambda v, c, m, p: local_datetime(m.last_login_at)}
+    column_formatters = {"last_login_at": lambda v, c, m, p: local_datetime(m.last_login_at),
+                         "name": _name_with_avatar}
+    column_formatters_export = {"last_login_at": lambda v, c, m, p: local_datetime(m.last_login_at)}
     column_labels = {
         "name": _l("Nome"), "email": _l("E-mail"), "group": _l("Grupo de permissão"),
         "active": _l("Ativo"), "language": _l("Idioma"), "last_login_at": _l("Último acesso"),
         "password": _l("Senha"),
     }
-    form_columns = ["name", "email", "password", "group", "active", "language"]
+    form_columns = ["name", "email", "password", "group", "active", "language", "avatar",
+                    "remove_avatar"]
     form_extra_fields = {
         "password": PasswordField(
             _l("Senha"), validators=[Optional(), Length(min=8, max=128)],
             description=_l("Mínimo de 8 caracteres. Na edição, deixe em branco para manter a atual."),
         ),
         "language": SelectField(_l("Idioma"), choices=USER_LANGUAGES, default=""),
+        **avatar_fields(),
     }
     form_args = {
         "email": {"validators": [EMAIL]},
+        # UX-5: required (access.check_has_group); the blank option stays so that a new
+        # user starts with no group chosen rather than the first of the list
         "group": {"query_factory": _system_groups, "allow_blank": True,
-                  "blank_text": "—"},
+                  "blank_text": "—", "validators": [GroupRequired()]},
     }
 
     def on_form_prefill(self, form, id):
@@ -90,6 +116,7 @@ class UserView(TenantModelView):
                 access.set_password(current_user, model, form.password.data)
         elif is_created:
             raise RuleError(_l("Informe a senha do novo usuário."))
+        access.check_has_group(model)
         old_group = db.session.get(PermissionGroup, old_group_id) if old_group_id else None
         access.check_group_assignment(g.actor_rights, old_group, model.group)
         was_active = inspect(model).attrs.active.history.deleted
@@ -118,6 +145,7 @@ class PermissionGroupView(TenantModelView):
         "rights": _l("Permissões"),
     }
     column_formatters = {"kind": lambda v, c, m, p: permissions.GROUP_KINDS.get(m.kind, m.kind)}
+    audit_choices = {"rights": permissions.right_label}  # UX-4: "Contatos: Ver", not contacts.view
     form_columns = ["name", "kind", "description", "rights"]
     form_extra_fields = {
         "kind": SelectField(_l("Tipo"), choices=list(permissions.GROUP_KINDS.items()),

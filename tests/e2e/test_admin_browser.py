@@ -11,14 +11,29 @@ XSS_NAME = "<img src=x onerror=alert(1)>"
 
 
 def navbar(page):
+    """The top bar: the user, presence and logout."""
     return page.locator("nav.navbar")
 
 
+def side_menu(page):
+    """The side menu (UX-5): Flask-Admin's menu, its categories as groups that fold."""
+    return page.locator("#atende-menu")
+
+
+def open_group(page, category: str):
+    """Unfold a group of the side menu (a no-op when it is open already)."""
+    group = side_menu(page).locator(f'.atende-menu-group[data-group="{category}"]')
+    toggle = group.get_by_role("button", name=category, exact=True)
+    page.wait_for_load_state("load")  # Bootstrap's collapse works once its script ran
+    if toggle.get_attribute("aria-expanded") != "true":
+        toggle.click()
+    # while it slides open the list is "collapsing": wait until it is shown
+    expect(group.locator(".atende-submenu")).to_have_class(re.compile(r"(^|\s)show(\s|$)"))
+    return group
+
+
 def open_menu(page, category: str, item: str):
-    nav = navbar(page)
-    page.wait_for_load_state("load")  # the dropdowns work once Bootstrap's script ran
-    nav.get_by_role("link", name=category, exact=True).click()
-    nav.get_by_role("link", name=item, exact=True).click()
+    open_group(page, category).get_by_role("link", name=item, exact=True).click()
 
 
 def create_user(page, live_server, name: str, email: str, password: str, group: str):
@@ -46,21 +61,22 @@ def test_PLT_2_admin_logs_in_and_sees_portuguese_panel(page, live_server, demo, 
     log_in(page, *DEMO_ADMIN)
     expect(page).to_have_url(f"{live_server}/admin/")
     expect(page.get_by_role("heading", name="Olá, Ana Souza!")).to_be_visible()
-    nav = navbar(page)
-    for entry in ("Início", "Atendimento", "Contatos", "Configurações", "Administração",
-                  "Minha conta", "Sobre"):
-        expect(nav.get_by_role("link", name=entry, exact=True)).to_be_visible()
-    expect(nav).not_to_contain_text("SaaS")
-    expect(nav.get_by_role("button", name="Sair")).to_be_visible()
+    menu = side_menu(page)
+    for entry in ("Início", "Contatos", "Minha conta", "Sobre"):
+        expect(menu.get_by_role("link", name=entry, exact=True)).to_be_visible()
+    # its name may carry the unread count (UX-1)
+    expect(menu.get_by_role("link", name=re.compile(r"^Atendimento\b"))).to_be_visible()
+    for group in ("Configurações", "Administração"):  # UX-5: groups of the side menu
+        expect(menu.get_by_role("button", name=group, exact=True)).to_be_visible()
+    expect(menu).not_to_contain_text("SaaS")
+    expect(navbar(page).get_by_role("button", name="Sair")).to_be_visible()
 
-    nav.get_by_role("link", name="Administração", exact=True).click()
-    for entry in ("Usuários", "Auditoria"):
-        expect(nav.get_by_role("link", name=entry, exact=True)).to_be_visible()
-    nav.get_by_role("link", name="Configurações", exact=True).click()
+    admin = open_group(page, "Administração")
+    expect(admin.locator(".atende-submenu .nav-link")).to_have_text(["Usuários", "Auditoria"])
     # the manual's order (seeds/002): Empresa first, Permissões among the settings; the
     # synced WhatsApp templates (issue 12) beside their connections; the chatbot flows and
     # automation rules (issue 13) after the settings they use
-    config = nav.locator(".dropdown-menu.show .dropdown-item")
+    config = open_group(page, "Configurações").locator(".atende-submenu .nav-link")
     expect(config).to_have_text(["Empresa", "Departamentos", "Conexões", "Modelos do WhatsApp",
                                  "Etiquetas",
                                  "Motivos de atendimento", "Templates de mensagens",
@@ -87,13 +103,14 @@ def test_PLT_4_admin_creates_user_through_the_form(page, live_server, demo, log_
     log_out(page)
     expect(page.get_by_role("alert")).to_have_text("Você saiu do sistema.")
     log_in(page, "fernanda@demo.atende.local", "senha-nova-123")
-    expect(page).to_have_url(f"{live_server}/admin/")
+    expect(page).to_have_url(f"{live_server}/inbox/")  # UX-3: an agent lands in the inbox
+    page.goto(f"{live_server}/admin/")
     expect(page.get_by_test_id("current-user")).to_contain_text("Fernanda Alves")
-    nav = navbar(page)
-    expect(nav.get_by_role("link", name="Sobre", exact=True)).to_be_visible()
-    # Group Atendente has no rights: no Usuários entry (hidden or not) in the menu.
-    expect(nav).not_to_contain_text("Usuários")
-    expect(nav).not_to_contain_text("Administração")
+    menu = side_menu(page)
+    expect(menu.get_by_role("link", name="Sobre", exact=True)).to_be_visible()
+    # Group Atendente works in the inbox only: no Usuários entry (hidden or not) in the menu.
+    expect(menu).not_to_contain_text("Usuários")
+    expect(menu).not_to_contain_text("Administração")
 
     response = page.goto(f"{live_server}/admin/users/")
     assert response.status == 403
@@ -152,7 +169,8 @@ def test_MSG_5_admin_user_list_shows_markup_in_names_as_text(
     # The name also reaches the navbar and the greeting of the user's own home page.
     log_out(page)
     log_in(page, "xss@demo.atende.local", "senha-nova-123")
-    expect(page).to_have_url(f"{live_server}/admin/")
+    expect(page).to_have_url(f"{live_server}/inbox/")  # UX-3: an agent lands in the inbox
+    page.goto(f"{live_server}/admin/")
     page.wait_for_load_state("networkidle")
     expect(page.get_by_test_id("current-user")).to_contain_text(XSS_NAME)
     expect(page.get_by_role("heading", name=f"Olá, {XSS_NAME}!")).to_be_visible()

@@ -21,15 +21,15 @@ ENGLISH = re.compile(
     r"|items|Yes|Previous|Next|This field is required)\b")
 
 
-def navbar(page):
-    return page.locator("nav.navbar")
-
-
 def open_menu(page, category: str, item: str):
-    nav = navbar(page)
-    page.wait_for_load_state("load")  # the dropdowns work once Bootstrap's script ran
-    nav.get_by_role("link", name=category, exact=True).click()
-    nav.get_by_role("link", name=item, exact=True).click()
+    """Through the side menu (UX-5): the category's group is unfolded when it is closed."""
+    group = page.locator(f'#atende-menu .atende-menu-group[data-group="{category}"]')
+    toggle = group.get_by_role("button", name=category, exact=True)
+    page.wait_for_load_state("load")  # Bootstrap's collapse works once its script ran
+    if toggle.get_attribute("aria-expanded") != "true":
+        toggle.click()
+    expect(group.locator(".atende-submenu")).to_have_class(re.compile(r"(^|\s)show(\s|$)"))
+    group.get_by_role("link", name=item, exact=True).click()
 
 
 def flashes(page):
@@ -116,9 +116,10 @@ def test_DEP_PAU_PER_HOL_admin_configures_operation_in_portuguese(
     page.locator("ul.nav-tabs").get_by_role("link", name="Criar", exact=True).click()
     expect(page).to_have_url(re.compile(r"/admin/departments/new/"))
     form = page.locator("form.admin-form")
-    expect(form.get_by_role("heading", name="Principal")).to_be_visible()
+    # UX-5: real tabs; the later ones open once the main tab is saved
+    expect(form.get_by_role("tab", name="Principal")).to_be_visible()
     for later_tab in ("Parâmetros", "Membros", "Mensagens de ação"):
-        expect(form.get_by_role("heading", name=later_tab)).to_have_count(0)
+        expect(form.get_by_role("tab", name=later_tab)).to_have_attribute("aria-disabled", "true")
     assert_portuguese(page)
     page.get_by_label("Nome").fill(DEPARTMENT)
     page.get_by_label("Descrição").fill("Contas a receber e boletos")
@@ -129,17 +130,19 @@ def test_DEP_PAU_PER_HOL_admin_configures_operation_in_portuguese(
     expect(flashes(page).filter(has_text="As abas Parâmetros, Membros")).to_have_count(1)
     for tab in ("Principal", "Parâmetros", "Membros", "Inatividade", "Mensagens de ação",
                 "Telefonia"):
-        expect(form.get_by_role("heading", name=tab, exact=True)).to_be_visible()
+        expect(form.get_by_role("tab", name=tab, exact=True)).to_be_visible()
     expect(page.get_by_label("Nome")).to_have_value(DEPARTMENT)
     edit_url = page.url
     assert_portuguese(page)
 
+    form.get_by_role("tab", name="Membros", exact=True).click()
     add_member = page.get_by_role("button", name="Adicionar Membro", exact=True)
     for index, member in enumerate(MEMBERS):
         add_member.click()
         expect(page.locator(f"select#members-{index}-user")).to_be_attached()
         choose_select2(page, f"members-{index}-user", member)
         expect(page.locator(f"#s2id_members-{index}-user .select2-chosen")).to_have_text(member)
+    form.get_by_role("tab", name="Mensagens de ação", exact=True).click()
     page.get_by_label("Mensagem ao iniciar o atendimento").check()
     page.get_by_label("Texto ao iniciar o atendimento").fill(START_TEXT)
     click_save(page)
@@ -244,11 +247,16 @@ def test_DEP_8_unknown_variable_in_action_message_is_refused(page, live_server, 
 
     page.goto(edit_url)
     page.get_by_label("Descrição").fill("Descrição que não deve ser salva")
+    page.get_by_role("tab", name="Mensagens de ação", exact=True).click()
     page.get_by_label("Mensagem ao iniciar o atendimento").check()
     page.get_by_label("Texto ao iniciar o atendimento").fill("Olá {{inexistente}}!")
     click_save(page)
 
     expect(page).to_have_url(edit_url)  # the form again, not the list
+    # UX-5: the refused field's tab is the one open
+    expect(page.get_by_role("tab", name="Mensagens de ação", exact=True)).to_have_attribute(
+        "aria-selected", "true")
+    expect(page.get_by_label("Texto ao iniciar o atendimento")).to_be_visible()
     refused = "Não foi possível salvar o registro: corrija os campos indicados."
     expect(flashes(page).filter(has_text=refused)).to_have_count(1)
     field = page.locator(".form-group", has=page.locator("#on_start_text"))
@@ -281,6 +289,7 @@ def test_DEP_4_labels_of_an_added_member_row_belong_to_that_row(page, live_serve
     department_receives = page.locator("#receives_tickets")
     expect(department_receives).to_be_checked()
 
+    page.get_by_role("tab", name="Membros", exact=True).click()
     page.get_by_role("button", name="Adicionar Membro", exact=True).click()
     row = page.locator("#members-0")
     member_receives = row.get_by_role("checkbox", name="Recebe atendimento neste departamento")
