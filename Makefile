@@ -81,8 +81,8 @@ test: setup chromium
 	summary() { grep -E '^=+ .* in [0-9.]+s' "$$1" | tail -n 1 | sed -E 's/^=+ //; s/ =+$$//' || echo "no pytest summary"; }; \
 	echo "=== running pass 1 (embedded: SQLite + embedded queue, browser tests included) and pass 2 (services: PostgreSQL + Redis) ==="; \
 	ATENDE_TEST_BACKEND=embedded TEST_REDIS_URL=$${TEST_REDIS_URL_EMBEDDED:-redis://127.0.0.1:6379/14} \
-		$(BIN)/python -m pytest >"$$log1" 2>&1 & p1=$$!; \
-	ATENDE_TEST_BACKEND=services $(BIN)/python -m pytest -m "not browser" >"$$log2" 2>&1 & p2=$$!; \
+		$(BIN)/python -m pytest --durations=15 >"$$log1" 2>&1 & p1=$$!; \
+	ATENDE_TEST_BACKEND=services $(BIN)/python -m pytest --durations=15 -m "not browser" >"$$log2" 2>&1 & p2=$$!; \
 	wait $$p1 || rc1=$$?; wait $$p2 || rc2=$$?; \
 	echo "=== pass 1/2: embedded (SQLite + embedded queue, browser tests included) ==="; cat "$$log1"; \
 	echo "=== pass 2/2: services (PostgreSQL + Redis, no browser tests) ==="; cat "$$log2"; \
