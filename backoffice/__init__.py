@@ -91,6 +91,9 @@ def create_app(config: dict | None = None) -> Flask:
     from .channels.hooks import bp as hooks_bp  # CHN-2: provider webhooks
 
     app.register_blueprint(hooks_bp)
+    from .web.media import init_media  # UX-5: logo and avatars, and their page helpers
+
+    init_media(app)
     init_admin(app)
     init_errors(app)
     from .lib import headers

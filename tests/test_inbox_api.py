@@ -331,7 +331,10 @@ def test_PLT_2_posts_without_csrf_token_are_refused_as_json(app, world):
 
 def test_DEP_2_meta_lists_what_the_page_offers(app, world):
     ana = client_as(app, world.ana).get("/inbox/api/meta").json
-    assert ana["user"] == {"id": world.ids["ana"], "name": "Ana Atendente", "supervises": False}
+    me = ana["user"]
+    assert me["avatar"] == {"url": None, "initials": "AA", "color": me["avatar"]["color"]}  # UX-5
+    assert {k: v for k, v in me.items() if k != "avatar"} == {
+        "id": world.ids["ana"], "name": "Ana Atendente", "supervises": False}
     assert ana["timezone"] == "America/Sao_Paulo"
     assert {c["name"] for c in ana["connections"]} == {"Site", "Loja API"}
     assert {c["kind_label"] for c in ana["connections"]} == {"Webchat (site)", "API HTTP genérica"}
@@ -568,7 +571,7 @@ def test_TKT_3_DEP_6_transfer_to_an_agent_queues_the_transfer_message(app, world
     assert tid in listed(client_as(app, world.bruno), view="mine")
 
 
-def test_TKT_3_DEP_2_AUT_6_close_requires_reason_and_sends_farewell_before_close_message(app, world):
+def test_TKT_3_DEP_2_AUT_6_UX_6_close_requires_reason_and_the_farewell_replaces_the_close_message(app, world):
     support_tid = make_ticket(app, world, department="support", agent="bruno")
     bruno = client_as(app, world.bruno)
     url = f"/inbox/api/tickets/{support_tid}/close"
@@ -584,7 +587,7 @@ def test_TKT_3_DEP_2_AUT_6_close_requires_reason_and_sends_farewell_before_close
     row = ticket_row(app, support_tid)
     assert row.reason_id == world.ids["support_reason"] and row.close_note == "trocado"
 
-    # Vendas: farewell (AUT-6) then the DEP-6 close message, in that order
+    # Vendas: the chosen farewell (AUT-6) replaces the DEP-6 close message (UX-6)
     tid = make_ticket(app, world, agent="ana", contact_name="Joana")
     ana = client_as(app, world.ana)
     detail = ana.get(f"/inbox/api/tickets/{tid}").json
@@ -593,8 +596,7 @@ def test_TKT_3_DEP_2_AUT_6_close_requires_reason_and_sends_farewell_before_close
              json={"farewell_id": world.ids["farewell"], "reason_id": ""})
     assert r.status_code == 200, r.text
     system = [m.text for m in messages_of(app, tid) if m.author_kind == "system"]
-    protocol = ticket_row(app, tid).protocol
-    assert system == ["Obrigado pelo contato, Joana!", f"Atendimento finalizado. Protocolo {protocol}."]
+    assert system == ["Obrigado pelo contato, Joana!"]
     # closed: nothing more to close, no reply possible
     r = post(ana, f"/inbox/api/tickets/{tid}/close", json={})
     assert r.status_code == 400 and r.json["error"] == "Este atendimento já foi finalizado."

@@ -26,8 +26,9 @@ from tests.factories import gen_agent_setup, gen_group, gen_user
 
 PROTECTED = ("inbox.", "presence.")
 PUBLIC_BY_KEY = ("webchat.", "hooks.")
-# covered elsewhere: the admin views by test_isolation/test_permissions, auth by test_auth
-CLASSIFIED_ELSEWHERE = ("admin.", "static", "auth.")
+# covered elsewhere: the admin views by test_isolation/test_permissions, auth by test_auth,
+# the logo and avatars (UX-5) by test_images
+CLASSIFIED_ELSEWHERE = ("admin.", "static", "auth.", "media.")
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 

@@ -39,7 +39,7 @@ HUGE_PAGE = 2**62
 PARAMS = ("id", "rowid", "page", "page_size", "search", "sort", "desc", "q", "query", "name",
           "before", "limit", "cursor", "status", "tab", "action", "text", "note",
           "department_id", "agent_id", "tag_id", "tags", "reason_id", "pause_id",
-          "template_id", "farewell_id", "ids", "favourite", "email", "password")
+          "template_id", "farewell_id", "ids", "favourite", "email", "password", "available")
 AGENT_EMAIL = "atendente-a@example.com"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 

@@ -10,22 +10,27 @@ from __future__ import annotations
 
 import itertools
 import logging
+from datetime import date, datetime, time
 
 from flask import Response, abort, flash, g, redirect, request, stream_with_context, url_for
 from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_admin.contrib.sqla.form import AdminModelConverter
-from flask_babel import format_datetime
+from flask_admin.contrib.sqla.typefmt import DEFAULT_FORMATTERS
+from flask_admin.model.typefmt import EXPORT_FORMATTERS
+from flask_babel import format_date, format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup, escape
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.utils import secure_filename
+from wtforms.fields.core import UnboundField
 from wtforms.validators import ValidationError
 
 from ..extensions import db
-from ..services import RuleError, as_id, audit, data_jobs, messages
+from ..services import RuleError, as_id, audit, data_jobs, messages, modules
 from ..tenancy import TenantViolation, current_company_id, owned_by_tenant, scope
 from .fields import (
     StrictAjaxSelectField,
@@ -44,6 +49,71 @@ MAX_PAGE = 10**6
 def local_datetime(value) -> str:
     """A stored UTC timestamp shown in the user's company time zone, pt-BR style."""
     return format_datetime(value, "short") if value else ""
+
+
+# UX-4: how every screen shows a value by its type, in lists, details and exports alike:
+# no None, True/False or Python timestamp ever reaches the page.
+def _yes_no(view, value, name) -> str:
+    return _("Sim") if value else _("Não")
+
+
+def _yes_no_icon(view, value, name):
+    text = escape(_yes_no(view, value, name))
+    icon = "fa-check-circle text-success" if value else "fa-minus-circle text-muted"
+    return Markup(f'<span class="fa {icon}" aria-hidden="true" title="{text}"></span>'
+                  f'<span class="sr-only">{text}</span>')
+
+
+def _when(view, value, name) -> str:
+    return local_datetime(value)
+
+
+def _day(view, value, name) -> str:
+    return format_date(value, "short")
+
+
+def _clock(view, value, name) -> str:
+    return value.strftime("%H:%M")
+
+
+def _nothing(view, value, name) -> str:
+    return ""
+
+
+def _formatters(base, yes_no):
+    # isinstance order matters: bool before int, datetime before its parent date
+    return {type(None): _nothing, bool: yes_no,
+            datetime: _when, date: _day, time: _clock,
+            **{k: f for k, f in base.items() if k not in (type(None), bool)}}
+
+
+LIST_FORMATTERS = _formatters(DEFAULT_FORMATTERS, _yes_no_icon)
+DETAIL_FORMATTERS = _formatters(DEFAULT_FORMATTERS, _yes_no)
+EXPORT_FORMATTERS_PT = _formatters(EXPORT_FORMATTERS, _yes_no)
+
+
+def _form_labels(form_class) -> dict:
+    """Field name -> label of a form class's (unbound) fields."""
+    labels = {}
+    for name in dir(form_class or object):
+        field = getattr(form_class, name, None)
+        if isinstance(field, UnboundField):
+            label = field.kwargs.get("label") or (field.args[0] if field.args else None)
+            if label:
+                labels[name] = label
+    return labels
+
+
+def _form_choices(form_class) -> dict:
+    choices = {}
+    for name in dir(form_class or object):
+        field = getattr(form_class, name, None)
+        if isinstance(field, UnboundField):
+            options = field.kwargs.get("choices")
+            if isinstance(options, (list, tuple)) and all(
+                    isinstance(o, (list, tuple)) and len(o) == 2 for o in options):
+                choices[name] = dict(options)
+    return choices
 
 
 def _deny():
@@ -94,10 +164,39 @@ class SecureModelView(ModelView):
     export_types = ["csv"]
     model_form_converter = TenantConverter
     audited = True
+    column_type_formatters = LIST_FORMATTERS
+    column_type_formatters_detail = DETAIL_FORMATTERS
+    column_type_formatters_export = EXPORT_FORMATTERS_PT
+    # field -> {value: label} or a function, for the audit log's values (UX-4)
+    audit_choices: dict = {}
 
     def __init__(self, model, *args, **kwargs):
         kwargs.setdefault("session", db.session)
         super().__init__(model, *args, **kwargs)
+        if self.audited:
+            self._register_screen()
+
+    def _register_screen(self):
+        """UX-4: the audit log names this screen's table and fields as the screen does."""
+        forms = (getattr(self, "_create_form_class", None), getattr(self, "_edit_form_class", None))
+        labels, choices = {}, {}
+        for form_class in forms:
+            labels.update(_form_labels(form_class))
+            choices.update(_form_choices(form_class))
+        labels.update(self.column_labels or {})
+        choices.update({k: dict(v) for k, v in (self.column_choices or {}).items()})
+        choices.update(self.audit_choices)
+        audit.register_screen(self.model.__tablename__,
+                              audit.Screen(self.name, labels, choices),
+                              saas=isinstance(self, SaasModelView))
+
+    def _get_list_value(self, context, model, name, column_formatters, column_type_formatters):
+        value = super()._get_list_value(context, model, name, column_formatters,
+                                        column_type_formatters)
+        if value is None:
+            # a choice column left empty reads as its blank choice ("Idioma da empresa")
+            return self._column_choices_map.get(name, {}).get("", "")
+        return value
 
     # -- ids and pages from the request are untrusted text (SEC-7) --------------------
     def clean_ids(self, ids):
@@ -162,7 +261,9 @@ class SecureModelView(ModelView):
 
     # -- permissions, read on every request so a change to a group applies at once ----
     def allowed(self, action: str) -> bool:
-        return current_user.is_authenticated and current_user.can(self.area, action)
+        # UX-7: a screen of a module the company's plan lacks is hidden and refused
+        return (current_user.is_authenticated and current_user.can(self.area, action)
+                and modules.area_enabled(current_user.company_id, self.area))
 
     @property
     def can_create(self):
@@ -302,10 +403,12 @@ class MessageFieldsMixin:
         return form
 
     def _prepared(self, form):
+        # UX-5: the help once per form, under its first message field
         for name in self.message_fields:
             field = getattr(form, name, None)
             if field is not None:
                 field.description = _("Variáveis: %(help)s", help=messages.variables_help())
+                break
         return self.prepare_form(form)
 
     def create_form(self, obj=None):
@@ -357,7 +460,12 @@ class ReadOnlyMixin:
 
 class SingleRowMixin:
     """A screen over the one row a company has (Empresa, Parâmetros, Telefonia): edited,
-    never created or deleted from the panel."""
+    never created or deleted from the panel. UX-5: the menu opens the row's form (its
+    details for a user who may only look), never a list of one row; a save stays there."""
+
+    can_view_details = True
+    edit_template = "admin/single_row_edit.html"
+    details_template = "admin/single_row_details.html"
 
     @property
     def can_create(self):
@@ -366,6 +474,24 @@ class SingleRowMixin:
     @property
     def can_delete(self):
         return False
+
+    def row_id(self):
+        """The id of the company's row, as the edit form's `id` argument."""
+        raise NotImplementedError
+
+    @expose("/")
+    def index_view(self):
+        row_id = self.row_id()
+        if row_id is None:
+            abort(404)
+        if self.can_edit:
+            return redirect(self.get_url(".edit_view", id=row_id))
+        if self.can_view_details:
+            return redirect(self.get_url(".details_view", id=row_id))
+        return super().index_view()
+
+    def get_save_return_url(self, model, is_created=False):
+        return self.get_url(".edit_view", id=self.get_pk_value(model))
 
 
 class CompanySettingsView(SingleRowMixin, TenantModelView):
@@ -393,6 +519,13 @@ class CompanySettingsView(SingleRowMixin, TenantModelView):
 
     def get_pk_value(self, model):
         return self.DEFAULT_ROW if model.id is None else super().get_pk_value(model)
+
+    def row_id(self):
+        company_id = current_company_id()
+        if company_id is None:
+            return None
+        row = self._saved_row(company_id)
+        return self.DEFAULT_ROW if row is None else row.id
 
     def get_one(self, id):
         company_id = current_company_id()

@@ -195,9 +195,9 @@ class SettingsView(CompanySettingsView):
 
     area = "parameters"
     can_export = False
-    can_view_details = False
     column_list = ["company", "cpf_required_pf", "cnpj_required_pj", "support_access_allowed",
                    "wallet_enabled", "updated_at"]
+    column_details_list = column_list
     column_labels = SETTINGS_LABELS
     column_formatters = {
         "company": lambda v, c, m, p: m.company.name,

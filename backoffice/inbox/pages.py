@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import abort, render_template
 from flask_login import current_user
 
-from ..services import attachments, visibility
+from ..services import access, attachments, visibility
 from ..web.downloads import private_file
 from .blueprint import bp
 from .common import page
@@ -13,7 +13,8 @@ from .common import page
 @bp.get("/")
 @page
 def index():
-    return render_template("inbox/index.html")
+    # UX-3: the header offers the panel only to who may use it
+    return render_template("inbox/index.html", show_panel=access.may_use_panel(current_user))
 
 
 @bp.get("/attachments/<message_id>")

@@ -20,7 +20,7 @@ from ..models import (
 )
 from ..models.channels import CONNECTION_KINDS
 from ..models.tickets import MESSAGE_STATUSES, TICKET_STATUSES
-from . import attachments, catalog, departments, visibility
+from . import attachments, catalog, departments, images, visibility
 from .catalog import safe_color
 
 EVENTS = 20
@@ -59,8 +59,8 @@ def summary(row, tags, viewer_id: int | None = None) -> dict:
         "contact": {"id": row["contact_id"], "name": row["contact_name"]},
         "department": ({"id": row["department_id"], "name": row["department_name"]}
                        if row["department_id"] else None),
-        "agent": ({"id": row["agent_id"], "name": row["agent_name"]}
-                  if row["agent_id"] else None),
+        "agent": ({"id": row["agent_id"], "name": row["agent_name"],
+                   "avatar": _agent_avatar(row)} if row["agent_id"] else None),
         "connection": ({"id": row["connection_id"], "name": row["connection_name"], "kind": kind,
                         "kind_label": str(CONNECTION_KINDS.get(kind, kind)),
                         "kind_short": str(CHANNEL_BADGES.get(kind, kind))}
@@ -77,6 +77,15 @@ def summary(row, tags, viewer_id: int | None = None) -> dict:
     }
 
 
+def _agent_avatar(row) -> dict:
+    """UX-5: the agent's initials, and the picture's URL when the row carries the key
+    (`agent_avatar_key`; the inbox page also has every agent's avatar in meta)."""
+    key = row.get("agent_avatar_key")
+    shape = images.avatar(None, row["agent_name"])
+    shape["url"] = images.AVATAR_PATH.format(key=key) if key else None
+    return shape
+
+
 def ticket_summary(ticket: Ticket, viewer_id: int | None = None) -> dict:
     """`summary` of a Ticket object (socket events, action answers)."""
     columns = {c: getattr(ticket, c) for c in (
@@ -88,6 +97,7 @@ def ticket_summary(ticket: Ticket, viewer_id: int | None = None) -> dict:
         contact_name=ticket.contact.name,
         department_name=ticket.department.name if ticket.department_id else None,
         agent_name=ticket.agent.name if ticket.agent_id else None,
+        agent_avatar_key=ticket.agent.avatar_key if ticket.agent_id else None,
         connection_name=connection.name if connection else None,
         connection_kind=connection.kind if connection else None)
     return summary(columns, ticket.tags, viewer_id)
@@ -104,6 +114,9 @@ def message(m: Message, connection=None, viewer_id: int | None = None,
         "direction": m.direction,
         "author_kind": m.author_kind,
         "author": m.author.name if m.author_id and m.author else None,
+        # UX-5: the agent's picture or initials beside their bubbles
+        "author_avatar": (images.avatar(m.author) if m.author_kind == "agent" and m.author_id
+                          and m.author else None),
         "text": m.text or "",
         "status": m.status,
         "status_label": str(MESSAGE_STATUSES.get(m.status, m.status)),
@@ -314,7 +327,9 @@ def meta(user: User, farewells) -> dict:
     reasons = list(db.session.scalars(
         Reason.owned(cid).where(Reason.active.is_(True)).order_by(Reason.name)))
     return {
-        "user": {"id": user.id, "name": user.name, "supervises": supervisor},
+        "user": {"id": user.id, "name": user.name, "supervises": supervisor,
+                 "avatar": images.avatar(user)},
+        "logo_url": images.logo_url(company),
         "company": {"id": cid, "name": company.name if company else ""},
         "timezone": (company.timezone if company else None) or "America/Sao_Paulo",
         "connections": [{"id": c.id, "name": c.name, "kind": c.kind, "kind_label": c.kind_label,
@@ -323,7 +338,7 @@ def meta(user: User, farewells) -> dict:
                         for d in filter_departments],
         "transfer_departments": [{"id": d.id, "name": d.name}
                                  for d in departments.ordered(cid, True, True)],
-        "agents": [{"id": a.id, "name": a.name,
+        "agents": [{"id": a.id, "name": a.name, "avatar": images.avatar(a),
                     "department_ids": sorted(memberships.get(a.id, [])),
                     "supervises": a.can("inbox", "supervise")} for a in agents],
         "tags": [tag(t) for t in tags],

@@ -87,6 +87,28 @@
     return el("i", {className: "fa " + name, attrs: {"aria-hidden": "true"}});
   }
 
+  /* UX-5: a user's avatar ({url, initials, color} from the server): the uploaded picture,
+   * else the initials on their colour. Decoration beside a written name: aria-hidden. */
+  function avatar(av, size) {
+    var node;
+    if (av && /^\/media\/avatar\/[0-9a-f]{32}$/.test(av.url || "")) {
+      node = el("img", {className: "inbox-avatar", attrs: {src: av.url, alt: "", "aria-hidden": "true"}});
+    } else {
+      node = el("span", {className: "inbox-avatar inbox-avatar-initials",
+                         text: (av && av.initials) || "?", attrs: {"aria-hidden": "true"}});
+      node.style.background = /^#[0-9a-f]{6}$/i.test((av && av.color) || "") ? av.color : "#374151";
+      node.style.fontSize = Math.round(size * 0.42) + "px";
+    }
+    node.style.width = node.style.height = size + "px";
+    return node;
+  }
+
+  /* The agent's current avatar: meta.agents has every agent's, the row its own copy. */
+  function agentAvatar(agent, size) {
+    var known = ((S.meta && S.meta.agents) || []).filter(function (a) { return a.id === agent.id; })[0];
+    return avatar((known && known.avatar) || agent.avatar, size);
+  }
+
   function clear(node) { while (node.firstChild) { node.removeChild(node.firstChild); } }
 
   function show(node, visible) { node.classList.toggle("d-none", !visible); }
@@ -242,6 +264,7 @@
         S.byId[t.id] = t;
       });
       S.cursor = data.next_cursor;
+      window.dispatchEvent(new CustomEvent("atende:tickets", {detail: data.tickets}));  // alerts.js
       S.listLoading = false;
       renderList();
       // a short first page on a tall screen: keep filling until it scrolls
@@ -320,8 +343,21 @@
 
   function tagBadge(t) {
     var b = el("span", {className: "tag-badge", text: t.name, title: t.name});
-    b.style.backgroundColor = /^#[0-9a-fA-F]{6}$/.test(t.color) ? t.color : "#3c8dbc";
+    var color = /^#[0-9a-fA-F]{6}$/.test(t.color) ? t.color : "#2e6f99";
+    b.style.backgroundColor = color;
+    b.style.color = readableOn(color);
     return b;
+  }
+
+  /* Black or white text, whichever contrasts more with a tag's colour (WCAG luminance:
+     black wins above 0.179); white on a light green was unreadable. */
+  function readableOn(hex) {
+    var lum = 0;
+    [[1, 0.2126], [3, 0.7152], [5, 0.0722]].forEach(function (p) {
+      var c = parseInt(hex.substr(p[0], 2), 16) / 255;
+      lum += p[1] * (c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4));
+    });
+    return lum > 0.179 ? "#000" : "#fff";
   }
 
   /* CHN-1: the channel kind (WhatsApp, Instagram...) and the connection's name. */
@@ -358,6 +394,7 @@
     meta.appendChild(el("span", {className: "ticket-department",
                                  text: t.department ? t.department.name : T.no_department}));
     meta.appendChild(el("span", {text: "·"}));
+    if (t.agent) { meta.appendChild(agentAvatar(t.agent, 16)); }
     meta.appendChild(el("span", {className: "ticket-agent", text: t.agent ? t.agent.name : T.unassigned}));
     if (t.has_failed) { meta.appendChild(el("span", {className: "ticket-failed", text: "⚠", title: T.you_have_failed})); }
     visibleTags(t.tags).forEach(function (tag) { meta.appendChild(tagBadge(tag)); });
@@ -377,9 +414,9 @@
       el("div", {className: "ticket-preview", text: t.preview || "\u00a0"}),
       meta
     ]));
-    row.addEventListener("click", function () { openTicket(t.id); });
+    row.addEventListener("click", function () { chooseTicket(t.id); });
     row.addEventListener("keydown", function (ev) {
-      if (ev.key === "Enter") { openTicket(t.id); }
+      if (ev.key === "Enter") { chooseTicket(t.id); }
     });
     return row;
   }
@@ -450,6 +487,7 @@
       hideQuickReplies();
       show($("conv-search-results"), false);
       $("conv-search").value = "";
+      toggleConvSearch(false);
     }
     Object.keys(S.nodes).forEach(function (k) { S.nodes[k].classList.toggle("active", Number(k) === id); });
     var seq = ++S.detailSeq;
@@ -500,6 +538,11 @@
     show($("conversation-empty"), true);
     show($("contact-panel"), false);
     Object.keys(S.nodes).forEach(function (k) { S.nodes[k].classList.remove("active"); });
+    document.body.classList.remove("inbox-conversation-open");
+    toggleInfo(false);
+    // the ticket went away under a phone's conversation screen: drop its history entry
+    var state = window.history.state;
+    if (state && state.inboxTicket) { window.history.back(); }
   }
 
   function refreshDetailSoon() {
@@ -785,7 +828,16 @@
     return nodes;
   }
 
-  function renderMessage(m) {
+  /* UX-6: the channel badge heads a run of messages of the same channel, not every bubble. */
+  function channelKey(m) {
+    return m && m.channel ? m.channel.kind + "|" + m.channel.name : "";
+  }
+
+  function startsChannelRun(index) {
+    return index <= 0 || channelKey(S.messages[index - 1]) !== channelKey(S.messages[index]);
+  }
+
+  function renderMessage(m, showChannel) {
     var incoming = m.direction === "in";
     var extra = m.extra || {};
     var wrapper = el("div", {
@@ -793,7 +845,8 @@
       attrs: {"data-message-id": m.id, "data-direction": m.direction}
     });
     var bubble = el("div", {className: "msg-bubble"});
-    bubble.appendChild(el("div", {className: "msg-author", text: authorLabel(m)}));
+    bubble.appendChild(el("div", {className: "msg-author"}, [
+      m.author_avatar ? avatar(m.author_avatar, 18) : null, authorLabel(m)]));
     var quote = renderExtraTop(extra);
     if (quote) { bubble.appendChild(quote); }
     if (m.attachment) {
@@ -825,9 +878,11 @@
     bubble.appendChild(tags);
 
     var footer = el("div", {className: "msg-footer"});
-    footer.appendChild(el("span", {className: "msg-channel badge badge-light",
-                                   text: m.channel ? m.channel.label : "—",
-                                   title: m.channel ? m.channel.name : ""}));
+    if (showChannel) {
+      footer.appendChild(el("span", {className: "msg-channel badge badge-light",
+                                     text: m.channel ? m.channel.label : "—",
+                                     title: m.channel ? m.channel.name : ""}));
+    }
     footer.appendChild(el("time", {className: "msg-time", text: fmtDateTime(m.created_at),
                                    attrs: {datetime: m.created_at || ""}}));
     // MSG-1: clock (queued/sending), ✓ sent, ✓✓ delivered, blue ✓✓ read, ! failed
@@ -856,7 +911,7 @@
     var box = $("messages"), list = $("message-list");
     var fromBottom = box.scrollHeight - box.scrollTop;
     clear(list);
-    S.messages.forEach(function (m) { list.appendChild(renderMessage(m)); });
+    S.messages.forEach(function (m, i) { list.appendChild(renderMessage(m, startsChannelRun(i))); });
     show($("btn-older"), S.hasMore);
     if (keepScroll) {
       box.scrollTop = box.scrollHeight - fromBottom;
@@ -895,7 +950,7 @@
     var stick = nearBottom() || m.direction === "out";
     S.messages.push(m);
     S.msgById[m.id] = m;
-    $("message-list").appendChild(renderMessage(m));
+    $("message-list").appendChild(renderMessage(m, startsChannelRun(S.messages.length - 1)));
     if (stick) { $("messages").scrollTop = $("messages").scrollHeight; }
   }
 
@@ -912,7 +967,7 @@
     }
     Object.assign(m, changes);
     var node = $("message-list").querySelector('.msg[data-message-id="' + Number(m.id) + '"]');
-    if (node) { node.replaceWith(renderMessage(m)); }
+    if (node) { node.replaceWith(renderMessage(m, startsChannelRun(S.messages.indexOf(m)))); }
   }
 
   function loadOlder() {
@@ -1060,11 +1115,14 @@
   function openModal(id) {
     var modal = $(id);
     var error = modal.querySelector(".modal-error");
-    error.textContent = "";
-    show(error, false);
+    if (error) {
+      error.textContent = "";
+      show(error, false);
+    }
+    closeMenu();
     modal.classList.add("show", "show-modal");
     show($("modal-backdrop"), true);
-    var first = modal.querySelector("select, textarea, input");
+    var first = modal.querySelector("select, textarea, input") || modal.querySelector(".modal-footer .btn");
     if (first) { first.focus(); }
   }
 
@@ -1390,7 +1448,7 @@
       chooseQuickReply(S.quick.items[S.quick.index]);
       return;
     }
-    if (ev.key === "Escape") { hideQuickReplies(); return; }
+    if (ev.key === "Escape" && open) { ev.stopPropagation(); hideQuickReplies(); return; }
     if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
       ev.preventDefault();
       sendMessage();
@@ -1457,6 +1515,7 @@
     show($("btn-pause-start"), !paused && (data.pauses || []).length > 0);
     show($("btn-pause-end"), paused);
     show(control, paused || (data.pauses || []).length > 0);
+    if (typeof data.available === "boolean") { $("availability-switch").checked = data.available; }
   }
 
   function loadPauses() {
@@ -1473,6 +1532,15 @@
 
   function pauseEnd() {
     api("POST", "/presence/pause/end", {}).then(loadPauses).catch(function (err) { showAlert(err.message); });
+  }
+
+  // UX-3: Disponível / Ausente, the agent's own switch (managers see "Ausente")
+  function setAvailable() {
+    var input = $("availability-switch");
+    input.disabled = true;
+    api("POST", "/presence/availability", {available: input.checked}).then(loadPauses)
+      .catch(function (err) { input.checked = !input.checked; showAlert(err.message); })
+      .then(function () { input.disabled = false; });
   }
 
   // --- realtime (RTM-1) ---------------------------------------------------------------------------
@@ -1525,6 +1593,7 @@
     S.socket = socket;
     // for diagnostics from the console (and the browser test that cuts the connection)
     window.atendeInboxSocket = socket;
+    window.dispatchEvent(new CustomEvent("atende:socket", {detail: socket}));  // alerts.js (UX-1)
     socket.on("connect", function () {
       show($("connection-state"), false);
       if (S.wasDisconnected) {
@@ -1570,6 +1639,179 @@
     });
   }
 
+  // --- phone and tablet (UX-2): the list and the conversation as two screens -----------------------
+
+  // the same width as inbox.css's two-screen layout
+  var PHONE = window.matchMedia ? window.matchMedia("(max-width: 767.98px)") : {matches: false};
+
+  /* The agent opens a ticket (a click, Enter, a shortcut): on a phone the conversation
+   * replaces the list, with a history entry so the browser's back button returns. */
+  function chooseTicket(id) {
+    var onPhone = PHONE.matches;
+    if (onPhone) {
+      var state = window.history.state;
+      if (state && state.inboxTicket) {
+        window.history.replaceState({inboxTicket: id}, "");
+      } else {
+        window.history.pushState({inboxTicket: id}, "");
+      }
+    }
+    document.body.classList.add("inbox-conversation-open");
+    closeMenu();
+    return openTicket(id);
+  }
+
+  function backToList() {
+    closeConversation();  // and steps back over the conversation's history entry
+  }
+
+  function onPopState(ev) {
+    var id = ev.state && ev.state.inboxTicket;
+    if (!id) {
+      if (S.currentId) { closeConversation(); }
+      return;
+    }
+    if (id !== S.currentId) {
+      document.body.classList.add("inbox-conversation-open");
+      openTicket(id);
+    }
+  }
+
+  function closeMenu() {
+    document.body.classList.remove("inbox-menu-open");
+    $("btn-header-menu").setAttribute("aria-expanded", "false");
+  }
+
+  function toggleMenu(ev) {
+    if (ev) { ev.stopPropagation(); }
+    var open = !document.body.classList.contains("inbox-menu-open");
+    document.body.classList.toggle("inbox-menu-open", open);
+    $("btn-header-menu").setAttribute("aria-expanded", open ? "true" : "false");
+  }
+
+  function toggleInfo(open) {
+    document.body.classList.toggle("inbox-info-open", open);
+    $("btn-info").setAttribute("aria-expanded", open ? "true" : "false");
+  }
+
+  function toggleConvSearch(open) {
+    var form = $("conv-search-form");
+    if (open === undefined) { open = form.classList.contains("d-none"); }
+    show(form, open);
+    $("btn-conv-search").setAttribute("aria-expanded", open ? "true" : "false");
+    if (open) { $("conv-search").focus(); } else { show($("conv-search-results"), false); }
+  }
+
+  /* The "/" picker from a button, for a thumb: an empty composer gets the "/" it needs. */
+  function openQuickReplies() {
+    var text = $("composer-text");
+    if (text.disabled) { return; }
+    if (!text.value) { text.value = "/"; }
+    text.focus();
+    fetchQuickReplies(/^\/\S*$/.test(text.value) ? text.value : "/");
+  }
+
+  // --- the "Filtros" panel (UX-6) ---------------------------------------------------------------------
+
+  var FILTER_DEFAULTS = {status: "open", order: "newest", connection: "", tag: "", department: "",
+                         favourite: false, text: ""};
+
+  function activeFilters() {
+    return Object.keys(FILTER_DEFAULTS).filter(function (k) {
+      return S.filters[k] !== FILTER_DEFAULTS[k];
+    }).length;
+  }
+
+  function renderFilterCount() {
+    var n = activeFilters(), badge = $("filters-count");
+    badge.textContent = n ? String(n) : "";
+    show(badge, n > 0);
+    $("btn-filters").classList.toggle("btn-outline-primary", n > 0);
+    $("btn-filters").classList.toggle("btn-outline-secondary", !n);
+  }
+
+  function toggleFilters() {
+    var panel = $("filters-panel"), open = panel.classList.contains("d-none");
+    show(panel, open);
+    $("btn-filters").setAttribute("aria-expanded", open ? "true" : "false");
+  }
+
+  function clearFilters() {
+    Object.keys(FILTER_DEFAULTS).forEach(function (k) { S.filters[k] = FILTER_DEFAULTS[k]; });
+    $("filter-status").value = "open";
+    $("filter-order").value = "newest";
+    ["filter-connection", "filter-tag", "filter-department", "filter-text"].forEach(function (id) { $(id).value = ""; });
+    $("filter-favourite").checked = false;
+    renderFilterCount();
+    loadList(true);
+  }
+
+  // --- keyboard shortcuts (UX-6), listed by "?" -------------------------------------------------------
+
+  function typingIn(node) {
+    if (!node || !node.tagName) { return false; }
+    return /^(INPUT|TEXTAREA|SELECT)$/.test(node.tagName) || node.isContentEditable;
+  }
+
+  function modalOpen() { return !!document.querySelector(".modal.show-modal"); }
+
+  function stepTicket(delta) {
+    if (!S.rows.length) { return; }
+    var index = -1;
+    S.rows.some(function (t, i) { if (t.id === S.currentId) { index = i; return true; } return false; });
+    var next = index < 0 ? 0 : Math.max(0, Math.min(S.rows.length - 1, index + delta));
+    if (next === index) { return; }
+    var id = S.rows[next].id;
+    chooseTicket(id);
+    if (S.nodes[id] && S.nodes[id].scrollIntoView) { S.nodes[id].scrollIntoView({block: "nearest"}); }
+    if (next >= S.rows.length - 3) { loadList(false); }
+  }
+
+  function clickIfShown(id) {
+    var button = $(id);
+    if (S.detail && !button.hidden && !button.disabled) { button.click(); }
+  }
+
+  function onShortcut(ev) {
+    if (ev.key === "Escape") {
+      var hadOverlay = modalOpen() || !!tagMenu || document.body.classList.contains("inbox-menu-open") ||
+        document.body.classList.contains("inbox-info-open");
+      closeModals();
+      closeTagMenu();
+      closeMenu();
+      toggleInfo(false);
+      if (!hadOverlay && typingIn(ev.target)) { ev.target.blur(); }
+      return;
+    }
+    if (ev.defaultPrevented || typingIn(ev.target) || ev.ctrlKey || ev.metaKey || modalOpen()) { return; }
+    var key = ev.key;
+    if (ev.altKey) {
+      if (key === "ArrowDown" || key === "ArrowUp") {
+        ev.preventDefault();
+        stepTicket(key === "ArrowDown" ? 1 : -1);
+      }
+      return;
+    }
+    var actions = {
+      "j": function () { stepTicket(1); },
+      "k": function () { stepTicket(-1); },
+      "a": function () { clickIfShown("btn-accept"); },
+      "t": function () { clickIfShown("btn-transfer"); },
+      "f": function () { clickIfShown("btn-close"); },
+      "r": function () { if (S.detail && !$("composer-text").disabled) { $("composer-text").focus(); } },
+      "/": function () {
+        if (PHONE.matches && document.body.classList.contains("inbox-conversation-open")) { return; }
+        $("filter-q").focus();
+        $("filter-q").select();
+      },
+      "?": function () { openModal("modal-shortcuts"); }
+    };
+    var run = actions[key];
+    if (!run) { return; }
+    ev.preventDefault();
+    run();
+  }
+
   // --- wiring ----------------------------------------------------------------------------------------
 
   function setView(view) {
@@ -1588,14 +1830,17 @@
     });
     [["filter-status", "status"], ["filter-order", "order"], ["filter-connection", "connection"],
      ["filter-tag", "tag"], ["filter-department", "department"]].forEach(function (pair) {
-      $(pair[0]).addEventListener("change", function (ev) { S.filters[pair[1]] = ev.target.value; loadList(true); });
+      $(pair[0]).addEventListener("change", function (ev) {
+        S.filters[pair[1]] = ev.target.value; renderFilterCount(); loadList(true);
+      });
     });
     $("filter-favourite").addEventListener("change", function (ev) {
-      S.filters.favourite = ev.target.checked; loadList(true);
+      S.filters.favourite = ev.target.checked; renderFilterCount(); loadList(true);
     });
     var typed = debounce(function () {
       S.filters.q = $("filter-q").value.trim();
       S.filters.text = $("filter-text").value.trim();
+      renderFilterCount();
       loadList(true);
     }, 300);
     $("filter-q").addEventListener("input", typed);
@@ -1649,9 +1894,25 @@
       }, $("close-submit"));
     });
     document.querySelectorAll("[data-dismiss-modal]").forEach(function (b) { b.addEventListener("click", closeModals); });
-    document.addEventListener("keydown", function (ev) {
-      if (ev.key === "Escape") { closeModals(); closeTagMenu(); }
+    document.addEventListener("keydown", onShortcut);
+
+    // UX-2 / UX-6: the phone's screens and menu, the filters panel, the shortcuts
+    $("btn-back").addEventListener("click", backToList);
+    window.addEventListener("popstate", onPopState);
+    $("btn-header-menu").addEventListener("click", toggleMenu);
+    $("header-actions").addEventListener("click", function (ev) { ev.stopPropagation(); });
+    document.addEventListener("click", closeMenu);
+    $("btn-info").addEventListener("click", function (ev) {
+      ev.stopPropagation();
+      toggleInfo(!document.body.classList.contains("inbox-info-open"));
     });
+    $("btn-info-close").addEventListener("click", function () { toggleInfo(false); });
+    $("btn-conv-search").addEventListener("click", function () { toggleConvSearch(); });
+    $("btn-quick").addEventListener("mousedown", function (ev) { ev.preventDefault(); });  // keep the composer's focus
+    $("btn-quick").addEventListener("click", openQuickReplies);
+    $("btn-filters").addEventListener("click", toggleFilters);
+    $("btn-filters-clear").addEventListener("click", clearFilters);
+    $("btn-shortcuts").addEventListener("click", function () { openModal("modal-shortcuts"); });
 
     $("btn-older").addEventListener("click", loadOlder);
     $("btn-send").addEventListener("click", sendMessage);
@@ -1668,6 +1929,7 @@
 
     $("btn-pause-start").addEventListener("click", pauseStart);
     $("btn-pause-end").addEventListener("click", pauseEnd);
+    $("availability-switch").addEventListener("change", setAvailable);
     document.addEventListener("visibilitychange", function () {
       if (document.visibilityState === "visible" && S.detail && S.detail.ticket.unread) { markReadSoon(); }
     });

@@ -1,0 +1,127 @@
+"""Issue 14, "Must show" (UX-2, UX-5): an automated accessibility check and the screenshots.
+
+One walk through the demo company (seed/demo.json) as its admin, at 1440×900 and at
+390×844: login, panel home, inbox list, inbox with a conversation open, three
+configuration screens (Departamentos list, a department's form, a new user's form) and
+the site widget. On each page axe-core (axe-playwright-python, which ships axe's script:
+nothing is fetched at run time) runs with its default rules and the test fails on any
+violation of impact "critical" or "serious", listing rule, impact, elements and help.
+The same walk saves the screenshots under docs/screenshots/ (tests/e2e/screens.py).
+
+One live server, one seed and one login for the whole file: a browser test costs
+seconds, and both sizes share the session by resizing the same page.
+"""
+from __future__ import annotations
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from backoffice.extensions import db
+from backoffice.models import Connection, Department, Ticket
+
+from tests.e2e.conftest import DEMO_ADMIN
+from tests.e2e.screens import DESKTOP, PHONE, save_screenshot
+
+FAILING_IMPACTS = ("critical", "serious")
+
+axe = Axe()
+
+
+def axe_problems(target, where: str) -> list[str]:
+    """Violations of `target` (a page or a frame) that fail the check, one readable block
+    each: rule id, impact, the elements' selectors and axe's help text and link."""
+    response = axe.run(target).response
+    problems = []
+    for violation in response["violations"]:
+        if violation["impact"] not in FAILING_IMPACTS:
+            continue
+        nodes = violation["nodes"]
+        lines = [f"[{where}] {violation['id']} ({violation['impact']}): {violation['help']}",
+                 f"    {violation['helpUrl']}"]
+        for node in nodes[:8]:
+            summary = (node.get("failureSummary") or "").replace("\n", " ").strip()
+            lines.append(f"    - {' '.join(map(str, node['target']))}  {summary[:220]}")
+        if len(nodes) > 8:
+            lines.append(f"    ... and {len(nodes) - 8} more elements")
+        problems.append("\n".join(lines))
+    return problems
+
+
+@pytest.fixture
+def demo_rows(app, demo):
+    """Ids the walk needs: an open demo ticket, a department and the site's widget key."""
+    with app.app_context():
+        cid = demo.company_id
+        rows = {
+            "department": db.session.scalar(select(Department.id).where(
+                Department.company_id == cid).order_by(Department.id)),
+            "widget_key": db.session.scalar(select(Connection.public_key).where(
+                Connection.company_id == cid, Connection.kind == "webchat")),
+            "open_tickets": db.session.scalar(select(db.func.count(Ticket.id)).where(
+                Ticket.company_id == cid, Ticket.closed_at.is_(None))),
+        }
+        db.session.remove()
+    assert rows["department"] and rows["widget_key"] and rows["open_tickets"], rows
+    return rows
+
+
+def test_UX_a11y_main_pages_have_no_serious_violation_and_screenshots_are_saved(
+        page, live_server, demo, demo_rows, log_in, shop):
+    problems: list[str] = []
+
+    def check(name: str):
+        page.wait_for_load_state("load")
+        size = f"{page.viewport_size['width']}x{page.viewport_size['height']}"
+        problems.extend(axe_problems(page, f"{name} {size}"))
+        save_screenshot(page, name)
+
+    def visit(path: str, name: str, ready: str):
+        page.goto(f"{live_server}{path}")
+        expect(page.locator(ready).first).to_be_visible()
+        check(name)
+
+    # The login page at both sizes, before the session exists.
+    for size in (DESKTOP, PHONE):
+        page.set_viewport_size(size)
+        page.goto(f"{live_server}/login")
+        expect(page.get_by_label("E-mail")).to_be_visible()
+        check("login")
+
+    page.set_viewport_size(DESKTOP)
+    log_in(page, *DEMO_ADMIN)
+    expect(page).to_have_url(f"{live_server}/admin/")
+
+    department_form = f"/admin/departments/edit/?id={demo_rows['department']}"
+    for size in (DESKTOP, PHONE):
+        page.set_viewport_size(size)
+        visit("/admin/", "home", "h1, h2")
+        visit("/inbox/", "inbox", ".ticket-row")
+        # the demo's conversation with both sides in it (seed/demo.json)
+        page.locator(".ticket-row", has_text="Juliana Prado").click()
+        expect(page.locator(".msg-out").first).to_be_visible()
+        check("inbox-conversation")
+        visit("/admin/departments/", "config-list", "table.model-list")
+        visit(department_form, "config-form", "form input[name=name]")
+        visit("/admin/users/new/", "user-form", "form input[name=name]")
+
+    # The widget as a customer sees it on the shop's site (another origin).
+    for size in (DESKTOP, PHONE):
+        page.set_viewport_size(size)
+        shop(demo_rows["widget_key"])
+        bubble = page.locator("#atende-bubble.atende-ready")
+        expect(bubble).to_be_attached()
+        # the widget remembers, per site, that the chat was open (and on a phone the open
+        # chat hides the bubble): click only to open it
+        if bubble.get_attribute("aria-expanded") != "true":
+            bubble.click()
+        frame = page.frame_locator("#atende-frame")
+        expect(frame.locator("#wc-text")).to_be_visible()
+        save_screenshot(page, "widget")
+        widget = next(f for f in page.frames if f.url.startswith(live_server))
+        where = f"widget {size['width']}x{size['height']}"
+        problems.extend(axe_problems(widget, where))
+
+    assert not problems, (f"{len(problems)} critical/serious accessibility violations:\n"
+                          + "\n".join(problems))
