@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from backoffice.extensions import db
 from tests.e2e.screens import DESKTOP, PHONE, save_screenshot
+from tests.e2e.steps import record_errors
 from tests.factories import PASSWORD
 
 CUSTOMER = "Rosa Celular"
@@ -44,12 +45,15 @@ def phone_world(app, webchat_world):
     return webchat_world
 
 
-def watch(page):
+def agent_inbox(browser, live_server, log_in, email: str, **context_args):
+    """A new browser context with `email`'s inbox open; returns (page, errors)."""
+    page = browser.new_context(locale="pt-BR", **context_args).new_page()
+    page.set_default_timeout(8_000)
     errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda m: errors.append(m.text)
-            if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
-    return errors
+    record_errors(page, errors)
+    log_in(page, email, PASSWORD)
+    page.goto(f"{live_server}/inbox/")
+    return page, errors
 
 
 def no_sideways_scroll(page) -> bool:
@@ -58,12 +62,8 @@ def no_sideways_scroll(page) -> bool:
 
 def test_UX_2_on_a_phone_the_agent_opens_a_ticket_answers_with_a_quick_reply_and_goes_back(
         browser, phone_world, live_server, log_in):
-    context = browser.new_context(viewport=PHONE, locale="pt-BR", is_mobile=True, has_touch=True)
-    page = context.new_page()
-    page.set_default_timeout(8_000)
-    errors = watch(page)
-    log_in(page, phone_world.agents["support"], PASSWORD)
-    page.goto(f"{live_server}/inbox/")
+    page, errors = agent_inbox(browser, live_server, log_in, phone_world.agents["support"],
+                               viewport=PHONE, is_mobile=True, has_touch=True)
 
     # the first screen: the list, full width; the header's actions fold into one menu
     row = page.locator(".ticket-row", has_text=CUSTOMER)
@@ -126,17 +126,13 @@ def test_UX_2_on_a_phone_the_agent_opens_a_ticket_answers_with_a_quick_reply_and
     assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
     assert no_sideways_scroll(page)
     assert errors == []
-    context.close()
+    page.context.close()
 
 
 def test_UX_6_shortcuts_under_question_mark_and_one_channel_badge_per_run(
         browser, phone_world, live_server, log_in):
-    context = browser.new_context(viewport=DESKTOP, locale="pt-BR")
-    page = context.new_page()
-    page.set_default_timeout(8_000)
-    errors = watch(page)
-    log_in(page, phone_world.agents["support"], PASSWORD)
-    page.goto(f"{live_server}/inbox/")
+    page, errors = agent_inbox(browser, live_server, log_in, phone_world.agents["support"],
+                               viewport=DESKTOP)
     row = page.locator(".ticket-row", has_text=CUSTOMER)
     expect(row).to_be_visible()
 
@@ -193,4 +189,4 @@ def test_UX_6_shortcuts_under_question_mark_and_one_channel_badge_per_run(
     expect(page.locator("#modal-close")).to_be_visible()
     expect(page.locator("#close-farewell-help")).to_contain_text("uma só despedida")
     assert errors == []
-    context.close()
+    page.context.close()

@@ -16,6 +16,7 @@ from backoffice.models import Connection, Message, Ticket, User
 from backoffice.models.tickets import READ
 from backoffice.services import sending, tickets
 from backoffice.lib import after_commit
+from tests.e2e.steps import visitor_writes
 from tests.factories import WEBCHAT_PNG as PNG
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -181,13 +182,7 @@ def test_UX_2_phone_widget_send_button_uncovered_title_whole_reopen_shows_newest
         db.session.commit()
         db.session.remove()
     page.set_viewport_size({"width": 390, "height": 844})
-    shop(world.key)
-    page.locator("#atende-bubble").click()
-    chat = page.frame_locator("#atende-frame")
-    chat.locator("#wc-department").select_option(label="Suporte")
-    chat.locator("#wc-text").fill("Oi, pelo celular")
-    chat.locator("#wc-send").click()
-    expect(chat.locator(".wc-msg.wc-mine")).to_have_count(1)
+    chat = visitor_writes(page, shop, world.key, "Oi, pelo celular")
     expect(chat.locator("#wc-protocol")).to_be_visible()  # the ticket's protocol is shown
 
     # what is drawn at the send button's centre is the button: in the page, the chat's
