@@ -30,7 +30,7 @@ from ..models.automation import TRIGGERS, AutomationRule, Flow
 from ..models.channels import CONNECTION_KINDS
 from ..services import RuleError, visibility
 from ..tenancy import current_company_id
-from .base import TenantModelView, local_datetime
+from .base import TenantModelView
 
 MATCHES = {"all": _l("Todas as condições"), "any": _l("Qualquer uma das condições")}
 MAX_ITEMS = 30  # conditions or actions of one rule
@@ -137,7 +137,6 @@ class AutomationRuleView(TenantModelView):
     column_formatters = {
         "trigger": _trigger_label,
         "summary": _summary,
-        "updated_at": lambda v, c, m, p: local_datetime(m.updated_at),
     }
     column_formatters_export = column_formatters
     form_columns = ["name", "active", "trigger", "idle_minutes", "match", "position",

@@ -16,7 +16,7 @@ from ..extensions import db
 from ..models import Department, Reason, Tag
 from ..services import catalog
 from ..tenancy import current_company_id
-from .base import TenantModelView, VisibleRowsMixin, local_datetime
+from .base import TenantModelView, VisibleRowsMixin
 from .filters import PerRequestFilterOptions, TenantOptionsFilter
 
 # --- Etiquetas ---------------------------------------------------------------------------
@@ -94,13 +94,11 @@ class TagView(VisibleRowsMixin, TenantModelView):
         "name": lambda v, c, m, p: tag_badge(m),
         "color": _swatch,
         "owner": lambda v, c, m, p: _scope_label(m),
-        "created_at": lambda v, c, m, p: local_datetime(m.created_at),
     }
     column_formatters_export = {
         "name": lambda v, c, m, p: m.name,
         "color": lambda v, c, m, p: m.color,
         "owner": lambda v, c, m, p: _scope_label(m),
-        "created_at": lambda v, c, m, p: local_datetime(m.created_at),
     }
     column_filters = [TagScopeFilter(_l("Tipo"))]
     form_columns = ["name", "color", "personal"]

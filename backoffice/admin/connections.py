@@ -45,7 +45,7 @@ from ..services import connections as rules
 from ..services import provider_templates
 from ..services import webhooks as url_rules
 from ..tenancy import current_company_id
-from .base import TenantModelView, local_datetime
+from .base import TenantModelView
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +193,6 @@ class ConnectionView(TenantModelView):
     }
     column_formatters = {
         "kind": _kind_label,
-        "created_at": lambda v, c, m, p: local_datetime(m.created_at),
     }
     column_formatters_export = column_formatters
     column_formatters_detail = {

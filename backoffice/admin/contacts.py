@@ -17,7 +17,7 @@ from ..services import RuleError, contacts
 from ..lib.documents import format_document
 from ..lib.phones import format_phone
 from ..tenancy import current_company_id
-from .base import TenantModelView, VisibleRowsMixin, local_datetime
+from .base import TenantModelView, VisibleRowsMixin
 from .catalog import tag_badge
 from .filters import PerRequestFilterOptions, TenantOptionsFilter
 
@@ -123,8 +123,6 @@ class ContactView(PerRequestFilterOptions, VisibleRowsMixin, TenantModelView):
         "tags": _tags,
         "addresses": _channels,
         "custom_fields": _custom,
-        "created_at": lambda v, c, m, p: local_datetime(m.created_at),
-        "updated_at": lambda v, c, m, p: local_datetime(m.updated_at),
     }
     column_formatters_export = {
         "phone": lambda v, c, m, p: format_phone(m.phone),
@@ -133,7 +131,6 @@ class ContactView(PerRequestFilterOptions, VisibleRowsMixin, TenantModelView):
         "tags": lambda v, c, m, p: ", ".join(t.name for t in m.tags),
         "owner": lambda v, c, m, p: m.owner.email if m.owner else "",
         "custom_fields": _custom,
-        "created_at": lambda v, c, m, p: local_datetime(m.created_at),
     }
     form_columns = ["name", "phone", "email", "person_type", "document", "tags", "owner", "notes"]
     form_overrides = {"person_type": SelectField, "document": StringField}

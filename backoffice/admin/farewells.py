@@ -8,7 +8,7 @@ from wtforms.validators import InputRequired, Length, ValidationError
 from ..services import farewells as rules
 from ..services import messages
 from ..tenancy import current_company_id
-from .base import MessageFieldsMixin, TenantModelView, local_datetime
+from .base import MessageFieldsMixin, TenantModelView
 
 
 def _known_variables(form, field):
@@ -32,10 +32,10 @@ class FarewellMessageView(MessageFieldsMixin, TenantModelView):
                      "created_at": _l("Criada em")}
     column_formatters = {
         "body": lambda v, c, m, p: (m.body[:120] + "…") if len(m.body or "") > 120 else m.body,
-        "created_at": lambda v, c, m, p: local_datetime(m.created_at),
     }
-    column_formatters_export = {"created_at": lambda v, c, m, p: local_datetime(m.created_at)}
-    column_formatters_detail = {"created_at": lambda v, c, m, p: local_datetime(m.created_at)}
+    # the whole message in exports and details, not the list's shortened one
+    column_formatters_export = {}
+    column_formatters_detail = {}
     form_columns = ["title", "body", "active"]
     form_overrides = {"body": TextAreaField}
     form_args = {

@@ -42,7 +42,7 @@ from ..models.channels import CONNECTION_KINDS
 from ..models.templates import KIND_ATTACHMENT, KIND_TEXT
 from ..services import RuleError, audit, messages
 from ..tenancy import current_company_id
-from .base import MessageFieldsMixin, TenantModelView, local_datetime
+from .base import MessageFieldsMixin, TenantModelView
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,6 @@ class FlowView(MessageFieldsMixin, TenantModelView):
     }
     column_formatters = {
         "published_version": _published,
-        "updated_at": lambda v, c, m, p: local_datetime(m.updated_at),
     }
     column_formatters_export = column_formatters
     column_extra_row_actions = [

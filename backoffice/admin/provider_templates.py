@@ -9,7 +9,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Connection
 from ..models.channels import KIND_WHATSAPP, ProviderTemplate
-from .base import ReadOnlyMixin, TenantModelView, local_datetime
+from .base import ReadOnlyMixin, TenantModelView
 from .filters import PerRequestFilterOptions, TenantOptionsFilter
 
 STATUSES = {
@@ -100,7 +100,6 @@ class ProviderTemplateView(ReadOnlyMixin, PerRequestFilterOptions, TenantModelVi
         "status": lambda v, c, m, p: status_label(m.status),
         "category": lambda v, c, m, p: str(CATEGORIES.get((m.category or "").upper(),
                                                           m.category or "")),
-        "synced_at": lambda v, c, m, p: local_datetime(m.synced_at),
     }
     column_formatters_export = column_formatters
     column_formatters_detail = column_formatters

@@ -17,7 +17,7 @@ from ..models.templates import TEMPLATE_KINDS
 from ..services import settings as settings_service
 from ..services import templates as service
 from ..tenancy import current_company_id
-from .base import CompanySettingsView, TenantModelView, local_datetime
+from .base import CompanySettingsView, TenantModelView
 
 FONT_AWESOME = "vendor/fontawesome-free-5.1.0-web/css/all.css"  # bundled with Flask-Admin
 
@@ -80,7 +80,6 @@ class MessageTemplateView(TenantModelView):
     column_formatters_detail = {
         "kind": lambda v, c, m, p: kind_badge(m),
         "can_open_ticket": lambda v, c, m, p: _yes_no(m.can_open_ticket),
-        "created_at": lambda v, c, m, p: local_datetime(m.created_at),
         "file_name": lambda v, c, m, p: _file_link(m),
     }
     column_export_list = ["kind", "shortcut", "title", "body", "can_open_ticket", "active"]
@@ -205,7 +204,6 @@ class SettingsView(CompanySettingsView):
         "cnpj_required_pj": lambda v, c, m, p: _yes_no(m.cnpj_required_pj),
         "support_access_allowed": lambda v, c, m, p: _yes_no(m.support_access_allowed),
         "wallet_enabled": lambda v, c, m, p: _yes_no(m.wallet_enabled),
-        "updated_at": lambda v, c, m, p: local_datetime(m.updated_at),
     }
     form_columns = ["cpf_required_pf", "cnpj_required_pj", "support_access_allowed",
                     "wallet_enabled"]

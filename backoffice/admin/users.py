@@ -18,7 +18,7 @@ from ..extensions import db
 from ..models import PermissionGroup, User
 from ..services import RuleError, access, saas
 from ..tenancy import current_company, current_company_id, scope
-from .base import TenantModelView, local_datetime
+from .base import TenantModelView
 from .images import ImageUploadMixin, avatar_fields
 from .widgets import RightsField
 
@@ -61,9 +61,8 @@ class UserView(ImageUploadMixin, TenantModelView):
     column_default_sort = "name"
     column_export_exclude_list = ["password_hash"]
     column_choices = {"language": USER_LANGUAGES}
-    column_formatters = {"last_login_at": lambda v, c, m, p: local_datetime(m.last_login_at),
-                         "name": _name_with_avatar}
-    column_formatters_export = {"last_login_at": lambda v, c, m, p: local_datetime(m.last_login_at)}
+    column_formatters = {"name": _name_with_avatar}
+    column_formatters_export = {}  # the plain name in the CSV, no picture
     column_labels = {
         "name": _l("Nome"), "email": _l("E-mail"), "group": _l("Grupo de permissão"),
         "active": _l("Ativo"), "language": _l("Idioma"), "last_login_at": _l("Último acesso"),

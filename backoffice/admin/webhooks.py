@@ -22,7 +22,7 @@ from .. import events
 from ..extensions import db
 from ..services import RuleError, audit
 from ..services import webhooks as rules
-from .base import TenantModelView, local_datetime
+from .base import TenantModelView
 from .widgets import CheckboxList
 
 
@@ -65,7 +65,6 @@ class WebhookView(TenantModelView):
     }
     column_formatters = {
         "events": _event_labels,
-        "created_at": lambda v, c, m, p: local_datetime(m.created_at),
     }
     column_formatters_export = column_formatters
     form_columns = ["name", "url", "events", "active"]
