@@ -28,6 +28,9 @@ EVENTS: dict[str, str] = {
     "contact.created": _l("Contato criado"),
     "contact.updated": _l("Contato alterado"),
     "survey.answered": _l("Pesquisa de satisfação respondida"),
+    "ticket.closed": _l("Atendimento finalizado"),
+    "message.failed": _l("Falha no envio de mensagem"),
+    "contact.deleted": _l("Contato excluído"),
 }
 
 INTERNAL: frozenset[str] = frozenset({

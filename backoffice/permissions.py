@@ -42,6 +42,8 @@ AREAS: dict[str, str] = {
     "scheduled": _l("Agendamentos"),
     "flows": _l("Fluxos de chatbot"),
     "automations": _l("Automações"),
+    "api_tokens": _l("Tokens de API"),
+    "integrations": _l("Integrações"),
 }
 
 # Areas where some actions make no sense (the company row is never created or deleted
@@ -58,12 +60,19 @@ AREA_ACTIONS: dict[str, tuple[str, ...]] = {
     "imports": ("view", "create"),
 }
 
+# What a token may call (API-1). Every /api/v1 route names exactly one of these; the
+# generic tests check that a token without it gets 403.
 API_ACTIONS: dict[str, str] = {
     "api:messages.send": _l("Enviar mensagens"),
+    "api:messages.read": _l("Consultar mensagens"),
     "api:contacts.read": _l("Consultar contatos"),
     "api:contacts.write": _l("Criar e alterar contatos"),
     "api:tickets.read": _l("Consultar atendimentos"),
     "api:tickets.write": _l("Alterar atendimentos"),
+    "api:catalog.read": _l("Consultar departamentos, usuários, etiquetas, motivos e conexões"),
+    "api:webhooks.manage": _l("Gerenciar webhooks"),
+    "api:scheduled.read": _l("Consultar agendamentos"),
+    "api:scheduled.write": _l("Criar e cancelar agendamentos"),
 }
 
 # Who holds these manages access; a company must always keep one active user with them.

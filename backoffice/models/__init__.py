@@ -7,7 +7,7 @@ from .departments import Department, DepartmentMember, reason_department  # noqa
 from .catalog import Reason, Tag  # noqa: F401
 from .schedule import Holiday, Period, PeriodSchedule  # noqa: F401
 from .templates import CompanySettings, MessageTemplate  # noqa: F401
-from .webhooks import Webhook  # noqa: F401
+from .webhooks import Webhook, WebhookDelivery  # noqa: F401
 from .telephony import TelephonySettings  # noqa: F401
 from .pauses import Pause, PauseWindow  # noqa: F401
 from .channels import ChannelEvent, Connection, ProviderTemplate  # noqa: F401
@@ -19,3 +19,4 @@ from .contacts import ContactField, contact_tag  # noqa: F401
 from .data_jobs import DataJob, DataJobError  # noqa: F401
 from .users import SessionSocket, UserSession  # noqa: F401  (SEC-4)
 from .automation import AutomationRule, Flow, FlowRun, FlowVersion, ScheduledMessage, SurveyAnswer  # noqa: F401
+from .api import ApiToken, IdempotentRequest, Integration  # noqa: F401
