@@ -94,6 +94,9 @@ def create_app(config: dict | None = None) -> Flask:
     from .web.media import init_media  # UX-5: logo and avatars, and their page helpers
 
     init_media(app)
+    from .api import init_api  # API-1: /api/v1, its OpenAPI document and /api/docs
+
+    init_api(app)
     init_admin(app)
     init_errors(app)
     from .lib import headers

@@ -19,6 +19,7 @@ SHIPPED: dict[str, tuple[str, ...]] = {
     "inbox": ("inbox",),
     "chatbot": ("flows",),
     "telephony": ("telephony",),
+    "api": ("api_tokens",),  # and the REST API itself (api/auth.py)
 }
 
 _MODULE_OF_AREA = {area: module for module, areas in SHIPPED.items() for area in areas}

@@ -21,6 +21,7 @@ from ..services import data_jobs
 
 log = logging.getLogger(__name__)
 
+PROBLEM_PREFIX = "/api/v1/"
 BAD_INPUT_LOG = "bad input reached the database on %s: %s"
 
 MESSAGES = {
@@ -36,6 +37,10 @@ CSRF_MESSAGE = _l("O formulário expirou ou é inválido. Recarregue a página e
 
 
 def error_page(code: int, message: str):
+    if request.path.startswith(PROBLEM_PREFIX):  # the public API answers problem documents
+        from ..api.problems import problem
+
+        return problem(code)
     if request.accept_mimetypes.best == "application/json" or "/api/" in request.path:
         return {"error": message, "status": code}, code
     return render_template("errors/error.html", code=code, message=message), code
