@@ -61,8 +61,8 @@ def _registry(blp, model, out, page_name: str, plural: str, singular: str, *, sh
     def listing(args):
         return page(scoped(model, *conditions), model.id, args)
 
-    def one(row_id):
-        return fetch(model, row_id, *conditions)
+    def one(item_id):
+        return fetch(model, item_id, *conditions)
 
     listing.__doc__ = f"Lista {plural}."
     one.__doc__ = f"Consulta {singular} pelo id."
@@ -70,7 +70,7 @@ def _registry(blp, model, out, page_name: str, plural: str, singular: str, *, sh
         blp.arguments(PageArgs, location="query")(blp.response(200, page_schema(out, page_name))(listing)))
     one = requires("api:catalog.read")(blp.response(200, out)(one))
     blp.route("/", methods=["GET"], endpoint="list")(listing)
-    blp.route("/<int:row_id>", methods=["GET"], endpoint="get")(one)
+    blp.route("/<int:item_id>", methods=["GET"], endpoint="get")(one)
 
 
 _registry(departments, Department, DepartmentOut, "DepartmentPage", "os departamentos", "um departamento")
