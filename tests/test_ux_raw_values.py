@@ -73,7 +73,10 @@ class _Text(HTMLParser):
         if tag not in self.VOID:
             # Flask-Admin's inline-form template is escaped HTML for its script, never shown
             hidden = "inline-field-template" in (attrs.get("class") or "")
-            self.stack.append("template" if hidden else tag)
+            # data-verbatim: bytes another system sent or received, shown as they were
+            # (a webhook delivery's JSON body, the receiver's answer)
+            self.stack.append("template" if hidden else "verbatim:" + tag
+                              if "data-verbatim" in attrs else tag)
 
     def handle_startendtag(self, tag, attrs):
         self.handle_starttag(tag, attrs)
@@ -83,12 +86,14 @@ class _Text(HTMLParser):
     def handle_endtag(self, tag):
         if tag == "div" and self.stack and self.stack[-1] == "template":
             self.stack.pop()
+        elif self.stack and self.stack[-1] == "verbatim:" + tag:
+            self.stack.pop()
         elif tag in self.stack:
             while self.stack and self.stack.pop() != tag:
                 pass
 
     def handle_data(self, data):
-        if any(t in SKIP_TAGS for t in self.stack):
+        if any(t in SKIP_TAGS or t.startswith("verbatim:") for t in self.stack):
             return
         if data.strip():
             self.chunks.append((self.stack[-1] if self.stack else "", data.strip()))

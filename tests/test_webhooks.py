@@ -57,6 +57,7 @@ def test_WHK_1_event_catalogue_lists_the_events_the_app_emits():
         "ticket.created", "ticket.updated", "ticket.status_changed", "ticket.transferred",
         "message.created", "message.status_changed", "contact.created", "contact.updated",
         "survey.answered",  # issue 13 (RAT-1)
+        "ticket.closed", "message.failed", "contact.deleted",  # issue 15
     ]
     assert events.label("ticket.transferred") == "Atendimento transferido"
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_admin.helpers import get_form_data
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
@@ -11,9 +10,11 @@ from sqlalchemy import select
 from wtforms import SelectField, StringField
 from wtforms.validators import Length, Optional
 
+from .. import events
 from ..extensions import db
-from ..models import Contact, Tag, Ticket, User, contact_tag
-from ..services import RuleError, contacts
+from ..lib import after_commit
+from ..models import Contact, Tag, User, contact_tag
+from ..services import contacts
 from ..lib.documents import format_document
 from ..lib.phones import format_phone
 from ..tenancy import current_company_id
@@ -214,10 +215,24 @@ class ContactView(PerRequestFilterOptions, VisibleRowsMixin, TenantModelView):
                               viewer_id=current_user.id if limited else None)
 
     def validate_delete(self, model):
-        has_tickets = db.session.scalar(select(Ticket.id).where(Ticket.contact_id == model.id).limit(1))
-        if has_tickets is not None:
-            raise RuleError(_("O contato tem atendimentos e não pode ser excluído: o histórico "
-                              "das conversas se perderia."))
+        contacts.check_delete(model)
+
+    # -- events (WHK-1): webhooks hear of the screen's changes; not of the bulk import ----
+    def on_model_change(self, form, model, is_created):
+        super().on_model_change(form, model, is_created)
+        events.emit("contact.created" if is_created else "contact.updated", contact=model)
+
+    def after_model_change(self, form, model, is_created):
+        super().after_model_change(form, model, is_created)
+        after_commit.commit()  # Flask-Admin committed: the deliveries' jobs are enqueued now
+
+    def on_model_delete(self, model):
+        super().on_model_delete(model)
+        events.emit("contact.deleted", contact=model)  # built now, while the row exists
+
+    def after_model_delete(self, model):
+        super().after_model_delete(model)
+        after_commit.commit()
 
 
 class ContactFieldView(TenantModelView):

@@ -7,7 +7,7 @@ list, forms, details page, export or audit log.
 """
 from __future__ import annotations
 
-from flask import flash, g, make_response, redirect
+from flask import flash, g, redirect, url_for
 from flask_admin.contrib.sqla.tools import get_query_for_ids
 from flask_admin import expose
 from flask_admin.actions import action
@@ -15,14 +15,17 @@ from flask_admin.helpers import get_redirect_target
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from wtforms.validators import ValidationError
 
 from .. import events
 from ..extensions import db
 from ..services import RuleError, audit
 from ..services import webhooks as rules
-from .base import TenantModelView
+from .shown_once import once_notice, once_page
+from ..models.webhooks import DELIVERED
+from ..webhooks import delivery as webhook_delivery
+from .base import LIST_FORMATTERS, TenantModelView, local_datetime
 from .widgets import CheckboxList
 
 
@@ -42,10 +45,32 @@ def _event_labels(view, context, model, name):
     return ", ".join(events.label(e) for e in model.events or ())
 
 
+def _name_and_log(view, context, model, name):
+    """The name, and a link to the webhook's deliveries (WHK-1)."""
+    from .webhook_deliveries import WEBHOOK_FILTER_ARG
+
+    url = url_for("webhook_deliveries.index_view", **{WEBHOOK_FILTER_ARG: model.id})
+    return Markup('{} <a class="small ml-2" href="{}">{}</a>').format(
+        model.name, url, _("Entregas"))
+
+
+def _active_text(view, context, model, name) -> str:
+    if not model.active and model.disabled_at is not None:
+        return _("Desativado automaticamente em %(when)s", when=local_datetime(model.disabled_at))
+    return _("Sim") if model.active else _("Não")
+
+
+def _active(view, context, model, name):
+    # WHK-1: a webhook switched off after 24 hours of failures says so in the list
+    if not model.active and model.disabled_at is not None:
+        return _active_text(view, context, model, name)
+    return LIST_FORMATTERS[bool](view, model.active, name)
+
+
 def secret_notice(secret: str) -> Markup:
     """"Guarde este segredo: <code>…</code> Ele não será mostrado de novo." """
-    text = escape(_("Guarde este segredo: %(secret)s Ele não será mostrado de novo."))
-    return Markup(str(text).replace("%(secret)s", str(Markup("<code>{}</code>").format(secret))))
+    return once_notice(_("Guarde este segredo: %(secret)s Ele não será mostrado de novo."),
+                       secret)
 
 
 class WebhookView(TenantModelView):
@@ -61,12 +86,16 @@ class WebhookView(TenantModelView):
     column_default_sort = "name"
     column_labels = {
         "name": _l("Nome"), "url": _l("URL"), "events": _l("Eventos"), "active": _l("Ativo"),
-        "created_at": _l("Criado em"),
+        "created_at": _l("Criado em"), "disabled_at": _l("Desativado automaticamente em"),
+        "failing_since": _l("Falhando desde"),
     }
     column_formatters = {
         "events": _event_labels,
+        "name": _name_and_log,
+        "active": _active,
     }
-    column_formatters_export = column_formatters
+    column_formatters_export = {"events": _event_labels, "active": _active_text}
+    column_formatters_detail = {"events": _event_labels, "active": _active_text}
     form_columns = ["name", "url", "events", "active"]
     form_args = {
         "name": {"description": _l("Para você reconhecer a integração. Por exemplo: CRM.")},
@@ -87,6 +116,8 @@ class WebhookView(TenantModelView):
         model.events = rules.check_events(model.events)
         if is_created:
             model.secret = rules.new_secret()
+        if model.active:  # switched on again: no longer "desativado automaticamente"
+            model.disabled_at = None
 
     def after_model_change(self, form, model, is_created):
         if is_created:
@@ -100,17 +131,31 @@ class WebhookView(TenantModelView):
         return self._secret_page(shown) if shown else response
 
     def _secret_page(self, shown):
-        page = self.render("admin/webhook_secret.html",
-                           shown=[(hook, secret_notice(secret)) for hook, secret in shown],
-                           return_url=self.get_url(".index_view"))
-        response = make_response(page)
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        return once_page(self, "admin/webhook_secret.html",
+                         shown=[(hook, secret_notice(secret)) for hook, secret in shown],
+                         return_url=self.get_url(".index_view"))
 
     def is_action_allowed(self, name):
-        if name == "regenerate_secret":
+        if name in ("regenerate_secret", "ping"):
             return self.can_edit
         return super().is_action_allowed(name)
+
+    @action("ping", _l("Testar"),
+            _l("Enviar agora um evento de teste (ping) para os webhooks selecionados?"))
+    def action_ping(self, ids):
+        """WHK-1: a "ping" delivery to each selected webhook, its answer flashed."""
+        back = get_redirect_target() or self.get_url(".index_view")
+        if not self.can_edit:
+            return redirect(back)
+        hooks = get_query_for_ids(self.get_query(), self.model, [int(i) for i in ids]).all()
+        if not hooks:
+            flash(_("Nenhum webhook selecionado."), "error")
+        for hook in hooks:
+            row = webhook_delivery.ping(hook)
+            flash(_("%(name)s: %(result)s", name=hook.name,
+                    result=webhook_delivery.result_text(row)),
+                  "success" if row.status == DELIVERED else "error")
+        return redirect(back)
 
     @action("regenerate_secret", _l("Gerar novo segredo"),
             _l("Gerar um novo segredo? O segredo atual deixa de valer: a integração precisará "

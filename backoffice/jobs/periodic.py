@@ -19,7 +19,8 @@ from flask import Flask
 
 from ..automation import scheduled, timers
 from ..extensions import db
-from ..services import channel_events, data_jobs, sending
+from ..services import api_tokens, channel_events, data_jobs, sending
+from ..webhooks import delivery as webhook_delivery
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,10 @@ PERIODIC: list[Periodic] = [
     Periodic("atendimento(s) com automação executada", timers.tick, TICK),
     # AUT-5: scheduled messages whose minute has come
     Periodic("mensagem(ns) agendada(s) enviada(s)", scheduled.tick, TICK),
+    # WHK-1: webhook deliveries due for a retry, saved while the queue was down, or stuck
+    Periodic("entrega(s) de webhook recolocada(s) na fila", webhook_delivery.sweep),
+    # API-1: Idempotency-Key answers older than a day
+    Periodic("chave(s) de idempotência antiga(s) apagada(s)", api_tokens.forget_old_requests),
 ]
 
 

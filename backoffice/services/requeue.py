@@ -25,11 +25,14 @@ BATCH = 1000
 
 
 def sweep_rows(model, created, waiting: str, working: str, stuck: timedelta,
-               grace: timedelta, enqueue: Callable[[int], bool], now: datetime) -> int:
+               grace: timedelta, enqueue: Callable[[int], bool], now: datetime,
+               claimed=None) -> int:
     """How many rows were enqueued again. `created` is the column a fresh row's age is
-    read from; `model` has status, claimed_at and next_attempt_at."""
+    read from; `model` has status, next_attempt_at and claimed_at (or the column given as
+    `claimed`, set when a job takes the row)."""
+    claimed = model.claimed_at if claimed is None else claimed
     db.session.execute(
-        update(model).where(model.status == working, model.claimed_at < now - stuck)
+        update(model).where(model.status == working, claimed < now - stuck)
         .values(status=waiting).execution_options(synchronize_session=False))
     db.session.commit()
     due = list(db.session.scalars(

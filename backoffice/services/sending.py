@@ -190,6 +190,7 @@ def _set_failed(message: Message, error: str) -> None:
         ticket.has_failed = True
         events.emit("ticket.updated", ticket=ticket)
     _announce_status(message)
+    events.emit("message.failed", message=message)
 
 
 def _refresh_failed_flag(ticket: Ticket, exclude_id: int | None = None) -> None:

@@ -1,0 +1,78 @@
+"""The outbox of webhook deliveries (WHK-1): one listener for every public event.
+
+Inside the emitting transaction it looks up the company's active webhooks subscribed to
+the event (one query; nothing more when there are none, which is the usual case: this runs
+on every message) and adds one WebhookDelivery per webhook, all with the same event id and
+the same body, built now from the rows as the change left them. The delivery jobs are
+enqueued after the commit (after_commit.later): a rollback sends nothing, and when the
+queue is down the rows stay pending and the periodic sweep sends them (delivery.sweep).
+
+Installed by importing this module (create_app does), like the socket listeners.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+
+from sqlalchemy import select
+
+from .. import events
+from ..extensions import db
+from ..jobs.runner import tasks
+from ..lib import after_commit
+from ..models.base import utcnow
+from ..models.webhooks import PENDING, Webhook, WebhookDelivery
+from . import payloads
+
+log = logging.getLogger(__name__)
+
+DELIVER_JOB = "backoffice.jobs.webhooks.deliver"  # by name, like services do
+JOB_TIMEOUT = 60
+
+
+def subscribed(company_id: int, event: str) -> list[int]:
+    """Ids of the company's active webhooks that receive `event`, in id order."""
+    rows = db.session.execute(
+        select(Webhook.id, Webhook.events)
+        .where(Webhook.company_id == company_id, Webhook.active.is_(True))
+        .order_by(Webhook.id))
+    return [hook_id for hook_id, names in rows if event in (names or ())]
+
+
+@events.listen(*events.EVENTS)
+def record(event: str, **data) -> None:
+    row = payloads.subject_of(event, **data)
+    company_id = getattr(row, "company_id", None)
+    if company_id is None:
+        return
+    hook_ids = subscribed(company_id, event)
+    if not hook_ids:
+        return
+    now = utcnow()
+    event_id = str(uuid.uuid4())
+    try:
+        body = payloads.dumps(payloads.envelope(event, company_id,
+                                                payloads.data_of(event, **data), now, event_id))
+    except Exception:  # a payload bug must not cost the customer's message its commit
+        log.exception("webhook payload of %s failed; event not recorded", event)
+        return
+    key = payloads.order_key(event, row)
+    deliveries = [WebhookDelivery(company_id=company_id, webhook_id=hook_id, event_id=event_id,
+                                  event=event, order_key=key, body=body, status=PENDING,
+                                  attempts=0, created_at=now)
+                  for hook_id in hook_ids]
+    db.session.add_all(deliveries)
+    db.session.flush()
+    for delivery in deliveries:
+        delivery_id = delivery.id
+        after_commit.later(lambda delivery_id=delivery_id: enqueue(delivery_id))
+
+
+def enqueue(delivery_id: int) -> bool:
+    """Ask for a delivery job; False when the queue is unreachable (the sweep retries)."""
+    try:
+        tasks.enqueue(DELIVER_JOB, delivery_id, job_timeout=JOB_TIMEOUT)
+        return True
+    except Exception as exc:  # Redis down, connection refused...: the row is safe
+        log.warning("could not enqueue webhook delivery %s: %s", delivery_id, exc)
+        return False
