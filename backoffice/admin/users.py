@@ -16,7 +16,7 @@ from wtforms.validators import Length, Optional, Regexp, StopValidation
 from .. import permissions
 from ..extensions import db
 from ..models import PermissionGroup, User
-from ..services import RuleError, access, saas
+from ..services import RuleError, access, api_tokens, saas
 from ..tenancy import current_company, current_company_id, scope
 from .base import TenantModelView
 from .images import ImageUploadMixin, avatar_fields
@@ -163,6 +163,8 @@ class PermissionGroupView(TenantModelView):
         access.check_grant(g.actor_rights, old, rights)
         if not is_created and model.kind != permissions.KIND_SYSTEM and model.users:
             raise RuleError(_l("Um grupo com usuários não pode virar do tipo API."))
+        if not is_created and model.kind != permissions.KIND_API and api_tokens.tokens_of(model):
+            raise RuleError(_l("Um grupo usado por tokens de API não pode virar do tipo Sistema."))
 
     def after_flush_checks(self, model, is_created):
         access.ensure_admin_remains(current_company_id())
@@ -170,3 +172,6 @@ class PermissionGroupView(TenantModelView):
     def validate_delete(self, model):
         if model.users:
             raise RuleError(_l("Este grupo tem usuários. Mova-os para outro grupo antes de excluí-lo."))
+        if api_tokens.tokens_of(model):
+            raise RuleError(_l("Este grupo é usado por tokens de API. Troque o grupo deles ou "
+                               "revogue-os antes de excluí-lo."))

@@ -20,11 +20,13 @@ from datetime import timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from sqlalchemy import delete
+
 from .. import permissions
 from ..extensions import db
 from ..lib import clock
 from ..models import PermissionGroup
-from ..models.api import ApiToken
+from ..models.api import ApiToken, IdempotentRequest
 from . import RuleError
 from .telephony import parse_ip_list
 
@@ -63,21 +65,52 @@ def check_ips(value) -> list[str]:
     return entries
 
 
-def issue(company_id: int, name: str, group_id, *, expires_at=None, allowed_ips=(),
-          created_by=None) -> tuple[ApiToken, str]:
-    """A new token row (added to the session) and the token itself, to show once."""
+def check_expiry(expires_at, before=None):
+    """`expires_at` (naive UTC) or None; a new or changed expiry must be in the future,
+    while an unchanged one may have passed (renaming an expired token stays possible)."""
+    if expires_at is not None and expires_at != before and expires_at <= clock.now():
+        raise RuleError(_("A validade precisa ser uma data futura."))
+    return expires_at
+
+
+def apply(token: ApiToken, company_id: int, name: str, group_id, *, expires_at=None,
+          allowed_ips=()) -> None:
+    """Check and set what a person chooses about a token (on issue and on edit); the
+    token itself is never among them."""
     name = (name or "").strip()
     if not name:
         raise RuleError(_("Informe o nome do token."))
     group = check_group(company_id, group_id)
-    if expires_at is not None and expires_at <= clock.now():
-        raise RuleError(_("A validade precisa ser uma data futura."))
+    token.expires_at = check_expiry(expires_at, token.expires_at if token.id else None)
+    token.allowed_ips = check_ips(allowed_ips)
+    token.name = name[:80]
+    token.group_id, token.group = group.id, group
+
+
+def assign_secret(token: ApiToken) -> str:
+    """A new random token for `token`: its hash and prefix are set, the token returned
+    (to be shown once, then forgotten)."""
     raw = PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
-    token = ApiToken(company_id=company_id, name=name[:80], group_id=group.id, group=group,
-                     prefix=raw[:PREFIX_SHOWN], token_hash=digest(raw), expires_at=expires_at,
-                     allowed_ips=check_ips(allowed_ips), created_by=created_by)
+    token.prefix = raw[:PREFIX_SHOWN]
+    token.token_hash = digest(raw)
+    return raw
+
+
+def issue(company_id: int, name: str, group_id, *, expires_at=None, allowed_ips=(),
+          created_by=None) -> tuple[ApiToken, str]:
+    """A new token row (added to the session) and the token itself, to show once."""
+    token = ApiToken(company_id=company_id, created_by=created_by)
+    apply(token, company_id, name, group_id, expires_at=expires_at, allowed_ips=allowed_ips)
+    raw = assign_secret(token)
     db.session.add(token)
     return token, raw
+
+
+def tokens_of(group: PermissionGroup) -> list[ApiToken]:
+    """The tokens not revoked that take their rights from `group`: deleting it or making it
+    a System group would silently break their integrations."""
+    return list(db.session.scalars(ApiToken.owned(group.company_id).where(
+        ApiToken.group_id == group.id, ApiToken.revoked_at.is_(None))))
 
 
 def revoke(token: ApiToken) -> None:
@@ -141,3 +174,14 @@ def touch(token: ApiToken, address: str) -> bool:
     token.last_used_at = now
     token.last_used_ip = address[:45]
     return True
+
+
+KEEP_REQUESTS = timedelta(hours=24)  # how long an Idempotency-Key answer is replayed
+
+
+def forget_old_requests(now=None) -> int:
+    """Drop the Idempotency-Key answers older than KEEP_REQUESTS (periodic)."""
+    cutoff = (now or clock.now()) - KEEP_REQUESTS
+    result = db.session.execute(delete(IdempotentRequest).where(IdempotentRequest.created_at < cutoff))
+    db.session.commit()
+    return result.rowcount or 0
