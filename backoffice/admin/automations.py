@@ -28,7 +28,7 @@ from ..models import (
 )
 from ..models.automation import TRIGGERS, AutomationRule, Flow
 from ..models.channels import CONNECTION_KINDS
-from ..services import RuleError, visibility
+from ..services import RuleError, integrations, visibility
 from ..tenancy import current_company_id
 from .base import TenantModelView
 
@@ -96,6 +96,7 @@ def editor_options(company_id: int) -> dict:
             .where(ProviderTemplate.status == "APPROVED").order_by(ProviderTemplate.name))],
         "flows": rows(Flow, Flow.name),
         "methods": list(actions.HTTP_METHODS),
+        "integrations": [[n, n] for n in integrations.names(company_id)],
     }
 
 

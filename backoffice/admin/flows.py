@@ -40,7 +40,7 @@ from ..extensions import db
 from ..models import Connection, Department, MessageTemplate, Period, Tag, User
 from ..models.channels import CONNECTION_KINDS
 from ..models.templates import KIND_ATTACHMENT, KIND_TEXT
-from ..services import RuleError, audit, messages
+from ..services import RuleError, audit, integrations, messages
 from ..tenancy import current_company_id
 from .base import MessageFieldsMixin, TenantModelView
 
@@ -199,6 +199,7 @@ class FlowView(MessageFieldsMixin, TenantModelView):
             "connections": rows(Connection.owned(company_id, Connection.id, Connection.name)
                                 .order_by(Connection.name)),
             "channels": [{"id": k, "name": str(v)} for k, v in CONNECTION_KINDS.items()],
+            "integrations": [{"id": n, "name": n} for n in integrations.names(company_id)],
             "condition_types": [{"id": k, "name": str(v)}
                                 for k, v in conditions.CONDITION_TYPES.items()],
             "contact_fields": [{"id": k, "name": str(v)} for k, v in conditions.field_choices(company_id)],

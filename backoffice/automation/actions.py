@@ -11,6 +11,9 @@ An action is a dict with a "type" and that type's keys:
     {"type": "close", "reason_id": 1, "text": "..."}         close, automatically
     {"type": "http", "method": "POST", "url": "https://...", "body": "{...}",
      "map": {"variable": "json.path"}}                      INT-1, through lib.outbound
+    {"type": "http", "integration": "ERP", "body": "{...}", "map": {...}}
+        the same to a named integration (services.integrations): its URL, method,
+        headers and timeout instead of "url"/"method"
     {"type": "start_flow", "flow_id": 3}
 
 `check` validates before saving (the company's ids only, known variables, a public URL);
@@ -32,7 +35,8 @@ from ..lib.ids import as_id
 from ..models import Department, MessageTemplate, ProviderTemplate, Reason, Tag, User
 from ..models.automation import Flow
 from ..models.tickets import AUTHOR_BOT
-from ..services import RuleError, messages, provider_templates, replies, sending, tickets
+from ..services import RuleError, integrations, messages, provider_templates, replies, sending
+from ..services import tickets
 from ..services.webhooks import check_url
 from .conditions import Context
 
@@ -109,7 +113,7 @@ def check(company_id: int, action, variables=()) -> list[str]:
             return [_("Escolha um motivo da empresa.")]
         return check_text(action.get("text"), variables)
     if kind == "http":
-        return check_http(action, variables)
+        return check_http(action, variables, company_id)
     if kind == "start_flow":
         flow = Flow.get_owned(company_id, action.get("flow_id"))
         return [] if flow is not None else [_("Escolha um fluxo de chatbot da empresa.")]
@@ -138,19 +142,27 @@ def company_user(company_id: int, user_id) -> User | None:
     return user if user is not None and user.company_id == company_id else None
 
 
-def check_http(action: dict, variables=()) -> list[str]:
+def check_http(action: dict, variables=(), company_id: int | None = None) -> list[str]:
     """A public http(s) URL (SEC-2: a private address is refused here, and again on the
-    address actually connected to), a known method, known variables, a valid map."""
+    address actually connected to) and a known method, or an integration of the company
+    by name; known variables, a valid map."""
     errors = []
-    if str(action.get("method") or "GET").upper() not in HTTP_METHODS:
-        errors.append(_("Método HTTP inválido."))
-    url = str(action.get("url") or "")
-    try:
-        # variables are filled in at run time: check the URL with a neutral value there
-        check_url(messages._VARIABLE.sub("x", url))
-    except RuleError as exc:
-        errors.append(str(exc))
-    errors += check_text(url, variables) + check_text(action.get("body"), variables)
+    name = str(action.get("integration") or "").strip()
+    if name:
+        if integrations.by_name(company_id, name) is None:
+            errors.append(_("Integração desconhecida: «%(name)s». Cadastre-a em Configurações "
+                            "> Integrações ou escolha outra.", name=name[:80]))
+    else:
+        if str(action.get("method") or "GET").upper() not in HTTP_METHODS:
+            errors.append(_("Método HTTP inválido."))
+        url = str(action.get("url") or "")
+        try:
+            # variables are filled in at run time: check the URL with a neutral value there
+            check_url(messages._VARIABLE.sub("x", url))
+        except RuleError as exc:
+            errors.append(str(exc))
+        errors += check_text(url, variables)
+    errors += check_text(action.get("body"), variables)
     mapping = action.get("map") or {}
     if not isinstance(mapping, dict) or not all(
             isinstance(k, str) and k.strip() and isinstance(v, str) for k, v in mapping.items()):
@@ -234,16 +246,25 @@ def _send_template(ctx: Context, action: dict) -> None:
 
 def call_http(action: dict, ctx: Context) -> dict:
     """INT-1: call the URL through the SSRF-safe helper and map the JSON answer's fields
-    to variables ({"cpf_ok": "data.valid"}). ActionError on any failure."""
-    method = str(action.get("method") or "GET").upper()
-    url = render(action.get("url"), ctx)
+    to variables ({"cpf_ok": "data.valid"}). With "integration", the company's integration
+    of that name is called instead of "url"/"method". ActionError on any failure."""
+    name = str(action.get("integration") or "").strip()
+    integration = integrations.by_name(ctx.ticket.company_id, name) if name else None
+    if name and integration is None:
+        raise ActionError(_("Integração não encontrada: %(name)s.", name=name[:80]))
+    if integration is not None and not integration.active:
+        raise ActionError(_("A integração %(name)s está desativada.", name=integration.name))
+    method = integration.method if integration else str(action.get("method") or "GET").upper()
     body = render(action.get("body"), ctx).encode() if method != "GET" else None
     headers = {"Accept": "application/json", "User-Agent": "Atende-Automacao"}
     if body:
         headers["Content-Type"] = "application/json"
     try:
-        answer = outbound.request(method, url, body, headers, timeout=HTTP_TIMEOUT,
-                                  max_bytes=HTTP_MAX_BYTES)
+        if integration is not None:
+            answer = integrations.call(integration, body, headers, max_bytes=HTTP_MAX_BYTES)
+        else:
+            answer = outbound.request(method, render(action.get("url"), ctx), body, headers,
+                                      timeout=HTTP_TIMEOUT, max_bytes=HTTP_MAX_BYTES)
     except outbound.OutboundError as exc:
         raise ActionError(str(exc)) from exc
     mapping = action.get("map") or {}

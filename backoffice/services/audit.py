@@ -23,7 +23,7 @@ from .hours import local_time
 
 # SEC-1: a secret is logged as changed ("***"), never its value or hash.
 MASKED = {"password_hash", "secret", "secret_hash", "token_hash", "totp_secret",
-          "recovery_codes"}
+          "recovery_codes", "headers"}  # headers: an integration's API keys (INT-1)
 # must_change_password follows from who set the password, which the entry already says.
 SKIPPED = {"failed_logins", "locked_until", "last_login_at", "must_change_password"}
 
@@ -126,7 +126,8 @@ class Screen:
 SECRET_LABELS = {"password_hash": _l("Senha"), "secret": _l("Segredo"),
                  "secret_hash": _l("Segredo"), "token_hash": _l("Token"),
                  "totp_secret": _l("Verificação em duas etapas"),
-                 "recovery_codes": _l("Códigos de recuperação")}
+                 "recovery_codes": _l("Códigos de recuperação"),
+                 "headers": _l("Cabeçalhos")}
 
 # (table, is the SaaS operator's screen) -> Screen; filled by backoffice.admin
 _SCREENS: dict[tuple[str, bool], Screen] = {}

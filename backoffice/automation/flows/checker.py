@@ -59,7 +59,7 @@ def node_name(node_id: str, node) -> str:
     kind = spec.NODE_TYPES.get(node.get("type")) if isinstance(node, dict) else None
     label = str(kind.label) if kind else _("Passo")
     data = data_of(node) if isinstance(node, dict) else {}
-    excerpt = next((str(data[k]) for k in ("text", "url") if str(data.get(k) or "").strip()), "")
+    excerpt = next((str(data[k]) for k in ("text", "url", "integration") if str(data.get(k) or "").strip()), "")
     excerpt = " ".join(excerpt.split())
     if not excerpt:
         return f"{label} ({node_id})"
@@ -223,7 +223,8 @@ def _transfer(company_id, data, variables) -> list[str]:
 
 def _http(company_id, data, variables) -> list[str]:
     action = {"type": "http", "method": data.get("method"), "url": data.get("url"),
-              "body": data.get("body"), "map": data.get("map")}
+              "integration": data.get("integration"), "body": data.get("body"),
+              "map": data.get("map")}
     return actions.check(company_id, action, variables)
 
 

@@ -35,7 +35,8 @@ the flow's own variables: the names questions and HTTP nodes store):
     tag        tag_id (int, a company tag)
     transfer   department_id (int, optional), agent_id (int, optional; one of the two),
                text (optional, sent before the transfer)
-    http       method, url, body, map ({"variable": "json.path"}): actions.call_http
+    http       method, url, body, map ({"variable": "json.path"}): actions.call_http;
+               or integration (a company integration's name, INT-1) instead of method/url
     wait       minutes (int 1..10080)
     end        text (optional), close (bool: close the ticket; else it goes to the queue)
 
@@ -85,7 +86,7 @@ NODE_TYPES: dict[str, NodeType] = {
     "condition": NodeType(_l("Condição"), ("condition",), ("yes", "no"), ("yes", "no"), False),
     "tag": NodeType(_l("Etiqueta"), ("tag_id",), ("next",), ("next",), False),
     "transfer": NodeType(_l("Transferir"), ("department_id", "agent_id", "text"), (), (), False),
-    "http": NodeType(_l("Requisição HTTP"), ("method", "url", "body", "map"),
+    "http": NodeType(_l("Requisição HTTP"), ("integration", "method", "url", "body", "map"),
                      ("next", "error"), ("next",), False),
     "wait": NodeType(_l("Aguardar"), ("minutes",), ("next",), ("next",), True),
     "end": NodeType(_l("Fim"), ("text", "close"), (), (), False),

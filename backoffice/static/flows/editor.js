@@ -88,7 +88,7 @@
   function summary(type, data) {
     var d = data || {};
     if (d.text) { return d.text; }
-    if (type === "http") { return (d.method || "") + " " + (d.url || ""); }
+    if (type === "http") { return d.integration || ((d.method || "") + " " + (d.url || "")); }
     if (type === "wait") { return (d.minutes || "") + " min"; }
     if (type === "tag") { return nameOf(DATA.tags, d.tag_id); }
     if (type === "transfer") { return nameOf(DATA.departments, d.department_id) || nameOf(DATA.agents, d.agent_id); }
@@ -348,6 +348,7 @@
       add(group(T.transfer_text, textInput(d.text, true, setter(id, d, "text")), textHelp));
     }
     if (type === "http") {
+      add(group(T.integration, selectInput(DATA.integrations || [], d.integration, true, setter(id, d, "integration")), T.integration_help));
       add(group(T.method, selectInput(METHODS, d.method || "GET", false, setter(id, d, "method"))));
       add(group(T.url, textInput(d.url, false, setter(id, d, "url"))));
       add(group(T.body, textInput(d.body, true, setter(id, d, "body"))));
