@@ -33,6 +33,10 @@ from tests.factories import gen_group, gen_user
 
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 SKIPPED = {"static", "admin.static"}  # files on disk, no database
+# The REST API reads no cookie (a bearer token): every route refuses a session alone, and
+# test_api_generic.py walks its routes with tokens (ids of another company, out of range,
+# bad bodies), test_api_schemathesis.py fuzzes them. Its documentation stays in the walk.
+API_PREFIX = "/api/v1/"
 BAD = [0, -1, 2**31, 2**63, "abc", "\x00", "x" * 5000]
 HUGE_PAGE = 2**62
 # the parameters views read from the query string, forms and JSON bodies
@@ -94,7 +98,8 @@ def world(app, tenants):
 
 
 def rules(app):
-    return sorted((r for r in app.url_map.iter_rules() if r.endpoint not in SKIPPED),
+    return sorted((r for r in app.url_map.iter_rules()
+                   if r.endpoint not in SKIPPED and not r.rule.startswith(API_PREFIX)),
                   key=lambda r: r.rule)
 
 
@@ -110,6 +115,8 @@ def fills(rule, world) -> list[dict]:
             values[arg] = "csv"
         elif arg == "token":  # a link token (password reset): a well-formed unknown one
             values[arg] = "t" * 43
+        elif arg == "name" and rule.endpoint == "api_docs.asset":  # Swagger UI's files
+            values[arg] = "swagger-ui.css"
         elif arg in world:
             values[arg] = world[arg]
         else:
@@ -225,9 +232,13 @@ def test_SEC_8_every_state_changing_route_refuses_a_request_without_csrf_token(a
     cookie (the visitor sends its token in a header another site cannot set), and so are
     the provider webhooks (/hooks: no cookie either; each POST must carry the provider's
     signature of its body, refused with 403 and nothing stored otherwise, which
-    tests/test_hooks.py checks for every kind): the list of exemptions must stay exactly
-    that."""
-    assert {bp.name for bp in csrf._exempt_blueprints} == {"webchat", "hooks"}
+    tests/test_hooks.py checks for every kind), and so is the REST API (/api/v1: a bearer
+    token in a header, no cookie; test_api_generic.py shows a session alone gets 401): the
+    list of exemptions must stay exactly that."""
+    api = {name for name, bp in app.blueprints.items()
+           if (bp.url_prefix or "").startswith(API_PREFIX)}
+    assert len(api) >= 6
+    assert {bp.name for bp in csrf._exempt_blueprints} == {"webchat", "hooks"} | api
     assert csrf._exempt_views == set()
     client = app.test_client()
     assert login(client, world["tenant"].admin_email).status_code == 302

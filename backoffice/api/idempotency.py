@@ -6,27 +6,25 @@ request created (api/core.py commits both, or neither). The key is unique per to
 two retries racing each other cannot both create: the second one's flush fails on the
 unique index, it rolls back what it made and answers what the first one stored. A key
 sent again with another body is refused (422): it is a client bug, and answering the
-first result would hide it. Keys are kept for KEEP (the periodic cleanup drops older).
+first result would hide it. Keys are kept for a day
+(services.api_tokens.forget_old_requests, periodic).
 """
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
 from functools import wraps
 
 from flask import current_app, g, request
 from flask_babel import gettext as _
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..lib import clock
 from ..models.api import IdempotentRequest
 from .problems import ApiError
 
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
-KEEP = timedelta(hours=24)
 MAX_KEY = 255
 
 
@@ -91,10 +89,3 @@ def idempotent(fn):
 
     return wrapper
 
-
-def forget_old(now=None) -> int:
-    """Drop keys older than KEEP (periodic); returns how many."""
-    cutoff = (now or clock.now()) - KEEP
-    result = db.session.execute(delete(IdempotentRequest).where(IdempotentRequest.created_at < cutoff))
-    db.session.commit()
-    return result.rowcount or 0

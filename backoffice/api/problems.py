@@ -74,7 +74,7 @@ _PATTERNS = [
     (re.compile(r"^Must be greater than or equal to (\S+)\.$"), _l("Use um valor maior ou igual a %(n)s.")),
     (re.compile(r"^Must be less than or equal to (\S+)\.$"), _l("Use um valor menor ou igual a %(n)s.")),
     (re.compile(r"^Must be one of: (.*)\.$"), _l("Use um destes valores: %(n)s.")),
-    (re.compile(r"^Length must be between (\d+) and (\d+)\.$"), _l("Informe de %(n)s a %(m)s itens.")),
+    (re.compile(r"^Length must be between (\d+) and (\d+)\.$"), _l("O tamanho deve ficar entre %(n)s e %(m)s.")),
 ]
 _LOCATIONS = {"json": _l("corpo"), "query": _l("parâmetros"), "headers": _l("cabeçalhos"),
               "view_args": _l("endereço"), "files": _l("arquivos"), "form": _l("formulário")}

@@ -226,8 +226,17 @@ def create(user: User, contact, connection, send_at_local: datetime, text: str |
            template=None, provider_template=None, repeat: str = "none") -> ScheduledMessage:
     """A scheduled message of the user's company; RuleError (pt-BR) when refused. The
     caller commits. `window_warning(item)` says when free text will meet a closed window."""
-    company_id = user.company_id
-    item = ScheduledMessage(company_id=company_id, created_by_id=user.id)
+    return create_for(user.company_id, contact, connection, send_at_local, text, template,
+                      provider_template, repeat, creator=user)
+
+
+def create_for(company_id: int, contact, connection, send_at_local: datetime,
+               text: str | None = None, template=None, provider_template=None,
+               repeat: str = "none", creator: User | None = None) -> ScheduledMessage:
+    """`create` for a company with no user behind it (the public API): sent by the
+    system, in a ticket with no department when none is open."""
+    item = ScheduledMessage(company_id=company_id,
+                            created_by_id=creator.id if creator is not None else None)
     fill(item, company_id, contact, connection, send_at_local, text, template,
           provider_template, repeat)
     db.session.add(item)
@@ -288,6 +297,11 @@ def fill(item, company_id, contact, connection, send_at_local, text, template,
 def cancel(user: User, item: ScheduledMessage) -> ScheduledMessage:
     if item.company_id != user.company_id:
         raise RuleError(_("Agendamento não encontrado."))
+    return cancel_pending(item)
+
+
+def cancel_pending(item: ScheduledMessage) -> ScheduledMessage:
+    """Cancel a schedule still waiting (the caller found it within its company)."""
     if item.status != SCHEDULED:
         raise RuleError(_("Só agendamentos ainda não enviados podem ser cancelados."))
     claimed = db.session.execute(

@@ -49,6 +49,8 @@ OPEN_STATUSES = (WAITING, OPEN, PENDING)
 # MSG-1
 IN, OUT = "in", "out"
 AUTHOR_CONTACT, AUTHOR_AGENT, AUTHOR_SYSTEM, AUTHOR_BOT = "contact", "agent", "system", "bot"
+# Message.extra key naming the API token that sent a message (API-1): {"id", "name"}
+API_SENDER = "api_token"
 QUEUED, SENDING, SENT, DELIVERED, READ, FAILED = (
     "queued", "sending", "sent", "delivered", "read", "failed")
 MESSAGE_STATUSES: dict[str, str] = {
@@ -197,6 +199,13 @@ class Message(TenantMixin, db.Model):
     author: Mapped[User | None] = relationship()
     tags: Mapped[list[Tag]] = relationship(secondary=message_tag, lazy="selectin",
                                            order_by="Tag.name")
+
+    @property
+    def api_sender(self) -> str | None:
+        """The name of the API token that sent the message (API-1), or None."""
+        sender = self.extra.get(API_SENDER) if isinstance(self.extra, dict) else None
+        name = sender.get("name") if isinstance(sender, dict) else None
+        return str(name)[:120] if name else None
 
     @property
     def kind(self) -> str:

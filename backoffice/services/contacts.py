@@ -9,12 +9,15 @@ from __future__ import annotations
 import re
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import false, or_
+from sqlalchemy import false, or_, select
+from sqlalchemy.exc import IntegrityError
 
+from .. import events
 from ..extensions import db
-from ..models import Contact, ContactField, Tag, User
-from . import RuleError
+from ..models import Contact, ContactField, Tag, Ticket, User, contact_tag
+from . import RuleError, as_id
 from .contact_columns import FIELD_KEYS
+from .inbox import like_pattern
 from ..lib.csvfiles import fold
 from ..lib.documents import PF, PJ, normalise_document
 from ..lib.phones import normalise_phone
@@ -62,28 +65,49 @@ def person_type_of(value: str | None) -> str | None:
     raise RuleError(_l("Tipo de pessoa inválido: use PF (física) ou PJ (jurídica)."))
 
 
-def duplicate_of(company_id: int, phone: str | None, document: str | None,
-                 exclude_id: int | None = None, viewer_id: int | None = None) -> str | None:
-    """Why (phone or document taken by another contact of the company), or None.
+class DuplicateContact(RuleError):
+    """The phone or CPF/CNPJ (`field`: "phone" or "document") of another contact of the
+    company, `contact_id`."""
 
-    `viewer_id`: a user limited to their carteira; a contact of another wallet is named
-    only as such (the rule still holds: one contact per phone in the company)."""
-    for column, value, message in (
-        (Contact.phone, phone, _l("Já existe um contato com este telefone: %(name)s.")),
-        (Contact.document, document, _l("Já existe um contato com este CPF/CNPJ: %(name)s.")),
+    def __init__(self, message, contact_id: int, field: str):
+        super().__init__(message)
+        self.contact_id = contact_id
+        self.field = field
+
+
+def _duplicate(company_id: int, phone: str | None, document: str | None,
+               exclude_id: int | None = None,
+               viewer_id: int | None = None) -> DuplicateContact | None:
+    for field, column, value, message in (
+        ("phone", Contact.phone, phone, _l("Já existe um contato com este telefone: %(name)s.")),
+        ("document", Contact.document, document,
+         _l("Já existe um contato com este CPF/CNPJ: %(name)s.")),
     ):
         if not value:
             continue
-        q = Contact.owned(company_id, Contact.name, Contact.owner_id).where(column == value)
+        q = Contact.owned(company_id, Contact.id, Contact.name, Contact.owner_id).where(
+            column == value)
         if exclude_id is not None:
             q = q.where(Contact.id != exclude_id)
         found = db.session.execute(q.limit(1)).first()
         if found is None:
             continue
         if viewer_id is not None and found.owner_id not in (None, viewer_id):
-            return str(_l("O contato já está cadastrado na carteira de outro usuário."))
-        return str(message) % {"name": found.name}
+            return DuplicateContact(
+                str(_l("O contato já está cadastrado na carteira de outro usuário.")),
+                found.id, field)
+        return DuplicateContact(str(message) % {"name": found.name}, found.id, field)
     return None
+
+
+def duplicate_of(company_id: int, phone: str | None, document: str | None,
+                 exclude_id: int | None = None, viewer_id: int | None = None) -> str | None:
+    """Why (phone or document taken by another contact of the company), or None.
+
+    `viewer_id`: a user limited to their carteira; a contact of another wallet is named
+    only as such (the rule still holds: one contact per phone in the company)."""
+    found = _duplicate(company_id, phone, document, exclude_id, viewer_id)
+    return str(found) if found is not None else None
 
 
 def check_manual(contact: Contact, exclude_id: int | None = None,
@@ -106,10 +130,29 @@ def check_manual(contact: Contact, exclude_id: int | None = None,
         owner = db.session.get(User, contact.owner_id)
         if owner is None or owner.company_id != contact.company_id:
             raise RuleError(_l("Carteira: usuário não encontrado."))
-    problem = duplicate_of(contact.company_id, contact.phone, contact.document, exclude_id,
-                           viewer_id)
-    if problem:
-        raise RuleError(problem)
+    problem = _duplicate(contact.company_id, contact.phone, contact.document, exclude_id,
+                         viewer_id)
+    if problem is not None:
+        raise problem
+
+
+def search(company_id: int, *, phone: str | None = None, document: str | None = None,
+           email: str | None = None, name: str | None = None, tag_id: int | None = None):
+    """A select() of the company's contacts matching every criterion given: the phone
+    (E.164), document and e-mail already normalised, part of the name, a tag."""
+    q = select(Contact).where(Contact.company_id == company_id)
+    if phone:
+        q = q.where(Contact.phone == phone)
+    if document:
+        q = q.where(Contact.document == document)
+    if email:
+        q = q.where(Contact.email == email)
+    if name:
+        q = q.where(Contact.name.ilike(like_pattern(name), escape="\\"))
+    if tag_id:
+        q = q.where(Contact.id.in_(select(contact_tag.c.contact_id).where(
+            contact_tag.c.tag_id == tag_id)))
+    return q
 
 
 def fields_of(company_id: int, active_only: bool = True) -> list[ContactField]:
@@ -137,3 +180,69 @@ def company_tags(company_id: int) -> dict[str, Tag]:
     """Company tags by folded name (the import matches "vip", "VIP", "Vip")."""
     q = Tag.owned(company_id).where(Tag.owner_id.is_(None))
     return {fold(t.name): t for t in db.session.scalars(q)}
+
+
+# --- changes outside the Contatos screen (the API): saved, tagged, deleted, announced ---
+
+
+def save(contact: Contact, *, created: bool) -> Contact:
+    """Check the screen's rules (check_manual), store and announce (contact.created or
+    contact.updated). Two requests racing for one phone: the unique index refuses the
+    second, answered as the duplicate it is."""
+    with db.session.no_autoflush:  # a duplicate is named by the rule, not by the index
+        check_manual(contact, exclude_id=None if created else contact.id)
+    try:
+        with db.session.begin_nested():
+            db.session.add(contact)
+            db.session.flush()
+    except IntegrityError:
+        problem = _duplicate(contact.company_id, contact.phone, contact.document,
+                             None if created else contact.id)
+        if problem is None:
+            raise
+        raise problem
+    events.emit("contact.created" if created else "contact.updated", contact=contact)
+    return contact
+
+
+def set_custom_fields(contact: Contact, values: dict) -> None:
+    """Merge `values` (field key -> text; empty or None clears) into the contact's custom
+    fields: only the company's active fields."""
+    known = {f.key for f in fields_of(contact.company_id)}
+    merged = dict(contact.custom_fields or {})
+    for key, value in values.items():
+        if key not in known:
+            raise RuleError(_l("Campo personalizado não encontrado: %(key)s.", key=key))
+        value = (value or "").strip()
+        if value:
+            merged[key] = value
+        else:
+            merged.pop(key, None)
+    contact.custom_fields = merged or None
+
+
+def set_tags(contact: Contact, tag_ids) -> None:
+    """The contact's tags become the company tags `tag_ids` (never a user's personal tag)."""
+    wanted = {as_id(raw) for raw in tag_ids}
+    if None in wanted:
+        raise RuleError(_l("Etiqueta não encontrada."))
+    found = list(db.session.scalars(Tag.owned(contact.company_id).where(
+        Tag.id.in_(wanted), Tag.owner_id.is_(None)))) if wanted else []
+    if len(found) != len(wanted):
+        raise RuleError(_l("Etiqueta não encontrada."))
+    contact.tags = found
+
+
+def check_delete(contact: Contact) -> None:
+    has_tickets = db.session.scalar(select(Ticket.id).where(Ticket.contact_id == contact.id)
+                                    .limit(1))
+    if has_tickets is not None:
+        raise RuleError(_l("O contato tem atendimentos e não pode ser excluído: o histórico "
+                           "das conversas se perderia."))
+
+
+def delete(contact: Contact) -> None:
+    check_delete(contact)
+    events.emit("contact.deleted", contact=contact)  # built now, while the row exists
+    db.session.delete(contact)
+    db.session.flush()

@@ -200,7 +200,8 @@ def _clean(value) -> str:
     return (value or "").replace("\x00", "").strip()[:100] if isinstance(value, str) else ""
 
 
-def _like(term: str) -> str:
+def like_pattern(term: str) -> str:
+    """`term` anywhere in the text, for LIKE/ILIKE with escape="\\": its % and _ literal."""
     return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
@@ -220,13 +221,9 @@ def encode_cursor(row) -> str:
     return f"{row.last_activity_at.isoformat()}_{row.id}"
 
 
-def ticket_query(user: User, f: Filters):
-    """The select() of one page of the list for `user` (without the limit)."""
-    q = select(Ticket).where(visibility.ticket_filter(user))
-    if f.view == "mine":
-        q = q.where(Ticket.agent_id == user.id)
-    elif f.view == "unassigned":
-        q = q.where(Ticket.agent_id.is_(None))
+def narrow(q, f: Filters, company_id: int):
+    """The list's filters (status, connection, department, tag, favourite, contact name or
+    protocol, words in the conversation) on a select() of the company's tickets."""
     if f.status == "open":
         q = q.where(Ticket.status.in_(OPEN_STATUSES))
     elif f.status == "pending":
@@ -247,12 +244,23 @@ def ticket_query(user: User, f: Filters):
     if f.favourite:
         q = q.where(Ticket.favourite.is_(True))
     if f.q:
-        contact_match = select(Contact.id).where(Contact.company_id == user.company_id,
-                                                 Contact.name.ilike(_like(f.q), escape="\\"))
+        contact_match = select(Contact.id).where(Contact.company_id == company_id,
+                                                 Contact.name.ilike(like_pattern(f.q), escape="\\"))
         q = q.where(or_(Ticket.protocol == f.q, Ticket.contact_id.in_(contact_match)))
     if f.text:
         q = q.where(exists().where(Message.ticket_id == Ticket.id,
-                                   Message.text.ilike(_like(f.text), escape="\\")))
+                                   Message.text.ilike(like_pattern(f.text), escape="\\")))
+    return q
+
+
+def ticket_query(user: User, f: Filters):
+    """The select() of one page of the list for `user` (without the limit)."""
+    q = select(Ticket).where(visibility.ticket_filter(user))
+    if f.view == "mine":
+        q = q.where(Ticket.agent_id == user.id)
+    elif f.view == "unassigned":
+        q = q.where(Ticket.agent_id.is_(None))
+    q = narrow(q, f, user.company_id)
     position = _decode_cursor(f.cursor)
     newest = f.order == "newest"
     if position is not None:
@@ -356,6 +364,6 @@ def search_conversation(ticket: Ticket, term: str, limit: int = 50) -> list[Mess
         return []
     return list(db.session.scalars(
         select(Message).where(Message.ticket_id == ticket.id,
-                              Message.text.ilike(_like(term), escape="\\"))
+                              Message.text.ilike(like_pattern(term), escape="\\"))
         .options(joinedload(Message.author), selectinload(Message.tags))
         .order_by(Message.id.desc()).limit(limit)).unique())

@@ -103,6 +103,15 @@ def ticket_summary(ticket: Ticket, viewer_id: int | None = None) -> dict:
     return summary(columns, ticket.tags, viewer_id)
 
 
+def author_name(m: Message) -> str | None:
+    """The name on a message: its agent's, or "API: <token>" for one an integration sent
+    through the public API (API-1); None for the contact, the system and automations."""
+    if m.author_id and m.author:
+        return m.author.name
+    sender = m.api_sender
+    return _("API: %(name)s", name=sender) if sender else None
+
+
 def message(m: Message, connection=None, viewer_id: int | None = None,
             quotes: dict | None = None) -> dict:
     """One message of the conversation panel; `connection` is the ticket's (MSG-4);
@@ -113,7 +122,7 @@ def message(m: Message, connection=None, viewer_id: int | None = None,
         "ticket_id": m.ticket_id,
         "direction": m.direction,
         "author_kind": m.author_kind,
-        "author": m.author.name if m.author_id and m.author else None,
+        "author": author_name(m),
         # UX-5: the agent's picture or initials beside their bubbles
         "author_avatar": (images.avatar(m.author) if m.author_kind == "agent" and m.author_id
                           and m.author else None),

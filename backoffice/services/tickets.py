@@ -17,7 +17,7 @@ from .. import events
 from ..extensions import db
 from ..models import (
     Company, Connection, Contact, ContactAddress, Department, FarewellMessage, Message, Reason,
-    Ticket, TicketEvent, User,
+    Tag, Ticket, TicketEvent, User,
 )
 from ..models.base import utcnow
 from ..models.departments import reason_department
@@ -99,7 +99,10 @@ def _address_for(connection: Connection, address: str, name: str | None = None,
     row = ContactAddress(company_id=connection.company_id, connection_id=connection.id,
                          address=address)
     contact.addresses.append(row)
+    created = contact.id is None
     db.session.flush()
+    if created:
+        events.emit("contact.created", contact=contact)
     return row
 
 
@@ -258,9 +261,29 @@ def _require_actor(user: User, ticket: Ticket) -> None:
         raise RuleError(_("Este atendimento está com %(name)s.", name=ticket.agent.name))
 
 
-def accept(ticket: Ticket, user: User) -> Ticket:
+def _on_behalf(user: User | None, ticket: Ticket, source: str | None) -> None:
+    """A user acts on tickets they may act on (SEC-8). An integration (`source`, e.g.
+    "API (token ERP)") acts for the whole company, like a supervisor: the token's API
+    rights were checked by its caller; the history names the integration."""
+    if user is None:
+        if not source:
+            raise ValueError("an action without a user needs its source")
+        return
+    _require_actor(user, ticket)
+
+
+def _by(source: str | None) -> dict:
+    """History data of an action asked by an integration: shown like an automation's."""
+    return {"automatic": True, "source": source} if source else {}
+
+
+def accept(ticket: Ticket, user: User, *, source: str | None = None) -> Ticket:
+    """`user` takes the ticket. `source`: asked by an integration, not by `user` (see
+    accept_for)."""
     _require_open(ticket)
     if ticket.agent_id == user.id and ticket.status != WAITING:
+        if source:
+            raise RuleError(_("O atendimento já está com %(name)s.", name=user.name))
         raise RuleError(_("Você já está neste atendimento."))
     if ticket.agent_id is not None and ticket.agent_id != user.id:
         raise RuleError(_("Este atendimento já foi aceito por %(name)s.", name=ticket.agent.name))
@@ -269,7 +292,10 @@ def accept(ticket: Ticket, user: User) -> Ticket:
     ticket.status = OPEN
     ticket.accepted_at = ticket.accepted_at or utcnow()
     ticket.unread = 0
-    _event(ticket, "accepted", user)
+    if source:
+        _event(ticket, "accepted", None, automatic=True, source=source, to_agent_id=user.id)
+    else:
+        _event(ticket, "accepted", user)
     if ticket.department is not None:  # DEP-6 start message
         _system_message(ticket, messages.action_message(ticket.department, "start",
                                                         _context(ticket, user)), user)
@@ -277,29 +303,31 @@ def accept(ticket: Ticket, user: User) -> Ticket:
     return ticket
 
 
-def transfer(ticket: Ticket, user: User, department_id=None, agent_id=None,
-             observation: str | None = None) -> Ticket:
-    """To a department (back to its queue) and/or an agent (assigned, open)."""
+def transfer(ticket: Ticket, user: User | None, department_id=None, agent_id=None,
+             observation: str | None = None, *, source: str | None = None) -> Ticket:
+    """To a department (back to its queue) and/or an agent (assigned, open). Without a
+    user, `source` names the integration that asked (see _on_behalf)."""
     _require_open(ticket)
-    _require_actor(user, ticket)
+    _on_behalf(user, ticket, source)
     if department_id in ("", None) and agent_id in ("", None):
         raise RuleError(_("Escolha o departamento ou o atendente de destino."))
     observation = (observation or "").strip()[:1000] if isinstance(observation, str) else ""
-    source = ticket.department
-    if source is not None and source.observation_required_on_transfer and not observation:
+    origin = ticket.department
+    if origin is not None and origin.observation_required_on_transfer and not observation:
         raise RuleError(_("O departamento %(name)s exige uma observação na transferência.",
-                          name=source.name))
+                          name=origin.name))
     target_department = (receiving_department(ticket.company_id, department_id)
-                         if department_id not in ("", None) else source)
+                         if department_id not in ("", None) else origin)
     target_agent = None
     if agent_id not in ("", None):
         target_agent = _agent_for(ticket.company_id, agent_id, target_department)
-    if target_department is source and target_agent is None:
+    if target_department is origin and target_agent is None:
         raise RuleError(_("O atendimento já está neste departamento."))
-    if target_agent is not None and target_agent.id == ticket.agent_id and target_department is source:
+    if target_agent is not None and target_agent.id == ticket.agent_id and target_department is origin:
         raise RuleError(_("O atendimento já está com %(name)s.", name=target_agent.name))
 
-    _move(ticket, target_department, target_agent, user, observation=observation)
+    _move(ticket, target_department, target_agent, user, observation=observation,
+          **_by(source))
     return ticket
 
 
@@ -361,13 +389,13 @@ def farewells(company_id: int) -> list[FarewellMessage]:
         .order_by(FarewellMessage.title)))
 
 
-def close(ticket: Ticket, user: User, reason_id=None, farewell_id=None,
-          note: str | None = None) -> Ticket:
+def close(ticket: Ticket, user: User | None, reason_id=None, farewell_id=None,
+          note: str | None = None, *, source: str | None = None) -> Ticket:
     """Close honouring DEP-2 (reason required), with one goodbye (UX-6): the farewell the
     agent chose (AUT-6) replaces the department's DEP-6 close message, which is sent
-    when none was chosen."""
+    when none was chosen. Without a user, `source` names the integration that asked."""
     _require_open(ticket)
-    _require_actor(user, ticket)
+    _on_behalf(user, ticket, source)
     reason = None
     if reason_id not in (None, ""):
         wanted = as_id(reason_id)
@@ -394,12 +422,13 @@ def close(ticket: Ticket, user: User, reason_id=None, farewell_id=None,
     ticket.status = CLOSED
     ticket.closed_at = utcnow()
     ticket.unread = 0
-    if ticket.agent_id is None:
+    if ticket.agent_id is None and user is not None:
         ticket.agent_id = user.id
         ticket.agent = user
     _event(ticket, "closed", user, reason_id=ticket.reason_id,
-           farewell_id=farewell.id if farewell else None)
+           farewell_id=farewell.id if farewell else None, **_by(source))
     events.emit("ticket.status_changed", ticket=ticket)
+    events.emit("ticket.closed", ticket=ticket)
     return ticket
 
 
@@ -432,6 +461,7 @@ def close_automatically(ticket: Ticket, *, source: str, message: str | None = No
     _event(ticket, "closed", None, automatic=True, source=source,
            reason_id=ticket.reason_id)
     events.emit("ticket.status_changed", ticket=ticket)
+    events.emit("ticket.closed", ticket=ticket)
     return ticket
 
 
@@ -464,16 +494,22 @@ def history(ticket: Ticket, kind: str, **data) -> None:
     _event(ticket, kind, None, automatic=True, **data)
 
 
-def reopen(ticket: Ticket, user: User) -> Ticket:
+def reopen(ticket: Ticket, user: User, *, source: str | None = None) -> Ticket:
+    """`user` reopens the ticket and has it. `source`: asked by an integration for
+    `user` (see reopen_for)."""
     if ticket.status != CLOSED:
         raise RuleError(_("Este atendimento não está finalizado."))
-    _require_actor(user, ticket)  # SEC-8: reopening takes the ticket from its agent
+    if not source:
+        _require_actor(user, ticket)  # SEC-8: reopening takes the ticket from its agent
     ticket.status = OPEN
     ticket.agent_id = user.id
     ticket.agent = user
     ticket.closed_at = None
     ticket.last_activity_at = utcnow()
-    _event(ticket, "reopened", user)
+    if source:
+        _event(ticket, "reopened", None, automatic=True, source=source, to_agent_id=user.id)
+    else:
+        _event(ticket, "reopened", user)
     events.emit("ticket.status_changed", ticket=ticket)
     return ticket
 
@@ -514,3 +550,48 @@ def mark_read(ticket: Ticket) -> None:
     if ticket.unread:
         ticket.unread = 0
         events.emit("ticket.updated", ticket=ticket)
+
+
+# --- the same actions asked by an integration (the API): `source` names it in the history --
+
+
+def accept_for(ticket: Ticket, agent_id, *, source: str) -> Ticket:
+    """The agent `agent_id` (active, of the company, who works in the ticket's
+    department) takes the ticket, at the request of `source`."""
+    return accept(ticket, _agent_for(ticket.company_id, agent_id, ticket.department),
+                  source=source)
+
+
+def reopen_for(ticket: Ticket, agent_id, *, source: str) -> Ticket:
+    """Reopen the ticket for the agent `agent_id` (checked as in accept_for)."""
+    if ticket.status != CLOSED:
+        raise RuleError(_("Este atendimento não está finalizado."))
+    return reopen(ticket, _agent_for(ticket.company_id, agent_id, ticket.department),
+                  source=source)
+
+
+def set_company_tags(ticket: Ticket, tag_ids, *, source: str) -> Ticket:
+    """The ticket's company tags become `tag_ids` (company tags only; the users' personal
+    tags on it stay), with a history line for what was added and removed."""
+    wanted = {as_id(raw) for raw in tag_ids}
+    if None in wanted:
+        raise RuleError(_("Etiqueta não encontrada."))
+    chosen = list(db.session.scalars(select(Tag).where(
+        Tag.company_id == ticket.company_id, Tag.owner_id.is_(None), Tag.id.in_(wanted)))
+        ) if wanted else []
+    if len(chosen) != len(wanted):
+        raise RuleError(_("Etiqueta não encontrada."))
+    before = {t.id for t in ticket.tags if t.owner_id is None}
+    added = sorted(t.id for t in chosen if t.id not in before)
+    removed = sorted(before - wanted)
+    if not added and not removed:
+        return ticket
+    ticket.tags = [t for t in ticket.tags if t.owner_id is not None] + chosen
+    if added:
+        _event(ticket, "tagged", None, tag_ids=added, **_by(source))
+    if removed:
+        _event(ticket, "untagged", None, tag_ids=removed, **_by(source))
+    events.emit("ticket.updated", ticket=ticket)
+    if added:
+        events.emit("ticket.tags_added", ticket=ticket, tag_ids=added)
+    return ticket

@@ -53,6 +53,14 @@ def check_url(value: str | None) -> str:
     return text
 
 
+def check_name(value: str | None) -> str:
+    """The name as stored (trimmed), or RuleError when blank."""
+    name = (value or "").strip()
+    if not name:
+        raise RuleError(_l("Informe o nome do webhook."))
+    return name
+
+
 def check_events(names) -> list[str]:
     """The chosen event names in catalogue order; at least one, all known."""
     chosen = set(names or ())

@@ -9,7 +9,7 @@ module per area, all re-exported here: `from tests.factories import gen_ticket`.
 - inbox: contacts, tickets, messages, small files
 - webchat: the two-company webchat world
 - automation: automation rules, published chatbot flows
-- api: API tokens and a client that sends one
+- api: API tokens and a client that sends one; api_world: a row per API path id
 - tenants: populate_company, a row in every tenant screen
 """
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 from backoffice.models.tickets import PENDING
 
 from .api import ALL_API_RIGHTS, ApiClient, gen_api_token
+from .api_world import gen_api_rows
 from .automation import gen_published_flow, gen_rule
 from .catalog import gen_farewell, gen_reason, gen_tag
 from .channels import AgentSetup, gen_agent_setup, gen_connection
@@ -32,12 +33,13 @@ from .webchat import PNG as WEBCHAT_PNG
 from .webchat import WebchatWorld, gen_webchat_world, png_file, set_show_agent_name
 
 __all__ = [
-    "ALL_API_RIGHTS", "ApiClient", "gen_api_token",
+    "ALL_API_RIGHTS", "ApiClient", "gen_api_rows", "gen_api_token",
     "incoming_messages", "row_count", "sent_texts", "stored_message",
     "PASSWORD", "PENDING", "PDF", "PNG", "WEBCHAT_PNG",
     "AgentSetup", "Tenant", "WebchatWorld",
     "gen_agent_setup", "gen_company", "gen_connection", "gen_contact", "gen_department",
-    "gen_farewell", "gen_group", "gen_integration", "gen_holiday", "gen_inbound", "gen_incoming", "gen_pause",
+    "gen_farewell", "gen_group", "gen_holiday", "gen_inbound", "gen_incoming", "gen_integration",
+    "gen_pause",
     "gen_period", "gen_plan", "gen_published_flow", "gen_reason", "gen_rule", "gen_tag",
     "gen_telephony", "gen_ticket", "gen_tickets", "gen_user", "gen_webchat_world",
     "gen_webhook", "file_storage", "png_file", "populate_company", "set_show_agent_name",

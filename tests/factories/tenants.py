@@ -5,17 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from sqlalchemy import select
+
+from backoffice import permissions
 from backoffice.extensions import db
 from backoffice.models import (AuditLog, Contact, ContactField, Flow, MessageTemplate,
-                               ProviderTemplate)
+                               PermissionGroup, ProviderTemplate)
 from backoffice.models.automation import AutomationRule, ScheduledMessage
+from backoffice.models.webhooks import WebhookDelivery
+from backoffice.services import api_tokens
 from backoffice.services.settings import get_settings
 
 from .catalog import gen_farewell, gen_reason, gen_tag
 from .channels import gen_connection
 from .companies import gen_company, gen_department, gen_group, gen_plan, gen_user
 from .hours import gen_holiday, gen_pause, gen_period
-from .integrations import gen_telephony, gen_webhook
+from .integrations import gen_integration, gen_telephony, gen_webhook
 
 
 @dataclass
@@ -26,6 +31,11 @@ class Tenant:
     # label text of one row per admin endpoint, to look for in pages of the other tenant
     labels: dict[str, str] = field(default_factory=dict)
     ids: dict[str, int] = field(default_factory=dict)
+
+
+def _api_group(company_id: int) -> int:
+    return db.session.scalar(select(PermissionGroup.id).where(
+        PermissionGroup.company_id == company_id, PermissionGroup.kind == permissions.KIND_API))
 
 
 def populate_company(name: str, key: str) -> Tenant:
@@ -73,6 +83,21 @@ def populate_company(name: str, key: str) -> Tenant:
     db.session.flush()
     tenant.labels.update({"webhooks": webhook.name, "telephony": telephony.pabx_host})
     tenant.ids.update({"webhooks": webhook.id, "telephony": telephony.id})
+    # Entregas de webhooks (WHK-1): a delivered event of that webhook, listed by its name
+    hook_delivery = WebhookDelivery(company_id=company.id, webhook_id=webhook.id,
+                                    event_id=f"00000000-0000-4000-8000-00000000000{len(key)}",
+                                    event="ticket.created", body="{}", status="delivered",
+                                    attempts=1, response_status=200)
+    db.session.add(hook_delivery)
+    db.session.flush()
+    tenant.labels["webhook_deliveries"] = webhook.name
+    tenant.ids["webhook_deliveries"] = hook_delivery.id
+    integration = gen_integration(company, f"Integração exclusiva {key.upper()}",
+                                  f"https://api.example.com/{key}",
+                                  [("Authorization", f"Bearer segredo-{key}")])
+    db.session.flush()
+    tenant.labels["integrations"] = integration.name
+    tenant.ids["integrations"] = integration.id
     pause = gen_pause(company, f"Pausa exclusiva {key.upper()}", [department])
     db.session.flush()
     tenant.labels["pauses"] = pause.name
@@ -126,4 +151,10 @@ def populate_company(name: str, key: str) -> Tenant:
     db.session.flush()
     tenant.labels["automations"] = rule.name
     tenant.ids["automations"] = rule.id
+    # Tokens de API (TOK-1): issued through the rules, with the default API group
+    token, _raw = api_tokens.issue(company.id, f"Token exclusivo {key.upper()}",
+                                   _api_group(company.id), created_by=admin)
+    db.session.flush()
+    tenant.labels["api_tokens"] = token.name
+    tenant.ids["api_tokens"] = token.id
     return tenant

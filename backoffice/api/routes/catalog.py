@@ -52,7 +52,8 @@ connections = blueprint("conexoes", "/connections", "Conexões (canais) da empre
 BLUEPRINTS = [departments, users, tags, reasons, connections]
 
 
-def _registry(blp, model, out, page_name: str, plural: str, singular: str, *, shared=None):
+def _registry(blp, model, out, page_name: str, plural: str, singular: str, example: dict, *,
+              shared=None):
     """GET / (paginated, newest first) and GET /<id> of one registry of the company.
     `shared`: the condition a row must meet besides being the company's."""
 
@@ -66,16 +67,22 @@ def _registry(blp, model, out, page_name: str, plural: str, singular: str, *, sh
 
     listing.__doc__ = f"Lista {plural}."
     one.__doc__ = f"Consulta {singular} pelo id."
-    listing = requires("api:catalog.read")(
-        blp.arguments(PageArgs, location="query")(blp.response(200, page_schema(out, page_name))(listing)))
-    one = requires("api:catalog.read")(blp.response(200, out)(one))
+    listed = {"data": [example], "next_cursor": None}
+    listing = requires("api:catalog.read")(blp.arguments(PageArgs, location="query")(
+        blp.response(200, page_schema(out, page_name), example=listed)(listing)))
+    one = requires("api:catalog.read")(blp.response(200, out, example=example)(one))
     blp.route("/", methods=["GET"], endpoint="list")(listing)
     blp.route("/<int:item_id>", methods=["GET"], endpoint="get")(one)
 
 
-_registry(departments, Department, DepartmentOut, "DepartmentPage", "os departamentos", "um departamento")
-_registry(users, User, UserOut, "UserPage", "os usuários", "um usuário")
+_registry(departments, Department, DepartmentOut, "DepartmentPage", "os departamentos",
+          "um departamento", {"id": 3, "name": "Vendas", "description": "Orçamentos e pedidos",
+                              "active": True, "receives_tickets": True})
+_registry(users, User, UserOut, "UserPage", "os usuários", "um usuário",
+          {"id": 7, "name": "Bruno Lima", "email": "bruno@empresa.com.br", "active": True})
 _registry(tags, Tag, TagOut, "TagPage", "as etiquetas da empresa", "uma etiqueta",
-          shared=Tag.owner_id.is_(None))
-_registry(reasons, Reason, ReasonOut, "ReasonPage", "os motivos de atendimento", "um motivo")
-_registry(connections, Connection, ConnectionOut, "ConnectionPage", "as conexões", "uma conexão")
+          {"id": 4, "name": "VIP", "color": "#3c8dbc"}, shared=Tag.owner_id.is_(None))
+_registry(reasons, Reason, ReasonOut, "ReasonPage", "os motivos de atendimento", "um motivo",
+          {"id": 2, "name": "Dúvida resolvida", "description": None, "active": True})
+_registry(connections, Connection, ConnectionOut, "ConnectionPage", "as conexões", "uma conexão",
+          {"id": 3, "name": "WhatsApp Vendas", "kind": "whatsapp", "active": True})

@@ -775,7 +775,7 @@
   function authorLabel(m) {
     if (m.author_kind === "contact") { return S.detail ? S.detail.ticket.contact.name : T.customer; }
     if (m.author_kind === "system") { return T.system; }
-    if (m.author_kind === "bot") { return T.bot; }
+    if (m.author_kind === "bot") { return m.author || T.bot; }  /* "API: <token>" (API-1) */
     return m.author || T.agent;
   }
 
