@@ -119,6 +119,15 @@ def load(instance_path: str | Path, overrides: dict | None = None) -> dict:
         "WHATSAPP_API_URL": os.environ.get("WHATSAPP_API_URL") or None,
         "META_GRAPH_URL": os.environ.get("META_GRAPH_URL") or None,
         "TELEGRAM_API_URL": os.environ.get("TELEGRAM_API_URL") or None,
+        # API-1: requests per token ("count/seconds" pairs, services.ratelimit) and the
+        # largest JSON body (media uploads take MAX_CONTENT_LENGTH).
+        "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT") or "600/60",
+        "API_MAX_JSON_BYTES": int(os.environ.get("API_MAX_JSON_KB", "1024")) * 1024,
+        # WHK-1: seconds before each retry of a failed webhook delivery, and the time a
+        # receiver has to answer one attempt.
+        "WEBHOOK_RETRY_DELAYS": tuple(int(x) for x in (
+            os.environ.get("WEBHOOK_RETRY_DELAYS") or "60,300,1800,7200,43200").split(",")),
+        "WEBHOOK_TIMEOUT": float(os.environ.get("WEBHOOK_TIMEOUT", "10")),
         "FLASK_ADMIN_SWATCH": "cerulean",
     }
     cfg.update(overrides or {})

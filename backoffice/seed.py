@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from .extensions import db
 from .models import (
     AutomationRule, Company, Connection, Contact, ContactField, Department, DepartmentMember,
-    FarewellMessage, Flow, FlowVersion, Holiday, MessageTemplate, Pause, PauseWindow, Period,
-    PeriodSchedule, PermissionGroup, Plan, ProviderTemplate, Reason, ScheduledMessage, Tag,
-    TelephonySettings, User, Webhook,
+    FarewellMessage, Flow, FlowVersion, Holiday, Integration, MessageTemplate, Pause,
+    PauseWindow, Period, PeriodSchedule, PermissionGroup, Plan, ProviderTemplate, Reason,
+    ScheduledMessage, Tag, TelephonySettings, User, Webhook,
 )
 from .services import connections as connection_rules
 from .services import provider_templates
@@ -26,6 +26,8 @@ from .services import hours, messages, pauses, saas, sending, telephony, tickets
 from .lib import after_commit, clock
 from .tenancy import acting_for
 from .services import templates as template_rules
+from .services import integrations as integration_rules
+from .services import api_tokens as api_token_rules
 from .services import webhooks as webhook_rules
 from .services.settings import get_settings
 
@@ -62,6 +64,20 @@ DEMO_WHATSAPP_TEMPLATES = [
 ]
 
 
+def _demo_ping(hook) -> None:
+    from .models.webhooks import FAILED, WebhookDelivery
+    from .webhooks import payloads
+
+    now = clock.now()
+    body = payloads.envelope("ping", hook.company_id, {"webhook": {"id": hook.id,
+                                                                   "name": hook.name}}, now)
+    db.session.add(WebhookDelivery(company_id=hook.company_id, webhook_id=hook.id,
+                                   event_id=body["id"], event="ping", body=payloads.dumps(body),
+                                   status=FAILED, attempts=1, last_attempt_at=now,
+                                   error="Não foi possível entregar ao destino.",
+                                   duration_ms=12, created_at=now))
+
+
 def load_demo(force: bool = False, path: Path = SEED_FILE) -> bool:
     if not force and db.session.scalar(select(func.count(Company.id))):
         return False
@@ -94,6 +110,7 @@ def load_demo(force: bool = False, path: Path = SEED_FILE) -> bool:
         db.session.add(user)
     db.session.flush()
     load_configuration(company, data["configuration"])
+    load_api_token(company)
     db.session.flush()
     load_conversations(company, data.get("conversations", []))
     # after the conversations, so the demo's closed ticket is not asked the survey
@@ -351,6 +368,18 @@ def _publish(flow: Flow, company: Company) -> FlowVersion:
     return version
 
 
+def load_api_token(company: Company) -> None:
+    """TOK-1: one token on "Tokens de API", with the default "Integração (API)" group, as an
+    ERP would have used it. Its value is shown to nobody (a token is shown once, at
+    creation): it shows what the list looks like; a demo admin creates their own."""
+    group = db.session.scalar(select(PermissionGroup).where(
+        PermissionGroup.company_id == company.id, PermissionGroup.name == "Integração (API)"))
+    token, _raw = api_token_rules.issue(company.id, "ERP da loja", group.id,
+                                        allowed_ips=["203.0.113.0/24"])
+    token.last_used_at = clock.now() - timedelta(hours=2)
+    token.last_used_ip = "203.0.113.10"
+
+
 def demo_hints(base_url: str = "http://127.0.0.1:5000") -> list[str]:
     """How to simulate a customer on the demo's provider connections (printed by
     `python app.py`); [] when the demo's are not there (a real installation)."""
@@ -465,9 +494,20 @@ def load_configuration(company: Company, cfg: dict) -> None:
         setattr(params, key, value)
 
     for w in cfg["webhooks"]:
-        db.session.add(Webhook(company_id=cid, name=w["name"], url=webhook_rules.check_url(w["url"]),
-                               events=webhook_rules.check_events(w["events"]), active=w["active"],
-                               secret=webhook_rules.new_secret()))
+        hook = Webhook(company_id=cid, name=w["name"], url=webhook_rules.check_url(w["url"]),
+                       events=webhook_rules.check_events(w["events"]), active=w["active"],
+                       secret=webhook_rules.new_secret())
+        db.session.add(hook)
+        db.session.flush()
+        # WHK-1: the log has the "Testar" a new admin would click (the example URL is
+        # nowhere, so it failed), to show what a delivery records
+        _demo_ping(hook)
+    # INT-1: an example to read, off until the company points it at its own n8n
+    example = Integration(company_id=cid, name="n8n (exemplo)", method="POST", timeout=10,
+                          url="https://n8n.example.com/webhook/atende", active=False)
+    integration_rules.check(example)
+    integration_rules.set_headers(example, [("Authorization", "Bearer troque-este-token")])
+    db.session.add(example)
 
     # Built here rather than with settings_for(), which commits: the seed is one transaction.
     phone = TelephonySettings(company_id=cid, **{**telephony.DEFAULT_PORTS, **cfg["telephony"]})

@@ -52,10 +52,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from databases import create_missing_database, remove_sqlite_file  # noqa: E402  (bench/ is the script's folder)
+from databases import StatementCounter, ensure_database, rebuild_schema  # noqa: E402  (bench/ is the script's folder)
 
 import sqlalchemy  # noqa: E402
-from sqlalchemy import event, func, insert, select  # noqa: E402
+from sqlalchemy import func, insert, select  # noqa: E402
 
 from backoffice import create_app  # noqa: E402
 from backoffice.automation import timers  # noqa: E402
@@ -94,33 +94,6 @@ FLOW_GRAPH = {"nodes": {
 # --- setup ---------------------------------------------------------------------------------
 
 
-def ensure_database(url: str) -> None:
-    """Create a missing PostgreSQL database; remove an old SQLite file."""
-    remove_sqlite_file(url)
-    create_missing_database(url)
-
-
-def rebuild_schema() -> None:
-    db.session.remove()
-    engine = db.engine
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            conn.exec_driver_sql("DROP SCHEMA public CASCADE")
-            conn.exec_driver_sql("CREATE SCHEMA public")
-    else:
-        db.drop_all()
-    db.create_all()
-
-
-class StatementCounter:
-    def __init__(self, engine):
-        self.n = 0
-        event.listen(engine, "before_cursor_execute", self._seen)
-
-    def _seen(self, *args):
-        self.n += 1
-
-
 @contextmanager
 def frozen_clock(at: datetime):
     clock.set_now(clock.Frozen(at))
@@ -157,7 +130,7 @@ def build_tick(n: int, due: int) -> dict:
     """One company, one department closing idle queued tickets after 30 minutes, n open
     tickets of which `due` are due now (see the docstring)."""
     t0 = time.perf_counter()
-    rebuild_schema()
+    rebuild_schema(db)
     company_id, admin_id = company("Bench Automacao")
     dept = Department(company_id=company_id, name="Atendimento", order=1,
                       close_queue_after_minutes=30,
@@ -341,7 +314,7 @@ def publish(flow: Flow, admin_id: int) -> None:
 
 
 def build_flow() -> dict:
-    rebuild_schema()
+    rebuild_schema(db)
     company_id, admin_id = company("Bench Fluxo")
     dept = Department(company_id=company_id, name="Atendimento", order=1)
     plain = Connection(company_id=company_id, name="Site sem fluxo", kind="webchat", active=True)

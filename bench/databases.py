@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, event, make_url, text
 
 
 def create_missing_database(url: str) -> bool:
@@ -31,3 +31,34 @@ def remove_sqlite_file(url: str) -> None:
     if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
         Path(u.database).parent.mkdir(parents=True, exist_ok=True)
         Path(u.database).unlink(missing_ok=True)
+
+
+def ensure_database(url: str) -> None:
+    """Create a missing PostgreSQL database; remove an old SQLite file."""
+    remove_sqlite_file(url)
+    create_missing_database(url)
+
+
+def rebuild_schema(db) -> None:
+    """An empty schema of the app's models in the app's database (Flask-SQLAlchemy `db`):
+    PostgreSQL's public schema dropped and made again, SQLite's tables dropped."""
+    db.session.remove()
+    engine = db.engine
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+            conn.exec_driver_sql("CREATE SCHEMA public")
+    else:
+        db.drop_all()
+    db.create_all()
+
+
+class StatementCounter:
+    """Counts the SQL statements an engine runs (`.n`)."""
+
+    def __init__(self, engine):
+        self.n = 0
+        event.listen(engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, *args):
+        self.n += 1

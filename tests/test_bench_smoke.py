@@ -101,3 +101,19 @@ def test_PLT_bench_automation_smoke(tmp_path):
                {"DATABASE_URL": ""})
     assert "statements per first tick" in out and "ratio flow/plain" in out, out[-2000:]
     assert "ratio busy tick/bare SELECT" in out, out[-2000:]
+
+
+def test_PLT_bench_api_smoke(tmp_path):
+    """bench/api.py (issue 15, WHK-1, API-1): a few webhook deliveries through the delivery
+    job's body against a local receiver, beside bare outbound.post calls, and a few messages
+    through POST /api/v1/messages beside the inbox's service: it runs to the end, every
+    delivery is delivered, and it prints the rates and the ratios."""
+    url = (_pg_url("bench_smoke_api") if BACKEND == "services"
+           else f"sqlite:///{tmp_path / 'bench_api.db'}")
+    out = _run([str(BENCH / "api.py"), "--database-url", url, "--deliveries", "12",
+                "--messages", "8", "--block", "4"], tmp_path, {"DATABASE_URL": ""})
+    assert "delivered 12 of 12" in out, out[-2000:]
+    assert "messages per second through the API" in out, out[-2000:]
+    assert "ratio API/inbox service" in out, out[-2000:]
+    assert "webhook deliveries per second per worker" in out, out[-2000:]
+    assert "ratio delivery job/bare post" in out, out[-2000:]

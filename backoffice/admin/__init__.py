@@ -12,7 +12,11 @@ from ..models import (
     MessageTemplate, Pause, Period, PermissionGroup, Plan, ProviderTemplate, Reason, Tag,
     TelephonySettings, User, Webhook,
 )
+from ..models.api import ApiToken
+from ..models.api import Integration
 from ..models.automation import AutomationRule, ScheduledMessage
+from ..models.webhooks import WebhookDelivery
+from .api_tokens import ApiTokenView
 from .audit import AuditLogView
 from .automations import AutomationRuleView
 from .base import HomeView
@@ -35,6 +39,8 @@ from .telephony import TelephonyView
 from .templates import MessageTemplateView, SettingsView
 from .updates import UpdatesView
 from .users import PermissionGroupView, UserView
+from .integrations import IntegrationView
+from .webhook_deliveries import WebhookDeliveryView
 from .webhooks import WebhookView
 
 CAT_ADMIN = _l("Administração")
@@ -80,6 +86,12 @@ def init_admin(app) -> Admin:
                              category=CAT_CONFIG))
     admin.add_view(WebhookView(Webhook, name=_l("Webhooks"), endpoint="webhooks",
                                category=CAT_CONFIG))
+    admin.add_view(WebhookDeliveryView(WebhookDelivery, name=_l("Entregas de webhooks"),
+                                       endpoint="webhook_deliveries", category=CAT_CONFIG))
+    admin.add_view(IntegrationView(Integration, name=_l("Integrações"), endpoint="integrations",
+                                   category=CAT_CONFIG))
+    admin.add_view(ApiTokenView(ApiToken, name=_l("Tokens de API"), endpoint="api_tokens",
+                                category=CAT_CONFIG))
     admin.add_view(TelephonyView(TelephonySettings, name=_l("Central de Telefonia"),
                                  endpoint="telephony", category=CAT_CONFIG))
     admin.add_view(PermissionGroupView(PermissionGroup, name=_l("Permissões"), endpoint="groups",

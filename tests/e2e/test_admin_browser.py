@@ -75,12 +75,14 @@ def test_PLT_2_admin_logs_in_and_sees_portuguese_panel(page, live_server, demo, 
     expect(admin.locator(".atende-submenu .nav-link")).to_have_text(["Usuários", "Auditoria"])
     # the manual's order (seeds/002): Empresa first, Permissões among the settings; the
     # synced WhatsApp templates (issue 12) beside their connections; the chatbot flows and
-    # automation rules (issue 13) after the settings they use
+    # automation rules (issue 13) after the settings they use; the webhooks' delivery log,
+    # the HTTP integrations and the API tokens (issue 15) beside the webhooks
     config = open_group(page, "Configurações").locator(".atende-submenu .nav-link")
     expect(config).to_have_text(["Empresa", "Departamentos", "Conexões", "Modelos do WhatsApp",
                                  "Etiquetas",
                                  "Motivos de atendimento", "Templates de mensagens",
                                  "Mensagens de despedida", "Controle de pausa", "Webhooks",
+                                 "Entregas de webhooks", "Integrações", "Tokens de API",
                                  "Central de Telefonia", "Permissões", "Parâmetros",
                                  "Períodos de atendimento", "Feriados", "Campos de contato",
                                  "Fluxos de chatbot", "Automações",
