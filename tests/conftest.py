@@ -51,6 +51,77 @@ def _reuse_url_builders() -> None:
 
 _reuse_url_builders()
 
+
+def _reuse_rule_parsing() -> None:
+    """The other half of a rule's compile (a fifth of create_app): parsing its text into the
+    matcher's parts. The parts depend on the rule's text and the map's converter classes
+    only; the converters themselves are bound to a map, so each app still gets its own,
+    made with the arguments the first parse saw."""
+    original = getattr(Rule, "_parse_rule", None)
+    if original is None or getattr(original, "reused", False):  # conftest imported twice
+        return
+    parsed: dict = {}
+
+    def parse_rule(self, rule: str):
+        key = (rule, tuple(sorted((name, id(cls)) for name, cls in self.map.converters.items())))
+        found = parsed.get(key)
+        if found is None:
+            calls, start, make = [], len(self._trace), self.get_converter
+
+            def recording(variable, name, args, kwargs):
+                calls.append((variable, name, args, dict(kwargs)))
+                return make(variable, name, args, kwargs)
+
+            self.get_converter = recording
+            try:
+                parts = list(original(self, rule))
+            finally:
+                del self.get_converter
+            parsed[key] = (parts, self._trace[start:], calls)
+            return parts
+        parts, trace, calls = found
+        self._trace.extend(trace)
+        for variable, name, args, kwargs in calls:
+            self._converters[variable] = self.get_converter(variable, name, args, kwargs)
+            self.arguments.add(variable)
+        return list(parts)
+
+    parse_rule.reused = True
+    Rule._parse_rule = parse_rule
+
+
+_reuse_rule_parsing()
+
+
+def _reuse_action_lookup() -> None:
+    """Flask-Admin finds a view's list actions by walking dir() of every view it builds
+    (~10 ms an app); the actions are the class's methods, so the walk is done once per
+    view class and each view still gets its own bound methods."""
+    from flask_admin.actions import ActionsMixin
+
+    if getattr(ActionsMixin.init_actions, "reused", False):  # conftest imported twice
+        return
+    names_of: dict[type, list[str]] = {}
+
+    def class_attr(cls, name):  # flask_admin.tools.get_dict_attr without the instance
+        return next((c.__dict__[name] for c in cls.mro() if name in c.__dict__), None)
+
+    def init_actions(self) -> None:
+        cls = type(self)
+        if cls not in names_of:
+            names_of[cls] = [p for p in dir(cls) if hasattr(class_attr(cls, p), "_action")]
+        self._actions, self._actions_data = [], {}
+        for p in names_of[cls]:
+            name, text, desc = class_attr(cls, p)._action
+            self._actions.append((name, text))
+            self._actions_data[name] = (getattr(self, p), text, desc)
+
+    init_actions.reused = True
+    ActionsMixin.init_actions = init_actions
+
+
+_reuse_action_lookup()
+
 BACKEND = os.environ.get("ATENDE_TEST_BACKEND", "embedded")
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
