@@ -7,6 +7,8 @@ nothing. The receiver is pytest-httpserver (ALLOW_PRIVATE_URLS is on in tests); 
 eagerly; time moves with the `timeline` fixture, never with sleep."""
 from __future__ import annotations
 
+import html
+
 import json
 import re
 import time
@@ -147,8 +149,12 @@ def test_WHK_1_signed_delivery_verifies_with_the_docs_python_snippet(app, world,
     message = receiver.accepted[2]["body"]["data"]
     assert message["message"]["text"] == "Oi" and message["ticket"]["id"] == ticket_id
 
+    # the snippet as an integrator copies it from /api/docs
+    page = app.test_client().get("/api/docs").text
+    shown = re.search(r'data-testid="python-snippet"><code>(.*?)</code>', page, re.S).group(1)
+    assert html.unescape(shown) == signing.PYTHON_SNIPPET
     namespace: dict = {}
-    exec(signing.PYTHON_SNIPPET, namespace)  # noqa: S102 - the documented snippet itself
+    exec(html.unescape(shown), namespace)  # noqa: S102 - the documented snippet itself
     verify = namespace["verify"]
     header = headers["X-Atende-Signature"]
     assert verify(SECRET, header, first["raw"]) is True
