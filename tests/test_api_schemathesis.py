@@ -23,6 +23,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance, status_code_conformance,
 )
 
+from backoffice import events
 from backoffice.extensions import db
 from backoffice.models import Company
 from tests.factories import gen_api_token
@@ -103,6 +104,10 @@ def test_API_1_docs_page_is_served_from_this_host(client):
         assert asset.status_code == 200 and len(asset.get_data()) > 1000
         asset.close()
     assert client.get("/api/docs/assets/..%2Fconfig.py").status_code == 404
+    # WHK-1: the webhook guide lists every public event and what its `data` carries
+    reference = re.search(r'data-testid="payload-reference">(.*?)</pre>', html, re.S).group(1)
+    for name in events.EVENTS:
+        assert f"<code>{name}</code>" in html and name in reference
 
 
 def test_API_1_openapi_document_is_valid_in_portuguese_with_examples_and_security(client):

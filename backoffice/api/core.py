@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from flask import current_app, g, request
+from flask_babel import gettext as _
 import http
 
 from flask_smorest import Api, Blueprint
@@ -61,7 +62,6 @@ def right_of(view) -> str | None:
 
 
 def _guard():
-    token = None
     try:
         token = api_tokens.authenticate(request.headers.get("Authorization"),
                                         request.remote_addr or "")
@@ -73,7 +73,7 @@ def _guard():
     g.api_token = token
     g.tenant_id = token.company_id  # the tenancy flush guard and scoped queries
     if not modules.area_enabled(token.company_id, "api_tokens"):
-        raise ApiError(403, str(_plan_message()))
+        raise ApiError(403, _("O plano da empresa não inclui a API."))
     limits = ratelimit.parse(current_app.config.get("API_RATE_LIMIT") or DEFAULT_RATE_LIMIT)
     wait = ratelimit.hit("api", str(token.id), limits)
     if wait:
@@ -86,14 +86,10 @@ def _guard():
     right = right_of(view)
     if right is None or right not in api_tokens.rights(token):
         raise ApiError(403)
+    # TOK-1's "last used" is the one write a GET makes: bookkeeping of the token (at most
+    # once a minute), never a change to the company's data
     if api_tokens.touch(token, request.remote_addr or ""):
         db.session.commit()
-
-
-def _plan_message():
-    from flask_babel import gettext as _
-
-    return _("O plano da empresa não inclui a API.")
 
 
 def _finish(response):

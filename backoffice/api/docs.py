@@ -6,6 +6,7 @@ Both are public like any API reference: they describe the routes, never a compan
 """
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import swagger_ui_bundle
@@ -30,9 +31,11 @@ def openapi():
 @bp.get("/api/docs")
 @bp.get("/api/docs/")
 def page():
-    from ..webhooks import signing
+    from ..webhooks import payloads, signing
 
+    reference = (payloads.__doc__ or "").split("`data` by event:", 1)[-1].split("\n\nTimes are")[0]
     return render_template("api/docs.html", events=events.choices(),
+                           payload_reference=textwrap.dedent(reference).strip("\n"),
                            python_snippet=signing.PYTHON_SNIPPET,
                            javascript_snippet=signing.JAVASCRIPT_SNIPPET,
                            signature_header=signing.HEADER)
