@@ -17,7 +17,7 @@ from backoffice import events
 from backoffice.extensions import db
 from backoffice.lib import after_commit
 from backoffice.models import (
-    Company, Connection, Contact, ContactAddress, Message, ProviderTemplate, Ticket,
+    AuditLog, Company, Connection, Contact, ContactAddress, Message, ProviderTemplate, Ticket,
 )
 from backoffice.models.automation import ScheduledMessage
 from backoffice.models.base import utcnow
@@ -279,7 +279,13 @@ def test_AUT_5_scheduled_messages_are_created_listed_and_cancelled(app, world, t
     assert (cancelled.status_code, cancelled.get_json()["status"]) == (200, "cancelled")
     assert refused(api.post(f"/api/v1/scheduled/{item['id']}/cancel")) == (
         "Só agendamentos ainda não enviados podem ser cancelados.")
-    with app.app_context():
+    with app.app_context():  # PLT-7: created and cancelled by the token, in the audit log
+        logged = db.session.execute(select(AuditLog.action, AuditLog.user_name, AuditLog.changes)
+                                    .where(AuditLog.table == "scheduled_message",
+                                           AuditLog.row_id == str(item["id"]))
+                                    .order_by(AuditLog.id)).all()
+        assert [(a, n) for a, n, _c in logged] == [("create", "API: ERP"), ("update", "API: ERP")]
+        assert logged[1][2] == {"status": ["scheduled", "cancelled"]}
         theirs = db.session.get(Ticket, world.other_ticket_id)
         other = ScheduledMessage(company_id=theirs.company_id, contact_id=theirs.contact_id,
                                  connection_id=theirs.connection_id, send_at=utcnow(),

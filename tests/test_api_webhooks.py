@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from backoffice.extensions import db
-from backoffice.models import Company
+from backoffice.models import AuditLog, Company
 from backoffice.models.webhooks import PENDING, SENDING, Webhook, WebhookDelivery
 from tests.factories import ApiClient, gen_api_token
 from tests.factories import gen_api_rows
@@ -104,6 +104,21 @@ def test_WHK_1_patch_delete_and_a_new_secret(app, api):
     assert api.delete(f"/api/v1/webhooks/{hook_id}").status_code == 204
     assert stored(app, hook_id) is None
     assert api.get(f"/api/v1/webhooks/{hook_id}").status_code == 404
+
+    # PLT-7: the audit log names the token, never a user, and masks the secret; the
+    # refused changes above left no entry
+    with app.app_context():
+        entries = db.session.execute(select(AuditLog.action, AuditLog.user_id, AuditLog.user_name,
+                                            AuditLog.changes)
+                                     .where(AuditLog.table == "webhook",
+                                            AuditLog.row_id == str(hook_id))
+                                     .order_by(AuditLog.id)).all()
+    assert [(e.action, e.user_id, e.user_name) for e in entries] == [
+        ("update", None, "API: Integração"), ("update", None, "API: Integração"),
+        ("delete", None, "API: Integração")]
+    assert entries[0].changes["name"] == [name, "ERP"]
+    assert entries[1].changes == {"secret": ["***", "***"]}
+    assert new not in str(entries[2].changes) and entries[2].changes["secret"] == ["***", None]
 
 
 def test_WHK_1_delivery_log_and_resend(app, api):

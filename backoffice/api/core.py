@@ -30,6 +30,7 @@ from ..lib.errors import RuleError
 from ..lib.ids import as_id
 from ..models import Company
 from ..services import api_tokens, modules, ratelimit
+from ..services import audit as audit_rules
 from .problems import MEDIA_TYPE, ApiError, from_http_exception, problem
 
 log = logging.getLogger(__name__)
@@ -147,6 +148,30 @@ def blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
 def not_found():
     """The one answer for a missing id, another company's id and a value that is no id."""
     return ApiError(404)
+
+
+class _TokenActor:
+    """Who the audit log says changed a row through the API: the token, by name (it is not
+    a user, so no user id)."""
+
+    id = None
+
+    def __init__(self, token):
+        self.name = f"API: {token.name}"[:120]
+
+
+def audit(action: str, row, changes: dict | None = None) -> None:
+    """PLT-7: a configuration change made through the API goes to the audit log like the
+    screens' own. "update": call it before anything flushes (it reads the pending
+    changes) or give `changes`; "delete": before the delete; "create": after adding."""
+    if changes is None and action == "delete":
+        changes = audit_rules.snapshot(row)
+    elif changes is None and action == "create":
+        db.session.flush()  # the new row's id
+        changes = audit_rules.pending_changes(row, True)
+    elif changes is None:
+        changes = audit_rules.pending_changes(row, False)
+    audit_rules.record(_TokenActor(g.api_token), action, row, changes, company_id())
 
 
 def company_id() -> int:

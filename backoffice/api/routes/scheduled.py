@@ -12,7 +12,7 @@ from ...automation import scheduled as rules
 from ...models import Connection
 from ...models.automation import REPEATS, SCHEDULE_STATUSES, ScheduledMessage
 from ...services import api_sending, hours
-from ..core import blueprint, company_id, fetch, requires, scoped
+from ..core import audit, blueprint, company_id, fetch, requires, scoped
 from ..idempotency import idempotent
 from ..pagination import PageArgs, page, page_schema
 from ..fields import ID, UtcDateTime
@@ -181,6 +181,7 @@ def create_scheduled(data):
     item = rules.create_for(cid, contact, connection, local, text=data.get("text"),
                             template=data.get("message_template_id"),
                             provider_template=provider, repeat=data["repeat"])
+    audit("create", item)
     return {**scheduled_out(item), "warning": rules.window_warning(item)}
 
 
@@ -192,4 +193,8 @@ def cancel_scheduled(scheduled_id):
     """Cancela uma mensagem agendada.
 
     Só as que ainda esperam o envio (status `scheduled`); as outras: 422."""
-    return scheduled_out(rules.cancel_pending(fetch(ScheduledMessage, scheduled_id)))
+    item = fetch(ScheduledMessage, scheduled_id)
+    before = item.status
+    rules.cancel_pending(item)  # a conditional UPDATE: no pending change to read
+    audit("update", item, {"status": [before, item.status]})
+    return scheduled_out(item)

@@ -15,7 +15,7 @@ from ...extensions import db
 from ...models.webhooks import DELIVERY_STATUSES, Webhook, WebhookDelivery
 from ...services import webhooks as rules
 from ...webhooks import delivery as deliveries
-from ..core import blueprint, company_id, fetch, requires, scoped
+from ..core import audit, blueprint, company_id, fetch, requires, scoped
 from ..idempotency import idempotent
 from ..pagination import PageArgs, page, page_schema
 from ..fields import UtcDateTime
@@ -154,7 +154,7 @@ def create_webhook(data):
                    url=rules.check_url(data["url"]), events=rules.check_events(data["events"]),
                    active=data["active"], secret=rules.new_secret())
     db.session.add(hook)
-    db.session.flush()
+    audit("create", hook)
     return hook  # WebhookCreated: the one answer that carries `secret`
 
 
@@ -178,6 +178,7 @@ def update_webhook(data, webhook_id):
         if data["active"] and not hook.active:
             hook.failing_since = hook.disabled_at = None
         hook.active = data["active"]
+    audit("update", hook)
     return hook
 
 
@@ -186,7 +187,9 @@ def update_webhook(data, webhook_id):
 @blp.response(204)
 def delete_webhook(webhook_id):
     """Exclui um webhook e o registro das suas entregas."""
-    db.session.delete(fetch(Webhook, webhook_id))
+    hook = fetch(Webhook, webhook_id)
+    audit("delete", hook)
+    db.session.delete(hook)
     return None
 
 
@@ -198,7 +201,9 @@ def regenerate_secret(webhook_id):
 
     O segredo atual deixa de valer na hora; o novo só aparece nesta resposta."""
     hook = fetch(Webhook, webhook_id)
-    return {"id": hook.id, "secret": rules.regenerate_secret(hook)}
+    secret = rules.regenerate_secret(hook)
+    audit("update", hook)  # the secret itself is masked (services.audit.MASKED)
+    return {"id": hook.id, "secret": secret}
 
 
 @blp.route("/<int:webhook_id>/deliveries", methods=["GET"], endpoint="deliveries")
