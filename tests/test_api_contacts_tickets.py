@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from backoffice import events
 from backoffice.extensions import db
-from backoffice.models import Contact, Message, Ticket, TicketEvent
+from backoffice.models import AuditLog, Contact, Message, Ticket, TicketEvent
 from tests.factories import (
     ApiClient, gen_api_token, gen_company, gen_connection, gen_department, gen_group,
     gen_plan, gen_reason, gen_tag, gen_ticket, gen_user,
@@ -94,6 +94,13 @@ def test_API_1_contact_created_and_found_by_phone_cpf_and_email_in_any_format(ap
     assert api.get(f"/api/v1/contacts/{body['id']}").status_code == 404
     assert emitted == ["contact.created", "contact.updated", "contact.updated",
                        "contact.deleted"]
+    with app.app_context():  # PLT-7: as the Contatos screen, each change in the audit log
+        logged = db.session.execute(select(AuditLog.action, AuditLog.user_name)
+                                    .where(AuditLog.table == "contact",
+                                           AuditLog.row_id == str(body["id"]))
+                                    .order_by(AuditLog.id)).all()
+    assert [action for action, _name in logged] == ["create", "update", "update", "delete"]
+    assert {name for _action, name in logged} == {"API: ERP"}
 
 
 def test_API_1_invalid_phone_or_cpf_is_a_portuguese_422_and_creates_nothing(app, world):

@@ -20,8 +20,9 @@ from ...lib.documents import normalise_document
 from ...lib.phones import normalise_phone
 from ...models import Contact
 from ...services import RuleError
+from ...services import audit as audit_rules
 from ...services import contacts as contact_rules
-from ..core import blueprint, company_id, fetch, requires
+from ..core import audit, blueprint, company_id, fetch, requires
 from ..fields import ID, UtcDateTime
 from ..idempotency import idempotent
 from ..pagination import PageArgs, page, page_schema
@@ -216,8 +217,11 @@ def _save(contact: Contact, data: dict, created: bool) -> Contact:
         if "tag_ids" in data:
             with _field("tag_ids"):
                 contact_rules.set_tags(contact, data["tag_ids"])
+        changes = audit_rules.pending_changes(contact, created)  # PLT-7, as the screen does
         try:
-            return contact_rules.save(contact, created=created)
+            saved = contact_rules.save(contact, created=created)
+            audit("create" if created else "update", saved, changes)
+            return saved
         except contact_rules.DuplicateContact as exc:
             detail = _("%(why)s Contato existente: id %(id)s.", why=str(exc), id=exc.contact_id)
             raise ApiError(409, detail, {_("corpo"): {exc.field: [detail]}}) from exc
@@ -287,7 +291,9 @@ def contact_delete(contact_id):
 
     Como na tela, um contato com atendimentos não pode ser excluído (422): o histórico das
     conversas se perderia."""
-    contact_rules.delete(fetch(Contact, contact_id))
+    contact = fetch(Contact, contact_id)
+    audit("delete", contact)  # a refusal below rolls the entry back with the rest
+    contact_rules.delete(contact)
 
 
 @blp.route("/<int:contact_id>/tags", methods=["PUT"], endpoint="tags")
