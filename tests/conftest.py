@@ -122,6 +122,32 @@ def _reuse_action_lookup() -> None:
 
 _reuse_action_lookup()
 
+
+def _reuse_admin_forms() -> None:
+    """Flask-Admin scaffolds a create and an edit form class for every screen of every app
+    (a quarter of create_app). The class depends on the view's class, model and settings,
+    all fixed at import; forms are instantiated per request from it. So each screen's two
+    classes are built once per run and handed to every later app's view."""
+    from flask_admin.model.base import BaseModelView
+
+    for name in ("get_create_form", "get_edit_form"):
+        original = getattr(BaseModelView, name)
+        if getattr(original, "reused", False):  # conftest imported twice
+            continue
+        built: dict = {}
+
+        def cached(self, _original=original, _built=built):
+            key = (type(self), self.model, self.endpoint)
+            if key not in _built:
+                _built[key] = _original(self)
+            return _built[key]
+
+        cached.reused = True
+        setattr(BaseModelView, name, cached)
+
+
+_reuse_admin_forms()
+
 BACKEND = os.environ.get("ATENDE_TEST_BACKEND", "embedded")
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
