@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import tempfile
 import threading
@@ -44,9 +43,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from databases import StatementCounter, ensure_database, rebuild_schema  # noqa: E402  (bench/ is the script's folder)
+from databases import StatementCounter, ensure_database, machine, rebuild_schema  # noqa: E402  (bench/ is the script's folder)
 
-import sqlalchemy  # noqa: E402
 from flask import current_app  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
@@ -98,18 +96,6 @@ class Receiver:
 
     def close(self):
         self.server.shutdown()
-
-
-def machine() -> None:
-    with db.engine.connect() as conn:
-        if db.engine.dialect.name == "postgresql":
-            backend = "PostgreSQL " + conn.exec_driver_sql("SHOW server_version").scalar()
-        else:
-            backend = "SQLite " + conn.exec_driver_sql("select sqlite_version()").scalar()
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"machine: {os.cpu_count()} cpus, {platform.platform()}, Python "
-          f"{platform.python_version()}, SQLAlchemy {sqlalchemy.__version__}, load average {load}")
-    print(f"backend: {backend}")
 
 
 # --- webhooks ------------------------------------------------------------------------------
@@ -274,7 +260,7 @@ def main() -> None:
                       "API_RATE_LIMIT": "100000000/60"})  # measure the work, not the limit
     tasks.start_embedded_worker = lambda: None  # the instance's, over the method: held back
     with app.app_context():
-        machine()
+        machine(db)
         counter = StatementCounter(db.engine)
         # Each part is a function of (args, counter) printing its own section; a part
         # added later goes here, with its name in --only.

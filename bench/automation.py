@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -52,9 +51,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from databases import StatementCounter, ensure_database, rebuild_schema  # noqa: E402  (bench/ is the script's folder)
+from databases import StatementCounter, ensure_database, machine, rebuild_schema  # noqa: E402  (bench/ is the script's folder)
 
-import sqlalchemy  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402
 
 from backoffice import create_app  # noqa: E402
@@ -384,19 +382,6 @@ def report_flow(args, out: dict) -> None:
 # --- main ----------------------------------------------------------------------------------
 
 
-def machine() -> str:
-    with db.engine.connect() as conn:
-        if db.engine.dialect.name == "postgresql":
-            backend = "PostgreSQL " + conn.exec_driver_sql("SHOW server_version").scalar()
-        else:
-            backend = "SQLite " + conn.exec_driver_sql("select sqlite_version()").scalar()
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"machine: {os.cpu_count()} cpus, {platform.platform()}, Python "
-          f"{platform.python_version()}, SQLAlchemy {sqlalchemy.__version__}, load average {load}")
-    print(f"backend: {backend}")
-    return backend
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -423,7 +408,7 @@ def main() -> None:
                       "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
     tasks.start_embedded_worker = lambda: None  # the instance's, over the method: held back
     with app.app_context():
-        machine()
+        machine(db)
         counter = StatementCounter(db.engine)
         if args.only in (None, "tick"):
             report_ticks(args, tick_part(args, counter))

@@ -1,8 +1,11 @@
 """Database set-up shared by the benchmarks (each script keeps its own rules on top)."""
 from __future__ import annotations
 
+import os
+import platform
 from pathlib import Path
 
+import sqlalchemy
 from sqlalchemy import create_engine, event, make_url, text
 
 
@@ -62,3 +65,18 @@ class StatementCounter:
 
     def _seen(self, *args):
         self.n += 1
+
+
+def machine(db) -> str:
+    """Print the machine, the versions and the database the figures come from; returns the
+    database's name and version."""
+    with db.engine.connect() as conn:
+        if db.engine.dialect.name == "postgresql":
+            backend = "PostgreSQL " + conn.exec_driver_sql("SHOW server_version").scalar()
+        else:
+            backend = "SQLite " + conn.exec_driver_sql("select sqlite_version()").scalar()
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"machine: {os.cpu_count()} cpus, {platform.platform()}, Python "
+          f"{platform.python_version()}, SQLAlchemy {sqlalchemy.__version__}, load average {load}")
+    print(f"backend: {backend}")
+    return backend
