@@ -43,6 +43,7 @@ setup: $(VENV)/.installed translations
 run: setup
 	$(FLASK) db upgrade
 	$(FLASK) seed demo
+	$(FLASK) reports rebuild
 	$(BIN)/python app.py
 
 # --- test ----------------------------------------------------------------------------

@@ -42,6 +42,7 @@ def create_app(config: dict | None = None) -> Flask:
     from . import realtime  # socket handlers, and the socket listener of backoffice.events
     from .automation import listeners as _automation  # noqa: F401  (events and timers)
     from .webhooks import outbox as _webhooks  # noqa: F401  (WHK-1: events to webhooks)
+    from .reports import facts as _reports  # noqa: F401  (REP-1: the facts of the reports)
     from .admin import init_admin
     from .auth import bp as auth_bp
     from .cli import init_cli

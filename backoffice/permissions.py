@@ -44,6 +44,8 @@ AREAS: dict[str, str] = {
     "automations": _l("Automações"),
     "api_tokens": _l("Tokens de API"),
     "integrations": _l("Integrações"),
+    "reports": _l("Relatórios"),
+    "panel": _l("Painel TV"),
 }
 
 # Areas where some actions make no sense (the company row is never created or deleted
@@ -58,6 +60,9 @@ AREA_ACTIONS: dict[str, tuple[str, ...]] = {
     "contacts": ("view", "create", "edit", "delete", "supervise"),
     # view = the screen, past jobs and exports; create = run an import
     "imports": ("view", "create"),
+    # the reports are read only; the TV panel's links are created and revoked, never edited
+    "reports": ("view",),
+    "panel": ("view", "create", "delete"),
 }
 
 # What a token may call (API-1). Every /api/v1 route names exactly one of these; the

@@ -20,3 +20,4 @@ from .data_jobs import DataJob, DataJobError  # noqa: F401
 from .users import SessionSocket, UserSession  # noqa: F401  (SEC-4)
 from .automation import AutomationRule, Flow, FlowRun, FlowVersion, ScheduledMessage, SurveyAnswer  # noqa: F401
 from .api import ApiToken, IdempotentRequest, Integration  # noqa: F401
+from .reports import PanelKey, TicketReport  # noqa: F401

@@ -79,6 +79,10 @@ class Department(TenantMixin, db.Model):
     on_close_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     on_close_text: Mapped[str | None] = mapped_column(Text)
 
+    # PAU-4: a ticket waiting longer than this (minutes) is an alert on the managers'
+    # dashboard; None: the company's first-response target (CompanySettings.sla_minutes)
+    wait_alert_minutes: Mapped[int | None] = mapped_column(Integer)
+
     # DEP-7 Telefonia
     overflow_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     overflow_department_id: Mapped[int | None] = mapped_column(

@@ -82,6 +82,8 @@ class CompanySettings(TenantMixin, db.Model):
     cnpj_required_pj: Mapped[bool] = mapped_column(Boolean, default=False)
     support_access_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
     wallet_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # REP-1: the first-response target (minutes) of the reports' SLA share
+    sla_minutes: Mapped[int] = mapped_column(Integer, default=15, server_default="15")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     company: Mapped[Company] = relationship()

@@ -118,3 +118,51 @@ def next_opening(period, at: datetime, tz: str | tzinfo | None,
         if is_open(period, candidate, zone, holidays):
             return candidate.replace(tzinfo=None)
     return None
+
+
+def business_seconds(period, start: datetime, end: datetime, tz: str | tzinfo | None,
+                     holidays: Iterable = ()) -> int:
+    """Seconds of [start, end) during which `period` is open (REP-1's business-hours
+    times), by the same rules as `is_open`: the schedules on the company's wall clock,
+    overnight ranges belonging to the weekday they start on, holidays closing their whole
+    local day, an inactive period never open. Naive instants are UTC. No period at all
+    (a department without opening hours is always open) counts every second."""
+    start, end = local_time(start, timezone.utc), local_time(end, timezone.utc)
+    if end <= start:
+        return 0
+    if period is None:
+        return int((end - start).total_seconds())
+    if not period.active:
+        return 0
+    zone = _zone(tz)
+    holidays = list(holidays or ())
+    first, last = local_time(start, zone).date(), local_time(end, zone).date()
+    open_spans: list[tuple[datetime, datetime]] = []
+    for ordinal in range(first.toordinal() - 1, last.toordinal() + 1):
+        day = date.fromordinal(ordinal)
+        for s in period.schedules:
+            if s.start_time is None or s.end_time is None or s.start_time == s.end_time:
+                continue
+            if day.weekday() not in {int(d) for d in (s.weekdays or ())}:
+                continue
+            begin = s.start_time.replace(tzinfo=None)
+            finish = s.end_time.replace(tzinfo=None)
+            following = date.fromordinal(ordinal + 1)
+            # an overnight range: [start, 24:00) on its day and [00:00, end) on the next
+            pieces = ([(day, begin, finish)] if begin < finish
+                      else [(day, begin, None), (following, time(0, 0), finish)])
+            for piece_day, piece_start, piece_end in pieces:
+                if is_holiday(piece_day, holidays):
+                    continue
+                lo = datetime.combine(piece_day, piece_start).replace(tzinfo=zone)
+                hi = (datetime.combine(piece_day, piece_end).replace(tzinfo=zone) if piece_end
+                      else datetime.combine(date.fromordinal(piece_day.toordinal() + 1),
+                                            time(0, 0)).replace(tzinfo=zone))
+                open_spans.append((lo.astimezone(timezone.utc), hi.astimezone(timezone.utc)))
+    total, reach = 0.0, start
+    for lo, hi in sorted(open_spans):  # union of the spans, clipped to [start, end)
+        lo, hi = max(lo, reach), min(hi, end)
+        if hi > lo:
+            total += (hi - lo).total_seconds()
+            reach = hi
+    return int(total)

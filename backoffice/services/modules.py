@@ -20,6 +20,7 @@ SHIPPED: dict[str, tuple[str, ...]] = {
     "chatbot": ("flows",),
     "telephony": ("telephony",),
     "api": ("api_tokens",),  # and the REST API itself (api/auth.py)
+    "reports": ("reports", "panel"),  # and the TV panel's own page (reports/panel)
 }
 
 _MODULE_OF_AREA = {area: module for module, areas in SHIPPED.items() for area in areas}

@@ -34,4 +34,4 @@ def read_settings(company_id: int) -> CompanySettings:
     row = db.session.scalar(CompanySettings.owned(company_id))
     return row or CompanySettings(company_id=company_id, cpf_required_pf=False,
                                   cnpj_required_pj=False, support_access_allowed=False,
-                                  wallet_enabled=False)
+                                  wallet_enabled=False, sla_minutes=15)
