@@ -6,6 +6,7 @@ internet (`demo_hints()` prints how)."""
 from __future__ import annotations
 
 import json
+import random
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
@@ -78,7 +79,10 @@ def _demo_ping(hook) -> None:
                                    duration_ms=12, created_at=now))
 
 
-def load_demo(force: bool = False, path: Path = SEED_FILE) -> bool:
+def load_demo(force: bool = False, path: Path = SEED_FILE, history: bool = False) -> bool:
+    """The demo company of `path` (only into an empty database unless `force`). `history`:
+    also its past month of tickets for the reports (load_history); off for the tests,
+    whose demo agents' inboxes hold only today's conversations."""
     if not force and db.session.scalar(select(func.count(Company.id))):
         return False
     data = json.loads(path.read_text(encoding="utf-8"))
@@ -111,7 +115,10 @@ def load_demo(force: bool = False, path: Path = SEED_FILE) -> bool:
     db.session.flush()
     load_configuration(company, data["configuration"])
     load_api_token(company)
+    load_panel_key(company)
     db.session.flush()
+    if history:
+        load_history(company, data.get("history"))
     load_conversations(company, data.get("conversations", []))
     # after the conversations, so the demo's closed ticket is not asked the survey
     load_automation(company)
@@ -149,6 +156,143 @@ def load_conversations(company: Company, conversations: list[dict]) -> None:
             tickets.close(ticket, users[closing["by"]], reason_id=reasons[closing["reason"]].id,
                           farewell_id=farewells[closing["farewell"]].id)
         db.session.flush()
+
+
+def load_history(company: Company, spec: dict | None) -> int:
+    """The last `days` days of service (REP-1), so Relatórios opens with data: a few closed
+    tickets a day (two on Saturdays, none on Sundays) with their messages and history,
+    waits, answers and closes that vary; some tagged, transferred, reopened, closed
+    unanswered or rated (RAT-1). The same every time (a fixed random seed). Written as
+    rows, not lived through the services (that took 0.2 s a ticket), then their report
+    facts by `reports.facts.rebuild`. The agents of those days have no login, so the
+    demo's own agents' inboxes stay as they were. Returns how many tickets."""
+    if not spec:
+        return 0
+    from zoneinfo import ZoneInfo
+
+    from .models import Message, SurveyAnswer, Ticket, TicketEvent
+    from .models.automation import SURVEY_ANSWERED
+    from .models.tickets import AUTHOR_AGENT, AUTHOR_CONTACT, CLOSED, DELIVERED, IN, OUT
+    from .reports import facts
+    from .services.protocols import format_protocol
+
+    cid = company.id
+    rng = random.Random(16)
+    by_name = lambda model: {x.name: x for x in db.session.scalars(  # noqa: E731
+        select(model).where(model.company_id == cid))}
+    departments, connections, tags = by_name(Department), by_name(Connection), by_name(Tag)
+    agents = {}
+    for a in spec["agents"]:
+        user = User(company_id=cid, name=a["name"], email=a["email"],
+                    group=by_name(PermissionGroup)["Atendente"],
+                    password_hash="!")  # matches no password: these shifts are over
+        department = departments[a["department"]]
+        department.members.append(DepartmentMember(company_id=cid, user=user,
+                                                   receives_tickets=True, responsible=False))
+        agents[department.name] = user
+    db.session.flush()
+    reasons = {name: [r.id for r in by_name(Reason).values() if departments[name] in r.departments]
+               for name in agents}
+    lines = [connections[n] for n in spec["connections"] if n in connections]
+    zone = ZoneInfo(company.timezone or hours.DEFAULT_TIMEZONE)
+    contacts: dict[tuple[int, int], Contact] = {}
+
+    def contact_of(connection: Connection, person: int) -> Contact:
+        if (connection.id, person) not in contacts:
+            address = {"whatsapp": f"55119{87650000 + person}",
+                       "telegram": f"{7100000 + person}"}.get(connection.kind,
+                                                              f"demo-historico-{person}")
+            contacts[connection.id, person] = tickets.contact_for(
+                connection, address, spec["contacts"][person])
+        return contacts[connection.id, person]
+
+    def minutes(low, high, mode=None) -> timedelta:
+        return timedelta(minutes=int(rng.triangular(low, high, mode)) if mode
+                         else rng.randint(low, high))
+
+    def ticket_of(at: datetime, protocol: str) -> None:
+        """One closed ticket whose customer wrote first at `at` (naive UTC)."""
+        name = "Comercial" if rng.random() < 0.6 else "Suporte"
+        agent, connection = agents[name], rng.choice(lines)
+        ticket = Ticket(company_id=cid, protocol=protocol,
+                        contact_id=contact_of(connection, rng.randrange(len(spec["contacts"]))).id,
+                        connection_id=connection.id, department_id=departments[name].id,
+                        status=CLOSED, created_at=at, queued_at=at, unread=0)
+        if rng.random() < 0.25:
+            ticket.tags = [tags[rng.choice(spec["tags"])]]
+        db.session.add(ticket)
+        db.session.flush()
+        rows: list = []
+
+        def say(direction, text, when, author=None):
+            rows.append(Message(company_id=cid, ticket_id=ticket.id, direction=direction,
+                                author_kind=AUTHOR_AGENT if author else AUTHOR_CONTACT,
+                                author_id=author.id if author else None, text=text,
+                                status=DELIVERED, created_at=when, sent_at=when))
+            ticket.preview = text[:140]
+            ticket.last_activity_at = when
+            if direction == IN:
+                ticket.last_customer_at = when
+
+        def happened(kind, when, user=None, **data):
+            rows.append(TicketEvent(company_id=cid, ticket_id=ticket.id, kind=kind,
+                                    user_id=user.id if user else None, data=data,
+                                    created_at=when))
+
+        say(IN, rng.choice(spec["questions"][name]), at)
+        happened("created", at, department_id=ticket.department_id)
+        now = at + minutes(1, 90, 6)
+        if rng.random() > 0.08:  # else nobody answered in time: closed from the queue
+            ticket.accepted_at = now
+            happened("accepted", now, agent)
+            now += minutes(1, 8)
+            ticket.first_response_at = now
+            say(OUT, rng.choice(spec["answers"][name]), now, agent)
+            if name == "Comercial" and rng.random() < 0.1:  # a repair after all
+                now += minutes(2, 10)
+                name, previous, agent = "Suporte", agent, agents["Suporte"]
+                ticket.department_id = departments[name].id
+                happened("transferred", now, previous, to_agent_id=None,
+                         from_department_id=departments["Comercial"].id,
+                         to_department_id=ticket.department_id)
+                now += minutes(1, 40, 5)
+                happened("accepted", now, agent)
+                say(OUT, rng.choice(spec["answers"][name]), now + minutes(1, 5), agent)
+            now += minutes(2, 30)
+            say(IN, rng.choice(spec["thanks"]), now)
+            now += minutes(1, 20)
+        ticket.agent_id, ticket.reason_id = agent.id, rng.choice(reasons[name])
+        happened("closed", now, agent, reason_id=ticket.reason_id)
+        if rng.random() < 0.06:  # the customer came back: reopened, closed again
+            now += timedelta(hours=rng.randint(1, 5))
+            happened("reopened", now, agent)
+            now += minutes(5, 30)
+            happened("closed", now, agent, reason_id=ticket.reason_id)
+        ticket.closed_at = ticket.last_activity_at = now
+        if ticket.accepted_at is not None and rng.random() < 0.45:  # RAT-1
+            rows.append(SurveyAnswer(
+                company_id=cid, ticket_id=ticket.id, agent_id=agent.id,
+                department_id=ticket.department_id, scale="csat", status=SURVEY_ANSWERED,
+                score=rng.choice([5, 5, 5, 4, 4, 3, 2]), asked_at=now,
+                answered_at=now + minutes(1, 30)))
+        db.session.add_all(rows)
+
+    today = hours.local_time(clock.now(), zone).date()
+    made = 0
+    for back in range(spec["days"], 0, -1):
+        day = today - timedelta(days=back)
+        count = {5: 2, 6: 0}.get(day.weekday())
+        if count is None:
+            count = rng.randint(*spec["per_day"])
+        for n, minute in enumerate(sorted(rng.randint(8 * 60, 19 * 60 + 30)
+                                          for _ in range(count)), start=1):
+            local = datetime.combine(day, time(minute // 60, minute % 60), tzinfo=zone)
+            ticket_of(hours.local_time(local, "UTC").replace(tzinfo=None),
+                      format_protocol(day, n))
+            made += 1
+    db.session.flush()
+    facts.rebuild(cid, commit=False)
+    return made
 
 
 def load_provider_connections(company: Company) -> None:
@@ -378,6 +522,15 @@ def load_api_token(company: Company) -> None:
                                         allowed_ips=["203.0.113.0/24"])
     token.last_used_at = clock.now() - timedelta(hours=2)
     token.last_used_ip = "203.0.113.10"
+
+
+def load_panel_key(company: Company) -> None:
+    """PNL-1: one TV panel link on "Painel TV", for every department. Its key is shown to
+    nobody (shown once, at creation): a demo admin creates their own to open the panel."""
+    from .reports import panel as panel_rules
+
+    key, _raw = panel_rules.issue(company.id, "TV da recepção")
+    key.last_used_at = clock.now() - timedelta(minutes=5)
 
 
 def demo_hints(base_url: str = "http://127.0.0.1:5000") -> list[str]:

@@ -350,6 +350,24 @@ def test_DEP_5_invalid_minutes_are_refused(app, tenants, admin_a, field, value, 
     assert _snapshot(app, dept_id) == before
 
 
+def test_PAU_4_wait_alert_minutes_saved_and_checked(app, tenants, admin_a):
+    """PAU-4: the dashboard's wait alert of the department, 1 to 1440 minutes or empty."""
+    dept_id = tenants["a"].ids["departments"]
+    page = admin_a.get(f"/admin/departments/edit/?id={dept_id}").text
+    assert "Alerta de espera (minutos)" in page and "meta de primeira resposta" in page
+    resp = _edit(admin_a, dept_id, wait_alert_minutes="20")
+    assert resp.status_code == 302, flashes(resp.text)
+    assert _dept(app, dept_id).wait_alert_minutes == 20
+    before = _snapshot(app, dept_id)
+    for value in ("0", "1441"):
+        page = _edit(admin_a, dept_id, wait_alert_minutes=value)
+        assert page.status_code == 200
+        assert "Informe um número inteiro de minutos entre 1 e 1440." in page.text
+    assert _snapshot(app, dept_id) == before
+    assert _edit(admin_a, dept_id, wait_alert_minutes="").status_code == 302
+    assert _dept(app, dept_id).wait_alert_minutes is None
+
+
 # --- DEP-6: action messages ----------------------------------------------------------------
 
 

@@ -123,3 +123,29 @@ def test_PAR_1_other_company_row_is_invisible(app, tenants, b_client):
                     {"cpf_required_pf": "y", "wallet_enabled": "y"})
     (row,) = _settings(app, a.company_id)
     assert row["cpf_required_pf"] is False and row["wallet_enabled"] is False
+
+
+def test_REP_1_first_response_target_saved_and_checked(app, tenants, a_client):
+    """REP-1/PAU-4: the company's first-response target (SLA), 1 to 1440 minutes; empty
+    keeps the default 15."""
+    a = tenants["a"]
+    rid = a.ids["parameters"]
+    page = a_client.get(f"/admin/parameters/edit/?id={rid}").text
+    assert "Meta de primeira resposta (minutos)" in page and "(SLA)" in page
+
+    def target():
+        with app.app_context():
+            return get_settings(a.company_id).sla_minutes
+
+    assert target() == 15
+    resp = a_client.submit(f"/admin/parameters/edit/?id={rid}", {"sla_minutes": "45"})
+    assert resp.status_code == 302, flashes(resp.text)
+    assert target() == 45
+    for value in ("0", "1441", "dez"):
+        page = a_client.submit(f"/admin/parameters/edit/?id={rid}", {"sla_minutes": value})
+        assert page.status_code == 200
+        assert re.search("Informe um número inteiro de minutos entre 1 e 1440.|"
+                         "O valor inteiro não é válido.", page.text), value
+    assert target() == 45
+    a_client.submit(f"/admin/parameters/edit/?id={rid}", {"sla_minutes": ""})
+    assert target() == 15

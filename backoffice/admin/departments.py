@@ -40,6 +40,7 @@ MINUTE_FIELDS = (
     "close_in_progress_after_minutes",
 )
 MAX_MESSAGE = 1000
+ALERT_MAX_MINUTES = 1440  # PAU-4: a wait alert beyond a day would never show
 MAX_FLOW = 4000
 
 # Validators build their message when they run (a plain str in the request's language).
@@ -65,6 +66,12 @@ def _minutes(form, field):
     if field.data is not None and not 1 <= field.data <= rules_svc.MAX_MINUTES:
         raise ValidationError(_("Informe um número inteiro de minutos entre 1 e %(max)d.",
                                 max=rules_svc.MAX_MINUTES))
+
+
+def _alert_minutes(form, field):
+    if field.data is not None and not 1 <= field.data <= ALERT_MAX_MINUTES:
+        raise ValidationError(_("Informe um número inteiro de minutos entre 1 e %(max)d.",
+                                max=ALERT_MAX_MINUTES))
 
 
 def _order(form, field):
@@ -230,6 +237,7 @@ PARAMETERS = (
     "notify_on_ticket", "reason_required_to_close", "receives_tickets",
     "observation_required_on_transfer", "direct_to_wallet_agent", "survey_enabled",
     "survey_scale", "survey_flow", "survey_timeout_message", "survey_max_inactivity_minutes",
+    "wait_alert_minutes",
 )
 INACTIVITY = ("close_queue_after_minutes", "close_queue_message",
               "close_in_progress_after_minutes", "close_in_progress_message")
@@ -286,6 +294,7 @@ class DepartmentView(TenantModelView):
         "on_close_text": _l("Texto ao encerrar o atendimento"),
         "overflow_enabled": _l("Transbordo"),
         "overflow_department": _l("Departamento para roteamento de chamadas"),
+        "wait_alert_minutes": _l("Alerta de espera (minutos)"),
     }
     column_descriptions = {
         "description": _l("Por exemplo: responsável pelo financeiro, contas a receber."),
@@ -321,6 +330,9 @@ class DepartmentView(TenantModelView):
         "on_close_text": _l("Vazio com a opção marcada: é enviada a mensagem padrão do sistema."),
         "overflow_department": _l("Obrigatório com o transbordo ativo; recebe as ligações do "
                                   "transbordo."),
+        "wait_alert_minutes": _l("O painel dos gestores destaca o atendimento que espera na "
+                                 "fila há mais tempo que isto. Vazio: a meta de primeira "
+                                 "resposta da empresa (Parâmetros)."),
     }
     form_columns = list(MAIN + PARAMETERS + AUTOMATION + INACTIVITY + ACTIONS + TELEPHONY) + [
         "members"]
@@ -333,6 +345,7 @@ class DepartmentView(TenantModelView):
         **{name: {"validators": [_message_length, _known_variables]} for name in MESSAGE_FIELDS},
         **{name: {"validators": [_minutes]} for name in MINUTE_FIELDS},
         "survey_flow": {"validators": [_flow_length, _known_variables]},
+        "wait_alert_minutes": {"validators": [_alert_minutes]},
     }
     inline_models = [MemberInline(DepartmentMember)]
 
@@ -378,6 +391,10 @@ class DepartmentView(TenantModelView):
             if value is not None and not 1 <= value <= rules_svc.MAX_MINUTES:
                 raise RuleError(_l("Informe um número inteiro de minutos entre 1 e %(max)d.",
                                    max=rules_svc.MAX_MINUTES))
+        alert = model.wait_alert_minutes
+        if alert is not None and not 1 <= alert <= ALERT_MAX_MINUTES:
+            raise RuleError(_l("Informe um número inteiro de minutos entre 1 e %(max)d.",
+                               max=ALERT_MAX_MINUTES))
         if model.survey_enabled and not model.survey_flow:
             raise RuleError(_l("Com a pesquisa de satisfação ativa, informe o fluxo da "
                                "pesquisa."))

@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
 from markupsafe import Markup
 from wtforms import SelectField, TextAreaField
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from ..web.downloads import private_file
 from ..models import Company, MessageTemplate
@@ -184,8 +184,16 @@ SETTINGS_LABELS = {
     "cnpj_required_pj": _l("CNPJ obrigatório no cadastro manual de pessoa jurídica"),
     "support_access_allowed": _l("Permitir acesso do usuário de suporte"),
     "wallet_enabled": _l("Carteira de clientes (cada atendente vê só seus contatos)"),
+    "sla_minutes": _l("Meta de primeira resposta (minutos)"),
     "updated_at": _l("Alterado em"),
 }
+SLA_DEFAULT_MINUTES, SLA_MAX_MINUTES = 15, 1440
+
+
+def _sla_minutes(form, field):
+    if field.data is not None and not 1 <= field.data <= SLA_MAX_MINUTES:
+        raise ValidationError(_("Informe um número inteiro de minutos entre 1 e %(max)d.",
+                                max=SLA_MAX_MINUTES))
 
 
 class SettingsView(CompanySettingsView):
@@ -206,13 +214,22 @@ class SettingsView(CompanySettingsView):
         "wallet_enabled": lambda v, c, m, p: _yes_no(m.wallet_enabled),
     }
     form_columns = ["cpf_required_pf", "cnpj_required_pj", "support_access_allowed",
-                    "wallet_enabled"]
+                    "wallet_enabled", "sla_minutes"]
     form_args = {
+        "sla_minutes": {"validators": [Optional(), _sla_minutes], "description": _l(
+            "Os relatórios contam a parcela dos atendimentos respondidos dentro deste tempo "
+            "(SLA); sem alerta de espera próprio, o departamento usa este tempo no painel. "
+            "De 1 a 1440.")},
         "support_access_allowed": {"description": _l(
             "Marcado: a equipe de suporte do Atende pode entrar na sua empresa para ajudar.")},
         "wallet_enabled": {"description": _l(
             "Marcado: cada atendente vê só os contatos da própria carteira.")},
     }
+
+    def validate_change(self, form, model, is_created):
+        super().validate_change(form, model, is_created)
+        if model.sla_minutes is None:  # left empty: the default target
+            model.sla_minutes = SLA_DEFAULT_MINUTES
 
     def default_row(self, company_id):
         row = settings_service.read_settings(company_id)

@@ -21,7 +21,7 @@ seed_cli = AppGroup("seed", help="Dados iniciais.")
 @click.option("--force", is_flag=True, help="Carrega mesmo que já existam empresas.")
 def seed_demo(force: bool) -> None:
     """Carrega a empresa demo de seed/ (só na primeira vez)."""
-    created = load_demo(force=force)
+    created = load_demo(force=force, history=True)  # a month of past tickets for the reports
     click.echo("Empresa demo carregada." if created else "Já existem empresas; nada feito.")
 
 

@@ -77,15 +77,28 @@ def _survey(ticket_id: int) -> tuple[str | None, int | None]:
     return (row[0], row[1]) if row else (None, None)
 
 
+def _handed_at(ticket_id: int) -> datetime | None:
+    """When a ticket nobody accepted was first handed to an agent by a transfer (an
+    agent or a supervisor chose who takes it): its wait ends there. Read only for such
+    tickets; `route` and `accept` keep Ticket.accepted_at themselves."""
+    for at, data in db.session.execute(
+            select(TicketEvent.created_at, TicketEvent.data).where(
+                TicketEvent.ticket_id == ticket_id, TicketEvent.kind == "transferred")
+            .order_by(TicketEvent.id)):
+        if (data or {}).get("to_agent_id"):
+            return at
+    return None
+
+
 def record(ticket: Ticket, *, new: bool = False, calendar: _Calendar | None = None) -> TicketReport:
     """The ticket's facts, recomputed from the ticket as it is now. `new`: the ticket was
     just opened (nothing to count yet, no row to look for)."""
     calendar = calendar or _calendar(ticket.company_id)
     row = None if new else db.session.get(TicketReport, ticket.id)
-    if row is None:
+    fresh = row is None
+    if fresh:
         row = TicketReport(ticket_id=ticket.id, company_id=ticket.company_id,
                            transfers=0, reopens=0)
-        db.session.add(row)
     arrived = hours.local_time(ticket.created_at, calendar.zone)
     row.created_at = ticket.created_at
     row.day, row.hour = arrived.date(), arrived.hour
@@ -99,19 +112,26 @@ def record(ticket: Ticket, *, new: bool = False, calendar: _Calendar | None = No
     row.closed_at = closed
     row.closed_day = hours.local_time(closed, calendar.zone).date() if closed else None
     department = ticket.department
-    row.wait_s = _seconds(ticket.created_at, ticket.accepted_at)
-    row.wait_bh = calendar.business(department, ticket.created_at, ticket.accepted_at)
+    accepted = ticket.accepted_at
+    if accepted is None and ticket.agent_id is not None and not new:
+        accepted = _handed_at(ticket.id)
+    row.wait_s = _seconds(ticket.created_at, accepted)
+    row.wait_bh = calendar.business(department, ticket.created_at, accepted)
     row.first_response_s = _seconds(ticket.created_at, ticket.first_response_at)
     row.first_response_bh = calendar.business(department, ticket.created_at,
                                               ticket.first_response_at)
     row.resolution_s = _seconds(ticket.created_at, closed)
     row.resolution_bh = calendar.business(department, ticket.created_at, closed)
-    row.handle_s = _seconds(ticket.accepted_at, closed)
+    row.handle_s = _seconds(accepted, closed)
     if not new:
         counts = _counts(ticket.id)
         row.transfers = counts.get("transferred", 0)
         row.reopens = counts.get("reopened", 0)
         row.survey_scale, row.survey_score = _survey(ticket.id)
+    if fresh:
+        # added once complete: a lazy load or a query above autoflushes the session,
+        # and a half-filled new row would break its NOT NULL columns
+        db.session.add(row)
     return row
 
 
@@ -141,9 +161,10 @@ def _first_response(_name, message: Message, ticket, **_data) -> None:
 
 
 def rebuild(company_id: int | None = None, *, everything: bool = False,
-            batch: int = 500) -> int:
+            batch: int = 500, commit: bool = True) -> int:
     """Compute the facts of the tickets that have none (all of them with `everything`),
-    for one company or all; commits per batch. Returns how many were written."""
+    for one company or all; commits per batch (only flushes without `commit`: inside
+    the caller's transaction). Returns how many were written."""
     done = 0
     companies = ([company_id] if company_id is not None
                  else list(db.session.scalars(select(Company.id).order_by(Company.id))))
@@ -162,5 +183,8 @@ def rebuild(company_id: int | None = None, *, everything: bool = False,
                 record(ticket, calendar=calendar)
             done += len(tickets)
             last_id = tickets[-1].id
-            db.session.commit()
+            if commit:
+                db.session.commit()
+            else:
+                db.session.flush()
     return done

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from ..extensions import db
 from ..lib import clock
@@ -107,22 +107,23 @@ def snapshot(company_id: int, department_ids: list[int] | None = None, *,
             rows[department_id]["closed_today"] += count
 
     alerts = []
-    for ticket_id, protocol, department_id, queued_at in db.session.execute(
-            select(Ticket.id, Ticket.protocol, Ticket.department_id, Ticket.queued_at)
-            .where(Ticket.company_id == company_id, Ticket.status == WAITING,
-                   in_scope(Ticket.department_id), Ticket.queued_at.is_not(None),
-                   Ticket.queued_at < now - timedelta(minutes=min(
-                       [r["alert_minutes"] for r in rows.values()] or [default_limit])))
-            .order_by(Ticket.queued_at, Ticket.id).limit(ALERTS_SHOWN * 4)):
-        row = rows.get(department_id)
-        waited = int((now - queued_at).total_seconds())
-        if row is None or waited < row["alert_minutes"] * 60:
-            continue
-        alerts.append({"ticket_id": ticket_id, "protocol": protocol,
-                       "department_id": department_id, "department": row["name"],
-                       "waiting_s": waited, "limit_minutes": row["alert_minutes"]})
-        if len(alerts) == ALERTS_SHOWN:
-            break
+    # each department's own limit in the query: a department with a long limit and many
+    # old tickets cannot crowd out another's alerts
+    overdue = [(Ticket.department_id.is_(None) if department_id is None
+                else Ticket.department_id == department_id)
+               & (Ticket.queued_at < now - timedelta(minutes=row["alert_minutes"]))
+               for department_id, row in rows.items()]
+    if overdue:
+        for ticket_id, protocol, department_id, queued_at in db.session.execute(
+                select(Ticket.id, Ticket.protocol, Ticket.department_id, Ticket.queued_at)
+                .where(Ticket.company_id == company_id, Ticket.status == WAITING,
+                       Ticket.queued_at.is_not(None), or_(*overdue))
+                .order_by(Ticket.queued_at, Ticket.id).limit(ALERTS_SHOWN)):
+            row = rows[department_id]
+            alerts.append({"ticket_id": ticket_id, "protocol": protocol,
+                           "department_id": department_id, "department": row["name"],
+                           "waiting_s": int((now - queued_at).total_seconds()),
+                           "limit_minutes": row["alert_minutes"]})
 
     team = {a["user_id"]: a for a in presence.team_status(company_id)}
     members = db.session.execute(
