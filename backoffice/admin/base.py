@@ -580,16 +580,48 @@ class HomeView(AdminIndexView):
 
     @expose("/")
     def index(self):
+        from ..reports import agent as agent_numbers
         from ..services import presence, visibility
 
         user = current_user
         team = minutes = None
         if visibility.supervises(user):
             team = presence.team_status(user.company_id)
-        ratings = None
+        ratings = numbers = None
         if presence.is_agent(user):
             from ..automation import survey  # RAT-1: the agent's score this month
 
             minutes = {scope: presence.minutes_by_status(user, scope) for scope in presence.SCOPES}
             ratings = survey.agent_month(user)
-        return self.render("admin/home.html", team=team, minutes=minutes, ratings=ratings)
+            numbers = agent_numbers.today(user)
+        return self.render("admin/home.html", team=team, minutes=minutes, ratings=ratings,
+                           numbers=numbers, dashboard=self._dashboard(user))
+
+    @staticmethod
+    def _dashboard(user) -> dict | None:
+        """PAU-4: the queues the user manages now (None: they manage none). A supervisor
+        sees every department, the unrouted tickets and every agent; a department's
+        responsible, their departments and those departments' agents."""
+        from ..reports import live
+        from ..services import visibility
+
+        if user.is_superuser or user.company_id is None:
+            return None
+        departments = live.managed_departments(user)
+        if departments is None:
+            return None
+        everything = visibility.supervises(user)
+        return live.snapshot(user.company_id, None if everything else departments,
+                             unrouted=everything)
+
+    @expose("/dashboard.json")
+    def dashboard(self):
+        """PAU-4: what the dashboard refetches when told its numbers moved."""
+        from flask import jsonify
+
+        data = self._dashboard(current_user)
+        if data is None:
+            return jsonify({"error": _("Você não gerencia nenhum departamento.")}), 403
+        response = jsonify(data)
+        response.headers["Cache-Control"] = "no-store"
+        return response

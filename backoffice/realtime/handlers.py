@@ -24,7 +24,8 @@ from ..extensions import db, socketio
 from ..models import User
 from ..services import presence, sessions, visibility
 from .names import (
-    company_room, department_room, supervisors_room, ticket_room, unrouted_room, user_room,
+    company_room, department_room, managers_room, supervisors_room, ticket_room, unrouted_room,
+    user_room,
 )
 
 
@@ -39,6 +40,7 @@ def rooms_for(user) -> list[str]:
         rooms.append(supervisors_room(user.company_id))
     rooms.append(unrouted_room(user.company_id))
     rooms.extend(department_room(d) for d in sorted(visibility.department_ids(user)))
+    rooms.extend(managers_room(d) for d in sorted(visibility.responsible_department_ids(user)))
     return rooms
 
 

@@ -7,6 +7,7 @@ Rooms:
 - user:<id>             one user (their own tickets, wherever they are)
 - dept:<id>             agents of one department (its queue and tickets)
 - supervise:<company>   users who see every department (inbox.supervise)
+- manage:<id>           the department's responsibles (their dashboard, PAU-4)
 - unrouted:<company>    inbox users: tickets that have no department yet
 - ticket:<id>           whoever has that conversation open (message details)
 The webchat visitors' rooms (namespace /webchat) are the channel's:
@@ -29,6 +30,10 @@ def department_room(department_id: int) -> str:
 
 def supervisors_room(company_id: int) -> str:
     return f"supervise:{company_id}"
+
+
+def managers_room(department_id: int) -> str:
+    return f"manage:{department_id}"
 
 
 def unrouted_room(company_id: int) -> str:

@@ -44,7 +44,8 @@ def _collect(session: Session, _context) -> None:
         if isinstance(obj, DepartmentMember) and obj.user_id:
             dirty.add(obj.user_id)
     for obj in session.dirty:
-        if isinstance(obj, DepartmentMember) and _changed(obj, "user_id", "department_id"):
+        if isinstance(obj, DepartmentMember) and _changed(obj, "user_id", "department_id",
+                                                          "responsible"):
             dirty.add(obj.user_id)
             dirty.update(v for v in inspect(obj).attrs.user_id.history.deleted if v)
         elif isinstance(obj, User) and _changed(obj, "group_id", "active"):

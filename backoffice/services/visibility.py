@@ -32,6 +32,13 @@ def department_ids(user) -> set[int]:
         select(DepartmentMember.department_id).where(DepartmentMember.user_id == user.id)))
 
 
+def responsible_department_ids(user) -> set[int]:
+    """The departments `user` is responsible for (their dashboard, PAU-4)."""
+    return set(db.session.scalars(
+        select(DepartmentMember.department_id).where(DepartmentMember.user_id == user.id,
+                                                     DepartmentMember.responsible.is_(True))))
+
+
 def ticket_filter(user):
     """A WHERE clause for Ticket limited to what `user` may see."""
     if not may_use_inbox(user):

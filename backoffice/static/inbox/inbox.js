@@ -1941,5 +1941,9 @@
     loadList(true);
     loadPauses();
     connectSocket();
+    // /inbox/?ticket=<id>: a link from the dashboard's alerts or a report's ticket list
+    // opens that conversation (the server still checks the user may see it)
+    var linked = parseInt(new URLSearchParams(window.location.search).get("ticket") || "", 10);
+    if (linked > 0) { chooseTicket(linked); }
   }).catch(function (err) { showAlert(err.message); });
 })();

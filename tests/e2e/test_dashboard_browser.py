@@ -1,0 +1,52 @@
+"""PAU-4 in a real browser: the manager's dashboard follows the queue live. A visitor's
+first message through the website chat (the widget's HTTP API) makes "Aguardando" go up
+without a reload; an agent accepting it through the inbox API makes "Aguardando" go down
+and "Em andamento" up."""
+from __future__ import annotations
+
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+import backoffice.realtime  # noqa: F401  (socket handlers registered before any app exists)
+from backoffice.extensions import db
+from backoffice.models import Ticket
+from tests.conftest import client_as, post
+from tests.e2e.steps import record_errors
+from tests.factories import PASSWORD
+
+MANAGER = "admin-wa@example.com"  # company A's admin of the webchat world: sees every department
+
+
+def test_PAU_4_dashboard_counters_follow_a_webchat_ticket_live(app, webchat_world, live_server,
+                                                               page, log_in):
+    world = webchat_world
+    errors: list[str] = []
+    record_errors(page, errors)
+    log_in(page, MANAGER, PASSWORD)
+    page.goto(f"{live_server}/admin/")
+    page.wait_for_function("() => window.atendeHomeSocket && window.atendeHomeSocket.connected")
+    waiting = page.get_by_test_id("counter-waiting").locator("dd")
+    in_progress = page.get_by_test_id("counter-in-progress").locator("dd")
+    expect(waiting).to_have_text("0")
+    expect(in_progress).to_have_text("0")
+
+    visitor = app.test_client()
+    started = visitor.post(f"/widget/{world.key}/api/start",
+                           json={"text": "Oi, quero um orçamento",
+                                 "department_id": world.departments["support"]})
+    assert started.status_code == 201, started.get_json()
+    expect(waiting).to_have_text("1")
+    expect(page.get_by_test_id("counter-received-today").locator("dd")).to_have_text("1")
+    expect(page.get_by_test_id("dashboard-departments").locator("tr", has_text="Suporte")
+           .locator("td").first).to_have_text("1")
+
+    with app.app_context():
+        ticket_id = db.session.scalar(select(Ticket.id).where(
+            Ticket.connection_id == world.connection_id))
+        db.session.remove()
+    agent = client_as(app, world.agents["support"])
+    accepted = post(agent, f"/inbox/api/tickets/{ticket_id}/accept")
+    assert accepted.status_code == 200, accepted.get_json()
+    expect(waiting).to_have_text("0")
+    expect(in_progress).to_have_text("1")
+    assert errors == []
