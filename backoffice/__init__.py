@@ -93,6 +93,9 @@ def create_app(config: dict | None = None) -> Flask:
     from .channels.hooks import bp as hooks_bp  # CHN-2: provider webhooks
 
     app.register_blueprint(hooks_bp)
+    from .reports.panel_views import bp as tv_bp  # PNL-1: the TV panel (/tv/<key>) and /panel sockets
+
+    app.register_blueprint(tv_bp)
     from .web.media import init_media  # UX-5: logo and avatars, and their page helpers
 
     init_media(app)

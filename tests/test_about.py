@@ -57,10 +57,10 @@ def test_PLT_6_about_shows_version_build_date_plan_and_modules(app, tenants, cli
     # Admin + one agent are active in company A.
     assert re.search(r"Usuários ativos</th><td>\s*2 / 7\s*<", text)
     assert re.search(r"Canais</th><td>\s*4\s*<", text)
-    # UX-7: the modules of this version only (no Relatórios, Campanhas... yet)
+    # UX-7: the modules of this version only (no Campanhas, CRM... yet)
     assert module_lines(text) == {
-        "Atendimento": "habilitado", "Chatbot": "não contratado", "Telefonia": "não contratado",
-        "API": "habilitado"}
+        "Atendimento": "habilitado", "Chatbot": "não contratado", "Relatórios": "habilitado",
+        "Telefonia": "não contratado", "API": "habilitado"}
     # Company B's plan is not shown to A.
     assert "Plano B" not in text
 
@@ -176,8 +176,8 @@ def test_UX_7_a_module_the_plan_lacks_is_hidden_and_refused(app, tenants, client
     assert "/admin/flows/" not in _menu_links(home.text)
     assert client.get("/admin/flows/").status_code == 403
     assert module_lines(client.get("/admin/about/").text) == {
-        "Atendimento": "habilitado", "Chatbot": "não contratado", "Telefonia": "habilitado",
-        "API": "não contratado"}
+        "Atendimento": "habilitado", "Chatbot": "não contratado", "Relatórios": "não contratado",
+        "Telefonia": "habilitado", "API": "não contratado"}
 
 
 def test_UX_7_every_listed_module_exists_and_no_plan_limits_nothing(app):

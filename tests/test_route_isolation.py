@@ -25,7 +25,10 @@ from tests.conftest import login
 from tests.factories import gen_agent_setup, gen_group, gen_user
 
 PROTECTED = ("inbox.", "presence.")
-PUBLIC_BY_KEY = ("webchat.", "hooks.")
+# the TV panel (PNL-1, /tv/<key>) is opened on a wall TV with no login: its random key is
+# the credential, and an unknown key must get the same 404 (tests/test_panel.py covers
+# revoked keys and another company's data)
+PUBLIC_BY_KEY = ("webchat.", "hooks.", "tv.")
 # covered elsewhere: the admin views by test_isolation/test_permissions, auth by test_auth,
 # the logo and avatars (UX-5) by test_images
 CLASSIFIED_ELSEWHERE = ("admin.", "static", "auth.", "media.")

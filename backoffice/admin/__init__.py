@@ -13,6 +13,7 @@ from ..models import (
     TelephonySettings, User, Webhook,
 )
 from ..models.api import ApiToken
+from ..models.reports import PanelKey
 from ..models.api import Integration
 from ..models.automation import AutomationRule, ScheduledMessage
 from ..models.webhooks import WebhookDelivery
@@ -30,8 +31,10 @@ from .farewells import FarewellMessageView
 from .flows import FlowView
 from .mail import MailOutboxView
 from .pages import AboutView, AccountView
+from .panel import PanelKeyView
 from .pauses import PauseView
 from .provider_templates import ProviderTemplateView
+from .reports import ReportsView
 from .saas import PlanView, SaasCompanyView
 from .schedule import HolidayView, PeriodView
 from .scheduled import ScheduledMessageView
@@ -65,6 +68,8 @@ def init_admin(app) -> Admin:
     # AUT-5: a module of its own in the manual (seeds/000), next to Contatos
     admin.add_view(ScheduledMessageView(ScheduledMessage, name=_l("Agendamentos"),
                                         endpoint="scheduled"))
+    # REP-1: the reports, a module of their own (plan module "reports")
+    admin.add_view(ReportsView(name=_l("Relatórios"), endpoint="reports"))
     # "Configurações" in the order of the NexChat manual (seeds/002), so an admin who knows
     # it finds everything where expected; Usuários and Auditoria under "Administração".
     admin.add_view(CompanyView(Company, name=_l("Empresa"), endpoint="company",
@@ -91,6 +96,9 @@ def init_admin(app) -> Admin:
     admin.add_view(IntegrationView(Integration, name=_l("Integrações"), endpoint="integrations",
                                    category=CAT_CONFIG))
     admin.add_view(ApiTokenView(ApiToken, name=_l("Tokens de API"), endpoint="api_tokens",
+                                category=CAT_CONFIG))
+    # PNL-1: links, like the API tokens (made once, revoked), so an admin looks for them here
+    admin.add_view(PanelKeyView(PanelKey, name=_l("Painel TV"), endpoint="panel_keys",
                                 category=CAT_CONFIG))
     admin.add_view(TelephonyView(TelephonySettings, name=_l("Central de Telefonia"),
                                  endpoint="telephony", category=CAT_CONFIG))

@@ -10,6 +10,7 @@ module per area, all re-exported here: `from tests.factories import gen_ticket`.
 - webchat: the two-company webchat world
 - automation: automation rules, published chatbot flows
 - api: API tokens and a client that sends one; api_world: a row per API path id
+- panel: TV panel links
 - tenants: populate_company, a row in every tenant screen
 """
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .inbox import (
     incoming_messages, row_count, sent_texts, stored_message, upload,
 )
 from .integrations import gen_integration, gen_telephony, gen_webhook
+from .panel import gen_panel_key
 from .tenants import Tenant, populate_company
 from .webchat import PNG as WEBCHAT_PNG
 from .webchat import WebchatWorld, gen_webchat_world, png_file, set_show_agent_name
@@ -39,7 +41,7 @@ __all__ = [
     "AgentSetup", "Tenant", "WebchatWorld",
     "gen_agent_setup", "gen_company", "gen_connection", "gen_contact", "gen_department",
     "gen_farewell", "gen_group", "gen_holiday", "gen_inbound", "gen_incoming", "gen_integration",
-    "gen_pause",
+    "gen_panel_key", "gen_pause",
     "gen_period", "gen_plan", "gen_published_flow", "gen_reason", "gen_rule", "gen_tag",
     "gen_telephony", "gen_ticket", "gen_tickets", "gen_user", "gen_webchat_world",
     "gen_webhook", "file_storage", "png_file", "populate_company", "set_show_agent_name",

@@ -21,6 +21,7 @@ from .channels import gen_connection
 from .companies import gen_company, gen_department, gen_group, gen_plan, gen_user
 from .hours import gen_holiday, gen_pause, gen_period
 from .integrations import gen_integration, gen_telephony, gen_webhook
+from .panel import gen_panel_key
 
 
 @dataclass
@@ -157,4 +158,8 @@ def populate_company(name: str, key: str) -> Tenant:
     db.session.flush()
     tenant.labels["api_tokens"] = token.name
     tenant.ids["api_tokens"] = token.id
+    # Painel TV (PNL-1): a link issued through the rules
+    tv, _raw = gen_panel_key(company, f"TV exclusiva {key.upper()}", created_by=admin)
+    tenant.labels["panel_keys"] = tv.name
+    tenant.ids["panel_keys"] = tv.id
     return tenant
