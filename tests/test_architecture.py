@@ -230,3 +230,18 @@ def test_PLT_arch_lib_and_models_import_nothing_above_them():
         if not any(target == a or target.startswith(a + ".") for a in allowed)
     )
     assert not wrong, "upward imports:\n  " + "\n  ".join(wrong)
+
+
+def test_REP_1_arch_reports_never_read_the_messages_table():
+    """REP-1 on a year of data: the reports and the live snapshot read the per-ticket facts
+    (and open tickets), never the messages table, whose size grows ten times faster."""
+    readers = ["queries.py", "live.py", "exports.py", "filters.py", "agent.py", "panel_views.py"]
+    offenders = {
+        name: sorted(n for n in imported_names(ROOT / "backoffice" / "reports" / name)
+                     if n.endswith(".Message") or n.endswith(".message_tag"))
+        for name in readers
+    }
+    assert {name: found for name, found in offenders.items() if found} == {}
+    # the check sees the spelling it looks for
+    assert "backoffice.models.Message" in imported_names(
+        ROOT / "backoffice" / "reports" / "facts.py")

@@ -117,3 +117,17 @@ def test_PLT_bench_api_smoke(tmp_path):
     assert "ratio API/inbox service" in out, out[-2000:]
     assert "webhook deliveries per second per worker" in out, out[-2000:]
     assert "ratio delivery job/bare post" in out, out[-2000:]
+
+
+def test_PLT_bench_reports_smoke(tmp_path):
+    """bench/reports.py (issue 16, REP-1): 300 generated tickets whose SQL-computed facts
+    match facts.record, each report for a month and a year beside the raw SQL over the
+    tickets, and the intake with the facts listeners on and off: it runs to the end."""
+    url = (_pg_url("bench_smoke_reports") if BACKEND == "services"
+           else f"sqlite:///{tmp_path / 'bench_reports.db'}")
+    out = _run([str(BENCH / "reports.py"), "--database-url", url, "--tickets", "300",
+                "--messages-per-ticket", "2", "--runs", "2", "--intake", "4", "--block", "2",
+                "--rebuild"], tmp_path, {"BENCH_DATABASE_URL": ""})
+    assert "every column equal to facts.record() -> OK" in out, out[-2000:]
+    assert "target: year p95 < 1000 ms" in out and "ratio" in out, out[-2000:]
+    assert "facts cost per message (new)" in out, out[-2000:]

@@ -23,6 +23,7 @@ from flask_babel import gettext as _
 
 from ..lib.csvfiles import safe_cell
 from . import queries
+from .agent import duration_text
 from .filters import ReportFilter
 
 # the drill-down list past which a download goes to Importar/exportar registros instead
@@ -55,15 +56,7 @@ class Table:
 
 def duration(seconds) -> str:
     """"45 s", "12 min", "1 h 05 min" (the dashboard's format); "—" for no value."""
-    if seconds is None:
-        return "—"
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    return f"{minutes // 60} h {minutes % 60:02d} min"
+    return "—" if seconds is None else duration_text(round(seconds))
 
 
 def period_label(day: date, grain: str) -> str:

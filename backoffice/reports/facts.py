@@ -90,47 +90,56 @@ def _handed_at(ticket_id: int) -> datetime | None:
     return None
 
 
-def record(ticket: Ticket, *, new: bool = False, calendar: _Calendar | None = None) -> TicketReport:
+def record(ticket: Ticket, *, new: bool = False, counts: bool = False, survey: bool = False,
+           calendar: _Calendar | None = None) -> TicketReport:
     """The ticket's facts, recomputed from the ticket as it is now. `new`: the ticket was
-    just opened (nothing to count yet, no row to look for)."""
+    just opened (nothing to count yet, no row to look for). The transfers and reopens are
+    counted again with `counts` (and on a reopen, seen here), the survey read again with
+    `survey`, and both for a row made now: the listeners ask only for what their event
+    changed, so a lifecycle step costs a statement or two (bench/reports.py measures it)."""
     calendar = calendar or _calendar(ticket.company_id)
-    row = None if new else db.session.get(TicketReport, ticket.id)
-    fresh = row is None
-    if fresh:
-        row = TicketReport(ticket_id=ticket.id, company_id=ticket.company_id,
-                           transfers=0, reopens=0)
-    arrived = hours.local_time(ticket.created_at, calendar.zone)
-    row.created_at = ticket.created_at
-    row.day, row.hour = arrived.date(), arrived.hour
-    row.department_id = ticket.department_id
-    row.agent_id = ticket.agent_id
-    row.connection_id = ticket.connection_id
-    row.channel = ticket.connection.kind if ticket.connection is not None else None
-    row.reason_id = ticket.reason_id
-    row.status = ticket.status
-    closed = ticket.closed_at if ticket.status == CLOSED else None
-    row.closed_at = closed
-    row.closed_day = hours.local_time(closed, calendar.zone).date() if closed else None
-    department = ticket.department
-    accepted = ticket.accepted_at
-    if accepted is None and ticket.agent_id is not None and not new:
-        accepted = _handed_at(ticket.id)
-    row.wait_s = _seconds(ticket.created_at, accepted)
-    row.wait_bh = calendar.business(department, ticket.created_at, accepted)
-    row.first_response_s = _seconds(ticket.created_at, ticket.first_response_at)
-    row.first_response_bh = calendar.business(department, ticket.created_at,
-                                              ticket.first_response_at)
-    row.resolution_s = _seconds(ticket.created_at, closed)
-    row.resolution_bh = calendar.business(department, ticket.created_at, closed)
-    row.handle_s = _seconds(accepted, closed)
     if not new:
-        counts = _counts(ticket.id)
-        row.transfers = counts.get("transferred", 0)
-        row.reopens = counts.get("reopened", 0)
-        row.survey_scale, row.survey_score = _survey(ticket.id)
+        db.session.flush()  # this step's history (TicketEvent) is what gets counted below
+    with db.session.no_autoflush:  # then one UPDATE of the row, not one per query between
+        row = None if new else db.session.get(TicketReport, ticket.id)
+        fresh = row is None
+        if fresh:
+            row = TicketReport(ticket_id=ticket.id, company_id=ticket.company_id,
+                               transfers=0, reopens=0)
+        reopened = not fresh and row.status == CLOSED and ticket.status != CLOSED
+        arrived = hours.local_time(ticket.created_at, calendar.zone)
+        row.created_at = ticket.created_at
+        row.day, row.hour = arrived.date(), arrived.hour
+        row.department_id = ticket.department_id
+        row.agent_id = ticket.agent_id
+        if fresh or row.connection_id != ticket.connection_id:
+            row.connection_id = ticket.connection_id
+            row.channel = ticket.connection.kind if ticket.connection is not None else None
+        row.reason_id = ticket.reason_id
+        row.status = ticket.status
+        closed = ticket.closed_at if ticket.status == CLOSED else None
+        row.closed_at = closed
+        row.closed_day = hours.local_time(closed, calendar.zone).date() if closed else None
+        department = ticket.department
+        accepted = ticket.accepted_at
+        if accepted is None and ticket.agent_id is not None and not new:
+            accepted = _handed_at(ticket.id)
+        row.wait_s = _seconds(ticket.created_at, accepted)
+        row.wait_bh = calendar.business(department, ticket.created_at, accepted)
+        row.first_response_s = _seconds(ticket.created_at, ticket.first_response_at)
+        row.first_response_bh = calendar.business(department, ticket.created_at,
+                                                  ticket.first_response_at)
+        row.resolution_s = _seconds(ticket.created_at, closed)
+        row.resolution_bh = calendar.business(department, ticket.created_at, closed)
+        row.handle_s = _seconds(accepted, closed)
+        if not new and (fresh or counts or reopened):
+            found = _counts(ticket.id)
+            row.transfers = found.get("transferred", 0)
+            row.reopens = found.get("reopened", 0)
+        if not new and (fresh or survey):
+            row.survey_scale, row.survey_score = _survey(ticket.id)
     if fresh:
-        # added once complete: a lazy load or a query above autoflushes the session,
-        # and a half-filled new row would break its NOT NULL columns
+        # added once complete: a half-filled new row would break its NOT NULL columns
         db.session.add(row)
     return row
 
@@ -142,12 +151,12 @@ def _created(_name, ticket, **_data) -> None:
 
 @events.listen("ticket.status_changed", "ticket.transferred")
 def _changed(_name, ticket, **_data) -> None:
-    record(ticket)
+    record(ticket, counts=_name == "ticket.transferred")
 
 
 @events.listen("survey.answered")
 def _answered(_name, survey, ticket, **_data) -> None:
-    record(ticket)
+    record(ticket, survey=True)
 
 
 @events.listen("message.created")
@@ -180,7 +189,7 @@ def rebuild(company_id: int | None = None, *, everything: bool = False,
                 break
             calendar = _calendar(cid)
             for ticket in tickets:
-                record(ticket, calendar=calendar)
+                record(ticket, counts=True, survey=True, calendar=calendar)
             done += len(tickets)
             last_id = tickets[-1].id
             if commit:
