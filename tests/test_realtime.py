@@ -48,3 +48,41 @@ def test_RTM_1_rooms_registry_is_derived_from_user(app, tenants):
         cid = user.company_id
         assert rooms_for(user) == [company_room(cid), user_room(user.id), f"supervise:{cid}",
                                    f"unrouted:{cid}"]
+
+
+def test_RTM_1_every_room_of_every_user_belongs_to_their_company(app, tenants):
+    """Generic over what rooms_for can give: every room of every user of both companies
+    (an admin, a department's responsible, a plain agent) names that user's company or one
+    of its rows; a room kind the map below does not know fails, so a new kind of room
+    cannot ship unchecked (PAU-4's manage:<department> included)."""
+    from sqlalchemy import select
+
+    from backoffice.extensions import db
+    from backoffice.models import Company, Department, User
+    from backoffice.permissions import AGENT_RIGHTS
+    from tests.factories import gen_department, gen_group, gen_user
+
+    owners = {  # room prefix -> the company of the id it carries
+        "company": lambda i: db.session.get(Company, i).id,
+        "user": lambda i: db.session.get(User, i).company_id,
+        "dept": lambda i: db.session.get(Department, i).company_id,
+        "manage": lambda i: db.session.get(Department, i).company_id,
+        "supervise": lambda i: i,
+        "unrouted": lambda i: i,
+    }
+    with app.app_context():
+        for key in ("a", "b"):
+            company = db.session.get(Company, tenants[key].company_id)
+            group = gen_group(company, f"Atendentes {key}", list(AGENT_RIGHTS))
+            boss = gen_user(company, f"rtm-resp-{key}@example.com", group)
+            agent = gen_user(company, f"rtm-agente-{key}@example.com", group)
+            gen_department(company, f"Fila {key}", members=[(boss, True, True), (agent, True, False)])
+        db.session.commit()
+        seen = set()
+        for user in db.session.scalars(select(User).where(User.company_id.is_not(None))):
+            for room in rooms_for(user):
+                kind, _, raw = room.partition(":")
+                seen.add(kind)
+                assert kind in owners, f"room kind {kind!r} has no owner check here"
+                assert owners[kind](int(raw)) == user.company_id, (user.email, room)
+        assert {"company", "user", "dept", "manage", "supervise", "unrouted"} <= seen

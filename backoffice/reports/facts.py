@@ -90,6 +90,15 @@ def _handed_at(ticket_id: int) -> datetime | None:
     return None
 
 
+def _in_session(ticket: Ticket) -> TicketReport | None:
+    """The row an earlier call made for this ticket in this session, without SQL: a
+    listener that ran before this one on `ticket.created` (an automation moving the new
+    ticket) may have recorded it already. Held on the ticket itself: the session keeps a
+    flushed row only weakly."""
+    row = getattr(ticket, "_atende_report_row", None)
+    return row if row is not None and row in db.session else None
+
+
 def record(ticket: Ticket, *, new: bool = False, counts: bool = False, survey: bool = False,
            calendar: _Calendar | None = None) -> TicketReport:
     """The ticket's facts, recomputed from the ticket as it is now. `new`: the ticket was
@@ -101,7 +110,7 @@ def record(ticket: Ticket, *, new: bool = False, counts: bool = False, survey: b
     if not new:
         db.session.flush()  # this step's history (TicketEvent) is what gets counted below
     with db.session.no_autoflush:  # then one UPDATE of the row, not one per query between
-        row = None if new else db.session.get(TicketReport, ticket.id)
+        row = _in_session(ticket) if new else db.session.get(TicketReport, ticket.id)
         fresh = row is None
         if fresh:
             row = TicketReport(ticket_id=ticket.id, company_id=ticket.company_id,
@@ -141,6 +150,7 @@ def record(ticket: Ticket, *, new: bool = False, counts: bool = False, survey: b
     if fresh:
         # added once complete: a half-filled new row would break its NOT NULL columns
         db.session.add(row)
+        ticket._atende_report_row = row
     return row
 
 

@@ -62,7 +62,7 @@ def test_PLT_2_admin_logs_in_and_sees_portuguese_panel(page, live_server, demo, 
     expect(page).to_have_url(f"{live_server}/admin/")
     expect(page.get_by_role("heading", name="Olá, Ana Souza!")).to_be_visible()
     menu = side_menu(page)
-    for entry in ("Início", "Contatos", "Minha conta", "Sobre"):
+    for entry in ("Início", "Contatos", "Relatórios", "Minha conta", "Sobre"):
         expect(menu.get_by_role("link", name=entry, exact=True)).to_be_visible()
     # its name may carry the unread count (UX-1)
     expect(menu.get_by_role("link", name=re.compile(r"^Atendimento\b"))).to_be_visible()
@@ -76,13 +76,14 @@ def test_PLT_2_admin_logs_in_and_sees_portuguese_panel(page, live_server, demo, 
     # the manual's order (seeds/002): Empresa first, Permissões among the settings; the
     # synced WhatsApp templates (issue 12) beside their connections; the chatbot flows and
     # automation rules (issue 13) after the settings they use; the webhooks' delivery log,
-    # the HTTP integrations and the API tokens (issue 15) beside the webhooks
+    # the HTTP integrations and the API tokens (issue 15) beside the webhooks; the TV
+    # panel's links (issue 16) after the API tokens, the other read-only links
     config = open_group(page, "Configurações").locator(".atende-submenu .nav-link")
     expect(config).to_have_text(["Empresa", "Departamentos", "Conexões", "Modelos do WhatsApp",
                                  "Etiquetas",
                                  "Motivos de atendimento", "Templates de mensagens",
                                  "Mensagens de despedida", "Controle de pausa", "Webhooks",
-                                 "Entregas de webhooks", "Integrações", "Tokens de API",
+                                 "Entregas de webhooks", "Integrações", "Tokens de API", "Painel TV",
                                  "Central de Telefonia", "Permissões", "Parâmetros",
                                  "Períodos de atendimento", "Feriados", "Campos de contato",
                                  "Fluxos de chatbot", "Automações",

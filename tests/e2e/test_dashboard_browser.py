@@ -11,6 +11,7 @@ import backoffice.realtime  # noqa: F401  (socket handlers registered before any
 from backoffice.extensions import db
 from backoffice.models import Ticket
 from tests.conftest import client_as, post
+from tests.e2e.screens import save_screenshot
 from tests.e2e.steps import record_errors
 from tests.factories import PASSWORD
 
@@ -49,4 +50,5 @@ def test_PAU_4_dashboard_counters_follow_a_webchat_ticket_live(app, webchat_worl
     assert accepted.status_code == 200, accepted.get_json()
     expect(waiting).to_have_text("0")
     expect(in_progress).to_have_text("1")
+    save_screenshot(page, "dashboard")
     assert errors == []
