@@ -27,7 +27,7 @@ def test_REP_1_reports_screen_downloads_and_drill_down(app, timeline, monkeypatc
     with app.app_context():
         w = _world()
         ids = {"t": [t.id for t in w["tickets"]], "other_department": w["other_department"].id,
-               "vendas": w["vendas"].id, "vip": w["vip"].id}
+               "vendas": w["vendas"].id, "vip": w["vip"].id, "ana": w["ana"].id}
         protocols = [t.protocol for t in w["tickets"]]
         company_id = w["company"].id
     manager = client_as(app, "admin-a@example.com")
@@ -93,8 +93,19 @@ def test_REP_1_reports_screen_downloads_and_drill_down(app, timeline, monkeypatc
     html = manager.get(f"/admin/reports/tickets?{WEEK}&by=tag&key={ids['vip']}&page=99").get_data(
         as_text=True)
     assert "2 atendimento(s)." in html and f"ticket={t3}" in html   # page 99: the last one
+    # the SLA's two sides (4 of the 5 answered within 15 min) and a satisfaction number
+    # (Ana: 2 tickets this week, 1 of them rated) open exactly the tickets they count
+    html = manager.get(f"/admin/reports/tickets?{WEEK}&sla=outside").get_data(as_text=True)
+    assert "Fora da meta" in html and "1 atendimento(s)." in html and protocols[5] in html
+    html = manager.get(f"/admin/reports/tickets?{WEEK}&sla=within").get_data(as_text=True)
+    assert "4 atendimento(s)." in html and protocols[5] not in html
+    sla_links = next(c for c in charts if c["name"] == "sla")["datasets"][0]["links"]
+    assert "sla=within" in sla_links[0] and "sla=outside" in sla_links[1]
+    html = manager.get(f"/admin/reports/tickets?{WEEK}&by=agent&key={ids['ana']}&rated=1"
+                       ).get_data(as_text=True)
+    assert "Com avaliação" in html and "1 atendimento(s)." in html and protocols[0] in html
     for query in (f"by=department&key={ids['other_department']}", "by=nada&key=1",
-                  "day=amanha", "by=agent&key=99999999999999999999"):
+                  "day=amanha", "by=agent&key=99999999999999999999", "sla=talvez"):
         answer = manager.get(f"/admin/reports/tickets?{WEEK}&{query}")
         assert answer.status_code == 400, query
     drilled = manager.get(f"/admin/reports/download?table=tickets&format=csv&{WEEK}&closed=all")

@@ -78,6 +78,15 @@ def _drill(args, company_id: int) -> tuple[dict, list[str]]:
         said.append(_("Chegada em: %(period)s",
                       period=exports.period_label(queries.period_start(drill["day"], grain),
                                                   grain)))
+    if args.get("rated") == "1":
+        drill["rated"] = True
+        said.append(_("Com avaliação"))
+    sla = args.get("sla")
+    if sla:
+        if sla not in queries.SLA_SIDES:
+            raise RuleError(_("Item não encontrado."))
+        drill["sla"] = sla
+        said.append(_("Dentro da meta") if sla == "within" else _("Fora da meta"))
     by = args.get("by")
     if by:
         if by not in queries.DIMENSIONS:
@@ -129,7 +138,9 @@ class ReportsView(SecureView):
                                "labels": [_("Dentro da meta"), _("Fora da meta")],
                                "datasets": [{"label": table.title,
                                              "data": [row["within"], row["outside"]],
-                                             "links": [None, None]}]})
+                                             "links": [self._link(f, table.grain,
+                                                                  row["drill"][side])
+                                                       for side in queries.SLA_SIDES]}]})
                 continue
             columns = {c.key: c for c in table.columns}
             label_column = table.columns[0]
@@ -208,7 +219,7 @@ class ReportsView(SecureView):
             page = pages
             rows, total = queries.tickets(f, page=page, **drill)
         # the address's own drill keys, as they came (closed=all, key=none)
-        own = {k: request.args[k] for k in ("day", "closed", "by", "key")
+        own = {k: request.args[k] for k in ("day", "closed", "by", "key", "rated", "sla")
                if request.args.get(k)}
         page_args = {**f.args(), "grain": drill["grain"], **own}
         return self.render("admin/reports/tickets.html", error=None, rows=rows, total=total,

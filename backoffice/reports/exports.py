@@ -182,12 +182,13 @@ def _times(f: ReportFilter, grain: str) -> Table:
 def _sla(f: ReportFilter, grain: str) -> Table:
     found = queries.sla(f)
     row = {"label": _("Primeira resposta em até %(n)s min", n=found["target_minutes"]),
-           **found, "outside": found["answered"] - found["within"]}
+           **found, "outside": found["answered"] - found["within"],
+           "drill": {side: {"sla": side} for side in queries.SLA_SIDES}}
     return Table("sla", _("SLA"), [
         Column("label", _("Meta"), TEXT),
         Column("answered", _("Respondidos")),
-        Column("within", _("Dentro da meta")),
-        Column("outside", _("Fora da meta")),
+        Column("within", _("Dentro da meta"), drill="within"),
+        Column("outside", _("Fora da meta"), drill="outside"),
         Column("share", _("Parcela dentro da meta"), SHARE),
     ], [row], grain, chart=["within", "outside"])
 
@@ -196,7 +197,8 @@ def _satisfaction(dimension: str) -> Callable[[ReportFilter, str], Table]:
     def build(f: ReportFilter, grain: str) -> Table:
         rows = queries.satisfaction(f, dimension)
         for row in rows:
-            row["drill"] = {"answers": {"by": dimension, "key": _drill_key(row["key"])}}
+            row["drill"] = {"answers": {"by": dimension, "key": _drill_key(row["key"]),
+                                        "rated": "1"}}
         title = (_("Satisfação por atendente") if dimension == "agent"
                  else _("Satisfação por departamento"))
         return Table(f"satisfaction_{dimension}", title, [

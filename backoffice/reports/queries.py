@@ -42,6 +42,7 @@ from .filters import ReportFilter
 GRAINS = ("day", "week", "month")
 DIMENSIONS = ("department", "agent", "connection", "channel", "reason", "tag")
 TIMES = ("first_response", "resolution", "wait")
+SLA_SIDES = ("within", "outside")
 PER_PAGE = 50
 _ABSENT = object()
 
@@ -421,11 +422,13 @@ def _match(column, value):
 def drill_query(f: ReportFilter, query=None, *, day: date | None = None,
                 closed: date | bool | None = None, grain: str = "day", department=_ABSENT,
                 agent=_ABSENT, connection=_ABSENT, channel=_ABSENT, reason=_ABSENT,
-                tag=_ABSENT):
+                tag=_ABSENT, rated: bool = False, sla: str | None = None):
     """`query` (by default select(TicketReport)) narrowed to the tickets behind one
     number: `day` the arrival period (of `grain`), or `closed` the close period (True:
-    closed anywhere in the range, by close day), and any of the dimension keys (None:
-    tickets without one)."""
+    closed anywhere in the range, by close day), any of the dimension keys (None: tickets
+    without one), `rated` (only those with a survey answer: the satisfaction tables'
+    numbers) and `sla` ("within" or "outside": answered within the company's
+    first-response target or not, as `sla` counts them)."""
     if grain not in GRAINS:
         raise ValueError(f"unknown grain {grain!r}")
     on = "closed_day" if closed is not None and closed is not False else "day"
@@ -440,6 +443,13 @@ def drill_query(f: ReportFilter, query=None, *, day: date | None = None,
                         ("reason", reason)):
         if value is not _ABSENT:
             query = query.where(_match(_dimension(name).key, value))
+    if rated:
+        query = query.where(TicketReport.survey_score.is_not(None))
+    if sla is not None:
+        if sla not in SLA_SIDES:
+            raise ValueError(f"unknown sla side {sla!r}")
+        first, limit = _time(f, "first_response"), read_settings(f.company_id).sla_minutes * 60
+        query = query.where(first <= limit if sla == "within" else first > limit)
     if tag is not _ABSENT:
         tagged = exists().where(ticket_tag.c.ticket_id == TicketReport.ticket_id)
         query = query.where(~tagged if tag is None
