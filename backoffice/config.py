@@ -128,6 +128,12 @@ def load(instance_path: str | Path, overrides: dict | None = None) -> dict:
         "WEBHOOK_RETRY_DELAYS": tuple(int(x) for x in (
             os.environ.get("WEBHOOK_RETRY_DELAYS") or "60,300,1800,7200,43200").split(",")),
         "WEBHOOK_TIMEOUT": float(os.environ.get("WEBHOOK_TIMEOUT", "10")),
+        # CHN-5: the website chat's limits ("count/seconds" pairs; unset: the defaults of
+        # channels/webchat/views.py) and the reverse proxies in front of the app, whose
+        # X-Forwarded-For tells the visitor's address
+        "WEBCHAT_RATE_LIMIT": os.environ.get("WEBCHAT_RATE_LIMIT") or None,
+        "WEBCHAT_START_RATE_LIMIT": os.environ.get("WEBCHAT_START_RATE_LIMIT") or None,
+        "WEBCHAT_PROXY_HOPS": int(os.environ.get("WEBCHAT_PROXY_HOPS") or 0),
         "FLASK_ADMIN_SWATCH": "cerulean",
     }
     cfg.update(overrides or {})

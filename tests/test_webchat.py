@@ -686,3 +686,66 @@ def test_MSG_5_html_in_visitor_text_is_stored_and_returned_as_raw_text(app, clie
                      if not line.lstrip().startswith(("*", "/*", "//")))
     assert "innerHTML" not in code and "insertAdjacentHTML" not in code
     assert "text.textContent = m.text" in code
+
+
+def test_CHN_5_a_resent_message_is_stored_once(app, client, world, monkeypatch, timeline):
+    """Issue 17 point 4: the widget names each message (`client_id`) and sends the same id
+    again when the visitor resends after a failure. A message whose first try was stored
+    although its answer was lost is stored once: on the open ticket (even when the resend
+    races the first try past the check), and for a first message, whose visitor had no
+    token yet (the same visitor comes back, not a second one, within 10 minutes). One
+    visitor's id never matches another's; a malformed id is a clear 400."""
+    from datetime import datetime
+
+    from sqlalchemy.exc import IntegrityError
+
+    from backoffice.channels.webchat import visitor as rules
+
+    def say(client, key, token, json):
+        return client.post(api(key, "messages"), json=json, headers={"X-Visitor-Token": token})
+
+    timeline.set(datetime(2026, 12, 1, 12, 0))
+    first = new_visitor(client, world, text="Quero um orçamento", client_id="start-0001")
+    again = new_visitor(client, world, text="Quero um orçamento", client_id="start-0001")
+    assert again["token"] == first["token"]
+    token = first["token"]
+    sent = say(client, world.key, token, json={"text": "Para 3 óculos", "client_id": "msg-00001"})
+    resent = say(client, world.key, token, json={"text": "Para 3 óculos", "client_id": "msg-00001"})
+    assert sent.status_code == resent.status_code == 201
+    assert resent.get_json()["message"]["id"] == sent.get_json()["message"]["id"]
+    other = new_visitor(client, world, text="Oi", client_id="start-0002")
+    theirs = say(client, world.key, other["token"], json={"text": "Para 3 óculos",
+                                                          "client_id": "msg-00001"})
+    assert theirs.get_json()["message"]["id"] != sent.get_json()["message"]["id"]
+    bad = say(client, world.key, token, json={"text": "Oi", "client_id": "<script>"})
+    assert bad.status_code == 400
+    assert bad.get_json() == {"error": "Identificador da mensagem inválido."}
+
+    # the race: the resend gets past receive_inbound's check before the first try commits
+    def racing(connection, inbound, department=None):
+        ticket = tickets.open_ticket_of(rules.find_visitor(connection, inbound.address).contact,
+                                        connection)
+        return tickets.receive(ticket, inbound.text, external_id=inbound.external_id)
+
+    monkeypatch.setattr(rules.tickets, "receive_inbound", racing)
+    raced = say(client, world.key, token, json={"text": "Para 3 óculos", "client_id": "msg-00001"})
+    assert raced.status_code == 201
+    assert raced.get_json()["message"]["id"] == sent.get_json()["message"]["id"]
+    monkeypatch.undo()
+    with app.app_context():
+        texts = [m.text for m in db.session.scalars(
+            select(Message).join(Ticket).join(ContactAddress, ContactAddress.contact_id == Ticket.contact_id)
+            .where(ContactAddress.address == token).order_by(Message.id))]
+        assert texts == ["Quero um orçamento", "Para 3 óculos"]
+        assert count(ContactAddress) == 2
+        stored = db.session.get(Message, sent.get_json()["message"]["id"])
+        db.session.add(Message(company_id=stored.company_id, ticket_id=stored.ticket_id,
+                               direction=IN, author_kind="contact", text="x",
+                               external_id=stored.external_id))
+        with pytest.raises(IntegrityError):  # the database itself refuses the second
+            db.session.flush()
+        db.session.rollback()
+
+    timeline.advance(minutes=11)  # past the window: the id proves nothing more
+    late = new_visitor(client, world, text="Quero um orçamento", client_id="start-0001")
+    assert late["token"] != token

@@ -165,6 +165,11 @@ class Message(TenantMixin, db.Model):
         Index("ix_message_status", "status", "created_at"),
         # provider receipts and quoted replies find a message by the provider's id
         Index("ix_message_external_id", "external_id"),
+        # a website visitor's message is stored once per client id, even when a resend
+        # races its first try (channels/webchat/adapter.py; only those ids: "wc:...")
+        Index("uq_message_webchat_client_id", "ticket_id", "external_id", unique=True,
+              postgresql_where=text("direction = 'in' AND substr(external_id, 1, 3) = 'wc:'"),
+              sqlite_where=text("direction = 'in' AND substr(external_id, 1, 3) = 'wc:'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -15,6 +15,7 @@ message (JSON, or multipart with a file) with the token in the X-Visitor-Token h
 """
 from __future__ import annotations
 
+import hashlib
 import re
 
 from flask_babel import gettext as _
@@ -36,6 +37,34 @@ TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{32,64}")
 
 def visitor_room(address_id: int) -> str:
     return f"visitor:{address_id}"
+
+
+# The widget names each message it sends (`client_id`, random, kept when the visitor
+# sends the same text again after a failure): a resend whose first try was stored
+# although its answer never arrived is stored once (services.tickets.receive_inbound
+# returns the stored one; a unique index settles two racing tries).
+CLIENT_ID_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")
+CLIENT_ID_PREFIX = "wc:"
+
+
+def read_client_id(data) -> str | None:
+    """The message's client id from the request's fields; None when absent, InboundError
+    when malformed."""
+    raw = data.get("client_id") if isinstance(data, dict) else None
+    if raw in (None, ""):
+        return None
+    if not isinstance(raw, str) or not CLIENT_ID_RE.fullmatch(raw):
+        raise InboundError(_("Identificador da mensagem inválido."))
+    return raw
+
+
+def client_message_id(scope: str, client_id: str | None) -> str | None:
+    """The stored external id of a widget message: the client id within one visitor's
+    token (or "start:" for a first message, which has none yet), hashed, so one visitor's
+    id never matches another's and the token is not kept twice."""
+    if client_id is None:
+        return None
+    return CLIENT_ID_PREFIX + hashlib.sha256(f"{scope}:{client_id}".encode()).hexdigest()[:40]
 
 
 class WebchatAdapter(Adapter):
@@ -92,7 +121,8 @@ class WebchatAdapter(Adapter):
         name = data.get("name")
         name = (" ".join(name.split())[:120] or None) if isinstance(name, str) else None
         return [Inbound(address=token, name=name, text=text,
-                        attachments=(upload,) if upload is not None else ())]
+                        attachments=(upload,) if upload is not None else (),
+                        external_id=client_message_id(token, read_client_id(data)))]
 
 
 def _show_agent_name(company_id: int) -> bool:

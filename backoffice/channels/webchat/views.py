@@ -28,7 +28,7 @@ from ...web import errors
 from ...web.api import ApiError, handle_api_errors, json_error
 from ...web.downloads import private_file
 from . import visitor as rules
-from .adapter import TOKEN_HEADER, WebchatAdapter
+from .adapter import TOKEN_HEADER, WebchatAdapter, read_client_id
 from .blueprint import bp
 
 STATIC = Path(__file__).resolve().parents[2] / "static" / "webchat"
@@ -237,7 +237,7 @@ def api_start(key: str):
     address, ticket, _message = rules.start(
         connection, address, text=data.get("text"), upload=upload,
         department_id=data.get("department_id"), name=data.get("name"),
-        email=data.get("email"))
+        email=data.get("email"), client_id=read_client_id(data))
     after_commit.commit()
     response = current_app.make_response((_conversation(address, ticket), 201))
     response.set_cookie(RESUME_COOKIE, address.address, max_age=RESUME_DAYS * 86400,

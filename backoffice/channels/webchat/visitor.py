@@ -16,9 +16,11 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import replace
+from datetime import timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ... import events
 from ...extensions import db
@@ -29,11 +31,16 @@ from ...services import RuleError, as_id, departments, sending, serialize, ticke
 from ...services.catalog import safe_color
 from ...services.messages import clean_text
 from ..base import Inbound
-from .adapter import TOKEN_RE
+from ...lib import clock
+from .adapter import TOKEN_RE, client_message_id
 KEY_RE = re.compile(r"[A-Za-z0-9_-]{8,40}")
 EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 VISIBLE_OUT = (SENT, DELIVERED, READ)
 MAX_HISTORY = 500
+# A first message sent again with the same client id (its answer was lost, so the
+# visitor has no token yet) resumes the conversation it started, within this window:
+# the id is the only proof, so its use is short.
+START_REPLAY = timedelta(minutes=10)
 
 
 def new_token() -> str:
@@ -157,15 +164,38 @@ def _echo(address: ContactAddress, message: Message) -> None:
     events.emit("webchat.message", address_id=address.id, payload=shown(message, True))
 
 
+def _stored(connection: Connection, external_id: str, since=None) -> Message | None:
+    """The incoming message of this connection stored under `external_id`."""
+    q = (select(Message).join(Ticket, Ticket.id == Message.ticket_id)
+         .where(Ticket.connection_id == connection.id, Message.direction == IN,
+                Message.external_id == external_id))
+    if since is not None:
+        q = q.where(Message.created_at >= since)
+    return db.session.scalar(q.order_by(Message.id).limit(1))
+
+
 def start(connection: Connection, address: ContactAddress | None, *, text, upload=None,
-          department_id=None, name=None, email=None) -> tuple[ContactAddress, Ticket, Message]:
+          department_id=None, name=None, email=None,
+          client_id: str | None = None) -> tuple[ContactAddress, Ticket, Message]:
     """The visitor's first message, or the first of a new conversation after the last
     one was finished: a new visitor (new token) when `address` is None, a ticket in the
     chosen department when the visitor has none open, then the message
-    (services.tickets.receive_inbound)."""
+    (services.tickets.receive_inbound). The same `client_id` again (the answer to the
+    first try was lost) gives back what the first try made, not a second visitor."""
     text = clean_text(text)
     if not text and upload is None:
         raise RuleError(_("Escreva uma mensagem."))
+    external_id = client_message_id(address.address if address is not None else "start",
+                                    client_id)
+    if external_id is not None:
+        first = _stored(connection, external_id, since=clock.now() - START_REPLAY)
+        if first is not None:
+            ticket = db.session.get(Ticket, first.ticket_id)
+            replayed = db.session.scalar(select(ContactAddress).where(
+                ContactAddress.connection_id == connection.id,
+                ContactAddress.contact_id == ticket.contact_id))
+            if replayed is not None and (address is None or replayed.id == address.id):
+                return replayed, ticket, first
     name, email = _clean_name(name), _clean_email(email)
     token = address.address if address is not None else new_token()
     contact = tickets.contact_for(connection, token, name, email)
@@ -175,7 +205,8 @@ def start(connection: Connection, address: ContactAddress | None, *, text, uploa
     if tickets.open_ticket_of(contact, connection) is None:
         department = _department(connection, department_id)
     inbound = Inbound(address=token, name=name, text=text,
-                      attachments=(upload,) if upload is not None else ())
+                      attachments=(upload,) if upload is not None else (),
+                      external_id=external_id)
     message = tickets.receive_inbound(connection, inbound, department)
     _echo(address, message)
     return address, db.session.get(Ticket, message.ticket_id), message
@@ -192,7 +223,19 @@ def say(address: ContactAddress, inbound: Inbound) -> Message:
         raise TicketClosed(_("Seu atendimento foi finalizado. Escolha um departamento para "
                              "iniciar um novo."))
     # the visitor gives their name when a conversation starts, not with each message
-    message = tickets.receive_inbound(address.connection, replace(inbound, name=None))
+    inbound = replace(inbound, name=None)
+    if inbound.external_id is None:
+        message = tickets.receive_inbound(address.connection, inbound)
+    else:
+        # a resend racing its first try past receive_inbound's own check: the unique
+        # index refuses the second at the message's flush, before any event of it
+        try:
+            with db.session.begin_nested():
+                message = tickets.receive_inbound(address.connection, inbound)
+        except IntegrityError:
+            message = _stored(address.connection, inbound.external_id)
+            if message is None:
+                raise
     _echo(address, message)
     return message
 

@@ -380,6 +380,25 @@
     els.chip.hidden = true;
   }
 
+  /* The id of the message being sent (the server stores each id once): the same one
+   * when the visitor sends the same thing again after a failure whose first try may
+   * have arrived after all (a timeout), a new one for anything else. */
+  function clientId(text, file) {
+    var what = text + "\u0000" + (file ? file.name + ":" + file.size : "");
+    if (!state.pending || state.pending.what !== what) {
+      var id;
+      if (window.crypto && window.crypto.randomUUID) {
+        id = window.crypto.randomUUID();
+      } else {
+        var bytes = new Uint8Array(16);
+        window.crypto.getRandomValues(bytes);
+        id = Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+      }
+      state.pending = { what: what, id: id };
+    }
+    return state.pending.id;
+  }
+
   async function submit(ev) {
     if (ev) { ev.preventDefault(); }
     if (state.busy) { return; }
@@ -389,7 +408,7 @@
     if (!text.trim() && !file) { showAlert(T.empty); els.text.focus(); return; }
     if (file && file.size > data.max_bytes) { showAlert(T.too_big); return; }
     var starting = state.mode === "start";
-    var fields = { text: text };
+    var fields = { text: text, client_id: clientId(text, file) };
     if (starting) {
       if (state.departments.length > 1 && !els.dept.value) {
         showAlert(T.choose_department);
@@ -413,6 +432,8 @@
     setBusy(true);
     var r = await request("POST", starting ? "start" : "messages", body);
     setBusy(false);
+    // no answer or a server error: it may have been stored, so a resend keeps the id
+    if (r.status !== 0 && r.status < 500) { state.pending = null; }
     if (r.status === 201) {
       els.text.value = "";
       clearFile();
