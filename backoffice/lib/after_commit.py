@@ -10,7 +10,7 @@ A rollback drops them.
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from typing import Any, Callable
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -19,16 +19,30 @@ from ..extensions import db
 
 log = logging.getLogger(__name__)
 _KEY = "atende_after_commit"
+_GATHERED = "atende_after_commit_gathered"
 
 
 def later(fn: Callable[[], None]) -> None:
     db.session().info.setdefault(_KEY, []).append(fn)
 
 
+def gather(key: str, send: Callable[[Any], None], factory: Callable[[], Any] = set):
+    """What the transaction collects under `key` (made by `factory` on first use), handed
+    to `send` once after the commit; a rollback drops it. For pushes that must go once per
+    transaction whatever the number of rows it changed (a bulk close, an import): the
+    caller adds to the returned collection, and `send` gets it whole."""
+    gathered = db.session().info.setdefault(_GATHERED, {})
+    if key not in gathered:
+        gathered[key] = factory()
+        later(lambda: send(gathered.pop(key)))
+    return gathered[key]
+
+
 def commit() -> None:
     session = db.session()
     session.commit()
     pending = session.info.pop(_KEY, [])
+    session.info.pop(_GATHERED, None)  # the callbacks above hold what they send
     for fn in pending:
         try:
             fn()
@@ -38,6 +52,7 @@ def commit() -> None:
 
 def _drop(session: Session) -> None:
     session.info.pop(_KEY, None)
+    session.info.pop(_GATHERED, None)
 
 
 def install() -> None:

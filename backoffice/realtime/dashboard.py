@@ -16,8 +16,7 @@ department's too. An agent's status goes to the rooms of their departments.
 """
 from __future__ import annotations
 
-from sqlalchemy import event, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from .. import events
 from ..extensions import db, socketio
@@ -30,11 +29,7 @@ _KEY = "atende_dashboard_changed"
 
 
 def _touch(company_id: int, department_ids) -> None:
-    session = db.session()
-    pending = session.info.get(_KEY)
-    if pending is None:
-        pending = session.info[_KEY] = {}
-        after_commit.later(lambda: _send(session))
+    pending = after_commit.gather(_KEY, _send, dict)
     ids = pending.setdefault(supervisors_room(company_id), set())
     for department_id in department_ids:
         ids.add(department_id)
@@ -42,8 +37,7 @@ def _touch(company_id: int, department_ids) -> None:
             pending.setdefault(managers_room(department_id), set()).add(department_id)
 
 
-def _send(session: Session) -> None:
-    pending = session.info.pop(_KEY, None) or {}
+def _send(pending: dict[str, set]) -> None:
     # rooms told the same thing share one emit: a socket in several of them hears it once
     by_payload: dict[tuple, list[str]] = {}
     for room, ids in pending.items():
@@ -67,12 +61,3 @@ def agent_moved(_name, user, **_data) -> None:
         return
     _touch(user.company_id, db.session.scalars(
         select(DepartmentMember.department_id).where(DepartmentMember.user_id == user.id)))
-
-
-def _drop(session: Session) -> None:
-    session.info.pop(_KEY, None)
-
-
-# A rollback drops the queued send (lib.after_commit), so it drops what it would send.
-if not event.contains(Session, "after_rollback", _drop):
-    event.listen(Session, "after_rollback", _drop)

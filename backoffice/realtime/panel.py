@@ -38,7 +38,6 @@ from ..reports import panel as keys
 
 log = logging.getLogger(__name__)
 NAMESPACE = "/panel"
-_PENDING = "atende_panel_pending"  # session.info: companies whose panels hear this commit
 
 
 def company_room(company_id: int) -> str:
@@ -80,16 +79,8 @@ def changed(_name, ticket=None, user=None, **_data) -> None:
     company_id = getattr(row, "company_id", None)
     if company_id is None:
         return
-    pending = db.session().info.setdefault(_PENDING, set())
-    if company_id in pending:
-        return
-    pending.add(company_id)
-
-    def push():
-        pending.discard(company_id)
-        socketio.emit("panel.changed", {}, to=company_room(company_id), namespace=NAMESPACE)
-
-    after_commit.later(push)
+    after_commit.gather(company_room(company_id), lambda _: socketio.emit(
+        "panel.changed", {}, to=company_room(company_id), namespace=NAMESPACE))
 
 
 # -- revocation -------------------------------------------------------------------------------
@@ -119,7 +110,6 @@ def _close_revoked(session: Session) -> None:
 
 def _drop(session: Session) -> None:
     session.info.pop(keys.REVOKED_INFO, None)
-    session.info.pop(_PENDING, None)
 
 
 def install() -> None:
