@@ -166,6 +166,17 @@ def test_REP_1_report_queries_on_fixed_facts(app, timeline):
         assert (tags[w["vip"].id]["label"], tags[w["vip"].id]["tickets"],
                 tags[w["vip"].id]["closed"]) == ("VIP", 2, 2)
         assert (tags[None]["tickets"], tags[None]["closed"]) == (4, 3)
+        # TAG-1: Bruno's own tag on T2 is his alone: no row, T2 still untagged, no filter
+        mine = gen_tag(w["company"], "Meu lembrete", owner=w["bruno"])
+        db.session.flush()
+        w["tickets"][1].tags = [mine]
+        db.session.flush()
+        tags = _by_key(queries.breakdown(f, "tag"))
+        assert set(tags) == {w["vip"].id, None} and tags[None]["tickets"] == 4
+        assert mine.id not in queries.labels(cid, "tag")
+        assert queries.tickets(f, tag=None)[1] == 4
+        with pytest.raises(RuleError, match="Etiqueta não encontrada."):
+            parse(cid, {"tag": str(mine.id)}, END)
         channels = _by_key(queries.breakdown(f, "channel"))
         assert (channels["webchat"]["tickets"], channels[None]["tickets"]) == (5, 1)
         reasons = _by_key(queries.breakdown(f, "reason"))

@@ -14,7 +14,7 @@ from flask import Response, abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Connection, Department, Tag, User
@@ -44,7 +44,7 @@ def _page() -> int:
 
 def _choices(company_id: int) -> dict[str, list]:
     """The filter bar's options: the company's departments, users, connections, and
-    tags (shared ones and the user's own, as everywhere else)."""
+    tags (the company's: a user's own tags are in no report, queries._tag_link)."""
     return {
         "department": db.session.execute(Department.owned(
             company_id, Department.id, Department.name).order_by(Department.order,
@@ -54,7 +54,7 @@ def _choices(company_id: int) -> dict[str, list]:
         "connection": db.session.execute(Connection.owned(
             company_id, Connection.id, Connection.name).order_by(Connection.name)).all(),
         "tag": db.session.execute(Tag.owned(company_id, Tag.id, Tag.name).where(
-            or_(Tag.owner_id.is_(None), Tag.owner_id == current_user.id)).order_by(Tag.name)).all(),
+            Tag.owner_id.is_(None)).order_by(Tag.name)).all(),
     }
 
 

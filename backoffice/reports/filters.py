@@ -111,6 +111,8 @@ def _owned_ids(company_id: int, key: str, ids: Iterable[int]) -> set[int]:
     else:
         model = {"department": Department, "connection": Connection, "tag": Tag}[key]
         q = model.owned(company_id, model.id).where(model.id.in_(ids))
+        if model is Tag:  # the reports count the company's tags, not anyone's own
+            q = q.where(Tag.owner_id.is_(None))
     return set(db.session.scalars(q))
 
 

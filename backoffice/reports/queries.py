@@ -125,6 +125,17 @@ def _pg_stats(column) -> list:
             func.avg(column), func.count(column)]
 
 
+def _tag_link(company_id: int):
+    """The join of a fact to its tags, the company's tags only: a user's own tags
+    ("Minhas etiquetas", TAG-1) are seen by that user alone, so no report counts them."""
+    # the ids themselves (a company has tens of tags), not a subquery: PostgreSQL then
+    # checks each link against a hashed list instead of a subplan (year by tag 1.3 -> 1.0 s)
+    shared = list(db.session.scalars(select(Tag.id).where(
+        Tag.company_id == company_id, Tag.owner_id.is_(None))))
+    return and_(ticket_tag.c.ticket_id == TicketReport.ticket_id,
+                ticket_tag.c.tag_id.in_(shared))
+
+
 # --- labels ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -163,7 +174,10 @@ def labels(company_id: int, dimension: str) -> dict:
             select(User.id, User.name).where(User.company_id == company_id)).all())
     model = {"department": Department, "connection": Connection, "reason": Reason,
              "tag": Tag}[dimension]
-    return dict(db.session.execute(model.owned(company_id, model.id, model.name)).all())
+    q = model.owned(company_id, model.id, model.name)
+    if model is Tag:
+        q = q.where(Tag.owner_id.is_(None))  # see _tag_link
+    return dict(db.session.execute(q).all())
 
 
 def _label(names: dict, key, none_label: str) -> str:
@@ -175,7 +189,7 @@ def _label(names: dict, key, none_label: str) -> str:
 def _grouped(f: ReportFilter, dimension: _Dimension, *columns, on: str = "day"):
     query = select(dimension.key, *columns).select_from(TicketReport)
     if dimension.key is ticket_tag.c.tag_id:
-        query = query.outerjoin(ticket_tag, ticket_tag.c.ticket_id == TicketReport.ticket_id)
+        query = query.outerjoin(ticket_tag, _tag_link(f.company_id))
     return _where(f, query, on).group_by(dimension.key)
 
 
@@ -275,7 +289,7 @@ def breakdown(f: ReportFilter, dimension: str) -> list[dict]:
         values: dict[Any, tuple[list, list]] = defaultdict(lambda: ([], []))
         query = select(dim.key, first, resolution).select_from(TicketReport)
         if dim.key is ticket_tag.c.tag_id:
-            query = query.outerjoin(ticket_tag, ticket_tag.c.ticket_id == TicketReport.ticket_id)
+            query = query.outerjoin(ticket_tag, _tag_link(f.company_id))
         for key, first_s, resolution_s in db.session.execute(_where(f, query)):
             entry = row(key)
             entry["tickets"] += 1
@@ -451,7 +465,7 @@ def drill_query(f: ReportFilter, query=None, *, day: date | None = None,
         first, limit = _time(f, "first_response"), read_settings(f.company_id).sla_minutes * 60
         query = query.where(first <= limit if sla == "within" else first > limit)
     if tag is not _ABSENT:
-        tagged = exists().where(ticket_tag.c.ticket_id == TicketReport.ticket_id)
+        tagged = exists().where(_tag_link(f.company_id))
         query = query.where(~tagged if tag is None
                             else exists().where(ticket_tag.c.ticket_id == TicketReport.ticket_id,
                                                 ticket_tag.c.tag_id == tag))
