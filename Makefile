@@ -13,11 +13,13 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-.PHONY: help setup translations run test chromium services clean
+.PHONY: help setup translations run test chromium nginx services cluster cluster-stop cluster-status clean
 
 help:
 	@echo "make run    instala, migra o banco, carrega a empresa demo e sobe http://127.0.0.1:5000"
 	@echo "make test   roda a suíte duas vezes: SQLite + fila embutida, depois PostgreSQL + Redis"
+	@echo "make cluster       sobe o formato de produção: PostgreSQL + Redis, 2 web (gunicorn), 2 workers, nginx em http://127.0.0.1:8080"
+	@echo "make cluster-stop  encerra exatamente os processos do cluster"
 	@echo "make clean  apaga .venv e instance/"
 
 # --- environment ---------------------------------------------------------------------
@@ -46,6 +48,19 @@ run: setup
 	$(FLASK) reports rebuild
 	$(BIN)/python app.py
 
+# --- cluster (SCL-1): the production shape on one machine, not needed for `make run` ----
+# PostgreSQL at CLUSTER_DATABASE_URL (default: database atende_cluster on 127.0.0.1,
+# created when missing); a Redis server of its own on 6390. State and logs: instance/cluster/.
+
+cluster: setup nginx
+	$(BIN)/python deploy/cluster.py start
+
+cluster-stop:
+	@$(BIN)/python deploy/cluster.py stop
+
+cluster-status:
+	@$(BIN)/python deploy/cluster.py status
+
 # --- test ----------------------------------------------------------------------------
 
 # Browser tests drive Debian's Chromium (`playwright install` cannot download here).
@@ -56,6 +71,18 @@ chromium:
 				|| { echo "could not install chromium"; [ "$${CI:-}" != true ]; }; \
 		else \
 			echo "Chromium is missing: run 'sudo apt-get install -y chromium' (browser tests need $(CHROMIUM))"; \
+			[ "$${CI:-}" != true ]; \
+		fi; \
+	fi
+
+# The cluster's proxy (and the services pass's cluster tests) use the distribution's nginx.
+nginx:
+	@if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nginx-light) \
+				|| { echo "could not install nginx"; [ "$${CI:-}" != true ]; }; \
+		else \
+			echo "nginx is missing: run 'sudo apt-get install -y nginx-light' (make cluster needs it)"; \
 			[ "$${CI:-}" != true ]; \
 		fi; \
 	fi
@@ -75,14 +102,16 @@ services:
 # Two passes, run side by side (one per core): each has its own database and its own Redis
 # db (the embedded pass uses real Redis only in the task-runner tests, on db 14; the services
 # pass uses db 15). Both always run to the end and either failing fails `make test`; each
-# log is printed whole when both are done, then one summary line per pass.
-test: setup chromium
+# log is printed whole when both are done, then one summary line per pass. The services pass
+# also runs tests/cluster (SCL-2): it starts the cluster of deploy/cluster.py on ports
+# 8180-8182 and 6391, with a database of its own (test_cluster).
+test: setup chromium nginx
 	@$(MAKE) --no-print-directory services; \
 	log1=$$(mktemp); log2=$$(mktemp); rc1=0; rc2=0; start=$$(date +%s); \
 	summary() { grep -E '^=+ .* in [0-9.]+s' "$$1" | tail -n 1 | sed -E 's/^=+ //; s/ =+$$//' || echo "no pytest summary"; }; \
 	echo "=== running pass 1 (embedded: SQLite + embedded queue, browser tests included) and pass 2 (services: PostgreSQL + Redis) ==="; \
 	ATENDE_TEST_BACKEND=embedded TEST_REDIS_URL=$${TEST_REDIS_URL_EMBEDDED:-redis://127.0.0.1:6379/14} \
-		$(BIN)/python -m pytest --durations=15 >"$$log1" 2>&1 & p1=$$!; \
+		$(BIN)/python -m pytest --durations=15 -m "not cluster" >"$$log1" 2>&1 & p1=$$!; \
 	ATENDE_TEST_BACKEND=services $(BIN)/python -m pytest --durations=15 -m "not browser" >"$$log2" 2>&1 & p2=$$!; \
 	wait $$p1 || rc1=$$?; wait $$p2 || rc2=$$?; \
 	echo "=== pass 1/2: embedded (SQLite + embedded queue, browser tests included) ==="; cat "$$log1"; \

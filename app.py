@@ -1,13 +1,15 @@
 """Entry point: `python app.py` serves the app with Socket.IO and the embedded queue.
 
 `make run` calls this after migrating and seeding. Production runs several single-process
-instances of this app behind a proxy (see README), with `rq worker` processes beside them.
+instances of this app under gunicorn behind a proxy (deploy/, README "Produção"), with
+`rq worker` processes beside them; `make cluster` starts that shape on one machine.
 """
 import os
 
 from backoffice import create_app
 from backoffice.extensions import socketio
 from backoffice.jobs.periodic import start_thread
+from backoffice.lib.startup import StartupError, check_web
 from backoffice.cli.seed import demo_logins
 from backoffice.seed import demo_hints
 
@@ -22,5 +24,9 @@ if __name__ == "__main__":
     print("\n" + "\n".join(logins) + "\n", flush=True)
     if hints:
         print("\n".join(hints) + "\n", flush=True)
+    try:  # SCL-1: with REDIS_URL set, Redis must answer before agents connect
+        check_web(app.config)
+    except StartupError as exc:
+        raise SystemExit(f"atende: {exc}") from None
     start_thread(app)  # CHN-3, IMP-4: re-enqueue stalled messages, imports and exports
     socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False)

@@ -76,6 +76,9 @@ def create_app(config: dict | None = None) -> Flask:
     after_commit.install()
     realtime.rooms.install()  # sockets follow access changes (RTM-1)
     realtime.listeners.install()  # sockets of ended sessions close after the commit (SEC-4)
+    from .realtime import sticky
+
+    sticky.install(app)  # SCL-1: a warning when the proxy is not sticky
     from .auth import init_sessions
 
     init_sessions(app)  # SEC-4 server-side sessions; SEC-1 password due first

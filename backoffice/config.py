@@ -128,6 +128,10 @@ def load(instance_path: str | Path, overrides: dict | None = None) -> dict:
         "WEBHOOK_RETRY_DELAYS": tuple(int(x) for x in (
             os.environ.get("WEBHOOK_RETRY_DELAYS") or "60,300,1800,7200,43200").split(",")),
         "WEBHOOK_TIMEOUT": float(os.environ.get("WEBHOOK_TIMEOUT", "10")),
+        # CHN-3: a message "sending" for this long belongs to a worker that died mid-send
+        # (killed, machine lost); the sweep queues it again. Unset: 15 minutes. Shorter
+        # resends sooner, at the risk of a second copy when a provider was merely slow.
+        "SEND_STUCK_SECONDS": int(os.environ.get("SEND_STUCK_SECONDS") or 0) or None,
         # CHN-5: the website chat's limits ("count/seconds" pairs; unset: the defaults of
         # channels/webchat/views.py) and the reverse proxies in front of the app, whose
         # X-Forwarded-For tells the visitor's address

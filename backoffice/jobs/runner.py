@@ -115,6 +115,7 @@ class TaskRunner:
         self._thread_lock = threading.Lock()
         self._stop_event = threading.Event()  # replaced per thread: a late old thread stays stopped
         self._wake_event = threading.Event()
+        self._fingerprint: dict | None = None
         self.embedded_interval = 1.0
         if app is not None:
             self.init_app(app)
@@ -146,6 +147,11 @@ class TaskRunner:
         self._connection = connection
         self._queue = Queue(QUEUE_NAME, connection=connection, is_async=(mode != "eager"))
         self.embedded_interval = float(app.config.get("TASK_EMBEDDED_INTERVAL", 1.0))
+        self._fingerprint = None
+        if mode == "redis":
+            from ..lib.startup import fingerprint
+
+            self._fingerprint = fingerprint(app.config)
         app.extensions["tasks"] = self
 
     # -- public API
@@ -217,6 +223,12 @@ class TaskRunner:
             # The job runs right here; give it the owning app, as the worker thread would.
             with self.app.app_context():
                 return method(*args, **kwargs)
+        if self.mode == "redis" and "meta" not in kwargs:
+            # The worker compares this with its own settings before running the job
+            # (jobs/worker.py): a worker on another database or key refuses it.
+            from ..lib.startup import fingerprint
+
+            kwargs["meta"] = {"atende_fp": self._fingerprint or fingerprint(self.app.config)}
         job = method(*args, **kwargs)
         if self.mode == "embedded":
             self.start_embedded_worker()

@@ -5,7 +5,8 @@
 - rooms:     moves open sockets between rooms when access changes;
 - listeners: turns the app's events (backoffice.events) into socket pushes;
 - dashboard: tells the managers' dashboard (PAU-4) that its numbers moved;
-- panel:     the TV panel's namespace "/panel" (PNL-1), its pushes and revocations.
+- panel:     the TV panel's namespace "/panel" (PNL-1), its pushes and revocations;
+- sticky:    a logged warning when a proxy sends a session's requests to another process.
 Services never import this package: they emit events, and listeners here deliver them.
 Importing it registers the handlers and the listener; create_app does so before
 socketio.init_app.

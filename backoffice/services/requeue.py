@@ -33,7 +33,8 @@ def sweep_rows(model, created, waiting: str, working: str, stuck: timedelta,
     claimed = model.claimed_at if claimed is None else claimed
     db.session.execute(
         update(model).where(model.status == working, claimed < now - stuck)
-        .values(status=waiting).execution_options(synchronize_session=False))
+        # due at once: its worker died, the grace of a fresh row's own job is long past
+        .values(status=waiting, next_attempt_at=now).execution_options(synchronize_session=False))
     db.session.commit()
     due = list(db.session.scalars(
         select(model.id).where(

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_RETRY_DELAYS = (5, 30, 120)  # seconds before the 2nd, 3rd and 4th attempts
 SWEEP_GRACE = timedelta(seconds=30)   # a fresh message's own job normally runs by then
-STUCK_SENDING = timedelta(minutes=15)
+STUCK_SENDING = timedelta(minutes=15)  # default of SEND_STUCK_SECONDS (config.py)
 DELIVER_JOB = "backoffice.jobs.sending.deliver"  # by name: services never import jobs
 
 
@@ -229,5 +229,7 @@ def acknowledge(message: Message, status: str) -> bool:
 
 def sweep(now=None) -> int:
     """Re-enqueue due messages left queued; returns how many were enqueued."""
-    return requeue.sweep_rows(Message, Message.created_at, QUEUED, SENDING, STUCK_SENDING,
+    stuck = current_app.config.get("SEND_STUCK_SECONDS")
+    stuck = timedelta(seconds=stuck) if stuck else STUCK_SENDING
+    return requeue.sweep_rows(Message, Message.created_at, QUEUED, SENDING, stuck,
                               SWEEP_GRACE, enqueue, now or utcnow())

@@ -1,0 +1,39 @@
+"""Gunicorn settings of one Atende web process (SCL-1).
+
+    gunicorn -c deploy/gunicorn.conf.py --bind 127.0.0.1:8101 app:app
+
+One worker per process, always: a Socket.IO session lives in the memory of the process
+that opened it, and gunicorn's own balancing is not sticky. Scale with more processes on
+more ports behind the proxy (deploy/nginx). Threads, because Flask-SocketIO runs in
+threading mode here (simple-websocket): each open WebSocket holds one thread, so
+WEB_THREADS must exceed the agents one process serves plus its concurrent requests.
+"""
+import os
+from pathlib import Path
+
+worker_class = "gthread"
+workers = 1
+threads = int(os.environ.get("WEB_THREADS", "256"))
+worker_connections = threads + 64
+timeout = 60            # a request (not a WebSocket: those are served by their own thread)
+graceful_timeout = 10
+keepalive = 5
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info")
+# Only what the proxy adds is trusted (WEBCHAT_PROXY_HOPS); the rest of the chain is not.
+forwarded_allow_ips = "127.0.0.1"
+
+
+def on_starting(server):
+    """Refuse to start, with the reason, when Redis does not answer (lib/startup.py)."""
+    from backoffice import ROOT, config
+    from backoffice.lib.startup import StartupError, check_web
+
+    instance = os.environ.get("ATENDE_INSTANCE") or str(Path(ROOT) / "instance")
+    try:
+        check_web(config.load(instance))
+    except StartupError as exc:
+        server.log.error("%s", exc)
+        raise SystemExit(f"atende web: {exc}") from None
+control_socket_disable = True  # each instance is supervised by systemd or deploy/cluster.py, not a socket

@@ -1,0 +1,248 @@
+"""SCL-2: what crosses processes on the production-shaped cluster (deploy/cluster.py).
+
+Each test drives real processes: requests reach a chosen web process (or the proxy),
+agents listen with a real Socket.IO client over HTTP long-polling (so every request of
+the session must reach the same process, through nginx's sticky route when it goes
+through the proxy), workers and the sweeper run as `rq worker` and `flask inbox
+sweeper`, and failures are real signals (SIGKILL) or a restart of the Redis server.
+"""
+from __future__ import annotations
+
+import itertools
+import uuid
+import threading
+
+import requests
+import socketio
+
+from deploy import cluster as cl
+from tests.cluster.conftest import kill, session_for, wait_for
+
+_seq = itertools.count(1)
+
+
+class Live:
+    """An agent's open inbox, as far as the socket goes: every event it hears."""
+
+    def __init__(self, base: str, session: requests.Session):
+        self.events: list[tuple[str, dict]] = []
+        self.connects = 0
+        self.lock = threading.Lock()
+        self.sio = socketio.Client(http_session=session, reconnection=True,
+                                   reconnection_delay=0.3, reconnection_delay_max=1)
+        self.sio.on("*", self._any)
+        self.sio.on("connect", self._connected)
+        self.sio.connect(base, transports=["polling"], wait_timeout=10)
+
+    def _any(self, event, data=None):
+        with self.lock:
+            self.events.append((event, data))
+
+    def _connected(self):
+        self.connects += 1
+
+    def wait(self, event: str, match, timeout: float = 10.0) -> dict:
+        def found():
+            with self.lock:
+                return next((d for e, d in self.events if e == event and match(d)), None)
+        return wait_for(found, timeout, what=f"socket event {event}")
+
+    def count(self, event: str, match) -> int:
+        with self.lock:
+            return sum(1 for e, d in self.events if e == event and match(d))
+
+    def close(self):
+        self.sio.disconnect()
+
+
+def _visitor_starts(base: str, world: dict, text: str) -> dict:
+    r = requests.post(f"{base}/widget/{world['webchat_key']}/api/start", timeout=10,
+                      json={"text": text, "name": "Visitante", "client_id": uuid.uuid4().hex,
+                            "department_id": world["department_id"]})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _visitor_says(base: str, world: dict, token: str, text: str) -> None:
+    r = requests.post(f"{base}/widget/{world['webchat_key']}/api/messages", timeout=10,
+                      headers={"X-Visitor-Token": token},
+                      json={"text": text, "client_id": uuid.uuid4().hex})
+    assert r.status_code == 201, r.text
+
+
+def _messages(agent: requests.Session, base: str, ticket_id: int) -> list[dict]:
+    r = agent.get(f"{base}/inbox/api/tickets/{ticket_id}/messages", timeout=10)
+    assert r.status_code == 200, r.text
+    return r.json()["messages"]
+
+
+def _reply(agent: requests.Session, base: str, ticket_id: int, text: str) -> dict:
+    r = agent.post(f"{base}/inbox/api/tickets/{ticket_id}/messages", data={"text": text},
+                   timeout=15)
+    assert r.status_code == 201, r.text
+    return r.json()["message"]
+
+
+def _status(agent, base, ticket_id, message_id) -> str | None:
+    return next((m["status"] for m in _messages(agent, base, ticket_id)
+                 if m["id"] == message_id), None)
+
+
+def test_SCL_2_agent_on_process_B_hears_live_what_came_through_A_and_what_a_worker_did(running_cluster):
+    """A visitor writes through web process A; the agent, connected to process B, gets the
+    new ticket and the message live; the agent's answer is delivered by an RQ worker, and
+    the status the worker sets reaches the agent on B."""
+    world = running_cluster["world"]
+    web_a, web_b = (w["url"] for w in running_cluster["web"])
+    agent = session_for(web_b, world["agent"], world["password"])
+    live = Live(web_b, agent)
+    try:
+        started = _visitor_starts(web_a, world, "Olá, escrevo pelo processo A")
+        protocol = started["ticket"]["protocol"]
+        summary = live.wait("ticket.updated", lambda d: d.get("protocol") == protocol)
+        ticket_id = summary["id"]
+        assert live.sio.call("ticket.join", {"id": ticket_id}, timeout=10) == {"ok": True}
+
+        _visitor_says(web_a, world, started["token"], "Segunda mensagem, também por A")
+        live.wait("message.created", lambda d: d.get("text") == "Segunda mensagem, também por A")
+
+        r = agent.post(f"{web_a}/inbox/api/tickets/{ticket_id}/accept", timeout=10)
+        assert r.status_code == 200, r.text
+        sent = _reply(agent, web_a, ticket_id, "Resposta do agente, enviada pelo worker")
+        live.wait("message.status_changed",
+                  lambda d: d.get("id") == sent["id"] and d.get("status") == "sent")
+    finally:
+        live.close()
+
+
+def _busy_worker(info: dict) -> dict:
+    """The worker process running a job right now (a SimpleWorker runs it in itself)."""
+    import redis
+    from rq import Worker
+
+    conn = redis.Redis.from_url(info["redis"]["url"])
+    by_pid = {w["pid"]: w for w in info["workers"]}
+
+    def busy():
+        for worker in Worker.all(connection=conn):
+            if worker.get_current_job_id() and worker.pid in by_pid:
+                return by_pid[worker.pid]
+        return None
+    return wait_for(busy, 10, what="a worker busy with the send")
+
+
+def _restart_workers(info: dict) -> None:
+    env = cl.environment_of(info)
+    state = cl.Path(info["state_dir"])
+    for i, proc in enumerate(info["workers"]):
+        if not cl._alive(proc):
+            info["workers"][i] = cl.start_worker(state, env, i)
+
+
+def test_SCL_2_worker_killed_mid_send_loses_nothing_and_the_receiver_keeps_one_copy(
+        running_cluster, provider):
+    """CHN-3 across processes: the worker sending a message is killed (SIGKILL) while the
+    company's system holds the request. The message is not lost: once the claim is stale
+    (SEND_STUCK_SECONDS) the sweeper queues it again and the other worker sends it. The
+    killed attempt may have reached the receiver, so the second carries the same
+    Idempotency-Key, and the receiver keeps one copy; the inbox shows one message, sent."""
+    world = running_cluster["world"]
+    web_a = running_cluster["web"][0]["url"]
+    agent = session_for(web_a, world["agent"], world["password"])
+    ticket_id = world["api_ticket_id"]
+    text = "Mensagem que sobrevive à queda do worker"
+    provider.delay = 3.0
+    try:
+        sent = _reply(agent, web_a, ticket_id, text)
+        wait_for(lambda: provider.tried(text), 10, what="the send reaching the receiver")
+        kill(_busy_worker(running_cluster))
+        provider.delay = 0.0
+        wait_for(lambda: _status(agent, web_a, ticket_id, sent["id"]) == "sent", 30,
+                 every=0.5, what="the message sent by the other worker")
+    finally:
+        provider.delay = 0.0
+        _restart_workers(running_cluster)
+    assert len(provider.tried(text)) == 2          # the killed attempt, then the resend
+    assert {a["key"] for a in provider.tried(text)} == {f"atende-message-{sent['id']}"}
+    assert provider.delivered(text) == [f"atende-message-{sent['id']}"]
+    shown = [m for m in _messages(agent, web_a, ticket_id) if m["text"] == text]
+    assert [m["status"] for m in shown] == ["sent"]
+
+
+def test_SCL_2_web_process_killed_its_agents_reconnect_through_the_proxy_and_catch_up(
+        running_cluster):
+    """An agent connected through nginx; its web process is killed. The socket reconnects
+    through the proxy to the surviving process (the sticky route moves when its process is
+    down), live events flow again, and what arrived meanwhile is there to fetch."""
+    world = running_cluster["world"]
+    proxy = running_cluster["proxy"]
+    agent = session_for(proxy, world["agent"], world["password"])
+    upstream = agent.get(f"{proxy}/inbox/", timeout=10).headers["X-Atende-Upstream"]
+    victim = next(w for w in running_cluster["web"] if w["url"].endswith(upstream.split(":")[-1]))
+    live = Live(proxy, agent)
+    started = _visitor_starts(proxy, world, "Conversa antes da queda")
+    protocol = started["ticket"]["protocol"]
+    ticket_id = live.wait("ticket.updated", lambda d: d.get("protocol") == protocol)["id"]
+    try:
+        kill(victim)
+        _visitor_says(proxy, world, started["token"], "Escrita enquanto o agente reconectava")
+        wait_for(lambda: live.connects >= 2 and live.sio.connected, 20,
+                 what="the socket reconnected through the proxy")
+        after = agent.get(f"{proxy}/inbox/", timeout=10).headers["X-Atende-Upstream"]
+        assert after != upstream
+        texts = [m["text"] for m in _messages(agent, proxy, ticket_id)]
+        assert "Escrita enquanto o agente reconectava" in texts
+        assert live.sio.call("ticket.join", {"id": ticket_id}, timeout=10) == {"ok": True}
+        _visitor_says(proxy, world, started["token"], "Depois da reconexão")
+        live.wait("message.created", lambda d: d.get("text") == "Depois da reconexão")
+    finally:
+        live.close()
+        index = running_cluster["web"].index(victim)
+        running_cluster["web"][index] = cl.start_web(
+            cl.Path(running_cluster["state_dir"]), cl.environment_of(running_cluster), index,
+            base_port=running_cluster["web_base_port"])
+
+
+def test_SCL_2_redis_restart_queued_messages_and_scheduled_retries_resume(running_cluster,
+                                                                        provider):
+    """The Redis server stops (it keeps nothing on disk: every queued and scheduled job is
+    gone). A message the agent sends meanwhile is saved as queued; a message whose first
+    attempt failed had its retry scheduled in Redis. Once Redis is back, the sweeper finds
+    both in the database and the workers send them; live events flow again."""
+    world = running_cluster["world"]
+    web_a, web_b = (w["url"] for w in running_cluster["web"])
+    state = cl.Path(running_cluster["state_dir"])
+    agent = session_for(web_a, world["agent"], world["password"])
+    ticket_id = world["api_ticket_id"]
+    retried, queued = "Primeira tentativa falha, nova tentativa agendada", "Enviada com o Redis fora"
+
+    provider.fail_next = 1
+    first = _reply(agent, web_a, ticket_id, retried)
+    wait_for(lambda: provider.tried(retried), 10, what="the first, failing attempt")
+    wait_for(lambda: _status(agent, web_a, ticket_id, first["id"]) == "queued", 10,
+             what="the failed attempt back to queued, its retry scheduled")
+
+    cl.stop_process(running_cluster["redis"], state)
+    try:
+        during = _reply(agent, web_a, ticket_id, queued)
+        assert during["status"] == "queued"
+    finally:
+        port = int(running_cluster["redis"]["url"].rsplit(":", 1)[1].split("/")[0])
+        running_cluster["redis"] = {**cl.start_redis(state, port),
+                                    "url": running_cluster["redis"]["url"]}
+    for message in (first, during):
+        wait_for(lambda: _status(agent, web_a, ticket_id, message["id"]) == "sent", 40,
+                 every=0.5, what=f"message {message['id']} sent after the restart")
+    # the workers rode out the outage (RQ reconnects); none had to be started again
+    assert all(cl._alive(w) for w in running_cluster["workers"])
+    assert provider.delivered(retried) == [f"atende-message-{first['id']}"]
+    assert provider.delivered(queued) == [f"atende-message-{during['id']}"]
+
+    live = Live(web_b, session_for(web_b, world["agent"], world["password"]))
+    try:
+        assert live.sio.call("ticket.join", {"id": ticket_id}, timeout=10) == {"ok": True}
+        after = _reply(agent, web_a, ticket_id, "Depois do Redis voltar")
+        live.wait("message.status_changed",
+                  lambda d: d.get("id") == after["id"] and d.get("status") == "sent", 20)
+    finally:
+        live.close()

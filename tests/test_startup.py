@@ -1,0 +1,119 @@
+"""Issue 17, bad input of a multi-process installation (SCL-1): a web process without
+Redis, a worker configured differently from the web, a proxy that is not sticky. Each
+gets a clear refusal or a logged warning that says what is wrong."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import fakeredis
+import pytest
+from rq import Queue
+
+from backoffice.lib import startup
+from tests.conftest import REDIS_URL, _check_redis, missing_service
+
+ROOT = Path(__file__).resolve().parent.parent
+DOWN = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+
+
+def _config(**over) -> dict:
+    return {"SECRET_KEY": "chave-da-web", "SQLALCHEMY_DATABASE_URI":
+            "postgresql+psycopg://atende:senha@db:5432/atende", "REDIS_URL": REDIS_URL,
+            "SOCKETIO_MESSAGE_QUEUE": REDIS_URL, "TASK_MODE": "redis", **over}
+
+
+@pytest.fixture
+def redis_conn():
+    problem = _check_redis()
+    if problem:
+        missing_service(problem)
+    import redis
+
+    conn = redis.Redis.from_url(REDIS_URL)
+    conn.delete(startup.FINGERPRINT_KEY)
+    yield conn
+    conn.delete(startup.FINGERPRINT_KEY)
+
+
+def test_SCL_1_web_without_redis_is_refused_saying_which_setting():
+    with pytest.raises(startup.StartupError) as refused:
+        startup.check_web(_config(REDIS_URL=DOWN, SOCKETIO_MESSAGE_QUEUE=DOWN))
+    assert "REDIS_URL=redis://127.0.0.1:1/0" in str(refused.value)
+    assert "não responde" in str(refused.value)
+
+
+def test_SCL_1_embedded_default_needs_no_redis():
+    startup.check_web(_config(REDIS_URL=None, SOCKETIO_MESSAGE_QUEUE=None, TASK_MODE="embedded"))
+
+
+def test_SCL_1_gunicorn_web_process_exits_with_the_reason_when_redis_is_down(tmp_path):
+    """The real start command of deploy/ (gunicorn + deploy/gunicorn.conf.py)."""
+    env = {**os.environ, "REDIS_URL": DOWN, "SOCKETIO_MESSAGE_QUEUE": DOWN,
+           "ATENDE_INSTANCE": str(tmp_path), "SECRET_KEY": "x",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"}
+    done = subprocess.run([str(Path(sys.executable).parent / "gunicorn"), "-c",
+                           str(ROOT / "deploy" / "gunicorn.conf.py"), "--bind", "127.0.0.1:0",
+                           "app:app"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode != 0
+    assert "o Redis não responde" in done.stderr and "REDIS_URL" in done.stderr
+
+
+def test_SCL_1_worker_with_another_secret_key_or_database_is_refused(redis_conn):
+    startup.check_web(_config())
+    published = json.loads(redis_conn.get(startup.FINGERPRINT_KEY))
+    assert "chave-da-web" not in json.dumps(published) and "senha" not in json.dumps(published)
+
+    startup.check_worker(_config())  # same environment: fine
+    # same database reached with another password and driver spelling: the same database
+    startup.check_worker(_config(SQLALCHEMY_DATABASE_URI="postgresql://atende:outra@db:5432/atende"))
+    with pytest.raises(startup.StartupError, match="SECRET_KEY diferente"):
+        startup.check_worker(_config(SECRET_KEY="outra-chave"))
+    with pytest.raises(startup.StartupError, match="DATABASE_URL diferente"):
+        startup.check_worker(_config(SQLALCHEMY_DATABASE_URI="postgresql://atende@db:5432/outro"))
+
+
+def test_SCL_1_rq_worker_process_exits_with_the_reason(redis_conn, tmp_path):
+    """The real worker command of deploy/ with a SECRET_KEY that is not the web's."""
+    startup.check_web(_config(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'db.sqlite'}"))
+    env = {**os.environ, "REDIS_URL": REDIS_URL, "SOCKETIO_MESSAGE_QUEUE": REDIS_URL,
+           "ATENDE_INSTANCE": str(tmp_path), "SECRET_KEY": "chave-errada",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"}
+    done = subprocess.run([str(Path(sys.executable).parent / "rq"), "worker", "--burst",
+                           "--worker-class", "backoffice.jobs.worker.AtendeWorker",
+                           "--url", REDIS_URL, "--path", str(ROOT), "atende-startup-test"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "SECRET_KEY diferente" in done.stdout + done.stderr
+
+
+def test_SCL_1_a_job_from_a_differently_configured_process_goes_back_to_the_queue(app, monkeypatch):
+    """A worker that meets a job queued by a web on another database neither runs it nor
+    drops it: the job goes back to the queue for a worker that agrees, and this one stops."""
+    from backoffice.jobs import worker as worker_module
+
+    monkeypatch.setattr(worker_module, "worker_app", lambda: app)
+    monkeypatch.setattr(worker_module, "check_worker", lambda config: None)
+    conn = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+    queue = Queue("default", connection=conn)
+    other = startup.fingerprint({**app.config, "SQLALCHEMY_DATABASE_URI": "postgresql://x@y/z"})
+    job = queue.enqueue("builtins.print", "não deveria rodar", meta={"atende_fp": other})
+    agreeing = queue.enqueue("builtins.len", "abc", meta={"atende_fp": startup.fingerprint(app.config)})
+
+    worker = worker_module.AtendeWorker([queue], connection=conn)
+    worker.work(burst=True)
+
+    assert queue.job_ids == [job.id, agreeing.id]   # both waiting, untouched, in order
+    assert job.get_status(refresh=True) == "queued"
+
+
+def test_SCL_1_a_request_for_a_session_this_process_never_opened_is_logged(client, caplog):
+    """What a proxy without sticky sessions causes, said in the log."""
+    with caplog.at_level(logging.WARNING, logger="backoffice.realtime.sticky"):
+        client.get("/socket.io/?EIO=4&transport=polling&sid=naoexiste123")
+    assert any("sticky sessions" in r.getMessage() for r in caplog.records)
