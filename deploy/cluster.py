@@ -152,6 +152,20 @@ def _tail(path: str, lines: int = 15) -> str:
         return ""
 
 
+def _free(port: int, what: str) -> None:
+    """Refuse a port another program holds: a leftover server there would answer the
+    health check in place of ours (and with another SECRET_KEY)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise ClusterError(f"a porta {port} ({what}) já está em uso por outro programa; "
+                               f"encerre-o (make cluster-stop?) ou escolha outra porta") from None
+
+
 def _flask(env: dict, *args: str) -> None:
     done = subprocess.run([str(BIN / "flask"), "--app", "app", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True)
@@ -176,6 +190,7 @@ def create_database(url: str) -> None:
 
 
 def start_redis(state: Path, port: int) -> dict:
+    _free(port, "Redis do cluster")
     proc = _spawn("redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
                             "--save", "", "--appendonly", "no", "--dir", str(state),
                             "--logfile", "", "--pidfile", str(state / "redis.pid")],
@@ -196,6 +211,7 @@ def start_redis(state: Path, port: int) -> dict:
 def start_web(state: Path, env: dict, index: int, wait: bool = True,
               base_port: int = WEB_BASE_PORT) -> dict:
     port = base_port + index + 1
+    _free(port, f"processo web {index + 1}")
     proc = _spawn(f"web-{index + 1}", [
         str(BIN / "gunicorn"), "-c", str(ROOT / "deploy" / "gunicorn.conf.py"),
         "--bind", f"127.0.0.1:{port}", "--name", f"atende-web-{index + 1}",
@@ -249,6 +265,7 @@ def start_nginx(state: Path, port: int, webs: list[dict]) -> dict:
     if not Path(NGINX).exists():
         raise ClusterError("nginx não está instalado: apt-get install -y nginx-light "
                            "(o `make cluster` instala quando roda como root)")
+    _free(port, "nginx")
     conf = render_nginx(state, port, webs)
     check = subprocess.run([NGINX, "-t", "-q", "-c", str(conf), "-p", str(state)],
                            capture_output=True, text=True)
@@ -309,6 +326,29 @@ def environment_of(info: dict) -> dict:
     state = Path(info["state_dir"])
     return {**environment(state, info["database_url"], info["redis"]["url"]),
             **info.get("extra_env", {})}
+
+
+def restart(info: dict, name: str) -> dict:
+    """Start again one process of a running cluster ("web-1", "worker-2", "redis"), with
+    the cluster's environment, and record its new pid in the state file."""
+    state = Path(info["state_dir"])
+    env = environment_of(info)
+    kind, _, number = name.partition("-")
+    if kind == "redis":
+        url = info["redis"]["url"]
+        info["redis"] = {**start_redis(state, int(url.rsplit(":", 1)[1].split("/")[0])), "url": url}
+        proc = info["redis"]
+    elif kind == "web":
+        index = int(number) - 1
+        proc = info["web"][index] = start_web(state, env, index,
+                                              base_port=info.get("web_base_port", WEB_BASE_PORT))
+    elif kind == "worker":
+        index = int(number) - 1
+        proc = info["workers"][index] = start_worker(state, env, index)
+    else:
+        raise ClusterError(f"processo desconhecido: {name}")
+    _save(state, info)
+    return proc
 
 
 def processes(info: dict) -> list[dict]:

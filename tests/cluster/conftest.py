@@ -155,9 +155,8 @@ def running_cluster(tmp_path_factory, provider):
 def session_for(base: str, email: str, password: str) -> requests.Session:
     """A logged-in agent (cookies are per host, so the session works on every process)."""
     s = requests.Session()
-    page = s.get(f"{base}/login", timeout=10)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text) \
-        or re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)
+    form = s.get(f"{base}/login", timeout=10)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form.text)
     r = s.post(f"{base}/login", data={"email": email, "password": password,
                                       "csrf_token": token.group(1)}, timeout=10)
     assert r.status_code == 200 and "/login" not in r.url, r.text[:500]
@@ -183,3 +182,9 @@ def kill(proc: dict) -> None:
 
     os.killpg(proc["pid"], signal.SIGKILL)
     wait_for(lambda: not cl._alive(proc), 10, what=f"{proc['name']} gone")
+
+
+# The browser of the e2e tests (Debian's Chromium), for the page that reconnects.
+from tests.e2e.conftest import browser_type_launch_args, page  # noqa: E402
+
+E2E_FIXTURES = (browser_type_launch_args, page)  # registered here by being imported
