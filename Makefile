@@ -13,7 +13,7 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-.PHONY: help setup translations run test chromium nginx services cluster cluster-stop cluster-status clean
+.PHONY: help setup translations run test chromium nginx services cluster cluster-stop cluster-status cluster-test clean
 
 help:
 	@echo "make run    instala, migra o banco, carrega a empresa demo e sobe http://127.0.0.1:5000"
@@ -60,6 +60,10 @@ cluster-stop:
 
 cluster-status:
 	@$(BIN)/python deploy/cluster.py status
+
+# Only the cross-process tests of tests/cluster (the services pass of `make test` runs them too).
+cluster-test: setup nginx
+	ATENDE_TEST_BACKEND=services $(BIN)/python -m pytest tests/cluster -q
 
 # --- test ----------------------------------------------------------------------------
 
