@@ -15,7 +15,7 @@ import pytest
 from rq import Queue
 
 from backoffice.lib import startup
-from tests.conftest import REDIS_URL, _check_redis, missing_service
+from tests.conftest import REDIS_URL
 
 ROOT = Path(__file__).resolve().parent.parent
 DOWN = "redis://127.0.0.1:1/0"  # nothing listens on port 1
@@ -25,19 +25,6 @@ def _config(**over) -> dict:
     return {"SECRET_KEY": "chave-da-web", "SQLALCHEMY_DATABASE_URI":
             "postgresql+psycopg://atende:senha@db:5432/atende", "REDIS_URL": REDIS_URL,
             "SOCKETIO_MESSAGE_QUEUE": REDIS_URL, "TASK_MODE": "redis", **over}
-
-
-@pytest.fixture
-def redis_conn():
-    problem = _check_redis()
-    if problem:
-        missing_service(problem)
-    import redis
-
-    conn = redis.Redis.from_url(REDIS_URL)
-    conn.delete(startup.FINGERPRINT_KEY)
-    yield conn
-    conn.delete(startup.FINGERPRINT_KEY)
 
 
 def test_SCL_1_web_without_redis_is_refused_saying_which_setting():
@@ -64,9 +51,9 @@ def test_SCL_1_gunicorn_web_process_exits_with_the_reason_when_redis_is_down(tmp
     assert "o Redis não responde" in done.stderr and "REDIS_URL" in done.stderr
 
 
-def test_SCL_1_worker_with_another_secret_key_or_database_is_refused(redis_conn):
+def test_SCL_1_worker_with_another_secret_key_or_database_is_refused(real_redis):
     startup.check_web(_config())
-    published = json.loads(redis_conn.get(startup.FINGERPRINT_KEY))
+    published = json.loads(real_redis.get(startup.FINGERPRINT_KEY))
     assert "chave-da-web" not in json.dumps(published) and "senha" not in json.dumps(published)
 
     startup.check_worker(_config())  # same environment: fine
@@ -78,7 +65,7 @@ def test_SCL_1_worker_with_another_secret_key_or_database_is_refused(redis_conn)
         startup.check_worker(_config(SQLALCHEMY_DATABASE_URI="postgresql://atende@db:5432/outro"))
 
 
-def test_SCL_1_rq_worker_process_exits_with_the_reason(redis_conn, tmp_path):
+def test_SCL_1_rq_worker_process_exits_with_the_reason(real_redis, tmp_path):
     """The real worker command of deploy/ with a SECRET_KEY that is not the web's."""
     startup.check_web(_config(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'db.sqlite'}"))
     env = {**os.environ, "REDIS_URL": REDIS_URL, "SOCKETIO_MESSAGE_QUEUE": REDIS_URL,
