@@ -964,3 +964,168 @@ def test_RTM_1_ticket_events_reach_the_department_and_the_open_conversation(app,
     finally:
         ana.disconnect()
         bruno.disconnect()
+
+
+# --- SCL-5: the list and the panel read in few statements, and stay exactly as fresh ---------
+
+
+def _statements(app):
+    """Counts the SQL statements sent while the block runs (a list with one int)."""
+    from contextlib import contextmanager
+
+    from sqlalchemy import event
+
+    @contextmanager
+    def counting():
+        seen = [0]
+
+        def count(*_args):
+            seen[0] += 1
+
+        with app.app_context():
+            engine = db.engine
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            yield seen
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+
+    return counting()
+
+
+def test_SCL_5_list_row_is_field_by_field_the_shape_of_the_socket_events(app, world):
+    """The list reads columns and tags in its own SELECT: each row must be exactly what
+    serialize.ticket_summary (the socket events' shape, from the ORM object) gives for the
+    same ticket and viewer: labels, agent avatar, connection badges, the viewer's tags in
+    name order (a colleague's personal tag never)."""
+    from backoffice.services import serialize
+
+    with app.app_context():
+        bruno_own = gen_tag(world.company_id, "A do Bruno", owner=world.ids["bruno"])
+        extra = gen_tag(world.company_id, "Atraso", color="#123456")
+        db.session.commit()
+        bruno_own, extra = bruno_own.id, extra.id
+    accepted = make_ticket(app, world, agent="ana", favourite=True, has_failed=True,
+                           tag_names=("VIP", "Só da Ana", "Atraso", "A do Bruno"))
+    waiting = make_ticket(app, world, department=None, connection="api")
+    ana, carla = client_as(app, world.ana), client_as(app, world.carla)
+    for client, viewer in ((ana, world.ids["ana"]), (carla, world.ids["carla"])):
+        rows = {t["id"]: t for t in client.get("/inbox/api/tickets").json["tickets"]}
+        assert {accepted, waiting} <= rows.keys()
+        with app.test_request_context():
+            for tid in (accepted, waiting):
+                expected = serialize.ticket_summary(db.session.get(Ticket, tid), viewer_id=viewer)
+                assert rows[tid] == expected
+    row = {t["id"]: t for t in ana.get("/inbox/api/tickets").json["tickets"]}[accepted]
+    # what the page shows, spelled out
+    assert [t["name"] for t in row["tags"]] == ["Atraso", "Só da Ana", "VIP"]
+    assert [t["personal"] for t in row["tags"]] == [False, True, False]
+    assert row["tags"][0] == {"id": extra, "name": "Atraso", "color": "#123456",
+                              "personal": False}
+    assert row["agent"]["name"] == "Ana Atendente" and row["agent"]["avatar"]["initials"] == "AA"
+    assert row["connection"]["kind_short"] == "Webchat" and row["status"] == "open"
+    assert row["status_label"] and row["favourite"] is True and row["has_failed"] is True
+    assert bruno_own not in {t["id"] for t in row["tags"]}
+    # the conversation panel's ticket (its tags loaded with it) is the same row, its
+    # contact told in full
+    detail = ana.get(f"/inbox/api/tickets/{accepted}").json["ticket"]
+    assert {key: detail[key] for key in row if key != "contact"} == \
+        {key: value for key, value in row.items() if key != "contact"}
+    assert {key: detail["contact"][key] for key in ("id", "name")} == row["contact"]
+    row = {t["id"]: t for t in carla.get("/inbox/api/tickets").json["tickets"]}[waiting]
+    assert row["agent"] is None and row["department"] is None and row["tags"] == []
+    assert row["connection"]["kind"] == "http_api" and row["connection"]["kind_short"] == "API"
+
+
+def test_SCL_5_rights_and_memberships_apply_on_the_very_next_request(app, world):
+    """Nothing about the user is kept between requests: a right taken from the group or a
+    department left is obeyed by the next list and the next conversation (and given back,
+    the same), in the same logged-in session."""
+    tid = make_ticket(app, world, department="support")
+    bruno = client_as(app, world.bruno)
+    assert bruno.get(f"/inbox/api/tickets/{tid}").status_code == 200
+    assert tid in listed(bruno)
+    with app.app_context():
+        db.session.execute(DepartmentMember.__table__.delete().where(
+            DepartmentMember.user_id == world.ids["bruno"]))
+        db.session.commit()
+    r = bruno.get(f"/inbox/api/tickets/{tid}")
+    assert r.status_code == 404 and r.json["error"] == "Atendimento não encontrado."
+    assert tid not in listed(bruno)
+    with app.app_context():
+        db.session.add(DepartmentMember(company_id=world.company_id,
+                                        department_id=world.ids["support"],
+                                        user_id=world.ids["bruno"]))
+        db.session.commit()
+    assert bruno.get(f"/inbox/api/tickets/{tid}").status_code == 200
+    with app.app_context():
+        group = _group(world.company_id, "Atendente")
+        kept = list(group.rights)
+        group.rights = [r for r in kept if r != "inbox.view"]
+        db.session.commit()
+    for url in (f"/inbox/api/tickets/{tid}", "/inbox/api/tickets"):
+        r = bruno.get(url)
+        assert r.status_code == 403
+        assert r.json["error"] == "Você não tem permissão para usar o atendimento."
+    with app.app_context():
+        _group(world.company_id, "Atendente").rights = kept
+        db.session.commit()
+    assert bruno.get(f"/inbox/api/tickets/{tid}").status_code == 200
+
+
+def test_SCL_5_panel_counts_only_the_contacts_tickets_the_user_may_see(app, world):
+    """The conversation panel's contact reads its other tickets in the ticket's own SELECT,
+    through the same visibility rule as the list."""
+    from backoffice.models import Connection, Department
+
+    with app.app_context():
+        web = db.session.get(Connection, world.ids["web"])
+        sales = db.session.get(Department, world.ids["sales"])
+        support = db.session.get(Department, world.ids["support"])
+        first = gen_ticket(web, department=sales, contact_name="Rita Cliente",
+                           status="closed")
+        contact = first.contact
+        gen_ticket(web, contact=contact, department=support, status="closed")
+        gen_ticket(web, contact=contact, department=None, status="closed")
+        current = gen_ticket(web, contact=contact, department=sales)
+        db.session.commit()
+        current = current.id
+    ana, carla = client_as(app, world.ana), client_as(app, world.carla)
+    # Ana: Vendas and no department (not Suporte's); Carla supervises: all three
+    assert ana.get(f"/inbox/api/tickets/{current}").json["ticket"]["contact"]["other_tickets"] == 2
+    data = carla.get(f"/inbox/api/tickets/{current}").json
+    assert data["ticket"]["contact"]["other_tickets"] == 3
+    assert data["ticket"]["contact"]["name"] == "Rita Cliente"
+    assert data["ticket"]["survey"] is None and data["reason_required"] is False
+
+
+def test_SCL_5_list_and_conversation_statements_do_not_grow_with_the_page(app, world):
+    """No N+1: opening a conversation of 41 messages (20 tagged, by an agent), or the list
+    of 40 tagged tickets, sends as many statements as with one of each."""
+    short = make_ticket(app, world, agent="ana")
+    long_ = make_ticket(app, world, agent="ana", tag_names=("VIP",))
+    carla = client_as(app, world.carla)
+    for i in range(20):
+        assert post(carla, f"/inbox/api/tickets/{long_}/messages",
+                    json={"text": f"resposta {i}", "tags": [world.ids["tag"]]}).status_code == 201
+    with app.app_context():
+        ticket = db.session.get(Ticket, long_)
+        for i in range(20):
+            gen_incoming(ticket, f"pergunta {i}")
+        db.session.commit()
+    ana = client_as(app, world.ana)
+    counts = {}
+    for tid in (short, long_):
+        with _statements(app) as seen:
+            data = ana.get(f"/inbox/api/tickets/{tid}").json
+        counts[tid] = seen[0]
+    assert len(data["messages"]) == 41 and counts[short] == counts[long_]
+    tagged = [m for m in data["messages"] if m["author_kind"] == "agent"]
+    assert tagged[-1]["tags"][0]["name"] == "VIP" and tagged[-1]["author"] == "Carla Supervisora"
+    with _statements(app) as one:
+        assert len(listed(ana, limit=1)) == 1
+    for i in range(40):
+        make_ticket(app, world, agent="ana", tag_names=("VIP", "Só da Ana"))
+    with _statements(app) as many:
+        assert len(listed(ana, limit=40)) == 40
+    assert one[0] == many[0]

@@ -11,13 +11,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..extensions import db
-from ..models import Ticket
 from ..services import RuleError, inbox, replies, serialize, tickets, visibility, window
 from ..lib import after_commit
 from ..services.inbox import BulkInput, CloseInput, FavouriteInput, TagsInput, TransferInput
 from ..web.api import ApiError, clean_args, read_body
 from .blueprint import bp
-from .common import api, find_ticket, limit_arg, messages_json, summary
+from .common import api, find_ticket, limit_arg, me, messages_json, summary
 
 log = logging.getLogger(__name__)
 
@@ -37,22 +36,25 @@ def ticket_list():
         if not valid:
             raise ApiError(400, _("Parâmetro cursor inválido."))
     filters = inbox.Filters.from_args(clean_args())
-    rows, next_cursor = inbox.list_summaries(current_user, filters)
+    rows, next_cursor = inbox.list_summaries(me(), filters)
     return jsonify({"tickets": rows, "next_cursor": next_cursor})
 
 
-def _detail(user, ticket: Ticket) -> dict:
+def _detail(user, panel: inbox.Panel) -> dict:
+    ticket = panel.ticket
     rows, more = inbox.conversation(ticket, limit=limit_arg())
     connection = ticket.connection
+    labels = serialize.Labels()
     return {
-        "ticket": {**summary(ticket, user), "contact": serialize.contact(user, ticket),
+        "ticket": {**summary(ticket, user, labels),
+                   "contact": serialize.contact(user, ticket, panel.other_tickets),
                    "queued_at": serialize.iso(ticket.queued_at),
                    "accepted_at": serialize.iso(ticket.accepted_at),
                    "reason": ({"id": ticket.reason.id, "name": ticket.reason.name}
                               if ticket.reason_id and ticket.reason else None),
                    "close_note": ticket.close_note,
-                   "survey": serialize.survey(ticket)},  # AUT-3, RAT-1
-        "messages": messages_json(rows, connection, user),
+                   "survey": serialize.survey(ticket, panel.survey)},  # AUT-3, RAT-1
+        "messages": messages_json(rows, connection, user, labels),
         "has_more": more,
         "reasons": [{"id": r.id, "name": r.name} for r in tickets.reasons_for(ticket)],
         "reason_required": bool(ticket.department and ticket.department.reason_required_to_close),
@@ -69,8 +71,13 @@ def _detail(user, ticket: Ticket) -> dict:
 @api
 def ticket_detail(ticket_id):
     # A GET never changes state (SEC-8): the page opening the ticket marks it read with
-    # POST .../read.
-    return jsonify(_detail(current_user, find_ticket(ticket_id)))
+    # POST .../read. The ticket is found through the same visibility rule as find_ticket,
+    # with what the panel shows about it read in the same SELECT.
+    user = me()
+    panel = inbox.open_ticket(user, ticket_id)
+    if panel is None:
+        raise ApiError(404, _("Atendimento não encontrado."))
+    return jsonify(_detail(user, panel))
 
 
 @bp.post("/api/tickets/<ticket_id>/read")

@@ -87,18 +87,29 @@ def limit_arg(default: int = inbox.PAGE) -> int:
     return int_arg("limit", default, inbox.MAX_PAGE, _("Parâmetro limit inválido."))
 
 
-def summary(ticket: Ticket, user=None) -> dict:
-    return serialize.ticket_summary(ticket, viewer_id=(user or current_user).id)
+def me():
+    """The request's user itself, not the current_user proxy: a view passes it to the
+    services, which read it many times a request (each read through the proxy is a
+    context lookup)."""
+    return current_user._get_current_object()
 
 
-def message_json(m, connection, user=None, quotes: dict | None = None) -> dict:
-    data = serialize.message(m, connection, viewer_id=(user or current_user).id, quotes=quotes)
+def summary(ticket: Ticket, user=None, labels: serialize.Labels | None = None) -> dict:
+    return serialize.ticket_summary(ticket, viewer_id=(user or current_user).id, labels=labels)
+
+
+def message_json(m, connection, user=None, quotes: dict | None = None,
+                 labels: serialize.Labels | None = None) -> dict:
+    data = serialize.message(m, connection, viewer_id=(user or current_user).id, quotes=quotes,
+                             labels=labels)
     if data.get("attachment"):
         data["attachment"]["url"] = url_for("inbox.attachment", message_id=m.id)
     return data
 
 
-def messages_json(rows, connection, user=None) -> list[dict]:
-    """A page of one conversation; its quoted messages are read in one query."""
+def messages_json(rows, connection, user=None, labels: serialize.Labels | None = None) -> list[dict]:
+    """A page of one conversation; its quoted messages are read in one query, its labels
+    translated once."""
     quotes = serialize.quoted_messages(rows)
-    return [message_json(m, connection, user, quotes) for m in rows]
+    labels = labels if labels is not None else serialize.Labels()
+    return [message_json(m, connection, user, quotes, labels) for m in rows]

@@ -3,8 +3,8 @@ typed inputs of the inbox API: `Filters` (forgiving, from the query string) and 
 bodies (`TransferInput`, `CloseInput`, `SendInput`, ..., strict, from services.inputs.Fields).
 
 Built for 100k tickets and more: keyset pagination on (last_activity_at, id) over the
-ticket_inbox indexes, the related rows loaded with joins (one query for the page plus
-one for the tags, whatever the page size), no COUNT(*) of the whole set.
+ticket_inbox indexes, the related rows and the tags loaded in the page's own SELECT (one
+query whatever the page size), no COUNT(*) of the whole set.
 """
 from __future__ import annotations
 
@@ -13,14 +13,15 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import JSON, and_, exists, func, or_, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from ..extensions import db
 from ..models import Connection, Department, Message, Tag, Ticket, User
 from ..models.contacts import Contact
 from ..models.tickets import CLOSED, OPEN_STATUSES, PENDING, ticket_tag
-from . import MAX_ID, RuleError, serialize, visibility
+from . import MAX_ID, RuleError, as_id, serialize, visibility
 from .inputs import Fields, flag, ids, list_field, opt_id, text
 
 PAGE = 50
@@ -283,8 +284,8 @@ def ticket_query(user: User, f: Filters):
 
 
 # The list reads columns, not objects: the page is one SELECT of exactly what a row
-# shows (not the department's 30 settings or the agent's password hash) plus one for the
-# tags, and no ORM objects are built for it. serialize.summary gives it the same shape
+# shows (not the department's 30 settings or the agent's password hash), its tags
+# included, and no ORM objects are built for it. serialize.summary gives it the same shape
 # as the socket events' ticket_summary.
 AgentUser = aliased(User, name="agent")
 SUMMARY_COLUMNS = (
@@ -293,34 +294,47 @@ SUMMARY_COLUMNS = (
     Ticket.automated, Ticket.unread, Ticket.preview, Ticket.last_activity_at,
     Ticket.created_at, Ticket.closed_at,
     Contact.name.label("contact_name"), Department.name.label("department_name"),
-    AgentUser.name.label("agent_name"), Connection.name.label("connection_name"),
-    Connection.kind.label("connection_kind"),
+    AgentUser.name.label("agent_name"), AgentUser.avatar_key.label("agent_avatar_key"),
+    Connection.name.label("connection_name"), Connection.kind.label("connection_kind"),
 )
 
 
+def tags_column(viewer_id: int, ticket=Ticket):
+    """The ticket's tags the viewer may see (company tags and their own, TAG-1), as one
+    JSON array of [id, name, color, owner_id] ordered by name (NULL or [] without tags):
+    a column of the row's own SELECT instead of a second statement for the page's tags."""
+    visible = (ticket_tag.c.ticket_id == ticket.id,
+               or_(Tag.owner_id.is_(None), Tag.owner_id == viewer_id))
+    joined = ticket_tag.join(Tag, Tag.id == ticket_tag.c.tag_id)
+    if db.session.get_bind().dialect.name == "postgresql":
+        row = func.json_build_array(Tag.id, Tag.name, Tag.color, Tag.owner_id)
+        agg = func.json_agg(aggregate_order_by(row, Tag.name), type_=JSON)
+    else:  # SQLite: no ORDER BY inside an aggregate; sorted by name in Python (tag_rows)
+        agg = func.json_group_array(func.json_array(Tag.id, Tag.name, Tag.color, Tag.owner_id),
+                                    type_=JSON)
+    return select(agg).select_from(joined).where(*visible).scalar_subquery().label("tags")
+
+
+def tag_rows(found, ordered: bool) -> list[serialize.TagRow]:
+    """The `tags` column of a row as TagRows by name: `ordered` on PostgreSQL (its
+    collation ordered them), else sorted here (SQLite's binary order is Python's)."""
+    if not found:
+        return []
+    rows = [serialize.TagRow(t) for t in found]
+    if not ordered:
+        rows.sort(key=lambda t: t.name)
+    return rows
+
+
 def page_query(user: User, f: Filters):
-    """The SELECT of one page of the list (limit + 1 rows, to know if there is more)."""
-    return (ticket_query(user, f).with_only_columns(*SUMMARY_COLUMNS)
+    """The SELECT of one page of the list (limit + 1 rows, to know if there is more), each
+    row with everything it shows, its tags included."""
+    return (ticket_query(user, f).with_only_columns(*SUMMARY_COLUMNS, tags_column(user.id))
             .join(Contact, Contact.id == Ticket.contact_id)
             .outerjoin(Department, Department.id == Ticket.department_id)
             .outerjoin(AgentUser, AgentUser.id == Ticket.agent_id)
             .outerjoin(Connection, Connection.id == Ticket.connection_id)
             .limit(f.limit + 1))
-
-
-def tags_of(ticket_ids: list[int], viewer_id: int) -> dict[int, list[Tag]]:
-    """The tags the viewer may see (company tags and their own) of these tickets."""
-    found: dict[int, list] = {}
-    if not ticket_ids:
-        return found
-    rows = db.session.execute(
-        select(ticket_tag.c.ticket_id, Tag).join(Tag, Tag.id == ticket_tag.c.tag_id)
-        .where(ticket_tag.c.ticket_id.in_(ticket_ids),
-               or_(Tag.owner_id.is_(None), Tag.owner_id == viewer_id))
-        .order_by(Tag.name))
-    for ticket_id, tag in rows:
-        found.setdefault(ticket_id, []).append(tag)
-    return found
 
 
 def unread_counts(user: User) -> dict[str, int]:
@@ -340,16 +354,64 @@ def list_summaries(user: User, f: Filters) -> tuple[list[dict], str | None]:
     rows = db.session.execute(page_query(user, f)).all()
     more = len(rows) > f.limit
     rows = rows[:f.limit]
-    tags = tags_of([r.id for r in rows], user.id)
-    page = [serialize.summary(r._mapping, tags.get(r.id, []), viewer_id=user.id) for r in rows]
+    labels = serialize.Labels()
+    viewer_id = user.id
+    ordered = db.session.get_bind().dialect.name == "postgresql"
+    page = [serialize.summary(r._mapping, tag_rows(r.tags, ordered), viewer_id, labels)
+            for r in rows]
     return page, (encode_cursor(rows[-1]) if more and rows else None)
+
+
+# Made once: an alias built per request re-derives its 30 columns on first use (about as
+# much CPU as the rest of the SELECT's building).
+OtherTicket = aliased(Ticket, name="other_ticket")
+
+
+@dataclass
+class Panel:
+    """A ticket as the conversation panel opens it (services.inbox.open_ticket)."""
+    ticket: Ticket
+    other_tickets: int      # the contact's other tickets the user may see
+    survey: object | None   # its SurveyAnswer (AUT-3, RAT-1), None when none was asked
+
+
+def open_ticket(user: User, ticket_id) -> Panel | None:
+    """The ticket if `user` may see it (services.visibility's rule: None for another
+    company's, another department's or a missing one alike), read in one SELECT with what
+    the panel shows about it: contact, department, agent, connection, reason, tags, its
+    survey and how many other tickets of the contact the user may see. (Loaded one by
+    one, the same took nine statements.)"""
+    from ..models.automation import SurveyAnswer
+
+    ticket_id = as_id(ticket_id)
+    if ticket_id is None:
+        return None
+    other = OtherTicket
+    others = (select(func.count()).select_from(other)
+              .where(other.contact_id == Ticket.contact_id, other.id != Ticket.id,
+                     visibility.ticket_filter(user, other))
+              .correlate(Ticket).scalar_subquery())
+    found = db.session.execute(
+        select(Ticket, others, SurveyAnswer)
+        .outerjoin(SurveyAnswer, and_(SurveyAnswer.ticket_id == Ticket.id,
+                                      SurveyAnswer.company_id == Ticket.company_id))
+        .where(Ticket.id == ticket_id, visibility.ticket_filter(user))
+        .options(joinedload(Ticket.contact), joinedload(Ticket.agent),
+                 joinedload(Ticket.connection), joinedload(Ticket.reason),
+                 # the department's members are not shown: loaded only if asked for
+                 joinedload(Ticket.department).lazyload(Department.members),
+                 joinedload(Ticket.tags))).unique().first()
+    if found is None:
+        return None
+    ticket, other_tickets, survey = found
+    return Panel(ticket, other_tickets or 0, survey)
 
 
 def conversation(ticket: Ticket, before: int | None = None, limit: int = PAGE) -> tuple[list[Message], bool]:
     """The latest `limit` messages (older than message id `before`), oldest first, and
-    whether there are older ones."""
+    whether there are older ones; with their authors and tags, in one SELECT."""
     q = (select(Message).where(Message.ticket_id == ticket.id)
-         .options(joinedload(Message.author), selectinload(Message.tags)))
+         .options(joinedload(Message.author), joinedload(Message.tags)))
     if before:
         q = q.where(Message.id < before)
     rows = list(db.session.scalars(q.order_by(Message.id.desc()).limit(limit + 1)).unique())

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 
 from ..extensions import db
 from ..models import (
@@ -46,24 +46,56 @@ def tags_for(tags, viewer_id: int | None) -> list[dict]:
     return [tag(t) for t in tags if t.owner_id is None or t.owner_id == viewer_id]
 
 
-def summary(row, tags, viewer_id: int | None = None) -> dict:
+class Labels:
+    """The translated labels one response shows, each translated once: a lazy string is
+    translated again on every str() (a locale lookup through the request context), and a
+    page of 50 rows or messages would do it hundreds of times for a handful of values.
+    Built per response, so a user's language change shows on the next request."""
+
+    def __init__(self):
+        self._done: dict = {}
+        self.avatars: dict = {}
+
+    def get(self, source: dict, key) -> str:
+        found = self._done.get((id(source), key))
+        if found is None:
+            found = self._done[(id(source), key)] = str(source.get(key, key))
+        return found
+
+
+class TagRow(tuple):
+    """A tag as the list query gives it: (id, name, color, owner_id), shaped like a Tag for
+    `tag` and `tags_for`."""
+    __slots__ = ()
+    id = property(lambda self: self[0])
+    name = property(lambda self: self[1])
+    color = property(lambda self: self[2])
+    owner_id = property(lambda self: self[3])
+    personal = property(lambda self: self[3] is not None)
+
+
+def summary(row, tags, viewer_id: int | None = None, labels: Labels | None = None) -> dict:
     """One inbox list row from a mapping of the ticket's columns plus contact_name,
-    department_name, agent_name, connection_name and connection_kind (services.inbox's
-    page query, or `ticket_summary` for an object)."""
+    department_name, agent_name, agent_avatar_key, connection_name and connection_kind
+    (services.inbox's page query, or `ticket_summary` for an object: the list and the
+    socket events give a ticket the same shape). `labels`: the page's, shared by its
+    rows."""
+    labels = labels if labels is not None else Labels()
     kind = row["connection_kind"]
+    status = row["status"]
     return {
         "id": row["id"],
         "protocol": row["protocol"],
-        "status": row["status"],
-        "status_label": str(TICKET_STATUSES.get(row["status"], row["status"])),
+        "status": status,
+        "status_label": labels.get(TICKET_STATUSES, status),
         "contact": {"id": row["contact_id"], "name": row["contact_name"]},
         "department": ({"id": row["department_id"], "name": row["department_name"]}
                        if row["department_id"] else None),
         "agent": ({"id": row["agent_id"], "name": row["agent_name"],
-                   "avatar": _agent_avatar(row)} if row["agent_id"] else None),
+                   "avatar": _agent_avatar(row, labels)} if row["agent_id"] else None),
         "connection": ({"id": row["connection_id"], "name": row["connection_name"], "kind": kind,
-                        "kind_label": str(CONNECTION_KINDS.get(kind, kind)),
-                        "kind_short": str(CHANNEL_BADGES.get(kind, kind))}
+                        "kind_label": labels.get(CONNECTION_KINDS, kind),
+                        "kind_short": labels.get(CHANNEL_BADGES, kind)}
                        if row["connection_id"] else None),
         "favourite": row["favourite"],
         "has_failed": row["has_failed"],
@@ -77,16 +109,21 @@ def summary(row, tags, viewer_id: int | None = None) -> dict:
     }
 
 
-def _agent_avatar(row) -> dict:
-    """UX-5: the agent's initials, and the picture's URL when the row carries the key
-    (`agent_avatar_key`; the inbox page also has every agent's avatar in meta)."""
-    key = row.get("agent_avatar_key")
-    shape = images.avatar(None, row["agent_name"])
-    shape["url"] = images.AVATAR_PATH.format(key=key) if key else None
-    return shape
+def _agent_avatar(row, labels: Labels) -> dict:
+    """UX-5: the agent's initials, and the picture's URL when they have one. The same
+    agent on many rows of a page is drawn once (a fresh dict per row all the same)."""
+    key = row["agent_avatar_key"]
+    name = row["agent_name"]
+    found = labels.avatars.get((name, key))
+    if found is None:
+        found = images.avatar(None, name)
+        found["url"] = images.AVATAR_PATH.format(key=key) if key else None
+        labels.avatars[(name, key)] = found
+    return dict(found)
 
 
-def ticket_summary(ticket: Ticket, viewer_id: int | None = None) -> dict:
+def ticket_summary(ticket: Ticket, viewer_id: int | None = None,
+                   labels: Labels | None = None) -> dict:
     """`summary` of a Ticket object (socket events, action answers)."""
     columns = {c: getattr(ticket, c) for c in (
         "id", "protocol", "status", "contact_id", "department_id", "agent_id", "connection_id",
@@ -100,7 +137,7 @@ def ticket_summary(ticket: Ticket, viewer_id: int | None = None) -> dict:
         agent_avatar_key=ticket.agent.avatar_key if ticket.agent_id else None,
         connection_name=connection.name if connection else None,
         connection_kind=connection.kind if connection else None)
-    return summary(columns, ticket.tags, viewer_id)
+    return summary(columns, ticket.tags, viewer_id, labels)
 
 
 def author_name(m: Message) -> str | None:
@@ -112,30 +149,41 @@ def author_name(m: Message) -> str | None:
     return _("API: %(name)s", name=sender) if sender else None
 
 
+def _author_avatar(m: Message, labels: Labels) -> dict | None:
+    """UX-5: the agent's picture or initials beside their bubbles (once per agent a page)."""
+    if not (m.author_kind == "agent" and m.author_id and m.author):
+        return None
+    found = labels.avatars.get(("user", m.author_id))
+    if found is None:
+        found = labels.avatars[("user", m.author_id)] = images.avatar(m.author)
+    return dict(found)
+
+
 def message(m: Message, connection=None, viewer_id: int | None = None,
-            quotes: dict | None = None) -> dict:
+            quotes: dict | None = None, labels: Labels | None = None) -> dict:
     """One message of the conversation panel; `connection` is the ticket's (MSG-4);
-    `quotes` the page's quoted messages (quoted_messages), else looked up alone."""
+    `quotes` the page's quoted messages (quoted_messages), else looked up alone;
+    `labels` the page's, shared by its messages."""
     connection = connection if connection is not None else m.ticket.connection
+    labels = labels if labels is not None else Labels()
     data = {
         "id": m.id,
         "ticket_id": m.ticket_id,
         "direction": m.direction,
         "author_kind": m.author_kind,
         "author": author_name(m),
-        # UX-5: the agent's picture or initials beside their bubbles
-        "author_avatar": (images.avatar(m.author) if m.author_kind == "agent" and m.author_id
-                          and m.author else None),
+        "author_avatar": _author_avatar(m, labels),
         "text": m.text or "",
         "status": m.status,
-        "status_label": str(MESSAGE_STATUSES.get(m.status, m.status)),
+        "status_label": labels.get(MESSAGE_STATUSES, m.status),
         "error": m.error,
         "created_at": iso(m.created_at),
         "sent_at": iso(m.sent_at),
         "delivered_at": iso(m.delivered_at),
         "read_at": iso(m.read_at),
         "tags": tags_for(m.tags, viewer_id),
-        "channel": ({"kind": connection.kind, "label": connection.kind_label,
+        "channel": ({"kind": connection.kind,
+                     "label": labels.get(CONNECTION_KINDS, connection.kind),
                      "name": connection.name} if connection else None),
         "attachment": None,
     }
@@ -361,43 +409,55 @@ def meta(user: User, farewells) -> dict:
     }
 
 
-def contact(user: User, ticket: Ticket) -> dict:
-    """The ticket's contact, with how many other tickets of it `user` may see."""
+def contact(user: User, ticket: Ticket, others: int | None = None) -> dict:
+    """The ticket's contact, with how many other tickets of it `user` may see (`others`
+    when the caller counted them already: services.inbox.open_ticket)."""
     person = ticket.contact
-    others = db.session.scalar(
-        select(func.count()).select_from(Ticket).where(
-            Ticket.contact_id == person.id, Ticket.id != ticket.id,
-            visibility.ticket_filter(user)))
+    if others is None:
+        others = db.session.scalar(
+            select(func.count()).select_from(Ticket).where(
+                Ticket.contact_id == person.id, Ticket.id != ticket.id,
+                visibility.ticket_filter(user)))
     return {"id": person.id, "name": person.name, "phone": person.phone,
             "email": person.email, "created_at": iso(person.created_at),
             "other_tickets": others or 0}
 
 
-def event_label(kind: str) -> str:
-    labels = {
-        "created": _("Atendimento aberto"),
-        "accepted": _("Aceito"),
-        "transferred": _("Transferido"),
-        "closed": _("Finalizado"),
-        "reopened": _("Reaberto"),
-        "tagged": _("Etiquetas adicionadas"),
-        "untagged": _("Etiquetas removidas"),
-        "automation": _("Automação"),
-        "bot": _("Chatbot"),
-        "out_of_hours": _("Fora do horário de atendimento"),
-        "survey": _("Pesquisa de satisfação"),
-        "scheduled": _("Mensagem agendada"),
-    }
-    return labels.get(kind, kind)
+EVENT_LABELS = {
+    "created": _l("Atendimento aberto"),
+    "accepted": _l("Aceito"),
+    "transferred": _l("Transferido"),
+    "closed": _l("Finalizado"),
+    "reopened": _l("Reaberto"),
+    "tagged": _l("Etiquetas adicionadas"),
+    "untagged": _l("Etiquetas removidas"),
+    "automation": _l("Automação"),
+    "bot": _l("Chatbot"),
+    "out_of_hours": _l("Fora do horário de atendimento"),
+    "survey": _l("Pesquisa de satisfação"),
+    "scheduled": _l("Mensagem agendada"),
+}
+
+
+def event_label(kind: str, labels: Labels | None = None) -> str:
+    """The history line's name in the user's language (`labels`: the response's, so 20
+    lines translate each kind once)."""
+    return (labels or Labels()).get(EVENT_LABELS, kind)
 
 
 def events(ticket: Ticket, limit: int = EVENTS) -> list[dict]:
     """The ticket's latest history entries, newest first, with names instead of ids
     (names looked up in the ticket's company only)."""
-    rows = list(db.session.scalars(
-        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id,
-                                  TicketEvent.company_id == ticket.company_id)
-        .order_by(TicketEvent.id.desc()).limit(limit)))
+    # who did each line comes with it (joined): the names of the users a line only
+    # mentions (a transfer's agent) are looked up after, with departments and reasons
+    found = db.session.execute(
+        select(TicketEvent, User.name)
+        .outerjoin(User, and_(User.id == TicketEvent.user_id,
+                              User.company_id == ticket.company_id))
+        .where(TicketEvent.ticket_id == ticket.id, TicketEvent.company_id == ticket.company_id)
+        .order_by(TicketEvent.id.desc()).limit(limit)).all()
+    rows = [row for row, _name in found]
+    doers = {row.user_id: name for row, name in found if name is not None}
     wanted_departments, wanted_users, wanted_reasons = set(), set(), set()
     for row in rows:
         data = row.data or {}
@@ -408,8 +468,7 @@ def events(ticket: Ticket, limit: int = EVENTS) -> list[dict]:
             wanted_users.add(data["to_agent_id"])
         if isinstance(data.get("reason_id"), int):
             wanted_reasons.add(data["reason_id"])
-        if row.user_id:
-            wanted_users.add(row.user_id)
+    wanted_users -= doers.keys()
 
     def names(model, ids):
         if not ids:
@@ -418,15 +477,16 @@ def events(ticket: Ticket, limit: int = EVENTS) -> list[dict]:
             model.id.in_(ids), model.company_id == ticket.company_id)).all())
 
     dept_names = names(Department, wanted_departments)
-    user_names = names(User, wanted_users)
+    user_names = {**doers, **names(User, wanted_users)}
     reason_names = names(Reason, wanted_reasons)
     out = []
+    labels = Labels()
     for row in rows:
         data = row.data or {}
         out.append({
             "id": row.id,
             "kind": row.kind,
-            "label": event_label(row.kind),
+            "label": event_label(row.kind, labels),
             "user": user_names.get(row.user_id),
             "created_at": iso(row.created_at),
             "observation": data.get("observation") or None,
@@ -442,13 +502,17 @@ def events(ticket: Ticket, limit: int = EVENTS) -> list[dict]:
     return out
 
 
-def survey(ticket: Ticket) -> dict | None:
+_LOOK_UP = object()
+
+
+def survey(ticket: Ticket, found=_LOOK_UP) -> dict | None:
     """The ticket's satisfaction survey (AUT-3, RAT-1) for the inbox's panel: None when
-    none was asked."""
+    none was asked. `found`: its SurveyAnswer (or None) when the caller read it already."""
     from ..models.automation import SURVEY_NPS, SURVEY_STATUSES, SurveyAnswer
 
-    found = db.session.scalar(select(SurveyAnswer).where(
-        SurveyAnswer.ticket_id == ticket.id, SurveyAnswer.company_id == ticket.company_id))
+    if found is _LOOK_UP:
+        found = db.session.scalar(select(SurveyAnswer).where(
+            SurveyAnswer.ticket_id == ticket.id, SurveyAnswer.company_id == ticket.company_id))
     if found is None:
         return None
     return {"status": found.status,

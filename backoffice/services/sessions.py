@@ -23,6 +23,7 @@ which checks the session again (realtime.session_checked).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import secrets
@@ -30,7 +31,7 @@ from datetime import timedelta
 
 from flask import current_app, g, has_app_context, has_request_context, request
 from flask_babel import gettext as _
-from sqlalchemy import delete, event, inspect, or_, select, update
+from sqlalchemy import bindparam, delete, event, inspect, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from .. import events
@@ -75,18 +76,26 @@ def open_session(user: User) -> str:
     return token
 
 
+@functools.cache
+def _find_statement():
+    """The statement of `find`, built once: it runs on every request and socket event,
+    and building it (its loader options above all) was a third of find's own CPU time
+    (0.18 of 0.54 ms). Only the statement is kept: the rows are read every time."""
+    return (select(User, UserSession.id, UserSession.last_seen_at)
+            .join(UserSession, UserSession.user_id == User.id)
+            .where(User.id == bindparam("user_id"),
+                   UserSession.token_hash == bindparam("token_hash"))
+            .options(joinedload(User.company), joinedload(User.group)))
+
+
 def find(user_id: int, token: str | None):
     """(user, session id) of a live session, with the user's company and group, in one
     query; None when the session was ended or never existed."""
     if not token or not isinstance(token, str):
         return None
 
-    found = db.session.execute(
-        select(User, UserSession.id, UserSession.last_seen_at)
-        .join(UserSession, UserSession.user_id == User.id)
-        .where(User.id == user_id, UserSession.token_hash == token_hash(token))
-        .options(joinedload(User.company), joinedload(User.group))
-    ).first()
+    found = db.session.execute(_find_statement(),
+                               {"user_id": user_id, "token_hash": token_hash(token)}).first()
     if found is None:
         return None
     user, session_id, seen = found

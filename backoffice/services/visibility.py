@@ -39,16 +39,17 @@ def responsible_department_ids(user) -> set[int]:
                                                      DepartmentMember.responsible.is_(True))))
 
 
-def ticket_filter(user):
-    """A WHERE clause for Ticket limited to what `user` may see."""
+def ticket_filter(user, ticket=Ticket):
+    """A WHERE clause for Ticket (or an alias of it, `ticket`) limited to what `user` may
+    see."""
     if not may_use_inbox(user):
         return false()
-    clause = Ticket.company_id == user.company_id
+    clause = ticket.company_id == user.company_id
     if supervises(user):
         return clause
     mine = select(DepartmentMember.department_id).where(DepartmentMember.user_id == user.id)
-    return clause & or_(Ticket.agent_id == user.id, Ticket.department_id.in_(mine),
-                        Ticket.department_id.is_(None))
+    return clause & or_(ticket.agent_id == user.id, ticket.department_id.in_(mine),
+                        ticket.department_id.is_(None))
 
 
 def can_see(user, ticket: Ticket) -> bool:
