@@ -57,6 +57,9 @@ def create_app(config: dict | None = None) -> Flask:
     db.init_app(app)
     with app.app_context():
         enforce_sqlite_foreign_keys(db.engine)
+        from .lib import pool
+
+        pool.install(db.engine, app.config["DB_PING_IDLE_SECONDS"])
     migrate.init_app(app, db, directory=str(ROOT / "migrations"),
                      render_as_batch=True, compare_type=True)
     csrf.init_app(app)

@@ -66,7 +66,9 @@ def load(instance_path: str | Path, overrides: dict | None = None) -> dict:
         "SECRET_KEY": _secret_key(instance_path),
         "ENCRYPTION_KEYS": _encryption_keys(instance_path),
         "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # No pool_pre_ping: lib/pool.py pings only connections that sat idle.
+        "SQLALCHEMY_ENGINE_OPTIONS": {},
+        "DB_PING_IDLE_SECONDS": float(os.environ.get("DB_PING_IDLE_SECONDS") or 10),
         "REDIS_URL": redis_url,
         # Several web instances and the RQ workers share Socket.IO events through Redis.
         "SOCKETIO_MESSAGE_QUEUE": os.environ.get("SOCKETIO_MESSAGE_QUEUE") or None,

@@ -1,0 +1,62 @@
+"""lib/pool.py: only connections that sat idle pay a round trip before use (issue 17,
+SCL-5: pool_pre_ping cost every request one), and a connection cut while idle (a
+database restart) is replaced before the request sees it."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import create_engine, exc, text
+from sqlalchemy.pool import NullPool, QueuePool
+
+from backoffice.lib import pool
+from tests.conftest import PG_URL, _check_postgres, missing_service
+
+
+@pytest.fixture
+def engines():
+    problem = _check_postgres()
+    if problem:
+        missing_service(problem)
+    made = []
+
+    def make(idle_seconds: float):
+        engine = create_engine(PG_URL, poolclass=QueuePool, pool_size=1, max_overflow=0)
+        pool.install(engine, idle_seconds)
+        made.append(engine)
+        return engine
+    yield make
+    for engine in made:
+        engine.dispose()
+
+
+def _cut(pid: int) -> None:
+    """End one server connection (ours only: other test runs share this server)."""
+    killer = create_engine(PG_URL, poolclass=NullPool)
+    with killer.connect() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    killer.dispose()
+    time.sleep(0.2)  # the backend exits asynchronously
+
+
+def test_SCL_5_a_connection_cut_while_idle_is_replaced_before_use(engines):
+    engine = engines(idle_seconds=0.1)
+    with engine.connect() as conn:
+        first = conn.scalar(text("SELECT pg_backend_pid()"))
+    _cut(first)
+    with engine.connect() as conn:  # no error: pinged, found dead, replaced
+        assert conn.scalar(text("SELECT pg_backend_pid()")) != first
+
+
+def test_SCL_5_a_connection_used_a_moment_ago_is_not_pinged(engines):
+    """The other side of the rule: within the idle window there is no ping, so a cut
+    that fresh reaches the statement (SQLAlchemy then drops the pool's connections)."""
+    engine = engines(idle_seconds=60)
+    with engine.connect() as conn:
+        first = conn.scalar(text("SELECT pg_backend_pid()"))
+    _cut(first)
+    with pytest.raises(exc.OperationalError):
+        with engine.connect() as conn:
+            conn.scalar(text("SELECT 1"))
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT pg_backend_pid()")) != first
