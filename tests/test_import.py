@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, text, update
 
 from backoffice.extensions import db
 from backoffice.models import Contact, ContactField, DataJob, DataJobError, Tag, User, contact_tag
@@ -523,8 +523,8 @@ def test_IMP_2_row_whose_phone_and_document_are_two_contacts_is_rejected(ctx, tm
     path = write(tmp_path, "conflito.csv",
                  "Nome;Telefone;CPF/CNPJ\r\n"
                  "João ou Maria;(11) 98765-4321;123.456.789-09\r\n")
-    for update, fields in ((False, None), (True, ALL_FIELDS)):
-        job = run_import(admin(a), path, update=update, fields=fields)
+    for ticked, fields in ((False, None), (True, ALL_FIELDS)):
+        job = run_import(admin(a), path, update=ticked, fields=fields)
         assert counters(job) == {"created": 0, "updated": 0, "unchanged": 0, "rejected": 1}
         assert errors(job) == [(2, "O telefone é de um contato (João da Silva) e o CPF/CNPJ de "
                                    "outro (Maria Conceição Araújo).")]
@@ -916,3 +916,107 @@ def test_UX_8_chosen_columns_are_validated_then_used_by_the_job(ctx, tmp_path):
     assert job.filters == {"columns": ["name", "phone", "", "cf:codigo_erp"]}
     assert snapshot(a.company_id) == {
         "+5511944441234": person("Helena Prado", custom={"codigo_erp": "ERP-1"})}
+
+
+# -- SCL-4: the set-based batch (PostgreSQL: ids from the sequence, COPY, array lookups,
+# UPDATE ... FROM unnest) keeps every rule -------------------------------------------------
+
+
+@pytest.mark.parametrize("batch_size", [None, 2], ids=["one-batch", "batches-of-2"])
+def test_SCL_4_one_batch_mixes_new_repeated_updated_and_rejected_rows(app, ctx, tmp_path,
+                                                                      batch_size):
+    """SCL-4: in one batch (and again split in batches of 2): a row found by phone and one
+    found by CPF update only their ticked fields, each with a different set of columns
+    (name + tags, e-mail, a custom field, the carteira); a new contact repeated later in
+    the file is created once and takes the later row's values; a row with the same
+    values changes nothing; a bad phone and a row whose phone and CPF are two contacts
+    are rejected with their line. Blank cells erase nothing."""
+    a = ctx["a"]
+    db.session.add(ContactField(company_id=a.company_id, label="Código ERP", key="codigo_erp"))
+    db.session.commit()
+    run_import(admin(a), FIXTURES / "excel_ptbr_cp1252.csv")
+    before_stamps = stamps(a.company_id)
+    app.config["IMPORT_BATCH_SIZE"] = batch_size
+    path = write(tmp_path, "misturado.csv",
+                 "Nome;Telefone;E-mail;CPF/CNPJ;Etiquetas;Carteira;Código ERP\r\n"
+                 "João S.;(11) 98765-4321;;;Ouro;;\r\n"                                  # 2
+                 "Maria;(11) 90000-1111;maria.nova@exemplo.com;123.456.789-09;;;\r\n"    # 3
+                 "Novo A;(11) 95555-0001;;;Ouro, VIP;;ERP-1\r\n"                         # 4
+                 "Novo A Segundo;11955550001;novo@exemplo.com;;;;\r\n"                   # 5
+                 "Luís Gonçalves;(31) 99123-4567;;;;;\r\n"                               # 6
+                 "Sem Fone;123;;;;;\r\n"                                                 # 7
+                 "João ou Maria;(11) 98765-4321;;123.456.789-09;;;\r\n"                  # 8
+                 "Padaria Pão Quente;(11) 3456-7890;;;;;ERP-9\r\n"                       # 9
+                 "José Antônio;(21) 98765-4321;;;;agente-a@example.com;\r\n")            # 10
+    job = run_import(admin(a), path, update=True,
+                     fields=["name", "email", "tags", "owner", "cf:codigo_erp"])
+    assert counters(job) == {"created": 1, "updated": 5, "unchanged": 1, "rejected": 2}
+    assert errors(job) == [
+        (7, 'Telefone inválido: "123".'),
+        # both names as the earlier rows of the file left them
+        (8, "O telefone é de um contato (João S.) e o CPF/CNPJ de outro (Maria)."),
+    ]
+    expected = {k: dict(v) for k, v in EXCEL_CONTACTS.items()}
+    expected["+5511987654321"].update(name="João S.", tags=["Ouro"])
+    expected["+5511987651234"].update(name="Maria", email="maria.nova@exemplo.com")
+    expected["+5511955550001"] = person("Novo A Segundo", "novo@exemplo.com", tags=["Ouro", "VIP"],
+                                        custom={"codigo_erp": "ERP-1"})
+    expected["+551134567890"].update(custom={"codigo_erp": "ERP-9"})
+    expected["+5521987654321"].update(owner="agente-a@example.com")
+    assert snapshot(a.company_id) == expected
+    after = stamps(a.company_id)
+    changed = {p for p in before_stamps if after[p] != before_stamps[p]}
+    assert changed == {"+5511987654321", "+5511987651234", "+551134567890", "+5521987654321"}
+    # the report lists the two rejected rows as they were in the file
+    report = list(data_jobs.report_rows(job))
+    assert [r[:2] for r in report[1:]] == [["7", 'Telefone inválido: "123".'],
+                                           ["8", errors(job)[1][1]]]
+
+
+def _postgresql_only():
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the PostgreSQL path (services backend)")
+
+
+def test_SCL_4_postgresql_rows_are_written_in_the_servers_plan_mode(ctx, monkeypatch):
+    """SCL-4: the batch lookup is the one statement run with force_custom_plan; the
+    contacts and tag links are written in the server's own plan mode. Under
+    force_custom_plan PostgreSQL plans the foreign-key check of every inserted row
+    (company, contact, tag) again, which doubled the server's work per import."""
+    _postgresql_only()
+    server_mode = db.session.scalar(text("SELECT current_setting('plan_cache_mode')"))
+    db.session.commit()
+    modes: list[tuple[str, str]] = []
+    write_rows = importer.insert_tuples
+
+    def spy(table, columns, rows):
+        modes.append((table.name, db.session.scalar(
+            text("SELECT current_setting('plan_cache_mode')"))))
+        return write_rows(table, columns, rows)
+
+    monkeypatch.setattr(importer, "insert_tuples", spy)
+    job = run_import(admin(ctx["a"]), FIXTURES / "excel_ptbr_cp1252.csv")
+    assert job.created == 6
+    assert modes == [("contact", server_mode), ("contact_tag", server_mode)]
+
+
+def test_SCL_4_postgresql_statistics_refreshed_only_when_contacts_were_created(app, ctx):
+    """SCL-4: ANALYZE (the lookups' plans need fresh statistics) runs while an import
+    creates contacts, and not at all in a re-import that creates none."""
+    _postgresql_only()
+    app.config["IMPORT_BATCH_SIZE"] = 2
+    analyzed: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("ANALYZE"):
+            analyzed.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        run_import(admin(ctx["a"]), FIXTURES / "excel_ptbr_cp1252.csv")
+        first = len(analyzed)
+        job = run_import(admin(ctx["a"]), FIXTURES / "excel_ptbr_cp1252.csv")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert first >= 1
+    assert counters(job)["created"] == 0 and len(analyzed) == first

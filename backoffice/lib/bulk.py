@@ -1,33 +1,109 @@
-"""Many rows into one table in the current transaction: COPY on PostgreSQL (psycopg),
-a multi-row INSERT elsewhere.
+"""Many rows into (or out of) one table in the current transaction: COPY, array
+parameters and set-based UPDATE on PostgreSQL (psycopg), plain multi-row statements
+elsewhere.
 
 The contact import writes thousands of rows per batch; COPY sends them as one stream
-instead of one statement (or one parameter set) each. It joins the session's open
-transaction, so a batch still commits or rolls back whole.
+instead of one statement (or one parameter set) each. Everything here joins the
+session's open transaction, so a batch still commits or rolls back whole.
 """
 from __future__ import annotations
 
 import json
 
-from sqlalchemy import JSON, Table, insert
+from sqlalchemy import JSON, Integer, String, Table, any_, bindparam, insert, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from ..extensions import db
 
 
+def postgresql() -> bool:
+    """True when the session's connection is PostgreSQL through psycopg (COPY, arrays)."""
+    connection = db.session.connection()
+    return connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg"
+
+
 def insert_rows(table: Table, rows: list[dict]) -> None:
     """`rows` must all have the same keys (the table's column names)."""
+    if rows:
+        columns = list(rows[0])
+        insert_tuples(table, columns, [tuple(row[c] for c in columns) for row in rows])
+
+
+def insert_tuples(table: Table, columns: list[str], rows: list[tuple]) -> None:
+    """Rows given as tuples of the `columns`' values (no dict per row: the import
+    writes a hundred thousand of them)."""
     if not rows:
         return
     connection = db.session.connection()
-    if connection.dialect.name != "postgresql" or connection.dialect.driver != "psycopg":
-        connection.execute(insert(table), rows)
+    if not postgresql():
+        connection.execute(insert(table), [dict(zip(columns, row)) for row in rows])
         return
-    columns = list(rows[0])
-    as_json = {c for c in columns if isinstance(table.c[c].type, JSON)}
+    as_json = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]
     quote = connection.dialect.identifier_preparer.quote
     sql = (f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN")
     with connection.connection.driver_connection.cursor() as cursor:
         with cursor.copy(sql) as copy:
+            write = copy.write_row
             for row in rows:
-                copy.write_row([json.dumps(row[c]) if c in as_json and row[c] is not None
-                                else row[c] for c in columns])
+                if as_json:
+                    row = list(row)
+                    for i in as_json:
+                        if row[i] is not None:
+                            row[i] = json.dumps(row[i])
+                write(row)
+
+
+def among(column, values, type_=String):
+    """`column IN values`. On PostgreSQL one array parameter (`= ANY(:values)`): the
+    same SQL text whatever the count, where an expanded IN list of a thousand values
+    costs more to render and parse on the client than the lookup costs the server."""
+    values = list(values)
+    if postgresql():
+        return column == any_(bindparam(None, values, type_=ARRAY(type_)))
+    return column.in_(values)
+
+
+def next_ids(table: Table, count: int) -> list[int] | None:
+    """`count` new primary keys taken from the table's sequence (PostgreSQL), so rows
+    that refer to new rows (tag links) go in with the same COPY, without reading the
+    new ids back; None elsewhere."""
+    if not count or not postgresql():
+        return None
+    return sorted(db.session.execute(
+        text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
+        {"table": table.name, "n": count}).scalars())
+
+
+def update_rows(table: Table, columns: tuple[str, ...], rows: list[dict], extra: dict) -> None:
+    """Set `columns` (and the constant `extra` values) on the rows whose id is each
+    row's "_id". PostgreSQL: one `UPDATE ... FROM unnest(arrays)` for them all;
+    elsewhere an executemany."""
+    if not rows:
+        return
+    if not postgresql():
+        stmt = (update(table).where(table.c.id == bindparam("_id"))
+                .values({c: bindparam(c) for c in columns} | extra))
+        db.session.execute(stmt, rows)
+        return
+    quote = db.session.connection().dialect.identifier_preparer.quote
+    arrays = {"_id": [r["_id"] for r in rows]}
+    casts, sets = ["CAST(:_id AS integer[])"], []
+    for i, c in enumerate(columns):
+        kind = table.c[c].type
+        values = [r[c] for r in rows]
+        if isinstance(kind, JSON):
+            # arrays of json are awkward to bind: text, cast back per value
+            arrays[f"v{i}"] = [None if v is None else json.dumps(v) for v in values]
+            casts.append(f"CAST(:v{i} AS text[])")
+            sets.append(f"{quote(c)} = CAST(v.c{i} AS json)")
+        else:
+            arrays[f"v{i}"] = values
+            casts.append(f"CAST(:v{i} AS {'integer' if isinstance(kind, Integer) else 'text'}[])")
+            sets.append(f"{quote(c)} = v.c{i}")
+    for i, c in enumerate(extra, len(columns)):
+        arrays[f"v{i}"] = extra[c]
+        sets.append(f"{quote(c)} = :v{i}")
+    names = ", ".join(["id"] + [f"c{i}" for i in range(len(columns))])
+    db.session.execute(text(
+        f"UPDATE {quote(table.name)} AS t SET {', '.join(sets)} "
+        f"FROM unnest({', '.join(casts)}) AS v({names}) WHERE t.id = v.id"), arrays)

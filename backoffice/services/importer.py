@@ -1,10 +1,15 @@
 """Contact import (IMP-1..IMP-4): header mapping, row rules and the batched upsert.
 
 The file is streamed record by record and written in batches: per batch one lookup of
-the existing contacts (by phone and by CPF/CNPJ), one multi-row INSERT, one UPDATE per
-set of changed columns, and the tag links, never a query per row. Each batch commits
-together with the job's counters and its rejected rows, so a job killed midway leaves
-whole batches only, and `run` again resumes after the last committed one. A file
+the existing contacts (by phone or CPF/CNPJ), one multi-row INSERT, one UPDATE per set of
+changed columns, and the tag links, never a query per row. On PostgreSQL (SCL-4) the
+lookup binds the batch's phones and documents as two arrays, the new contacts take their
+ids from the sequence first so that contacts and tag links both go in by COPY, and each
+set of changed columns is one UPDATE ... FROM unnest(arrays) (lib/bulk.py).
+
+Each batch commits together with the job's counters and its rejected rows, so a job
+killed midway leaves whole batches only, and `run` again resumes after the last
+committed one. A file
 imported twice changes nothing the second time: every row then matches a contact whose
 values are already the file's.
 
@@ -23,14 +28,14 @@ from pathlib import Path
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, delete, insert, select, text, update
+from sqlalchemy import Integer, delete, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Contact, ContactField, DataJob, DataJobError, Tag, User, contact_tag, utcnow
 from ..models import data_jobs as states
 from . import RuleError
-from ..lib.bulk import insert_rows
+from ..lib.bulk import among, insert_rows, insert_tuples, next_ids, update_rows
 from .contacts import fields_of, normalise_email, person_type_of, wallets_apply
 from ..lib.csvfiles import fold, open_text, records
 from ..lib.documents import normalise_document
@@ -262,6 +267,9 @@ class Context:
         self.wallet_user: int | None = None
         if job.user is not None and wallets_apply(job.user):
             self.wallet_user = job.user.id
+        self.postgresql = db.session.get_bind().dialect.name == "postgresql"
+        self.plan_cache_mode = (db.session.scalar(text("SELECT current_setting('plan_cache_mode')"))
+                                if self.postgresql else None)
 
     def hidden(self, rec: dict) -> bool:
         return self.wallet_user is not None and rec["owner_id"] not in (None, self.wallet_user)
@@ -363,19 +371,32 @@ class Batch:
         phones = {r.phone for r in rows}
         docs = {r.document for r in rows if r.document}
         cols = [Contact.id, *(getattr(Contact, c) for c in COLUMNS)]
-        found = {}
         company = Contact.company_id == self.ctx.company_id
-        if phones:
-            found.update({r.id: r for r in db.session.execute(
-                select(*cols).where(company, Contact.phone.in_(phones)))})
+        wanted = [among(Contact.phone, phones)] if phones else []
         if docs:
-            found.update({r.id: r for r in db.session.execute(
-                select(*cols).where(company, Contact.document.in_(docs)))})
+            wanted.append(among(Contact.document, docs))
+        if self.ctx.postgresql and len(wanted) == 2:
+            # one round trip: PostgreSQL ORs the two unique indexes (a bitmap each);
+            # SQLite would scan the company's contacts for the OR, so it gets two queries
+            wanted = [or_(*wanted)]
+        found = {}
+        for clause in wanted:
+            found.update({r.id: r for r in db.session.execute(select(*cols).where(company, clause))})
         tags: dict[int, set[int]] = {cid: set() for cid in found}
         if found and self.ctx.update_fields and "tags" in self.ctx.update_fields:
-            for cid, tid in db.session.execute(select(contact_tag.c.contact_id, contact_tag.c.tag_id)
-                                               .where(contact_tag.c.contact_id.in_(found))):
+            for cid, tid in db.session.execute(
+                    select(contact_tag.c.contact_id, contact_tag.c.tag_id)
+                    .where(among(contact_tag.c.contact_id, found, Integer))):
                 tags[cid].add(tid)
+        if self.ctx.postgresql:
+            # The lookups above are the only statements that want custom plans: every
+            # batch sends the same SQL text, psycopg prepares it, and PostgreSQL would
+            # soon pick a generic plan (a scan of the company's contacts instead of index
+            # lookups). Back to the server's mode before the writes: under
+            # force_custom_plan the foreign-key checks of every inserted row (company,
+            # contact, tag) would be planned again each time, doubling the server's work.
+            db.session.execute(text("SELECT set_config('plan_cache_mode', :mode, true)"),
+                               {"mode": self.ctx.plan_cache_mode})
         for cid, r in found.items():
             rec = {"id": cid, **{c: getattr(r, c) for c in COLUMNS}, "_tags": tags[cid]}
             rec["custom_fields"] = dict(rec["custom_fields"] or {})
@@ -466,19 +487,30 @@ class Batch:
     def write(self) -> None:
         now = utcnow()
         if self.new:
+            ids = next_ids(Contact.__table__, len(self.new))
+            if ids is not None:  # PostgreSQL: the ids first, then contacts and links by COPY
+                for rec, cid in zip(self.new, ids):
+                    rec["id"] = cid
             # Every row with every column (the ORM's bulk insert would leave out the None
             # values, making a statement per run of rows with the same blanks).
-            insert_rows(Contact.__table__, [
-                {"company_id": self.ctx.company_id, "created_at": now, "updated_at": now,
-                 **{c: rec[c] for c in COLUMNS}} | {"custom_fields": rec["custom_fields"] or None}
-                for rec in self.new])
+            company = self.ctx.company_id
+            rows = [(company, now, now, rec["name"], rec["phone"], rec["email"],
+                     rec["person_type"], rec["document"], rec["owner_id"], rec["notes"],
+                     rec["custom_fields"] or None) for rec in self.new]
+            columns = ["company_id", "created_at", "updated_at", *COLUMNS]
+            if ids is not None:
+                columns.insert(0, "id")
+                rows = [(cid, *row) for cid, row in zip(ids, rows)]
+            insert_tuples(Contact.__table__, columns, rows)
             tagged = [rec for rec in self.new if rec["_tags"]]
-            if tagged:
-                ids = dict(db.session.execute(
+            if tagged and ids is None:
+                found = dict(db.session.execute(
                     Contact.owned(self.ctx.company_id, Contact.phone, Contact.id).where(
-                        Contact.phone.in_([rec["phone"] for rec in tagged]))).all())
-                insert_rows(contact_tag, [{"contact_id": ids[rec["phone"]], "tag_id": tid}
-                                          for rec in tagged for tid in rec["_tags"]])
+                        among(Contact.phone, [rec["phone"] for rec in tagged]))).all())
+                for rec in tagged:
+                    rec["id"] = found[rec["phone"]]
+            insert_tuples(contact_tag, ["contact_id", "tag_id"],
+                          [(rec["id"], tid) for rec in tagged for tid in rec["_tags"]])
         groups: dict[tuple[str, ...], list[dict]] = {}
         retag: dict[int, set[int]] = {}
         for cid, wanted in self.changed.items():
@@ -487,34 +519,50 @@ class Batch:
             if wanted:
                 groups.setdefault(tuple(sorted(wanted)), []).append({"_id": cid, **wanted})
         for columns, params in groups.items():
-            stmt = (update(Contact.__table__).where(Contact.__table__.c.id == bindparam("_id"))
-                    .values({c: bindparam(c) for c in columns} | {"updated_at": now}))
-            db.session.execute(stmt, params)
+            update_rows(Contact.__table__, columns, params, {"updated_at": now})
         if retag:
-            db.session.execute(delete(contact_tag).where(contact_tag.c.contact_id.in_(retag)))
+            db.session.execute(delete(contact_tag).where(
+                among(contact_tag.c.contact_id, retag, Integer)))
             insert_rows(contact_tag, [{"contact_id": cid, "tag_id": tid}
                                       for cid, tids in retag.items() for tid in tids])
         insert_rows(DataJobError.__table__, self.errors)
 
 
-def process_batch(ctx: Context, items: list[tuple[int, list[str]]]) -> Outcome:
-    """Resolve and write one batch (no commit). `items` are (line, cells), blanks excluded."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        # Each full batch sends the same SQL text, so psycopg prepares it and PostgreSQL
-        # soon picks a generic plan: a scan of the company's contacts filtered by the 1000
-        # phones instead of 1000 index lookups (quadratic as the company grows).
-        db.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+Parsed = list[tuple[int, list[str], "Row | RuleError"]]
+
+
+def parse_items(ctx: Context, items: list[tuple[int, list[str]]]) -> Parsed:
+    """(line, cells, Row or the RuleError rejecting it) for each (line, cells). Parsed
+    once per batch: a batch retried after a concurrent insert (_flush) is not parsed
+    again."""
+    parsed: Parsed = []
+    for line, cells in items:
+        try:
+            parsed.append((line, cells, parse_row(ctx, line, cells)))
+        except RuleError as exc:
+            # a fresh error with the same (lazy) message: the raised one's traceback, and
+            # that of the error it replaced, would tie this whole batch into a reference
+            # cycle through the frames, kept in memory until the cyclic collector runs
+            parsed.append((line, cells, RuleError(*exc.args)))
+    return parsed
+
+
+def process_batch(ctx: Context, parsed: Parsed) -> Outcome:
+    """Resolve and write one batch (no commit); `parsed` comes from parse_items."""
+    if ctx.postgresql:
         # No wait for the WAL flush at each batch's commit: should the database server
         # crash, a batch lost this way is lost together with its progress counter (same
         # transaction), so the resumed job writes it again; nothing is half-written.
-        db.session.execute(text("SET LOCAL synchronous_commit = off"))
+        # (In the same round trip as the lookup's plan mode, see Batch.load_existing.)
+        db.session.execute(text("SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
+                                "set_config('synchronous_commit', 'off', true)"))
     batch = Batch(ctx)
     rows: list[tuple[Row, list[str]]] = []
-    for line, cells in items:
-        try:
-            rows.append((parse_row(ctx, line, cells), cells))
-        except RuleError as exc:
-            batch.reject(line, exc, cells)
+    for line, cells, row in parsed:
+        if isinstance(row, RuleError):
+            batch.reject(line, row, cells)
+        else:
+            rows.append((row, cells))
     batch.load_existing([r for r, _ in rows])
     for row, cells in rows:
         batch.resolve(row, cells)
@@ -540,35 +588,62 @@ def _commit_progress(job_id: int, consumed: int, outcome: Outcome) -> None:
 class Statistics:
     """PostgreSQL plans the batch lookups from table statistics, and an import grows the
     table faster than autovacuum refreshes them (or autovacuum is off): with stale ones
-    the CPF/CNPJ lookup scans every contact of the company. ANALYZE after the first
-    batch and whenever the import has doubled what the last ANALYZE saw."""
+    the lookups scan every contact of the company. ANALYZE after the first batch when
+    the table has never been analysed, and whenever the contacts this import created
+    have doubled since the last ANALYZE. A re-import that creates nothing changes no
+    distribution and runs none (each costs a 30,000-row sample of the table)."""
 
     def __init__(self):
         self.enabled = db.session.get_bind().dialect.name == "postgresql"
         self.next_at = 1
+        if self.enabled:
+            never = db.session.scalar(text(
+                "SELECT NOT EXISTS (SELECT 1 FROM pg_stats WHERE schemaname = current_schema() "
+                "AND tablename = 'contact' AND attname = 'phone')"))
+            db.session.commit()
+            self.next_at = 0 if never else 1
 
-    def written(self, rows: int) -> None:
-        if not self.enabled or rows < self.next_at:
+    def written(self, created: int) -> None:
+        if not self.enabled or created < self.next_at:
             return
         db.session.execute(text("ANALYZE contact, contact_tag"))
         db.session.commit()
-        self.next_at = max(rows * 2, 1)
+        self.next_at = max(created * 2, 1)
 
 
-def _flush(ctx: Context, items, consumed: int) -> None:
+def _flush(ctx: Context, parsed: Parsed, consumed: int) -> Outcome:
     """One batch in one transaction, retried once if a concurrent write took a phone or
     document between our lookup and our insert (the retry sees it as existing)."""
     for attempt in (1, 2):
         try:
-            outcome = process_batch(ctx, items)
+            outcome = process_batch(ctx, parsed)
             _commit_progress(ctx.job.id, consumed, outcome)
-            return
+            return outcome
         except IntegrityError:
             db.session.rollback()
             ctx.tags = {fold(n): t for t, n in db.session.execute(
                 Tag.owned(ctx.company_id, Tag.id, Tag.name).where(Tag.owner_id.is_(None)))}
             if attempt == 2:
                 raise
+
+
+def _batches(reader, skip: int, size: int, header_row: int):
+    """(items, consumed) per batch of `size` records after the first `skip`: items are
+    the non-blank records as (Excel row number, cells); consumed counts blanks too (the
+    progress counter a resumed job skips by)."""
+    items: list[tuple[int, list[str]]] = []
+    consumed = 0
+    for index, cells in enumerate(reader):
+        if index < skip:
+            continue
+        consumed += 1
+        if any(c.strip() for c in cells):
+            items.append((header_row + 1 + index, cells))  # Excel's row number
+        if consumed >= size:
+            yield items, consumed
+            items, consumed = [], 0
+    if consumed:
+        yield items, consumed
 
 
 def job_mapping(job: DataJob, header: list[str]) -> Mapping:
@@ -603,29 +678,16 @@ def run(job_id: int, path: Path) -> DataJob:
         if not job.total:
             job.total = count_records(path, job.encoding, job.delimiter)[0]
         db.session.commit()
-        size = batch_size()
         with open_text(path, job.encoding) as fh:
             reader = records(fh, job.delimiter)
             header, header_row = _header(reader)
             header = header or []
             ctx = Context(job, job_mapping(job, header))
             stats = Statistics()
-            skip = job.processed
-            items: list[tuple[int, list[str]]] = []
-            consumed = written = 0
-            for index, cells in enumerate(reader):
-                if index < skip:
-                    continue
-                consumed += 1
-                if any(c.strip() for c in cells):
-                    items.append((header_row + 1 + index, cells))  # Excel's row number
-                if consumed >= size:
-                    _flush(ctx, items, consumed)
-                    written += len(items)
-                    stats.written(written)
-                    items, consumed = [], 0
-            if consumed:
-                _flush(ctx, items, consumed)
+            created = 0
+            for items, consumed in _batches(reader, job.processed, batch_size(), header_row):
+                created += _flush(ctx, parse_items(ctx, items), consumed).created
+                stats.written(created)
         db.session.execute(update(DataJob).where(DataJob.id == job_id).values(
             status=states.DONE, finished_at=utcnow(), total=DataJob.processed))
         db.session.commit()
