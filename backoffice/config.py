@@ -139,6 +139,7 @@ def load(instance_path: str | Path, overrides: dict | None = None) -> dict:
         # X-Forwarded-For tells the visitor's address
         "WEBCHAT_RATE_LIMIT": os.environ.get("WEBCHAT_RATE_LIMIT") or None,
         "WEBCHAT_START_RATE_LIMIT": os.environ.get("WEBCHAT_START_RATE_LIMIT") or None,
+        "WEBCHAT_ADDRESS_START_RATE_LIMIT": os.environ.get("WEBCHAT_ADDRESS_START_RATE_LIMIT") or None,
         "WEBCHAT_PROXY_HOPS": int(os.environ.get("WEBCHAT_PROXY_HOPS") or 0),
         "FLASK_ADMIN_SWATCH": "cerulean",
     }

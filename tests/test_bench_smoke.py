@@ -45,6 +45,8 @@ def test_PLT_bench_import_smoke(tmp_path):
     out = _run(args, tmp_path)
     assert "target:" in out and "rows/s" in out, out[-2000:]
     assert "FAILED" not in out, out[-2000:]
+    # the bench's own check of counters, contacts, CPFs and tag links against the file
+    assert "MISMATCH" not in out and " OK" in out, out[-2000:]
 
 
 def test_PLT_bench_inbox_smoke(tmp_path):
@@ -54,6 +56,8 @@ def test_PLT_bench_inbox_smoke(tmp_path):
     out = _run([str(BENCH / "inbox.py"), "--database-url", url, "--tickets", "60",
                 "--messages", "300", "--repeat", "3"], tmp_path)
     assert "EXPLAIN" in out, out[-2000:]
+    # the conversation is compared with SQL returning what the endpoint returns
+    assert "SELECTs returning what the endpoint returns" in out, out[-2000:]
 
 
 def test_PLT_bench_protocols_smoke(tmp_path):
@@ -131,3 +135,72 @@ def test_PLT_bench_reports_smoke(tmp_path):
     assert "every column equal to facts.record() -> OK" in out, out[-2000:]
     assert "target: year p95 < 1000 ms" in out and "ratio" in out, out[-2000:]
     assert "facts cost per message (new)" in out, out[-2000:]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_PLT_bench_load_smoke(tmp_path):
+    """bench/load.py (issue 17 point 3, SCL-3) at a tiny size: 5 agents and a supervisor
+    log in through the form and connect by Socket.IO, 3 website visitors start
+    conversations, then two steps and a hold of messages: it runs to the end and every
+    acknowledged message reached every agent of its department and the supervisor once
+    (0 lost, 0 duplicated). Embedded pass: `python app.py` on SQLite; services pass: the
+    cluster of deploy/cluster.py where nginx is installed, else one web process and one
+    rq worker on PostgreSQL + Redis."""
+    import re
+    import shutil
+
+    from tests.conftest import REDIS_URL, _check_redis
+
+    args = [str(BENCH / "load.py"), "--companies", "1", "--departments", "1",
+            "--agents-per-department", "5", "--visitors-per-department", "3",
+            "--steps", "3,6", "--step-seconds", "2", "--hold", "3", "--client-processes", "1",
+            "--state-dir", str(tmp_path / "load"), "--embedded-port", str(_free_port()),
+            "--single-port", str(_free_port()), "--cluster-port", str(_free_port()),
+            "--cluster-redis-port", str(_free_port()), "--cluster-web-port", "8290"]
+    if BACKEND == "services":
+        target = "cluster" if shutil.which("nginx") and shutil.which("redis-server") else "single"
+        if target == "single":
+            problem = _check_redis()
+            if problem:
+                missing_service(problem)
+        args += ["--targets", target, "--database-url", _pg_url("bench_load_smoke"),
+                 "--redis-url", REDIS_URL]
+    else:
+        target = "embedded"
+        args += ["--targets", target]
+    out = _run(args, tmp_path, {"BENCH_DATABASE_URL": "", "DATABASE_URL": "", "REDIS_URL": ""})
+    assert "final table" in out and "sustained" in out, out[-3000:]
+    found = re.search(rf"check {target}: delivered (\d+) of (\d+)   lost (\d+)   duplicated (\d+)",
+                      out)
+    assert found, out[-3000:]
+    delivered, expected, lost, duplicated = map(int, found.groups())
+    assert expected > 0 and delivered == expected, out[-3000:]
+    assert (lost, duplicated) == (0, 0), out[-3000:]
+
+
+def test_PLT_bench_inbound_smoke(tmp_path):
+    """bench/inbound_profile.py (issue 17 point 3, SCL-3): a few website-chat messages and
+    starts through the widget's API, each with its CPU, SQL statements and Redis commands,
+    beside bare INSERTs of a message row; each listener module's cost, the SQL of one
+    message and one start, and a cProfile: it runs to the end and every message is stored.
+    Embedded pass: SQLite + fakeredis; services pass: PostgreSQL + Redis (message queue)."""
+    from tests.conftest import REDIS_URL
+
+    args = [str(BENCH / "inbound_profile.py"), "--messages", "10", "--visitors", "2",
+            "--agents", "3", "--starts", "2", "--block", "5", "--profile", "5", "--top", "5",
+            "--listeners", "5", "--show-sql", "60"]
+    if BACKEND == "services":
+        args += ["--database-url", _pg_url("bench_smoke_inbound"), "--redis-url", REDIS_URL]
+    else:
+        args += ["--database-url", f"sqlite:///{tmp_path / 'bench_inbound.db'}"]
+    out = _run(args, tmp_path, {"DATABASE_URL": "", "REDIS_URL": ""})
+    assert "ratio message/bare INSERT" in out and "POST start" in out, out[-2000:]
+    assert "messages stored 15 of 15 -> OK" in out, out[-2000:]
+    assert "what each listener module costs" in out and "the SQL of one message" in out, out[-2000:]

@@ -7,6 +7,8 @@ is shown as text (MSG-5). Bad input answers in Portuguese, loses nothing and is 
 from __future__ import annotations
 
 import io
+import json
+import re
 
 import pytest
 import redis
@@ -364,6 +366,40 @@ def test_CHN_5_visitor_message_is_echoed_to_the_visitors_other_tabs(client, worl
     assert [m["id"] for m in events(other_tab, "message", NS)] == [r.get_json()["message"]["id"]]
 
 
+def test_CHN_5_RTM_1_a_failed_automation_step_does_not_cost_the_message_its_pushes(
+        app, client, world, sockets, monkeypatch, caplog):
+    """An automation step that fails is rolled back alone (its savepoint): the visitor's
+    message is stored and still reaches, live, the agent who has the conversation open
+    and the visitor's other tabs (a savepoint's rollback used to drop every push queued
+    in the transaction)."""
+    from backoffice.automation import rules as automation_rules
+
+    agent, visitor = sockets
+    token = new_visitor(client, world)["token"]
+    with app.app_context():
+        ticket_id = _ticket_of(token).id
+    support = agent(world.agents["support"])
+    assert support.emit("ticket.join", {"id": ticket_id}, callback=True) == {"ok": True}
+    support.get_received()
+    other_tab = visitor(world.key, token)
+    other_tab.get_received(NS)
+
+    def broken(*_args, **_kwargs):
+        db.session.execute(select(func.count()).select_from(Ticket))  # inside its savepoint
+        raise RuntimeError("regra quebrada")
+
+    monkeypatch.setattr(automation_rules, "fire", broken)
+    r = say(client, world.key, token, "Chegou mesmo assim?")
+    assert r.status_code == 201
+    sent = r.get_json()["message"]["id"]
+    assert "automation step rules failed" in caplog.text
+    pushed = support.get_received()
+    assert [e["args"][0]["id"] for e in pushed if e["name"] == "message.created"] == [sent]
+    assert [e["args"][0]["preview"] for e in pushed
+            if e["name"] == "ticket.updated"] == ["Chegou mesmo assim?"]
+    assert [m["id"] for m in events(other_tab, "message", NS)] == [sent]
+
+
 def test_CHN_3_queued_answer_reaches_the_visitor_only_once_sent(app, client, world, monkeypatch):
     token = new_visitor(client, world)["token"]
     with app.app_context():
@@ -525,6 +561,112 @@ def test_CHN_5_start_limit_trusts_forwarded_for_only_behind_configured_proxies(a
     assert start_from("1.1.1.1, 200.1.1.1").status_code == 201
     assert start_from("9.9.9.9, 200.1.1.1").status_code == 429
     assert start_from("1.1.1.1, 200.1.1.2").status_code == 201
+
+
+def frame_data(client, key) -> dict:
+    """The data the chat frame page hands frame.js (#wc-data)."""
+    html = client.get(f"/widget/{key}/").get_data(as_text=True)
+    found = re.search(r'<script type="application/json" id="wc-data">(.*?)</script>', html, re.S)
+    return json.loads(found.group(1))
+
+
+def start_in_browser(key, department_id, text, browser=None, client=None):
+    """A new visitor's start as frame.js sends it: with the key its frame page gave it."""
+    headers = {"X-Visitor-Browser": browser} if browser else {}
+    return client.post(api(key, "start"), headers=headers,
+                       json={"department_id": department_id, "text": text})
+
+
+BUSY = "Muitas mensagens em pouco tempo. Aguarde alguns segundos e tente de novo."
+
+
+def test_CHN_5_an_office_behind_one_address_is_not_locked_out_by_the_start_limit(app, world,
+                                                                                 clock):
+    """Issue 17 point 4, with the default limits: fifty people of one office, fifty
+    browsers behind one IP address, each load the chat and open a conversation within a
+    minute, and each gets one. A script that posts starts without ever loading the chat
+    (no key, a forged key, another chat's key) is limited per address as before: 429 with
+    the Portuguese message and Retry-After. (The limiter's clock stands still: all of it
+    happens within one minute.)"""
+    client = app.test_client()  # every request from 127.0.0.1
+    people = []
+    for i in range(50):
+        browser = frame_data(client, world.key)["browser"]
+        r = start_in_browser(world.key, world.departments["sales"], f"Olá, sou a pessoa {i}",
+                             browser, client)
+        assert r.status_code == 201, (i, r.get_json())
+        people.append(r.get_json()["token"])
+    assert len(set(people)) == 50
+    with app.app_context():
+        assert count(Ticket) == 50 and count(Contact) == 50
+
+    forged = frame_data(client, world.key)["browser"][:-2] + "xx"
+    foreign = frame_data(client, world.other_key)["browser"]
+    codes = [start_in_browser(world.key, world.departments["sales"], f"spam {i}",
+                              [None, forged, foreign][i % 3], client).status_code
+             for i in range(11)]
+    assert codes == [201] * 10 + [429]
+    r = start_in_browser(world.key, world.departments["sales"], "spam", None, client)
+    assert r.status_code == 429
+    assert r.get_json() == {"error": BUSY}
+    assert 0 < int(r.headers["Retry-After"]) <= 61
+    with app.app_context():
+        assert count(Ticket) == 60
+
+
+def test_CHN_5_one_browser_and_one_address_still_have_start_limits(app, client, world, clock):
+    """A browser's key is not a free pass: the same key opens at most
+    WEBCHAT_START_RATE_LIMIT conversations, and all browsers behind one address together
+    at most WEBCHAT_ADDRESS_START_RATE_LIMIT; a visitor who already has a conversation
+    starts the next one under their own message limit, not the address's."""
+    app.config["WEBCHAT_START_RATE_LIMIT"] = "2/60"
+    app.config["WEBCHAT_ADDRESS_START_RATE_LIMIT"] = "4/60"
+    sales = world.departments["sales"]
+    one = frame_data(client, world.key)["browser"]
+    assert [start_in_browser(world.key, sales, "Oi", one, client).status_code
+            for _ in range(3)] == [201, 201, 429]
+    others = [frame_data(client, world.key)["browser"] for _ in range(3)]
+    assert [start_in_browser(world.key, sales, "Oi", b, client).status_code
+            for b in others] == [201, 201, 429]  # the address's 3rd, 4th, 5th: 5 > 4
+    with app.app_context():
+        assert count(Ticket) == 4
+        visitor = db.session.scalar(select(ContactAddress).order_by(ContactAddress.id))
+        ticket = _ticket_of(visitor.address)
+        agent = db.session.scalar(select(User).where(User.email == world.agents["sales"]))
+        tickets.close(ticket, agent)
+        after_commit.commit()
+        token = visitor.address
+    r = start(client, world.key, token=token, department_id=sales, text="De novo")
+    assert r.status_code == 201 and r.get_json()["token"] == token
+
+
+def test_CHN_5_start_and_message_limits_come_from_the_environment(app, client, world,
+                                                                   monkeypatch, clock):
+    """WEBCHAT_START_RATE_LIMIT, WEBCHAT_ADDRESS_START_RATE_LIMIT and WEBCHAT_RATE_LIMIT
+    set in the environment are the limits (read as create_app reads its settings:
+    backoffice.config.load)."""
+    from backoffice import config as settings
+
+    monkeypatch.setenv("WEBCHAT_START_RATE_LIMIT", "1/60")
+    monkeypatch.setenv("WEBCHAT_ADDRESS_START_RATE_LIMIT", "1/60")
+    monkeypatch.setenv("WEBCHAT_RATE_LIMIT", "2/60")
+    loaded = settings.load(app.instance_path)
+    for name in ("WEBCHAT_START_RATE_LIMIT", "WEBCHAT_ADDRESS_START_RATE_LIMIT",
+                 "WEBCHAT_RATE_LIMIT"):
+        app.config[name] = loaded[name]
+    sales = world.departments["sales"]
+    first = start_in_browser(world.key, sales, "Oi", None, client)
+    assert first.status_code == 201
+    assert start_in_browser(world.key, sales, "Oi", None, client).status_code == 429
+    browser = frame_data(client, world.key)["browser"]
+    assert [start_in_browser(world.key, sales, "Oi", browser, client).status_code
+            for _ in range(2)] == [201, 429]
+    # another browser of the same address: the address's one start a minute is taken
+    other = frame_data(client, world.key)["browser"]
+    assert other != browser
+    assert start_in_browser(world.key, sales, "Oi", other, client).status_code == 429
+    token = first.get_json()["token"]
+    assert [say(client, world.key, token, f"m{i}").status_code for i in range(3)] == [201, 201, 429]
 
 
 def test_CHN_5_rate_limit_counts_in_process_when_redis_is_down(app, client, world, monkeypatch):

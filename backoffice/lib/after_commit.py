@@ -5,7 +5,14 @@ row, or a rollback leaves a job for a message that never existed); sockets likew
 not announce rows another request cannot read yet. Services call `later(fn)`; whoever
 ends the unit of work calls `commit()`, which commits and then runs them (SQLAlchemy's
 own after_commit hook cannot be used: no SQL may run inside it, and an eager job does).
-A rollback drops them.
+A rollback drops them; a savepoint's rollback (a failed automation step, a resend refused
+by the unique index) drops only what was queued inside that savepoint: the customer's
+message queued before it is still pushed.
+
+`memo(name)`: answers the transaction has already read (the visitor's open ticket, the
+company's webhooks), so one unit of work asks the database once. Kept until the
+transaction ends, and dropped whole when a savepoint rolls back (the rows it held may be
+gone): never across transactions, so nothing read there can be stale.
 """
 from __future__ import annotations
 
@@ -13,13 +20,16 @@ import logging
 from typing import Any, Callable
 
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from ..extensions import db
 
 log = logging.getLogger(__name__)
 _KEY = "atende_after_commit"
 _GATHERED = "atende_after_commit_gathered"
+_MARKS = "atende_after_commit_savepoints"
+_ENDED = "atende_after_commit_savepoint_ended"
+_MEMO = "atende_transaction_memo"
 
 
 def later(fn: Callable[[], None]) -> None:
@@ -38,6 +48,20 @@ def gather(key: str, send: Callable[[Any], None], factory: Callable[[], Any] = s
     return gathered[key]
 
 
+def memo(name: str) -> dict:
+    """A dict for answers already read in this transaction (see the module's docstring);
+    the caller still checks that a remembered row says what it needs (the ticket is still
+    open...): the transaction's own writes may have changed it since."""
+    return db.session().info.setdefault(_MEMO, {}).setdefault(name, {})
+
+
+def forget(name: str, session: Session | None = None) -> None:
+    """Drop the memo `name` (the rows it answered from were just written)."""
+    memos = (session if session is not None else db.session()).info.get(_MEMO)
+    if memos:
+        memos.pop(name, None)
+
+
 def commit() -> None:
     session = db.session()
     session.commit()
@@ -50,11 +74,57 @@ def commit() -> None:
             log.exception("after-commit callback failed")
 
 
+def _savepoint(session: Session, transaction: SessionTransaction) -> None:
+    """A savepoint starts: remember how much was queued before it."""
+    if transaction.nested:
+        session.info.setdefault(_MARKS, {})[transaction] = (
+            len(session.info.get(_KEY, ())), set(session.info.get(_GATHERED, ())))
+
+
+def _rolled_back(session: Session, transaction: SessionTransaction) -> None:
+    """A savepoint rolled back: drop what was queued inside it (and the memo). The whole
+    transaction rolled back: drop everything."""
+    session.info.pop(_MEMO, None)
+    if not transaction.nested:
+        if transaction.parent is None:
+            _drop(session)
+        return
+    ended = session.info.pop(_ENDED, None)  # after_transaction_end came first
+    if ended is None or ended[0] is not transaction:
+        return
+    queued, gathered_before = ended[1]
+    del session.info.get(_KEY, [])[queued:]
+    gathered = session.info.get(_GATHERED)
+    if gathered:
+        for key in set(gathered) - gathered_before:
+            del gathered[key]
+
+
+def _ended(session: Session, transaction: SessionTransaction) -> None:
+    """Any transaction ends (SQLAlchemy calls this before after_soft_rollback): a
+    savepoint's mark is kept aside for _rolled_back, the only one that may need it."""
+    if transaction.nested:
+        mark = session.info.get(_MARKS, {}).pop(transaction, None)
+        if mark is not None:
+            session.info[_ENDED] = (transaction, mark)
+    elif transaction.parent is None:
+        for key in (_MEMO, _MARKS, _ENDED):
+            session.info.pop(key, None)
+
+
 def _drop(session: Session) -> None:
     session.info.pop(_KEY, None)
     session.info.pop(_GATHERED, None)
+    session.info.pop(_MARKS, None)
+    session.info.pop(_ENDED, None)
+    session.info.pop(_MEMO, None)
 
 
 def install() -> None:
-    if not event.contains(Session, "after_rollback", _drop):
-        event.listen(Session, "after_rollback", _drop)
+    # after_soft_rollback, not after_rollback: the latter also fires for a savepoint and
+    # does not say which transaction ended, so a failed automation step used to drop the
+    # pushes of the message it ran for
+    if not event.contains(Session, "after_soft_rollback", _rolled_back):
+        event.listen(Session, "after_transaction_create", _savepoint)
+        event.listen(Session, "after_soft_rollback", _rolled_back)
+        event.listen(Session, "after_transaction_end", _ended)

@@ -130,11 +130,14 @@ def _disconnect(session: Session) -> None:
                 log.warning("could not disconnect socket %s", sid, exc_info=True)
 
 
-def _drop(session: Session) -> None:
-    session.info.pop(_SIDS, None)
+def _drop(session: Session, transaction) -> None:
+    # the whole transaction only: after_rollback also fires for a savepoint (a failed
+    # automation step), which must not keep the sessions ended before it open
+    if transaction.parent is None:
+        session.info.pop(_SIDS, None)
 
 
 def install() -> None:
     if not event.contains(Session, "after_commit", _disconnect):
         event.listen(Session, "after_commit", _disconnect)
-        event.listen(Session, "after_rollback", _drop)
+        event.listen(Session, "after_soft_rollback", _drop)

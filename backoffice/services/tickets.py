@@ -11,7 +11,8 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from typing import Callable
 
-from sqlalchemy import or_, select
+from sqlalchemy import inspect, or_, select
+from sqlalchemy.orm import joinedload
 
 from .. import events
 from ..extensions import db
@@ -26,6 +27,7 @@ from ..models.tickets import (
 )
 from . import RuleError, as_id, attachments, messages, sending, visibility
 from .catalog import chosen_tags
+from ..lib import after_commit
 from ..lib.phones import normalise_phone
 from .messages import clean_text
 from .protocols import next_protocol
@@ -73,8 +75,11 @@ def _address_for(connection: Connection, address: str, name: str | None = None,
     name = name.replace("\x00", "") if isinstance(name, str) else None
     email = email.replace("\x00", "") if isinstance(email, str) else None
     phone = _phone_or_none(phone)
-    found = db.session.scalar(select(ContactAddress).where(
-        ContactAddress.connection_id == connection.id, ContactAddress.address == address))
+    found = known_address(connection.id, address)
+    if found is None:
+        found = db.session.scalar(select(ContactAddress).where(
+            ContactAddress.connection_id == connection.id, ContactAddress.address == address))
+        remember_address(found)
     if found is not None:
         contact = found.contact
         name = (name or "").strip()[:120]
@@ -101,6 +106,7 @@ def _address_for(connection: Connection, address: str, name: str | None = None,
     contact.addresses.append(row)
     created = contact.id is None
     db.session.flush()
+    remember_address(row)
     if created:
         events.emit("contact.created", contact=contact)
     return row
@@ -119,12 +125,53 @@ def _default_name(connection: Connection) -> str:
     return _("Visitante do site") if connection.kind == "webchat" else _("Contato")
 
 
+# Within one transaction an intake asks the same two questions more than once (the widget
+# finds the visitor by token and checks the open ticket, then receive_inbound finds both
+# again): the answers are kept for the transaction (after_commit.memo) and checked again
+# against the row before use.
+_ADDRESSES, _OPEN = "tickets.address", "tickets.open"
+
+
+def _alive(row) -> bool:
+    """Still a row of this session: not rolled back, deleted or on its way out."""
+    state = inspect(row)
+    return state.persistent and row not in db.session.deleted
+
+
+def remember_address(row: ContactAddress | None) -> None:
+    if row is not None:
+        after_commit.memo(_ADDRESSES)[(row.connection_id, row.address)] = row
+
+
+def known_address(connection_id: int, address: str) -> ContactAddress | None:
+    """The ContactAddress already read in this transaction for (connection, address)."""
+    row = after_commit.memo(_ADDRESSES).get((connection_id, address))
+    if (row is not None and _alive(row) and row.connection_id == connection_id
+            and row.address == address):
+        return row
+    return None
+
+
 def open_ticket_of(contact: Contact, connection: Connection) -> Ticket | None:
-    return db.session.scalar(
-        select(Ticket).where(Ticket.contact_id == contact.id,
-                             Ticket.connection_id == connection.id,
-                             Ticket.status.in_(OPEN_STATUSES))
-        .order_by(Ticket.id.desc()).limit(1))
+    key = (contact.id, connection.id)
+    known = after_commit.memo(_OPEN)
+    ticket = known.get(key)
+    if (ticket is not None and _alive(ticket) and ticket.status in OPEN_STATUSES
+            and ticket.contact_id == contact.id and ticket.connection_id == connection.id):
+        return ticket
+    # the department comes in the same statement (the inbox push names it, the flow engine
+    # reads its flow), without its members: selectin by default, they would be every
+    # agent of the department loaded on each message, and nothing on this path reads them
+    ticket = db.session.execute(
+        select(Ticket).options(joinedload(Ticket.department).lazyload(Department.members),
+                               joinedload(Ticket.tags))
+        .where(Ticket.contact_id == contact.id,
+               Ticket.connection_id == connection.id,
+               Ticket.status.in_(OPEN_STATUSES))
+        .order_by(Ticket.id.desc()).limit(1)).unique().scalar_one_or_none()
+    if ticket is not None:
+        known[key] = ticket
+    return ticket
 
 
 # Automations that may take a customer's message into one of their CLOSED tickets instead
@@ -151,9 +198,12 @@ def open_ticket(contact: Contact, connection: Connection | None,
                     connection_id=connection.id if connection else None,
                     department_id=department.id if department else None,
                     protocol=next_protocol(company), status=WAITING, queued_at=now,
-                    created_at=now, last_activity_at=now)
+                    created_at=now, last_activity_at=now,
+                    tags=[])  # none yet: the pushes of the new ticket need no SELECT
     db.session.add(ticket)
     db.session.flush()
+    if connection is not None:
+        after_commit.memo(_OPEN)[(contact.id, connection.id)] = ticket
     _event(ticket, "created", None, department_id=ticket.department_id)
     events.emit("ticket.created", ticket=ticket)
     return ticket
@@ -168,7 +218,8 @@ def receive(ticket: Ticket, text: str | None, upload=None, external_id: str | No
     message = Message(company_id=ticket.company_id, ticket_id=ticket.id, direction=IN,
                       author_kind=AUTHOR_CONTACT, text=text or None, status=DELIVERED,
                       external_id=external_id, extra=extra or None, sent_at=utcnow(),
-                      created_at=utcnow())
+                      created_at=utcnow(),
+                      tags=[])  # a new message has none: known without a SELECT
     if upload is not None:
         attachments.store(message, upload)
     db.session.add(message)

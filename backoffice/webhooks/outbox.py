@@ -14,7 +14,9 @@ from __future__ import annotations
 import logging
 import uuid
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import select
+from sqlalchemy.orm import object_session
 
 from .. import events
 from ..extensions import db
@@ -30,13 +32,30 @@ DELIVER_JOB = "backoffice.jobs.webhooks.deliver"  # by name, like services do
 JOB_TIMEOUT = 60
 
 
+_MEMO = "webhooks.active"
+
+
 def subscribed(company_id: int, event: str) -> list[int]:
-    """Ids of the company's active webhooks that receive `event`, in id order."""
-    rows = db.session.execute(
-        select(Webhook.id, Webhook.events)
-        .where(Webhook.company_id == company_id, Webhook.active.is_(True))
-        .order_by(Webhook.id))
+    """Ids of the company's active webhooks that receive `event`, in id order. Read once
+    per transaction (a message emits message.created and ticket.updated, each asking);
+    a webhook written in the transaction drops what was read (_written)."""
+    known = after_commit.memo(_MEMO)
+    rows = known.get(company_id)
+    if rows is None:
+        rows = known[company_id] = db.session.execute(
+            select(Webhook.id, Webhook.events)
+            .where(Webhook.company_id == company_id, Webhook.active.is_(True))
+            .order_by(Webhook.id)).all()
     return [hook_id for hook_id, names in rows if event in (names or ())]
+
+
+@sa_event.listens_for(Webhook, "after_insert")
+@sa_event.listens_for(Webhook, "after_update")
+@sa_event.listens_for(Webhook, "after_delete")
+def _written(_mapper, _connection, webhook) -> None:
+    session = object_session(webhook)
+    if session is not None:
+        after_commit.forget(_MEMO, session)
 
 
 @events.listen(*events.EVENTS)

@@ -40,7 +40,12 @@ STATIC = Path(__file__).resolve().parents[2] / "static" / "webchat"
 RESUME_COOKIE = "atende_visitor"
 RESUME_DAYS = 365
 DEFAULT_RATE_LIMIT = "10/10,60/600"          # per visitor: messages
-DEFAULT_START_RATE_LIMIT = "10/60,100/3600"  # per IP address and chat: new conversations
+# new conversations (see _limit_start): per browser, or per IP address and chat for a
+# request that did not come through the chat frame; and from all the browsers behind
+# one IP address together
+DEFAULT_START_RATE_LIMIT = "10/60,100/3600"
+DEFAULT_ADDRESS_START_RATE_LIMIT = "120/60,2000/3600"
+BROWSER_HEADER = "X-Visitor-Browser"
 
 # The frame is framed by any site on purpose (no frame-ancestors). Everything else is
 # this origin only: a message text that slipped into the DOM as HTML still could not
@@ -97,6 +102,17 @@ def _visitor(connection):
     return address
 
 
+def _connection_and_visitor(key: str):
+    """_connection and _visitor, in one statement when both are found (every message)."""
+    found = rules.find_visitor_at(key, request.headers.get(TOKEN_HEADER))
+    if found is None:  # ask again, to answer 404 (no such chat) or 401 (no such visitor)
+        connection = _connection(key)
+        return connection, _visitor(connection)
+    connection, address = found
+    g.tenant_id = connection.company_id  # as _connection does
+    return connection, address
+
+
 def _limit(scope: str, ident: str, config_key: str, default: str) -> None:
     limits = ratelimit.parse(current_app.config.get(config_key) or default)
     wait = ratelimit.hit(scope, ident, limits)
@@ -109,6 +125,25 @@ def _limit_visitor(address) -> None:
     # keyed by a digest of the token: row ids restart with a fresh database, tokens do not
     ident = hashlib.sha256(address.address.encode()).hexdigest()[:32]
     _limit("webchat-msg", ident, "WEBCHAT_RATE_LIMIT", DEFAULT_RATE_LIMIT)
+
+
+def _limit_start(connection) -> None:
+    """A start without a visitor token (a new visitor). The frame's key (X-Visitor-Browser,
+    visitor.browser_key) tells browsers apart behind one address: each browser has the
+    start limit (WEBCHAT_START_RATE_LIMIT) of its own, and all of them together behind
+    one IP address the far larger WEBCHAT_ADDRESS_START_RATE_LIMIT, so the fifty people
+    of an office behind one address each open a chat. A request without a valid key (a
+    script that never loads the chat) keeps the start limit per IP address, which is
+    what every browser would otherwise share."""
+    address = f"{connection.id}:{_client_ip()}"
+    browser = rules.browser_of(connection, request.headers.get(BROWSER_HEADER))
+    if browser is None:
+        _limit("webchat-start", address, "WEBCHAT_START_RATE_LIMIT", DEFAULT_START_RATE_LIMIT)
+        return
+    _limit("webchat-start-browser", f"{connection.id}:{browser}", "WEBCHAT_START_RATE_LIMIT",
+           DEFAULT_START_RATE_LIMIT)
+    _limit("webchat-start-address", address, "WEBCHAT_ADDRESS_START_RATE_LIMIT",
+           DEFAULT_ADDRESS_START_RATE_LIMIT)
 
 
 def _client_ip() -> str:
@@ -186,6 +221,7 @@ def frame(key: str):
         }
         resumed = rules.find_visitor(connection, request.cookies.get(RESUME_COOKIE))
         data["resume_token"] = resumed.address if resumed is not None else None
+        data["browser"] = rules.browser_key(connection)  # sent back with a start
         response = current_app.make_response(render_template("webchat/frame.html",
                                                              config=config, data=data))
     response.headers["Content-Security-Policy"] = FRAME_CSP
@@ -228,8 +264,7 @@ def api_start(key: str):
     connection = _connection(key)
     address = rules.find_visitor(connection, request.headers.get(TOKEN_HEADER))
     if address is None:
-        _limit("webchat-start", f"{connection.id}:{_client_ip()}", "WEBCHAT_START_RATE_LIMIT",
-               DEFAULT_START_RATE_LIMIT)
+        _limit_start(connection)
     else:
         _limit_visitor(address)
     data = _payload()
@@ -238,29 +273,34 @@ def api_start(key: str):
         connection, address, text=data.get("text"), upload=upload,
         department_id=data.get("department_id"), name=data.get("name"),
         email=data.get("email"), client_id=read_client_id(data))
+    # read before the commit, which expires every row (after it, the same answer would
+    # read the visitor, the ticket, its messages and the connection again)
+    conversation, path = _conversation(address, ticket), f"/widget/{connection.public_key}/"
     after_commit.commit()
-    response = current_app.make_response((_conversation(address, ticket), 201))
-    response.set_cookie(RESUME_COOKIE, address.address, max_age=RESUME_DAYS * 86400,
-                        path=f"/widget/{connection.public_key}/", secure=True, httponly=True,
-                        samesite="None", partitioned=True)
+    response = current_app.make_response((conversation, 201))
+    response.set_cookie(RESUME_COOKIE, conversation["token"], max_age=RESUME_DAYS * 86400,
+                        path=path, secure=True, httponly=True, samesite="None",
+                        partitioned=True)
     return _no_store(response)
 
 
 @bp.get("/widget/<key>/api/conversation")
 def api_conversation(key: str):
-    connection = _connection(key)
-    return _no_store(current_app.make_response(_conversation(_visitor(connection))))
+    _connection_, address = _connection_and_visitor(key)
+    return _no_store(current_app.make_response(_conversation(address)))
 
 
 @bp.post("/widget/<key>/api/messages")
 def api_messages(key: str):
-    connection = _connection(key)
-    address = _visitor(connection)
+    connection, address = _connection_and_visitor(key)
     _limit_visitor(address)
     inbound, = WebchatAdapter(connection).parse_inbound(request)
     message = rules.say(address, inbound)
+    # shown before the commit, which expires every row: after it, the same dict would
+    # cost the message, its tags and the company read again
+    shown = rules.shown(message)
     after_commit.commit()
-    return _no_store(current_app.make_response(({"message": rules.shown(message)}, 201)))
+    return _no_store(current_app.make_response(({"message": shown}, 201)))
 
 
 @bp.get("/widget/<key>/api/attachments/<int:message_id>")

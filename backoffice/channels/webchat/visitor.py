@@ -18,9 +18,12 @@ import secrets
 from dataclasses import replace
 from datetime import timedelta
 
+from flask import current_app
 from flask_babel import gettext as _
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload, lazyload
 
 from ... import events
 from ...extensions import db
@@ -47,6 +50,38 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+# The chat frame hands each page that loads it a signed random key ("this browser loaded
+# this connection's chat, at that time"); the widget sends it with its first start. It
+# proves nothing about who is there (a script can load the frame too): it lets the start
+# limits tell browsers apart behind one address (an office), see views._limit_start.
+BROWSER_SALT = "atende-webchat-browser"
+BROWSER_KEY_AGE = timedelta(days=1)
+BROWSER_KEY_MAX = 200  # characters: a signed key is about 70
+
+
+def _browser_signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt=BROWSER_SALT)
+
+
+def browser_key(connection: Connection) -> str:
+    return _browser_signer().dumps([connection.id, secrets.token_urlsafe(12)])
+
+
+def browser_of(connection: Connection, raw) -> str | None:
+    """The browser named by a key this server made for this connection's frame within
+    BROWSER_KEY_AGE; None for anything else (absent, forged, expired, another chat's)."""
+    if not isinstance(raw, str) or not raw or len(raw) > BROWSER_KEY_MAX:
+        return None
+    try:
+        connection_id, browser = _browser_signer().loads(
+            raw, max_age=int(BROWSER_KEY_AGE.total_seconds()))
+    except (BadSignature, TypeError, ValueError):
+        return None
+    if connection_id != connection.id or not isinstance(browser, str):
+        return None
+    return browser
+
+
 def find_connection(public_key) -> Connection | None:
     """The active webchat connection of an active company with this public key."""
     if not isinstance(public_key, str) or not KEY_RE.fullmatch(public_key):
@@ -61,8 +96,35 @@ def find_visitor(connection: Connection, token) -> ContactAddress | None:
     """The visitor holding `token` on this connection (never on another one)."""
     if not isinstance(token, str) or not TOKEN_RE.fullmatch(token):
         return None
-    return db.session.scalar(select(ContactAddress).where(
-        ContactAddress.connection_id == connection.id, ContactAddress.address == token))
+    # with its contact, in one statement: every caller goes on to the visitor's tickets
+    address = db.session.scalar(
+        select(ContactAddress).options(joinedload(ContactAddress.contact))
+        .where(ContactAddress.connection_id == connection.id, ContactAddress.address == token))
+    tickets.remember_address(address)  # receive_inbound looks it up again by token
+    return address
+
+
+def find_visitor_at(public_key, token) -> tuple[Connection, ContactAddress] | None:
+    """find_connection and find_visitor in one statement, for the widget's requests of a
+    known visitor (each message): the connection and the visitor, with its contact; None
+    when either is missing (the caller asks again to tell which)."""
+    if not isinstance(public_key, str) or not KEY_RE.fullmatch(public_key):
+        return None
+    if not isinstance(token, str) or not TOKEN_RE.fullmatch(token):
+        return None
+    row = db.session.execute(
+        select(Connection, ContactAddress)
+        .join(Company, Company.id == Connection.company_id)
+        .join(ContactAddress, ContactAddress.connection_id == Connection.id)
+        .options(joinedload(ContactAddress.contact))
+        .where(Connection.public_key == public_key, Connection.kind == KIND_WEBCHAT,
+               Connection.active.is_(True), Company.active.is_(True),
+               ContactAddress.address == token)).first()
+    if row is None:
+        return None
+    connection, address = row
+    tickets.remember_address(address)
+    return connection, address
 
 
 def offered_departments(connection: Connection) -> list[Department]:
@@ -92,6 +154,11 @@ def _department(connection: Connection, department_id) -> Department | None:
     wanted = as_id(department_id)
     if wanted is None:
         raise RuleError(_("Escolha um departamento."))
+    # one of those just read is taken as it is (same company, active, receiving); any
+    # other id gets receiving_department's own refusal (not found, inactive, no tickets)
+    for department in offered:
+        if department.id == wanted:
+            return department
     return tickets.receiving_department(connection.company_id, wanted)
 
 
@@ -129,11 +196,12 @@ def _show_agent_name(company_id: int) -> bool:
 def shown(message: Message, show_agent_name: bool | None = None) -> dict:
     """serialize.visitor_message, with the agent's name only when the company shows it
     (CO-2, as the adapter does) and, for outgoing messages, whether the visitor read it."""
-    if show_agent_name is None:
-        show_agent_name = _show_agent_name(message.company_id)
     data = serialize.visitor_message(message)
-    if not show_agent_name:
-        data["author"] = None
+    if data["author"] is not None:  # an agent's message: only then does the company matter
+        if show_agent_name is None:
+            show_agent_name = _show_agent_name(message.company_id)
+        if not show_agent_name:
+            data["author"] = None
     if message.direction == OUT:
         data["read"] = message.status == READ
     return data
@@ -152,10 +220,13 @@ def history(ticket: Ticket | None) -> list[dict]:
     if ticket is None:
         return []
     rows = list(db.session.scalars(
-        select(Message).where(Message.ticket_id == ticket.id,
-                              (Message.direction == IN) | Message.status.in_(VISIBLE_OUT))
+        select(Message).options(lazyload(Message.tags))  # the visitor sees no tags
+        .where(Message.ticket_id == ticket.id,
+               (Message.direction == IN) | Message.status.in_(VISIBLE_OUT))
         .order_by(Message.id.desc()).limit(MAX_HISTORY)))
-    show_name = _show_agent_name(ticket.company_id)
+    # the company's choice matters only for agents' messages
+    show_name = (any(m.author_kind == "agent" for m in rows)
+                 and _show_agent_name(ticket.company_id))
     return [shown(m, show_name) for m in reversed(rows)]
 
 
@@ -197,12 +268,14 @@ def start(connection: Connection, address: ContactAddress | None, *, text, uploa
             if replayed is not None and (address is None or replayed.id == address.id):
                 return replayed, ticket, first
     name, email = _clean_name(name), _clean_email(email)
+    new_visitor = address is None
     token = address.address if address is not None else new_token()
     contact = tickets.contact_for(connection, token, name, email)
     if address is None:
         address = next(a for a in contact.addresses if a.connection_id == connection.id)
     department = None
-    if tickets.open_ticket_of(contact, connection) is None:
+    # a new visitor's contact was made just now: no ticket to look for
+    if new_visitor or tickets.open_ticket_of(contact, connection) is None:
         department = _department(connection, department_id)
     inbound = Inbound(address=token, name=name, text=text,
                       attachments=(upload,) if upload is not None else (),
@@ -218,24 +291,27 @@ class TicketClosed(RuleError):
 
 def say(address: ContactAddress, inbound: Inbound) -> Message:
     """The visitor's message (WebchatAdapter.parse_inbound) into their open ticket;
-    TicketClosed when it was finished (a new one starts with a department)."""
+    TicketClosed when it was finished (a new one starts with a department).
+
+    The transaction must hold this message only (the widget's request): a resend that
+    races its first try past receive_inbound's own check is refused by the unique index
+    at the message's flush, before any event of it, and then the whole transaction is
+    rolled back and the stored message is the answer. A savepoint around every message
+    would cost two more statements each, for a race that almost never happens."""
     if tickets.open_ticket_of(address.contact, address.connection) is None:
         raise TicketClosed(_("Seu atendimento foi finalizado. Escolha um departamento para "
                              "iniciar um novo."))
     # the visitor gives their name when a conversation starts, not with each message
     inbound = replace(inbound, name=None)
-    if inbound.external_id is None:
+    try:
         message = tickets.receive_inbound(address.connection, inbound)
-    else:
-        # a resend racing its first try past receive_inbound's own check: the unique
-        # index refuses the second at the message's flush, before any event of it
-        try:
-            with db.session.begin_nested():
-                message = tickets.receive_inbound(address.connection, inbound)
-        except IntegrityError:
-            message = _stored(address.connection, inbound.external_id)
-            if message is None:
-                raise
+    except IntegrityError:
+        if inbound.external_id is None:
+            raise
+        db.session.rollback()
+        message = _stored(address.connection, inbound.external_id)
+        if message is None:
+            raise
     _echo(address, message)
     return message
 

@@ -139,6 +139,9 @@
   async function request(method, path, body) {
     var headers = { "Accept": "application/json" };
     if (state.token) { headers["X-Visitor-Token"] = state.token; }
+    // the key this page got with the frame: new visitors behind one address (an office)
+    // are limited per browser, not all together
+    if (path === "start" && data.browser) { headers["X-Visitor-Browser"] = data.browser; }
     // same-origin: the start response sets the resume cookie (ignored by the API itself)
     var init = { method: method, headers: headers, credentials: "same-origin", cache: "no-store" };
     if (body instanceof FormData) {
