@@ -891,3 +891,29 @@ def test_CHN_5_a_resent_message_is_stored_once(app, client, world, monkeypatch, 
     timeline.advance(minutes=11)  # past the window: the id proves nothing more
     late = new_visitor(client, world, text="Quero um orçamento", client_id="start-0001")
     assert late["token"] != token
+
+
+def test_CHN_5_a_busy_database_is_a_503_to_retry_not_a_500(app, client, world, monkeypatch):
+    """Under heavy load SQLite (the embedded default) may give up a write past its busy
+    timeout. The visitor gets a 503 with Retry-After and a Portuguese message (the widget
+    sends the message again with the same client id), nothing half-saved, not a 500."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from backoffice.channels.webchat import visitor
+
+    token = new_visitor(client, world)["token"]
+    before = len(client.get(f"/widget/{world.key}/api/conversation",
+                            headers={"X-Visitor-Token": token}).get_json()["messages"])
+
+    def locked(*_args, **_kwargs):
+        raise OperationalError("INSERT INTO message ...", {}, sqlite3.OperationalError("database is locked"))
+
+    monkeypatch.setattr(visitor, "say", locked)
+    r = say(client, world.key, token, "Oi de novo")
+    assert r.status_code == 503 and r.headers["Retry-After"] == "1"
+    assert r.get_json()["error"] == "O servidor está ocupado. Tente de novo em instantes."
+    monkeypatch.undo()
+    after = client.get(f"/widget/{world.key}/api/conversation", headers={"X-Visitor-Token": token})
+    assert len(after.get_json()["messages"]) == before

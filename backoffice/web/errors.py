@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from ..extensions import db
@@ -34,6 +34,7 @@ MESSAGES = {
     500: _l("Erro interno. A equipe foi avisada; tente novamente em instantes."),
 }
 CSRF_MESSAGE = _l("O formulário expirou ou é inválido. Recarregue a página e tente de novo.")
+BUSY_MESSAGE = _l("O servidor está ocupado. Tente de novo em instantes.")
 
 
 def error_page(code: int, message: str):
@@ -65,6 +66,19 @@ def init_errors(app) -> None:
         db.session.rollback()
         log.warning(BAD_INPUT_LOG, request.path, type(exc).__name__)
         return error_page(400, str(MESSAGES[400]))
+
+    @app.errorhandler(OperationalError)
+    def database_busy(exc):
+        # SQLite (the embedded default) lets one writer at a time; past its busy timeout a
+        # write under heavy load gives up. Nothing was saved: say so as a 503 the widget
+        # and the pages retry (the widget with the same client id), not as a 500.
+        db.session.rollback()
+        if "database is locked" not in str(getattr(exc, "orig", exc)):
+            return unexpected(exc)
+        log.warning("database busy on %s", request.path)
+        response = make_response(error_page(503, str(BUSY_MESSAGE)))
+        response.headers["Retry-After"] = "1"
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(exc):
