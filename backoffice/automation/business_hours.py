@@ -99,6 +99,15 @@ def on_inbound(ticket, message, now) -> bool:
     return _hold(ticket, now, message)
 
 
+def _inbound_idle(ticket, message, now) -> bool:
+    """on_inbound's `idle` (listeners.guarded): no savepoint for a ticket not waiting in a
+    queue or without hours (what _hold checks first, with no query)."""
+    return ticket.status != WAITING or period_of(ticket) is None
+
+
+on_inbound.idle = _inbound_idle
+
+
 def on_queued(ticket, now) -> bool:
     return _hold(ticket, now)
 

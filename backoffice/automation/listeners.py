@@ -27,6 +27,8 @@ from ..models.tickets import CLOSED, IN
 from . import business_hours, inactivity, rules, survey, timers  # noqa: F401 (timers register)
 from .flows import engine
 
+_TIMER_MODULES = (inactivity,)  # imported for its timer's registration (timers.register)
+
 log = logging.getLogger(__name__)
 
 MAX_DEPTH = 4
@@ -34,7 +36,23 @@ _depth: contextvars.ContextVar[int] = contextvars.ContextVar("automation_depth",
 
 
 def guarded(what: str, fn: Callable, *args, **kwargs):
-    """Run one automation step in a savepoint; its failure is logged, never raised."""
+    """Run one automation step in a savepoint; its failure is logged, never raised.
+
+    A step may carry `fn.idle(*args, **kwargs)`: True when it provably has nothing to do
+    (no active rule of the trigger, no flow, no survey waiting...). Then neither the
+    savepoint nor the step runs (SCL-3: most messages meet no automation, and a savepoint
+    costs a flush, two statements when it runs SQL, and its bookkeeping). The check is a
+    read (answered from the transaction's memo when asked before), outside the savepoint:
+    a read the database refuses fails the unit of work like any other read of the
+    message's path; a check's own error is logged and the step skipped. A step replaced
+    without `idle` (a test's broken step) always runs guarded."""
+    idle = getattr(fn, "idle", None)
+    try:
+        if idle is not None and idle(*args, **kwargs):
+            return None
+    except Exception:
+        log.exception("automation step %s failed", what)
+        return None
     try:
         with db.session.begin_nested():
             return fn(*args, **kwargs)

@@ -26,7 +26,9 @@ from datetime import datetime, timedelta
 from flask import g, has_app_context
 from flask_babel import gettext as _
 from sqlalchemy import event as sa_event
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ..extensions import db
 from ..lib import after_commit
@@ -51,13 +53,37 @@ def source_of(rule: AutomationRule) -> str:
     return f"Automação {rule.name}"
 
 
+_RULES = "automation_rules"  # after_commit.memo: company id -> its active rules, in order
+
+
 def active_rules(company_id: int, trigger: str) -> list[AutomationRule]:
-    """The company's active rules of `trigger`, in order (one indexed query)."""
-    return list(db.session.scalars(
+    """The company's active rules of `trigger`, in order."""
+    return [rule for rule in _company_rules(company_id)
+            if rule.trigger == trigger and rule.active]
+
+
+def _company_rules(company_id: int) -> list[AutomationRule]:
+    """Every active rule of the company (all triggers; a company has tens), in order: one
+    query per transaction (SCL-3), where an inbound message asked twice (its "message
+    received" rules, then the idle rules for its timer). The memo holds the rows
+    themselves, so a change made to one in the transaction is seen (the trigger and
+    active flag are checked again above); a rule added, changed or deleted is flushed
+    and forgets the memo (_forget_rules), and one not flushed yet is read by a query."""
+    known = after_commit.memo(_RULES)
+    if company_id in known and not _rules_unflushed():
+        return known[company_id]
+    rules = list(db.session.scalars(
         select(AutomationRule).where(AutomationRule.company_id == company_id,
-                                     AutomationRule.trigger == trigger,
                                      AutomationRule.active.is_(True))
         .order_by(AutomationRule.position, AutomationRule.id)))
+    after_commit.memo(_RULES)[company_id] = rules  # the autoflush may have forgotten it
+    return rules
+
+
+def _rules_unflushed() -> bool:
+    session = db.session()
+    return any(isinstance(o, AutomationRule)
+               for group in (session.new, session.dirty, session.deleted) for o in group)
 
 
 def fire(trigger, ticket, now, message=None, tag_ids=None) -> None:
@@ -68,6 +94,15 @@ def fire(trigger, ticket, now, message=None, tag_ids=None) -> None:
         return
     for rule in active_rules(ticket.company_id, trigger):
         run_rule(rule, ticket, now, message=message)
+
+
+def _nothing_to_fire(trigger, ticket, now, message=None, tag_ids=None) -> bool:
+    """fire's `idle` (see listeners.guarded): no active rule of the trigger, so the
+    listener opens no savepoint for it."""
+    return trigger == "manual" or ticket is None or not active_rules(ticket.company_id, trigger)
+
+
+fire.idle = _nothing_to_fire
 
 
 def run_rule(rule: AutomationRule, ticket: Ticket, now: datetime, message=None) -> bool:
@@ -129,22 +164,29 @@ def _idle_rules(company_id: int) -> list[tuple[int, int]]:
     the tick (flask.g), forgotten when a rule is written."""
     cache = g.setdefault(_G_IDLE, {}) if has_app_context() else {}
     if company_id not in cache:
-        cache[company_id] = [
-            (rid, minutes) for rid, minutes in db.session.execute(
-                select(AutomationRule.id, AutomationRule.idle_minutes)
-                .where(AutomationRule.company_id == company_id,
-                       AutomationRule.trigger == "idle", AutomationRule.active.is_(True))
-                .order_by(AutomationRule.position, AutomationRule.id)).all()
-            if minutes and minutes > 0]
+        # from the transaction's memo of the company's rules: an inbound message's
+        # "message received" step read them already (SCL-3)
+        cache[company_id] = [(rule.id, rule.idle_minutes)
+                             for rule in active_rules(company_id, "idle")
+                             if rule.idle_minutes and rule.idle_minutes > 0]
     return cache[company_id]
 
 
 @sa_event.listens_for(AutomationRule, "after_insert")
 @sa_event.listens_for(AutomationRule, "after_update")
 @sa_event.listens_for(AutomationRule, "after_delete")
-def _forget_idle_rules(mapper, connection, target) -> None:
+def _forget_rules(mapper, connection, target) -> None:
     if has_app_context():
         g.pop(_G_IDLE, None)
+    session = sa_inspect(target).session
+    if session is not None:
+        after_commit.forget(_RULES, session)
+
+
+@sa_event.listens_for(Session, "transient_to_pending")
+def _forget_rules_on_add(session, instance) -> None:
+    if isinstance(instance, AutomationRule):
+        after_commit.forget(_RULES, session)
 
 
 def _spell(ticket: Ticket) -> str | None:

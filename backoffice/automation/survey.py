@@ -177,6 +177,10 @@ def on_inbound(ticket, message, now) -> bool:
     return True
 
 
+# the listener opens no savepoint for a message on an open ticket (listeners.guarded)
+on_inbound.idle = lambda ticket, message, now: ticket.status != CLOSED
+
+
 def _answered(ticket, survey, now) -> None:
     survey.status = SURVEY_ANSWERED
     survey.answered_at = now

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func
+from sqlalchemy.orm import lazyload
 
 from ..extensions import db
 from ..models import Department
@@ -75,10 +76,17 @@ def overflow_sources(department: Department) -> list[str]:
         .order_by(Department.name)))
 
 
-def ordered(company_id: int, active_only: bool = True, receiving_only: bool = False):
+def ordered(company_id: int, active_only: bool = True, receiving_only: bool = False,
+            with_members: bool = False):
     """DEP-1/DEP-2: the company's departments as offered when opening or transferring a
-    ticket: by order, then name; `receiving_only` leaves out those not receiving tickets."""
+    ticket: by order, then name; `receiving_only` leaves out those not receiving tickets.
+    Department.members is "selectin": without `with_members` it is left unloaded (no
+    caller lists members: the widget's start and the inbox's meta read names and ids only,
+    and the one department a ticket goes to loads its own members if routing needs them),
+    so a company with many agents does not read every membership per call (SCL-3)."""
     q = Department.owned(company_id)
+    if not with_members:
+        q = q.options(lazyload(Department.members))
     if active_only:
         q = q.where(Department.active.is_(True))
     if receiving_only:

@@ -26,10 +26,13 @@ from types import SimpleNamespace
 from typing import Protocol
 
 from flask_babel import gettext as _
+from sqlalchemy import event as sa_event
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ...extensions import db
-from ...lib import clock
+from ...lib import after_commit, clock
 from ...models import Department, MessageTemplate, Tag, Ticket
 from ...models.automation import (
     RUN_ACTIVE, RUN_DONE, RUN_EXPIRED, RUN_HANDED_OVER, Flow, FlowRun, FlowVersion,
@@ -397,20 +400,69 @@ def _keep(run: FlowRun, state: State) -> None:
         run.waiting_for = state.waiting
 
 
+_RUNS = "flow_runs"  # after_commit.memo: ticket id -> its latest FlowRun (None: none yet)
+
+
 def latest_run(ticket: Ticket) -> FlowRun | None:
     """The ticket's last run (the active one, if any: a run starts only when no other is
-    active), through ix_flow_run_ticket_status."""
+    active), through ix_flow_run_ticket_status. Read once per transaction (SCL-3): an
+    inbound message asks it in the flow step and again in every timer's due instant; the
+    memo holds the row itself, so the transaction's own changes to it are seen, and a run
+    added or deleted forgets it (_forget_runs)."""
     if ticket.id is None:
         return None
-    return db.session.scalar(select(FlowRun).where(FlowRun.ticket_id == ticket.id)
-                             .order_by(FlowRun.id.desc()).limit(1))
+    known = after_commit.memo(_RUNS)
+    if ticket.id in known and not _runs_unflushed():
+        return known[ticket.id]
+    run = db.session.scalar(select(FlowRun).where(FlowRun.ticket_id == ticket.id)
+                            .order_by(FlowRun.id.desc()).limit(1))
+    after_commit.memo(_RUNS)[ticket.id] = run  # the query's autoflush may have forgotten it
+    return run
 
 
 def active_run(ticket: Ticket) -> FlowRun | None:
-    if ticket.id is None:
-        return None
-    return db.session.scalar(select(FlowRun).where(FlowRun.ticket_id == ticket.id,
-                                                   FlowRun.status == RUN_ACTIVE).limit(1))
+    """The ticket's active run: the latest one when active (no other can be, see above)."""
+    run = latest_run(ticket)
+    return run if run is not None and run.status == RUN_ACTIVE else None
+
+
+def _runs_unflushed() -> bool:
+    """A run added or deleted but not flushed yet: the memo cannot know it, a query (its
+    autoflush) does."""
+    session = db.session()
+    return any(isinstance(o, FlowRun) for o in session.new) or \
+        any(isinstance(o, FlowRun) for o in session.deleted)
+
+
+@sa_event.listens_for(FlowRun, "after_insert")
+@sa_event.listens_for(FlowRun, "after_delete")
+def _forget_runs(mapper, connection, target) -> None:
+    session = sa_inspect(target).session
+    if session is not None:
+        after_commit.forget(_RUNS, session)
+
+
+@sa_event.listens_for(Session, "transient_to_pending")
+def _forget_runs_on_add(session, instance) -> None:
+    if isinstance(instance, FlowRun):
+        after_commit.forget(_RUNS, session)
+
+
+def inbound_idle(ticket: Ticket, message=None, now=None) -> bool:
+    """True when on_inbound provably has nothing to do, so the listener opens no savepoint
+    for it (SCL-3): a closed ticket, a finished run (the entry flow ran already), an agent
+    on it, or no flow on the ticket's connection or department. Reads the latest run
+    (kept in the memo for on_inbound and the timers); no flow row is loaded."""
+    if not ticket.is_open:
+        return True
+    run = latest_run(ticket)
+    if run is not None:
+        return run.status != RUN_ACTIVE
+    if ticket.agent_id is not None:
+        return True
+    connection, department = ticket.connection, ticket.department
+    return (connection is None or connection.flow_id is None) and \
+        (department is None or department.flow_id is None)
 
 
 def _published(flow: Flow | None) -> FlowVersion | None:
@@ -431,6 +483,7 @@ def start(ticket: Ticket, version: FlowVersion, message=None) -> FlowRun:
     run.version = version
     db.session.add(run)
     db.session.flush()
+    after_commit.memo(_RUNS)[ticket.id] = run  # the newest run now: no query to find it
     ticket.automated = True
     tickets.history(ticket, "bot", source=source_of(version), detail=_("Fluxo iniciado"))
     state = State()
@@ -499,10 +552,8 @@ def on_closed(ticket: Ticket, now: datetime) -> None:
 
 
 def _due(ticket: Ticket) -> datetime | None:
-    if ticket.id is None:
-        return None
-    return db.session.scalar(select(FlowRun.resume_at).where(
-        FlowRun.ticket_id == ticket.id, FlowRun.status == RUN_ACTIVE).limit(1))
+    run = active_run(ticket)  # the memo's answer: the flow step read it already
+    return run.resume_at if run is not None else None
 
 
 def _fire(ticket: Ticket, now: datetime) -> None:
@@ -521,6 +572,8 @@ def _fire(ticket: Ticket, now: datetime) -> None:
 
 
 timers.register("flow", _due, _fire)
+# the listener skips the flow step's savepoint when it has nothing to do
+on_inbound.idle = inbound_idle
 
 
 # --- the editor's test pane ------------------------------------------------------------------
