@@ -9,6 +9,7 @@ failure, never a skip.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 import re
 import shutil
 from pathlib import Path
@@ -457,3 +458,23 @@ def clock(monkeypatch):
     ratelimit.reset_redis_state()
     yield now
     ratelimit.reset_redis_state()
+
+
+@contextmanager
+def sql_statements(app):
+    """The SQL statements sent on `app`'s engine while the block runs (N+1 and
+    statements-per-request checks)."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        seen.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", count)

@@ -4,10 +4,8 @@ with provably nothing to do opens no savepoint, and nothing read early is answer
 a rule or a flow run written earlier in the same transaction is seen."""
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from backoffice.automation import timers
 from backoffice.channels.base import Inbound
@@ -17,6 +15,7 @@ from backoffice.models import Ticket
 from backoffice.models.automation import RUN_ACTIVE, AutomationRule, FlowRun
 from backoffice.models.tickets import AUTHOR_BOT
 from backoffice.services import tickets as ticket_rules
+from tests.conftest import sql_statements
 from tests.factories import (
     gen_company, gen_connection, gen_published_flow, gen_rule, sent_texts,
 )
@@ -50,21 +49,6 @@ def receive(connection, text, address="cliente-1"):
     return db.session.get(Ticket, message.ticket_id)
 
 
-@contextmanager
-def statements(app):
-    seen: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        seen.append(statement)
-
-    engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
-
 def _automation(seen: list[str]) -> dict:
     """The statements of the automation: its reads of flow_run and automation_rule, and
     the savepoints its steps open."""
@@ -81,7 +65,7 @@ def test_SCL_3_message_without_rules_or_flows_costs_two_reads_and_no_savepoint(a
     gen_rule(world["company"], "ticket_closed", [{"type": "favourite", "value": True}])
     receive(world["connection"], "Primeira")
     after_commit.commit()
-    with statements(app) as seen:
+    with sql_statements(app) as seen:
         ticket = receive(world["connection"], "Segunda")
         after_commit.commit()
     assert _automation(seen) == {"flow_run": 1, "automation_rule": 1, "savepoint": 0}
@@ -95,7 +79,7 @@ def test_SCL_3_a_rule_with_work_still_runs_in_its_savepoint(app, world):
     after_commit.commit()
     db.session.get(Ticket, db.session.scalar(select(Ticket.id))).favourite = False
     after_commit.commit()
-    with statements(app) as seen:
+    with sql_statements(app) as seen:
         ticket = receive(world["connection"], "Segunda")
         after_commit.commit()
     assert ticket.favourite is True

@@ -25,10 +25,7 @@ from datetime import datetime, timedelta
 
 from flask import g, has_app_context
 from flask_babel import gettext as _
-from sqlalchemy import event as sa_event
-from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from ..extensions import db
 from ..lib import after_commit
@@ -172,21 +169,12 @@ def _idle_rules(company_id: int) -> list[tuple[int, int]]:
     return cache[company_id]
 
 
-@sa_event.listens_for(AutomationRule, "after_insert")
-@sa_event.listens_for(AutomationRule, "after_update")
-@sa_event.listens_for(AutomationRule, "after_delete")
-def _forget_rules(mapper, connection, target) -> None:
+def _forget_idle_rules() -> None:
     if has_app_context():
         g.pop(_G_IDLE, None)
-    session = sa_inspect(target).session
-    if session is not None:
-        after_commit.forget(_RULES, session)
 
 
-@sa_event.listens_for(Session, "transient_to_pending")
-def _forget_rules_on_add(session, instance) -> None:
-    if isinstance(instance, AutomationRule):
-        after_commit.forget(_RULES, session)
+after_commit.forget_when_written(AutomationRule, _RULES, also=_forget_idle_rules)
 
 
 def _spell(ticket: Ticket) -> str | None:

@@ -62,6 +62,30 @@ def forget(name: str, session: Session | None = None) -> None:
         memos.pop(name, None)
 
 
+def forget_when_written(model, name: str,
+                        events: tuple[str, ...] = ("after_insert", "after_update", "after_delete"),
+                        also: Callable[[], None] | None = None) -> None:
+    """Keep the memo `name` honest: drop it when a row of `model` is written (`events`,
+    at flush) or a new one is added to a session (its flush comes later); `also` runs at
+    each write too (another cache of the same rows)."""
+    from sqlalchemy import inspect
+
+    def written(_mapper, _connection, target) -> None:
+        if also is not None:
+            also()
+        session = inspect(target).session
+        if session is not None:
+            forget(name, session)
+
+    def added(session, instance) -> None:
+        if isinstance(instance, model):
+            forget(name, session)
+
+    for name_of_event in events:
+        event.listen(model, name_of_event, written)
+    event.listen(Session, "transient_to_pending", added)
+
+
 def commit() -> None:
     session = db.session()
     session.commit()

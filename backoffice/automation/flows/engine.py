@@ -26,10 +26,7 @@ from types import SimpleNamespace
 from typing import Protocol
 
 from flask_babel import gettext as _
-from sqlalchemy import event as sa_event
-from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from ...extensions import db
 from ...lib import after_commit, clock
@@ -434,18 +431,9 @@ def _runs_unflushed() -> bool:
         any(isinstance(o, FlowRun) for o in session.deleted)
 
 
-@sa_event.listens_for(FlowRun, "after_insert")
-@sa_event.listens_for(FlowRun, "after_delete")
-def _forget_runs(mapper, connection, target) -> None:
-    session = sa_inspect(target).session
-    if session is not None:
-        after_commit.forget(_RUNS, session)
-
-
-@sa_event.listens_for(Session, "transient_to_pending")
-def _forget_runs_on_add(session, instance) -> None:
-    if isinstance(instance, FlowRun):
-        after_commit.forget(_RUNS, session)
+# A run's own updates are seen through the remembered object itself; a new or deleted
+# run changes which one is the latest.
+after_commit.forget_when_written(FlowRun, _RUNS, events=("after_insert", "after_delete"))
 
 
 def inbound_idle(ticket: Ticket, message=None, now=None) -> bool:
