@@ -156,6 +156,18 @@ IN_CI = os.environ.get("CI") == "true"
 RUN_LOCK_KEY = 7_263_101  # pg_advisory_lock key of a services test run
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `postgresql` assert what only the PostgreSQL path does (COPY, plan
+    modes, ANALYZE): they belong to the services pass and are deselected from the embedded
+    one, never skipped."""
+    if BACKEND == "services":
+        return
+    deselected = [item for item in items if item.get_closest_marker("postgresql")]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if not item.get_closest_marker("postgresql")]
+
+
 def missing_service(message: str):
     """Fail under CI, skip on a developer machine without the service."""
     if IN_CI:

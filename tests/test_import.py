@@ -973,17 +973,12 @@ def test_SCL_4_one_batch_mixes_new_repeated_updated_and_rejected_rows(app, ctx, 
                                            ["8", errors(job)[1][1]]]
 
 
-def _postgresql_only():
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("the PostgreSQL path (services backend)")
-
-
+@pytest.mark.postgresql
 def test_SCL_4_postgresql_rows_are_written_in_the_servers_plan_mode(ctx, monkeypatch):
     """SCL-4: the batch lookup is the one statement run with force_custom_plan; the
     contacts and tag links are written in the server's own plan mode. Under
     force_custom_plan PostgreSQL plans the foreign-key check of every inserted row
     (company, contact, tag) again, which doubled the server's work per import."""
-    _postgresql_only()
     server_mode = db.session.scalar(text("SELECT current_setting('plan_cache_mode')"))
     db.session.commit()
     modes: list[tuple[str, str]] = []
@@ -1000,10 +995,10 @@ def test_SCL_4_postgresql_rows_are_written_in_the_servers_plan_mode(ctx, monkeyp
     assert modes == [("contact", server_mode), ("contact_tag", server_mode)]
 
 
+@pytest.mark.postgresql
 def test_SCL_4_postgresql_statistics_refreshed_only_when_contacts_were_created(app, ctx):
     """SCL-4: ANALYZE (the lookups' plans need fresh statistics) runs while an import
     creates contacts, and not at all in a re-import that creates none."""
-    _postgresql_only()
     app.config["IMPORT_BATCH_SIZE"] = 2
     analyzed: list[str] = []
 
