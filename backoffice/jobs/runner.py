@@ -223,12 +223,10 @@ class TaskRunner:
             # The job runs right here; give it the owning app, as the worker thread would.
             with self.app.app_context():
                 return method(*args, **kwargs)
-        if self.mode == "redis" and "meta" not in kwargs:
+        if self._fingerprint is not None and "meta" not in kwargs:
             # The worker compares this with its own settings before running the job
             # (jobs/worker.py): a worker on another database or key refuses it.
-            from ..lib.startup import fingerprint
-
-            kwargs["meta"] = {"atende_fp": self._fingerprint or fingerprint(self.app.config)}
+            kwargs["meta"] = {"atende_fp": self._fingerprint}
         job = method(*args, **kwargs)
         if self.mode == "embedded":
             self.start_embedded_worker()
