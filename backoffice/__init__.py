@@ -102,6 +102,9 @@ def create_app(config: dict | None = None) -> Flask:
     from .reports.panel_views import bp as tv_bp  # PNL-1: the TV panel (/tv/<key>) and /panel sockets
 
     app.register_blueprint(tv_bp)
+    from .portal import bp as portal_bp  # POR-1: the Fale Conosco portal (/portal/<domain>)
+
+    app.register_blueprint(portal_bp)
     from .web.media import init_media  # UX-5: logo and avatars, and their page helpers
 
     init_media(app)

@@ -21,3 +21,6 @@ from .users import SessionSocket, UserSession  # noqa: F401  (SEC-4)
 from .automation import AutomationRule, Flow, FlowRun, FlowVersion, ScheduledMessage, SurveyAnswer  # noqa: F401
 from .api import ApiToken, IdempotentRequest, Integration  # noqa: F401
 from .reports import PanelKey, TicketReport  # noqa: F401
+from .portal import (ContactMethod, CustomerOrganization, PortalAccount, PortalRequest,  # noqa: F401
+                     PortalSettings, PortalToken, ServiceClassification,
+                     ServiceSubclassification)

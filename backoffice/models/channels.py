@@ -24,6 +24,8 @@ KIND_WHATSAPP = "whatsapp"
 KIND_TELEGRAM = "telegram"
 KIND_MESSENGER = "messenger"
 KIND_INSTAGRAM = "instagram"
+# POR-1: the Fale Conosco portal; one per company, created when the portal is enabled
+KIND_PORTAL = "portal"
 
 CONNECTION_KINDS: dict[str, str] = {
     KIND_WHATSAPP: _l("WhatsApp (Cloud API)"),

@@ -110,6 +110,11 @@ class Ticket(TenantMixin, db.Model):
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(10), default=WAITING)
     reason_id: Mapped[int | None] = mapped_column(ForeignKey("reason.id", ondelete="SET NULL"))
+    # POR-1: the classification a portal protocol was opened with (any ticket may carry one)
+    classification_id: Mapped[int | None] = mapped_column(
+        ForeignKey("service_classification.id", ondelete="SET NULL"))
+    subclassification_id: Mapped[int | None] = mapped_column(
+        ForeignKey("service_subclassification.id", ondelete="SET NULL"))
     close_note: Mapped[str | None] = mapped_column(Text)
     favourite: Mapped[bool] = mapped_column(Boolean, default=False)
     # FLT-1 "Falha no envio" and "Automações" without scanning messages
@@ -138,6 +143,8 @@ class Ticket(TenantMixin, db.Model):
     department: Mapped[Department | None] = relationship()
     agent: Mapped[User | None] = relationship()
     reason: Mapped[Reason | None] = relationship()
+    classification = relationship("ServiceClassification")
+    subclassification = relationship("ServiceSubclassification")
     tags: Mapped[list[Tag]] = relationship(secondary=ticket_tag, lazy="selectin",
                                            order_by="Tag.name")
 
