@@ -46,6 +46,12 @@ AREAS: dict[str, str] = {
     "integrations": _l("Integrações"),
     "reports": _l("Relatórios"),
     "panel": _l("Painel TV"),
+    # POR-1 / ART-1: the Fale Conosco portal and the help center
+    "classifications": _l("Classificações de atendimento"),
+    "contact_methods": _l("Formas de contato"),
+    "portal": _l("Portal Fale Conosco"),
+    "organizations": _l("Clientes do portal"),
+    "articles": _l("Artigos de ajuda"),
 }
 
 # Areas where some actions make no sense (the company row is never created or deleted
@@ -63,6 +69,8 @@ AREA_ACTIONS: dict[str, tuple[str, ...]] = {
     # the reports are read only; the TV panel's links are created and revoked, never edited
     "reports": ("view",),
     "panel": ("view", "create", "delete"),
+    # one settings row per company, as the parameters
+    "portal": ("view", "edit"),
 }
 
 # What a token may call (API-1). Every /api/v1 route names exactly one of these; the

@@ -9,6 +9,8 @@ Create Date: 2026-12-05
 
 Generated with `flask db migrate`.
 """
+import json
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -18,6 +20,28 @@ revision = '0016'
 down_revision = '0015'
 branch_labels = None
 depends_on = None
+
+
+# The screens of issue 18 (the portal's and the help articles', whose tables 0017 adds) to
+# the groups that manage departments (the company's administrators), so they see them
+# after the upgrade.
+NEW_SCREENS = [f"{area}.{action}" for area in ("classifications", "contact_methods",
+                                               "organizations", "articles")
+               for action in ("view", "create", "edit", "delete")] + ["portal.view", "portal.edit"]
+
+
+def grant_new_rights():
+    groups = sa.table("permission_group", sa.column("id", sa.Integer), sa.column("kind", sa.String),
+                      sa.column("rights", sa.JSON))
+    conn = op.get_bind()
+    for gid, kind, rights in list(conn.execute(sa.select(groups.c.id, groups.c.kind,
+                                                         groups.c.rights))):
+        rights = json.loads(rights) if isinstance(rights, str) else list(rights or [])
+        if kind != "system" or "departments.edit" not in rights:
+            continue
+        new = rights + [r for r in NEW_SCREENS if r not in rights]
+        if new != rights:
+            conn.execute(groups.update().where(groups.c.id == gid).values(rights=new))
 
 
 def upgrade():
@@ -177,6 +201,8 @@ def upgrade():
         batch_op.create_foreign_key(batch_op.f('fk_ticket_classification_id_service_classification'), 'service_classification', ['classification_id'], ['id'], ondelete='SET NULL')
 
     # ### end Alembic commands ###
+
+    grant_new_rights()
 
 
 def downgrade():
