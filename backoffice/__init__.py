@@ -105,6 +105,9 @@ def create_app(config: dict | None = None) -> Flask:
     from .portal import bp as portal_bp  # POR-1: the Fale Conosco portal (/portal/<domain>)
 
     app.register_blueprint(portal_bp)
+    from .help import bp as help_bp  # ART-1: the public help center (/ajuda/<domain>)
+
+    app.register_blueprint(help_bp)
     from .web.media import init_media  # UX-5: logo and avatars, and their page helpers
 
     init_media(app)

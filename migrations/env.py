@@ -93,6 +93,11 @@ def run_migrations_online():
                 logger.info('No changes in schema detected.')
 
     conf_args = current_app.extensions['migrate'].configure_args
+    # the embedded mode's FTS5 search table (ART-1, made by 0017) has no model: autogenerate
+    # must not offer to drop it
+    from backoffice.models.articles import FTS_TABLES
+    conf_args.setdefault(
+        "include_name", lambda name, type_, _parent: not (type_ == "table" and name in FTS_TABLES))
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 

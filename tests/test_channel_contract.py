@@ -160,10 +160,12 @@ CASES: dict[str, Case] = {
 from tests.test_channel_meta import CONTRACT_CASES as META_CASES  # noqa: E402
 from tests.test_channel_telegram import CONTRACT_CASE as TELEGRAM_CASE  # noqa: E402
 from tests.test_channel_whatsapp import CONTRACT_CASE as WHATSAPP_CASE  # noqa: E402
+from tests.test_portal_protocols import CONTRACT_CASE as PORTAL_CASE  # noqa: E402
 
 CASES.update({kind: Case(**case) for kind, case in META_CASES.items()})
 CASES["telegram"] = Case(**TELEGRAM_CASE)
 CASES["whatsapp"] = Case(**WHATSAPP_CASE)
+CASES["portal"] = Case(**PORTAL_CASE)
 
 KINDS = sorted(ADAPTERS)
 BAD_CONFIG = [(kind, i) for kind in KINDS for i in range(len(CASES[kind].bad_config))]
@@ -218,12 +220,13 @@ def test_CHN_contract_check_connection_runs_the_kinds_checks_on_a_new_row(app, w
                                                                          kind):
     """services.connections keeps the common rules and asks the adapter for the rest."""
     with app.app_context():
-        fields, expected = CASES[kind].bad_config[0]
-        conn = Connection(company_id=webchat_world.company_id, name="Canal novo", kind=kind,
-                          **_config(kind, **fields))
-        with pytest.raises(RuleError) as refused:
-            connection_rules.check_connection(conn)
-        assert str(refused.value) == expected
+        # a kind with no field of its own to refuse (the portal) checks the good case only
+        for fields, expected in CASES[kind].bad_config[:1]:
+            conn = Connection(company_id=webchat_world.company_id, name="Canal novo",
+                              kind=kind, **_config(kind, **fields))
+            with pytest.raises(RuleError) as refused:
+                connection_rules.check_connection(conn)
+            assert str(refused.value) == expected
         conn = Connection(company_id=webchat_world.company_id, name="Canal novo", kind=kind,
                           **_config(kind))
         assert connection_rules.check_connection(conn) is conn

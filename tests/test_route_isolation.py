@@ -31,7 +31,14 @@ PROTECTED = ("inbox.", "presence.")
 PUBLIC_BY_KEY = ("webchat.", "hooks.", "tv.")
 # covered elsewhere: the admin views by test_isolation/test_permissions, auth by test_auth,
 # the logo and avatars (UX-5) by test_images
-CLASSIFIED_ELSEWHERE = ("admin.", "static", "auth.", "media.")
+CLASSIFIED_ELSEWHERE = ("admin.", "static", "auth.", "media.",
+                        # the public help center (ART-1, no login): tests/test_articles.py
+                        # (test_ART1_help_center_shows_only_published_public_articles and the
+                        # other test_ART1_help_* tests: 404s, bad input, feedback)
+                        "help.",
+                        # the Fale Conosco portal (POR-1, its own sessions): walked route by
+                        # route in tests/test_portal_isolation.py
+                        "portal.")
 # the REST API (/api/v1, a bearer token, no session) by test_api_generic.py, which walks its
 # routes the same way; its public documentation (/api/docs, /api/v1/openapi.json) by
 # test_api_schemathesis.py

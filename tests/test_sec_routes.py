@@ -23,13 +23,16 @@ from sqlalchemy import delete, select
 from backoffice.admin.base import CompanySettingsView
 from backoffice.extensions import csrf, db
 from backoffice.models import CompanySettings, Connection, Department, DepartmentMember, Tag
-from backoffice.models import TelephonySettings, User
+from backoffice.models import ContactMethod, Message, PortalAccount, PortalSettings
+from backoffice.models import ServiceSubclassification, TelephonySettings, User
 from backoffice.services import data_jobs, sending, tickets
+from backoffice.services.portal import protocols as portal_protocols
 from backoffice.lib import after_commit
 from backoffice.services.templates import Upload
 from tests.admin_registry import model_views
 from tests.conftest import login
 from tests.factories import gen_group, gen_user
+from tests.factories.portal import portal_login
 
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 SKIPPED = {"static", "admin.static"}  # files on disk, no database
@@ -86,6 +89,23 @@ def world(app, tenants):
                                                            .encode()), "contatos.csv")
         exported = data_jobs.start_export(admin, "contacts", {}, enqueue=False)
         data_jobs.run_export(exported.id)
+        # POR-1: company A's portal on, with a protocol of its representative (real ids)
+        portal_settings = db.session.execute(PortalSettings.owned(company.id)).scalar_one()
+        portal_settings.enabled = True
+        account = db.session.scalar(select(PortalAccount).where(
+            PortalAccount.company_id == company.id))
+        subclassification = db.session.scalar(select(ServiceSubclassification).where(
+            ServiceSubclassification.company_id == company.id))
+        protocol = portal_protocols.open_protocol(account, portal_protocols.NewProtocol(
+            classification_id=str(subclassification.classification_id),
+            subclassification_id=str(subclassification.id), contact_person="Rita",
+            phone="(11) 98765-4321", email="rita@example.com",
+            contact_method_id=str(db.session.scalar(select(ContactMethod.id).where(
+                ContactMethod.company_id == company.id))),
+            message="Preciso da segunda via"))
+        protocol_message = db.session.scalar(select(Message.id).where(
+            Message.ticket_id == protocol.id))
+        after_commit.commit()
         db.session.execute(delete(CompanySettings).where(CompanySettings.company_id == company.id))
         db.session.execute(delete(TelephonySettings).where(TelephonySettings.company_id == company.id))
         db.session.commit()
@@ -94,7 +114,10 @@ def world(app, tenants):
         assert all(unread.values()), unread
         return {"tenant": a, "tickets": [waiting.id, accepted.id], "message_id": message.id,
                 "key": connection.public_key, "kind": "whatsapp", "import_id": imported.id,
-                "export_id": exported.id, "template_id": a.ids["templates"]}
+                "export_id": exported.id, "template_id": a.ids["templates"],
+                "domain": company.domain, "article_id": a.ids["articles"],
+                "portal_account_id": account.id, "protocol_id": protocol.id,
+                "protocol_message_id": protocol_message}
 
 
 def rules(app):
@@ -121,6 +144,11 @@ def fills(rule, world) -> list[dict]:
             values[arg] = world[arg]
         else:
             pytest.fail(f"{rule.rule}: teach this test what <{arg}> is")
+    if "ticket_id" in rule.arguments and rule.endpoint.startswith("portal."):
+        # a portal protocol and its message (the inbox tickets are no protocol there)
+        return [{**values, "ticket_id": world["protocol_id"],
+                 **({"message_id": world["protocol_message_id"]}
+                    if "message_id" in rule.arguments else {})}]
     if "ticket_id" in rule.arguments:
         return [{**values, "ticket_id": t} for t in world["tickets"]]
     return [values]
@@ -159,7 +187,7 @@ def refused(response) -> bool:
         response.status_code == 302 and "/login" in response.headers["Location"])
 
 
-@pytest.mark.parametrize("who", ["admin", "anonymous"])
+@pytest.mark.parametrize("who", ["admin", "anonymous", "representative"])
 def test_SEC_7_no_route_answers_500_to_crafted_ids_text_or_pages(app, world, who):
     """Every route of the app, its variables and parameters crafted: a 4xx, a redirect or
     the page; never a 500. Anonymous requests to a route that needs a login stop at the
@@ -169,6 +197,9 @@ def test_SEC_7_no_route_answers_500_to_crafted_ids_text_or_pages(app, world, who
     email = world["tenant"].admin_email if who == "admin" else None
     if email:
         assert login(client, email).status_code == 302
+    if who == "representative":  # POR-1: a portal session (no panel login)
+        with app.app_context():
+            portal_login(client, world["portal_account_id"])
     token = client.csrf_token()
     failures, tried = [], 0
 
@@ -181,6 +212,10 @@ def test_SEC_7_no_route_answers_500_to_crafted_ids_text_or_pages(app, world, who
         # again, or the rest of the walk would only meet the login redirect
         if email and refused(response) and response.status_code == 302:
             assert login(client, email).status_code == 302
+        if who == "representative" and response.status_code == 302 \
+                and "/entrar" in response.headers["Location"]:  # the portal's "Sair"
+            with app.app_context():
+                portal_login(client, world["portal_account_id"])
 
     for rule in rules(app):
         methods = sorted(rule.methods & ({"GET"} | WRITES))

@@ -17,6 +17,8 @@ from ..models.reports import PanelKey
 from ..models.api import Integration
 from ..models.automation import AutomationRule, ScheduledMessage
 from ..models.webhooks import WebhookDelivery
+from ..models.portal import (ContactMethod, CustomerOrganization, PortalAccount, PortalSettings,
+                             ServiceClassification)
 from .api_tokens import ApiTokenView
 from .audit import AuditLogView
 from .automations import AutomationRuleView
@@ -33,10 +35,14 @@ from .mail import MailOutboxView
 from .pages import AboutView, AccountView
 from .panel import PanelKeyView
 from .pauses import PauseView
+from .portal import ClassificationView, ContactMethodView, PortalSettingsView
+from .portal_accounts import OrganizationView, RepresentativeView
 from .provider_templates import ProviderTemplateView
 from .reports import ReportsView
 from .saas import PlanView, SaasCompanyView
 from .schedule import HolidayView, PeriodView
+from .articles import ArticleCategoryView, ArticleView
+from ..models.articles import Article, ArticleCategory
 from .scheduled import ScheduledMessageView
 from .telephony import TelephonyView
 from .templates import MessageTemplateView, SettingsView
@@ -49,6 +55,7 @@ from .webhooks import WebhookView
 CAT_ADMIN = _l("Administração")
 CAT_SAAS = _l("SaaS")
 CAT_CONFIG = _l("Configurações")
+CAT_PORTAL = _l("Fale Conosco")
 
 
 def init_admin(app) -> Admin:
@@ -110,6 +117,11 @@ def init_admin(app) -> Admin:
                               category=CAT_CONFIG))
     admin.add_view(HolidayView(Holiday, name=_l("Feriados"), endpoint="holidays",
                                category=CAT_CONFIG))
+    # ART-1: help articles (Fale Conosco)
+    admin.add_view(ArticleCategoryView(ArticleCategory, name=_l("Categorias de artigos"),
+                                       endpoint="article_categories", category=CAT_PORTAL))
+    admin.add_view(ArticleView(Article, name=_l("Artigos de ajuda"), endpoint="articles",
+                               category=CAT_PORTAL))
     admin.add_view(ContactFieldView(ContactField, name=_l("Campos de contato"),
                                     endpoint="contact_fields", category=CAT_CONFIG))
     admin.add_view(FlowView(Flow, name=_l("Fluxos de chatbot"), endpoint="flows",
@@ -118,6 +130,18 @@ def init_admin(app) -> Admin:
                                       endpoint="automations", category=CAT_CONFIG))
     admin.add_view(DataView(name=_l("Importar/exportar registros"), endpoint="data",
                             category=CAT_CONFIG))
+    # POR-1: the Fale Conosco portal's configuration and its customers' accounts
+    admin.add_view(PortalSettingsView(PortalSettings, name=_l("Portal Fale Conosco"),
+                                      endpoint="portal_settings", category=CAT_PORTAL))
+    admin.add_view(ClassificationView(ServiceClassification,
+                                      name=_l("Classificações de atendimento"),
+                                      endpoint="classifications", category=CAT_PORTAL))
+    admin.add_view(ContactMethodView(ContactMethod, name=_l("Formas de contato"),
+                                     endpoint="contact_methods", category=CAT_PORTAL))
+    admin.add_view(OrganizationView(CustomerOrganization, name=_l("Clientes do portal"),
+                                    endpoint="organizations", category=CAT_PORTAL))
+    admin.add_view(RepresentativeView(PortalAccount, name=_l("Representantes"),
+                                      endpoint="representatives", category=CAT_PORTAL))
     admin.add_view(UserView(User, name=_l("Usuários"), endpoint="users", category=CAT_ADMIN))
     admin.add_view(AuditLogView(AuditLog, name=_l("Auditoria"), endpoint="audit",
                                 category=CAT_ADMIN))

@@ -37,7 +37,8 @@ from ..extensions import db
 from ..lib import after_commit, outbound
 from ..models import Connection, Ticket
 from ..models.channels import (
-    CONNECTION_KINDS, HOOK_KINDS, KIND_HTTP_API, KIND_TELEGRAM, KIND_WEBCHAT, KIND_WHATSAPP,
+    CONNECTION_KINDS, HOOK_KINDS, KIND_HTTP_API, KIND_PORTAL, KIND_TELEGRAM, KIND_WEBCHAT,
+    KIND_WHATSAPP,
 )
 from ..services import RuleError, audit, messages
 from ..services import catalog
@@ -50,6 +51,8 @@ from .base import TenantModelView
 log = logging.getLogger(__name__)
 
 KIND_CHOICES = list(CONNECTION_KINDS.items())
+# what the create form offers: the portal's connection is made by the portal (POR-1)
+CREATABLE_KINDS = [(kind, label) for kind, label in KIND_CHOICES if kind != KIND_PORTAL]
 # Meta's kinds are checked by Meta with the verify token when the webhook is saved there
 META_KINDS = ("whatsapp", "messenger", "instagram")
 # the form fields of the webchat and the HTTP API, hidden for the other kinds
@@ -206,7 +209,7 @@ class ConnectionView(TenantModelView):
     form_overrides = {"kind": SelectField, "widget_color": ColorField}
     form_args = {
         "name": {"description": _l("Para a equipe reconhecer o canal. Por exemplo: Site da loja.")},
-        "kind": {"choices": KIND_CHOICES, "default": KIND_WEBCHAT,
+        "kind": {"choices": CREATABLE_KINDS, "default": KIND_WEBCHAT,
                  "description": _l("Webchat: o chat no seu site. API HTTP: o seu sistema envia "
                                    "e recebe as mensagens.")},
         "active": {"default": True,

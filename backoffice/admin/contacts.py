@@ -21,6 +21,7 @@ from ..tenancy import current_company_id
 from .base import TenantModelView, VisibleRowsMixin
 from .catalog import tag_badge
 from .filters import PerRequestFilterOptions, TenantOptionsFilter
+from .portal_accounts import PortalInviteMixin
 
 
 class CustomValueField(StringField):
@@ -89,7 +90,7 @@ def _custom(view, context, model, name):
     return "; ".join(f"{labels.get(k, k)}: {v}" for k, v in values.items() if v)
 
 
-class ContactView(PerRequestFilterOptions, VisibleRowsMixin, TenantModelView):
+class ContactView(PortalInviteMixin, PerRequestFilterOptions, VisibleRowsMixin, TenantModelView):
     """Contacts of the company; with carteiras enabled, a user without contacts.supervise
     sees only the unowned contacts and their own (list, count, export, edit, delete)."""
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from .base import Adapter, Inbound, InboundError, PermanentSendError, SendError
 from .http_api import HttpApiAdapter
 from .meta import InstagramAdapter, MessengerAdapter
+from .portal import PortalAdapter
 from .telegram import TelegramAdapter
 from .webchat.adapter import WebchatAdapter
 from .whatsapp import WhatsAppAdapter
@@ -25,6 +26,7 @@ ADAPTERS: dict[str, type[Adapter]] = {
     "instagram": InstagramAdapter,
     "webchat": WebchatAdapter,
     "http_api": HttpApiAdapter,
+    "portal": PortalAdapter,
 }
 
 

@@ -24,3 +24,4 @@ from .reports import PanelKey, TicketReport  # noqa: F401
 from .portal import (ContactMethod, CustomerOrganization, PortalAccount, PortalRequest,  # noqa: F401
                      PortalSettings, PortalToken, ServiceClassification,
                      ServiceSubclassification)
+from .articles import Article, ArticleCategory, ArticleFeedback  # noqa: F401

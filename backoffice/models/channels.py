@@ -34,6 +34,9 @@ CONNECTION_KINDS: dict[str, str] = {
     KIND_TELEGRAM: _l("Telegram"),
     KIND_WEBCHAT: _l("Webchat (site)"),
     KIND_HTTP_API: _l("API HTTP genérica"),
+    # listed and filtered like the others, never created on the Conexões form: the portal
+    # makes its own (services/portal/channel.ensure_connection)
+    KIND_PORTAL: _l("Fale Conosco (portal)"),
 }
 # The kinds whose provider posts to /hooks/<kind>/<public key> (channels/provider.py).
 HOOK_KINDS = (KIND_WHATSAPP, KIND_TELEGRAM, KIND_MESSENGER, KIND_INSTAGRAM)

@@ -10,8 +10,9 @@ opens no panel or inbox route, and a panel login opens no portal page.
 """
 from __future__ import annotations
 
-from flask import Blueprint
-
-bp = Blueprint("portal", __name__, url_prefix="/portal/<domain>")
+from .blueprint import bp  # noqa: F401
 
 from . import guard  # noqa: E402,F401  (url defaults and the company lookup)
+from . import protocols  # noqa: E402,F401
+from . import accounts  # noqa: E402,F401
+from . import help  # noqa: E402,F401

@@ -18,7 +18,7 @@ from flask import abort, g, redirect, request, session, url_for
 from ..extensions import db
 from ..models import Company, PortalAccount
 from ..models.portal import PortalSettings
-from . import bp
+from .blueprint import bp
 
 SESSION_KEY = "portal"
 
@@ -35,6 +35,9 @@ def _company_of_domain(_endpoint, values):
         abort(404)
     g.portal_company = company
     g.portal_settings = settings
+    # The portal's writes belong to the company of the URL, whoever else is logged in to
+    # the panel in the same browser: the tenant guard (tenancy.py) reads g.tenant_id first.
+    g.tenant_id = company.id
 
 
 @bp.url_defaults

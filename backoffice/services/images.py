@@ -190,6 +190,11 @@ def set_avatar(user: User, picture: Picture | None) -> None:
     _replace(user, user.company_id, "avatar", picture)
 
 
+def replace_file(row, company_id: int, kind: str, picture: Picture | None) -> None:
+    """`_replace` for other rows that keep a logo of the company (the portal's, POR-1)."""
+    _replace(row, company_id, kind, picture)
+
+
 def _replace(row, company_id: int, kind: str, picture: Picture | None) -> None:
     """Point `row.<kind>_key/_mime` at a new file (or at none) and drop the old file
     after the commit."""

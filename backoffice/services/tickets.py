@@ -565,6 +565,24 @@ def reopen(ticket: Ticket, user: User, *, source: str | None = None) -> Ticket:
     return ticket
 
 
+def reopen_by_contact(ticket: Ticket, *, source: str) -> Ticket:
+    """The customer writes again on a finished ticket where the channel's rules let that
+    reopen it (POR-1: the portal's allow_reopen): back to its department's queue with no
+    agent, as a new arrival waits; the history names the channel (`source`)."""
+    if ticket.status != CLOSED:
+        raise RuleError(_("Este atendimento não está finalizado."))
+    now = utcnow()
+    ticket.status = WAITING
+    ticket.agent_id = None
+    ticket.agent = None
+    ticket.closed_at = None
+    ticket.queued_at = now
+    ticket.last_activity_at = now
+    _event(ticket, "reopened", None, automatic=True, source=source)
+    events.emit("ticket.status_changed", ticket=ticket)
+    return ticket
+
+
 def set_favourite(ticket: Ticket, user: User, value: bool) -> Ticket:
     _require_actor(user, ticket)  # SEC-8: the star is the ticket's, not the user's
     ticket.favourite = bool(value)

@@ -11,6 +11,7 @@ module per area, all re-exported here: `from tests.factories import gen_ticket`.
 - automation: automation rules, published chatbot flows
 - api: API tokens and a client that sends one; api_world: a row per API path id
 - panel: TV panel links
+- portal: the Fale Conosco portal world (POR-1), representatives, a portal session
 - tenants: populate_company, a row in every tenant screen
 """
 from __future__ import annotations
@@ -30,6 +31,7 @@ from .inbox import (
 )
 from .integrations import gen_integration, gen_telephony, gen_webhook
 from .panel import gen_panel_key
+from .portal import PortalWorld, gen_portal_account, gen_portal_world, portal_login
 from .tenants import Tenant, populate_company
 from .webchat import PNG as WEBCHAT_PNG
 from .webchat import WebchatWorld, gen_webchat_world, png_file, set_show_agent_name
@@ -41,7 +43,8 @@ __all__ = [
     "AgentSetup", "Tenant", "WebchatWorld",
     "gen_agent_setup", "gen_company", "gen_connection", "gen_contact", "gen_department",
     "gen_farewell", "gen_group", "gen_holiday", "gen_inbound", "gen_incoming", "gen_integration",
-    "gen_panel_key", "gen_pause",
+    "gen_panel_key", "gen_pause", "gen_portal_account", "gen_portal_world", "portal_login",
+    "PortalWorld",
     "gen_period", "gen_plan", "gen_published_flow", "gen_reason", "gen_rule", "gen_tag",
     "gen_telephony", "gen_ticket", "gen_tickets", "gen_user", "gen_webchat_world",
     "gen_webhook", "file_storage", "png_file", "populate_company", "set_show_agent_name",

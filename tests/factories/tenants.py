@@ -22,6 +22,7 @@ from .companies import gen_company, gen_department, gen_group, gen_plan, gen_use
 from .hours import gen_holiday, gen_pause, gen_period
 from .integrations import gen_integration, gen_telephony, gen_webhook
 from .panel import gen_panel_key
+from tests.admin_registry import extra_rows
 
 
 @dataclass
@@ -162,4 +163,7 @@ def populate_company(name: str, key: str) -> Tenant:
     tv, _raw = gen_panel_key(company, f"TV exclusiva {key.upper()}", created_by=admin)
     tenant.labels["panel_keys"] = tv.name
     tenant.ids["panel_keys"] = tv.id
+    # screens of later issues, registered in tests/admin_registry.py
+    for endpoint, (label, row_id) in extra_rows(company, admin, key).items():
+        tenant.labels[endpoint], tenant.ids[endpoint] = label, row_id
     return tenant

@@ -8,13 +8,15 @@ X-Visitor-Token):
   GET  conversation              {ticket, messages} of the current or last ticket
   POST messages                  text and/or file into the open ticket (409 when finished)
   GET  attachments/<message_id>  a file of the visitor's own conversation
+  GET  articles?q=               ART-1: public help articles for what is being typed
+  POST articles/feedback         ART-1: "Isso resolveu?" {article, solved} (where=widget)
 """
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
 
-from flask import current_app, g, render_template, request, send_from_directory
+from flask import current_app, g, render_template, request, send_from_directory, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
@@ -22,6 +24,10 @@ from werkzeug.exceptions import HTTPException
 from ...extensions import db
 from ...services import RuleError, attachments, ratelimit
 from ...lib import after_commit
+from ...help import suggestions as help_suggestions
+from ...models import Company
+from ...models.articles import WHERE_WIDGET
+from ...services import articles
 from ...services.messages import MAX_TEXT
 from ...services.templates import ALLOWED, human_size
 from ...web import errors
@@ -312,3 +318,30 @@ def api_attachment(key: str, message_id: int):
     if found is None:
         raise ApiError(404, _("Arquivo não encontrado."))
     return private_file(found, message.file_name, message.file_mime)
+
+
+# --- help articles (ART-1): suggested as the visitor types, before a conversation starts --
+
+
+@bp.get("/widget/<key>/api/articles")
+def api_articles(key: str):
+    connection = _connection(key)
+    help_suggestions.limit("webchat-help", connection.company_id)
+    domain = db.session.get(Company, connection.company_id).domain
+    found = help_suggestions.suggestions(
+        connection.company_id, articles.PUBLIC,
+        lambda a: url_for("help.article", domain=domain, article_id=a.id))
+    return _no_store(current_app.make_response(found))
+
+
+@bp.post("/widget/<key>/api/articles/feedback")
+def api_article_feedback(key: str):
+    connection = _connection(key)
+    help_suggestions.limit("webchat-help", connection.company_id)
+    article_id, solved = help_suggestions.read_feedback()
+    article = articles.readable(connection.company_id, article_id, articles.PUBLIC)
+    if article is None:
+        raise ApiError(404, _("Artigo não encontrado."))
+    articles.record(article, solved, WHERE_WIDGET)
+    after_commit.commit()
+    return _no_store(current_app.make_response(({"ok": True}, 201)))
