@@ -31,6 +31,7 @@ from .services import integrations as integration_rules
 from .services import api_tokens as api_token_rules
 from .services import webhooks as webhook_rules
 from .services.settings import get_settings
+from .seed_portal import load_articles, load_portal
 
 SEED_FILE = Path(__file__).resolve().parent.parent / "seed" / "demo.json"
 
@@ -114,6 +115,8 @@ def load_demo(force: bool = False, path: Path = SEED_FILE, history: bool = False
         db.session.add(user)
     db.session.flush()
     load_configuration(company, data["configuration"])
+    load_portal(company, data.get("portal"))  # POR-1
+    load_articles(company, data.get("articles"))  # ART-1
     load_api_token(company)
     load_panel_key(company)
     db.session.flush()

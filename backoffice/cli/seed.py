@@ -10,8 +10,9 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..models import User
+from ..models import Company, PortalAccount, User
 from ..seed import SEED_FILE, load_demo
+from ..seed_portal import demo_representative, representative_works
 from ..services import saas
 
 seed_cli = AppGroup("seed", help="Dados iniciais.")
@@ -66,4 +67,22 @@ def demo_logins(base_url: str, path: Path = SEED_FILE) -> list[str]:
         lines.append(f"  Logins da demo ({company['name']}):")
         lines += [f"    {(role + ':').ljust(width)} {p['email']} / {p['password']}"
                   for role, p in working]
+    lines += _portal_lines(base, data)
     return lines
+
+
+def _portal_lines(base: str, data: dict) -> list[str]:
+    """POR-1 / ART-1: the demo's portal and help center, and its representative's login
+    while it still works."""
+    found = demo_representative(data.get("portal"))
+    if found is None:
+        return []
+    organization, email, password = found
+    row = db.session.execute(
+        select(Company.domain).join(PortalAccount, PortalAccount.company_id == Company.id)
+        .where(PortalAccount.email == email.lower())).first()
+    if row is None or not representative_works(email, password):
+        return []
+    return [f"  Portal Fale Conosco: {base}/portal/{row.domain}/ "
+            f"(representante de {organization}: {email} / {password})",
+            f"  Central de ajuda pública: {base}/ajuda/{row.domain}/"]

@@ -9,7 +9,7 @@ a missing one. Customer and agent text goes out as escaped text (the templates, 
 """
 from __future__ import annotations
 
-from flask import abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from ..extensions import db
@@ -25,14 +25,6 @@ from .blueprint import bp
 from .guard import account_required, current_account
 
 POLL_SECONDS = 5
-
-
-@bp.context_processor
-def _portal_pages():
-    def portal_has(endpoint: str) -> bool:
-        """A portal route another module adds (logout, help) may not be there yet."""
-        return endpoint in current_app.view_functions
-    return {"portal_has": portal_has}
 
 
 def _when(moment) -> str:

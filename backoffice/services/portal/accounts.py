@@ -220,7 +220,7 @@ def check_new_password(password: str | None, confirm: str | None) -> str:
     return password
 
 
-def _hash_password(password: str) -> str:
+def hash_password(password: str) -> str:
     return generate_password_hash(password, method=current_app.config.get(
         "PASSWORD_HASH_METHOD", "scrypt"))
 
@@ -240,7 +240,7 @@ def set_password(company_id: int, token: str, password: str, confirm: str) -> Po
         raise RuleError(str(BAD_LINK))
     account = row.account
     _spend_links(account)
-    account.password_hash = _hash_password(password)
+    account.password_hash = hash_password(password)
     _end_sessions(account)
     ratelimit.forget(LOGIN_SCOPE, _ident(company_id, account.email))
     return account
@@ -251,7 +251,7 @@ def change_password(account: PortalAccount, current: str, password: str, confirm
     signs the current one in again with the new version)."""
     if not account.password_hash or not check_password_hash(account.password_hash, current or ""):
         raise RuleError(_("A senha atual está incorreta."))
-    account.password_hash = _hash_password(check_new_password(password, confirm))
+    account.password_hash = hash_password(check_new_password(password, confirm))
     _end_sessions(account)
 
 
