@@ -24,8 +24,9 @@ memory is its own, on a freshly rebuilt schema with one company:
              per tag (created when missing) and db.session.add(Contact(...)), a commit every
              1000 rows: the "import inside the request, one query per row" of the field
 
-CPU: the subprocess's own CPU time during importer.run, and on PostgreSQL the CPU time of
-its database backend process (read from /proc, same machine): which side the time is spent
+CPU: the subprocess's own CPU time during importer.run (its ended children included), and
+on PostgreSQL the CPU time of every backend process of the bench's database (read from
+/proc, same machine; whatever connections the import uses): which side the time is spent
 on, whatever the load of the machine does to the wall time.
 
 Memory: the subprocess's peak resident memory at the end (app, upload and import included,
@@ -291,16 +292,19 @@ def maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # KiB on Linux
 
 
-def server_pid() -> int | None:
-    """The PostgreSQL backend process of the app's pooled connection (same machine), to
-    read its CPU time: where the import's time goes, Python or the database server."""
+def server_pids() -> list[int]:
+    """The PostgreSQL backend processes of the bench's database (same machine; the
+    database is the bench's own), to read their CPU time: where the import's time goes,
+    Python or the database server. All of them, not only the pooled connection's: a
+    change to the importer that writes through another connection stays measured."""
     from backoffice.extensions import db
 
     if db.engine.dialect.name != "postgresql":
-        return None
-    pid = db.session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        return []
+    pids = list(db.session.connection().exec_driver_sql(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()").scalars())
     db.session.commit()
-    return pid
+    return pids
 
 
 def server_cpu(pid: int | None) -> float:
@@ -313,6 +317,17 @@ def server_cpu(pid: int | None) -> float:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except OSError:
         return float("nan")
+
+
+def servers_cpu(pids: list[int]) -> dict[int, float]:
+    return {pid: server_cpu(pid) for pid in pids}
+
+
+def process_cpu() -> float:
+    """CPU seconds of this process and of its children that have ended (should the
+    import ever parse in worker processes, their time counts too)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def child(spec: dict) -> dict:
@@ -358,8 +373,8 @@ def child(spec: dict) -> dict:
             out["rss_before"] = rss_mb()
             out["peak_before"] = peak_mb()
             statements[0] = 0
-            backend_pid = server_pid()
-            cpu0, server0 = time.process_time(), server_cpu(backend_pid)
+            is_pg = db.engine.dialect.name == "postgresql"
+            cpu0, server0 = process_cpu(), servers_cpu(server_pids())
             t0 = time.perf_counter()
             if spec.get("profile"):
                 import cProfile
@@ -370,8 +385,10 @@ def child(spec: dict) -> dict:
             else:
                 importer.run(job_id, stored)
             out["seconds"] = time.perf_counter() - t0
-            out["cpu_s"] = time.process_time() - cpu0
-            out["server_cpu_s"] = server_cpu(backend_pid) - server0
+            out["cpu_s"] = process_cpu() - cpu0
+            server1 = servers_cpu(server_pids())
+            out["server_cpu_s"] = (sum(c - server0.get(pid, 0.0) for pid, c in server1.items())
+                                   if is_pg else float("nan"))
             out["peak_mb"] = peak_mb()
             out["maxrss_mb"] = maxrss_mb()
             out["statements"] = statements[0]

@@ -212,8 +212,10 @@ def test_ART1_admin_screens_create_validate_and_show_stats(app, world):
     empty = client.submit("/admin/articles/new/", {
         "category": str(category_id), "title": "  ", "body": "Texto", "status": "published",
         "audience": "public", "position": "0"})
-    assert empty.status_code == 200 and "Informe o título do artigo" in empty.text or \
-        "This field is required" in empty.text or "obrigatório" in empty.text
+    assert empty.status_code == 200
+    with app.app_context():  # nothing saved, and the form says why
+        assert db.session.scalar(select(func.count(Article.id)).where(Article.title == "")) == 0
+    assert "Informe o título do artigo" in empty.text
     created = client.submit("/admin/articles/new/", {
         "category": str(category_id), "title": "Troca de senha",
         "body": "Use **Esqueci a senha**. <script>alert(1)</script>", "status": "published",

@@ -1015,3 +1015,42 @@ def test_SCL_4_postgresql_statistics_refreshed_only_when_contacts_were_created(a
         event.remove(db.engine, "before_cursor_execute", seen)
     assert first >= 1
     assert counters(job)["created"] == 0 and len(analyzed) == first
+
+
+@pytest.mark.postgresql
+def test_SCL_4_batch_taken_by_a_concurrent_write_is_done_again(app, ctx, tmp_path,
+                                                              monkeypatch):
+    """SCL-4: while a batch is written, another process saves a contact with one of its
+    phones: the batch's COPY fails whole on the unique phone (psycopg's error, re-raised by
+    lib/bulk as an IntegrityError), and the batch is looked up and written again: its row
+    now updates that contact, and the next batch's row with the same phone too."""
+    a = ctx["a"]
+    app.config["IMPORT_BATCH_SIZE"] = 2
+    path = write(tmp_path, "concorrente.csv",
+                 "Nome;Telefone\r\n"
+                 "Linha 2;(11) 97000-0002\r\n"
+                 "Linha 3;(11) 97000-0003\r\n"
+                 "Linha 4;(11) 97000-0004\r\n"
+                 "Linha 5;(11) 97000-0005\r\n"
+                 "Linha 6;(11) 97000-0005\r\n"
+                 "Linha 7;(11) 97000-0007\r\n")
+    original, calls = importer.Batch.write, []
+
+    def write_after_a_concurrent_insert(batch):
+        calls.append(batch)
+        if len(calls) == 2:  # lines 4-5: another process saves 5's phone first
+            with db.engine.begin() as conn:
+                conn.execute(Contact.__table__.insert().values(
+                    company_id=a.company_id, name="Outro processo", phone="+5511970000005",
+                    created_at=utcnow(), updated_at=utcnow()))
+        return original(batch)
+
+    monkeypatch.setattr(importer.Batch, "write", write_after_a_concurrent_insert)
+    job = run_import(admin(a), path, update=True, fields=["name"])
+    assert counters(job) == {"created": 4, "updated": 2, "unchanged": 0, "rejected": 0}
+    names = dict(db.session.execute(select(Contact.phone, Contact.name).where(
+        Contact.company_id == a.company_id, Contact.phone.like("+55119700000%"))).all())
+    assert names == {"+5511970000002": "Linha 2", "+5511970000003": "Linha 3",
+                     "+5511970000004": "Linha 4", "+5511970000005": "Linha 6",
+                     "+5511970000007": "Linha 7"}
+    assert job.processed == job.total == 6

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 
+import psycopg
 from sqlalchemy import JSON, Integer, String, Table, any_, bindparam, insert, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 
@@ -41,16 +43,21 @@ def insert_tuples(table: Table, columns: list[str], rows: list[tuple]) -> None:
     as_json = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]
     quote = connection.dialect.identifier_preparer.quote
     sql = (f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN")
-    with connection.connection.driver_connection.cursor() as cursor:
-        with cursor.copy(sql) as copy:
-            write = copy.write_row
-            for row in rows:
-                if as_json:
-                    row = list(row)
-                    for i in as_json:
-                        if row[i] is not None:
-                            row[i] = json.dumps(row[i])
-                write(row)
+    try:
+        with connection.connection.driver_connection.cursor() as cursor:
+            with cursor.copy(sql) as copy:
+                write = copy.write_row
+                for row in rows:
+                    if as_json:
+                        row = list(row)
+                        for i in as_json:
+                            if row[i] is not None:
+                                row[i] = json.dumps(row[i])
+                    write(row)
+    except psycopg.errors.IntegrityError as exc:
+        # as SQLAlchemy reports it for its own statements: the import redoes a batch
+        # whose phone or document a concurrent write took (importer._flush)
+        raise IntegrityError(sql, None, exc) from exc
 
 
 def among(column, values, type_=String):

@@ -28,7 +28,9 @@ from pathlib import Path
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Integer, delete, insert, or_, select, text, update
+from sqlalchemy import (Integer, String, and_, bindparam, delete, func, insert, select, text,
+                        union_all, update)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -250,6 +252,9 @@ class Context:
 
     def __init__(self, job: DataJob, mapping: Mapping):
         self.job = job
+        # a plain value: reading job.id after a commit would SELECT the expired job again
+        # for every rejected row
+        self.job_id = job.id
         self.company_id = job.company_id
         self.mapping = mapping
         self.update_fields = set(job.update_fields) if job.update_fields is not None else None
@@ -364,24 +369,38 @@ class Batch:
 
     def reject(self, line: int, reason, cells: list[str]) -> None:
         self.outcome.rejected += 1
-        self.errors.append({"job_id": self.ctx.job.id, "line": line, "reason": str(reason),
+        self.errors.append({"job_id": self.ctx.job_id, "line": line, "reason": str(reason),
                             "cells": cells})
 
     def load_existing(self, rows: list[Row]) -> None:
-        phones = {r.phone for r in rows}
-        docs = {r.document for r in rows if r.document}
+        """The contacts the rows' phones and documents match."""
+        phones = sorted({r.phone for r in rows})
+        docs = sorted({r.document for r in rows if r.document})
         cols = [Contact.id, *(getattr(Contact, c) for c in COLUMNS)]
         company = Contact.company_id == self.ctx.company_id
-        wanted = [among(Contact.phone, phones)] if phones else []
-        if docs:
-            wanted.append(among(Contact.document, docs))
-        if self.ctx.postgresql and len(wanted) == 2:
-            # one round trip: PostgreSQL ORs the two unique indexes (a bitmap each);
-            # SQLite would scan the company's contacts for the OR, so it gets two queries
-            wanted = [or_(*wanted)]
         found = {}
-        for clause in wanted:
-            found.update({r.id: r for r in db.session.execute(select(*cols).where(company, clause))})
+        if self.ctx.postgresql:
+            # One statement: each key probes the unique (company, phone) or (company,
+            # document) index from unnest(array). `phone = ANY(:phones) OR document =
+            # ANY(:docs)` was planned as a scan of the company's contacts once the table
+            # held some 50k of them (a 1000-value array looks like many rows).
+            def keyed(column, values):
+                keys = func.unnest(bindparam(None, values, type_=ARRAY(String))).table_valued(
+                    "key").render_derived()
+                return select(*cols).select_from(keys).join(Contact, and_(company, column == keys.c.key))
+
+            parts = [keyed(Contact.phone, phones)] if phones else []
+            if docs:
+                parts.append(keyed(Contact.document, docs))
+            if parts:
+                stmt = parts[0] if len(parts) == 1 else union_all(*parts)
+                found = {r.id: r for r in db.session.execute(stmt)}
+        else:
+            # SQLite would scan the company's contacts for an OR: two queries
+            for column, values in ((Contact.phone, phones), (Contact.document, docs)):
+                if values:
+                    found.update({r.id: r for r in db.session.execute(
+                        select(*cols).where(company, column.in_(values)))})
         tags: dict[int, set[int]] = {cid: set() for cid in found}
         if found and self.ctx.update_fields and "tags" in self.ctx.update_fields:
             for cid, tid in db.session.execute(
@@ -403,7 +422,6 @@ class Batch:
             self.by_phone[rec["phone"]] = rec
             if rec["document"]:
                 self.by_doc[rec["document"]] = rec
-
     def resolve(self, row: Row, cells: list[str]) -> None:
         by_phone = self.by_phone.get(row.phone)
         by_doc = self.by_doc.get(row.document) if row.document else None
@@ -547,15 +565,22 @@ def parse_items(ctx: Context, items: list[tuple[int, list[str]]]) -> Parsed:
     return parsed
 
 
-def process_batch(ctx: Context, parsed: Parsed) -> Outcome:
-    """Resolve and write one batch (no commit); `parsed` comes from parse_items."""
+def _lookup_settings(ctx: Context) -> None:
     if ctx.postgresql:
-        # No wait for the WAL flush at each batch's commit: should the database server
-        # crash, a batch lost this way is lost together with its progress counter (same
-        # transaction), so the resumed job writes it again; nothing is half-written.
-        # (In the same round trip as the lookup's plan mode, see Batch.load_existing.)
-        db.session.execute(text("SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
-                                "set_config('synchronous_commit', 'off', true)"))
+        # force_custom_plan: see Batch.load_existing. No parallel workers for a lookup of
+        # a thousand index probes (they cost more to start than they save). No wait for
+        # the WAL flush at each batch's commit: should the database server crash, a batch
+        # lost this way is lost together with its progress counter (same transaction), so
+        # the resumed job writes it again; nothing is half-written.
+        db.session.execute(text(
+            "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
+            "set_config('max_parallel_workers_per_gather', '0', true), "
+            "set_config('synchronous_commit', 'off', true)"))
+
+
+def resolve_batch(ctx: Context, parsed: Parsed) -> Batch:
+    """Look up and resolve one batch, nothing written yet (a new tag excepted)."""
+    _lookup_settings(ctx)
     batch = Batch(ctx)
     rows: list[tuple[Row, list[str]]] = []
     for line, cells, row in parsed:
@@ -566,6 +591,12 @@ def process_batch(ctx: Context, parsed: Parsed) -> Outcome:
     batch.load_existing([r for r, _ in rows])
     for row, cells in rows:
         batch.resolve(row, cells)
+    return batch
+
+
+def process_batch(ctx: Context, parsed: Parsed) -> Outcome:
+    """Resolve and write one batch (no commit); `parsed` comes from parse_items."""
+    batch = resolve_batch(ctx, parsed)
     batch.write()
     return batch.outcome
 
