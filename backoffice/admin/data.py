@@ -101,6 +101,7 @@ class DataView(SecureView):
             may_import=self._may_import(), max_size=human_size(data_jobs.max_bytes()),
             max_bytes=data_jobs.max_bytes(),
             fields=importer.FIELDS, custom_fields=fields_of(company_id),
+            portal_fields=importer.PORTAL_FIELDS,
             imports=data_jobs.history(current_user, states.KIND_IMPORT),
             exports=data_jobs.history(current_user, states.KIND_EXPORT),
             collections=collections,

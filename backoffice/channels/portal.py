@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import smtplib
 
-from flask import current_app, has_request_context, request, url_for
+from flask import current_app, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
@@ -28,21 +28,10 @@ from ..models import Company
 from ..models.portal import PortalRequest
 from ..services import mail
 from ..services.catalog import DEFAULT_COLOR
+from ..services.portal.settings import base_url
 from .base import Adapter, SendError
 
 log = logging.getLogger(__name__)
-
-EMBEDDED_BASE_URL = "http://127.0.0.1:5000"
-
-
-def base_url() -> str:
-    found = current_app.config.get("MAIL_BASE_URL")
-    if found:
-        return found
-    if has_request_context():
-        return request.url_root
-    return EMBEDDED_BASE_URL
-
 
 def protocol_link(company: Company, ticket_id: int) -> str:
     with current_app.test_request_context(base_url=base_url()):

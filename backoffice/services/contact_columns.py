@@ -39,5 +39,14 @@ FIELDS: tuple[Field, ...] = (
     Field("notes", _l("Observações"), ("observacoes", "observacao", "obs", "notas", "notes",
                                        "anotacoes"), example="Cliente desde 2019"),
 )
-BY_ALIAS = {alias: f for f in FIELDS for alias in (f.key, *f.aliases)}
+# POR-1: optional columns of the import only (not in the template nor the export): the
+# row's contact becomes a representative of that portal client (services/portal/importing.py)
+PORTAL_FIELDS: tuple[Field, ...] = (
+    Field("portal_organization", _l("Cliente do portal"),
+          ("cliente_do_portal", "organizacao", "empresa_cliente", "cliente_portal")),
+    Field("portal_cnpj", _l("CNPJ do cliente do portal"),
+          ("cnpj_do_cliente_do_portal", "cnpj_da_organizacao", "cnpj_do_cliente",
+           "cnpj_cliente_portal")),
+)
+BY_ALIAS = {alias: f for f in (*FIELDS, *PORTAL_FIELDS) for alias in (f.key, *f.aliases)}
 FIELD_KEYS = frozenset(BY_ALIAS)

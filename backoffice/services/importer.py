@@ -34,6 +34,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
+from ..lib import after_commit
 from ..models import Contact, ContactField, DataJob, DataJobError, Tag, User, contact_tag, utcnow
 from ..models import data_jobs as states
 from . import RuleError
@@ -41,8 +42,10 @@ from ..lib.bulk import among, insert_rows, insert_tuples, next_ids, update_rows
 from .contacts import fields_of, normalise_email, person_type_of, wallets_apply
 from ..lib.csvfiles import fold, open_text, records
 from ..lib.documents import normalise_document
-from .contact_columns import BY_ALIAS, FIELDS, Field  # noqa: F401  (FIELDS re-exported)
+from .contact_columns import BY_ALIAS, FIELDS, PORTAL_FIELDS, Field  # noqa: F401  (FIELDS re-exported)
 from .job_claims import claim
+from .portal import importing as portal_rows
+from .portal.settings import base_url
 from ..lib.phones import normalise_phone
 
 log = logging.getLogger(__name__)
@@ -97,7 +100,8 @@ def choices(custom_fields: list[ContactField]) -> list[tuple[str, str]]:
     """(value, label) a file column can be assigned to in the preview (UX-8): the
     built-in fields, then the company's custom ones."""
     return ([(f.key, str(f.label)) for f in FIELDS]
-            + [(CUSTOM_PREFIX + cf.key, cf.label) for cf in custom_fields])
+            + [(CUSTOM_PREFIX + cf.key, cf.label) for cf in custom_fields]
+            + [(f.key, str(f.label)) for f in PORTAL_FIELDS])
 
 
 def assignments(mapping: Mapping, width: int) -> list[str]:
@@ -245,6 +249,7 @@ class Row:
     owner_id: int | None = None
     notes: str | None = None
     custom: dict[str, str] = field(default_factory=dict)
+    portal: portal_rows.Membership | None = None  # POR-1: becomes this client's representative
 
 
 class Context:
@@ -275,6 +280,8 @@ class Context:
         self.postgresql = db.session.get_bind().dialect.name == "postgresql"
         self.plan_cache_mode = (db.session.scalar(text("SELECT current_setting('plan_cache_mode')"))
                                 if self.postgresql else None)
+        self.portal = (portal_rows.Representatives(job.company_id, base_url())
+                       if any(k in mapping.columns for k in portal_rows.KEYS) else None)
 
     def hidden(self, rec: dict) -> bool:
         return self.wallet_user is not None and rec["owner_id"] not in (None, self.wallet_user)
@@ -338,6 +345,9 @@ def parse_row(ctx: Context, line: int, cells: list[str]) -> Row:
         value = unquote(cells[index].strip()) if index < len(cells) else ""
         if value:
             row.custom[key] = value
+    if ctx.portal is not None:
+        row.portal = ctx.portal.read(cell(portal_rows.ORGANIZATION), cell(portal_rows.CNPJ),
+                                     row.email)
     return row
 
 
@@ -366,6 +376,7 @@ class Batch:
         self.changed: dict[int, dict] = {}  # contact id -> {column: value} (+ "_tags")
         self.by_phone: dict[str, dict] = {}
         self.by_doc: dict[str, dict] = {}
+        self.members: list[tuple[dict, portal_rows.Membership]] = []  # POR-1
 
     def reject(self, line: int, reason, cells: list[str]) -> None:
         self.outcome.rejected += 1
@@ -422,6 +433,7 @@ class Batch:
             self.by_phone[rec["phone"]] = rec
             if rec["document"]:
                 self.by_doc[rec["document"]] = rec
+
     def resolve(self, row: Row, cells: list[str]) -> None:
         by_phone = self.by_phone.get(row.phone)
         by_doc = self.by_doc.get(row.document) if row.document else None
@@ -436,12 +448,16 @@ class Batch:
             return
         if rec is None:
             self.create(row)
+            rec = self.new[-1]
         elif self.ctx.update_fields is None:
             self.outcome.unchanged += 1
         elif self.apply(rec, row):
             self.outcome.updated += 1
         else:
             self.outcome.unchanged += 1
+        if row.portal is not None:
+            # the contact's record as the batch leaves it (its e-mail; its id once written)
+            self.members.append((rec, row.portal))
 
     def create(self, row: Row) -> None:
         rec = {"id": None, "name": row.name, "phone": row.phone, "email": row.email,
@@ -521,11 +537,15 @@ class Batch:
                 rows = [(cid, *row) for cid, row in zip(ids, rows)]
             insert_tuples(Contact.__table__, columns, rows)
             tagged = [rec for rec in self.new if rec["_tags"]]
-            if tagged and ids is None:
+            # SQLite: the new contacts' ids, read back for their tag links and their
+            # portal accounts (PostgreSQL took them from the sequence)
+            unknown = [rec for rec in tagged + [rec for rec, _m in self.members]
+                       if rec["id"] is None] if ids is None else []
+            if unknown:
                 found = dict(db.session.execute(
                     Contact.owned(self.ctx.company_id, Contact.phone, Contact.id).where(
-                        among(Contact.phone, [rec["phone"] for rec in tagged]))).all())
-                for rec in tagged:
+                        among(Contact.phone, [rec["phone"] for rec in unknown]))).all())
+                for rec in unknown:
                     rec["id"] = found[rec["phone"]]
             insert_tuples(contact_tag, ["contact_id", "tag_id"],
                           [(rec["id"], tid) for rec in tagged for tid in rec["_tags"]])
@@ -544,6 +564,8 @@ class Batch:
             insert_rows(contact_tag, [{"contact_id": cid, "tag_id": tid}
                                       for cid, tids in retag.items() for tid in tids])
         insert_rows(DataJobError.__table__, self.errors)
+        if self.members:
+            self.ctx.portal.write(self.members)
 
 
 Parsed = list[tuple[int, list[str], "Row | RuleError"]]
@@ -613,7 +635,7 @@ def _commit_progress(job_id: int, consumed: int, outcome: Outcome) -> None:
         processed=DataJob.processed + consumed, created=DataJob.created + outcome.created,
         updated=DataJob.updated + outcome.updated, unchanged=DataJob.unchanged + outcome.unchanged,
         rejected=DataJob.rejected + outcome.rejected, heartbeat_at=utcnow()))
-    db.session.commit()
+    after_commit.commit()  # then the batch's portal invitations (POR-1) are mailed
 
 
 class Statistics:
@@ -654,6 +676,8 @@ def _flush(ctx: Context, parsed: Parsed, consumed: int) -> Outcome:
             db.session.rollback()
             ctx.tags = {fold(n): t for t, n in db.session.execute(
                 Tag.owned(ctx.company_id, Tag.id, Tag.name).where(Tag.owner_id.is_(None)))}
+            if ctx.portal is not None:
+                ctx.portal.forget()
             if attempt == 2:
                 raise
 

@@ -8,6 +8,7 @@ and lives in the company's logo folder under a new random key per upload.
 """
 from __future__ import annotations
 
+from flask import current_app, has_request_context, request
 from flask_babel import lazy_gettext as _l
 
 from ...extensions import db
@@ -76,3 +77,18 @@ def portal_url(company: Company, base_url: str) -> str:
     """The portal's absolute address on the site at `base_url` (the screen's host, or
     MAIL_BASE_URL in e-mails)."""
     return base_url.rstrip("/") + portal_path(company)
+
+
+EMBEDDED_BASE_URL = "http://127.0.0.1:5000"
+
+
+def base_url() -> str:
+    """Where this site is, for the links in e-mails: MAIL_BASE_URL when set (a worker or an
+    import job has no request to take a host from), else the request's own address, else
+    the embedded server's."""
+    found = current_app.config.get("MAIL_BASE_URL")
+    if found:
+        return found
+    if has_request_context():
+        return request.url_root
+    return EMBEDDED_BASE_URL
