@@ -419,3 +419,30 @@ def test_POR1_the_inbox_shows_and_filters_by_the_classification(app, world, rep)
     other = agent.get(f"/inbox/api/tickets?status=any&classification="
                       f"{world.other_classification_id}").get_json()["tickets"]
     assert other == []
+
+
+def test_POR1_REP1_the_reports_break_tickets_down_by_classification(app, world, rep):
+    """The reports' facts carry the protocol's classification: "Por classificação" counts
+    it (the other tickets under "Sem classificação") and drills down to the protocol."""
+    from tests.conftest import client_as
+
+    open_protocol(rep, world)
+    with app.app_context():
+        ticket = the_ticket()
+        protocol, day = ticket.protocol, ticket.created_at.date().isoformat()
+        db.session.remove()
+    admin = client_as(app, world.admin_email)
+    period = f"start={day}&end={day}"
+    page = admin.get(f"/admin/reports/?{period}").get_data(as_text=True)
+    assert "Por classificação" in page and "Cobrança" in page
+    table = admin.get(f"/admin/reports/download?table=classification&format=csv&{period}")
+    assert table.status_code == 200
+    rows = table.get_data(as_text=True).lstrip("\ufeff").splitlines()
+    assert rows[0].startswith("Classificação;Atendimentos")
+    assert rows[1].startswith("Cobrança;1;")
+    drilled = admin.get(f"/admin/reports/tickets?{period}&day={day}&by=classification"
+                        f"&key={world.classification_id}").get_data(as_text=True)
+    assert protocol in drilled
+    other = admin.get(f"/admin/reports/tickets?{period}&day={day}&by=classification"
+                      f"&key={world.other_classification_id}").get_data(as_text=True)
+    assert protocol not in other

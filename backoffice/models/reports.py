@@ -52,6 +52,8 @@ class TicketReport(TenantMixin, db.Model):
         ForeignKey("connection.id", ondelete="SET NULL"))
     channel: Mapped[str | None] = mapped_column(String(20))  # the connection's kind
     reason_id: Mapped[int | None] = mapped_column(ForeignKey("reason.id", ondelete="SET NULL"))
+    classification_id: Mapped[int | None] = mapped_column(  # POR-1
+        ForeignKey("service_classification.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(10))
     closed_at: Mapped[datetime | None] = mapped_column()
     closed_day: Mapped[date | None] = mapped_column(Date)

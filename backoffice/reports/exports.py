@@ -138,6 +138,7 @@ BREAKDOWNS = {
     "connection": (lambda: _("Por canal"), lambda: _("Canal")),
     "channel": (lambda: _("Por tipo de canal"), lambda: _("Tipo de canal")),
     "reason": (lambda: _("Por motivo"), lambda: _("Motivo")),
+    "classification": (lambda: _("Por classificação"), lambda: _("Classificação")),
     "tag": (lambda: _("Por etiqueta"), lambda: _("Etiqueta")),
 }
 
@@ -231,8 +232,8 @@ TABLES: dict[str, Callable[[ReportFilter, str], Table]] = {
     "pauses": _pauses,
 }
 # the sections of the page, in order (the tables not shown are still downloadable)
-SHOWN = ("volume", "department", "agent", "connection", "reason", "tag", "times", "sla",
-         "satisfaction_agent", "satisfaction_department", "pauses")
+SHOWN = ("volume", "department", "agent", "connection", "reason", "classification", "tag",
+         "times", "sla", "satisfaction_agent", "satisfaction_department", "pauses")
 
 
 def ticket_columns() -> list[Column]:

@@ -125,6 +125,7 @@ def record(ticket: Ticket, *, new: bool = False, counts: bool = False, survey: b
             row.connection_id = ticket.connection_id
             row.channel = ticket.connection.kind if ticket.connection is not None else None
         row.reason_id = ticket.reason_id
+        row.classification_id = ticket.classification_id
         row.status = ticket.status
         closed = ticket.closed_at if ticket.status == CLOSED else None
         row.closed_at = closed

@@ -29,8 +29,8 @@ from sqlalchemy.dialects import postgresql
 from ..extensions import db
 from ..lib import clock
 from ..models import (
-    Company, Connection, Department, DepartmentMember, PauseSession, Reason, Tag,
-    Ticket, TicketReport, User,
+    Company, Connection, Department, DepartmentMember, PauseSession, Reason,
+    ServiceClassification, Tag, Ticket, TicketReport, User,
 )
 from ..models.automation import SURVEY_CSAT, SURVEY_NPS
 from ..models.channels import CONNECTION_KINDS
@@ -40,7 +40,7 @@ from ..services.settings import read_settings
 from .filters import ReportFilter
 
 GRAINS = ("day", "week", "month")
-DIMENSIONS = ("department", "agent", "connection", "channel", "reason", "tag")
+DIMENSIONS = ("department", "agent", "connection", "channel", "reason", "classification", "tag")
 TIMES = ("first_response", "resolution", "wait")
 SLA_SIDES = ("within", "outside")
 PER_PAGE = 50
@@ -155,6 +155,8 @@ def _dimension(name: str) -> _Dimension:
         return _Dimension(TicketReport.channel, _("Sem canal"))
     if name == "reason":
         return _Dimension(TicketReport.reason_id, _("Sem motivo"))
+    if name == "classification":  # POR-1: the portal protocols' classification
+        return _Dimension(TicketReport.classification_id, _("Sem classificação"))
     if name == "tag":
         return _Dimension(ticket_tag.c.tag_id, _("Sem etiqueta"))
     raise ValueError(f"unknown dimension {name!r}")
@@ -173,7 +175,7 @@ def labels(company_id: int, dimension: str) -> dict:
         return dict(db.session.execute(
             select(User.id, User.name).where(User.company_id == company_id)).all())
     model = {"department": Department, "connection": Connection, "reason": Reason,
-             "tag": Tag}[dimension]
+             "classification": ServiceClassification, "tag": Tag}[dimension]
     q = model.owned(company_id, model.id, model.name)
     if model is Tag:
         q = q.where(Tag.owner_id.is_(None))  # see _tag_link
@@ -257,7 +259,7 @@ def totals(f: ReportFilter) -> dict:
 
 
 def breakdown(f: ReportFilter, dimension: str) -> list[dict]:
-    """Per department, agent, connection, channel, reason or tag: tickets arrived,
+    """Per department, agent, connection, channel, reason, classification or tag: tickets arrived,
     tickets closed in the range, median first response and resolution (seconds). A
     ticket with two tags counts under each; None is the row of tickets without one."""
     dim = _dimension(dimension)
@@ -436,7 +438,8 @@ def _match(column, value):
 def drill_query(f: ReportFilter, query=None, *, day: date | None = None,
                 closed: date | bool | None = None, grain: str = "day", department=_ABSENT,
                 agent=_ABSENT, connection=_ABSENT, channel=_ABSENT, reason=_ABSENT,
-                tag=_ABSENT, rated: bool = False, sla: str | None = None):
+                classification=_ABSENT, tag=_ABSENT, rated: bool = False,
+                sla: str | None = None):
     """`query` (by default select(TicketReport)) narrowed to the tickets behind one
     number: `day` the arrival period (of `grain`), or `closed` the close period (True:
     closed anywhere in the range, by close day), any of the dimension keys (None: tickets
@@ -454,7 +457,7 @@ def drill_query(f: ReportFilter, query=None, *, day: date | None = None,
         query = query.where(column >= start, column <= period_end(start, grain))
     for name, value in (("department", department), ("agent", agent),
                         ("connection", connection), ("channel", channel),
-                        ("reason", reason)):
+                        ("reason", reason), ("classification", classification)):
         if value is not _ABSENT:
             query = query.where(_match(_dimension(name).key, value))
     if rated:

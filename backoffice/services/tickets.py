@@ -190,8 +190,10 @@ def _claimed_closed_ticket(contact: Contact, connection: Connection,
 
 
 def open_ticket(contact: Contact, connection: Connection | None,
-                department: Department | None) -> Ticket:
-    """A new ticket in the department's queue, with its protocol taken now (TKT-1)."""
+                department: Department | None, **fields) -> Ticket:
+    """A new ticket in the department's queue, with its protocol taken now (TKT-1).
+    `fields`: more of the ticket's columns, set before anyone hears of it (a portal
+    protocol's classification, which the reports' facts record at once)."""
     company = db.session.get(Company, contact.company_id)
     now = utcnow()
     ticket = Ticket(company_id=contact.company_id, contact_id=contact.id,
@@ -199,7 +201,7 @@ def open_ticket(contact: Contact, connection: Connection | None,
                     department_id=department.id if department else None,
                     protocol=next_protocol(company), status=WAITING, queued_at=now,
                     created_at=now, last_activity_at=now,
-                    tags=[])  # none yet: the pushes of the new ticket need no SELECT
+                    tags=[], **fields)  # no tags yet: the new ticket's pushes need no SELECT
     db.session.add(ticket)
     db.session.flush()
     if connection is not None:

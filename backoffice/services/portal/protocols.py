@@ -255,9 +255,9 @@ def open_protocol(account: PortalAccount, form: NewProtocol) -> Ticket:
 
     connection = ensure_connection(company_id)
     contact = _contact_of(account, connection)
-    ticket = tickets.open_ticket(contact, connection, _routing(sub))
-    ticket.classification_id = classification.id
-    ticket.subclassification_id = sub.id
+    ticket = tickets.open_ticket(contact, connection, _routing(sub),
+                                 classification_id=classification.id,
+                                 subclassification_id=sub.id)
     db.session.add(PortalRequest(company_id=company_id, ticket_id=ticket.id,
                                  organization_id=account.organization_id,
                                  account_id=account.id,
