@@ -71,7 +71,19 @@ def article(article_id: int):
     found = _article_or_404(article_id)
     return render_template("help/article.html", company=g.help_company, article=found,
                            html=articles.render(found.body),
-                           feedback_url=url_for("help.feedback", article_id=found.id))
+                           feedback_url=url_for("help.feedback", article_id=found.id),
+                           view_url=url_for("help.viewed", article_id=found.id))
+
+
+@bp.post("/artigos/<int:article_id>/lido")
+def viewed(article_id: int):
+    """One reader more, posted by the article page's script once it is shown (a GET
+    never writes): the admin sees how many read it beside how many it helped."""
+    found = _article_or_404(article_id)
+    limit("help-view", g.help_company.id)
+    articles.count_view(found)
+    db.session.commit()
+    return "", 204
 
 
 @bp.post("/artigos/<int:article_id>/resolveu")

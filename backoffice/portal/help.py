@@ -60,7 +60,21 @@ def help_article(article_id: int):
         abort(404)
     return render_template("portal/help_article.html", article=found,
                            html=articles.render(found.body),
-                           feedback_url=url_for("portal.help_feedback", article=found.id))
+                           feedback_url=url_for("portal.help_feedback", article=found.id),
+                           view_url=url_for("portal.help_viewed", article_id=found.id))
+
+
+@bp.post("/ajuda/<int:article_id>/lido")
+@account_required
+def help_viewed(article_id: int):
+    """One reader more (see help.viewed)."""
+    found = articles.readable(_company_id(), article_id, articles.PORTAL)
+    if found is None:
+        abort(404)
+    limit("portal-help-view", _company_id())
+    articles.count_view(found)
+    db.session.commit()
+    return "", 204
 
 
 @bp.get("/ajuda/sugestoes")
