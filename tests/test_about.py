@@ -60,7 +60,7 @@ def test_PLT_6_about_shows_version_build_date_plan_and_modules(app, tenants, cli
     # UX-7: the modules of this version only (no Campanhas, CRM... yet)
     assert module_lines(text) == {
         "Atendimento": "habilitado", "Chatbot": "não contratado", "Relatórios": "habilitado",
-        "Telefonia": "não contratado", "API": "habilitado"}
+        "Telefonia": "não contratado", "API": "habilitado", "Fale Conosco": "não contratado"}
     # Company B's plan is not shown to A.
     assert "Plano B" not in text
 
@@ -177,7 +177,7 @@ def test_UX_7_a_module_the_plan_lacks_is_hidden_and_refused(app, tenants, client
     assert client.get("/admin/flows/").status_code == 403
     assert module_lines(client.get("/admin/about/").text) == {
         "Atendimento": "habilitado", "Chatbot": "não contratado", "Relatórios": "não contratado",
-        "Telefonia": "habilitado", "API": "não contratado"}
+        "Telefonia": "habilitado", "API": "não contratado", "Fale Conosco": "não contratado"}
 
 
 def test_UX_7_every_listed_module_exists_and_no_plan_limits_nothing(app):

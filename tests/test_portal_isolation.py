@@ -220,3 +220,25 @@ def test_POR1_positive_control_the_representative_reads_every_get_route(app, wor
             continue
         response = call(client, method, fill(rule, world, world["a"].domain))
         assert response.status_code == 200, (rule.rule, response.status_code)
+
+
+def test_POR1_UX7_a_plan_without_the_portal_module_has_no_portal(app, world):
+    """The portal is a module of the plan: without it the portal's pages are the same 404
+    as a portal switched off, and its configuration screens are hidden and refused."""
+    a = world["a"]
+    from backoffice.models import Company
+    from tests.conftest import client_as
+
+    with app.app_context():
+        company = db.session.get(Company, a.company_id)
+        company.plan.modules = [m for m in company.plan.modules if m != "portal"]
+        db.session.commit()
+    rep = app.test_client()
+    with app.app_context():
+        portal_login(rep, a.account_id)
+    assert rep.get(f"{a.base}/").status_code == 404
+    assert rep.get(f"{a.base}/entrar").status_code == 404
+    admin = client_as(app, a.admin_email)
+    assert admin.get("/admin/portal_settings/").status_code == 403
+    assert admin.get("/admin/classifications/").status_code == 403
+    assert "Classificações de atendimento" not in admin.get("/admin/").get_data(as_text=True)

@@ -7,7 +7,8 @@ opened with: raising the version (new password, deactivation) ends every session
 account at its next request.
 
 `g.portal_company` is the company of `<domain>` with its portal enabled; anything else
-(unknown domain, portal disabled, inactive company) is the same 404.
+(unknown domain, portal disabled, inactive company, a plan without the "portal" module)
+is the same 404.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from flask import abort, g, redirect, request, session, url_for
 from ..extensions import db
 from ..models import Company, PortalAccount
 from ..models.portal import PortalSettings
+from ..services import modules
 from .blueprint import bp
 
 SESSION_KEY = "portal"
@@ -30,9 +32,10 @@ def _company_of_domain(_endpoint, values):
         db.select(Company).where(Company.domain == (domain or "").lower())
     ).scalar_one_or_none() if domain and len(domain) <= 80 else None
     settings = (db.session.execute(PortalSettings.owned(company.id)).scalar_one_or_none()
-                if company is not None and company.active else None)
+                if company is not None and company.active
+                and modules.enabled(company, "portal") else None)
     if settings is None or not settings.enabled:
-        abort(404)
+        abort(404)  # no portal, switched off, or not in the company's plan: all the same
     g.portal_company = company
     g.portal_settings = settings
     # The portal's writes belong to the company of the URL, whoever else is logged in to

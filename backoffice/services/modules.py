@@ -21,6 +21,9 @@ SHIPPED: dict[str, tuple[str, ...]] = {
     "telephony": ("telephony",),
     "api": ("api_tokens",),  # and the REST API itself (api/auth.py)
     "reports": ("reports", "panel"),  # and the TV panel's own page (reports/panel)
+    # and the portal's own pages (portal/guard.py); the help articles are not part of it
+    # (the website widget and the public help center use them too)
+    "portal": ("classifications", "contact_methods", "portal", "organizations"),
 }
 
 _MODULE_OF_AREA = {area: module for module, areas in SHIPPED.items() for area in areas}
