@@ -1105,3 +1105,141 @@ def test_SCL_5_list_and_conversation_statements_do_not_grow_with_the_page(app, w
     with sql_statements(app) as many:
         assert len(listed(ana, limit=40)) == 40
     assert len(one) == len(many)
+
+
+# --- SCL-5: the page SELECT is built once per shape and run with each request's values ------
+
+
+def _scl5_tickets(app, world) -> dict[str, int]:
+    """Four tickets of the company, one per visibility case, each found by its own filter."""
+    from backoffice.models import ServiceClassification
+
+    with app.app_context():
+        kind = ServiceClassification(company_id=world.company_id, name="Segunda via")
+        db.session.add(kind)
+        db.session.commit()
+        kind = kind.id
+    found = {
+        "sales": make_ticket(app, world, department="sales", contact_name="Rita Vendas",
+                             tag_names=("VIP",)),
+        "support": make_ticket(app, world, department="support", contact_name="Rita Suporte",
+                               connection="api", classification_id=kind),
+        "none": make_ticket(app, world, department=None, contact_name="Rita Sem Setor",
+                            favourite=True),
+        "anas": make_ticket(app, world, department="support", contact_name="Rita da Ana",
+                            agent="ana", text="quero a segunda via do boleto"),
+    }
+    found["classification"] = kind
+    return found
+
+
+def test_SCL_5_the_shared_page_select_answers_each_user_with_their_own_tickets(app, world):
+    """The page SELECT of a shape is shared by every request of that shape: users of
+    different departments, a supervisor and another company's admin, asking the same
+    thing in turn, each get exactly what PLT-1's visibility rule lets them see (ids,
+    company and departments are the request's values, never the first asker's), page by
+    page too; and so does the conversation panel's."""
+    t = _scl5_tickets(app, world)
+    clients = {who: client_as(app, getattr(world, who)) for who in ("ana", "bruno", "carla",
+                                                                    "b_admin")}
+    everything = {t["sales"], t["support"], t["none"], t["anas"]}
+    expected = {
+        # Ana: Vendas, no department, and her own ticket in Suporte
+        "ana": {t["sales"], t["none"], t["anas"]},
+        "bruno": {t["support"], t["none"], t["anas"]},
+        "carla": everything,
+        "b_admin": set(),
+    }
+    shapes = [
+        ({"q": "Rita"}, lambda ids: ids),
+        ({"q": "Rita", "view": "mine"}, lambda ids: ids & {t["anas"]}),
+        ({"q": "Rita", "view": "unassigned"}, lambda ids: ids - {t["anas"]}),
+        ({"q": "Rita", "department": world.ids["support"]},
+         lambda ids: ids & {t["support"], t["anas"]}),
+        ({"q": "Rita", "status": "any", "order": "oldest"}, lambda ids: ids),
+    ]
+    for _round in range(2):
+        for args, narrowed in shapes:
+            for who, client in clients.items():
+                got = listed(client, **args)
+                mine = expected[who]
+                if args.get("view") == "mine" and who != "ana":
+                    mine = set()  # only Ana has a ticket assigned
+                assert set(got) == narrowed(mine), (who, args)
+                assert len(got) == len(set(got))
+    # one row a page: the cursor's values are each request's own as well
+    for who, client in clients.items():
+        whole = listed(client, q="Rita")
+        paged, cursor = [], None
+        for _page in range(6):
+            params = {"q": "Rita", "limit": 1, **({"cursor": cursor} if cursor else {})}
+            data = client.get("/inbox/api/tickets", query_string=params).json
+            paged += [row["id"] for row in data["tickets"]]
+            cursor = data["next_cursor"]
+            if cursor is None:
+                break
+        assert paged == whole, who
+    # the other company's admin sees their own ticket through the same shapes
+    assert listed(clients["b_admin"]) == [world.ids["b_ticket"]]
+    # the panel's SELECT is shared the same way (Ana and Bruno share a group): each opens
+    # exactly the tickets they see, the others answer 404 like a missing one
+    expected["b_admin"] = {world.ids["b_ticket"]}
+    for _round in range(2):
+        for who, client in clients.items():
+            for tid in everything | {world.ids["b_ticket"]}:
+                r = client.get(f"/inbox/api/tickets/{tid}")
+                if tid in expected[who]:
+                    assert r.status_code == 200 and r.json["ticket"]["id"] == tid, (who, tid)
+                else:
+                    assert r.status_code == 404, (who, tid)
+                    assert r.json["error"] == "Atendimento não encontrado."
+
+
+@pytest.mark.parametrize("field,args,expect", [
+    ("connection_id", lambda w, t: {"connection": w.ids["api"]}, {"support"}),
+    ("department_id", lambda w, t: {"department": w.ids["sales"]}, {"sales"}),
+    ("tag_id", lambda w, t: {"tag": w.ids["tag"]}, {"sales"}),
+    ("classification_id", lambda w, t: {"classification": t["classification"]}, {"support"}),
+    ("favourite", lambda w, t: {"favourite": "1"}, {"none"}),
+    ("q", lambda w, t: {"q": "rita sup"}, {"support"}),
+    ("text", lambda w, t: {"text": "SEGUNDA VIA"}, {"anas"}),
+])
+def test_SCL_5_each_list_filter_selects_the_same_tickets_bound_or_literal(
+        app, world, field, args, expect):
+    """FLT-1: every filter of the list (services.inbox.NARROWINGS) narrows the page (its
+    values bound to the shared SELECT) exactly as the public API's `narrow` (its values
+    written in) does; and every filter has its case here."""
+    from backoffice.services import inbox
+
+    assert {n.field for n in inbox.NARROWINGS} == {
+        "connection_id", "department_id", "tag_id", "classification_id", "favourite", "q",
+        "text"}, "a new filter of the list needs its case in this test"
+    t = _scl5_tickets(app, world)
+    query = args(world, t)
+    wanted = {t[name] for name in expect}
+    assert set(listed(client_as(app, world.carla), **query)) == wanted
+    with app.app_context():
+        f = inbox.Filters.from_args(query)
+        assert getattr(f, field)
+        literal = inbox.narrow(select(Ticket.id).where(Ticket.company_id == world.company_id),
+                               f, world.company_id)
+        assert set(db.session.scalars(literal)) == wanted
+
+
+def test_SCL_5_a_right_taken_from_the_group_changes_the_very_next_list(app, world):
+    """The shared SELECT is chosen by the user's rights as read on this request: a
+    supervisor whose group loses inbox.supervise sees, on the next list, only what an
+    agent of no department sees (tickets without a department), and everything again
+    once it is given back."""
+    t = _scl5_tickets(app, world)
+    carla = client_as(app, world.carla)
+    everything = {t["sales"], t["support"], t["none"], t["anas"]}
+    assert set(listed(carla, q="Rita")) == everything
+    with app.app_context():
+        _group(world.company_id, "Supervisão").rights = ["inbox.view"]
+        db.session.commit()
+    assert set(listed(carla, q="Rita")) == {t["none"]}
+    with app.app_context():
+        _group(world.company_id, "Supervisão").rights = ["inbox.view", "inbox.supervise"]
+        db.session.commit()
+    assert set(listed(carla, q="Rita")) == everything

@@ -6,7 +6,8 @@ import logging
 import re
 from datetime import datetime
 
-from flask import jsonify, request
+import orjson
+from flask import current_app, jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -23,6 +24,16 @@ log = logging.getLogger(__name__)
 CURSOR_RE = re.compile(r"\d{4}-\d{2}-\d{2}T[0-9:.+-]{2,40}_\d{1,18}\Z")
 
 
+def _json(payload: dict):
+    """The list's and the panel's answer, encoded by orjson (SCL-5): jsonify (the json
+    module, keys sorted) took 0.3 ms of a 50-row page, orjson 0.02. The same JSON, keys in
+    the order written and text as UTF-8 instead of \\u escapes; what orjson does not
+    know (a lazy translation, a datetime) goes through Flask's own conversion."""
+    body = orjson.dumps(payload, default=current_app.json.default,
+                        option=orjson.OPT_PASSTHROUGH_DATETIME)
+    return current_app.response_class(body, mimetype="application/json")
+
+
 @bp.get("/api/tickets")
 @api
 def ticket_list():
@@ -37,7 +48,7 @@ def ticket_list():
             raise ApiError(400, _("Parâmetro cursor inválido."))
     filters = inbox.Filters.from_args(clean_args())
     rows, next_cursor = inbox.list_summaries(me(), filters)
-    return jsonify({"tickets": rows, "next_cursor": next_cursor})
+    return _json({"tickets": rows, "next_cursor": next_cursor})
 
 
 def _detail(user, panel: inbox.Panel) -> dict:
@@ -53,6 +64,7 @@ def _detail(user, panel: inbox.Panel) -> dict:
                    "reason": ({"id": ticket.reason.id, "name": ticket.reason.name}
                               if ticket.reason_id and ticket.reason else None),
                    "close_note": ticket.close_note,
+                   "classification": serialize.classification(ticket),  # POR-1
                    "survey": serialize.survey(ticket, panel.survey)},  # AUT-3, RAT-1
         "messages": messages_json(rows, connection, user, labels),
         "has_more": more,
@@ -77,7 +89,7 @@ def ticket_detail(ticket_id):
     panel = inbox.open_ticket(user, ticket_id)
     if panel is None:
         raise ApiError(404, _("Atendimento não encontrado."))
-    return jsonify(_detail(user, panel))
+    return _json(_detail(user, panel))
 
 
 @bp.post("/api/tickets/<ticket_id>/read")

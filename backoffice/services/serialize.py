@@ -19,6 +19,7 @@ from ..models import (
     User,
 )
 from ..models.channels import CONNECTION_KINDS
+from ..models.portal import ServiceClassification
 from ..models.tickets import MESSAGE_STATUSES, TICKET_STATUSES
 from . import attachments, catalog, departments, images, visibility
 from .catalog import safe_color
@@ -29,11 +30,12 @@ EVENTS = 20
 CHANNEL_BADGES = {
     "whatsapp": "WhatsApp", "instagram": "Instagram", "messenger": "Messenger",
     "telegram": "Telegram", "webchat": _l("Webchat"), "http_api": _l("API"),
+    "portal": _l("Portal"),
 }
 
 
 def iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.replace(microsecond=0).isoformat() + "Z"
+    return None if moment is None else moment.isoformat(timespec="seconds") + "Z"
 
 
 def tag(t) -> dict:
@@ -120,6 +122,15 @@ def _agent_avatar(row, labels: Labels) -> dict:
         found["url"] = images.AVATAR_PATH.format(key=key) if key else None
         labels.avatars[(name, key)] = found
     return dict(found)
+
+
+def classification(ticket: Ticket) -> dict | None:
+    """POR-1: "classification › sub-classification" of a ticket (a portal protocol's)."""
+    if not ticket.classification_id or ticket.classification is None:
+        return None
+    sub = ticket.subclassification if ticket.subclassification_id else None
+    return {"id": ticket.classification_id, "name": ticket.classification.name,
+            "sub": sub.name if sub is not None else None}
 
 
 def ticket_summary(ticket: Ticket, viewer_id: int | None = None,
@@ -399,6 +410,10 @@ def meta(user: User, farewells) -> dict:
                     "department_ids": sorted(memberships.get(a.id, [])),
                     "supervises": a.can("inbox", "supervise")} for a in agents],
         "tags": [tag(t) for t in tags],
+        # POR-1: the list's filter by classification
+        "classifications": [{"id": c.id, "name": c.name} for c in db.session.scalars(
+            ServiceClassification.owned(cid).order_by(ServiceClassification.position,
+                                                      ServiceClassification.name))],
         "reasons": [{"id": r.id, "name": r.name} for r in reasons],
         "farewells": [{"id": f.id, "title": f.title} for f in farewells],
         "statuses": {

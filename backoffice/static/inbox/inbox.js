@@ -223,6 +223,7 @@
       fillSelect($("filter-connection"), meta.connections, function (c) { return c.name + " (" + c.kind_label + ")"; });
       fillSelect($("filter-tag"), meta.tags, function (t) { return t.name; });
       fillSelect($("filter-department"), meta.departments, function (d) { return d.name; });
+      fillSelect($("filter-classification"), meta.classifications || [], function (c) { return c.name; });
     });
   }
 
@@ -244,6 +245,7 @@
     if (f.connection) { params.set("connection", f.connection); }
     if (f.tag) { params.set("tag", f.tag); }
     if (f.department) { params.set("department", f.department); }
+    if (f.classification) { params.set("classification", f.classification); }
     if (f.favourite) { params.set("favourite", "1"); }
     if (f.q) { params.set("q", f.q); }
     if (f.text) { params.set("text", f.text); }
@@ -518,6 +520,7 @@
     var copy = Object.assign({}, ticket);
     copy.contact = {id: ticket.contact.id, name: ticket.contact.name};
     delete copy.queued_at; delete copy.accepted_at; delete copy.reason; delete copy.close_note;
+    delete copy.classification;
     return copy;
   }
 
@@ -1044,6 +1047,10 @@
     $("info-channel").textContent = t.connection ? t.connection.kind_label + " · " + t.connection.name : "—";
     $("info-department").textContent = t.department ? t.department.name : T.no_department;
     $("info-agent").textContent = t.agent ? t.agent.name : T.unassigned;
+    // POR-1: a portal protocol's "classification › sub-classification"
+    var cl = t.classification;
+    document.querySelectorAll(".classification-info").forEach(function (node) { show(node, !!cl); });
+    if (cl) { $("info-classification").textContent = cl.name + (cl.sub ? " › " + cl.sub : ""); }
     // AUT-3, RAT-1: the survey's score ("4/5"), shown once the ticket had a survey
     var sv = t.survey;
     document.querySelectorAll(".survey-info").forEach(function (node) { show(node, !!sv); });
@@ -1714,7 +1721,7 @@
   // --- the "Filtros" panel (UX-6) ---------------------------------------------------------------------
 
   var FILTER_DEFAULTS = {status: "open", order: "newest", connection: "", tag: "", department: "",
-                         favourite: false, text: ""};
+                         classification: "", favourite: false, text: ""};
 
   function activeFilters() {
     return Object.keys(FILTER_DEFAULTS).filter(function (k) {
@@ -1740,7 +1747,7 @@
     Object.keys(FILTER_DEFAULTS).forEach(function (k) { S.filters[k] = FILTER_DEFAULTS[k]; });
     $("filter-status").value = "open";
     $("filter-order").value = "newest";
-    ["filter-connection", "filter-tag", "filter-department", "filter-text"].forEach(function (id) { $(id).value = ""; });
+    ["filter-connection", "filter-tag", "filter-department", "filter-classification", "filter-text"].forEach(function (id) { $(id).value = ""; });
     $("filter-favourite").checked = false;
     renderFilterCount();
     loadList(true);
@@ -1829,7 +1836,8 @@
       $("filter-view-" + v).addEventListener("click", function () { setView(v); });
     });
     [["filter-status", "status"], ["filter-order", "order"], ["filter-connection", "connection"],
-     ["filter-tag", "tag"], ["filter-department", "department"]].forEach(function (pair) {
+     ["filter-tag", "tag"], ["filter-department", "department"],
+     ["filter-classification", "classification"]].forEach(function (pair) {
       $(pair[0]).addEventListener("change", function (ev) {
         S.filters[pair[1]] = ev.target.value; renderFilterCount(); loadList(true);
       });
