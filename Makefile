@@ -61,7 +61,7 @@ cluster-stop:
 cluster-status:
 	@$(BIN)/python deploy/cluster.py status
 
-# Only the cross-process tests of tests/cluster (the services pass of `make test` runs them too).
+# Only the cross-process tests of tests/cluster (`make test` runs them too, beside its two passes).
 cluster-test: setup nginx
 	ATENDE_TEST_BACKEND=services $(BIN)/python -m pytest tests/cluster -q
 
@@ -79,7 +79,7 @@ chromium:
 		fi; \
 	fi
 
-# The cluster's proxy (and the services pass's cluster tests) use the distribution's nginx.
+# The cluster's proxy (and the cluster tests of `make test`) use the distribution's nginx.
 nginx:
 	@if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
@@ -105,27 +105,32 @@ services:
 
 # Two passes, run side by side (one per core): each has its own database and its own Redis
 # db (the embedded pass uses real Redis only in the task-runner tests, on db 14; the services
-# pass uses db 15). Both always run to the end and either failing fails `make test`; each
-# log is printed whole when both are done, then one summary line per pass. The services pass
-# also runs tests/cluster (SCL-2): it starts the cluster of deploy/cluster.py on ports
-# 8180-8182 and 6391, with a database of its own (test_cluster).
+# pass uses db 15). Beside them, the cross-process tests of tests/cluster (SCL-2) run as a
+# third process: they start the cluster of deploy/cluster.py on ports 8180-8182 and 6391,
+# with a database of their own (test_cluster), and spend most of their time waiting on
+# killed and restarted processes, so they overlap the two passes instead of adding to the
+# services pass. All always run to the end and any failing fails `make test`; each log is
+# printed whole when all are done, then one summary line per pass.
 test: setup chromium nginx
 	@$(MAKE) --no-print-directory services; \
-	log1=$$(mktemp); log2=$$(mktemp); rc1=0; rc2=0; start=$$(date +%s); \
+	log1=$$(mktemp); log2=$$(mktemp); log3=$$(mktemp); rc1=0; rc2=0; rc3=0; start=$$(date +%s); \
 	summary() { grep -E '^=+ .* in [0-9.]+s' "$$1" | tail -n 1 | sed -E 's/^=+ //; s/ =+$$//' || echo "no pytest summary"; }; \
-	echo "=== running pass 1 (embedded: SQLite + embedded queue, browser tests included) and pass 2 (services: PostgreSQL + Redis) ==="; \
+	echo "=== running pass 1 (embedded: SQLite + embedded queue, browser tests included), pass 2 (services: PostgreSQL + Redis) and the cluster tests (services) ==="; \
 	ATENDE_TEST_BACKEND=embedded TEST_REDIS_URL=$${TEST_REDIS_URL_EMBEDDED:-redis://127.0.0.1:6379/14} \
 		$(BIN)/python -m pytest --durations=15 -m "not cluster" >"$$log1" 2>&1 & p1=$$!; \
-	ATENDE_TEST_BACKEND=services $(BIN)/python -m pytest --durations=15 -m "not browser" >"$$log2" 2>&1 & p2=$$!; \
-	wait $$p1 || rc1=$$?; wait $$p2 || rc2=$$?; \
+	ATENDE_TEST_BACKEND=services $(BIN)/python -m pytest --durations=15 -m "not browser and not cluster" >"$$log2" 2>&1 & p2=$$!; \
+	ATENDE_TEST_BACKEND=services $(BIN)/python -m pytest --durations=5 -m cluster tests/cluster >"$$log3" 2>&1 & p3=$$!; \
+	wait $$p1 || rc1=$$?; wait $$p2 || rc2=$$?; wait $$p3 || rc3=$$?; \
 	echo "=== pass 1/2: embedded (SQLite + embedded queue, browser tests included) ==="; cat "$$log1"; \
 	echo "=== pass 2/2: services (PostgreSQL + Redis, no browser tests) ==="; cat "$$log2"; \
-	s1=$$(summary "$$log1"); s2=$$(summary "$$log2"); rm -f "$$log1" "$$log2"; \
+	echo "=== cluster tests (services: tests/cluster, real processes) ==="; cat "$$log3"; \
+	s1=$$(summary "$$log1"); s2=$$(summary "$$log2"); s3=$$(summary "$$log3"); rm -f "$$log1" "$$log2" "$$log3"; \
 	echo; \
 	echo "embedded (SQLite + embedded queue): $$s1 [exit $$rc1]"; \
 	echo "services (PostgreSQL + Redis):      $$s2 [exit $$rc2]"; \
-	echo "both passes: $$(( $$(date +%s) - start )) s"; \
-	[ $$rc1 -eq 0 ] && [ $$rc2 -eq 0 ]
+	echo "cluster (tests/cluster):            $$s3 [exit $$rc3]"; \
+	echo "all passes: $$(( $$(date +%s) - start )) s"; \
+	[ $$rc1 -eq 0 ] && [ $$rc2 -eq 0 ] && [ $$rc3 -eq 0 ]
 
 clean:
 	rm -rf $(VENV) instance

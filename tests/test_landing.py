@@ -154,11 +154,16 @@ def test_UX_3_make_run_prints_the_inbox_and_the_demo_logins_that_work(app):
     assert lines[:2] == ["  Atende em http://127.0.0.1:5000/",
                          "  Caixa de entrada dos atendentes: http://127.0.0.1:5000/inbox/ "
                          "(atendentes entram direto nela)"]
-    logins = [line.rsplit(": ", 1)[1].strip() for line in lines[3:]]
+    logins = [line.rsplit(": ", 1)[1].strip() for line in lines[3:8]]
     assert logins == ["admin@demo.atende.local / demo12345", "bruno@demo.atende.local / demo12345",
                       "carla@demo.atende.local / demo12345", "diego@demo.atende.local / demo12345",
                       "root@atende.local / root12345"]
     assert "Atendente:" in lines[4] and "Supervisor:" in lines[6]
+    # POR-1 / ART-1: the demo's portal with its representative's login, and the help center
+    assert lines[8:] == [
+        "  Portal Fale Conosco: http://127.0.0.1:5000/portal/oticas-boa-vista-ltda/ "
+        "(representante de Construtora Horizonte Ltda: marina@horizonte.example.com / portal12345)",
+        "  Central de ajuda pública: http://127.0.0.1:5000/ajuda/oticas-boa-vista-ltda/"]
     for email, home in (("bruno@demo.atende.local", "/inbox/"),
                         ("diego@demo.atende.local", "/admin/"),
                         ("admin@demo.atende.local", "/admin/")):

@@ -139,7 +139,7 @@ def test_POR1_a_new_protocol_reaches_the_agents_inbox_live(app, world, rep, sock
 
 def test_POR1_the_form_is_prefilled_from_the_account(world, rep):
     page = rep.get(f"{world.base}/novo").get_data(as_text=True)
-    assert 'value="Rita Souza"' in page and 'value="(11) 98765-4321"' in page
+    assert 'value="Rita Souza"' in page and 'value="+5511987654321"' in page  # as saved
     assert f'value="{world.account_email}"' in page
     assert 'id="message"' in page and 'name="csrf_token"' in page
 
@@ -416,6 +416,8 @@ def test_POR1_the_inbox_shows_and_filters_by_the_classification(app, world, rep)
     listed = agent.get(f"/inbox/api/tickets?status=any&classification="
                        f"{world.classification_id}").get_json()["tickets"]
     assert [t["id"] for t in listed] == [ticket_id]
+    # the row says its classification, so the page keeps the filter for live updates too
+    assert listed[0]["classification_id"] == world.classification_id
     other = agent.get(f"/inbox/api/tickets?status=any&classification="
                       f"{world.other_classification_id}").get_json()["tickets"]
     assert other == []

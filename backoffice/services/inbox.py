@@ -349,7 +349,8 @@ def ticket_query(user: User, f: Filters):
 AgentUser = aliased(User, name="agent")
 SUMMARY_COLUMNS = (
     Ticket.id, Ticket.protocol, Ticket.status, Ticket.contact_id, Ticket.department_id,
-    Ticket.agent_id, Ticket.connection_id, Ticket.favourite, Ticket.has_failed,
+    Ticket.agent_id, Ticket.connection_id, Ticket.favourite, Ticket.classification_id,
+    Ticket.has_failed,
     Ticket.automated, Ticket.unread, Ticket.preview, Ticket.last_activity_at,
     Ticket.created_at, Ticket.closed_at,
     Contact.name.label("contact_name"), Department.name.label("department_name"),

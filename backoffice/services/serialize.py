@@ -100,6 +100,7 @@ def summary(row, tags, viewer_id: int | None = None, labels: Labels | None = Non
                         "kind_short": labels.get(CHANNEL_BADGES, kind)}
                        if row["connection_id"] else None),
         "favourite": row["favourite"],
+        "classification_id": row["classification_id"],  # POR-1: the list's filter, live too
         "has_failed": row["has_failed"],
         "automated": row["automated"],
         "unread": row["unread"],
@@ -138,8 +139,8 @@ def ticket_summary(ticket: Ticket, viewer_id: int | None = None,
     """`summary` of a Ticket object (socket events, action answers)."""
     columns = {c: getattr(ticket, c) for c in (
         "id", "protocol", "status", "contact_id", "department_id", "agent_id", "connection_id",
-        "favourite", "has_failed", "automated", "unread", "preview", "last_activity_at",
-        "created_at", "closed_at")}
+        "favourite", "classification_id", "has_failed", "automated", "unread", "preview",
+        "last_activity_at", "created_at", "closed_at")}
     connection = ticket.connection
     columns.update(
         contact_name=ticket.contact.name,

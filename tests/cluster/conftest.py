@@ -2,9 +2,10 @@
 
 Two gunicorn web processes, two RQ workers with the scheduler, the sweeper, nginx with
 sticky sessions and a Redis server of the cluster's own (so a test may restart it without
-touching the Redis the rest of the suite uses), on a PostgreSQL database of its own. It
-runs in the services pass of `make test`; the embedded pass leaves it out (`-m "not
-cluster"`), as it is PostgreSQL + Redis by definition. A missing PostgreSQL, Redis server
+touching the Redis the rest of the suite uses), on a PostgreSQL database of its own. `make
+test` runs it as a third process beside its two passes (`-m cluster`), which both leave it
+out (`-m "not cluster"`): it is PostgreSQL + Redis by definition, and its waiting on
+killed processes then overlaps the other tests. A missing PostgreSQL, Redis server
 or nginx fails under CI=true.
 """
 from __future__ import annotations

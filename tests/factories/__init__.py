@@ -11,7 +11,8 @@ module per area, all re-exported here: `from tests.factories import gen_ticket`.
 - automation: automation rules, published chatbot flows
 - api: API tokens and a client that sends one; api_world: a row per API path id
 - panel: TV panel links
-- portal: the Fale Conosco portal world (POR-1), representatives, a portal session
+- portal: the Fale Conosco portal world (POR-1), representatives, a portal session;
+  portal_admin: its configuration rows; articles: help articles (ART-1)
 - tenants: populate_company, a row in every tenant screen
 """
 from __future__ import annotations
@@ -32,6 +33,9 @@ from .inbox import (
 from .integrations import gen_integration, gen_telephony, gen_webhook
 from .panel import gen_panel_key
 from .portal import PortalWorld, gen_portal_account, gen_portal_world, portal_login
+from .portal_admin import (gen_classification, gen_contact_method, gen_organization,
+                           gen_portal_admin_rows, gen_portal_settings, gen_representative)
+from .articles import gen_article, gen_article_admin_rows, gen_article_category
 from .tenants import Tenant, populate_company
 from .webchat import PNG as WEBCHAT_PNG
 from .webchat import WebchatWorld, gen_webchat_world, png_file, set_show_agent_name
@@ -44,6 +48,9 @@ __all__ = [
     "gen_agent_setup", "gen_company", "gen_connection", "gen_contact", "gen_department",
     "gen_farewell", "gen_group", "gen_holiday", "gen_inbound", "gen_incoming", "gen_integration",
     "gen_panel_key", "gen_pause", "gen_portal_account", "gen_portal_world", "portal_login",
+    "gen_classification", "gen_contact_method", "gen_organization", "gen_portal_admin_rows",
+    "gen_portal_settings", "gen_representative",
+    "gen_article", "gen_article_admin_rows", "gen_article_category",
     "PortalWorld",
     "gen_period", "gen_plan", "gen_published_flow", "gen_reason", "gen_rule", "gen_tag",
     "gen_telephony", "gen_ticket", "gen_tickets", "gen_user", "gen_webchat_world",

@@ -7,8 +7,6 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-from flask import current_app
-from werkzeug.security import generate_password_hash
 
 from backoffice.extensions import db
 from backoffice.models import Department, DepartmentMember
@@ -18,6 +16,7 @@ from backoffice.models.portal import (
 )
 
 from .companies import PASSWORD, gen_company, gen_group, gen_plan, gen_user
+from .portal_admin import gen_representative
 
 _seq = itertools.count(1)
 
@@ -49,14 +48,7 @@ def gen_portal_account(organization: CustomerOrganization, email: str, name: str
                        phone: str | None = "(11) 98765-4321",
                        password: str | None = PASSWORD) -> PortalAccount:
     """A representative of `organization`, with a password set (None: invited only)."""
-    method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
-    account = PortalAccount(company_id=organization.company_id, organization=organization,
-                            name=name, email=email.lower(), phone=phone,
-                            password_hash=(generate_password_hash(password, method=method)
-                                           if password else None))
-    db.session.add(account)
-    db.session.flush()
-    return account
+    return gen_representative(organization, name, email, password=password, phone=phone)
 
 
 def gen_portal_world(key: str | None = None, *, allow_reopen: bool = True,

@@ -21,7 +21,7 @@
     meta: null,
     myTagIds: {},
     filters: {view: "all", order: "newest", status: "open", connection: "", tag: "",
-              department: "", favourite: false, q: "", text: ""},
+              department: "", classification: "", favourite: false, q: "", text: ""},
     rows: [],          // ticket summaries in display order
     byId: {},          // id -> summary
     nodes: {},         // id -> row element
@@ -290,6 +290,7 @@
     if (f.connection && !(t.connection && String(t.connection.id) === f.connection)) { return false; }
     if (f.department && !(t.department && String(t.department.id) === f.department)) { return false; }
     if (f.tag && !(t.tags || []).some(function (x) { return String(x.id) === f.tag; })) { return false; }
+    if (f.classification && String(t.classification_id) !== f.classification) { return false; }
     if (f.favourite && !t.favourite) { return false; }
     if (f.q) {
       var name = (t.contact && t.contact.name || "").toLowerCase();
