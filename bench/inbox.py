@@ -632,8 +632,16 @@ def reuse(app, args) -> bool:
     """True when the database already holds this data set (same sizes): only the indexes
     of the models that are missing are created, then ANALYZE."""
     engine = db.engine
-    if "company" not in sqlalchemy.inspect(engine).get_table_names():
+    inspector = sqlalchemy.inspect(engine)
+    if "company" not in inspector.get_table_names():
         return False
+    # a data set built before a migration (a new table or column) cannot be reused
+    tables = set(inspector.get_table_names())
+    for table in db.metadata.sorted_tables:
+        if table.name not in tables or not {c.name for c in table.columns} <= {
+                c["name"] for c in inspector.get_columns(table.name)}:
+            print(f"the schema changed since the data set was built ({table.name}): rebuilding")
+            return False
     cid = db.session.scalar(select(Company.id).where(Company.name == COMPANY_A))
     if cid is None:
         return False
