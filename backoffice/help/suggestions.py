@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import current_app, request
 from flask_babel import gettext as _
 
+from ..lib.addresses import client_address
 from ..services import RuleError, articles, as_id, ratelimit
 from ..web.api import ApiError
 
@@ -13,22 +14,10 @@ DEFAULT_RATE_LIMIT = "30/10,300/600"   # suggestions per visitor (IP address) an
 LIMIT = 5
 
 
-def client_ip() -> str:
-    """The visitor's address, behind WEBCHAT_PROXY_HOPS reverse proxies as the webchat
-    reads it (the header is never trusted without proxies)."""
-    hops = int(current_app.config.get("WEBCHAT_PROXY_HOPS") or 0)
-    if hops > 0:
-        forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",")
-                     if a.strip()]
-        if len(forwarded) >= hops:
-            return forwarded[-hops][:64]
-    return request.remote_addr or "-"
-
-
 def limit(scope: str, company_id: int) -> None:
     """The rate limit of public help routes (HELP_RATE_LIMIT), per company and address."""
     limits = ratelimit.parse(current_app.config.get("HELP_RATE_LIMIT") or DEFAULT_RATE_LIMIT)
-    wait = ratelimit.hit(scope, f"{company_id}:{client_ip()}", limits)
+    wait = ratelimit.hit(scope, f"{company_id}:{client_address()}", limits)
     if wait:
         raise ApiError(429, _("Muitas buscas em pouco tempo. Aguarde alguns segundos e tente "
                               "de novo."), {"Retry-After": str(wait)})

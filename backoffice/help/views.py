@@ -6,9 +6,8 @@ from flask_babel import gettext as _
 
 from ..extensions import db
 from ..lib import after_commit
-from ..models import Company
 from ..models.articles import WHERE_HELP
-from ..services import RuleError, articles
+from ..services import RuleError, articles, saas
 from ..web.api import handle_api_errors, json_error
 from .blueprint import bp
 from .suggestions import limit, suggestions
@@ -18,11 +17,8 @@ handle_api_errors(bp)
 
 @bp.url_value_preprocessor
 def _company_of_domain(_endpoint, values):
-    domain = (values or {}).pop("domain", None)
-    company = db.session.execute(
-        db.select(Company).where(Company.domain == (domain or "").lower())
-    ).scalar_one_or_none() if domain and len(domain) <= 80 else None
-    if company is None or not company.active:
+    company = saas.company_of_domain((values or {}).pop("domain", None))
+    if company is None:
         abort(404)
     g.help_company = company
     g.tenant_id = company.id  # what is written here (answers) is this company's

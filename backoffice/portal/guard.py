@@ -17,9 +17,9 @@ from functools import wraps
 from flask import abort, g, redirect, request, session, url_for
 
 from ..extensions import db
-from ..models import Company, PortalAccount
+from ..models import PortalAccount
 from ..models.portal import PortalSettings
-from ..services import modules
+from ..services import modules, saas
 from .blueprint import bp
 
 SESSION_KEY = "portal"
@@ -27,13 +27,9 @@ SESSION_KEY = "portal"
 
 @bp.url_value_preprocessor
 def _company_of_domain(_endpoint, values):
-    domain = (values or {}).pop("domain", None)
-    company = db.session.execute(
-        db.select(Company).where(Company.domain == (domain or "").lower())
-    ).scalar_one_or_none() if domain and len(domain) <= 80 else None
+    company = saas.company_of_domain((values or {}).pop("domain", None))
     settings = (db.session.execute(PortalSettings.owned(company.id)).scalar_one_or_none()
-                if company is not None and company.active
-                and modules.enabled(company, "portal") else None)
+                if company is not None and modules.enabled(company, "portal") else None)
     if settings is None or not settings.enabled:
         abort(404)  # no portal, switched off, or not in the company's plan: all the same
     g.portal_company = company

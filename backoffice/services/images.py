@@ -29,6 +29,7 @@ from ..extensions import db
 from ..lib import after_commit
 from ..models import Company, User
 from . import RuleError
+from .saas import company_of_domain
 from .templates import human_size, new_file_key
 
 LOGO_BOX = (400, 120)
@@ -273,8 +274,4 @@ def avatar(user: User | None, name: str | None = None) -> dict:
 def login_company(domain: str | None) -> Company | None:
     """The active company whose domain is given (the login page shows its logo and name,
     nothing else)."""
-    domain = (domain or "").strip().lower()
-    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,79}", domain):
-        return None
-    return db.session.scalar(select(Company).where(Company.domain == domain,
-                                                   Company.active.is_(True)))
+    return company_of_domain(domain)

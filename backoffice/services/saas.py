@@ -95,3 +95,14 @@ def check_user_limit(company: Company, adding: int = 1) -> None:
             _("O plano %(plan)s permite %(max)d usuários ativos; a empresa já tem %(used)d.",
               plan=plan.name, max=plan.max_users, used=used)
         )
+
+
+def company_of_domain(domain: str | None) -> Company | None:
+    """The active company whose domain (CO-1) is given, or None: the login page's brand,
+    the portal and the help center are found by it; anything else, an unknown or an
+    inactive company look the same."""
+    domain = (domain or "").strip().lower()
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,79}", domain):
+        return None
+    return db.session.scalar(select(Company).where(Company.domain == domain,
+                                                   Company.active.is_(True)))

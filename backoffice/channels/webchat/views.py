@@ -24,6 +24,7 @@ from werkzeug.exceptions import HTTPException
 from ...extensions import db
 from ...services import RuleError, attachments, ratelimit
 from ...lib import after_commit
+from ...lib.addresses import client_address
 from ...help import suggestions as help_suggestions
 from ...models import Company
 from ...models.articles import WHERE_WIDGET
@@ -141,7 +142,7 @@ def _limit_start(connection) -> None:
     of an office behind one address each open a chat. A request without a valid key (a
     script that never loads the chat) keeps the start limit per IP address, which is
     what every browser would otherwise share."""
-    address = f"{connection.id}:{_client_ip()}"
+    address = f"{connection.id}:{client_address()}"
     browser = rules.browser_of(connection, request.headers.get(BROWSER_HEADER))
     if browser is None:
         _limit("webchat-start", address, "WEBCHAT_START_RATE_LIMIT", DEFAULT_START_RATE_LIMIT)
@@ -150,19 +151,6 @@ def _limit_start(connection) -> None:
            DEFAULT_START_RATE_LIMIT)
     _limit("webchat-start-address", address, "WEBCHAT_ADDRESS_START_RATE_LIMIT",
            DEFAULT_ADDRESS_START_RATE_LIMIT)
-
-
-def _client_ip() -> str:
-    """The visitor's address. Behind N reverse proxies (WEBCHAT_PROXY_HOPS=N) it is the
-    N-th address from the right of X-Forwarded-For, the one our own proxy wrote; the
-    header is never trusted without proxies (anyone can send one)."""
-    hops = int(current_app.config.get("WEBCHAT_PROXY_HOPS") or 0)
-    if hops > 0:
-        forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",")
-                     if a.strip()]
-        if len(forwarded) >= hops:
-            return forwarded[-hops][:64]
-    return request.remote_addr or "-"
 
 
 def _payload() -> dict:

@@ -29,18 +29,26 @@ def _position(value) -> int:
     return value
 
 
+def _check_named(row, exclude_id: int | None, missing, taken) -> None:
+    """A company's named, ordered row: name required and unique in the company (whatever
+    the case), order within range; tidied in place."""
+    model = type(row)
+    row.name = (row.name or "").strip()
+    if not row.name:
+        raise RuleError(missing)
+    row.position = _position(row.position)
+    q = model.owned(row.company_id, model.name)
+    if exclude_id is not None:
+        q = q.where(model.id != exclude_id)
+    if any(_same(n, row.name) for n in db.session.scalars(q)):
+        raise RuleError(taken)
+
+
 def check_classification(row: ServiceClassification, exclude_id: int | None = None) -> None:
     """Tidy the classification and its sub-classifications in place; RuleError for what
     must be fixed. `row.subclassifications` holds what the form will keep."""
-    row.name = (row.name or "").strip()
-    if not row.name:
-        raise RuleError(_l("Informe o nome da classificação."))
-    row.position = _position(row.position)
-    q = ServiceClassification.owned(row.company_id, ServiceClassification.name)
-    if exclude_id is not None:
-        q = q.where(ServiceClassification.id != exclude_id)
-    if any(_same(n, row.name) for n in db.session.scalars(q)):
-        raise RuleError(_l("Já existe uma classificação com este nome."))
+    _check_named(row, exclude_id, _l("Informe o nome da classificação."),
+                 _l("Já existe uma classificação com este nome."))
     seen: list[str] = []
     for sub in kept_subclassifications(row):
         check_subclassification(sub, row.company_id)
@@ -92,15 +100,8 @@ def check_subclassification_removal(row: ServiceClassification) -> None:
 
 
 def check_contact_method(row: ContactMethod, exclude_id: int | None = None) -> None:
-    row.name = (row.name or "").strip()
-    if not row.name:
-        raise RuleError(_l("Informe o nome da forma de contato."))
-    row.position = _position(row.position)
-    q = ContactMethod.owned(row.company_id, ContactMethod.name)
-    if exclude_id is not None:
-        q = q.where(ContactMethod.id != exclude_id)
-    if any(_same(n, row.name) for n in db.session.scalars(q)):
-        raise RuleError(_l("Já existe uma forma de contato com este nome."))
+    _check_named(row, exclude_id, _l("Informe o nome da forma de contato."),
+                 _l("Já existe uma forma de contato com este nome."))
 
 
 def check_contact_method_delete(row: ContactMethod) -> None:
