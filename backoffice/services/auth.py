@@ -39,8 +39,25 @@ PASSWORD_MIN, PASSWORD_MAX = 8, 128
 
 @cache
 def _dummy_hash(method: str) -> str:
-    """Checked when the e-mail is unknown, so both paths cost one hash check."""
     return generate_password_hash("senha-que-ninguem-tem", method=method)
+
+
+def check_unknown_password(password: str | None) -> None:
+    """Checked when the e-mail is unknown, so both paths cost one hash check (the panel's
+    login and the portal's, services/portal/accounts.py)."""
+    check_password_hash(_dummy_hash(current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")),
+                        password or "")
+
+
+def check_new_password(password: str | None, confirm: str | None) -> str:
+    """The password policy of every new password (panel reset, portal links and change):
+    8 to 128 characters, typed twice alike. The password, or RuleError."""
+    password = password or ""
+    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise RuleError(_("A senha deve ter de 8 a 128 caracteres."))
+    if password != (confirm or ""):
+        raise RuleError(_("As senhas não conferem."))
+    return password
 
 
 def normalise_email(email: str | None) -> str:
@@ -59,14 +76,15 @@ def find_user(email: str | None) -> User | None:
     return db.session.scalar(select(User).where(func.lower(User.email) == email))
 
 
-def _rules() -> tuple[ratelimit.Backoff, ratelimit.Backoff]:
+def throttle_rules() -> tuple[ratelimit.Backoff, ratelimit.Backoff]:
+    """The login throttle's rules (per address, per account), shared with the portal."""
     cfg = current_app.config
     cap = cfg["LOGIN_MAX_DELAY"]
     return (ratelimit.Backoff(cfg["LOGIN_IP_FREE_ATTEMPTS"], 1, cap),
             ratelimit.Backoff(cfg["LOGIN_FREE_ATTEMPTS"], 1, cap))
 
 
-def _throttled(wait: float) -> str:
+def throttled_message(wait: float) -> str:
     return _("Muitas tentativas sem sucesso. Aguarde %(seconds)d segundo(s) e tente novamente.",
              seconds=max(1, math.ceil(wait)))
 
@@ -119,7 +137,7 @@ def authenticate(email: str, password: str, ip: str | None = None,
     """Check e-mail and password under the throttle. Known and unknown e-mails take the
     same path (one lookup, one counter update, one hash check) and get the same answers."""
     user = find_user(email)
-    ip_rule, account_rule = _rules()
+    ip_rule, account_rule = throttle_rules()
     ip = ip or "?"
     if user is not None and device is not None and device.user_id == user.id:
         account = (DEVICE_SCOPE, f"{user.id}:{device.device_id}")
@@ -127,10 +145,9 @@ def authenticate(email: str, password: str, ip: str | None = None,
         account = (EMAIL_SCOPE, _ident(email))
     wait = ratelimit.attempt([(IP_SCOPE, ip, ip_rule), (*account, account_rule)])
     if wait:
-        return LoginResult(None, _throttled(wait))
+        return LoginResult(None, throttled_message(wait))
     if user is None:
-        check_password_hash(_dummy_hash(current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")),
-                            password or "")
+        check_unknown_password(password)
         return LoginResult(None, _("E-mail ou senha incorretos."))
     if not user.check_password(password or ""):
         return LoginResult(None, _("E-mail ou senha incorretos."))
@@ -152,11 +169,11 @@ def record_login(user: User) -> None:
 def second_factor(user: User, code: str, ip: str | None) -> str | None:
     """None when the code (or a recovery code) is right, else the message to show.
     Codes are throttled like passwords: six digits must not be guessed in bulk."""
-    ip_rule, account_rule = _rules()
+    ip_rule, account_rule = throttle_rules()
     ip = ip or "?"
     wait = ratelimit.attempt([(IP_SCOPE, ip, ip_rule), (CODE_SCOPE, str(user.id), account_rule)])
     if wait:
-        return _throttled(wait)
+        return throttled_message(wait)
     if not twofactor.check(user, code):
         db.session.rollback()
         return _("Código inválido.")
@@ -227,11 +244,7 @@ def reset_password(token: str, password: str, confirm: str) -> User:
     row = find_reset(token)
     if row is None:
         raise RuleError(_("Este link é inválido ou expirou. Peça um novo."))
-    password = password or ""
-    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
-        raise RuleError(_("A senha deve ter de 8 a 128 caracteres."))
-    if password != (confirm or ""):
-        raise RuleError(_("As senhas não conferem."))
+    password = check_new_password(password, confirm)
     now = utcnow()
     # Claimed with a conditional UPDATE: two submits of one link cannot both pass.
     claimed = db.session.execute(

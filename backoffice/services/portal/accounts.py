@@ -18,11 +18,9 @@ accounts, the single-use links that set a password, and the portal's login.
 from __future__ import annotations
 
 import hashlib
-import math
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import cache
 
 from flask import current_app, url_for
 from flask_babel import gettext as _
@@ -39,7 +37,8 @@ from ...models import Company, Contact, utcnow
 from ...models.portal import (TOKEN_INVITE, TOKEN_RESET, CustomerOrganization, PortalAccount,
                               PortalRequest, PortalToken)
 from .. import RuleError, mail, ratelimit
-from ..auth import PASSWORD_MAX, PASSWORD_MIN
+from ..auth import (check_new_password, check_unknown_password, throttle_rules,
+                    throttled_message)
 from ..contacts import normalise_email
 from . import settings as portal_settings
 
@@ -210,16 +209,6 @@ def find_token(company_id: int, token: str | None) -> PortalToken | None:
     return row
 
 
-def check_new_password(password: str | None, confirm: str | None) -> str:
-    """The panel's password policy (services/auth.reset_password)."""
-    password = password or ""
-    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
-        raise RuleError(_("A senha deve ter de 8 a 128 caracteres."))
-    if password != (confirm or ""):
-        raise RuleError(_("As senhas não conferem."))
-    return password
-
-
 def hash_password(password: str) -> str:
     return generate_password_hash(password, method=current_app.config.get(
         "PASSWORD_HASH_METHOD", "scrypt"))
@@ -311,27 +300,10 @@ def find_account(company_id: int, email: str | None) -> PortalAccount | None:
     return db.session.scalar(PortalAccount.owned(company_id).where(PortalAccount.email == email))
 
 
-@cache
-def _dummy_hash(method: str) -> str:
-    return generate_password_hash("senha-que-ninguem-tem", method=method)
-
-
 @dataclass
 class LoginResult:
     account: PortalAccount | None
     error: str | None
-
-
-def _throttled(wait: float) -> str:
-    return _("Muitas tentativas sem sucesso. Aguarde %(seconds)d segundo(s) e tente novamente.",
-             seconds=max(1, math.ceil(wait)))
-
-
-def _rules() -> tuple[ratelimit.Backoff, ratelimit.Backoff]:
-    cfg = current_app.config
-    cap = cfg["LOGIN_MAX_DELAY"]
-    return (ratelimit.Backoff(cfg["LOGIN_IP_FREE_ATTEMPTS"], 1, cap),
-            ratelimit.Backoff(cfg["LOGIN_FREE_ATTEMPTS"], 1, cap))
 
 
 def authenticate(company_id: int, email: str, password: str, ip: str | None) -> LoginResult:
@@ -339,16 +311,15 @@ def authenticate(company_id: int, email: str, password: str, ip: str | None) -> 
     Unknown e-mails, accounts without a password yet and wrong passwords take the same
     path and get the same answer."""
     account = find_account(company_id, email)
-    ip_rule, account_rule = _rules()
+    ip_rule, account_rule = throttle_rules()
     ip = ip or "?"
     ident = _ident(company_id, email)
     wait = ratelimit.attempt([(IP_SCOPE, ip, ip_rule), (LOGIN_SCOPE, ident, account_rule)])
     if wait:
-        return LoginResult(None, _throttled(wait))
+        return LoginResult(None, throttled_message(wait))
     stored = account.password_hash if account is not None else None
     if stored is None:
-        check_password_hash(_dummy_hash(current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")),
-                            password or "")
+        check_unknown_password(password)
         return LoginResult(None, _("E-mail ou senha incorretos."))
     if not check_password_hash(stored, password or ""):
         return LoginResult(None, _("E-mail ou senha incorretos."))
