@@ -229,7 +229,7 @@ class ResetForm(FlaskForm):
         DataRequired(message=_l("Informe a senha."))])
 
 
-def _no_store(response):
+def no_store(response):
     # Secrets on the page (TOTP secret, recovery codes, reset token): no cache, no referrer.
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
@@ -295,12 +295,12 @@ def twofactor_setup():
                                                  next_url=next_url or access.home_url(user)))
             if token:
                 _remember_device(page, token)
-            return _no_store(page)
+            return no_store(page)
     uri = twofactor.provisioning_uri(secret, user.email)
     page = make_response(render_template(
         "auth/twofactor.html", user=user, enabled=False, form=form, secret=secret,
         uri=uri, qr=twofactor.qr_code(uri), pending=not current_user.is_authenticated))
-    return _no_store(page)
+    return no_store(page)
 
 
 # Reachable while the company requires the admin's second factor and it is not set up.
@@ -349,4 +349,4 @@ def reset_password(token: str):
         else:
             flash(_("Senha alterada. Entre com a nova senha."), "success")
             return redirect(url_for("auth.login"))
-    return _no_store(make_response(render_template("auth/reset_password.html", form=form)))
+    return no_store(make_response(render_template("auth/reset_password.html", form=form)))

@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, Length
 
-from ..auth import ForgotForm, LoginForm, ResetForm
+from ..auth import ForgotForm, LoginForm, ResetForm, no_store
 from ..extensions import db
 from ..lib import after_commit
 from ..services import RuleError, images
@@ -53,13 +53,6 @@ def safe_next(target: str | None) -> str | None:
         return None
     prefix = f"/portal/{g.portal_company.domain}/"
     return target if parts.path.startswith(prefix) and ".." not in parts.path else None
-
-
-def _no_store(response):
-    # a live token in the URL: no cache, and no Referer carrying it anywhere
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
 
 
 @bp.route("/entrar", methods=["GET", "POST"])
@@ -126,7 +119,7 @@ def set_password(token: str):
             return redirect(url_for("portal.login"))
     page = render_template("portal/password_set.html", form=form, account=link.account,
                            invitation=link.purpose == "invite")
-    return _no_store(make_response(page))
+    return no_store(make_response(page))
 
 
 @bp.route("/minha-senha", methods=["GET", "POST"])
