@@ -33,6 +33,9 @@ def create_app(config: dict | None = None) -> Flask:
     from .web.uploads import AtendeRequest
 
     app.request_class = AtendeRequest
+    from .lib.session_cookie import SlidingSessionInterface
+
+    app.session_interface = SlidingSessionInterface()  # SCL-5: no Set-Cookie per request
     app.config.from_mapping(settings.load(app.instance_path, config))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
@@ -55,6 +58,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     compile_catalogues()
     db.init_app(app)
+    from .lib import readonly
+
+    readonly.install(app)  # SCL-5: @read_only views run without BEGIN/ROLLBACK
     with app.app_context():
         enforce_sqlite_foreign_keys(db.engine)
         from .lib import pool

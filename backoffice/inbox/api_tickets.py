@@ -14,6 +14,7 @@ from flask_login import current_user
 from ..extensions import db
 from ..services import RuleError, inbox, replies, serialize, tickets, visibility, window
 from ..lib import after_commit
+from ..lib.readonly import read_only
 from ..services.inbox import BulkInput, CloseInput, FavouriteInput, TagsInput, TransferInput
 from ..web.api import ApiError, clean_args, read_body
 from .blueprint import bp
@@ -35,6 +36,7 @@ def _json(payload: dict):
 
 
 @bp.get("/api/tickets")
+@read_only
 @api
 def ticket_list():
     cursor = request.args.get("cursor")
@@ -80,6 +82,7 @@ def _detail(user, panel: inbox.Panel) -> dict:
 
 
 @bp.get("/api/tickets/<ticket_id>")
+@read_only
 @api
 def ticket_detail(ticket_id):
     # A GET never changes state (SEC-8): the page opening the ticket marks it read with

@@ -1,0 +1,57 @@
+"""Reads without a transaction (SCL-5): the inbox's busiest GETs skip BEGIN and ROLLBACK.
+
+A request's session opens a transaction with its first statement and rolls it back at the
+end: two round trips to PostgreSQL that a request made only of SELECTs does not need. At
+READ COMMITTED, which Atende runs at, every statement reads its own snapshot anyway, so
+running those SELECTs in autocommit mode reads exactly what they read inside a
+transaction. A view marked `@read_only` gets its session's connection in autocommit mode
+before anything (the login statement included) touches the database.
+
+Only marked views, never every GET: a GET never changes state (SEC-8), but in autocommit
+mode a write would be committed statement by statement, so the session of a marked view
+refuses to flush at all (`ReadOnlyWrite`, a 500 in development, never a half-write).
+Bookkeeping that runs on its own connection (a session's "last seen", sessions._touch) is
+not the session's and is unaffected.
+"""
+from __future__ import annotations
+
+from flask import Flask, current_app, g, has_request_context, request
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from ..extensions import db
+
+MARK = "atende_read_only"
+
+
+class ReadOnlyWrite(RuntimeError):
+    """A view marked read-only tried to write through the request's session."""
+
+
+def read_only(view):
+    """Mark a GET view whose request only reads (put it under the route decorator)."""
+    setattr(view, MARK, True)
+    return view
+
+
+def _begin_without_transaction() -> None:
+    if request.method not in ("GET", "HEAD"):
+        return
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None or not getattr(view, MARK, False):
+        return
+    g.atende_read_only = True
+    db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
+def _refuse_writes(session: Session, _context, _instances) -> None:
+    if has_request_context() and g.get("atende_read_only") and (
+            session.new or session.dirty or session.deleted):
+        raise ReadOnlyWrite(f"{request.endpoint} is marked read-only and tried to write")
+
+
+def install(app: Flask) -> None:
+    """First of the app's before_request hooks: the login statement runs after it."""
+    app.before_request_funcs.setdefault(None, []).insert(0, _begin_without_transaction)
+    if not event.contains(Session, "before_flush", _refuse_writes):
+        event.listen(Session, "before_flush", _refuse_writes)
