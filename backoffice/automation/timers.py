@@ -63,7 +63,11 @@ def next_due(ticket: Ticket) -> datetime | None:
 
 def reschedule(ticket: Ticket) -> None:
     """Store when the ticket next needs a timer; call after any change a timer reads."""
-    ticket.due_at = next_due(ticket)
+    due = next_due(ticket)
+    # Only a change is set: assigning the same value still marks the ticket modified, and
+    # the next query of the transaction would flush it (a whole unit of work, every message)
+    if ticket.due_at != due:
+        ticket.due_at = due
 
 
 def reschedule_open(company_id: int, department_id: int | None = None) -> int:
