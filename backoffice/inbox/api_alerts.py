@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..lib import after_commit
+from ..lib.readonly import read_only
 from ..services import RuleError, inbox
 from ..web.api import flag, read_body
 from .blueprint import bp
@@ -20,6 +21,7 @@ from .common import api
 
 
 @bp.get("/api/counts")
+@read_only
 @api
 def unread_counts():
     """{"all": n, "mine": n, "unassigned": n}: open tickets with unread messages."""

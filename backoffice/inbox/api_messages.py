@@ -11,6 +11,7 @@ from ..services import (
     attachments, inbox, provider_templates, replies, sending, tickets, visibility,
 )
 from ..lib import after_commit
+from ..lib.readonly import read_only
 from ..services.inbox import SendInput, TagsInput
 from ..web.api import ApiError, no_nul, opt_id, read_body
 from .blueprint import bp
@@ -18,6 +19,7 @@ from .common import api, find_message, find_ticket, limit_arg, message_json, mes
 
 
 @bp.get("/api/tickets/<ticket_id>/messages")
+@read_only
 @api
 def ticket_messages(ticket_id):
     user = current_user
