@@ -9,7 +9,7 @@ before anything (the login statement included) touches the database.
 
 Only marked views, never every GET: a GET never changes state (SEC-8), but in autocommit
 mode a write would be committed statement by statement, so the session of a marked view
-refuses to flush at all (`ReadOnlyWrite`, a 500 in development, never a half-write).
+refuses to flush at all (`ReadOnlyWrite`: the request fails whole, never half-written).
 Bookkeeping that runs on its own connection (a session's "last seen", sessions._touch) is
 not the session's and is unaffected.
 """
