@@ -1,5 +1,7 @@
 """SCL-3 (issue 17 point 3): the automation's share of an inbound message. The company's
-rules and the ticket's flow run are read once per transaction (after_commit.memo), a step
+rules are kept by the process (services.company_config; tests/test_inbound_cost.py), or
+read once per transaction (after_commit.memo) by one that writes them, as is the
+ticket's flow run when the company has flows; a step
 with provably nothing to do opens no savepoint, and nothing read early is answered stale:
 a rule or a flow run written earlier in the same transaction is seen."""
 from __future__ import annotations
@@ -57,24 +59,29 @@ def _automation(seen: list[str]) -> dict:
             "savepoint": sum(s.lstrip().upper().startswith("SAVEPOINT") for s in seen)}
 
 
-def test_SCL_3_message_without_rules_or_flows_costs_two_reads_and_no_savepoint(app, world):
+def test_SCL_3_message_without_rules_or_flows_costs_one_read_and_no_savepoint(app, world):
     """SCL-3: on a company with no rule for the message and no flow, the automation sends
-    exactly two statements per inbound message (the ticket's latest flow run, the
-    company's active rules, each read once though the timers ask again) and opens no
-    savepoint; a rule of another trigger changes nothing."""
+    one statement per inbound message, the company's config_version (the rules, the
+    webhooks and whether a flow run may exist are what the process keeps of the company,
+    services.company_config; the widget's path reads the version with the visitor, so
+    none there), and opens no savepoint; a rule of another trigger changes nothing."""
     gen_rule(world["company"], "ticket_closed", [{"type": "favourite", "value": True}])
+    after_commit.commit()  # a configuration of its own, committed before the messages
     receive(world["connection"], "Primeira")
     after_commit.commit()
     with sql_statements(app) as seen:
         ticket = receive(world["connection"], "Segunda")
         after_commit.commit()
-    assert _automation(seen) == {"flow_run": 1, "automation_rule": 1, "savepoint": 0}
+    assert _automation(seen) == {"flow_run": 0, "automation_rule": 0, "savepoint": 0}
+    assert sum("config_version" in s for s in seen) == 1
+    assert not any("webhook" in s for s in seen)
     assert ticket.favourite is False
 
 
 def test_SCL_3_a_rule_with_work_still_runs_in_its_savepoint(app, world):
     """SCL-3 keeps AUT-8's containment: a "message received" rule runs, in a savepoint."""
     gen_rule(world["company"], "message_received", [{"type": "favourite", "value": True}])
+    after_commit.commit()
     receive(world["connection"], "Primeira")
     after_commit.commit()
     db.session.get(Ticket, db.session.scalar(select(Ticket.id))).favourite = False
@@ -84,7 +91,7 @@ def test_SCL_3_a_rule_with_work_still_runs_in_its_savepoint(app, world):
         after_commit.commit()
     assert ticket.favourite is True
     assert _automation(seen)["savepoint"] >= 1
-    assert _automation(seen)["automation_rule"] == 1
+    assert _automation(seen)["automation_rule"] == 0  # the process keeps the rules
 
 
 def test_SCL_3_a_rule_added_earlier_in_the_transaction_is_seen(world):

@@ -31,7 +31,8 @@ from ..extensions import db
 from ..lib import after_commit
 from ..models import Ticket
 from ..models.automation import AutomationRule
-from ..services import tickets, visibility
+from ..services import company_config, tickets, visibility
+from ..services.company_config import RuleSnapshot
 from . import actions, conditions, timers
 from .conditions import Context
 
@@ -46,26 +47,34 @@ _running: contextvars.ContextVar[frozenset] = contextvars.ContextVar(
     "automation_rules_running", default=frozenset())
 
 
-def source_of(rule: AutomationRule) -> str:
+def source_of(rule: AutomationRule | RuleSnapshot) -> str:
     return f"Automação {rule.name}"
 
 
 _RULES = "automation_rules"  # after_commit.memo: company id -> its active rules, in order
 
 
-def active_rules(company_id: int, trigger: str) -> list[AutomationRule]:
-    """The company's active rules of `trigger`, in order."""
+def active_rules(company_id: int, trigger: str) -> list[AutomationRule | RuleSnapshot]:
+    """The company's active rules of `trigger`, in order: rows, or snapshots with the same
+    attributes (see _company_rules); run_rule takes either."""
     return [rule for rule in _company_rules(company_id)
             if rule.trigger == trigger and rule.active]
 
 
-def _company_rules(company_id: int) -> list[AutomationRule]:
-    """Every active rule of the company (all triggers; a company has tens), in order: one
-    query per transaction (SCL-3), where an inbound message asked twice (its "message
-    received" rules, then the idle rules for its timer). The memo holds the rows
-    themselves, so a change made to one in the transaction is seen (the trigger and
-    active flag are checked again above); a rule added, changed or deleted is flushed
-    and forgets the memo (_forget_rules), and one not flushed yet is read by a query."""
+def _company_rules(company_id: int) -> list[AutomationRule] | tuple[RuleSnapshot, ...]:
+    """Every active rule of the company (all triggers; a company has tens), in order.
+
+    Usually from what this process keeps of the company's configuration
+    (services.company_config, SCL-3): plain snapshots with the rule's attributes, checked
+    against the company's config_version this transaction read, so no statement at all.
+    A transaction that writes rules itself gets the rows instead: one query per
+    transaction, the memo holding the rows themselves, so a change made to one in the
+    transaction is seen (the trigger and active flag are checked again above); a rule
+    added, changed or deleted is flushed and forgets the memo (_forget_rules), and one not
+    flushed yet is read by a query."""
+    kept = company_config.current(company_id)
+    if kept is not None:
+        return kept.rules
     known = after_commit.memo(_RULES)
     if company_id in known and not _rules_unflushed():
         return known[company_id]
@@ -102,7 +111,8 @@ def _nothing_to_fire(trigger, ticket, now, message=None, tag_ids=None) -> bool:
 fire.idle = _nothing_to_fire
 
 
-def run_rule(rule: AutomationRule, ticket: Ticket, now: datetime, message=None) -> bool:
+def run_rule(rule: AutomationRule | RuleSnapshot, ticket: Ticket, now: datetime,
+             message=None) -> bool:
     """The rule's actions on `ticket` when its conditions match; True when they ran."""
     key = (rule.id, ticket.id)
     running = _running.get()
@@ -119,7 +129,7 @@ def run_rule(rule: AutomationRule, ticket: Ticket, now: datetime, message=None) 
     return True
 
 
-def _run_actions(rule: AutomationRule, ctx: Context) -> None:
+def _run_actions(rule: AutomationRule | RuleSnapshot, ctx: Context) -> None:
     source = source_of(rule)
     done = []
     for action in list(rule.actions or []):

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import JSON, Boolean, Date, false, ForeignKey, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, Date, false, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -39,6 +40,11 @@ class Plan(db.Model):
         return self.name
 
 
+def new_config_version() -> int:
+    """A fresh Company.config_version: random, positive, within a signed 64-bit column."""
+    return secrets.randbits(62) + 1
+
+
 class Company(db.Model):
     __tablename__ = "company"
 
@@ -64,6 +70,14 @@ class Company(db.Model):
         Boolean, default=False, server_default=false())
     plan_id: Mapped[int | None] = mapped_column(ForeignKey("plan.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # SCL-3: a token of the company's automation configuration (its automation rules,
+    # webhooks and published flows), given a new value in the same transaction as any
+    # change to them (backoffice.services.company_config), so each process may keep that
+    # configuration in memory and see in the row, read with the message, whether it is
+    # still current. A random value, not a counter: a database restored from a backup or
+    # rebuilt never shows a process a value it keeps for other contents.
+    config_version: Mapped[int] = mapped_column(
+        BigInteger, default=new_config_version, server_default="0")
 
     plan: Mapped[Plan | None] = relationship(back_populates="companies")
     protocol: Mapped["ProtocolSequence | None"] = relationship(

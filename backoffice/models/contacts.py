@@ -107,7 +107,9 @@ class ContactAddress(TenantMixin, db.Model):
                                                index=True)
     address: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # CHN-4: when the contact last wrote on this connection (the 24-hour window)
+    # CHN-4: when the contact last wrote on this connection (the 24-hour window); kept
+    # for the channels that have a window only (services.window.WINDOWED: WhatsApp,
+    # Messenger, Instagram, Telegram), not written on the others (SCL-3)
     last_inbound_at: Mapped[datetime | None] = mapped_column()
 
     contact: Mapped[Contact] = relationship(back_populates="addresses")

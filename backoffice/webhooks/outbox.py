@@ -22,6 +22,7 @@ from .. import events
 from ..extensions import db
 from ..jobs.runner import tasks
 from ..lib import after_commit
+from ..services import company_config
 from ..models.base import utcnow
 from ..models.webhooks import PENDING, Webhook, WebhookDelivery
 from . import payloads
@@ -36,9 +37,15 @@ _MEMO = "webhooks.active"
 
 
 def subscribed(company_id: int, event: str) -> list[int]:
-    """Ids of the company's active webhooks that receive `event`, in id order. Read once
-    per transaction (a message emits message.created and ticket.updated, each asking);
-    a webhook written in the transaction drops what was read (_written)."""
+    """Ids of the company's active webhooks that receive `event`, in id order. Usually
+    from what this process keeps of the company's configuration, checked against its
+    config_version (services.company_config, SCL-3: no statement per message). A
+    transaction that writes webhooks itself reads them once (a message emits
+    message.created and ticket.updated, each asking); a webhook written in the
+    transaction drops what was read (_written)."""
+    kept = company_config.current(company_id)
+    if kept is not None:
+        return [hook_id for hook_id, names in kept.webhooks if event in names]
     known = after_commit.memo(_MEMO)
     rows = known.get(company_id)
     if rows is None:

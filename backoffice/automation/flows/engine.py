@@ -34,7 +34,7 @@ from ...models import Department, MessageTemplate, Tag, Ticket
 from ...models.automation import (
     RUN_ACTIVE, RUN_DONE, RUN_EXPIRED, RUN_HANDED_OVER, Flow, FlowRun, FlowVersion,
 )
-from ...services import RuleError, tickets
+from ...services import RuleError, company_config, tickets
 from ...services.contacts import duplicate_of
 from .. import actions, conditions, timers
 from ..actions import ActionError
@@ -411,6 +411,14 @@ def latest_run(ticket: Ticket) -> FlowRun | None:
     known = after_commit.memo(_RUNS)
     if ticket.id in known and not _runs_unflushed():
         return known[ticket.id]
+    if not _runs_unflushed():
+        # A run exists only on a published version of the company's (its rows go with the
+        # version's): a company that never published a flow has none, known without a
+        # statement from what the process keeps of its configuration (company_config).
+        kept = company_config.current(ticket.company_id)
+        if kept is not None and not kept.has_flows:
+            known[ticket.id] = None
+            return None
     run = db.session.scalar(select(FlowRun).where(FlowRun.ticket_id == ticket.id)
                             .order_by(FlowRun.id.desc()).limit(1))
     after_commit.memo(_RUNS)[ticket.id] = run  # the query's autoflush may have forgotten it
