@@ -1,21 +1,24 @@
 """SCL-5: per-request work the inbox no longer pays, and the rules it keeps meanwhile.
 
-The busiest GETs run without a transaction (lib/readonly.py) and an unchanged session
-cookie is re-issued at most once a minute (lib/session_cookie.py). Neither may weaken
-anything: a read-only view cannot write, a POST can never be read-only, the session's
-expiry still slides with use and still ends it."""
+The busiest GETs run without a transaction (lib/readonly.py), an unchanged session
+cookie is re-issued at most once a minute (lib/session_cookie.py) and the login's user,
+company and group are built from one Core row (lib/rowload.py). None may weaken anything:
+a read-only view cannot write, a POST can never be read-only, the session's expiry still
+slides with use and still ends it, the login's objects are those a query would load."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
 import itsdangerous.timed
+import pytest
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from backoffice.extensions import db
-from backoffice.lib import readonly, session_cookie
+from backoffice.lib import readonly, rowload, session_cookie
 from backoffice.models import User
-from tests.conftest import client_as
+from backoffice.services import sessions
+from tests.conftest import client_as, sql_statements
 
 AGENT = "suporte@example.com"  # webchat_world: a Suporte agent with inbox.view
 LIST = "/inbox/api/tickets"
@@ -99,3 +102,83 @@ def test_SCL_5_an_unchanged_session_cookie_is_sent_again_once_a_minute(app, webc
 
     monkeypatch.setattr(itsdangerous.timed, "time", Later)
     assert agent.get(LIST).status_code == 401
+
+
+def _columns(obj) -> dict:
+    return {a.key: getattr(obj, a.key) for a in inspect(obj).mapper.column_attrs}
+
+
+def test_SCL_5_the_login_builds_the_user_as_a_query_would(app, webchat_world):
+    """sessions.find builds the user, company and group from one Core row (lib/rowload.py)
+    instead of the ORM's loading: the objects hold the same values as a query's, are
+    persistent and unmodified, load their other relationships lazily, flush a change like
+    any loaded object, and one already in the session is the one returned."""
+    with app.test_request_context():
+        user = db.session.scalar(select(User).where(User.email == AGENT))
+        token = sessions.open_session(user)
+        expected = {"user": _columns(user), "company": _columns(user.company),
+                    "group": _columns(user.group)}
+        db.session.remove()
+
+        with sql_statements(app) as statements:
+            found, session_id = sessions.find(expected["user"]["id"], token)
+            assert {"user": _columns(found), "company": _columns(found.company),
+                    "group": _columns(found.group)} == expected
+        assert len(statements) == 1  # the company and the group came with the user
+        assert session_id is not None
+        for obj in (found, found.company, found.group):
+            state = inspect(obj)
+            assert state.persistent and not state.modified
+        assert not db.session.dirty and not db.session.new
+        assert found in found.group.users  # not given: loaded lazily, as after a query
+
+        # the session keeps one object per row
+        assert sessions.find(found.id, token)[0] is found
+
+        found.name = "Nome trocado"
+        db.session.commit()
+        db.session.remove()
+        uid = expected["user"]["id"]
+        assert db.session.scalar(select(User.name).where(User.id == uid)) == "Nome trocado"
+        assert sessions.find(uid, "outro-token") is None
+
+
+def test_SCL_5_the_login_of_a_user_without_company_or_group(app, webchat_world):
+    """The SaaS operator has no company and no group: both come back as None (the outer
+    joins found nothing) and the user is still the query's."""
+    with app.test_request_context():
+        root = User(name="Operador", email="operador@example.com", is_superuser=True)
+        root.set_password("senha-segura-1")
+        db.session.add(root)
+        db.session.commit()
+        token = sessions.open_session(root)
+        expected = _columns(root)
+        db.session.remove()
+        found, _session_id = sessions.find(expected["id"], token)
+        assert _columns(found) == expected
+        assert found.company is None and found.group is None and found.is_active
+
+
+def test_SCL_5_row_loading_refuses_models_it_cannot_build():
+    """A model with a column_property would lose it when built from its table's columns."""
+    from sqlalchemy import Column, Integer, String, func
+    from sqlalchemy.orm import DeclarativeBase, column_property
+
+    class Base(DeclarativeBase):
+        pass
+
+    class Thing(Base):
+        __tablename__ = "thing"
+        id = Column(Integer, primary_key=True)
+        name = Column(String(10))
+        shout = column_property(func.upper(name))
+
+    class Plain(Base):
+        __tablename__ = "plain"
+        id = Column(Integer, primary_key=True)
+        name = Column(String(10))
+
+    assert rowload.Entity(Plain).keys == ["id", "name"]
+
+    with pytest.raises(TypeError):
+        rowload.Entity(Thing)

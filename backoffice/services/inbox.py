@@ -15,7 +15,7 @@ from typing import Callable
 
 from flask_babel import gettext as _
 
-from sqlalchemy import JSON, and_, bindparam, exists, func, or_, select
+from sqlalchemy import JSON, and_, bindparam, exists, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
@@ -267,7 +267,9 @@ NARROWINGS = (
 )
 
 STATUS_CLAUSES = {
-    "open": lambda: Ticket.status.in_(OPEN_STATUSES),
+    # one bind parameter per status, not an expanding one: an expanding list is rendered
+    # into the SQL text again on every execution of the cached page statement (SCL-5)
+    "open": lambda: Ticket.status.in_([literal(s) for s in OPEN_STATUSES]),
     "pending": lambda: Ticket.status == PENDING,
     "failed": lambda: Ticket.has_failed.is_(True),
     "closed": lambda: Ticket.status == CLOSED,
