@@ -182,3 +182,35 @@ def test_SCL_5_row_loading_refuses_models_it_cannot_build():
 
     with pytest.raises(TypeError):
         rowload.Entity(Thing)
+
+
+def test_SCL_5_list_labels_follow_each_users_language(app, webchat_world):
+    """The list's labels are translated once per language and process (serialize.Labels),
+    never once for everybody: the same page shows Portuguese to one user, English to the
+    next, and Portuguese again once the language is set back."""
+    from backoffice.i18n import compile_catalogues
+    from backoffice.models import Connection, Department
+    from tests.factories.inbox import gen_ticket
+
+    compile_catalogues()
+    with app.app_context():
+        gen_ticket(db.session.get(Connection, webchat_world.connection_id),
+                   department=db.session.get(Department, webchat_world.departments["support"]))
+        db.session.commit()
+    agent = client_as(app, AGENT)
+
+    def labels():
+        row = agent.get(LIST).get_json()["tickets"][0]
+        return row["status_label"], row["connection"]["kind_label"]
+
+    def set_language(language):
+        with app.app_context():
+            db.session.scalar(select(User).where(User.email == AGENT)).language = language
+            db.session.commit()
+
+    assert labels() == ("Sem atendente", "Webchat (site)")
+    set_language("en")
+    english = labels()
+    assert english[0] == "Unassigned" and english[1] != "Webchat (site)"
+    set_language("pt_BR")
+    assert labels() == ("Sem atendente", "Webchat (site)")

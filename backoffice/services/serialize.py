@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, select
@@ -48,20 +49,28 @@ def tags_for(tags, viewer_id: int | None) -> list[dict]:
     return [tag(t) for t in tags if t.owner_id is None or t.owner_id == viewer_id]
 
 
+# (locale, id of a module's label dict, key) -> the label translated: the catalogs do not
+# change while the process runs, and these dicts live as long as their module
+_TRANSLATED: dict[tuple, str] = {}
+
+
 class Labels:
-    """The translated labels one response shows, each translated once: a lazy string is
-    translated again on every str() (a locale lookup through the request context), and a
-    page of 50 rows or messages would do it hundreds of times for a handful of values.
-    Built per response, so a user's language change shows on the next request."""
+    """The translated labels one response shows, each translated once per locale and
+    process: a lazy string is translated again on every str() (a locale and catalog lookup
+    through the request context), and a page of 50 rows or messages would do it hundreds
+    of times for a handful of values. The locale is read per response, so a user's
+    language change shows on the next request. `source` must be a module-level dict (the
+    cache is keyed by its identity)."""
 
     def __init__(self):
-        self._done: dict = {}
+        self._locale = str(get_locale())
         self.avatars: dict = {}
 
     def get(self, source: dict, key) -> str:
-        found = self._done.get((id(source), key))
+        entry = (self._locale, id(source), key)
+        found = _TRANSLATED.get(entry)
         if found is None:
-            found = self._done[(id(source), key)] = str(source.get(key, key))
+            found = _TRANSLATED[entry] = str(source.get(key, key))
         return found
 
 
