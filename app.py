@@ -9,6 +9,7 @@ import os
 from backoffice import create_app
 from backoffice.extensions import socketio
 from backoffice.jobs.periodic import start_thread
+from backoffice.lib.heap import freeze_startup_objects
 from backoffice.lib.startup import StartupError, check_web
 from backoffice.cli.seed import demo_logins
 from backoffice.seed import demo_hints
@@ -29,4 +30,5 @@ if __name__ == "__main__":
     except StartupError as exc:
         raise SystemExit(f"atende: {exc}") from None
     start_thread(app)  # CHN-3, IMP-4: re-enqueue stalled messages, imports and exports
+    freeze_startup_objects()  # full collections stop walking the app's own objects
     socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False)

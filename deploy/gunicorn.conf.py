@@ -36,4 +36,13 @@ def on_starting(server):
     except StartupError as exc:
         server.log.error("%s", exc)
         raise SystemExit(f"atende web: {exc}") from None
+
+
+def post_worker_init(worker):
+    """The app is built: full collections stop walking its objects (lib/heap.py)."""
+    from backoffice.lib.heap import freeze_startup_objects
+
+    freeze_startup_objects()
+
+
 control_socket_disable = True  # each instance is supervised by systemd or deploy/cluster.py, not a socket

@@ -86,6 +86,8 @@ def test_SCL_1_a_job_from_a_differently_configured_process_goes_back_to_the_queu
 
     monkeypatch.setattr(worker_module, "worker_app", lambda: app)
     monkeypatch.setattr(worker_module, "check_worker", lambda config: None)
+    frozen = []
+    monkeypatch.setattr(worker_module, "freeze_startup_objects", lambda: frozen.append(1))
     conn = fakeredis.FakeRedis(server=fakeredis.FakeServer())
     queue = Queue("default", connection=conn)
     other = startup.fingerprint({**app.config, "SQLALCHEMY_DATABASE_URI": "postgresql://x@y/z"})
@@ -97,6 +99,32 @@ def test_SCL_1_a_job_from_a_differently_configured_process_goes_back_to_the_queu
 
     assert queue.job_ids == [job.id, agreeing.id]   # both waiting, untouched, in order
     assert job.get_status(refresh=True) == "queued"
+    assert frozen == [1]  # SCL-3: the worker froze its startup objects before working
+
+
+def test_SCL_3_served_processes_take_their_startup_objects_out_of_the_collector(monkeypatch):
+    """A full collection walks every tracked object (about 70 ms for a web process's
+    270,000): the web process under gunicorn and the embedded server freeze what startup
+    loaded, once, before serving (lib/heap.py); the RQ worker does (test above)."""
+    import gc
+    import runpy
+
+    from backoffice.lib import heap
+
+    calls = []
+    monkeypatch.setattr(heap, "freeze_startup_objects", lambda: calls.append("gunicorn"))
+    settings = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    settings["post_worker_init"](None)
+    assert calls == ["gunicorn"]
+    assert "freeze_startup_objects()" in (ROOT / "app.py").read_text()
+    monkeypatch.undo()
+
+    assert gc.get_freeze_count() == 0
+    try:
+        assert heap.freeze_startup_objects() == gc.get_freeze_count() > 1000
+        assert not any(gc.get_count()[1:])  # collected first: nothing young left behind
+    finally:
+        gc.unfreeze()
 
 
 def test_SCL_1_a_request_for_a_session_this_process_never_opened_is_logged(client, caplog):

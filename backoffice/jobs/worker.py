@@ -12,6 +12,7 @@ import logging
 from rq import SimpleWorker
 from rq.intermediate_queue import IntermediateQueue
 
+from ..lib.heap import freeze_startup_objects
 from ..lib.startup import StartupError, check_worker, job_mismatch
 from .runner import worker_app
 
@@ -26,6 +27,7 @@ class AtendeWorker(SimpleWorker):
         except StartupError as exc:
             log.error("%s", exc)
             raise SystemExit(f"atende worker: {exc}") from None
+        freeze_startup_objects()  # the app is built: see lib/heap.py
         return super().work(*args, **kwargs)
 
     def execute_job(self, job, queue):
