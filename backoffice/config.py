@@ -110,7 +110,8 @@ def load(instance_path: str | Path, overrides: dict | None = None) -> dict:
         # Importar registros: the upload limit (its own, above MAX_CONTENT_LENGTH) and the
         # rows written per transaction.
         "IMPORT_MAX_BYTES": int(os.environ.get("IMPORT_MAX_MB", "100")) * 1024 * 1024,
-        "IMPORT_BATCH_SIZE": int(os.environ.get("IMPORT_BATCH_SIZE", "1000")),
+        # empty: services.importer's default for the database (5000 PostgreSQL, 1000 SQLite)
+        "IMPORT_BATCH_SIZE": int(os.environ.get("IMPORT_BATCH_SIZE") or 0) or None,
         # SEC-2: requests to addresses a company chose (lib/outbound.py). Private and
         # loopback targets only for on-premises installs (ALLOW_PRIVATE_URLS=true).
         "ALLOW_PRIVATE_URLS": os.environ.get("ALLOW_PRIVATE_URLS", "").lower()

@@ -547,7 +547,8 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DIR,
                         help="where the generated files are cached (and the SQLite database)")
     parser.add_argument("--batch-size", type=int, default=None,
-                        help="IMPORT_BATCH_SIZE passed to the app (default: the app's, 1000)")
+                        help="IMPORT_BATCH_SIZE passed to the app (default: the app's, 5000 on "
+                             "PostgreSQL and 1000 on SQLite)")
     parser.add_argument("--naive-1m", action="store_true",
                         help="also run the naive import on files over 100k rows (slow)")
     parser.add_argument("--no-naive", action="store_true", help="skip the naive import")
@@ -587,7 +588,7 @@ def main() -> None:
               f"valid, {info['rejected']:,} with a bad phone, {info['with_cpf']:,} with a CPF, "
               f"{info['links']:,} tags): "
               + (f"generated in {time.perf_counter() - t0:.1f} s" if made else "cached"))
-    print(f"batch size: {args.batch_size or 'app default (IMPORT_BATCH_SIZE, 1000)'}; each "
+    print(f"batch size: {args.batch_size or 'app default (5000 PostgreSQL, 1000 SQLite)'}; each "
           "measurement in a fresh subprocess on a freshly rebuilt schema")
 
     results = []

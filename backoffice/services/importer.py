@@ -50,7 +50,12 @@ from ..lib.phones import normalise_phone
 
 log = logging.getLogger(__name__)
 
+# Rows per batch (one transaction each) unless IMPORT_BATCH_SIZE says otherwise. On
+# PostgreSQL 5000: each batch's COPYs, lookups and commit cost the server about 15% less
+# CPU than at 1000 (bench/import.py, 100k rows) and the 1M-row import stays near 170 MB.
+# On SQLite 1000: at 5000 the 1M-row import peaks near 290 MB, over the 200 MB bound.
 DEFAULT_BATCH = 1000
+DEFAULT_BATCH_POSTGRESQL = 5000
 
 
 REQUIRED = tuple(f for f in FIELDS if f.required)
@@ -627,7 +632,11 @@ def process_batch(ctx: Context, parsed: Parsed) -> Outcome:
 
 
 def batch_size() -> int:
-    return int(current_app.config.get("IMPORT_BATCH_SIZE") or DEFAULT_BATCH)
+    configured = current_app.config.get("IMPORT_BATCH_SIZE")
+    if configured:
+        return int(configured)
+    postgresql = db.session.get_bind().dialect.name == "postgresql"
+    return DEFAULT_BATCH_POSTGRESQL if postgresql else DEFAULT_BATCH
 
 
 def _commit_progress(job_id: int, consumed: int, outcome: Outcome) -> None:
