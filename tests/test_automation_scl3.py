@@ -19,20 +19,8 @@ from backoffice.models.tickets import AUTHOR_BOT
 from backoffice.services import tickets as ticket_rules
 from tests.conftest import sql_statements
 from tests.factories import (
-    gen_company, gen_connection, gen_published_flow, gen_rule, sent_texts,
+    MENU_FLOW, gen_company, gen_connection, gen_published_flow, gen_rule, sent_texts,
 )
-
-
-def node(kind, nxt=None, **data):
-    return {"type": kind, "x": 0, "y": 0, "data": data,
-            "next": {"next": nxt} if isinstance(nxt, str) else (nxt or {})}
-
-
-MENU = {"nodes": {
-    "start": node("start", "ask"),
-    "ask": node("menu", {"option:0": "bye"}, text="Escolha", options=["Vendas"]),
-    "bye": node("end", text="Tchau, Vendas"),
-}}
 
 
 @pytest.fixture
@@ -135,7 +123,7 @@ def test_SCL_3_a_flow_run_written_earlier_in_the_transaction_is_seen(world):
     """SCL-3: the first message remembered "no run" for the ticket; a run added (not
     flushed) before the second message of the same transaction takes that message."""
     ticket = receive(world["connection"], "Primeira")
-    flow = gen_published_flow(world["company"], "Menu", MENU)
+    flow = gen_published_flow(world["company"], "Menu", MENU_FLOW)
     db.session.add(FlowRun(company_id=world["company"].id, ticket_id=ticket.id,
                            flow_version_id=flow.published_version_id, node_id="ask",
                            variables={}, tries=0, status=RUN_ACTIVE, waiting_for="input",
@@ -148,7 +136,7 @@ def test_SCL_3_a_flow_run_written_earlier_in_the_transaction_is_seen(world):
 def test_SCL_3_a_flow_started_by_a_message_takes_the_next_in_the_same_transaction(world):
     """SCL-3: the run the first message starts is the memo's answer for the second one
     (same transaction): the menu's answer is taken, not a second start."""
-    flow = gen_published_flow(world["company"], "Menu", MENU)
+    flow = gen_published_flow(world["company"], "Menu", MENU_FLOW)
     world["connection"].flow_id = flow.id
     after_commit.commit()
     ticket = receive(world["connection"], "Oi")

@@ -28,20 +28,9 @@ from backoffice.services import tickets as ticket_rules
 from backoffice.webhooks import outbox
 from tests.conftest import client_as, flashes, sql_statements
 from tests.factories import (
-    gen_company, gen_connection, gen_published_flow, gen_rule, gen_webhook, sent_texts,
+    MENU_FLOW, gen_company, gen_connection, gen_published_flow, gen_rule, gen_webhook,
+    sent_texts,
 )
-
-
-def node(kind, nxt=None, **data):
-    return {"type": kind, "x": 0, "y": 0, "data": data,
-            "next": {"next": nxt} if isinstance(nxt, str) else (nxt or {})}
-
-
-MENU = {"nodes": {
-    "start": node("start", "ask"),
-    "ask": node("menu", {"option:0": "bye"}, text="Escolha", options=["Vendas"]),
-    "bye": node("end", text="Tchau, Vendas"),
-}}
 
 
 def api(key, path):
@@ -266,7 +255,7 @@ def test_SCL_3_flow_run_started_elsewhere_takes_the_next_message(app, other, cha
         say(chat["client"], chat["key"], chat["token"], "Primeira")
     assert _read(seen, "flow_run") == 0
     with other.app_context():
-        flow = gen_published_flow(chat["company_id"], "Menu", MENU)
+        flow = gen_published_flow(chat["company_id"], "Menu", MENU_FLOW)
         ticket = db.session.get(Ticket, chat["ticket_id"])
         db.session.add(FlowRun(company_id=chat["company_id"], ticket_id=ticket.id,
                                flow_version_id=flow.published_version_id, node_id="ask",

@@ -21,7 +21,7 @@ from backoffice.models.tickets import PENDING
 
 from .api import ALL_API_RIGHTS, ApiClient, gen_api_token
 from .api_world import gen_api_rows
-from .automation import gen_published_flow, gen_rule
+from .automation import MENU_FLOW, flow_node, gen_published_flow, gen_rule
 from .catalog import gen_farewell, gen_reason, gen_tag
 from .channels import AgentSetup, gen_agent_setup, gen_connection
 from .companies import PASSWORD, gen_company, gen_department, gen_group, gen_plan, gen_user
@@ -52,6 +52,7 @@ __all__ = [
     "gen_portal_settings", "gen_representative",
     "gen_article", "gen_article_admin_rows", "gen_article_category",
     "PortalWorld",
+    "MENU_FLOW", "flow_node",
     "gen_period", "gen_plan", "gen_published_flow", "gen_reason", "gen_rule", "gen_tag",
     "gen_telephony", "gen_ticket", "gen_tickets", "gen_user", "gen_webchat_world",
     "gen_webhook", "file_storage", "png_file", "populate_company", "set_show_agent_name",

@@ -31,3 +31,17 @@ def gen_published_flow(company, name: str, graph: dict, **fields) -> Flow:
     flow.published_version_id = version.id
     db.session.flush()
     return flow
+
+
+def flow_node(kind, nxt=None, **data) -> dict:
+    """One node of a flow graph: `nxt` is the next node's key, or a dict of exits."""
+    return {"type": kind, "x": 0, "y": 0, "data": data,
+            "next": {"next": nxt} if isinstance(nxt, str) else (nxt or {})}
+
+
+# A one-question menu: "Escolha" with one option, "Vendas", that ends the flow.
+MENU_FLOW = {"nodes": {
+    "start": flow_node("start", "ask"),
+    "ask": flow_node("menu", {"option:0": "bye"}, text="Escolha", options=["Vendas"]),
+    "bye": flow_node("end", text="Tchau, Vendas"),
+}}
