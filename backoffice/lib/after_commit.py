@@ -9,6 +9,10 @@ A rollback drops them; a savepoint's rollback (a failed automation step, a resen
 by the unique index) drops only what was queued inside that savepoint: the customer's
 message queued before it is still pushed.
 
+`run_callbacks_within(wrapper)`: the callbacks of a commit run inside `wrapper()`, a
+context manager (realtime.pubsub: their pushes leave for the other processes in one
+message to Redis, SCL-3).
+
 `memo(name)`: answers the transaction has already read (the visitor's open ticket, the
 company's webhooks), so one unit of work asks the database once. Kept until the
 transaction ends, and dropped whole when a savepoint rolls back (the rows it held may be
@@ -17,6 +21,7 @@ gone): never across transactions, so nothing read there can be stale.
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager, ExitStack
 from typing import Any, Callable
 
 from sqlalchemy import event
@@ -30,6 +35,7 @@ _GATHERED = "atende_after_commit_gathered"
 _MARKS = "atende_after_commit_savepoints"
 _ENDED = "atende_after_commit_savepoint_ended"
 _MEMO = "atende_transaction_memo"
+_WITHIN: list[Callable[[], AbstractContextManager]] = []
 
 
 def later(fn: Callable[[], None]) -> None:
@@ -86,16 +92,28 @@ def forget_when_written(model, name: str,
     event.listen(Session, "transient_to_pending", added)
 
 
+def run_callbacks_within(wrapper: Callable[[], AbstractContextManager]) -> None:
+    """Run the callbacks of each commit inside `wrapper()` (once, whatever the number of
+    calls: every app of a process installs it)."""
+    if wrapper not in _WITHIN:
+        _WITHIN.append(wrapper)
+
+
 def commit() -> None:
     session = db.session()
     session.commit()
     pending = session.info.pop(_KEY, [])
     session.info.pop(_GATHERED, None)  # the callbacks above hold what they send
-    for fn in pending:
-        try:
-            fn()
-        except Exception:  # one failed emit or enqueue must not hide the others
-            log.exception("after-commit callback failed")
+    if not pending:
+        return
+    with ExitStack() as within:
+        for wrapper in _WITHIN:
+            within.enter_context(wrapper())
+        for fn in pending:
+            try:
+                fn()
+            except Exception:  # one failed emit or enqueue must not hide the others
+                log.exception("after-commit callback failed")
 
 
 def _savepoint(session: Session, transaction: SessionTransaction) -> None:

@@ -29,6 +29,7 @@ from ..extensions import socketio
 from ..models.tickets import MESSAGE_STATUSES
 from ..services import presence, serialize
 from ..lib import after_commit
+from .pubsub import install as install_one_trip
 from .names import supervisors_room, ticket_room, ticket_rooms
 
 log = logging.getLogger(__name__)
@@ -138,6 +139,9 @@ def _drop(session: Session, transaction) -> None:
 
 
 def install() -> None:
+    """Called by create_app after socketio.init_app: also the pushes of a commit leave for
+    the other processes in one Redis message (realtime.pubsub, SCL-3; each app's server)."""
+    install_one_trip(socketio.server)
     if not event.contains(Session, "after_commit", _disconnect):
         event.listen(Session, "after_commit", _disconnect)
         event.listen(Session, "after_soft_rollback", _drop)

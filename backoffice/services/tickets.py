@@ -12,8 +12,8 @@ import functools
 from typing import Callable
 
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, inspect, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import bindparam, func, inspect, literal, or_, select
+from sqlalchemy.orm import aliased, joinedload
 
 from .. import events
 from ..extensions import db
@@ -153,15 +153,32 @@ def known_address(connection_id: int, address: str) -> ContactAddress | None:
     return None
 
 
+# how open_ticket_of loads a ticket (also webchat.visitor.find_visitor_at, which reads it
+# with the visitor): the department in the same statement (the inbox push names it, the
+# flow engine reads its flow), without its members: selectin by default, they would be
+# every agent of the department loaded on each message, and nothing on this path reads
+# them; and its tags (the push shows them)
+OPEN_TICKET_LOADS = (joinedload(Ticket.department).lazyload(Department.members),
+                     joinedload(Ticket.tags))
+
+
+def open_ticket_id(contact_id, connection_id):
+    """The id of the contact's open ticket on the connection (the last one), as a scalar
+    subquery correlated to the two column expressions given (of an aliased ticket: the
+    enclosing statement may select tickets too)."""
+    other = aliased(Ticket)
+    return (select(func.max(other.id))
+            .where(other.contact_id == contact_id, other.connection_id == connection_id,
+                   other.status.in_([literal(s) for s in OPEN_STATUSES]))
+            .correlate_except(other)
+            .scalar_subquery())
+
+
 @functools.cache
 def _open_ticket_statement():
     """open_ticket_of's statement, built once: every inbound message runs it, and building
-    it with its loader options each time was about a third of its time (SCL-3).
-    The department comes in the same statement (the inbox push names it, the flow engine
-    reads its flow), without its members: selectin by default, they would be every agent
-    of the department loaded on each message, and nothing on this path reads them."""
-    return (select(Ticket).options(joinedload(Ticket.department).lazyload(Department.members),
-                                   joinedload(Ticket.tags))
+    it with its loader options each time was about a third of its time (SCL-3)."""
+    return (select(Ticket).options(*OPEN_TICKET_LOADS)
             .where(Ticket.contact_id == bindparam("contact_id"),
                    Ticket.connection_id == bindparam("connection_id"),
                    Ticket.status.in_(OPEN_STATUSES))
@@ -176,6 +193,12 @@ def _redelivery_statement():
     return (select(Message.id).join(Ticket, Ticket.id == Message.ticket_id)
             .where(Ticket.connection_id == bindparam("connection_id"), Message.direction == IN,
                    Message.external_id == bindparam("external_id")).limit(1))
+
+
+def remember_open_ticket(ticket: Ticket) -> None:
+    """The contact's open ticket on its connection, read by another statement of this
+    transaction (the widget's visitor lookup): open_ticket_of answers with it."""
+    after_commit.memo(_OPEN)[(ticket.contact_id, ticket.connection_id)] = ticket
 
 
 def open_ticket_of(contact: Contact, connection: Connection) -> Ticket | None:
@@ -267,9 +290,15 @@ def receive_inbound(connection: Connection, inbound, department: Department | No
     the database makes it certain: a webhook item is stored once (ChannelEvent's unique
     key) and processed by one job (services.channel_events)."""
     if inbound.external_id:
-        found = db.session.scalar(_redelivery_statement(),
-                                  {"connection_id": connection.id,
-                                   "external_id": inbound.external_id})
+        # on the transaction's connection (Core), not through the ORM's execute: a bare
+        # id needs none of its loading, which cost as much again as the statement (SCL-3);
+        # the ORM's autoflush is kept (a no-op when nothing is pending, as on the widget's)
+        session = db.session()
+        if session.autoflush:
+            session.flush()
+        found = session.connection().scalar(_redelivery_statement(),
+                                            {"connection_id": connection.id,
+                                             "external_id": inbound.external_id})
         if found is not None:
             return db.session.get(Message, found)
     address = _address_for(connection, inbound.address, inbound.name,

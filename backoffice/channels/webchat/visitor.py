@@ -119,11 +119,18 @@ def find_visitor(connection: Connection, token) -> ContactAddress | None:
 def _visitor_at_statement():
     """find_visitor_at's statement, built once (it runs on every message: building it, its
     loader option and its cache key each time was about a third of find_visitor_at's
-    time under cProfile, SCL-3). Only the statement is kept: the rows are read each time."""
-    return (select(Connection, ContactAddress, Company.config_version)
+    time under cProfile, SCL-3). Only the statement is kept: the rows are read each time.
+
+    The visitor's open ticket on the connection comes in the same row (the last one, as
+    services.tickets.open_ticket_of picks it, with the same loads): every message asks
+    for it next, and a statement of its own cost a round trip and as much Python again
+    as loading it here (SCL-3). An outer join: no open ticket still finds the visitor."""
+    return (select(Connection, ContactAddress, Company.config_version, Ticket)
             .join(Company, Company.id == Connection.company_id)
             .join(ContactAddress, ContactAddress.connection_id == Connection.id)
-            .options(joinedload(ContactAddress.contact))
+            .outerjoin(Ticket, Ticket.id == tickets.open_ticket_id(
+                ContactAddress.contact_id, Connection.id))
+            .options(joinedload(ContactAddress.contact), *tickets.OPEN_TICKET_LOADS)
             .where(Connection.public_key == bindparam("public_key"),
                    Connection.kind == KIND_WEBCHAT, Connection.active.is_(True),
                    Company.active.is_(True), ContactAddress.address == bindparam("token")))
@@ -134,17 +141,21 @@ def find_visitor_at(public_key, token) -> tuple[Connection, ContactAddress] | No
     known visitor (each message): the connection and the visitor, with its contact; None
     when either is missing (the caller asks again to tell which). The company's
     config_version comes in the same row (services.company_config: the message's
-    automation rules and webhooks are then known without a statement)."""
+    automation rules and webhooks are then known without a statement), and the visitor's
+    open ticket, kept for open_ticket_of (no statement of its own)."""
     if not isinstance(public_key, str) or not KEY_RE.fullmatch(public_key):
         return None
     if not isinstance(token, str) or not TOKEN_RE.fullmatch(token):
         return None
-    row = db.session.execute(_visitor_at_statement(),
-                             {"public_key": public_key, "token": token}).first()
-    if row is None:
+    # unique(): the ticket's tags come as one row each (a joined collection)
+    rows = db.session.execute(_visitor_at_statement(),
+                              {"public_key": public_key, "token": token}).unique().all()
+    if not rows:
         return None
-    connection, address, version = row
+    connection, address, version, ticket = rows[0]
     tickets.remember_address(address)
+    if ticket is not None:
+        tickets.remember_open_ticket(ticket)
     # the message's automations and webhooks check what the process keeps against it
     company_config.note_version(connection.company_id, version)
     return connection, address

@@ -1,0 +1,129 @@
+"""The pushes of one commit reach the other processes in one Redis message (SCL-3).
+
+With a message queue (SOCKETIO_MESSAGE_QUEUE, several web processes and the workers),
+python-socketio's RedisManager delivers each emit to this process's own sockets at once
+and PUBLISHes it for the others: one round trip to Redis per emit, and every process's
+listener thread reads and parses each one. An inbound message makes three (message.created
+and ticket.updated to the agents, "message" to the visitor's tabs), all queued by the
+transaction's listeners and sent by after_commit.commit() one after the other.
+
+`OneTripRedisManager` is RedisManager with one addition: inside `one_trip()` (which
+after_commit.commit() enters around its callbacks, see `install`) what this thread would
+publish is held and, when the block ends, published as one message: the held messages
+in their order, or the one message as it was when only one was held. The listeners of
+the other processes open it and handle the messages one by one, in that order, exactly
+as python-socketio's own loop handles each (PubSubManager._thread: the sender's own
+messages are still recognised by their host id and skipped). What changes:
+
+- this process's sockets hear each event as before, at the emit (PubSubManager.emit
+  handles it here before publishing); the other processes hear the commit's events
+  together when its callbacks are done, instead of one by one during them;
+- a Redis outage behaves as before, once per commit instead of once per emit: the
+  publish is RedisManager's (two attempts, an error logged, nothing raised), the local
+  sockets have heard everything already, the other processes hear nothing;
+- a process of the previous version ignores a batch (an unknown method to its loop):
+  during a rolling deploy, its sockets miss the pushes of the new processes' commits of
+  more than one event until it is replaced, as they would during a Redis outage.
+
+Nothing else is held: an emit outside after_commit.commit() (a socket handler, the
+session-ending hooks that run inside SQLAlchemy's commit) is published at once, as is
+everything in the listener thread (callbacks). A nested commit (an eager job run by a
+callback) publishes with the outer one, in order.
+"""
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager, nullcontext
+from typing import Iterator
+
+import socketio as python_socketio
+
+from ..extensions import socketio
+from ..lib import after_commit
+
+BATCH = "atende.batch"  # the method of a held batch (python-socketio's are lower-case words)
+
+
+class OneTripRedisManager(python_socketio.RedisManager):
+    """RedisManager whose publishes inside `one_trip()` leave as one message."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._held = threading.local()  # the request threads publish at the same time
+
+    @contextmanager
+    def one_trip(self) -> Iterator[None]:
+        if getattr(self._held, "messages", None) is not None:  # nested: the outer one sends
+            yield
+            return
+        self._held.messages = held = []
+        try:
+            yield
+        finally:
+            self._held.messages = None
+            if len(held) == 1:
+                super()._publish(held[0])
+            elif held:
+                batch = {"method": BATCH, "messages": held}
+                # RedisManager's publish logs and gives up (None) on any error; when a
+                # payload is no JSON (a bug), only its own event is lost, as before
+                if super()._publish(batch) is None and not _is_json(self.json, batch):
+                    for message in held:
+                        super()._publish(message)
+
+    def _publish(self, data):
+        held = getattr(self._held, "messages", None)
+        if held is None:
+            return super()._publish(data)
+        held.append(data)
+        return None
+
+    def _listen(self):
+        """RedisManager's messages, a batch opened into the messages it holds (parsed
+        here once; PubSubManager._thread takes them as dicts and does the rest)."""
+        for raw in super()._listen():
+            try:
+                data = self.json.loads(raw)
+            except Exception:  # as PubSubManager._thread: what is not JSON is skipped
+                continue
+            if not isinstance(data, dict):
+                continue
+            if data.get("method") != BATCH:
+                yield data
+                continue
+            for message in data.get("messages") or ():
+                if isinstance(message, dict):
+                    yield message
+
+
+def _is_json(json, data) -> bool:
+    try:
+        json.dumps(data)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def install(server) -> None:
+    """Give `server` (socketio.server, just made by init_app) a OneTripRedisManager in
+    place of the RedisManager that Flask-SocketIO made for a redis:// message queue, with
+    the same URL, channel and options; before anything used it (the manager starts its
+    listener and connects on first use). Any other manager is left as it is."""
+    after_commit.run_callbacks_within(one_trip)
+    manager = getattr(server, "manager", None)
+    if type(manager) is not python_socketio.RedisManager or server.manager_initialized:
+        return
+    replacement = OneTripRedisManager(
+        manager.redis_url, channel=manager.channel, write_only=manager.write_only,
+        logger=manager.logger, redis_options=manager.redis_options)
+    replacement.host_id = manager.host_id
+    replacement.set_server(server)
+    server.manager = replacement
+
+
+def one_trip():
+    """The current server's one_trip() when its manager holds publishes, else nothing."""
+    manager = getattr(getattr(socketio, "server", None), "manager", None)
+    if isinstance(manager, OneTripRedisManager):
+        return manager.one_trip()
+    return nullcontext()

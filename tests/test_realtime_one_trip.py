@@ -1,0 +1,223 @@
+"""SCL-3: the pushes of one commit leave for the other processes in one Redis message
+(realtime.pubsub), and the widget's visitor lookup brings the open ticket along.
+
+"Another process" is a second Socket.IO server with its own OneTripRedisManager and its
+listener thread, on the same channel: on fakeredis (one in-memory server for both) on the
+embedded backend, on the real Redis on the services backend (a channel of this test
+only: pub/sub channels are server-wide). What a manager hands to its own sockets is
+recorded at PubSubManager._handle_emit: the emitting process calls it at the emit, the
+listener for each message heard from another process.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+
+import pytest
+import redis
+import socketio as python_socketio
+from sqlalchemy import select
+
+from backoffice.extensions import db, socketio
+from backoffice.lib import after_commit
+from backoffice.models import Message, Ticket
+from backoffice.models.tickets import CLOSED, OPEN
+from backoffice.realtime import pubsub
+from tests.conftest import BACKEND, REDIS_URL
+from tests.factories import gen_tag
+
+HEARD = ("message.created", "ticket.updated", "message")  # an inbound message's pushes
+
+
+def api(key, path):
+    return f"/widget/{key}/api/{path}"
+
+
+@pytest.fixture
+def redis_url(monkeypatch):
+    """A Redis for the managers: the real one on the services backend, else one fakeredis
+    server shared by every manager of the test."""
+    if BACKEND == "services":
+        return REDIS_URL
+    import fakeredis
+
+    server = fakeredis.FakeServer()
+
+    def connect(self):
+        self.redis = fakeredis.FakeRedis(server=server)
+        self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        self.connected = True
+
+    monkeypatch.setattr(pubsub.OneTripRedisManager, "_redis_connect", connect)
+    return "redis://fakeredis/0"
+
+
+class Recorder:
+    """What a manager hands to its own sockets, in order."""
+
+    def __init__(self, manager):
+        self.heard: list[tuple] = []
+        self.changed = threading.Condition()
+        handle = manager._handle_emit
+
+        def record(message):
+            with self.changed:
+                self.heard.append((message["event"], message["room"], message["namespace"],
+                                   message["data"]))
+                self.changed.notify_all()
+            return handle(message)
+
+        manager._handle_emit = record
+
+    def wait_for(self, n: int, timeout: float = 10) -> list[tuple]:
+        with self.changed:
+            self.changed.wait_for(lambda: len(self.heard) >= n, timeout)
+            return list(self.heard)
+
+
+@pytest.fixture
+def publishes(monkeypatch):
+    """The PUBLISH commands sent (redis-py and fakeredis alike), with their data."""
+    sent: list[bytes | str] = []
+    publish = redis.Redis.publish
+
+    def counted(self, channel, message, **kwargs):
+        sent.append(message)
+        return publish(self, channel, message, **kwargs)
+
+    monkeypatch.setattr(redis.Redis, "publish", counted)
+    return sent
+
+
+@pytest.fixture
+def cluster(app, redis_url, monkeypatch):
+    """This app's server with a OneTripRedisManager (as create_app gives it with a redis://
+    message queue), and another process's server listening on the same channel."""
+    channel = f"test-one-trip-{uuid.uuid4().hex}"
+    here = pubsub.OneTripRedisManager(redis_url, channel=channel)
+    here.set_server(socketio.server)
+    monkeypatch.setattr(socketio.server, "manager", here)
+    there_server = python_socketio.Server(
+        client_manager=pubsub.OneTripRedisManager(redis_url, channel=channel),
+        async_mode="threading")
+    there = there_server.manager
+    there_recorder = Recorder(there)
+    there.initialize()  # its listener thread (daemon): subscribes, then blocks on Redis
+    deadline = time.monotonic() + 10
+    while not (there.pubsub is not None and there.pubsub.subscribed):
+        assert time.monotonic() < deadline, "the other process never subscribed"
+        time.sleep(0.01)
+    return {"here": Recorder(here), "there": there_recorder, "manager": here}
+
+
+def _visitor(app, webchat_world) -> dict:
+    client = app.test_client()
+    started = client.post(api(webchat_world.key, "start"),
+                          json={"text": "Olá",
+                                "department_id": webchat_world.departments["sales"]})
+    assert started.status_code == 201, started.get_json()
+    return {"client": client, "token": started.get_json()["token"]}
+
+
+def _say(visitor, key, text):
+    return visitor["client"].post(api(key, "messages"), json={"text": text},
+                                  headers={"X-Visitor-Token": visitor["token"]})
+
+
+def test_SCL_3_pushes_of_one_commit_reach_another_process_in_order_in_one_publish(
+        app, webchat_world, cluster, publishes):
+    """A visitor's message makes three pushes after its commit: this process's sockets
+    hear each at once, and the other process hears the same three, in the same order,
+    from one PUBLISH."""
+    visitor = _visitor(app, webchat_world)
+    here, there = cluster["here"], cluster["there"]
+    before_here = len(here.heard)
+    before_there = len(there.wait_for(before_here))  # the start's own pushes, heard there
+    sent_before = len(publishes)
+
+    response = _say(visitor, webchat_world.key, "Tudo certo?")
+
+    assert response.status_code == 201
+    local = here.heard[before_here:]
+    assert [event for event, *_ in local] == list(HEARD)
+    assert len(publishes) - sent_before == 1
+    heard = there.wait_for(before_there + len(local))[before_there:]
+    assert heard == local
+
+
+def test_SCL_3_a_lone_push_goes_as_before_and_a_push_outside_a_commit_at_once(
+        app, cluster, publishes):
+    """One push after a commit is published as python-socketio publishes it (any process,
+    of this version or the previous one, reads it); a push outside after_commit.commit()
+    is published at the emit, not held."""
+    manager = cluster["manager"]
+    with app.app_context():
+        socketio.emit("ping", {"n": 1}, to="company:1")
+        assert len(publishes) == 1
+        after_commit.later(lambda: socketio.emit("ping", {"n": 2}, to="company:1"))
+        after_commit.commit()
+    assert len(publishes) == 2
+    lone = manager.json.loads(publishes[1])
+    assert lone["method"] == "emit" and lone["data"] == [{"n": 2}]
+    heard = cluster["there"].wait_for(2)
+    assert [(event, data) for event, _room, _ns, data in heard] == [
+        ("ping", [{"n": 1}]), ("ping", [{"n": 2}])]
+
+
+def test_SCL_3_redis_down_the_message_is_stored_and_this_process_hears_every_push(
+        app, webchat_world, monkeypatch, caplog):
+    """Redis unreachable: the message is stored and answered, this process's sockets hear
+    its three pushes, and the failed publish is tried (and logged) once for the commit,
+    not once per push."""
+    visitor = _visitor(app, webchat_world)
+    down = pubsub.OneTripRedisManager("redis://127.0.0.1:1/0", channel="test-one-trip-down")
+    down.set_server(socketio.server)
+    monkeypatch.setattr(socketio.server, "manager", down)
+    here = Recorder(down)
+    caplog.set_level(logging.ERROR)
+
+    response = _say(visitor, webchat_world.key, "Alguém aí?")
+
+    assert response.status_code == 201
+    assert [event for event, *_ in here.heard] == list(HEARD)
+    with app.app_context():
+        assert db.session.scalar(select(Message.id).where(Message.text == "Alguém aí?"))
+    gave_up = [r for r in caplog.records
+               if "Cannot publish to redis... giving up" in r.getMessage()]
+    assert len(gave_up) == 1
+
+
+def test_SCL_3_the_visitor_lookup_takes_the_last_open_ticket_with_all_its_tags(
+        app, webchat_world, monkeypatch):
+    """The open ticket read with the visitor is the one open_ticket_of picks (the last
+    open one: not a later closed one) and its push carries every tag (a joined
+    collection: one row per tag)."""
+    visitor = _visitor(app, webchat_world)
+    with app.app_context():
+        first = db.session.scalar(select(Ticket).where(
+            Ticket.company_id == webchat_world.company_id))
+        fields = {c: getattr(first, c) for c in ("company_id", "contact_id", "connection_id",
+                                                 "department_id")}
+        later = Ticket(**fields, protocol="SCL3-LATER", status=OPEN,
+                       tags=[gen_tag(webchat_world.company_id, "Urgente"),
+                             gen_tag(webchat_world.company_id, "VIP")])
+        closed = Ticket(**fields, protocol="SCL3-CLOSED", status=CLOSED)
+        db.session.add_all([later, closed])
+        db.session.commit()
+        first_id, later_id, closed_id = first.id, later.id, closed.id
+    assert first_id < later_id < closed_id
+    pushed: list[tuple] = []
+    monkeypatch.setattr(socketio, "emit",
+                        lambda event, data, **kw: pushed.append((event, data)))
+
+    assert _say(visitor, webchat_world.key, "Para o último aberto").status_code == 201
+
+    with app.app_context():
+        message = db.session.scalar(select(Message).where(
+            Message.text == "Para o último aberto"))
+        assert message.ticket_id == later_id
+    summary = next(data for event, data in pushed if event == "ticket.updated")
+    assert summary["id"] == later_id
+    assert sorted(t["name"] for t in summary["tags"]) == ["Urgente", "VIP"]
