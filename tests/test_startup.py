@@ -132,3 +132,18 @@ def test_SCL_1_a_request_for_a_session_this_process_never_opened_is_logged(clien
     with caplog.at_level(logging.WARNING, logger="backoffice.realtime.sticky"):
         client.get("/socket.io/?EIO=4&transport=polling&sid=naoexiste123")
     assert any("sticky sessions" in r.getMessage() for r in caplog.records)
+
+
+def test_SCL_1_the_proxy_drops_idle_connections_before_the_web_process_does():
+    """nginx reuses its connections to the web processes; were gunicorn to close an idle
+    one first, a request nginx sends on it at that instant is answered 502 (and a POST, a
+    visitor's message, is not sent again). Seen under the load test."""
+    import re
+    import runpy
+
+    settings = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    conf = (ROOT / "deploy" / "nginx" / "atende.conf").read_text()
+    upstream = re.search(r"upstream atende_web \{(.*?)\}", conf, re.S).group(1)
+    proxy = re.search(r"^\s*keepalive_timeout (\d+)s;", upstream, re.M)
+    assert proxy is not None, "upstream atende_web has no keepalive_timeout"
+    assert int(proxy.group(1)) < settings["keepalive"]
