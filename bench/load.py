@@ -35,7 +35,8 @@ processes, from /proc; the bench's own client processes apart), and the client's
 loop lag (how late a 20 ms sleep wakes: when high, the client is the bottleneck). A step
 is sustained when every POST was acknowledged, nothing lost, p99 <= --p99-limit and the
 achieved rate >= 90% of the offered one. Stepping stops at the first step that is not;
-the highest sustained step (else the first) is then held for --hold s. RSS of the web and
+the highest sustained step (else the first) is then held for --hold s, after --settle s
+of quiet when the last step broke (its backlog is not the hold's). RSS of the web and
 worker processes is taken after the logins and after the hold (target: growth < 10%).
 
 Targets (--targets, in this order):
@@ -1016,6 +1017,8 @@ def run_target(name: str, args, run_dir: Path) -> Outcome:
         outcome.sustained = best
         hold_rate = best if best is not None else args.steps[0]
         if args.hold > 0:
+            if outcome.steps and not outcome.steps[-1].sustained(args.p99_limit):
+                time.sleep(args.settle)  # the broken step's backlog drains before the hold
             r = run.step("hold", hold_rate, args.hold, meter)
             outcome.hold = r
             print("  " + row(r, args.p99_limit), flush=True)
@@ -1092,6 +1095,8 @@ def parse(argv=None):
                    help="offered rates in messages/s, stepped up")
     p.add_argument("--step-seconds", type=float, default=30)
     p.add_argument("--hold", type=float, default=300, help="seconds at the highest sustained step")
+    p.add_argument("--settle", type=float, default=15,
+                   help="seconds of quiet before the hold when the last step broke")
     p.add_argument("--p99-limit", type=float, default=TARGET_P99_MS,
                    help="a step with a higher p99 (ms) is not sustained")
     p.add_argument("--loss-timeout", type=float, default=5.0,

@@ -160,7 +160,8 @@ def test_PLT_bench_load_smoke(tmp_path):
 
     args = [str(BENCH / "load.py"), "--companies", "1", "--departments", "1",
             "--agents-per-department", "5", "--visitors-per-department", "3",
-            "--steps", "3,6", "--step-seconds", "2", "--hold", "3", "--client-processes", "1",
+            "--steps", "3,6", "--step-seconds", "2", "--hold", "3", "--settle", "1",
+            "--client-processes", "1",
             "--state-dir", str(tmp_path / "load"), "--embedded-port", str(_free_port()),
             "--single-port", str(_free_port()), "--cluster-port", str(_free_port()),
             "--cluster-redis-port", str(_free_port()), "--cluster-web-port", "8290"]
