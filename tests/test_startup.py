@@ -122,7 +122,7 @@ def test_SCL_3_served_processes_take_their_startup_objects_out_of_the_collector(
     assert gc.get_freeze_count() == 0
     try:
         frozen = heap.freeze_startup_objects()
-        assert frozen > 1000 and gc.get_freeze_count() >= frozen
+        assert frozen > 1000 and gc.get_freeze_count() > 1000  # other threads run meanwhile
         assert not any(gc.get_count()[1:])  # collected first: nothing young left behind
     finally:
         gc.unfreeze()
