@@ -4,8 +4,10 @@ what a message costs against a bare INSERT of its row.
 In this process, with the Flask test client (no HTTP server, no socket client: what is
 measured is the web process's own work), on PostgreSQL + Redis as the cluster runs it
 (TASK_MODE=redis, SOCKETIO_MESSAGE_QUEUE=<the Redis URL>, so every push is published to
-Redis and heard back by this process's Socket.IO listener thread, as each web process
-does), or on SQLite + fakeredis (the embedded default) without --redis-url:
+Redis as each web process does; python-socketio starts a process's listener thread with
+its first socket connection, and this bench connects none, so what the other processes'
+listeners spend on those messages is not in the figures), or on SQLite + fakeredis (the
+embedded default) without --redis-url:
 
   world     one company, one department with --agents agents, one webchat connection;
             --visitors visitors each start a conversation (POST /widget/<key>/api/start,
