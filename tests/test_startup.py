@@ -8,7 +8,10 @@ import logging
 import os
 import subprocess
 import sys
+import threading
+from datetime import datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 import fakeredis
 import pytest
@@ -100,6 +103,65 @@ def test_SCL_1_a_job_from_a_differently_configured_process_goes_back_to_the_queu
     assert queue.job_ids == [job.id, agreeing.id]   # both waiting, untouched, in order
     assert job.get_status(refresh=True) == "queued"
     assert frozen == [1]  # SCL-3: the worker froze its startup objects before working
+
+
+_outage: dict = {}
+
+
+def job_during_which_redis_goes_away(text):
+    """A job of the test below: Redis stops while it runs and is back a moment later."""
+    _outage["ran"].append(text)
+    _outage["server"].connected = False
+    threading.Timer(0.5, setattr, (_outage["server"], "connected", True)).start()
+
+
+def job_after_the_outage(text):
+    _outage["ran"].append(text)
+
+
+@pytest.fixture
+def worker_of(app, monkeypatch):
+    """An AtendeWorker on `app`, without the checks a real process runs at start."""
+    from backoffice.jobs import worker as worker_module
+
+    monkeypatch.setattr(worker_module, "worker_app", lambda: app)
+    monkeypatch.setattr(worker_module, "check_worker", lambda config: None)
+    monkeypatch.setattr(worker_module, "freeze_startup_objects", lambda: 0)
+    return lambda queue: worker_module.AtendeWorker([queue], connection=queue.connection)
+
+
+def test_SCL_2_a_worker_rides_out_a_redis_outage_in_the_middle_of_a_job(worker_of, caplog):
+    """Redis stops while a job runs: RQ's bookkeeping after the job fails. RQ's own worker
+    quits there (CI saw a cluster worker die on a Redis restart); ours logs it, waits for
+    Redis, and runs the next job."""
+    server = fakeredis.FakeServer()
+    _outage.update(server=server, ran=[])
+    queue = Queue("default", connection=fakeredis.FakeRedis(server=server))
+    queue.enqueue(job_during_which_redis_goes_away, "primeira")
+    queue.enqueue(job_after_the_outage, "segunda")
+
+    with caplog.at_level(logging.WARNING, logger="backoffice.jobs.worker"):
+        worker_of(queue).work(burst=True)
+
+    assert _outage["ran"] == ["primeira", "segunda"]
+    assert any("Redis fora do ar" in r.getMessage() for r in caplog.records)
+    assert queue.job_ids == []
+
+
+def test_SCL_2_a_worker_starts_its_dead_scheduler_again_soon(worker_of):
+    """The scheduler process a worker started dies with Redis; the worker's next loop starts
+    it again (through RQ's maintenance), not ten minutes later, and not on every loop."""
+    worker = worker_of(Queue("default", connection=fakeredis.FakeRedis()))
+    worker.last_cleaned_at = datetime.now(timezone.utc)  # RQ's maintenance just ran
+    assert not worker.should_run_maintenance_tasks
+
+    class Dead:
+        def is_alive(self):
+            return False
+
+    worker.scheduler = SimpleNamespace(_process=Dead())
+    assert worker.should_run_maintenance_tasks
+    assert not worker.should_run_maintenance_tasks  # tried a moment ago: not again yet
 
 
 def test_SCL_3_served_processes_take_their_startup_objects_out_of_the_collector(monkeypatch):

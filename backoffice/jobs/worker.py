@@ -4,11 +4,22 @@ A SimpleWorker (no fork per job: the app is built once per process, see README) 
 refuses to start when Redis, SECRET_KEY or DATABASE_URL disagree with the web processes
 (lib/startup.py), and that puts back, untouched, a job queued by a process configured
 differently from itself, then stops: running it here would act on another database.
+
+It also rides out a Redis outage instead of quitting. RQ's own loop retries only its
+blocking wait for a job; a connection error anywhere else (the state it writes before
+that wait, its heartbeat, the bookkeeping after a job) ends the worker. What a job did is
+already in the database, and the sweeper puts back what Redis lost, so this worker logs
+the outage and goes back to waiting; RQ's wait then retries with backoff until Redis is
+back. The scheduler process it started dies with the outage; it is started again as soon
+as the worker sees it dead, not at RQ's next maintenance, ten minutes later.
 """
 from __future__ import annotations
 
+import functools
 import logging
+import time
 
+import redis
 from rq import SimpleWorker
 from rq.intermediate_queue import IntermediateQueue
 
@@ -18,8 +29,28 @@ from .runner import worker_app
 
 log = logging.getLogger(__name__)
 
+REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+SCHEDULER_RETRY_SECONDS = 5
+
+
+def _rides_out_redis_outage(method):
+    """`method` of the worker, logging a Redis outage instead of ending the work loop."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except REDIS_DOWN as exc:
+            log.warning("Redis fora do ar (%s em %s): o worker continua e espera o Redis "
+                        "voltar.", exc, method.__name__)
+            return None
+
+    return wrapper
+
 
 class AtendeWorker(SimpleWorker):
+    _scheduler_tried_at = float("-inf")
+
     def work(self, *args, **kwargs):
         app = worker_app()
         try:
@@ -29,6 +60,23 @@ class AtendeWorker(SimpleWorker):
             raise SystemExit(f"atende worker: {exc}") from None
         freeze_startup_objects()  # the app is built: see lib/heap.py
         return super().work(*args, **kwargs)
+
+    # Every call of the work loop that talks to Redis outside RQ's own retry.
+    heartbeat = _rides_out_redis_outage(SimpleWorker.heartbeat)
+    set_state = _rides_out_redis_outage(SimpleWorker.set_state)
+    check_for_suspension = _rides_out_redis_outage(SimpleWorker.check_for_suspension)
+    run_maintenance_tasks = _rides_out_redis_outage(SimpleWorker.run_maintenance_tasks)
+
+    @property
+    def should_run_maintenance_tasks(self) -> bool:
+        # The maintenance is what starts the scheduler again (RQ's run_maintenance_tasks);
+        # at most every few seconds, since it also cleans the registries.
+        process = self.scheduler._process if self.scheduler else None
+        if process is not None and not process.is_alive():
+            if time.monotonic() - self._scheduler_tried_at > SCHEDULER_RETRY_SECONDS:
+                self._scheduler_tried_at = time.monotonic()
+                return True
+        return super().should_run_maintenance_tasks
 
     def execute_job(self, job, queue):
         differing = job_mismatch(worker_app().config, job.meta or {})
@@ -42,4 +90,9 @@ class AtendeWorker(SimpleWorker):
             queue.enqueue_job(job, at_front=True)
             self._stop_requested = True  # the work loop ends before taking the next job
             return None
-        return super().execute_job(job, queue)
+        try:
+            return super().execute_job(job, queue)
+        except REDIS_DOWN as exc:
+            log.warning("Redis fora do ar durante a tarefa %s (%s): o que ela gravou no banco "
+                        "fica; o worker continua e espera o Redis voltar.", job.id, exc)
+            return None
