@@ -124,6 +124,39 @@ def test_task_runner_embedded_mode_stop_ends_thread(make_runner):
     assert not tasks.embedded_worker_running
 
 
+def test_SCL_3_the_embedded_queue_frees_expired_keys_nobody_reads_again(make_runner):
+    """The in-process Redis drops an expired key only when it is read again: a webchat's
+    rate-limit windows (one key per visitor and window, never read after its window)
+    piled up for the life of `python app.py`, about 1 MB per thousand messages.
+    `drop_expired_keys`, run by the periodic tasks, frees them; live keys stay."""
+    tasks = make_runner(make_app("embedded"))
+    store = tasks._fake_server.dbs[0]._dict  # what the process holds in memory
+    for i in range(500):
+        tasks.connection.set(f"atende:rl:webchat-msg:{i}:1:0", 1, px=1)
+    tasks.connection.set("vivo", 1, ex=60)
+    time.sleep(0.01)
+    assert len(store) == 501  # expired, still held: nothing read them again
+
+    assert tasks.drop_expired_keys() == 500
+    assert list(store) == [b"vivo"]
+    assert tasks.connection.get("vivo") == b"1"
+    # a real Redis expires keys itself: nothing to do, and no connection made for it
+    assert make_runner(make_app("redis", REDIS_URL="redis://127.0.0.1:1/0")).drop_expired_keys() == 0
+
+
+def test_SCL_3_the_periodic_tasks_free_the_embedded_queue_s_expired_keys(app):
+    """The thread `python app.py` starts runs the sweep (jobs/periodic.py)."""
+    from backoffice.jobs import tasks
+    from backoffice.jobs.periodic import PERIODIC, sweep_once
+
+    task = next(t for t in PERIODIC if t.run == tasks.drop_expired_keys)
+    for i in range(20):
+        tasks.connection.set(f"atende:rl:teste:{i}", 1, px=1)
+    time.sleep(0.01)
+    assert sweep_once(app, [task]) == 20
+    assert tasks.connection.dbsize() == 0
+
+
 # --- redis (real server) ------------------------------------------------------------------
 
 

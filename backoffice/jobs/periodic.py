@@ -21,6 +21,7 @@ from ..automation import scheduled, timers
 from ..extensions import db
 from ..services import api_tokens, channel_events, data_jobs, sending
 from ..webhooks import delivery as webhook_delivery
+from .runner import tasks
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,9 @@ PERIODIC: list[Periodic] = [
     Periodic("entrega(s) de webhook recolocada(s) na fila", webhook_delivery.sweep),
     # API-1: Idempotency-Key answers older than a day
     Periodic("chave(s) de idempotência antiga(s) apagada(s)", api_tokens.forget_old_requests),
+    # SCL-3: the embedded queue's expired keys (rate-limit windows, finished jobs)
+    Periodic("chave(s) expirada(s) liberada(s) da fila embutida", tasks.drop_expired_keys,
+             TICK),
 ]
 
 

@@ -116,6 +116,7 @@ class TaskRunner:
         self._stop_event = threading.Event()  # replaced per thread: a late old thread stays stopped
         self._wake_event = threading.Event()
         self._fingerprint: dict | None = None
+        self._fake_server: fakeredis.FakeServer | None = None
         self.embedded_interval = 1.0
         if app is not None:
             self.init_app(app)
@@ -132,6 +133,7 @@ class TaskRunner:
             )
         self.stop()  # re-initialised with another app (tests): drop the old worker
 
+        self._fake_server = None
         if mode == "redis":
             # Connects lazily (the CLI works without Redis). A short connect timeout: when
             # Redis is down a request that saves a message must not hang (CHN-3: the
@@ -140,7 +142,8 @@ class TaskRunner:
         else:
             # One server per runner, so the web code and the worker thread see the same
             # data; a bare FakeRedis() per call would each get an empty server.
-            connection = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+            self._fake_server = fakeredis.FakeServer()
+            connection = fakeredis.FakeRedis(server=self._fake_server)
 
         self.app = app
         self.mode = mode
@@ -210,6 +213,24 @@ class TaskRunner:
     @property
     def embedded_worker_running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+    def drop_expired_keys(self) -> int:
+        """Free the in-process Redis's expired keys; returns how many (0 on a real Redis,
+        which expires keys itself).
+
+        fakeredis drops an expired key only when that key is read again or the keyspace
+        is counted or walked. Keys written once with a TTL and never read again (one
+        rate-limit window per visitor and window, a finished job's hash) would stay in
+        memory for the life of the process: about 1 MB per thousand webchat messages in
+        the embedded default. A periodic task (jobs/periodic.py) counts the keys, which
+        sweeps them out.
+        """
+        if self._fake_server is None:
+            return 0
+        held = self._fake_server.dbs[0]._dict  # fakeredis's store: nothing public counts expired keys
+        before = len(held)
+        self._connection.dbsize()  # under the server's lock, at the current time
+        return max(before - len(held), 0)
 
     # -- internals
 
