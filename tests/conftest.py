@@ -27,6 +27,7 @@ from werkzeug.routing.rules import Rule
 from backoffice import create_app
 from backoffice.extensions import db
 from backoffice.jobs import tasks
+from tests.world_snapshot import Snapshot, capture_postgres, restore_postgres
 
 def _reuse_url_builders() -> None:
     """Every test builds its own app, and create_app adds ~900 URL rules, for each of which
@@ -64,7 +65,7 @@ def _reuse_rule_parsing() -> None:
     parsed: dict = {}
 
     def parse_rule(self, rule: str):
-        key = (rule, tuple(sorted((name, id(cls)) for name, cls in self.map.converters.items())))
+        key = (rule, tuple(self.map.converters.items()))
         found = parsed.get(key)
         if found is None:
             calls, start, make = [], len(self._trace), self.get_converter
@@ -231,6 +232,10 @@ def real_redis():
 
 @pytest.fixture
 def app_config(tmp_path, request):
+    return _default_config(request, tmp_path / "test.db")
+
+
+def _default_config(request, sqlite_file: Path) -> dict:
     cfg = {
         "TESTING": True,
         "SECRET_KEY": "test-secret",
@@ -252,16 +257,16 @@ def app_config(tmp_path, request):
             missing_service(problem)
         cfg["REDIS_URL"] = REDIS_URL
     else:
-        cfg["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'test.db'}"
+        cfg["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{sqlite_file}"
     return cfg
 
 
-def _empty_postgres() -> None:
+def _empty_postgres(snapshot: Snapshot | None = None) -> None:
     """Leave the PostgreSQL tables empty and every id sequence at 1, as the previous test
-    may not. TRUNCATE of every table took 0.3-0.5 s per test (it swaps each table's files);
-    a test writes to a few tables, so find those with one query and DELETE their rows,
-    with the foreign-key triggers off for the moment (rows point at each other both
-    ways, and everything goes anyway)."""
+    may not, then write `snapshot`'s rows if one is given. TRUNCATE of every table took
+    0.3-0.5 s per test (it swaps each table's files); a test writes to a few tables, so
+    find those with one query and DELETE their rows, with the foreign-key triggers off
+    for the moment (rows point at each other both ways, and everything goes anyway)."""
     tables = [t.name for t in reversed(db.metadata.sorted_tables)]
     probe = " UNION ALL ".join(
         f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM \"{name}\")" for name in tables)
@@ -272,6 +277,8 @@ def _empty_postgres() -> None:
         db.session.rollback()
         listed = ", ".join(f'"{name}"' for name in tables)
         db.session.execute(text(f"TRUNCATE {listed} RESTART IDENTITY CASCADE"))
+        if snapshot is not None:  # captured parents first; checked row by row
+            restore_postgres(db.session, snapshot)
         db.session.commit()
         return
     for name in tables:
@@ -279,6 +286,8 @@ def _empty_postgres() -> None:
             db.session.execute(text(f'DELETE FROM "{name}"'))
     # a rolled-back insert moves a sequence too: every table's ids start at 1 again
     db.session.execute(text("SELECT setval(seqrelid, 1, false) FROM pg_sequence"))
+    if snapshot is not None:
+        restore_postgres(db.session, snapshot)
     db.session.commit()
 
 
@@ -316,22 +325,77 @@ def sqlite_schema(tmp_path_factory):
     return path
 
 
+def _restores_tenants(app_config: dict, request) -> bool:
+    """Whether the test's `tenants` can come from the run's snapshot: it asks for them,
+    on the default settings (an overridden app_config may change what the build writes),
+    and the app's clock is not frozen (the rows' times would not be the frozen ones)."""
+    if "tenants" not in request.fixturenames or "timeline" in request.fixturenames:
+        return False
+    volatile = {"RATE_LIMIT_PREFIX"}
+    default = _default_config(request, request.getfixturevalue("tmp_path") / "test.db")
+    return ({k: v for k, v in app_config.items() if k not in volatile}
+            == {k: v for k, v in default.items() if k not in volatile})
+
+
+@pytest.fixture(scope="session")
+def tenants_snapshot(tmp_path_factory, request):
+    """The two companies of `tenants`, built once per run (tests/world_snapshot.py)."""
+    from tests.factories import populate_company
+
+    where = tmp_path_factory.mktemp("tenants-world")
+    config = {**_default_config(request, where / "world.db"),
+              "RATE_LIMIT_PREFIX": "test:snapshot:"}
+    snapshot = Snapshot(instance=where / "instance", value=None)
+    if BACKEND != "services":
+        snapshot.sqlite_file = where / "world.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_schema"), snapshot.sqlite_file)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ATENDE_INSTANCE", str(snapshot.instance))
+        builder = create_app(config)
+    try:
+        with builder.app_context():
+            if BACKEND == "services":
+                _empty_postgres()
+            snapshot.value = {"a": populate_company("Alfa Comércio", "a"),
+                              "b": populate_company("Beta Serviços", "b")}
+            db.session.commit()
+            if BACKEND == "services":
+                tables = [t.name for t in db.metadata.sorted_tables]
+                snapshot.tables, snapshot.sequences = capture_postgres(db.session, tables)
+                db.session.rollback()
+    finally:
+        tasks.stop()
+        with builder.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    return snapshot
+
+
 @pytest.fixture
 def app(app_config, tmp_path, monkeypatch, request):
     monkeypatch.setenv("ATENDE_INSTANCE", str(tmp_path / "instance"))
+    snapshot = (request.getfixturevalue("tenants_snapshot")
+                if _restores_tenants(app_config, request) else None)
     uri = app_config["SQLALCHEMY_DATABASE_URI"]
     fresh_sqlite = None
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
         fresh_sqlite = Path(uri.removeprefix("sqlite:///"))
-        shutil.copyfile(request.getfixturevalue("sqlite_schema"), fresh_sqlite)
+        if snapshot is None:
+            shutil.copyfile(request.getfixturevalue("sqlite_schema"), fresh_sqlite)
+    restored = None
+    if snapshot is not None:
+        restored = snapshot.restore_files(tmp_path / "instance", fresh_sqlite)
     app = create_app(app_config)
     app.jinja_env.bytecode_cache = TEMPLATE_BYTECODE
     app.test_client_class = CsrfClient
     with app.app_context():
         if BACKEND == "services":
-            _empty_postgres()
+            _empty_postgres(snapshot)
         elif fresh_sqlite is None:
             db.create_all()
+            assert snapshot is None, "a snapshot is restored only into a fresh SQLite file"
+    if restored is not None:
+        app.extensions["test_tenants"] = restored
     yield app
     tasks.stop()
     with app.app_context():
@@ -388,9 +452,12 @@ def post(client, url: str, json=None, data=None, csrf: bool = True, **kwargs):
 
 @pytest.fixture
 def tenants(app):
-    """Two companies, A and B, each with an admin and rows in every admin screen."""
+    """Two companies, A and B, each with an admin and rows in every admin screen: restored
+    from the run's snapshot by the `app` fixture when it can, else built here."""
     from tests.factories import populate_company
 
+    if "test_tenants" in app.extensions:
+        return app.extensions["test_tenants"]
     with app.app_context():
         a = populate_company("Alfa Comércio", "a")
         b = populate_company("Beta Serviços", "b")
