@@ -19,11 +19,11 @@ from sqlalchemy import func, select
 
 from backoffice.extensions import db
 from backoffice.lib import after_commit
-from backoffice.models import Connection, Message, Ticket, TicketEvent, User
+from backoffice.models import Company, Connection, Message, Ticket, TicketEvent, User
 from backoffice.models.channels import KIND_PORTAL
 from backoffice.models.portal import PortalAccount, PortalRequest, PortalSettings
 from backoffice.models.tickets import CLOSED, IN, WAITING
-from backoffice.services import mail, sending, tickets
+from backoffice.services import mail, protocols, sending, tickets
 from backoffice.services.portal import protocols as rules
 from tests.conftest import flashes
 from tests.factories import PDF, PNG, gen_portal_account, gen_portal_world, portal_login
@@ -431,7 +431,10 @@ def test_POR1_REP1_the_reports_break_tickets_down_by_classification(app, world, 
     open_protocol(rep, world)
     with app.app_context():
         ticket = the_ticket()
-        protocol, day = ticket.protocol, ticket.created_at.date().isoformat()
+        # the reports' days are the company's (São Paulo): 00:00-03:00 UTC is the day before
+        protocol = ticket.protocol
+        day = protocols.company_today(db.session.get(Company, ticket.company_id),
+                                      ticket.created_at).isoformat()
         db.session.remove()
     admin = client_as(app, world.admin_email)
     period = f"start={day}&end={day}"
