@@ -337,6 +337,42 @@ def test_CHN_2_edit_button_location_contact_and_quote_are_readable(app, tg):
                                           "message_id": found[0].id}
 
 
+def button_press(query_id: str) -> dict:
+    return {"update_id": next(_updates), "callback_query": {
+        "id": query_id, "from": {"id": CHAT, "first_name": "Ana"}, "data": "opt_sim",
+        "message": {"message_id": 12, "chat": {"id": CHAT, "type": "private"},
+                    "reply_markup": {"inline_keyboard": [[
+                        {"text": "Sim, confirmo", "callback_data": "opt_sim"}]]}}}}
+
+
+def test_CHN_2_a_button_press_is_answered_so_the_button_stops_loading(app, tg, httpserver):
+    """Telegram shows the pressed button loading until the bot answers the press."""
+    httpserver.expect_oneshot_request(
+        f"/bot{TOKEN}/answerCallbackQuery", method="POST",
+        json={"callback_query_id": "cb-answer-1"},
+    ).respond_with_json({"ok": True, "result": True})
+    assert post_update(app, tg, button_press("cb-answer-1")).status_code == 200
+    httpserver.check_assertions()
+    assert [(req.path, req.get_json()) for req, _resp in httpserver.log] == [
+        (f"/bot{TOKEN}/answerCallbackQuery", {"callback_query_id": "cb-answer-1"})]
+    assert [m.text for m in incoming_messages(app)] == ["Botão: Sim, confirmo"]
+
+
+@pytest.mark.parametrize("answer", ["refused", "down"])
+def test_CHN_2_a_press_telegram_will_not_let_us_answer_still_reaches_the_inbox(
+        app, tg, httpserver, caplog, answer):
+    if answer == "refused":
+        httpserver.expect_request(f"/bot{TOKEN}/answerCallbackQuery").respond_with_json(
+            {"ok": False, "error_code": 400, "description": "Bad Request: query is too old"},
+            status=400)
+    else:
+        app.config["TELEGRAM_API_URL"] = "http://127.0.0.1:9/"  # nothing listens there
+    assert post_update(app, tg, button_press("cb-old")).status_code == 200
+    assert [m.text for m in incoming_messages(app)] == ["Botão: Sim, confirmo"]
+    assert any("cb-old" in r.getMessage() for r in caplog.records
+               if r.name == "backoffice.channels.telegram")
+
+
 def test_CHN_2_a_text_longer_than_the_inbox_allows_is_cut_not_lost(app, tg):
     post_update(app, tg, update({"text": "a" * 4096}, key="edited_message",
                                 edit_date=1_765_000_100))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import re
 import secrets
 import time
@@ -36,6 +37,8 @@ from .provider import (
     Field, ProviderAdapter, ProviderEvent, Reply, StatusUpdate, TransientError,
     media_refusal, same, upload_from_bytes,
 )
+
+log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
@@ -245,6 +248,7 @@ class TelegramAdapter(ProviderAdapter):
     def _button(self, query: dict) -> Inbound:
         """A press on an inline button of one of our messages: the button's text (found
         in the message's keyboard by its callback data), else the data itself."""
+        self._answer_button(query)
         message = query.get("message") if isinstance(query.get("message"), dict) else {}
         chat = _callback_chat(query)
         data = str(query.get("data") or query.get("game_short_name") or "")
@@ -261,6 +265,21 @@ class TelegramAdapter(ProviderAdapter):
                        external_id=f"callback:{query.get('id')}"[:120], reply_to=reply_to,
                        extra={"interactive": {"type": "callback_query", "id": data,
                                               "title": title}})
+
+    def _answer_button(self, query: dict) -> None:
+        """Telegram keeps the pressed button loading on the customer's screen until the
+        bot answers the press (answerCallbackQuery). The press is the customer's message
+        either way: an answer that fails is logged, never a reason to lose it."""
+        if not isinstance(query.get("id"), str) or not query["id"]:
+            return
+        try:
+            reply = self._request("answerCallbackQuery", {"callback_query_id": query["id"]})
+        except RuleError as exc:
+            log.warning("Telegram: não foi possível responder ao botão %s: %s", query["id"], exc)
+            return
+        if not _ok(reply):
+            log.warning("Telegram: o botão %s não foi respondido: %s", query["id"],
+                        _description(reply))
 
     def _download(self, media: dict, mime: str | None):
         """The file behind `media`, as an inbox upload. RuleError (placeholder) when the
