@@ -10,8 +10,8 @@ from backoffice.models import Contact, Integration
 from tests.conftest import BACKEND, _empty_postgres
 from tests.factories import populate_company
 
-# Values a build draws at random (salts, tokens, their hashes and the encryption's
-# nonces) or from the clock: compared as present or absent, not by value.
+# Values a build draws at random (password salts, tokens and their hashes, generated
+# secrets and keys) or from the clock: compared as present or absent, not by value.
 RANDOM = {
     ("company", "config_version"),
     ("user", "password_hash"),
@@ -53,31 +53,39 @@ def _empty() -> None:
     db.session.commit()
 
 
+def _next_contact_id(company_id: int) -> int:
+    """The id the next contact takes (its insert rolled back)."""
+    contact = Contact(company_id=company_id, name="Próximo", phone="+5511900000001",
+                      person_type="PF")
+    db.session.add(contact)
+    db.session.flush()
+    taken = contact.id
+    db.session.rollback()
+    return taken
+
+
 def test_SCL_tenants_restored_from_the_snapshot_are_the_world_a_build_makes(app, tenants):
     assert app.extensions.get("test_tenants") is tenants, "the world was not restored"
+    company_id = tenants["a"].company_id
     with app.app_context():
         restored = _world()
         secret = db.session.scalar(select(Integration.headers).where(
-            Integration.company_id == tenants["a"].company_id))
+            Integration.company_id == company_id))
+        next_restored = _next_contact_id(company_id)
         _empty()
         built = {"a": populate_company("Alfa Comércio", "a"),
                  "b": populate_company("Beta Serviços", "b")}
         db.session.commit()
         afresh = _world()
-        # the next id a test takes is the one it would take after a build
-        nxt = Contact(company_id=tenants["a"].company_id, name="Próximo", phone="+5511900000001",
-                      person_type="PF")
-        db.session.add(nxt)
-        db.session.flush()
-        next_after_build = nxt.id
-        db.session.rollback()
+        next_built = _next_contact_id(company_id)
 
     assert built == tenants
     assert list(restored) == list(afresh)
     for name in afresh:
         assert restored[name] == afresh[name], name
     assert "Bearer segredo-a" in secret  # decrypted with the key the build stored it under
-    assert next_after_build == max(tenants[k].ids["contacts"] for k in "ab") + 1
+    # the restored sequences stand where the build left them
+    assert next_restored == next_built == max(tenants[k].ids["contacts"] for k in "ab") + 1
 
 
 def test_SCL_tenants_restored_twice_are_equal_and_independent(app, tenants):
