@@ -242,10 +242,15 @@ def real_redis():
 
 @pytest.fixture
 def app_config(tmp_path, request):
+    if BACKEND == "services":
+        problem = _check_redis()
+        if problem:
+            missing_service(problem)
     return _default_config(request, tmp_path / "test.db")
 
 
 def _default_config(request, sqlite_file: Path) -> dict:
+    """The tests' settings (the services backend's Redis is checked by `app_config`)."""
     cfg = {
         "TESTING": True,
         "SECRET_KEY": "test-secret",
@@ -262,9 +267,6 @@ def _default_config(request, sqlite_file: Path) -> dict:
     }
     if BACKEND == "services":
         cfg["SQLALCHEMY_DATABASE_URI"] = request.getfixturevalue("pg_schema")
-        problem = _check_redis()
-        if problem:
-            missing_service(problem)
         cfg["REDIS_URL"] = REDIS_URL
     else:
         cfg["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{sqlite_file}"
