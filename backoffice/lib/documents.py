@@ -17,7 +17,7 @@ PJ = "PJ"
 
 
 def _compact(value: str) -> str:
-    return "".join(ch for ch in value.upper() if ch.isalnum())
+    return "".join(filter(str.isalnum, value.upper()))
 
 
 def normalise_cpf(value: str | None) -> str | None:

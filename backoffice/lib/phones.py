@@ -18,7 +18,7 @@ E164 = phonenumbers.PhoneNumberFormat.E164
 
 def _parse(value: str):
     text = value.strip()
-    digits = "".join(ch for ch in text if ch.isdigit())
+    digits = "".join(filter(str.isdigit, text))
     # "5511987654321" (country code without the +), as CRMs and WhatsApp export it
     if not text.startswith("+") and digits.startswith("55") and len(digits) in (12, 13):
         text = "+" + digits
@@ -41,7 +41,7 @@ def _fast(text: str) -> str | None:
     time in phonenumbers otherwise. Same result as the full path, or None to take it."""
     if not _PLAIN.fullmatch(text):
         return None
-    digits = "".join(ch for ch in text if ch.isdigit())
+    digits = "".join(filter(str.isdigit, text))
     if digits.startswith("55") and len(digits) in (12, 13):
         national = digits[2:]
     elif text.startswith("+") or digits.startswith("0") or len(digits) not in (10, 11):

@@ -197,7 +197,7 @@ def preview(path: Path, encoding: str, delimiter: str, company_id: int, limit: i
         header = _first_record(reader)
         rows = []
         for cells in reader:
-            if any(c.strip() for c in cells):
+            if any(map(str.strip, cells)):
                 rows.append(cells)
                 if len(rows) >= limit:
                     break
@@ -219,7 +219,7 @@ def _first_record(reader) -> list[str] | None:
 def _header(reader) -> tuple[list[str] | None, int]:
     """The first non-blank record and its Excel row number (blank rows may precede it)."""
     for row, cells in enumerate(reader, 1):
-        if any(c.strip() for c in cells):
+        if any(map(str.strip, cells)):
             return cells, row
     return None, 0
 
@@ -233,7 +233,7 @@ def count_records(path: Path, encoding: str, delimiter: str) -> tuple[int, int]:
             return 0, 0
         for cells in reader:
             total += 1
-            if not any(c.strip() for c in cells):
+            if not any(map(str.strip, cells)):
                 blank += 1
     return total, blank
 
@@ -701,7 +701,7 @@ def _batches(reader, skip: int, size: int, header_row: int):
         if index < skip:
             continue
         consumed += 1
-        if any(c.strip() for c in cells):
+        if any(map(str.strip, cells)):
             items.append((header_row + 1 + index, cells))  # Excel's row number
         if consumed >= size:
             yield items, consumed
