@@ -1000,10 +1000,10 @@ def test_SCL_4_postgresql_rows_are_written_in_the_servers_plan_mode(ctx, monkeyp
     modes: list[tuple[str, str]] = []
     write_rows = importer.insert_tuples
 
-    def spy(table, columns, rows):
+    def spy(table, columns, rows, **kwargs):
         modes.append((table.name, db.session.scalar(
             text("SELECT current_setting('plan_cache_mode')"))))
-        return write_rows(table, columns, rows)
+        return write_rows(table, columns, rows, **kwargs)
 
     monkeypatch.setattr(importer, "insert_tuples", spy)
     job = run_import(admin(ctx["a"]), FIXTURES / "excel_ptbr_cp1252.csv")
@@ -1070,3 +1070,85 @@ def test_SCL_4_batch_taken_by_a_concurrent_write_is_done_again(app, ctx, tmp_pat
                      "+5511970000004": "Linha 4", "+5511970000005": "Linha 6",
                      "+5511970000007": "Linha 7"}
     assert job.processed == job.total == 6
+
+
+@pytest.mark.postgresql
+def test_SCL_4_postgresql_next_batch_is_read_while_the_server_writes_the_contacts(
+        app, ctx, tmp_path, monkeypatch):
+    """SCL-4: on PostgreSQL the next batch's rows are read and checked between the last
+    contact sent by COPY and the end of that COPY (the server indexes the rows meanwhile),
+    not after it; the result is the same as one batch after the other."""
+    a = ctx["a"]
+    app.config["IMPORT_BATCH_SIZE"] = 2
+    path = write(tmp_path, "tres_lotes.csv",
+                 "Nome;Telefone;Etiquetas\r\n"
+                 "Linha 2;(11) 97100-0002;Lote\r\n"
+                 "Linha 3;(11) 97100-0003;\r\n"
+                 "Linha 4;(11) 97100-0004;Lote\r\n"
+                 "Linha 5;telefone ruim;\r\n"
+                 "Linha 6;(11) 97100-0006;\r\n"
+                 "Linha 7;(11) 97100-0002;\r\n")
+    steps: list[str] = []
+    parse, write_rows = importer.parse_items, importer.insert_tuples
+
+    def parse_spy(ctx_, items):
+        steps.append(f"parse {items[0][0]}")
+        return parse(ctx_, items)
+
+    def write_spy(table, columns, rows, **kwargs):
+        steps.append(f"copy {table.name}")
+        write_rows(table, columns, rows, **kwargs)
+        steps.append(f"end {table.name}")
+
+    monkeypatch.setattr(importer, "parse_items", parse_spy)
+    monkeypatch.setattr(importer, "insert_tuples", write_spy)
+    job = run_import(admin(a), path)
+    assert counters(job) == {"created": 4, "updated": 0, "unchanged": 1, "rejected": 1}
+    contacts = [s for s in steps if "contact_tag" not in s and "data_job" not in s]
+    assert contacts == ["parse 2", "copy contact", "parse 4", "end contact",
+                        "copy contact", "parse 6", "end contact",
+                        "copy contact", "end contact"]  # the last batch: nothing more to read
+    assert job.processed == job.total == 6
+    assert db.session.scalar(select(func.count()).select_from(Contact).where(
+        Contact.company_id == a.company_id, Contact.phone.like("+55119710000%"))) == 4
+
+
+def test_SCL_4_a_failure_reading_the_next_batch_keeps_the_batch_written(app, ctx, tmp_path,
+                                                                      monkeypatch):
+    """SCL-4: an unexpected error while the next batch is read (on PostgreSQL, during the
+    current batch's COPY) does not undo the current batch: it is committed with its
+    progress, the job fails with the message that offers "Retomar", and resuming it
+    imports the rest once."""
+    a = ctx["a"]
+    app.config["IMPORT_BATCH_SIZE"] = 2
+    path = write(tmp_path, "falha.csv",
+                 "Nome;Telefone\r\n"
+                 "Linha 2;(11) 97200-0002\r\n"
+                 "Linha 3;(11) 97200-0003\r\n"
+                 "Linha 4;(11) 97200-0004\r\n"
+                 "Linha 5;(11) 97200-0005\r\n")
+    parse_row, broken = importer.parse_row, [True]
+
+    def failing(ctx_, line, cells):
+        if line == 4 and broken[0]:
+            raise RuntimeError("falha simulada")
+        return parse_row(ctx_, line, cells)
+
+    monkeypatch.setattr(importer, "parse_row", failing)
+    job = data_jobs.import_from_path(admin(a), path)
+    data_jobs.start_import(job, False, None)
+    db.session.expire_all()
+    job = db.session.get(DataJob, job.id)
+    assert job.status == states.FAILED
+    assert job.error.startswith("Erro inesperado na importação. Use \"Retomar\"")
+    assert (job.processed, job.created) == (2, 2)
+    phones = lambda: set(db.session.scalars(select(Contact.phone).where(  # noqa: E731
+        Contact.company_id == a.company_id, Contact.phone.like("+55119720000%"))))
+    assert phones() == {"+5511972000002", "+5511972000003"}
+    broken[0] = False
+    data_jobs.resume(job)
+    db.session.expire_all()
+    job = db.session.get(DataJob, job.id)
+    assert job.status == states.DONE and (job.processed, job.created) == (4, 4)
+    assert phones() == {"+5511972000002", "+5511972000003", "+5511972000004",
+                        "+5511972000005"}

@@ -9,6 +9,7 @@ session's open transaction, so a batch still commits or rolls back whole.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import psycopg
 from sqlalchemy import JSON, Integer, String, Table, any_, bindparam, insert, text, update
@@ -31,9 +32,16 @@ def insert_rows(table: Table, rows: list[dict]) -> None:
         insert_tuples(table, columns, [tuple(row[c] for c in columns) for row in rows])
 
 
-def insert_tuples(table: Table, columns: list[str], rows: list[tuple]) -> None:
+def insert_tuples(table: Table, columns: list[str], rows: list[tuple],
+                  meanwhile: Callable[[], object] | None = None) -> None:
     """Rows given as tuples of the `columns`' values (no dict per row: the import
-    writes a hundred thousand of them)."""
+    writes a hundred thousand of them).
+
+    `meanwhile`: work of the caller's own that needs no database, done while the server
+    takes the rows in. On PostgreSQL it runs between the last row sent and the end of the
+    COPY: the rows are on their way (the server indexes them several times slower than
+    they are sent), and one thread does its Python work instead of waiting. Elsewhere, and
+    with no rows, it is not called: the caller does that work afterwards."""
     if not rows:
         return
     connection = db.session.connection()
@@ -54,6 +62,8 @@ def insert_tuples(table: Table, columns: list[str], rows: list[tuple]) -> None:
                             if row[i] is not None:
                                 row[i] = json.dumps(row[i])
                     write(row)
+                if meanwhile is not None:
+                    meanwhile()
     except psycopg.errors.IntegrityError as exc:
         # as SQLAlchemy reports it for its own statements: the import redoes a batch
         # whose phone or document a concurrent write took (importer._flush)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,7 +53,7 @@ log = logging.getLogger(__name__)
 
 # Rows per batch (one transaction each) unless IMPORT_BATCH_SIZE says otherwise. On
 # PostgreSQL 5000: each batch's COPYs, lookups and commit cost the server about 15% less
-# CPU than at 1000 (bench/import.py, 100k rows) and the 1M-row import stays near 170 MB.
+# CPU than at 1000 (bench/import.py, 100k rows) and the 1M-row import stays near 175 MB.
 # On SQLite 1000: at 5000 the 1M-row import peaks near 290 MB, over the 200 MB bound.
 DEFAULT_BATCH = 1000
 DEFAULT_BATCH_POSTGRESQL = 5000
@@ -373,8 +374,9 @@ class Outcome:
 class Batch:
     """One batch's rows resolved against the database, then written in a few statements."""
 
-    def __init__(self, ctx: Context):
+    def __init__(self, ctx: Context, meanwhile: Callable[[], object] | None = None):
         self.ctx = ctx
+        self.meanwhile = meanwhile  # see lib.bulk.insert_tuples
         self.outcome = Outcome()
         self.errors: list[dict] = []
         self.new: list[dict] = []          # contact rows to INSERT (+ "_tags")
@@ -540,7 +542,7 @@ class Batch:
             if ids is not None:
                 columns.insert(0, "id")
                 rows = [(cid, *row) for cid, row in zip(ids, rows)]
-            insert_tuples(Contact.__table__, columns, rows)
+            insert_tuples(Contact.__table__, columns, rows, meanwhile=self.meanwhile)
             tagged = [rec for rec in self.new if rec["_tags"]]
             # SQLite: the new contacts' ids, read back for their tag links and their
             # portal accounts (PostgreSQL took them from the sequence)
@@ -605,10 +607,11 @@ def _lookup_settings(ctx: Context) -> None:
             "set_config('synchronous_commit', 'off', true)"))
 
 
-def resolve_batch(ctx: Context, parsed: Parsed) -> Batch:
+def resolve_batch(ctx: Context, parsed: Parsed,
+                  meanwhile: Callable[[], object] | None = None) -> Batch:
     """Look up and resolve one batch, nothing written yet (a new tag excepted)."""
     _lookup_settings(ctx)
-    batch = Batch(ctx)
+    batch = Batch(ctx, meanwhile)
     rows: list[tuple[Row, list[str]]] = []
     for line, cells, row in parsed:
         if isinstance(row, RuleError):
@@ -621,9 +624,11 @@ def resolve_batch(ctx: Context, parsed: Parsed) -> Batch:
     return batch
 
 
-def process_batch(ctx: Context, parsed: Parsed) -> Outcome:
-    """Resolve and write one batch (no commit); `parsed` comes from parse_items."""
-    batch = resolve_batch(ctx, parsed)
+def process_batch(ctx: Context, parsed: Parsed,
+                  meanwhile: Callable[[], object] | None = None) -> Outcome:
+    """Resolve and write one batch (no commit); `parsed` comes from parse_items.
+    `meanwhile`: see lib.bulk.insert_tuples (it may not run)."""
+    batch = resolve_batch(ctx, parsed, meanwhile)
     batch.write()
     return batch.outcome
 
@@ -673,12 +678,13 @@ class Statistics:
         self.next_at = max(created * 2, 1)
 
 
-def _flush(ctx: Context, parsed: Parsed, consumed: int) -> Outcome:
+def _flush(ctx: Context, parsed: Parsed, consumed: int,
+           meanwhile: Callable[[], object] | None = None) -> Outcome:
     """One batch in one transaction, retried once if a concurrent write took a phone or
     document between our lookup and our insert (the retry sees it as existing)."""
     for attempt in (1, 2):
         try:
-            outcome = process_batch(ctx, parsed)
+            outcome = process_batch(ctx, parsed, meanwhile)
             _commit_progress(ctx.job.id, consumed, outcome)
             return outcome
         except IntegrityError:
@@ -708,6 +714,39 @@ def _batches(reader, skip: int, size: int, header_row: int):
             items, consumed = [], 0
     if consumed:
         yield items, consumed
+
+
+class _Later:
+    """Some work done once, when first asked for: by the batch's COPY while the server
+    indexes the rows (lib.bulk.insert_tuples), or by the loop afterwards. An exception
+    is kept and raised to whoever asks for the result, never inside the COPY."""
+
+    def __init__(self, work: Callable[[], object]):
+        self._work, self._done, self._result, self._error = work, False, None, None
+
+    def __call__(self) -> None:
+        if not self._done:
+            self._done = True
+            try:
+                self._result = self._work()
+            except Exception as exc:
+                self._error = exc
+
+    def result(self):
+        self()
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
+def _parse_next(ctx: Context, batches) -> tuple[Parsed, int] | None:
+    """The next batch of `batches`, parsed, with its record count; None after the last.
+    Two batches are then in memory: the one being written and this one."""
+    upcoming = next(batches, None)
+    if upcoming is None:
+        return None
+    items, consumed = upcoming
+    return parse_items(ctx, items), consumed
 
 
 def job_mapping(job: DataJob, header: list[str]) -> Mapping:
@@ -749,8 +788,18 @@ def run(job_id: int, path: Path) -> DataJob:
             ctx = Context(job, job_mapping(job, header))
             stats = Statistics()
             created = 0
-            for items, consumed in _batches(reader, job.processed, batch_size(), header_row):
-                created += _flush(ctx, parse_items(ctx, items), consumed).created
+            batches = _batches(reader, job.processed, batch_size(), header_row)
+            upcoming = _parse_next(ctx, batches)
+            while upcoming is not None:
+                parsed, consumed = upcoming
+                # The next batch is read and checked while the server indexes this one's
+                # contacts (PostgreSQL); not when the import creates portal
+                # representatives, whose reader a retried batch resets
+                # (portal_rows.Representatives.forget).
+                later = _Later(lambda: _parse_next(ctx, batches))
+                created += _flush(ctx, parsed, consumed,
+                                  later if ctx.portal is None else None).created
+                upcoming = later.result()
                 stats.written(created)
         db.session.execute(update(DataJob).where(DataJob.id == job_id).values(
             status=states.DONE, finished_at=utcnow(), total=DataJob.processed))
