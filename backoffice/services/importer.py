@@ -5,7 +5,9 @@ the existing contacts (by phone or CPF/CNPJ), one multi-row INSERT, one UPDATE p
 changed columns, and the tag links, never a query per row. On PostgreSQL (SCL-4) the
 lookup binds the batch's phones and documents as two arrays, the new contacts take their
 ids from the sequence first so that contacts and tag links both go in by COPY, and each
-set of changed columns is one UPDATE ... FROM unnest(arrays) (lib/bulk.py).
+set of changed columns is one UPDATE ... FROM unnest(arrays) (lib/bulk.py). While the
+server indexes a batch's new contacts, the job reads and checks the next batch (`run`):
+the one thread works instead of waiting on the COPY.
 
 Each batch commits together with the job's counters and its rejected rows, so a job
 killed midway leaves whole batches only, and `run` again resumes after the last
