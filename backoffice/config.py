@@ -59,6 +59,20 @@ def _database_url(instance_path: Path) -> str:
     return url
 
 
+def _pool_options() -> dict:
+    """The database connections each process keeps (DB_POOL_SIZE) and may open beyond them
+    under a burst (DB_MAX_OVERFLOW); unset, SQLAlchemy's 5 and 10. A connection opened
+    beyond the kept ones is closed as soon as it is returned, so a process whose
+    concurrent requests often exceed DB_POOL_SIZE opens and closes a PostgreSQL
+    connection (a server process, its authentication, statements prepared again) per
+    burst: keep DB_POOL_SIZE at what a busy process uses."""
+    options = {}
+    for key, option in (("DB_POOL_SIZE", "pool_size"), ("DB_MAX_OVERFLOW", "max_overflow")):
+        if os.environ.get(key):
+            options[option] = int(os.environ[key])
+    return options
+
+
 def load(instance_path: str | Path, overrides: dict | None = None) -> dict:
     instance_path = Path(instance_path)
     redis_url = os.environ.get("REDIS_URL") or None
@@ -67,7 +81,7 @@ def load(instance_path: str | Path, overrides: dict | None = None) -> dict:
         "ENCRYPTION_KEYS": _encryption_keys(instance_path),
         "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
         # No pool_pre_ping: lib/pool.py pings only connections that sat idle.
-        "SQLALCHEMY_ENGINE_OPTIONS": {},
+        "SQLALCHEMY_ENGINE_OPTIONS": _pool_options(),
         "DB_PING_IDLE_SECONDS": float(os.environ.get("DB_PING_IDLE_SECONDS") or 10),
         "REDIS_URL": redis_url,
         # Several web instances and the RQ workers share Socket.IO events through Redis.

@@ -60,3 +60,34 @@ def test_SCL_5_a_connection_used_a_moment_ago_is_not_pinged(engines):
             conn.scalar(text("SELECT 1"))
     with engine.connect() as conn:
         assert conn.scalar(text("SELECT pg_backend_pid()")) != first
+
+
+@pytest.mark.parametrize("env, size, overflow", [
+    ({}, 5, 10),                                           # SQLAlchemy's own
+    ({"DB_POOL_SIZE": "20", "DB_MAX_OVERFLOW": "4"}, 20, 4),
+])
+def test_SCL_3_connections_kept_per_process_come_from_the_environment(
+        monkeypatch, tmp_path, env, size, overflow):
+    """SCL-3: DB_POOL_SIZE and DB_MAX_OVERFLOW size the pool of the app's engine: a web
+    process whose concurrent requests exceed the kept connections opens and closes a
+    PostgreSQL connection per burst, so a busy cluster keeps more."""
+    from backoffice import create_app
+    from backoffice.extensions import db
+
+    for key in ("DB_POOL_SIZE", "DB_MAX_OVERFLOW"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("ATENDE_INSTANCE", str(tmp_path))
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'pool.db'}",
+                      "TASK_MODE": "eager", "REDIS_URL": None})
+    with app.app_context():
+        engine = db.engine
+        assert isinstance(engine.pool, QueuePool) and engine.pool.size() == size
+        held = [engine.connect() for _ in range(size + overflow)]  # all it may open
+        assert engine.pool.checkedout() == size + overflow
+        assert engine.pool.overflow() == overflow  # opened beyond the kept ones
+        for conn in held:
+            conn.close()
+        assert engine.pool.checkedin() == size  # the extra ones were closed on return
+        engine.dispose()
