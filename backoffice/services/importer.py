@@ -801,6 +801,7 @@ def run(job_id: int, path: Path) -> DataJob:
                 later = _Later(lambda: _parse_next(ctx, batches))
                 created += _flush(ctx, parsed, consumed,
                                   later if ctx.portal is None else None).created
+                del parsed, upcoming  # written: not kept while the next one is read
                 upcoming = later.result()
                 stats.written(created)
         db.session.execute(update(DataJob).where(DataJob.id == job_id).values(
