@@ -1052,14 +1052,14 @@ def test_SCL_4_batch_taken_by_a_concurrent_write_is_done_again(app, ctx, tmp_pat
                  "Linha 7;(11) 97000-0007\r\n")
     original, calls = importer.Batch.write, []
 
-    def write_after_a_concurrent_insert(batch):
+    def write_after_a_concurrent_insert(batch, *args):
         calls.append(batch)
         if len(calls) == 2:  # lines 4-5: another process saves 5's phone first
             with db.engine.begin() as conn:
                 conn.execute(Contact.__table__.insert().values(
                     company_id=a.company_id, name="Outro processo", phone="+5511970000005",
                     created_at=utcnow(), updated_at=utcnow()))
-        return original(batch)
+        return original(batch, *args)
 
     monkeypatch.setattr(importer.Batch, "write", write_after_a_concurrent_insert)
     job = run_import(admin(a), path, update=True, fields=["name"])

@@ -376,9 +376,8 @@ class Outcome:
 class Batch:
     """One batch's rows resolved against the database, then written in a few statements."""
 
-    def __init__(self, ctx: Context, meanwhile: Callable[[], object] | None = None):
+    def __init__(self, ctx: Context):
         self.ctx = ctx
-        self.meanwhile = meanwhile  # see lib.bulk.insert_tuples
         self.outcome = Outcome()
         self.errors: list[dict] = []
         self.new: list[dict] = []          # contact rows to INSERT (+ "_tags")
@@ -527,7 +526,8 @@ class Batch:
             ids.append(tid)
         return ids
 
-    def write(self) -> None:
+    def write(self, meanwhile: Callable[[], object] | None = None) -> None:
+        """`meanwhile`: see lib.bulk.insert_tuples (it may not run)."""
         now = utcnow()
         if self.new:
             ids = next_ids(Contact.__table__, len(self.new))
@@ -544,7 +544,7 @@ class Batch:
             if ids is not None:
                 columns.insert(0, "id")
                 rows = [(cid, *row) for cid, row in zip(ids, rows)]
-            insert_tuples(Contact.__table__, columns, rows, meanwhile=self.meanwhile)
+            insert_tuples(Contact.__table__, columns, rows, meanwhile=meanwhile)
             tagged = [rec for rec in self.new if rec["_tags"]]
             # SQLite: the new contacts' ids, read back for their tag links and their
             # portal accounts (PostgreSQL took them from the sequence)
@@ -609,11 +609,10 @@ def _lookup_settings(ctx: Context) -> None:
             "set_config('synchronous_commit', 'off', true)"))
 
 
-def resolve_batch(ctx: Context, parsed: Parsed,
-                  meanwhile: Callable[[], object] | None = None) -> Batch:
+def resolve_batch(ctx: Context, parsed: Parsed) -> Batch:
     """Look up and resolve one batch, nothing written yet (a new tag excepted)."""
     _lookup_settings(ctx)
-    batch = Batch(ctx, meanwhile)
+    batch = Batch(ctx)
     rows: list[tuple[Row, list[str]]] = []
     for line, cells, row in parsed:
         if isinstance(row, RuleError):
@@ -630,8 +629,8 @@ def process_batch(ctx: Context, parsed: Parsed,
                   meanwhile: Callable[[], object] | None = None) -> Outcome:
     """Resolve and write one batch (no commit); `parsed` comes from parse_items.
     `meanwhile`: see lib.bulk.insert_tuples (it may not run)."""
-    batch = resolve_batch(ctx, parsed, meanwhile)
-    batch.write()
+    batch = resolve_batch(ctx, parsed)
+    batch.write(meanwhile)
     return batch.outcome
 
 
