@@ -1012,25 +1012,39 @@ def test_SCL_4_postgresql_rows_are_written_in_the_servers_plan_mode(ctx, monkeyp
 
 
 @pytest.mark.postgresql
-def test_SCL_4_postgresql_statistics_refreshed_only_when_contacts_were_created(app, ctx):
+def test_SCL_4_postgresql_statistics_refreshed_only_when_contacts_were_created(
+        app, ctx, tmp_path, monkeypatch):
     """SCL-4: ANALYZE (the lookups' plans need fresh statistics) runs while an import
-    creates contacts, and not at all in a re-import that creates none."""
+    creates contacts, before a batch that looks up; not while the batches skip their
+    lookups, and not at all in a re-import that creates none."""
     app.config["IMPORT_BATCH_SIZE"] = 2
-    analyzed: list[str] = []
+    steps: list[str] = []
 
     def seen(conn, cursor, statement, *args):
         if statement.lstrip().upper().startswith("ANALYZE"):
-            analyzed.append(statement)
+            steps.append("analyze")
 
+    resolve = importer.resolve_batch
+
+    def spy(ctx_, parsed, lookup=True):
+        steps.append("lookup" if lookup else "no lookup")
+        return resolve(ctx_, parsed, lookup)
+
+    monkeypatch.setattr(importer, "resolve_batch", spy)
+    # batches 1-2 new; batch 3 repeats a phone of batch 1: written again with its lookup
+    path = write(tmp_path, "estatisticas.csv", "Nome;Telefone\r\n" + "".join(
+        f"Novo {n};(11) 97400-000{n};\r\n" for n in range(1, 6)) + "Novo 1;(11) 97400-0001\r\n"
+        "Novo 7;(11) 97400-0007\r\n")
     event.listen(db.engine, "before_cursor_execute", seen)
     try:
-        run_import(admin(ctx["a"]), FIXTURES / "excel_ptbr_cp1252.csv")
-        first = len(analyzed)
-        job = run_import(admin(ctx["a"]), FIXTURES / "excel_ptbr_cp1252.csv")
+        run_import(admin(ctx["a"]), path)
+        first = list(steps)
+        steps.clear()
+        job = run_import(admin(ctx["a"]), path)
     finally:
         event.remove(db.engine, "before_cursor_execute", seen)
-    assert first >= 1
-    assert counters(job)["created"] == 0 and len(analyzed) == first
+    assert first == ["lookup", "no lookup", "no lookup", "lookup", "analyze", "lookup"]
+    assert counters(job)["created"] == 0 and "analyze" not in steps
 
 
 @pytest.mark.postgresql
@@ -1072,12 +1086,88 @@ def test_SCL_4_batch_taken_by_a_concurrent_write_is_done_again(app, ctx, tmp_pat
     assert job.processed == job.total == 6
 
 
+def lookups_made(monkeypatch) -> list[bool]:
+    """Whether each batch resolution (retries included) looked up the saved contacts."""
+    made: list[bool] = []
+    resolve = importer.resolve_batch
+
+    def spy(ctx_, parsed, lookup=True):
+        made.append(lookup)
+        return resolve(ctx_, parsed, lookup)
+
+    monkeypatch.setattr(importer, "resolve_batch", spy)
+    return made
+
+
+def test_SCL_4_a_batch_after_one_that_matched_nothing_skips_its_lookup(app, ctx, tmp_path,
+                                                                      monkeypatch):
+    """SCL-4: an import of new contacts looks the saved ones up for its first batch only;
+    a re-import of the same file, whose every batch matches, looks up every batch and
+    changes nothing."""
+    a = ctx["a"]
+    app.config["IMPORT_BATCH_SIZE"] = 2
+    path = write(tmp_path, "novos.csv", "Nome;Telefone;CPF/CNPJ\r\n" + "".join(
+        f"Novo {n};(11) 97200-000{n};\r\n" for n in range(1, 6)) + "Novo 6;(11) 97200-0006;"
+        "529.982.247-25\r\n")
+    made = lookups_made(monkeypatch)
+    job = run_import(admin(a), path)
+    assert counters(job) == {"created": 6, "updated": 0, "unchanged": 0, "rejected": 0}
+    assert made == [True, False, False]
+    made.clear()
+    job = run_import(admin(a), path, update=True, fields=ALL_FIELDS)
+    assert counters(job) == {"created": 0, "updated": 0, "unchanged": 6, "rejected": 0}
+    assert made == [True, True, True]
+    assert contact_count(a.company_id) == 6
+
+
+def test_SCL_4_a_row_matching_a_saved_contact_in_a_batch_without_lookup_keeps_every_rule(
+        app, ctx, tmp_path, monkeypatch):
+    """SCL-4: a batch that skipped its lookup (the one before matched nothing) holds rows
+    of saved contacts, by phone, by CPF, and one whose phone and CPF are two contacts: the
+    unique index refuses the batch and it is written again with its lookup, so each row
+    gets the rule it gets in any batch (update, update, rejected with the reason) and no
+    contact is created twice. The batch after one that matched contacts looks up."""
+    a = ctx["a"]
+    app.config["IMPORT_BATCH_SIZE"] = 2
+    for name, phone, document in (("Salvo pelo telefone", "+5511973000003", None),
+                                  ("Salvo pelo CPF", "+5511973000099", "52998224725"),
+                                  ("Outro salvo", "+5511973000098", "11144477735")):
+        db.session.add(Contact(company_id=a.company_id, name=name, phone=phone,
+                               document=document, person_type="PF" if document else None))
+    db.session.commit()
+    path = write(tmp_path, "misturado.csv",
+                 "Nome;Telefone;CPF/CNPJ\r\n"
+                 "Novo 2;(11) 97300-0002;\r\n"
+                 "Novo 3a;(11) 97300-0010;\r\n"
+                 "Telefone salvo;(11) 97300-0003;\r\n"   # batch 2, no lookup: matches
+                 "Novo 5;(11) 97300-0005;\r\n"
+                 "Novo 6;(11) 97300-0006;\r\n"           # batch 3: looked up (2 matched)
+                 "Novo 7;(11) 97300-0007;\r\n"
+                 "CPF salvo;(11) 97300-0008;529.982.247-25\r\n"   # batch 4, no lookup
+                 "Dois contatos;(11) 97300-0098;529.982.247-25\r\n")
+    made = lookups_made(monkeypatch)
+    job = run_import(admin(a), path, update=True, fields=["name"])
+    assert made == [True, False, True, True, False, True]
+    assert counters(job) == {"created": 5, "updated": 2, "unchanged": 0, "rejected": 1}
+    assert errors(job) == [(9, "O telefone é de um contato (Outro salvo) e o CPF/CNPJ de "
+                               "outro (CPF salvo).")]
+    names = dict(db.session.execute(select(Contact.phone, Contact.name).where(
+        Contact.company_id == a.company_id, Contact.phone.like("+55119730000%"))).all())
+    assert names == {"+5511973000002": "Novo 2", "+5511973000010": "Novo 3a",
+                     "+5511973000003": "Telefone salvo", "+5511973000005": "Novo 5",
+                     "+5511973000006": "Novo 6", "+5511973000007": "Novo 7",
+                     "+5511973000099": "CPF salvo", "+5511973000098": "Outro salvo"}
+    assert job.processed == job.total == 8
+
+
 @pytest.mark.postgresql
 def test_SCL_4_postgresql_next_batch_is_read_while_the_server_writes_the_contacts(
         app, ctx, tmp_path, monkeypatch):
     """SCL-4: on PostgreSQL the next batch's rows are read and checked between the last
     contact sent by COPY and the end of that COPY (the server indexes the rows meanwhile),
-    not after it; the result is the same as one batch after the other."""
+    not after it; the result is the same as one batch after the other. (The third batch
+    goes without a lookup, the second having matched nothing; its line 7 repeats line 2's
+    phone, so its COPY is refused and the batch is written again with the lookup.)"""
     a = ctx["a"]
     app.config["IMPORT_BATCH_SIZE"] = 2
     path = write(tmp_path, "tres_lotes.csv",
@@ -1107,7 +1197,7 @@ def test_SCL_4_postgresql_next_batch_is_read_while_the_server_writes_the_contact
     contacts = [s for s in steps if "contact_tag" not in s and "data_job" not in s]
     assert contacts == ["parse 2", "copy contact", "parse 4", "end contact",
                         "copy contact", "parse 6", "end contact",
-                        "copy contact", "end contact"]  # the last batch: nothing more to read
+                        "copy contact", "copy contact", "end contact"]  # nothing more to read
     assert job.processed == job.total == 6
     assert db.session.scalar(select(func.count()).select_from(Contact).where(
         Contact.company_id == a.company_id, Contact.phone.like("+55119710000%"))) == 4

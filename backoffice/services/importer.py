@@ -9,6 +9,11 @@ set of changed columns is one UPDATE ... FROM unnest(arrays) (lib/bulk.py). Whil
 server indexes a batch's new contacts, the job reads and checks the next batch (`run`):
 the one thread works instead of waiting on the COPY.
 
+A batch after one that matched no existing contact skips its lookup (`_flush`): an import
+of new contacts then pays for no lookup it does not need. The unique (company, phone) and
+(company, document) indexes still guard every row: should one match a saved contact after
+all, its batch is refused whole and done again with the lookup, under every rule.
+
 Each batch commits together with the job's counters and its rejected rows, so a job
 killed midway leaves whole batches only, and `run` again resumes after the last
 committed one. A file
@@ -290,6 +295,7 @@ class Context:
                                 if self.postgresql else None)
         self.portal = (portal_rows.Representatives(job.company_id, base_url())
                        if any(k in mapping.columns for k in portal_rows.KEYS) else None)
+        self.look_up = True  # the next batch's lookup (importer._flush)
 
     def hidden(self, rec: dict) -> bool:
         return self.wallet_user is not None and rec["owner_id"] not in (None, self.wallet_user)
@@ -385,6 +391,7 @@ class Batch:
         self.by_phone: dict[str, dict] = {}
         self.by_doc: dict[str, dict] = {}
         self.members: list[tuple[dict, portal_rows.Membership]] = []  # POR-1
+        self.matched = 0  # saved contacts the lookup found (none when it was skipped)
 
     def reject(self, line: int, reason, cells: list[str]) -> None:
         self.outcome.rejected += 1
@@ -420,6 +427,7 @@ class Batch:
                 if values:
                     found.update({r.id: r for r in db.session.execute(
                         select(*cols).where(company, column.in_(values)))})
+        self.matched = len(found)
         tags: dict[int, set[int]] = {cid: set() for cid in found}
         if found and self.ctx.update_fields and "tags" in self.ctx.update_fields:
             for cid, tid in db.session.execute(
@@ -596,22 +604,25 @@ def parse_items(ctx: Context, items: list[tuple[int, list[str]]]) -> Parsed:
     return parsed
 
 
-def _lookup_settings(ctx: Context) -> None:
+def _batch_settings(ctx: Context, lookup: bool) -> None:
     if ctx.postgresql:
-        # force_custom_plan: see Batch.load_existing. No parallel workers for a lookup of
-        # a thousand index probes (they cost more to start than they save). No wait for
-        # the WAL flush at each batch's commit: should the database server crash, a batch
-        # lost this way is lost together with its progress counter (same transaction), so
-        # the resumed job writes it again; nothing is half-written.
+        # force_custom_plan for the lookup only: see Batch.load_existing. No parallel
+        # workers for a lookup of a thousand index probes (they cost more to start than
+        # they save). No wait for the WAL flush at each batch's commit: should the
+        # database server crash, a batch lost this way is lost together with its progress
+        # counter (same transaction), so the resumed job writes it again; nothing is
+        # half-written.
         db.session.execute(text(
-            "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
+            "SELECT set_config('plan_cache_mode', :mode, true), "
             "set_config('max_parallel_workers_per_gather', '0', true), "
-            "set_config('synchronous_commit', 'off', true)"))
+            "set_config('synchronous_commit', 'off', true)"),
+            {"mode": "force_custom_plan" if lookup else ctx.plan_cache_mode})
 
 
-def resolve_batch(ctx: Context, parsed: Parsed) -> Batch:
-    """Look up and resolve one batch, nothing written yet (a new tag excepted)."""
-    _lookup_settings(ctx)
+def resolve_batch(ctx: Context, parsed: Parsed, lookup: bool = True) -> Batch:
+    """Resolve one batch, nothing written yet (a new tag excepted): against the saved
+    contacts it matches when `lookup`, else as if there were none (see `_flush`)."""
+    _batch_settings(ctx, lookup)
     batch = Batch(ctx)
     rows: list[tuple[Row, list[str]]] = []
     for line, cells, row in parsed:
@@ -619,19 +630,20 @@ def resolve_batch(ctx: Context, parsed: Parsed) -> Batch:
             batch.reject(line, row, cells)
         else:
             rows.append((row, cells))
-    batch.load_existing([r for r, _ in rows])
+    if lookup:
+        batch.load_existing([r for r, _ in rows])
     for row, cells in rows:
         batch.resolve(row, cells)
     return batch
 
 
 def process_batch(ctx: Context, parsed: Parsed,
-                  meanwhile: Callable[[], object] | None = None) -> Outcome:
+                  meanwhile: Callable[[], object] | None = None, lookup: bool = True) -> Batch:
     """Resolve and write one batch (no commit); `parsed` comes from parse_items.
     `meanwhile`: see lib.bulk.insert_tuples (it may not run)."""
-    batch = resolve_batch(ctx, parsed)
+    batch = resolve_batch(ctx, parsed, lookup)
     batch.write(meanwhile)
-    return batch.outcome
+    return batch
 
 
 # -- the job -------------------------------------------------------------------------
@@ -658,8 +670,9 @@ class Statistics:
     table faster than autovacuum refreshes them (or autovacuum is off): with stale ones
     the lookups scan every contact of the company. ANALYZE after the first batch when
     the table has never been analysed, and whenever the contacts this import created
-    have doubled since the last ANALYZE. A re-import that creates nothing changes no
-    distribution and runs none (each costs a 30,000-row sample of the table)."""
+    have doubled since the last ANALYZE, each time before a batch that looks up (`run`:
+    batches that skip their lookup need none). A re-import that creates nothing changes
+    no distribution and runs none (each costs a 30,000-row sample of the table)."""
 
     def __init__(self):
         self.enabled = db.session.get_bind().dialect.name == "postgresql"
@@ -682,19 +695,28 @@ class Statistics:
 def _flush(ctx: Context, parsed: Parsed, consumed: int,
            meanwhile: Callable[[], object] | None = None) -> Outcome:
     """One batch in one transaction, retried once if a concurrent write took a phone or
-    document between our lookup and our insert (the retry sees it as existing)."""
-    for attempt in (1, 2):
+    document between our lookup and our insert (the retry sees it as existing).
+
+    Without its lookup when the batch before matched no saved contact (`ctx.look_up`
+    false): a row that matches one after all breaks a unique index, the COPY fails whole
+    and the batch is done again with its lookup, as any other (the retry for a
+    concurrent write included). A batch that matched contacts has the next one looked
+    up; so has every batch of an import that creates portal representatives, whose
+    reader a retry resets."""
+    lookups = (True, True) if ctx.look_up else (False, True, True)
+    for attempt, lookup in enumerate(lookups, 1):
         try:
-            outcome = process_batch(ctx, parsed, meanwhile)
-            _commit_progress(ctx.job.id, consumed, outcome)
-            return outcome
+            batch = process_batch(ctx, parsed, meanwhile, lookup)
+            _commit_progress(ctx.job.id, consumed, batch.outcome)
+            ctx.look_up = ctx.portal is not None or batch.matched > 0
+            return batch.outcome
         except IntegrityError:
             db.session.rollback()
             ctx.tags = {fold(n): t for t, n in db.session.execute(
                 Tag.owned(ctx.company_id, Tag.id, Tag.name).where(Tag.owner_id.is_(None)))}
             if ctx.portal is not None:
                 ctx.portal.forget()
-            if attempt == 2:
+            if attempt == len(lookups):
                 raise
 
 
@@ -802,7 +824,8 @@ def run(job_id: int, path: Path) -> DataJob:
                                   later if ctx.portal is None else None).created
                 del parsed, upcoming  # written: not kept while the next one is read
                 upcoming = later.result()
-                stats.written(created)
+                if ctx.look_up:
+                    stats.written(created)
         db.session.execute(update(DataJob).where(DataJob.id == job_id).values(
             status=states.DONE, finished_at=utcnow(), total=DataJob.processed))
         db.session.commit()
