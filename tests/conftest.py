@@ -555,6 +555,24 @@ def clock(monkeypatch):
     ratelimit.reset_redis_state()
 
 
+@pytest.fixture
+def import_lookups(monkeypatch):
+    """Whether each batch resolution of the contact import (retries included) looked up
+    the saved contacts, in order (services.importer._flush skips a lookup after a batch
+    that matched nothing)."""
+    from backoffice.services import importer
+
+    made: list[bool] = []
+    resolve = importer.resolve_batch
+
+    def spy(ctx, parsed, lookup=True):
+        made.append(lookup)
+        return resolve(ctx, parsed, lookup)
+
+    monkeypatch.setattr(importer, "resolve_batch", spy)
+    return made
+
+
 @contextmanager
 def sql_statements(app):
     """The SQL statements sent on `app`'s engine while the block runs (N+1 and

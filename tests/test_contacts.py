@@ -268,57 +268,30 @@ def test_WAL_1_duplicate_message_does_not_name_a_contact_of_another_wallet(app, 
     assert "carteira de outro usuário" in text and "Cliente do Beto" not in text
 
 
-def test_WAL_1_an_import_by_a_wallet_agent_keeps_out_of_other_wallets(app, tenants, wallets):
+@pytest.mark.parametrize("batch_size", [None, 1])
+def test_WAL_1_an_import_by_a_wallet_agent_keeps_out_of_other_wallets(
+        app, tenants, wallets, import_lookups, batch_size):
     """IMP-2 with carteiras: an agent's import cannot see or change Beto's contact (the
-    row is rejected without naming it), and the contacts it creates are the agent's."""
+    row is rejected without naming it), and the contacts it creates are the agent's.
+    SCL-4: the same one row per batch, where Beto's row comes in a batch that skipped its
+    lookup (the batch before matched nothing): the unique phone refuses that batch and it
+    is done again with its lookup."""
     from backoffice.models import DataJobError
     from backoffice.services import data_jobs
 
-    with app.app_context():
-        group = db.session.scalar(select(PermissionGroup).where(PermissionGroup.name == "Agentes"))
-        group.rights = list(group.rights) + ["imports.view", "imports.create"]
-        ana = db.session.scalar(select(User).where(User.email == "ana@example.com"))
-        job = data_jobs.save_upload(ana, io.BytesIO(
-            "Nome;Telefone\r\nRenomeado;+5511911110002\r\nNovo;(11) 96666-0000\r\n"
-            "Cliente de todos 2;+5511911110003\r\n".encode("cp1252")), "ana.csv")
-        data_jobs.start_import(job, True, ["name"])
-        db.session.refresh(job)
-        assert (job.created, job.updated, job.rejected) == (1, 1, 1)
-        reason = db.session.scalar(select(DataJobError.reason))
-        assert reason == "O contato já está cadastrado na carteira de outro usuário."
-        assert db.session.get(Contact, wallets["Cliente do Beto"]).name == "Cliente do Beto"
-        assert db.session.scalar(select(Contact.owner_id).where(Contact.name == "Novo")) == ana.id
-
-
-def test_WAL_1_SCL_4_a_batch_without_lookup_still_keeps_out_of_other_wallets(
-        app, tenants, wallets, monkeypatch):
-    """SCL-4 with carteiras: a batch after one that matched nothing skips its lookup; when
-    it holds Beto's contact, the unique phone refuses it and the batch is done again with
-    its lookup, so the agent's row is rejected as in any batch and Beto's contact keeps
-    its name."""
-    from backoffice.models import DataJobError
-    from backoffice.services import data_jobs, importer
-
-    app.config["IMPORT_BATCH_SIZE"] = 1
-    made: list[bool] = []
-    resolve = importer.resolve_batch
-
-    def spy(ctx_, parsed, lookup=True):
-        made.append(lookup)
-        return resolve(ctx_, parsed, lookup)
-
-    monkeypatch.setattr(importer, "resolve_batch", spy)
+    app.config["IMPORT_BATCH_SIZE"] = batch_size
     with app.app_context():
         group = db.session.scalar(select(PermissionGroup).where(PermissionGroup.name == "Agentes"))
         group.rights = list(group.rights) + ["imports.view", "imports.create"]
         ana = db.session.scalar(select(User).where(User.email == "ana@example.com"))
         job = data_jobs.save_upload(ana, io.BytesIO(
             "Nome;Telefone\r\nNovo;(11) 96666-0000\r\nRenomeado;+5511911110002\r\n"
-            .encode("cp1252")), "ana.csv")
+            "Cliente de todos 2;+5511911110003\r\n".encode("cp1252")), "ana.csv")
         data_jobs.start_import(job, True, ["name"])
         db.session.refresh(job)
-        assert made == [True, False, True]
-        assert (job.created, job.updated, job.rejected) == (1, 0, 1)
+        assert (job.created, job.updated, job.rejected) == (1, 1, 1)
+        assert import_lookups == ([True] if batch_size is None else [True, False, True, True])
         reason = db.session.scalar(select(DataJobError.reason))
         assert reason == "O contato já está cadastrado na carteira de outro usuário."
         assert db.session.get(Contact, wallets["Cliente do Beto"]).name == "Cliente do Beto"
+        assert db.session.scalar(select(Contact.owner_id).where(Contact.name == "Novo")) == ana.id

@@ -1086,21 +1086,8 @@ def test_SCL_4_batch_taken_by_a_concurrent_write_is_done_again(app, ctx, tmp_pat
     assert job.processed == job.total == 6
 
 
-def lookups_made(monkeypatch) -> list[bool]:
-    """Whether each batch resolution (retries included) looked up the saved contacts."""
-    made: list[bool] = []
-    resolve = importer.resolve_batch
-
-    def spy(ctx_, parsed, lookup=True):
-        made.append(lookup)
-        return resolve(ctx_, parsed, lookup)
-
-    monkeypatch.setattr(importer, "resolve_batch", spy)
-    return made
-
-
 def test_SCL_4_a_batch_after_one_that_matched_nothing_skips_its_lookup(app, ctx, tmp_path,
-                                                                      monkeypatch):
+                                                                      import_lookups):
     """SCL-4: an import of new contacts looks the saved ones up for its first batch only;
     a re-import of the same file, whose every batch matches, looks up every batch and
     changes nothing."""
@@ -1109,7 +1096,7 @@ def test_SCL_4_a_batch_after_one_that_matched_nothing_skips_its_lookup(app, ctx,
     path = write(tmp_path, "novos.csv", "Nome;Telefone;CPF/CNPJ\r\n" + "".join(
         f"Novo {n};(11) 97200-000{n};\r\n" for n in range(1, 6)) + "Novo 6;(11) 97200-0006;"
         "529.982.247-25\r\n")
-    made = lookups_made(monkeypatch)
+    made = import_lookups
     job = run_import(admin(a), path)
     assert counters(job) == {"created": 6, "updated": 0, "unchanged": 0, "rejected": 0}
     assert made == [True, False, False]
@@ -1121,7 +1108,7 @@ def test_SCL_4_a_batch_after_one_that_matched_nothing_skips_its_lookup(app, ctx,
 
 
 def test_SCL_4_a_row_matching_a_saved_contact_in_a_batch_without_lookup_keeps_every_rule(
-        app, ctx, tmp_path, monkeypatch):
+        app, ctx, tmp_path, import_lookups):
     """SCL-4: a batch that skipped its lookup (the one before matched nothing) holds rows
     of saved contacts, by phone, by CPF, and one whose phone and CPF are two contacts: the
     unique index refuses the batch and it is written again with its lookup, so each row
@@ -1145,9 +1132,8 @@ def test_SCL_4_a_row_matching_a_saved_contact_in_a_batch_without_lookup_keeps_ev
                  "Novo 7;(11) 97300-0007;\r\n"
                  "CPF salvo;(11) 97300-0008;529.982.247-25\r\n"   # batch 4, no lookup
                  "Dois contatos;(11) 97300-0098;529.982.247-25\r\n")
-    made = lookups_made(monkeypatch)
     job = run_import(admin(a), path, update=True, fields=["name"])
-    assert made == [True, False, True, True, False, True]
+    assert import_lookups == [True, False, True, True, False, True]
     assert counters(job) == {"created": 5, "updated": 2, "unchanged": 0, "rejected": 1}
     assert errors(job) == [(9, "O telefone é de um contato (Outro salvo) e o CPF/CNPJ de "
                                "outro (CPF salvo).")]
