@@ -557,17 +557,19 @@ def clock(monkeypatch):
 
 @pytest.fixture
 def import_lookups(monkeypatch):
-    """Whether each batch resolution of the contact import (retries included) looked up
-    the saved contacts, in order (services.importer._flush skips a lookup after a batch
-    that matched nothing)."""
+    """Whether each batch resolution of the contact import in its own turn (retries
+    included; not the ones made ahead, during another batch's COPY) looked up the saved
+    contacts, in order (services.importer._flush skips a lookup after a batch that matched
+    nothing)."""
     from backoffice.services import importer
 
     made: list[bool] = []
     resolve = importer.resolve_batch
 
-    def spy(ctx, parsed, lookup=True):
-        made.append(lookup)
-        return resolve(ctx, parsed, lookup)
+    def spy(ctx, parsed, lookup=True, ahead=False):
+        if not ahead:
+            made.append(lookup)
+        return resolve(ctx, parsed, lookup, ahead)
 
     monkeypatch.setattr(importer, "resolve_batch", spy)
     return made

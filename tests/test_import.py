@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import event, func, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from backoffice.extensions import db
 from backoffice.models import Contact, ContactField, DataJob, DataJobError, Tag, User, contact_tag
@@ -1187,6 +1188,112 @@ def test_SCL_4_postgresql_next_batch_is_read_while_the_server_writes_the_contact
     assert job.processed == job.total == 6
     assert db.session.scalar(select(func.count()).select_from(Contact).where(
         Contact.company_id == a.company_id, Contact.phone.like("+55119710000%"))) == 4
+
+
+def resolution_steps(monkeypatch) -> list[str]:
+    """The import's COPYs ("copy <table>", "end <table>") and batch resolutions ("resolve
+    <first line>", "ahead <first line>" for one made during another batch's COPY,
+    "lookup" added when it looked up), in order."""
+    steps: list[str] = []
+    resolve, write_rows = importer.resolve_batch, importer.insert_tuples
+
+    def resolve_spy(ctx_, parsed, lookup=True, ahead=False):
+        steps.append(f"{'ahead' if ahead else 'resolve'} {parsed[0][0]}"
+                     + (" lookup" if lookup else ""))
+        return resolve(ctx_, parsed, lookup, ahead)
+
+    def write_spy(table, columns, rows, **kwargs):
+        if table.name != "data_job_error":
+            steps.append(f"copy {table.name}")
+        write_rows(table, columns, rows, **kwargs)
+        if table.name != "data_job_error":
+            steps.append(f"end {table.name}")
+
+    monkeypatch.setattr(importer, "resolve_batch", resolve_spy)
+    monkeypatch.setattr(importer, "insert_tuples", write_spy)
+    return steps
+
+
+def tagged_contacts(company_id: int, like: str) -> dict[str, set[str]]:
+    rows = db.session.execute(
+        select(Contact.name, Tag.name).select_from(Contact)
+        .outerjoin(contact_tag, contact_tag.c.contact_id == Contact.id)
+        .outerjoin(Tag, Tag.id == contact_tag.c.tag_id)
+        .where(Contact.company_id == company_id, Contact.phone.like(like))).all()
+    out: dict[str, set[str]] = {}
+    for contact, tag in rows:
+        out.setdefault(contact, set()).update([tag] if tag else [])
+    return out
+
+
+@pytest.mark.postgresql
+def test_SCL_4_postgresql_a_batch_without_lookup_is_resolved_while_the_tag_links_are_written(
+        app, ctx, tmp_path, monkeypatch):
+    """SCL-4: a batch that will skip its lookup is resolved while the server writes the
+    tag links of the batch before, and written as resolved then; one naming a tag nobody
+    made yet is resolved in its own turn, which creates the tag (once). The contacts and
+    their tags are what the file says."""
+    a = ctx["a"]
+    app.config["IMPORT_BATCH_SIZE"] = 2
+    path = write(tmp_path, "etiquetas.csv",
+                 "Nome;Telefone;Etiquetas\r\n"
+                 "Linha 2;(11) 97500-0002;Lote\r\n"
+                 "Linha 3;(11) 97500-0003;\r\n"
+                 "Linha 4;(11) 97500-0004;Lote\r\n"
+                 "Linha 5;(11) 97500-0005;Lote\r\n"
+                 "Linha 6;(11) 97500-0006;Lote, Novo\r\n")
+    steps = resolution_steps(monkeypatch)
+    job = run_import(admin(a), path)
+    assert counters(job) == {"created": 5, "updated": 0, "unchanged": 0, "rejected": 0}
+    assert steps == [
+        "resolve 2 lookup", "copy contact", "end contact",
+        "copy contact_tag", "ahead 4", "end contact_tag",  # known tags: resolved ahead
+        "copy contact", "end contact", "copy contact_tag", "ahead 6", "end contact_tag",
+        "resolve 6",  # "Novo" is a new tag: resolved in its turn
+        "copy contact", "end contact", "copy contact_tag", "end contact_tag"]
+    assert tagged_contacts(a.company_id, "+55119750000%") == {
+        "Linha 2": {"Lote"}, "Linha 3": set(), "Linha 4": {"Lote"},
+        "Linha 5": {"Lote"}, "Linha 6": {"Lote", "Novo"}}
+    assert db.session.scalar(select(func.count()).select_from(Tag).where(
+        Tag.company_id == a.company_id, Tag.name == "Novo")) == 1
+
+
+@pytest.mark.postgresql
+def test_SCL_4_postgresql_a_batch_resolved_ahead_is_resolved_again_after_a_rollback(
+        app, ctx, tmp_path, monkeypatch):
+    """SCL-4: when the batch during whose tag links the next one was resolved is rolled
+    back and done again, what was resolved ahead is dropped (it may hold a tag of the
+    rolled-back attempt) and the next batch is resolved again in its turn."""
+    a = ctx["a"]
+    app.config["IMPORT_BATCH_SIZE"] = 2
+    path = write(tmp_path, "refeito.csv",
+                 "Nome;Telefone;Etiquetas\r\n"
+                 "Linha 2;(11) 97600-0002;Lote\r\n"
+                 "Linha 3;(11) 97600-0003;Lote\r\n"
+                 "Linha 4;(11) 97600-0004;Novo\r\n"
+                 "Linha 5;(11) 97600-0005;Lote\r\n"
+                 "Linha 6;(11) 97600-0006;Novo\r\n")
+    commit, calls = importer._commit_progress, []
+
+    def commit_fails_once_for_batch_2(job_id, consumed, outcome):
+        calls.append(consumed)
+        if len(calls) == 2:  # batch 2 (lines 4-5), written, tag links included
+            raise IntegrityError("simulada", None, Exception("simulada"))
+        return commit(job_id, consumed, outcome)
+
+    monkeypatch.setattr(importer, "_commit_progress", commit_fails_once_for_batch_2)
+    steps = resolution_steps(monkeypatch)
+    job = run_import(admin(a), path)
+    assert counters(job) == {"created": 5, "updated": 0, "unchanged": 0, "rejected": 0}
+    resolutions = [s for s in steps if s.startswith(("resolve", "ahead"))]
+    # batch 2 (a new tag: not resolved ahead) first without lookup, creating "Novo";
+    # batch 3 resolved ahead during its tag links; batch 2 rolled back and done again
+    # with its lookup; batch 3 resolved again (its "Novo" was the rolled-back one)
+    assert resolutions == ["resolve 2 lookup", "ahead 4", "resolve 4", "ahead 6",
+                           "resolve 4 lookup", "resolve 6"]
+    assert tagged_contacts(a.company_id, "+55119760000%") == {
+        "Linha 2": {"Lote"}, "Linha 3": {"Lote"}, "Linha 4": {"Novo"},
+        "Linha 5": {"Lote"}, "Linha 6": {"Novo"}}
 
 
 def test_SCL_4_a_failure_reading_the_next_batch_keeps_the_batch_written(app, ctx, tmp_path,

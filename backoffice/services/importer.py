@@ -12,7 +12,9 @@ the one thread works instead of waiting on the COPY.
 A batch after one that matched no existing contact skips its lookup (`_flush`): an import
 of new contacts then pays for no lookup it does not need. The unique (company, phone) and
 (company, document) indexes still guard every row: should one match a saved contact after
-all, its batch is refused whole and done again with the lookup, under every rule.
+all, its batch is refused whole and done again with the lookup, under every rule. Such a
+batch needs no database to be resolved, so it is resolved while the server writes the
+tag links of the batch before (`_resolve_ahead`).
 
 Each batch commits together with the job's counters and its rejected rows, so a job
 killed midway leaves whole batches only, and `run` again resumes after the last
@@ -296,6 +298,8 @@ class Context:
         self.portal = (portal_rows.Representatives(job.company_id, base_url())
                        if any(k in mapping.columns for k in portal_rows.KEYS) else None)
         self.look_up = True  # the next batch's lookup (importer._flush)
+        # bumped by every rolled-back attempt: a batch resolved ahead before it is stale
+        self.generation = 0
 
     def hidden(self, rec: dict) -> bool:
         return self.wallet_user is not None and rec["owner_id"] not in (None, self.wallet_user)
@@ -382,8 +386,10 @@ class Outcome:
 class Batch:
     """One batch's rows resolved against the database, then written in a few statements."""
 
-    def __init__(self, ctx: Context):
+    def __init__(self, ctx: Context, ahead: bool = False):
         self.ctx = ctx
+        self.ahead = ahead  # resolved during another batch's COPY: no statement allowed
+        self.generation = ctx.generation
         self.outcome = Outcome()
         self.errors: list[dict] = []
         self.new: list[dict] = []          # contact rows to INSERT (+ "_tags")
@@ -527,6 +533,8 @@ class Batch:
         for key in row.tags or ():
             tid = self.ctx.tags.get(key)
             if tid is None:
+                if self.ahead:
+                    raise _NeedsDatabase
                 tid = db.session.execute(insert(Tag).values(
                     company_id=self.ctx.company_id, name=row.tag_names[key], owner_id=None,
                     color="#3c8dbc", created_at=utcnow()).returning(Tag.id)).scalar_one()
@@ -534,8 +542,10 @@ class Batch:
             ids.append(tid)
         return ids
 
-    def write(self, meanwhile: Callable[[], object] | None = None) -> None:
-        """`meanwhile`: see lib.bulk.insert_tuples (it may not run)."""
+    def write(self, meanwhile: Callable[[], object] | None = None,
+              then: Callable[[Batch], object] | None = None) -> None:
+        """`meanwhile` during the contacts' COPY, `then(self)` during the tag links' one:
+        see lib.bulk.insert_tuples (either may not run)."""
         now = utcnow()
         if self.new:
             ids = next_ids(Contact.__table__, len(self.new))
@@ -565,7 +575,8 @@ class Batch:
                 for rec in unknown:
                     rec["id"] = found[rec["phone"]]
             insert_tuples(contact_tag, ["contact_id", "tag_id"],
-                          [(rec["id"], tid) for rec in tagged for tid in rec["_tags"]])
+                          [(rec["id"], tid) for rec in tagged for tid in rec["_tags"]],
+                          meanwhile=(lambda: then(self)) if then is not None else None)
         groups: dict[tuple[str, ...], list[dict]] = {}
         retag: dict[int, set[int]] = {}
         for cid, wanted in self.changed.items():
@@ -619,11 +630,17 @@ def _batch_settings(ctx: Context, lookup: bool) -> None:
             {"mode": "force_custom_plan" if lookup else ctx.plan_cache_mode})
 
 
-def resolve_batch(ctx: Context, parsed: Parsed, lookup: bool = True) -> Batch:
-    """Resolve one batch, nothing written yet (a new tag excepted): against the saved
-    contacts it matches when `lookup`, else as if there were none (see `_flush`)."""
-    _batch_settings(ctx, lookup)
-    batch = Batch(ctx)
+class _NeedsDatabase(Exception):
+    """A batch resolved ahead names a tag nobody made yet (it is resolved again in its
+    own turn, which creates the tag)."""
+
+
+def resolve_batch(ctx: Context, parsed: Parsed, lookup: bool = True,
+                  ahead: bool = False) -> Batch:
+    """Resolve one batch, nothing written yet (a new tag excepted, never `ahead`):
+    against the saved contacts it matches when `lookup`, else as if there were none (see
+    `_flush`)."""
+    batch = Batch(ctx, ahead)
     rows: list[tuple[Row, list[str]]] = []
     for line, cells, row in parsed:
         if isinstance(row, RuleError):
@@ -638,12 +655,31 @@ def resolve_batch(ctx: Context, parsed: Parsed, lookup: bool = True) -> Batch:
 
 
 def process_batch(ctx: Context, parsed: Parsed,
-                  meanwhile: Callable[[], object] | None = None, lookup: bool = True) -> Batch:
-    """Resolve and write one batch (no commit); `parsed` comes from parse_items.
-    `meanwhile`: see lib.bulk.insert_tuples (it may not run)."""
-    batch = resolve_batch(ctx, parsed, lookup)
-    batch.write(meanwhile)
+                  meanwhile: Callable[[], object] | None = None, lookup: bool = True,
+                  resolved: Batch | None = None,
+                  then: Callable[[Batch], object] | None = None) -> Batch:
+    """Resolve (unless `resolved` already is) and write one batch (no commit); `parsed`
+    comes from parse_items. `meanwhile`, `then`: see Batch.write."""
+    _batch_settings(ctx, lookup)
+    batch = resolved if resolved is not None else resolve_batch(ctx, parsed, lookup)
+    batch.write(meanwhile, then)
     return batch
+
+
+def _resolve_ahead(ctx: Context, upcoming: _Later, current: Batch) -> Batch | None:
+    """The next batch resolved while `current`'s tag links are written, when it will skip
+    its lookup (`current` matched no saved contact): without a lookup resolving needs no
+    database, unless a row names a tag nobody made yet (None: resolved in its turn).
+    Runs inside the COPY: an error is kept by the caller's _Later, never raised here."""
+    if ctx.portal is not None or current.matched:
+        return None
+    found = upcoming.result()
+    if found is None:
+        return None
+    try:
+        return resolve_batch(ctx, found[0], lookup=False, ahead=True)
+    except _NeedsDatabase:
+        return None
 
 
 # -- the job -------------------------------------------------------------------------
@@ -693,7 +729,8 @@ class Statistics:
 
 
 def _flush(ctx: Context, parsed: Parsed, consumed: int,
-           meanwhile: Callable[[], object] | None = None) -> Outcome:
+           meanwhile: Callable[[], object] | None = None, resolved: Batch | None = None,
+           then: Callable[[Batch], object] | None = None) -> Outcome:
     """One batch in one transaction, retried once if a concurrent write took a phone or
     document between our lookup and our insert (the retry sees it as existing).
 
@@ -702,16 +739,22 @@ def _flush(ctx: Context, parsed: Parsed, consumed: int,
     and the batch is done again with its lookup, as any other (the retry for a
     concurrent write included). A batch that matched contacts has the next one looked
     up; so has every batch of an import that creates portal representatives, whose
-    reader a retry resets."""
+    reader a retry resets.
+
+    `resolved`: this batch as `_resolve_ahead` left it, used by an attempt without lookup
+    unless an attempt was rolled back since. `meanwhile`, `then`: see Batch.write."""
     lookups = (True, True) if ctx.look_up else (False, True, True)
     for attempt, lookup in enumerate(lookups, 1):
+        ready = resolved if (resolved is not None and not lookup
+                             and resolved.generation == ctx.generation) else None
         try:
-            batch = process_batch(ctx, parsed, meanwhile, lookup)
+            batch = process_batch(ctx, parsed, meanwhile, lookup, ready, then)
             _commit_progress(ctx.job.id, consumed, batch.outcome)
             ctx.look_up = ctx.portal is not None or batch.matched > 0
             return batch.outcome
         except IntegrityError:
             db.session.rollback()
+            ctx.generation += 1
             ctx.tags = {fold(n): t for t, n in db.session.execute(
                 Tag.owned(ctx.company_id, Tag.id, Tag.name).where(Tag.owner_id.is_(None)))}
             if ctx.portal is not None:
@@ -741,17 +784,18 @@ def _batches(reader, skip: int, size: int, header_row: int):
 
 class _Later:
     """Some work done once, when first asked for: by the batch's COPY while the server
-    indexes the rows (lib.bulk.insert_tuples), or by the loop afterwards. An exception
-    is kept and raised to whoever asks for the result, never inside the COPY."""
+    indexes the rows (lib.bulk.insert_tuples), or by the loop afterwards; with the
+    arguments of whoever runs it first. An exception is kept and raised to whoever asks
+    for the result, never inside the COPY."""
 
-    def __init__(self, work: Callable[[], object]):
+    def __init__(self, work: Callable[..., object]):
         self._work, self._done, self._result, self._error = work, False, None, None
 
-    def __call__(self) -> None:
+    def __call__(self, *args) -> None:
         if not self._done:
             self._done = True
             try:
-                self._result = self._work()
+                self._result = self._work(*args)
             except Exception as exc:
                 self._error = exc
 
@@ -760,6 +804,10 @@ class _Later:
         if self._error is not None:
             raise self._error
         return self._result
+
+    def done_result(self):
+        """The result if the work already ran without error, else None (not run now)."""
+        return self._result if self._done and self._error is None else None
 
 
 def _parse_next(ctx: Context, batches) -> tuple[Parsed, int] | None:
@@ -813,17 +861,23 @@ def run(job_id: int, path: Path) -> DataJob:
             created = 0
             batches = _batches(reader, job.processed, batch_size(), header_row)
             upcoming = _parse_next(ctx, batches)
+            resolved = None
             while upcoming is not None:
                 parsed, consumed = upcoming
                 # The next batch is read and checked while the server indexes this one's
-                # contacts (PostgreSQL); not when the import creates portal
+                # contacts, and resolved while it writes the tag links when it will skip
+                # its lookup (PostgreSQL); not when the import creates portal
                 # representatives, whose reader a retried batch resets
                 # (portal_rows.Representatives.forget).
                 later = _Later(lambda: _parse_next(ctx, batches))
-                created += _flush(ctx, parsed, consumed,
-                                  later if ctx.portal is None else None).created
-                del parsed, upcoming  # written: not kept while the next one is read
+                ahead = _Later(lambda current: _resolve_ahead(ctx, later, current))
+                sequential = ctx.portal is not None
+                created += _flush(ctx, parsed, consumed, None if sequential else later,
+                                  resolved, None if sequential else ahead).created
+                # written: not kept while the next one is read
+                del parsed, upcoming, resolved
                 upcoming = later.result()
+                resolved = ahead.done_result()
                 if ctx.look_up:
                     stats.written(created)
         db.session.execute(update(DataJob).where(DataJob.id == job_id).values(
