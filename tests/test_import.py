@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -1046,6 +1046,48 @@ def test_SCL_4_postgresql_statistics_refreshed_only_when_contacts_were_created(
         event.remove(db.engine, "before_cursor_execute", seen)
     assert first == ["lookup", "no lookup", "no lookup", "lookup", "analyze", "lookup"]
     assert counters(job)["created"] == 0 and "analyze" not in steps
+
+
+def test_SCL_4_bulk_rows_are_stored_as_sqlalchemys_own_insert_stores_them(ctx):
+    """SCL-4: the import's bulk writer (COPY on PostgreSQL, the driver's executemany on
+    SQLite) stores what SQLAlchemy's INSERT of the same values stores: datetimes with and
+    without microseconds, JSON (accents included) and no JSON, text, NULLs; on SQLite the
+    very same text in the file (dates are compared and sorted as text there)."""
+    from backoffice.lib.bulk import insert_tuples
+
+    a = ctx["a"]
+    columns = ["id", "company_id", "created_at", "updated_at", "name", "phone",
+               "custom_fields", "document", "notes"]
+    plain = datetime(2026, 12, 6, 5, 0, 0)
+    fine = datetime(2026, 12, 6, 5, 0, 0, 123456)
+    values = [(plain, fine, "Ação Ltda", {"cidade": "São Paulo", "n": [1, 2]}, None, "obs"),
+              (fine, plain, "Zé", None, "52998224725", None)]
+    base = db.session.scalar(select(func.coalesce(func.max(Contact.id), 0))) + 100
+    # phone and CPF/CNPJ are unique per company: each writer gets its own
+    by_sqlalchemy = [(base + i, a.company_id, *v[:3], f"+55119780000{i}", *v[3:])
+                     for i, v in enumerate(values)]
+    by_bulk = [(base + 10 + i, a.company_id, *v[:3], f"+55119780001{i}", v[3],
+                v[4] and "11144477735", v[5]) for i, v in enumerate(values)]
+    db.session.execute(Contact.__table__.insert(), [dict(zip(columns, r)) for r in by_sqlalchemy])
+    insert_tuples(Contact.__table__, columns, by_bulk)
+    db.session.commit()
+    shown = [c for c in columns if c not in ("id", "phone", "document")]
+
+    def stored(ids, raw: bool):
+        cols = ", ".join(shown)
+        if raw:
+            return [tuple(r) for r in db.session.execute(text(
+                f"SELECT {cols} FROM contact WHERE id IN ({ids[0]}, {ids[1]}) ORDER BY id"))]
+        return [tuple(getattr(c, k) for k in shown) for c in db.session.scalars(
+            select(Contact).where(Contact.id.in_(ids)).order_by(Contact.id))]
+
+    ours, theirs = [base + 10, base + 11], [base, base + 1]
+    assert stored(ours, raw=False) == stored(theirs, raw=False) == [
+        (a.company_id, *v[:4], v[5]) for v in values]
+    assert db.session.scalars(select(Contact.document).where(Contact.id.in_(ours))
+                              .order_by(Contact.id)).all() == [None, "11144477735"]
+    if db.engine.dialect.name == "sqlite":
+        assert stored(ours, raw=True) == stored(theirs, raw=True)
 
 
 @pytest.mark.postgresql
