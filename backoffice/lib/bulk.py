@@ -76,9 +76,9 @@ def insert_tuples(table: Table, columns: list[str], rows: list[tuple],
 def _sqlite_executemany(connection, table: Table, columns: list[str], rows: list[tuple]) -> None:
     """The rows by one executemany of the driver, each value through its column type's
     bind processor as SQLAlchemy's own INSERT would pass it (a datetime to SQLite's text
-    form, JSON to text). SQLAlchemy's insert of the same rows, given as dicts, took about
-    half of a 100k-row import on SQLite (bench/import.py): a dict per row, the processors
-    and its multi-VALUES batching, all in Python, where the driver's loop is C."""
+    form, JSON to text). SQLAlchemy's insert of the same rows given as dicts (a dict per
+    row, its multi-VALUES batching, all in Python) took 3.4 s of a 7.2 s import of 100k
+    rows (bench/import.py); this takes 2.8 s, most of it SQLite's own index work."""
     dialect = connection.dialect
     quote = dialect.identifier_preparer.quote
     processors = [(i, processor) for i, processor in enumerate(
