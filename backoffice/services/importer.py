@@ -670,8 +670,9 @@ def _resolve_ahead(ctx: Context, upcoming: _Later, current: Batch) -> Batch | No
     """The next batch resolved while `current`'s tag links are written, when it will skip
     its lookup (`current` matched no saved contact): without a lookup resolving needs no
     database, unless a row names a tag nobody made yet (None: resolved in its turn).
-    Runs inside the COPY: an error is kept by the caller's _Later, never raised here."""
-    if ctx.portal is not None or current.matched:
+    Runs inside the COPY: an error is kept by the caller's _Later, never raised here.
+    Never called for an import that creates portal representatives (`run`)."""
+    if current.matched:
         return None
     found = upcoming.result()
     if found is None:
