@@ -63,9 +63,10 @@ def create_app(config: dict | None = None) -> Flask:
     readonly.install(app)  # SCL-5: @read_only views run without BEGIN/ROLLBACK
     with app.app_context():
         enforce_sqlite_foreign_keys(db.engine)
-        from .lib import pool
+        from .lib import pgcursor, pool
 
         pool.install(db.engine, app.config["DB_PING_IDLE_SECONDS"])
+        pgcursor.install(db.engine)  # SCL-5: result columns described only when read
     migrate.init_app(app, db, directory=str(ROOT / "migrations"),
                      render_as_batch=True, compare_type=True)
     csrf.init_app(app)

@@ -969,6 +969,21 @@ def test_RTM_1_ticket_events_reach_the_department_and_the_open_conversation(app,
 # --- SCL-5: the list and the panel read in few statements, and stay exactly as fresh ---------
 
 
+def test_SCL_5_list_times_are_written_as_iso_writes_them():
+    """The list hands its rows' datetimes to orjson with serialize.ISO_MOMENTS instead of
+    calling serialize.iso per field: the text must be iso's (seconds, "Z"), microseconds
+    or not, midnight, the last microsecond of a second, and None."""
+    import orjson
+
+    from backoffice.services import serialize
+
+    for moment in (datetime(2026, 12, 6, 6, 40, 28, 123456), datetime(2026, 1, 2),
+                   datetime(2026, 1, 2, 3, 4, 5, 999999), datetime(1999, 12, 31, 23, 59, 59),
+                   None):
+        written = orjson.loads(orjson.dumps({"at": moment}, option=serialize.ISO_MOMENTS))
+        assert written["at"] == serialize.iso(moment)
+
+
 def test_SCL_5_list_row_is_field_by_field_the_shape_of_the_socket_events(app, world):
     """The list reads columns and tags in its own SELECT: each row must be exactly what
     serialize.ticket_summary (the socket events' shape, from the ORM object) gives for the

@@ -104,6 +104,61 @@ def test_SCL_5_an_unchanged_session_cookie_is_sent_again_once_a_minute(app, webc
     assert agent.get(LIST).status_code == 401
 
 
+def _opened(app, value: str):
+    """The session the app opens for a request carrying this session cookie."""
+    from flask import request
+    name = app.config["SESSION_COOKIE_NAME"]
+    with app.test_request_context(headers={"Cookie": f"{name}={value}"}):
+        return app.session_interface.open_session(app, request)
+
+
+def test_SCL_5_a_cookie_read_before_is_checked_again_on_every_request(app, webchat_world,
+                                                                      monkeypatch):
+    """lib/session_cookie keeps the cookie strings it verified. A kept cookie with one
+    character changed is no session; a kept cookie past its lifetime, or signed in the
+    future, is no session; a new secret key without the old one as a fallback refuses it,
+    with the fallback accepts it; and each request gets its own copy of what is kept, so
+    a message one request flashes is not in the next request's session."""
+    agent = client_as(app, AGENT)
+    assert agent.get(LIST).status_code == 200            # read, and kept
+    cookie = agent.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
+    user_id = _opened(app, cookie)["_user_id"]
+    assert user_id
+
+    last = cookie[-1]
+    assert dict(_opened(app, cookie[:-1] + ("A" if last != "A" else "B"))) == {}
+    assert _opened(app, cookie)["_user_id"] == user_id
+
+    flashed = app.session_interface.get_signing_serializer(app).dumps(
+        {"_user_id": user_id, "_flashes": [("success", "Salvo.")]})
+    one = _opened(app, flashed)
+    one["_flashes"].append(("info", "Outra mensagem"))  # as flask.flash does, in place
+    assert _opened(app, flashed)["_flashes"] == [("success", "Salvo.")]
+
+    lifetime = app.permanent_session_lifetime.total_seconds()
+    real = itsdangerous.timed.time.time
+
+    class Clock:
+        shift = lifetime + 5
+
+        @classmethod
+        def time(cls):
+            return real() + cls.shift
+
+    monkeypatch.setattr(itsdangerous.timed, "time", Clock)
+    assert dict(_opened(app, cookie)) == {}              # expired, though kept
+    Clock.shift = -120
+    assert dict(_opened(app, cookie)) == {}              # signed "in the future"
+    Clock.shift = 0
+    assert _opened(app, cookie)["_user_id"] == user_id
+
+    old = app.config["SECRET_KEY"]
+    app.config["SECRET_KEY"] = "a-new-secret-key-for-this-test"
+    assert dict(_opened(app, cookie)) == {}
+    app.config["SECRET_KEY_FALLBACKS"] = [old]
+    assert _opened(app, cookie)["_user_id"] == user_id
+
+
 def _columns(obj) -> dict:
     return {a.key: getattr(obj, a.key) for a in inspect(obj).mapper.column_attrs}
 

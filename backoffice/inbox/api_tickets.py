@@ -25,13 +25,13 @@ log = logging.getLogger(__name__)
 CURSOR_RE = re.compile(r"\d{4}-\d{2}-\d{2}T[0-9:.+-]{2,40}_\d{1,18}\Z")
 
 
-def _json(payload: dict):
+def _json(payload: dict, option: int = orjson.OPT_PASSTHROUGH_DATETIME):
     """The list's and the panel's answer, encoded by orjson (SCL-5): jsonify (the json
     module, keys sorted) took 0.3 ms of a 50-row page, orjson 0.02. The same JSON, keys in
     the order written and text as UTF-8 instead of \\u escapes; what orjson does not
-    know (a lazy translation, a datetime) goes through Flask's own conversion."""
-    body = orjson.dumps(payload, default=current_app.json.default,
-                        option=orjson.OPT_PASSTHROUGH_DATETIME)
+    know (a lazy translation; a datetime, unless `option` says how) goes through Flask's
+    own conversion."""
+    body = orjson.dumps(payload, default=current_app.json.default, option=option)
     return current_app.response_class(body, mimetype="application/json")
 
 
@@ -50,7 +50,7 @@ def ticket_list():
             raise ApiError(400, _("Parâmetro cursor inválido."))
     filters = inbox.Filters.from_args(clean_args())
     rows, next_cursor = inbox.list_summaries(me(), filters)
-    return _json({"tickets": rows, "next_cursor": next_cursor})
+    return _json({"tickets": rows, "next_cursor": next_cursor}, serialize.ISO_MOMENTS)
 
 
 def _detail(user, panel: inbox.Panel) -> dict:

@@ -462,7 +462,8 @@ def unread_counts(user: User) -> dict[str, int]:
 
 
 def list_summaries(user: User, f: Filters) -> tuple[list[dict], str | None]:
-    """One page of the list as JSON-ready rows, and the cursor of the next page."""
+    """One page of the list as rows ready for orjson with serialize.ISO_MOMENTS (their
+    times are datetimes), and the cursor of the next page."""
     statement, params = page_query(user, f)
     # Core execution: columns only, nothing for the ORM session to track
     result = db.session.connection().execute(statement, params)
@@ -474,7 +475,8 @@ def list_summaries(user: User, f: Filters) -> tuple[list[dict], str | None]:
     labels = serialize.Labels()
     viewer_id = user.id
     ordered = _dialect() == "postgresql"
-    page = [serialize.summary(r, tag_rows(r["tags"], ordered), viewer_id, labels) for r in rows]
+    page = [serialize.summary(r, tag_rows(r["tags"], ordered), viewer_id, labels,
+                              serialize.as_is) for r in rows]
     last = rows[-1] if more and rows else None
     return page, (_cursor(last["last_activity_at"], last["id"]) if last else None)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
+import orjson
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -37,6 +38,16 @@ CHANNEL_BADGES = {
 
 def iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat(timespec="seconds") + "Z"
+
+
+# orjson's options that write a (naive, UTC) datetime exactly as `iso` does, from C: the
+# list's rows keep their datetimes for the encoder (SCL-5: 150 `iso` calls were about
+# 0.2 ms of a 50-row page)
+ISO_MOMENTS = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS
+
+
+def as_is(moment: datetime | None) -> datetime | None:
+    return moment
 
 
 def tag(t) -> dict:
@@ -85,12 +96,13 @@ class TagRow(tuple):
     personal = property(lambda self: self[3] is not None)
 
 
-def summary(row, tags, viewer_id: int | None = None, labels: Labels | None = None) -> dict:
+def summary(row, tags, viewer_id: int | None = None, labels: Labels | None = None,
+            moment=iso) -> dict:
     """One inbox list row from a mapping of the ticket's columns plus contact_name,
     department_name, agent_name, agent_avatar_key, connection_name and connection_kind
     (services.inbox's page query, or `ticket_summary` for an object: the list and the
     socket events give a ticket the same shape). `labels`: the page's, shared by its
-    rows."""
+    rows. `moment=as_is` keeps the datetimes for an encoder with ISO_MOMENTS."""
     labels = labels if labels is not None else Labels()
     kind = row["connection_kind"]
     status = row["status"]
@@ -115,9 +127,9 @@ def summary(row, tags, viewer_id: int | None = None, labels: Labels | None = Non
         "unread": row["unread"],
         "preview": row["preview"] or "",
         "tags": tags_for(tags, viewer_id),
-        "last_activity_at": iso(row["last_activity_at"]),
-        "created_at": iso(row["created_at"]),
-        "closed_at": iso(row["closed_at"]),
+        "last_activity_at": moment(row["last_activity_at"]),
+        "created_at": moment(row["created_at"]),
+        "closed_at": moment(row["closed_at"]),
     }
 
 
