@@ -27,55 +27,51 @@ def engine():
     made.dispose()
 
 
+@pytest.fixture
+def driver(engine):
+    """The psycopg connection under one of the engine's pooled connections."""
+    raw = engine.raw_connection()
+    yield raw.driver_connection
+    raw.close()
+
+
 def _as_psycopg_says(description) -> list[tuple]:
     return [(tuple(c), c.name, c.type_code, c.type_display, repr(c)) for c in description]
 
 
-def test_SCL_5_a_description_is_the_one_psycopg_gives(engine):
-    raw = engine.raw_connection()
-    try:
-        ours = raw.driver_connection.cursor()
-        assert isinstance(ours, pgcursor.Cursor)
-        ours.execute(QUERY)
-        plain = psycopg.Cursor(raw.driver_connection)
-        plain.execute(QUERY)
-        assert len(ours.description) == 7
-        assert _as_psycopg_says(ours.description) == _as_psycopg_says(plain.description)
-        assert [c.name for c in ours.description] == ["n", "word", "price", "at", "doc", "ids",
-                                                      "nothing"]
-        assert ours.description[-1].name == "nothing"
-        assert [c.name for c in ours.description[1:3]] == ["word", "price"]
-        assert ours.fetchone()[1] == "ação"
-    finally:
-        raw.close()
+def test_SCL_5_a_description_is_the_one_psycopg_gives(driver):
+    ours = driver.cursor()
+    assert isinstance(ours, pgcursor.Cursor)
+    ours.execute(QUERY)
+    plain = psycopg.Cursor(driver)
+    plain.execute(QUERY)
+    assert len(ours.description) == 7
+    assert _as_psycopg_says(ours.description) == _as_psycopg_says(plain.description)
+    assert [c.name for c in ours.description] == ["n", "word", "price", "at", "doc", "ids",
+                                                  "nothing"]
+    assert ours.description[-1].name == "nothing"
+    assert [c.name for c in ours.description[1:3]] == ["word", "price"]
+    assert ours.fetchone()[1] == "ação"
 
 
-def test_SCL_5_a_description_read_later_still_describes_its_own_result(engine):
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.driver_connection.cursor()
-        cursor.execute("SELECT 1 AS first, 'x'::text AS second")
-        taken = cursor.description          # kept, not read yet
-        cursor.execute("SELECT 2.5::float8 AS other")
-        assert [(c.name, c.type_code) for c in taken] == [("first", 23), ("second", 25)]
-        assert [c.name for c in cursor.description] == ["other"]
-    finally:
-        raw.close()
+def test_SCL_5_a_description_read_later_still_describes_its_own_result(driver):
+    cursor = driver.cursor()
+    cursor.execute("SELECT 1 AS first, 'x'::text AS second")
+    taken = cursor.description          # kept, not read yet
+    cursor.execute("SELECT 2.5::float8 AS other")
+    assert [(c.name, c.type_code) for c in taken] == [("first", 23), ("second", 25)]
+    assert [c.name for c in cursor.description] == ["other"]
 
 
-def test_SCL_5_results_without_columns_are_described_as_psycopg_does(engine):
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.driver_connection.cursor()
-        cursor.execute("CREATE TEMPORARY TABLE t_pgcursor (id int)")
-        assert cursor.description is None
-        cursor.execute("INSERT INTO t_pgcursor VALUES (1)")
-        assert cursor.description is None
-        cursor.execute("SELECT FROM t_pgcursor")   # rows without columns
-        assert cursor.description == []
-        assert cursor.fetchall() == [()]
-    finally:
-        raw.close()
+def test_SCL_5_results_without_columns_are_described_as_psycopg_does(driver):
+    cursor = driver.cursor()
+    cursor.execute("CREATE TEMPORARY TABLE t_pgcursor (id int)")
+    assert cursor.description is None
+    cursor.execute("INSERT INTO t_pgcursor VALUES (1)")
+    assert cursor.description is None
+    cursor.execute("SELECT FROM t_pgcursor")   # rows without columns
+    assert cursor.description == []
+    assert cursor.fetchall() == [()]
 
 
 def test_SCL_5_a_statement_sqlalchemy_ran_before_builds_no_columns(engine, monkeypatch):
