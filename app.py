@@ -9,6 +9,7 @@ import os
 from backoffice import create_app
 from backoffice.extensions import socketio
 from backoffice.jobs.periodic import start_thread
+from backoffice.config import env_number
 from backoffice.lib.heap import freeze_startup_objects
 from backoffice.lib.startup import StartupError, check_web
 from backoffice.cli.seed import demo_logins
@@ -18,7 +19,7 @@ app = create_app()
 
 if __name__ == "__main__":
     host = os.environ.get("HOST", "127.0.0.1")
-    port = int(os.environ.get("PORT", "5000"))
+    port = env_number("PORT", 5000, minimum=1)
     with app.app_context():
         logins = demo_logins(f"http://{host}:{port}")
         hints = demo_hints(f"http://{host}:{port}")

@@ -59,6 +59,42 @@ def _database_url(instance_path: Path) -> str:
     return url
 
 
+class SettingError(ValueError):
+    """A setting of the environment that cannot be used: the message names it, says what
+    it must be and what was given, so the process stops with that line instead of a bare
+    ValueError."""
+
+
+def env_number(name: str, default, kind=int, minimum=0):
+    """The environment variable `name` as a number of `kind` (int or float), at least
+    `minimum`; `default` when it is unset or empty."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    what = "um número inteiro" if kind is int else "um número"
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise SettingError(f"{name} deve ser {what} (recebido: {raw!r})") from None
+    if value < minimum or (kind is float and value != value):  # NaN passes no comparison
+        raise SettingError(f"{name} deve ser {what} maior ou igual a {minimum} "
+                           f"(recebido: {raw!r})")
+    return value
+
+
+def env_numbers(name: str, default: str) -> tuple[int, ...]:
+    """A comma-separated list of whole numbers of seconds (WEBHOOK_RETRY_DELAYS)."""
+    raw = os.environ.get(name, "").strip() or default
+    try:
+        values = tuple(int(x) for x in raw.split(","))
+    except ValueError:
+        values = ()
+    if not values or min(values) < 0:
+        raise SettingError(f"{name} deve ser uma lista de números inteiros de segundos "
+                           f"separados por vírgula, como {default} (recebido: {raw!r})")
+    return values
+
+
 def _pool_options() -> dict:
     """The database connections each process keeps (DB_POOL_SIZE) and may open beyond them
     under a burst (DB_MAX_OVERFLOW); unset, SQLAlchemy's 5 and 10. A connection opened
@@ -67,9 +103,12 @@ def _pool_options() -> dict:
     connection (a server process, its authentication, statements prepared again) per
     burst: keep DB_POOL_SIZE at what a busy process uses."""
     options = {}
-    for key, option in (("DB_POOL_SIZE", "pool_size"), ("DB_MAX_OVERFLOW", "max_overflow")):
-        if os.environ.get(key):
-            options[option] = int(os.environ[key])
+    # SQLAlchemy reads a max_overflow of -1 as "no limit"
+    for key, option, minimum in (("DB_POOL_SIZE", "pool_size", 1),
+                                 ("DB_MAX_OVERFLOW", "max_overflow", -1)):
+        value = env_number(key, None, minimum=minimum)
+        if value is not None:
+            options[option] = value
     return options
 
 
@@ -82,7 +121,7 @@ def load(instance_path: str | Path, overrides: dict | None = None) -> dict:
         "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
         # No pool_pre_ping: lib/pool.py pings only connections that sat idle.
         "SQLALCHEMY_ENGINE_OPTIONS": _pool_options(),
-        "DB_PING_IDLE_SECONDS": float(os.environ.get("DB_PING_IDLE_SECONDS") or 10),
+        "DB_PING_IDLE_SECONDS": env_number("DB_PING_IDLE_SECONDS", 10.0, float),
         "REDIS_URL": redis_url,
         # Several web instances and the RQ workers share Socket.IO events through Redis.
         "SOCKETIO_MESSAGE_QUEUE": os.environ.get("SOCKETIO_MESSAGE_QUEUE") or None,
@@ -94,7 +133,7 @@ def load(instance_path: str | Path, overrides: dict | None = None) -> dict:
         "PASSWORD_HASH_METHOD": "scrypt",
         "REMEMBER_COOKIE_HTTPONLY": True,
         "PERMANENT_SESSION_LIFETIME": timedelta(
-            minutes=int(os.environ.get("SESSION_MINUTES", "480"))
+            minutes=env_number("SESSION_MINUTES", 480, minimum=1)
         ),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         "BABEL_DEFAULT_LOCALE": "pt_BR",
@@ -111,7 +150,7 @@ def load(instance_path: str | Path, overrides: dict | None = None) -> dict:
         # SEC-6 mail: SMTP when MAIL_SERVER is set; otherwise every mail is written to
         # instance/mail/ and shown to the super user ("E-mails enviados").
         "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,
-        "MAIL_PORT": int(os.environ.get("MAIL_PORT") or 0) or None,
+        "MAIL_PORT": env_number("MAIL_PORT", 0) or None,
         "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
         "MAIL_USE_TLS": os.environ.get("MAIL_USE_TLS", "") == "true",
@@ -123,14 +162,14 @@ def load(instance_path: str | Path, overrides: dict | None = None) -> dict:
         "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
         # Importar registros: the upload limit (its own, above MAX_CONTENT_LENGTH) and the
         # rows written per transaction.
-        "IMPORT_MAX_BYTES": int(os.environ.get("IMPORT_MAX_MB", "100")) * 1024 * 1024,
+        "IMPORT_MAX_BYTES": env_number("IMPORT_MAX_MB", 100, minimum=1) * 1024 * 1024,
         # empty: services.importer's default for the database (5000 PostgreSQL, 1000 SQLite)
-        "IMPORT_BATCH_SIZE": int(os.environ.get("IMPORT_BATCH_SIZE") or 0) or None,
+        "IMPORT_BATCH_SIZE": env_number("IMPORT_BATCH_SIZE", 0) or None,
         # SEC-2: requests to addresses a company chose (lib/outbound.py). Private and
         # loopback targets only for on-premises installs (ALLOW_PRIVATE_URLS=true).
         "ALLOW_PRIVATE_URLS": os.environ.get("ALLOW_PRIVATE_URLS", "").lower()
         in ("1", "true", "yes"),
-        "OUTBOUND_TIMEOUT": float(os.environ.get("OUTBOUND_TIMEOUT", "5")),
+        "OUTBOUND_TIMEOUT": env_number("OUTBOUND_TIMEOUT", 5.0, float, minimum=0.1),
         # Issue 12: the providers' API base URLs; tests and staging point them at a local
         # fake provider. Unset means the public endpoints (channels/provider.py).
         "WHATSAPP_API_URL": os.environ.get("WHATSAPP_API_URL") or None,
@@ -139,23 +178,22 @@ def load(instance_path: str | Path, overrides: dict | None = None) -> dict:
         # API-1: requests per token ("count/seconds" pairs, services.ratelimit) and the
         # largest JSON body (media uploads take MAX_CONTENT_LENGTH).
         "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT") or "600/60",
-        "API_MAX_JSON_BYTES": int(os.environ.get("API_MAX_JSON_KB", "1024")) * 1024,
+        "API_MAX_JSON_BYTES": env_number("API_MAX_JSON_KB", 1024, minimum=1) * 1024,
         # WHK-1: seconds before each retry of a failed webhook delivery, and the time a
         # receiver has to answer one attempt.
-        "WEBHOOK_RETRY_DELAYS": tuple(int(x) for x in (
-            os.environ.get("WEBHOOK_RETRY_DELAYS") or "60,300,1800,7200,43200").split(",")),
-        "WEBHOOK_TIMEOUT": float(os.environ.get("WEBHOOK_TIMEOUT", "10")),
+        "WEBHOOK_RETRY_DELAYS": env_numbers("WEBHOOK_RETRY_DELAYS", "60,300,1800,7200,43200"),
+        "WEBHOOK_TIMEOUT": env_number("WEBHOOK_TIMEOUT", 10.0, float, minimum=0.1),
         # CHN-3: a message "sending" for this long belongs to a worker that died mid-send
         # (killed, machine lost); the sweep queues it again. Unset: 15 minutes. Shorter
         # resends sooner, at the risk of a second copy when a provider was merely slow.
-        "SEND_STUCK_SECONDS": int(os.environ.get("SEND_STUCK_SECONDS") or 0) or None,
+        "SEND_STUCK_SECONDS": env_number("SEND_STUCK_SECONDS", 0) or None,
         # CHN-5: the website chat's limits ("count/seconds" pairs; unset: the defaults of
         # channels/webchat/views.py) and the reverse proxies in front of the app, whose
         # X-Forwarded-For tells the visitor's address
         "WEBCHAT_RATE_LIMIT": os.environ.get("WEBCHAT_RATE_LIMIT") or None,
         "WEBCHAT_START_RATE_LIMIT": os.environ.get("WEBCHAT_START_RATE_LIMIT") or None,
         "WEBCHAT_ADDRESS_START_RATE_LIMIT": os.environ.get("WEBCHAT_ADDRESS_START_RATE_LIMIT") or None,
-        "WEBCHAT_PROXY_HOPS": int(os.environ.get("WEBCHAT_PROXY_HOPS") or 0),
+        "WEBCHAT_PROXY_HOPS": env_number("WEBCHAT_PROXY_HOPS", 0),
         "FLASK_ADMIN_SWATCH": "cerulean",
     }
     cfg.update(overrides or {})

@@ -11,9 +11,11 @@ WEB_THREADS must exceed the agents one process serves plus its concurrent reques
 import os
 from pathlib import Path
 
+from backoffice.config import env_number
+
 worker_class = "gthread"
 workers = 1
-threads = int(os.environ.get("WEB_THREADS", "256"))
+threads = env_number("WEB_THREADS", 256, minimum=1)
 worker_connections = threads + 64
 timeout = 60            # a request (not a WebSocket: those are served by their own thread)
 graceful_timeout = 10
@@ -26,14 +28,15 @@ forwarded_allow_ips = "127.0.0.1"
 
 
 def on_starting(server):
-    """Refuse to start, with the reason, when Redis does not answer (lib/startup.py)."""
+    """Refuse to start, with the reason, when Redis does not answer (lib/startup.py) or a
+    setting cannot be used (config.SettingError)."""
     from backoffice import ROOT, config
     from backoffice.lib.startup import StartupError, check_web
 
     instance = os.environ.get("ATENDE_INSTANCE") or str(Path(ROOT) / "instance")
     try:
         check_web(config.load(instance))
-    except StartupError as exc:
+    except (StartupError, config.SettingError) as exc:
         server.log.error("%s", exc)
         raise SystemExit(f"atende web: {exc}") from None
 

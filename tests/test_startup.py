@@ -227,3 +227,85 @@ def test_SCL_1_the_proxy_drops_idle_connections_before_the_web_process_does():
     proxy = re.search(r"^\s*keepalive_timeout (\d+)s;", upstream, re.M)
     assert proxy is not None, "upstream atende_web has no keepalive_timeout"
     assert int(proxy.group(1)) < settings["keepalive"]
+
+
+# -- numeric settings (issue 17, bad input): a clear refusal naming the setting ------------
+
+NUMBER_SETTINGS = ("DB_POOL_SIZE", "DB_MAX_OVERFLOW", "DB_PING_IDLE_SECONDS", "SESSION_MINUTES",
+                   "MAIL_PORT", "IMPORT_MAX_MB", "IMPORT_BATCH_SIZE", "OUTBOUND_TIMEOUT",
+                   "API_MAX_JSON_KB", "WEBHOOK_TIMEOUT", "SEND_STUCK_SECONDS",
+                   "WEBCHAT_PROXY_HOPS", "WEBHOOK_RETRY_DELAYS")
+
+
+@pytest.mark.parametrize("name", NUMBER_SETTINGS)
+def test_SCL_1_a_number_setting_that_is_not_a_number_is_refused_by_name(name, tmp_path,
+                                                                        monkeypatch):
+    from backoffice import config
+
+    monkeypatch.setenv(name, "dez")
+    with pytest.raises(config.SettingError) as refused:
+        config.load(tmp_path)
+    assert str(refused.value).startswith(f"{name} deve ser ")
+    assert "'dez'" in str(refused.value)
+
+
+@pytest.mark.parametrize("name, value", [
+    ("DB_POOL_SIZE", "0"), ("DB_MAX_OVERFLOW", "-2"), ("SESSION_MINUTES", "0"),
+    ("IMPORT_BATCH_SIZE", "-5"), ("OUTBOUND_TIMEOUT", "0"), ("WEBHOOK_TIMEOUT", "nan"),
+    ("DB_PING_IDLE_SECONDS", "-1"), ("WEBHOOK_RETRY_DELAYS", "60,-1"),
+    ("WEBHOOK_RETRY_DELAYS", "60,,300"), ("MAIL_PORT", "2.5"),
+])
+def test_SCL_1_a_number_setting_out_of_its_range_is_refused(name, value, tmp_path,
+                                                             monkeypatch):
+    from backoffice import config
+
+    monkeypatch.setenv(name, value)
+    with pytest.raises(config.SettingError, match=f"^{name} deve ser"):
+        config.load(tmp_path)
+
+
+def test_SCL_1_number_settings_read_as_before(tmp_path, monkeypatch):
+    """Unset or empty: the defaults; spaces around a number are fine; -1 is SQLAlchemy's
+    "no limit" for DB_MAX_OVERFLOW; a MAIL_PORT or IMPORT_BATCH_SIZE of 0 is "unset"."""
+    from backoffice import config
+
+    for name in NUMBER_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MAIL_PORT", "")
+    defaults = config.load(tmp_path)
+    assert defaults["SQLALCHEMY_ENGINE_OPTIONS"] == {}
+    assert defaults["PERMANENT_SESSION_LIFETIME"].total_seconds() == 480 * 60
+    assert defaults["MAIL_PORT"] is None and defaults["IMPORT_BATCH_SIZE"] is None
+    assert defaults["WEBHOOK_RETRY_DELAYS"] == (60, 300, 1800, 7200, 43200)
+    assert defaults["OUTBOUND_TIMEOUT"] == 5.0 and defaults["DB_PING_IDLE_SECONDS"] == 10.0
+
+    for name, value in (("DB_POOL_SIZE", " 12 "), ("DB_MAX_OVERFLOW", "-1"),
+                        ("MAIL_PORT", "0"), ("IMPORT_BATCH_SIZE", "0"),
+                        ("WEBHOOK_RETRY_DELAYS", "30, 90"), ("OUTBOUND_TIMEOUT", "2.5"),
+                        ("WEBCHAT_PROXY_HOPS", "1")):
+        monkeypatch.setenv(name, value)
+    given = config.load(tmp_path)
+    assert given["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_size": 12, "max_overflow": -1}
+    assert given["MAIL_PORT"] is None and given["IMPORT_BATCH_SIZE"] is None
+    assert given["WEBHOOK_RETRY_DELAYS"] == (30, 90)
+    assert given["OUTBOUND_TIMEOUT"] == 2.5 and given["WEBCHAT_PROXY_HOPS"] == 1
+
+
+def test_SCL_1_web_and_worker_processes_exit_naming_a_bad_number_setting(real_redis, tmp_path):
+    """The real start commands of deploy/: gunicorn and the rq worker stop with the
+    setting's name and what it must be, not a Python traceback of int()."""
+    env = {**os.environ, "ATENDE_INSTANCE": str(tmp_path), "SECRET_KEY": "x",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}", "DB_POOL_SIZE": "dez"}
+    web = subprocess.run([str(Path(sys.executable).parent / "gunicorn"), "-c",
+                          str(ROOT / "deploy" / "gunicorn.conf.py"), "--bind", "127.0.0.1:0",
+                          "app:app"], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert web.returncode != 0
+    assert "atende web: DB_POOL_SIZE deve ser um número inteiro (recebido: 'dez')" in web.stderr
+    worker = subprocess.run([str(Path(sys.executable).parent / "rq"), "worker", "--burst",
+                             "--worker-class", "backoffice.jobs.worker.AtendeWorker",
+                             "--url", REDIS_URL, "--path", str(ROOT), "atende-startup-test"],
+                            cwd=ROOT, env={**env, "REDIS_URL": REDIS_URL}, capture_output=True,
+                            text=True, timeout=60)
+    assert worker.returncode != 0
+    assert "atende worker: DB_POOL_SIZE deve ser um número inteiro" in worker.stdout + worker.stderr

@@ -24,6 +24,7 @@ from rq import SimpleWorker
 from rq.intermediate_queue import IntermediateQueue
 
 from ..lib.heap import freeze_startup_objects
+from ..config import SettingError
 from ..lib.startup import StartupError, check_worker, job_mismatch
 from .runner import worker_app
 
@@ -52,10 +53,10 @@ class AtendeWorker(SimpleWorker):
     _scheduler_tried_at = float("-inf")
 
     def work(self, *args, **kwargs):
-        app = worker_app()
         try:
+            app = worker_app()
             check_worker(app.config)
-        except StartupError as exc:
+        except (StartupError, SettingError) as exc:
             log.error("%s", exc)
             raise SystemExit(f"atende worker: {exc}") from None
         freeze_startup_objects()  # the app is built: see lib/heap.py
