@@ -6,6 +6,7 @@ REDIS_URL.
 """
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from datetime import timedelta
@@ -76,7 +77,7 @@ def env_number(name: str, default, kind=int, minimum=0):
         value = kind(raw)
     except ValueError:
         raise SettingError(f"{name} deve ser {what} (recebido: {raw!r})") from None
-    if value < minimum or (kind is float and value != value):  # NaN passes no comparison
+    if value < minimum or (kind is float and not math.isfinite(value)):  # nan, inf
         raise SettingError(f"{name} deve ser {what} maior ou igual a {minimum} "
                            f"(recebido: {raw!r})")
     return value

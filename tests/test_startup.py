@@ -252,6 +252,7 @@ def test_SCL_1_a_number_setting_that_is_not_a_number_is_refused_by_name(name, tm
 @pytest.mark.parametrize("name, value", [
     ("DB_POOL_SIZE", "0"), ("DB_MAX_OVERFLOW", "-2"), ("SESSION_MINUTES", "0"),
     ("IMPORT_BATCH_SIZE", "-5"), ("OUTBOUND_TIMEOUT", "0"), ("WEBHOOK_TIMEOUT", "nan"),
+    ("OUTBOUND_TIMEOUT", "inf"),
     ("DB_PING_IDLE_SECONDS", "-1"), ("WEBHOOK_RETRY_DELAYS", "60,-1"),
     ("WEBHOOK_RETRY_DELAYS", "60,,300"), ("MAIL_PORT", "2.5"),
 ])
