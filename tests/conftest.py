@@ -13,6 +13,7 @@ import os
 from contextlib import contextmanager
 import re
 import shutil
+import weakref
 from pathlib import Path
 
 import pytest
@@ -159,6 +160,126 @@ def _reuse_admin_forms() -> None:
 
 
 _reuse_admin_forms()
+
+
+def _refers_to(value, target, depth: int = 3) -> bool:
+    """Whether `value`, or what it holds a few containers deep, is `target` or one of its
+    bound methods."""
+    if value is target or getattr(value, "__self__", None) is target:
+        return True
+    if depth == 0:
+        return False
+    if isinstance(value, dict):
+        items = [*value.keys(), *value.values()]
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        items = list(value)
+    else:
+        items = list(vars(value).values()) if hasattr(value, "__dict__") else []
+    return any(_refers_to(item, target, depth - 1) for item in items)
+
+
+def _reuse_admin_view_caches() -> None:
+    """Flask-Admin's _refresh_cache (list, export and detail columns, filters, search,
+    form rules) and our audit labels of each screen were worked out again for every
+    screen of every test's app, a tenth of the embedded pass: both depend only on the
+    view's class, model and names, fixed at import. The attributes the first view of
+    each kind sets are handed to later views of that kind, unless one of them holds
+    the first view itself (a bound method, a loader that calls back into it): that
+    kind is then refreshed every time."""
+    from flask_admin.model.base import BaseModelView
+
+    from backoffice.admin.base import SecureModelView
+
+    original = BaseModelView._refresh_cache
+    if getattr(original, "reused", False):  # conftest imported twice
+        return
+    kept: dict = {}
+
+    def refresh_cache(self):
+        key = (type(self), self.model, self.endpoint, self.url, self.name)
+        found = kept.get(key)
+        if found is not None:
+            vars(self).update(found)
+            return
+        before = dict(vars(self))
+        original(self)
+        changed = {name: value for name, value in vars(self).items()
+                   if name not in before or before[name] is not value}
+        if not any(_refers_to(value, self) for value in changed.values()):
+            kept[key] = changed
+
+    refresh_cache.reused = True
+    refresh_cache.original = original  # tests/test_suite_reuse.py compares the two
+    BaseModelView._refresh_cache = refresh_cache
+
+    register = SecureModelView._register_screen
+    screens: dict = {}
+
+    def register_screen(self):
+        from backoffice.services import audit
+
+        key = (type(self), self.model, self.endpoint, self.name)
+        if key not in screens:
+            calls = []
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(audit, "register_screen",
+                              lambda *args, **kwargs: calls.append((args, kwargs)))
+                register(self)
+            screens[key] = calls
+        for args, kwargs in screens[key]:
+            audit.register_screen(*args, **kwargs)
+
+    register_screen.original = register
+    SecureModelView._register_screen = register_screen
+
+
+_reuse_admin_view_caches()
+
+
+def _dialect_signature(dialect) -> tuple:
+    """What makes two dialects compile a statement alike: their class and every setting
+    of a plain value (server version, parameter style, identifier lengths...). Objects
+    each dialect makes for itself (its DBAPI module, identifier preparer) are not settings."""
+    plain = (str, int, float, bool, type(None), tuple)
+    return (type(dialect),
+            tuple(sorted((k, v) for k, v in vars(dialect).items() if isinstance(v, plain))))
+
+
+def _reuse_compiled_statements() -> None:
+    """Every test's app makes its own engine, and with it its own dialect object, which is
+    part of SQLAlchemy's compiled-statement cache key (the engine's cache and each
+    mapper's, for the flush's INSERTs and UPDATEs): each test compiled again every
+    statement it ran, about a tenth of the suite's time. Here the statement is compiled
+    for the first dialect of its signature and kept in one cache for the run; each
+    engine still executes it with its own dialect and connections, as a served process
+    runs the statements it compiled for its first request. A test that turns caching
+    off (compiled_cache=None) still gets a fresh compile."""
+    from sqlalchemy.sql.elements import ClauseElement
+    from sqlalchemy.util import LRUCache
+
+    original = ClauseElement._compile_w_cache
+    if getattr(original, "reused", False):  # conftest imported twice
+        return
+    firsts: dict = {}
+    # a dialect's settings are read once (it compiles after its first connection, which
+    # sets the server's version and the rest)
+    first_of = weakref.WeakKeyDictionary()
+    shared = LRUCache(20_000)
+
+    def compile_w_cache(self, dialect, *, compiled_cache, **kw):
+        if compiled_cache is not None and dialect._supports_statement_cache:
+            first = first_of.get(dialect)
+            if first is None:
+                first = first_of[dialect] = firsts.setdefault(_dialect_signature(dialect),
+                                                              dialect)
+            dialect, compiled_cache = first, shared
+        return original(self, dialect, compiled_cache=compiled_cache, **kw)
+
+    compile_w_cache.reused = True
+    ClauseElement._compile_w_cache = compile_w_cache
+
+
+_reuse_compiled_statements()
 
 BACKEND = os.environ.get("ATENDE_TEST_BACKEND", "embedded")
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
