@@ -23,6 +23,7 @@ from flask_socketio.test_client import SocketIOTestClient
 from itsdangerous import URLSafeTimedSerializer
 from jinja2 import BytecodeCache
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 from werkzeug.routing.rules import Rule
@@ -30,6 +31,7 @@ from werkzeug.routing.rules import Rule
 from backoffice import create_app
 from backoffice.extensions import db
 from backoffice.jobs import tasks
+from tests import pg_connections
 from tests.world_snapshot import Snapshot, capture_postgres, restore_postgres
 
 # Every test builds an app (a few hundred thousand objects, in reference cycles) and drops
@@ -286,6 +288,15 @@ PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI") == "true"
 RUN_LOCK_KEY = 7_263_101  # pg_advisory_lock key of a services test run
+# services: a connection to the run's database goes from one test's engine to the next,
+# cleaned, instead of a new server process per test (tests/pg_connections.py)
+PG_STASH = (pg_connections.install(make_url(PG_URL).database, _dialect_signature)
+            if BACKEND == "services" else None)
+
+
+def pytest_sessionfinish(session):
+    if PG_STASH is not None:
+        PG_STASH.close_all()
 
 
 def pytest_collection_modifyitems(config, items):

@@ -4,9 +4,13 @@ suite would test something other than what `create_app` serves."""
 from __future__ import annotations
 
 import copy
+import os
 
+import psycopg
+import pytest
 from flask_admin.model.base import BaseModelView
-from sqlalchemy import create_engine, event, select
+from sqlalchemy import create_engine, event, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from backoffice import create_app
@@ -98,3 +102,70 @@ def test_PLT_8_a_statement_kept_for_the_run_is_this_engines_sql(app, tmp_path):
     other.dispose()
     assert ran == [str(stmt.compile(dialect=other.dialect))]
     assert ":company_id_1" in ran[0]
+
+
+# --- PostgreSQL connections kept between tests (tests/pg_connections.py) -----------------
+
+def _pid(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT pg_backend_pid()")).scalar()
+
+
+@pytest.mark.postgresql
+def test_PLT_8_a_kept_connection_carries_nothing_of_the_test_before(pg_schema):
+    """The next test's engine gets the same server process, without the settings,
+    listeners, session locks, temporary tables or open transaction the last one left."""
+    first = create_engine(pg_schema)
+    conn = first.connect()
+    pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+    conn.execute(text("SET statement_timeout = '1234s'"))
+    conn.execute(text("LISTEN atende_test_channel"))
+    conn.execute(text("SELECT pg_advisory_lock(7263999)"))
+    conn.execute(text("CREATE TEMP TABLE left_behind (n int)"))
+    conn.execute(text("INSERT INTO left_behind VALUES (1)"))  # never committed
+    conn.connection.dbapi_connection.cursor_factory = psycopg.ClientCursor  # as an app's may
+    conn.close()
+    first.dispose()
+
+    later = create_engine(pg_schema)
+    with later.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar() == pid
+        assert conn.execute(text("SHOW statement_timeout")).scalar() == "0"
+        assert conn.execute(text("SELECT count(*) FROM pg_listening_channels()")).scalar() == 0
+        assert conn.execute(text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = :pid"),
+            {"pid": pid}).scalar() == 0
+        assert conn.execute(text("SELECT to_regclass('pg_temp.left_behind')")).scalar() is None
+        assert raw.autocommit is False and raw.cursor_factory is psycopg.Cursor
+    later.dispose()
+
+
+@pytest.mark.postgresql
+def test_PLT_8_a_connection_to_another_database_is_really_closed(pg_schema):
+    """Tests that make a database of their own can drop it once their engine is gone."""
+    name = f"test_reuse_{os.getpid()}"
+    admin = create_engine(pg_schema, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    own = create_engine(make_url(pg_schema).set(database=name))
+    _pid(own)
+    own.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}"'))  # refused while a connection is open
+    admin.dispose()
+
+
+@pytest.mark.postgresql
+def test_PLT_8_a_kept_connection_whose_server_process_ended_is_not_handed_out(pg_schema):
+    first = create_engine(pg_schema)
+    pid = _pid(first)
+    first.dispose()
+    url = make_url(pg_schema)
+    with psycopg.connect(host=url.host, port=url.port, user=url.username,
+                         dbname=url.database, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    later = create_engine(pg_schema)
+    assert _pid(later) != pid
+    later.dispose()
