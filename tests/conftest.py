@@ -294,6 +294,7 @@ PG_STASH = (pg_connections.install(make_url(PG_URL).database, _dialect_signature
             if BACKEND == "services" else None)
 
 
+@pytest.hookimpl(trylast=True)  # after the session's fixtures have returned theirs
 def pytest_sessionfinish(session):
     if PG_STASH is not None:
         PG_STASH.close_all()
