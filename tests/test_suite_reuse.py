@@ -35,8 +35,8 @@ def _seen(view) -> dict:
     }
 
 
-def test_PLT_8_admin_screens_kept_for_the_run_are_the_ones_each_app_builds(app_config, monkeypatch,
-                                                                         tmp_path):
+def test_suite_admin_screens_kept_for_the_run_are_the_ones_each_app_builds(
+        app_config, monkeypatch, tmp_path):
     """Every screen of a later app, built from what the run keeps, shows the columns,
     filters, search and forms that Flask-Admin's own refresh works out for it."""
     monkeypatch.setenv("ATENDE_INSTANCE", str(tmp_path / "instance"))
@@ -54,19 +54,17 @@ def test_PLT_8_admin_screens_kept_for_the_run_are_the_ones_each_app_builds(app_c
 def _registered(view, register) -> list:
     """The screens `register` (a _register_screen) hands to the audit log for `view`."""
     calls = []
-    real = audit.register_screen
-    audit.register_screen = lambda *args, **kwargs: calls.append((args, kwargs))
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(audit, "register_screen",
+                      lambda *args, **kwargs: calls.append((args, kwargs)))
         register(view)
-    finally:
-        audit.register_screen = real
     return calls
 
 
-def test_PLT_8_audit_labels_kept_for_the_run_are_the_ones_each_screen_registers(app, app_config):
+def test_suite_audit_labels_kept_for_the_run_are_the_ones_each_screen_registers(app):
     """The audit log's table and field names (UX-4) a later app registers for each screen
-    are those the screen's own forms and labels give."""
-    create_app(app_config)
+    (the `app` fixture's screens are registered, so what is kept is replayed here) are
+    those the screen's own forms and labels give."""
     audited = [view for view in model_views(app) if view.audited]
     assert len(audited) > 20
     for view in audited:
@@ -84,7 +82,7 @@ def _statements(engine, run) -> list[str]:
     return seen
 
 
-def test_PLT_8_a_statement_kept_for_the_run_is_this_engines_sql(app, tmp_path):
+def test_suite_a_statement_kept_for_the_run_is_this_engines_sql(app, tmp_path):
     """A statement compiled for an earlier test's engine runs here as this engine's
     dialect writes it; an engine whose dialect is set otherwise (another parameter style)
     gets its own compilation, not the kept one."""
@@ -112,7 +110,7 @@ def _pid(engine) -> int:
 
 
 @pytest.mark.postgresql
-def test_PLT_8_a_kept_connection_carries_nothing_of_the_test_before(pg_schema):
+def test_suite_a_kept_connection_carries_nothing_of_the_test_before(pg_schema):
     """The next test's engine gets the same server process, without the settings,
     listeners, session locks, temporary tables or open transaction the last one left."""
     first = create_engine(pg_schema)
@@ -142,7 +140,7 @@ def test_PLT_8_a_kept_connection_carries_nothing_of_the_test_before(pg_schema):
 
 
 @pytest.mark.postgresql
-def test_PLT_8_a_connection_to_another_database_is_really_closed(pg_schema):
+def test_suite_a_connection_to_another_database_is_really_closed(pg_schema):
     """Tests that make a database of their own can drop it once their engine is gone."""
     name = f"test_reuse_{os.getpid()}"
     admin = create_engine(pg_schema, isolation_level="AUTOCOMMIT", poolclass=NullPool)
@@ -158,7 +156,7 @@ def test_PLT_8_a_connection_to_another_database_is_really_closed(pg_schema):
 
 
 @pytest.mark.postgresql
-def test_PLT_8_a_kept_connection_whose_server_process_ended_is_not_handed_out(pg_schema):
+def test_suite_a_kept_connection_whose_server_process_ended_is_not_handed_out(pg_schema):
     first = create_engine(pg_schema)
     pid = _pid(first)
     first.dispose()
