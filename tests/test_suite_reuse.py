@@ -147,12 +147,16 @@ def test_suite_a_connection_to_another_database_is_really_closed(pg_schema):
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    own = create_engine(make_url(pg_schema).set(database=name))
-    _pid(own)
-    own.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}"'))  # refused while a connection is open
-    admin.dispose()
+    try:
+        own = create_engine(make_url(pg_schema).set(database=name))
+        _pid(own)
+        own.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}"'))  # refused while a connection is open
+    finally:  # a failed check leaves no database behind
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.mark.postgresql
