@@ -1,5 +1,6 @@
 """SCL-3: the pushes of one commit leave for the other processes in one Redis message
-(realtime.pubsub), and the widget's visitor lookup brings the open ticket along.
+(realtime.pubsub), and the widget's visitor lookup brings the open ticket along. SCL-2:
+after a Redis outage the pages of every process are told to fetch again.
 
 "Another process" is a second Socket.IO server with its own OneTripRedisManager and its
 listener thread, on the same channel: on fakeredis (one in-memory server for both) on the
@@ -25,7 +26,7 @@ from backoffice.lib import after_commit
 from backoffice.models import Message, Ticket
 from backoffice.models.tickets import CLOSED, OPEN
 from backoffice.realtime import pubsub
-from tests.conftest import BACKEND, REDIS_URL
+from tests.conftest import BACKEND, REDIS_URL, _check_redis, missing_service
 from tests.factories import gen_tag
 
 HEARD = ("message.created", "ticket.updated", "message")  # an inbound message's pushes
@@ -50,7 +51,8 @@ def redis_url(monkeypatch):
         self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         self.connected = True
 
-    monkeypatch.setattr(pubsub.OneTripRedisManager, "_redis_connect", connect)
+    # RedisManager's: OneTripRedisManager's own step after it still runs
+    monkeypatch.setattr(python_socketio.RedisManager, "_redis_connect", connect)
     return "redis://fakeredis/0"
 
 
@@ -221,3 +223,108 @@ def test_SCL_3_the_visitor_lookup_takes_the_last_open_ticket_with_all_its_tags(
     summary = next(data for event, data in pushed if event == "ticket.updated")
     assert summary["id"] == later_id
     assert sorted(t["name"] for t in summary["tags"]) == ["Urgente", "VIP"]
+
+
+# --- SCL-2: fetch again after an outage ----------------------------------------------------
+
+
+class Process:
+    """A web process as far as Socket.IO goes: its server with a OneTripRedisManager on
+    the real Redis (cutting a listener's connection needs a real server; a channel of
+    this test only), listening, with one socket connected in each of two namespaces, and
+    the packets its sockets are sent."""
+
+    def __init__(self, channel: str):
+        self.server = python_socketio.Server(
+            client_manager=pubsub.OneTripRedisManager(REDIS_URL, channel=channel),
+            async_mode="threading")
+        self.manager = self.server.manager
+        self.sent: list[tuple[str, str]] = []
+        self.changed = threading.Condition()
+        self.server._send_eio_packet = self._record
+        self.heard = Recorder(self.manager)
+        for namespace in ("/", "/webchat"):  # already there when the listener starts
+            self.manager.connect(f"eio-{namespace}", namespace)
+        self.manager.initialize()
+        wait_until(lambda: self.manager.pubsub is not None and self.manager.pubsub.subscribed,
+                   "the listener never subscribed")
+        time.sleep(0.2)  # Redis's confirmation of that first SUBSCRIBE has been read
+
+    def _record(self, eio_sid, packet):
+        with self.changed:
+            self.sent.append((eio_sid, packet.data))
+            self.changed.notify_all()
+
+    def told_to_fetch_again(self) -> list[str]:
+        with self.changed:
+            return sorted(sid for sid, data in self.sent
+                          if data == f'2["{pubsub.RESYNC_EVENT}",{{}}]'
+                          or data.startswith(f'2/webchat,["{pubsub.RESYNC_EVENT}"'))
+
+    def wait_told(self, n: int, timeout: float = 10) -> list[str]:
+        with self.changed:
+            self.changed.wait_for(lambda: len(self.told_to_fetch_again()) >= n, timeout)
+        return self.told_to_fetch_again()
+
+
+def wait_until(condition, what: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def channel():
+    problem = _check_redis()
+    if problem:
+        missing_service(problem)
+    return f"test-fetch-again-{uuid.uuid4().hex}"
+
+
+def test_SCL_2_a_process_whose_listener_lost_redis_tells_its_sockets_to_fetch_again(channel):
+    """The listener's connection to Redis is cut: python-socketio subscribes again by
+    itself, and from Redis's confirmation on this process's sockets, in every namespace,
+    are told to fetch again (what was published meanwhile never reached them). The first
+    subscription, at start, tells nobody anything."""
+    process = Process(channel)
+    assert process.told_to_fetch_again() == []
+
+    process.manager.pubsub.connection.disconnect()  # as when Redis restarts
+
+    assert process.wait_told(2) == ["eio-/", "eio-/webchat"]
+    time.sleep(0.3)
+    assert len(process.told_to_fetch_again()) == 2  # once per socket, not once per retry
+
+
+def test_SCL_2_a_process_that_could_not_publish_asks_the_others_to_fetch_again(
+        channel, monkeypatch):
+    """A publish gives up (Redis unreachable for this process only: the other's listener
+    never noticed). The next publish that goes through is preceded by a request to fetch
+    again: the other process's sockets hear it, then the push; once, not at every
+    publish after it. (The sender's own listener loses its connection too here:
+    python-socketio's retry replaces the client it listens through, so its sockets are
+    told by its new subscription.)"""
+    here, there = Process(channel), Process(channel)
+    publish, failures = redis.Redis.publish, [2]  # RedisManager tries twice, then gives up
+
+    def flaky(self, *args, **kwargs):
+        if failures[0]:
+            failures[0] -= 1
+            raise redis.exceptions.ConnectionError("Redis unreachable (test)")
+        return publish(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.Redis, "publish", flaky)
+
+    here.manager.emit("ping", {"n": 1}, namespace="/", room="company:1")  # lost for `there`
+    assert failures == [0]
+    assert there.told_to_fetch_again() == []
+    here.manager.emit("ping", {"n": 2}, namespace="/", room="company:1")
+
+    assert there.wait_told(2) == ["eio-/", "eio-/webchat"]
+    heard = there.heard.wait_for(1)
+    assert [(event, data) for event, _room, _ns, data in heard] == [("ping", [{"n": 2}])]
+    here.manager.emit("ping", {"n": 3}, namespace="/", room="company:1")  # nothing owed now
+    assert len(there.heard.wait_for(2)) == 2
+    time.sleep(0.3)
+    assert len(there.told_to_fetch_again()) == 2

@@ -29,9 +29,25 @@ Nothing else is held: an emit outside after_commit.commit() (a socket handler, t
 session-ending hooks that run inside SQLAlchemy's commit) is published at once, as is
 everything in the listener thread (callbacks). A nested commit (an eager job run by a
 callback) publishes with the outer one, in order.
+
+What a Redis outage loses is made good afterwards (SCL-2): the database is the truth, so
+a page that may have missed pushes fetches again, as after a reconnection of its socket.
+Two ways a process learns that its sockets may have missed something:
+
+- its listener subscribes again after losing Redis (python-socketio retries by itself):
+  from Redis's confirmation of that SUBSCRIBE on, it hears every publish, so it then
+  sends RESYNC_EVENT to every socket it serves, in every namespace;
+- another process could not publish (its outage may not have broken this listener):
+  that process, at its next publish that goes through, first publishes a RESYNC
+  request, and every other process sends RESYNC_EVENT to its sockets.
+
+The pages (inbox, alerts, dashboard, TV panel, website chat) answer RESYNC_EVENT by
+fetching what they show, each after a random delay of up to a second and a half: a whole
+office hears it at the same moment.
 """
 from __future__ import annotations
 
+import logging
 import threading
 from contextlib import contextmanager, nullcontext
 from typing import Iterator
@@ -42,6 +58,10 @@ from ..extensions import socketio
 from ..lib import after_commit
 
 BATCH = "atende.batch"  # the method of a held batch (python-socketio's are lower-case words)
+RESYNC = "atende.resync"  # the method of a request to every other process: fetch again
+RESYNC_EVENT = "resync"  # what the pages hear: fetch again, pushes may have been missed
+
+log = logging.getLogger(__name__)
 
 
 class OneTripRedisManager(python_socketio.RedisManager):
@@ -50,6 +70,7 @@ class OneTripRedisManager(python_socketio.RedisManager):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._held = threading.local()  # the request threads publish at the same time
+        self._owed = False  # a publish failed: the others are asked to fetch again
 
     @contextmanager
     def one_trip(self) -> Iterator[None]:
@@ -62,21 +83,58 @@ class OneTripRedisManager(python_socketio.RedisManager):
         finally:
             self._held.messages = None
             if len(held) == 1:
-                super()._publish(held[0])
+                self._send(held[0])
             elif held:
                 batch = {"method": BATCH, "messages": held}
                 # RedisManager's publish logs and gives up (None) on any error; when a
                 # payload is no JSON (a bug), only its own event is lost, as before
-                if super()._publish(batch) is None and not _is_json(self.json, batch):
+                if self._send(batch) is None and not _is_json(self.json, batch):
                     for message in held:
-                        super()._publish(message)
+                        self._send(message)
 
     def _publish(self, data):
         held = getattr(self._held, "messages", None)
         if held is None:
-            return super()._publish(data)
+            return self._send(data)
         held.append(data)
         return None
+
+    def _send(self, data):
+        """RedisManager's publish (None when it gave up); after one that gave up, the
+        first that goes through is preceded by a RESYNC request."""
+        if self._owed and super()._publish({"method": RESYNC, "host_id": self.host_id}) \
+                is not None:
+            self._owed = False
+        sent = super()._publish(data)
+        if sent is None:
+            self._owed = True
+        return sent
+
+    def _redis_connect(self):
+        super()._redis_connect()
+        # Redis's confirmation of each SUBSCRIBE reaches the listener (python-socketio's
+        # pubsub drops them): the moment it hears every publish again
+        self.pubsub = self.redis.pubsub()
+
+    def _redis_listen_with_retries(self):
+        """RedisManager's messages, with what a subscription after the first one means:
+        the listener lost Redis for a while, this process's sockets fetch again."""
+        subscribed_before = False
+        for message in super()._redis_listen_with_retries():
+            if message.get("type") == "subscribe":
+                if subscribed_before:
+                    self.fetch_again("the link to Redis is back")
+                subscribed_before = True
+                continue
+            yield message
+
+    def fetch_again(self, why: str) -> None:
+        """RESYNC_EVENT to every socket of this process, in every namespace."""
+        namespaces = list(self.rooms)
+        for namespace in namespaces:
+            self.emit(RESYNC_EVENT, {}, namespace, ignore_queue=True)
+        log.warning("Socket.IO: %s; the pages of this process fetch what they show again "
+                    "(%d namespaces)", why, len(namespaces))
 
     def _listen(self):
         """RedisManager's messages, a batch opened into the messages it holds (parsed
@@ -87,6 +145,10 @@ class OneTripRedisManager(python_socketio.RedisManager):
             except Exception:  # as PubSubManager._thread: what is not JSON is skipped
                 continue
             if not isinstance(data, dict):
+                continue
+            if data.get("method") == RESYNC:
+                if data.get("host_id") != self.host_id:
+                    self.fetch_again("another process could not publish to Redis")
                 continue
             if data.get("method") != BATCH:
                 yield data

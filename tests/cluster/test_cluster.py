@@ -209,7 +209,9 @@ def test_SCL_2_redis_restart_queued_messages_and_scheduled_retries_resume(runnin
     """The Redis server stops (it keeps nothing on disk: every queued and scheduled job is
     gone). A message the agent sends meanwhile is saved as queued; a message whose first
     attempt failed had its retry scheduled in Redis. Once Redis is back, the sweeper finds
-    both in the database and the workers send them; live events flow again."""
+    both in the database and the workers send them; live events flow again. An agent
+    connected through process B all along, whose pushes from A were lost meanwhile, is
+    told to fetch again once B's listener is back on Redis, and finds the message."""
     world = running_cluster["world"]
     web_a, web_b = (w["url"] for w in running_cluster["web"])
     state = cl.Path(running_cluster["state_dir"])
@@ -223,12 +225,23 @@ def test_SCL_2_redis_restart_queued_messages_and_scheduled_retries_resume(runnin
     wait_for(lambda: _status(agent, web_a, ticket_id, first["id"]) == "queued", 10,
              what="the failed attempt back to queued, its retry scheduled")
 
+    watching = Live(web_b, session_for(web_b, world["agent"], world["password"]))
     cl.stop_process(running_cluster["redis"], state)
     try:
         during = _reply(agent, web_a, ticket_id, queued)
         assert during["status"] == "queued"
     finally:
         cl.restart(running_cluster, "redis")
+    try:
+        # python-socketio's listener retries after 1, 2, 4... seconds
+        wait_for(lambda: watching.count("resync", lambda data: data == {}) > 0, 30,
+                 what="the resync event on process B")
+        assert watching.connects == 1  # the socket itself never dropped
+        listed = session_for(web_b, world["agent"], world["password"]).get(
+            f"{web_b}/inbox/api/tickets/{ticket_id}", timeout=10)
+        assert during["id"] in [m["id"] for m in listed.json()["messages"]]
+    finally:
+        watching.close()
     for message in (first, during):
         wait_for(lambda: _status(agent, web_a, ticket_id, message["id"]) == "sent", 40,
                  every=0.5, what=f"message {message['id']} sent after the restart")

@@ -138,3 +138,41 @@ def test_RTM_1_after_a_lost_connection_the_page_fetches_what_it_missed(
     expect(row).to_have_count(1)
     expect(row.locator(".ticket-contact")).to_have_text("Rosa Offline")
     expect(page.locator("#connection-state")).to_be_hidden()
+
+
+def test_SCL_2_told_to_fetch_again_the_page_shows_what_lost_pushes_carried(
+        app, page, webchat_world, live_server, log_in, monkeypatch):
+    """A ticket arrives while the pushes between the server's processes are lost (a
+    Redis outage: the agent's socket stays connected, nothing reaches it). When the
+    server tells the page to fetch again (realtime/pubsub.py, after Redis is back) the
+    list shows the ticket, without a reload."""
+    from backoffice.extensions import socketio
+    from backoffice.realtime.pubsub import RESYNC_EVENT
+
+    log_in(page, webchat_world.agents["support"], PASSWORD)
+    page.goto(f"{live_server}/inbox/")
+    page.wait_for_function("() => window.atendeInboxSocket && window.atendeInboxSocket.connected")
+    expect(page.locator(".ticket-row")).to_have_count(0)
+
+    with app.app_context(), monkeypatch.context() as lost:
+        from backoffice.lib import after_commit
+        from backoffice.models import Connection, Department
+        from backoffice.services import tickets
+
+        lost.setattr(socketio, "emit", lambda *args, **kwargs: None)  # the pushes never arrive
+        connection = db.session.get(Connection, webchat_world.connection_id)
+        department = db.session.get(Department, webchat_world.departments["support"])
+        contact = tickets.contact_for(connection, "visitante-sem-redis", "Rita Sem Redis")
+        ticket = tickets.open_ticket(contact, connection, department)
+        tickets.receive(ticket, "Chegou enquanto o Redis estava fora")
+        after_commit.commit()
+        db.session.remove()
+    page.wait_for_timeout(500)
+    expect(page.locator(".ticket-row")).to_have_count(0)
+    assert page.evaluate("() => window.atendeInboxSocket.connected")
+
+    socketio.emit(RESYNC_EVENT, {}, namespace="/")
+    row = page.locator(".ticket-row")
+    expect(row).to_have_count(1)
+    expect(row.locator(".ticket-contact")).to_have_text("Rita Sem Redis")
+    expect(page.locator("#connection-state")).to_be_hidden()

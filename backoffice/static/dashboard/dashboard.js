@@ -157,6 +157,7 @@
   if (!socket) { return; }
   socket.on("dashboard.changed", schedule);
   socket.on("connect", schedule);  // the first connect and every reconnect: pushes may have been missed
+  socket.on("resync", schedule);   // so may they have after the server's processes lost Redis
   socket.on("disconnect", function () {
     root.querySelector("[data-role=updated]").textContent = strings.offline;
   });

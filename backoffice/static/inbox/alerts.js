@@ -374,6 +374,9 @@
       refreshCountsSoon();
     });
     socket.on("connect", refreshCountsSoon);
+    // pushes may have been missed (the server's processes lost Redis for a while): counted
+    // again, after a random delay of up to 1.5 s (the whole office hears it at once)
+    socket.on("resync", function () { setTimeout(refreshCountsSoon, Math.random() * 1500); });
   }
 
   window.addEventListener("atende:tickets", function (ev) { learn(ev.detail); });

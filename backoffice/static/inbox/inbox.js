@@ -1595,6 +1595,22 @@
     renderInfo();
   }
 
+  function fetchAgain() {
+    loadList(true);
+    if (S.currentId) { openTicket(S.currentId, true); }
+  }
+
+  // `fn` once, after a random delay of up to 1.5 s; asked again meanwhile, still once
+  var laterTimers = [];
+  function later(fn) {
+    if (laterTimers.indexOf(fn) !== -1) { return; }
+    laterTimers.push(fn);
+    window.setTimeout(function () {
+      laterTimers.splice(laterTimers.indexOf(fn), 1);
+      fn();
+    }, Math.floor(Math.random() * 1500));
+  }
+
   function connectSocket() {
     if (typeof io !== "function") { return; }
     var socket = io({transports: ["polling", "websocket"]});
@@ -1607,11 +1623,14 @@
       if (S.wasDisconnected) {
         // nothing missed: fetch the list and the open conversation again
         S.wasDisconnected = false;
-        loadList(true);
-        if (S.currentId) { openTicket(S.currentId, true); }
+        fetchAgain();
       }
       if (S.currentId) { joinRoom(S.currentId); }
     });
+    // the server's processes lost each other for a while (Redis): pushes may have been
+    // missed, the same fetch as after a reconnection, spread over a second and a half
+    // (the whole office hears it at once)
+    socket.on("resync", function () { later(fetchAgain); });
     socket.on("disconnect", function () {
       S.wasDisconnected = true;
       $("connection-state").textContent = T.reconnecting;

@@ -193,6 +193,7 @@
     state.socket = socket;
     socket.on("connect", function () { setStatus(""); load(); });
     socket.on("panel.changed", schedule);
+    socket.on("resync", schedule);  // pushes may have been missed: the server's processes lost Redis
     socket.on("panel.revoked", stop);
     socket.on("disconnect", function (reason) {
       if (state.revoked) { return; }
