@@ -218,3 +218,31 @@ def test_UX_2_phone_widget_send_button_uncovered_title_whole_reopen_shows_newest
             && b.top >= a.top - 1 && b.bottom <= a.bottom + 1;
     }""")
     assert console_errors == []
+
+
+def test_SCL_2_told_to_fetch_again_the_visitor_sees_a_reply_whose_push_was_lost(
+        app, page, shop, world, console_errors, monkeypatch):
+    """The agent answers while the pushes between the server's processes are lost (a
+    Redis outage: the visitor's socket stays connected, nothing reaches it). When the
+    server tells the chat to fetch again (realtime/pubsub.py, once Redis is back) the
+    answer shows, without a reload."""
+    from backoffice.channels.webchat.adapter import NAMESPACE
+    from backoffice.extensions import socketio
+    from backoffice.realtime.pubsub import RESYNC_EVENT
+
+    chat = visitor_writes(page, shop, world.key, "Alguém me responde?")
+    deadline = time.time() + 8
+    while not socketio.server.manager.rooms.get(NAMESPACE) and time.time() < deadline:
+        time.sleep(0.05)
+    assert socketio.server.manager.rooms.get(NAMESPACE), "the chat's socket never connected"
+
+    with monkeypatch.context() as lost:
+        lost.setattr(socketio, "emit", lambda *args, **kwargs: None)  # the pushes never arrive
+        _reply(app, "Respondido durante a queda")
+    page.wait_for_timeout(500)
+    theirs = chat.locator(".wc-msg:not(.wc-mine) .wc-text")
+    expect(theirs).to_have_count(0)
+
+    socketio.emit(RESYNC_EVENT, {}, namespace=NAMESPACE)
+    expect(theirs).to_have_text(["Respondido durante a queda"])
+    assert console_errors == []
