@@ -52,3 +52,36 @@ def test_PAU_4_dashboard_counters_follow_a_webchat_ticket_live(app, webchat_worl
     expect(in_progress).to_have_text("1")
     save_screenshot(page, "dashboard")
     assert errors == []
+
+
+def test_SCL_2_told_to_fetch_again_the_dashboard_counts_what_lost_pushes_carried(
+        app, webchat_world, live_server, page, log_in, monkeypatch):
+    """A conversation starts while the pushes between the server's processes are lost (a
+    Redis outage: the dashboard's socket stays connected, nothing reaches it). When the
+    server tells the page to fetch again (realtime/pubsub.py) "Aguardando" counts it,
+    without waiting for the periodic refresh."""
+    from backoffice.extensions import socketio
+    from backoffice.realtime.pubsub import RESYNC_EVENT
+
+    world = webchat_world
+    errors: list[str] = []
+    record_errors(page, errors)
+    log_in(page, MANAGER, PASSWORD)
+    page.goto(f"{live_server}/admin/")
+    page.wait_for_function("() => window.atendeHomeSocket && window.atendeHomeSocket.connected")
+    waiting = page.get_by_test_id("counter-waiting").locator("dd")
+    expect(waiting).to_have_text("0")
+    page.wait_for_timeout(1200)  # the fetch the page makes when its socket connects is done
+
+    with monkeypatch.context() as lost:
+        lost.setattr(socketio, "emit", lambda *args, **kwargs: None)  # the pushes never arrive
+        started = app.test_client().post(f"/widget/{world.key}/api/start",
+                                         json={"text": "Durante a queda",
+                                               "department_id": world.departments["support"]})
+        assert started.status_code == 201, started.get_json()
+    page.wait_for_timeout(1500)
+    expect(waiting).to_have_text("0")
+
+    socketio.emit(RESYNC_EVENT, {}, namespace="/")
+    expect(waiting).to_have_text("1")
+    assert errors == []

@@ -153,6 +153,7 @@ def test_SCL_2_told_to_fetch_again_the_page_shows_what_lost_pushes_carried(
     page.goto(f"{live_server}/inbox/")
     page.wait_for_function("() => window.atendeInboxSocket && window.atendeInboxSocket.connected")
     expect(page.locator(".ticket-row")).to_have_count(0)
+    page.wait_for_timeout(500)  # the list the page fetched when it opened is in
 
     with app.app_context(), monkeypatch.context() as lost:
         from backoffice.lib import after_commit
