@@ -172,8 +172,11 @@ def test_SCL_2_told_to_fetch_again_the_page_shows_what_lost_pushes_carried(
     expect(page.locator(".ticket-row")).to_have_count(0)
     assert page.evaluate("() => window.atendeInboxSocket.connected")
 
+    expect(page.locator("#view-unread-all")).to_be_hidden()
+
     socketio.emit(RESYNC_EVENT, {}, namespace="/")
     row = page.locator(".ticket-row")
     expect(row).to_have_count(1)
     expect(row.locator(".ticket-contact")).to_have_text("Rita Sem Redis")
+    expect(page.locator("#view-unread-all")).to_have_text("1 1 não lida(s)")  # UX-1's counters
     expect(page.locator("#connection-state")).to_be_hidden()
