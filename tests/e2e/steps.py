@@ -1,6 +1,9 @@
-"""Steps several browser tests share: an agent's inbox page, open and connected, and a
-visitor's first message through the website widget."""
+"""Steps several browser tests share: an agent's inbox page, open and connected, a
+visitor's first message through the website widget, and pushes lost as during a Redis
+outage."""
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 from playwright.sync_api import expect
 
@@ -36,3 +39,24 @@ def visitor_writes(page, shop, key: str, text: str, department: str = "Suporte",
     chat.locator("#wc-send").click()
     expect(chat.locator(".wc-msg.wc-mine")).to_have_count(1)
     return chat
+
+
+@contextmanager
+def pushes_lost(monkeypatch):
+    """Inside the block no live push reaches any socket, as when Redis is down for the
+    sockets of another process: their pages stay connected and hear nothing."""
+    from backoffice.extensions import socketio
+
+    with monkeypatch.context() as lost:
+        lost.setattr(socketio, "emit", lambda *args, **kwargs: None)
+        yield
+
+
+def conversation_starts_unheard(app, world, monkeypatch, text: str = "Durante a queda") -> None:
+    """A visitor of the webchat world starts a conversation in Suporte, its pushes lost;
+    then the page under test is given time to (not) show it."""
+    with pushes_lost(monkeypatch):
+        started = app.test_client().post(f"/widget/{world.key}/api/start",
+                                         json={"text": text,
+                                               "department_id": world.departments["support"]})
+        assert started.status_code == 201, started.get_json()

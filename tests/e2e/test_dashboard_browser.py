@@ -12,10 +12,18 @@ from backoffice.extensions import db
 from backoffice.models import Ticket
 from tests.conftest import client_as, post
 from tests.e2e.screens import save_screenshot
-from tests.e2e.steps import record_errors
+from tests.e2e.steps import conversation_starts_unheard, record_errors
 from tests.factories import PASSWORD
 
 MANAGER = "admin-wa@example.com"  # company A's admin of the webchat world: sees every department
+
+
+def open_dashboard(page, live_server, log_in):
+    """The manager's home, its socket connected; returns the "Aguardando" figure."""
+    log_in(page, MANAGER, PASSWORD)
+    page.goto(f"{live_server}/admin/")
+    page.wait_for_function("() => window.atendeHomeSocket && window.atendeHomeSocket.connected")
+    return page.get_by_test_id("counter-waiting").locator("dd")
 
 
 def test_PAU_4_dashboard_counters_follow_a_webchat_ticket_live(app, webchat_world, live_server,
@@ -23,10 +31,7 @@ def test_PAU_4_dashboard_counters_follow_a_webchat_ticket_live(app, webchat_worl
     world = webchat_world
     errors: list[str] = []
     record_errors(page, errors)
-    log_in(page, MANAGER, PASSWORD)
-    page.goto(f"{live_server}/admin/")
-    page.wait_for_function("() => window.atendeHomeSocket && window.atendeHomeSocket.connected")
-    waiting = page.get_by_test_id("counter-waiting").locator("dd")
+    waiting = open_dashboard(page, live_server, log_in)
     in_progress = page.get_by_test_id("counter-in-progress").locator("dd")
     expect(waiting).to_have_text("0")
     expect(in_progress).to_have_text("0")
@@ -66,19 +71,11 @@ def test_SCL_2_told_to_fetch_again_the_dashboard_counts_what_lost_pushes_carried
     world = webchat_world
     errors: list[str] = []
     record_errors(page, errors)
-    log_in(page, MANAGER, PASSWORD)
-    page.goto(f"{live_server}/admin/")
-    page.wait_for_function("() => window.atendeHomeSocket && window.atendeHomeSocket.connected")
-    waiting = page.get_by_test_id("counter-waiting").locator("dd")
+    waiting = open_dashboard(page, live_server, log_in)
     expect(waiting).to_have_text("0")
     page.wait_for_timeout(1200)  # the fetch the page makes when its socket connects is done
 
-    with monkeypatch.context() as lost:
-        lost.setattr(socketio, "emit", lambda *args, **kwargs: None)  # the pushes never arrive
-        started = app.test_client().post(f"/widget/{world.key}/api/start",
-                                         json={"text": "Durante a queda",
-                                               "department_id": world.departments["support"]})
-        assert started.status_code == 201, started.get_json()
+    conversation_starts_unheard(app, world, monkeypatch)
     page.wait_for_timeout(1500)
     expect(waiting).to_have_text("0")
 

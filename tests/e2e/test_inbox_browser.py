@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from backoffice.extensions import db
 
-from tests.e2e.steps import visitor_writes
+from tests.e2e.steps import pushes_lost, visitor_writes
 from tests.factories import PASSWORD
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -155,12 +155,11 @@ def test_SCL_2_told_to_fetch_again_the_page_shows_what_lost_pushes_carried(
     expect(page.locator(".ticket-row")).to_have_count(0)
     page.wait_for_timeout(500)  # the list the page fetched when it opened is in
 
-    with app.app_context(), monkeypatch.context() as lost:
+    with app.app_context(), pushes_lost(monkeypatch):
         from backoffice.lib import after_commit
         from backoffice.models import Connection, Department
         from backoffice.services import tickets
 
-        lost.setattr(socketio, "emit", lambda *args, **kwargs: None)  # the pushes never arrive
         connection = db.session.get(Connection, webchat_world.connection_id)
         department = db.session.get(Department, webchat_world.departments["support"])
         contact = tickets.contact_for(connection, "visitante-sem-redis", "Rita Sem Redis")

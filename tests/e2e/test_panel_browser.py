@@ -9,7 +9,7 @@ from backoffice.extensions import db
 from backoffice.models import PanelKey
 from backoffice.reports import panel
 from tests.e2e.screens import save_screenshot
-from tests.e2e.steps import record_errors
+from tests.e2e.steps import conversation_starts_unheard, record_errors
 from tests.factories import gen_panel_key
 
 
@@ -75,12 +75,7 @@ def test_SCL_2_told_to_fetch_again_the_tv_panel_counts_what_lost_pushes_carried(
         page.wait_for_timeout(50)
     assert len(fetched) >= 2, f"the panel's socket never connected: {fetched}"
 
-    with monkeypatch.context() as lost:
-        lost.setattr(socketio, "emit", lambda *args, **kwargs: None)  # the pushes never arrive
-        started = app.test_client().post(f"/widget/{world.key}/api/start",
-                                         json={"text": "Durante a queda",
-                                               "department_id": world.departments["support"]})
-        assert started.status_code == 201, started.get_json()
+    conversation_starts_unheard(app, world, monkeypatch)
     page.wait_for_timeout(1500)
     expect(waiting).to_have_text("0")
 
