@@ -235,6 +235,7 @@ def test_SCL_2_told_to_fetch_again_the_visitor_sees_a_reply_whose_push_was_lost(
     while not socketio.server.manager.rooms.get(NAMESPACE) and time.time() < deadline:
         time.sleep(0.05)
     assert socketio.server.manager.rooms.get(NAMESPACE), "the chat's socket never connected"
+    page.wait_for_timeout(500)  # the fetch the chat makes when its socket connects is in
 
     with pushes_lost(monkeypatch):
         _reply(app, "Respondido durante a queda")
