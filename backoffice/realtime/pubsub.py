@@ -42,8 +42,8 @@ Two ways a process learns that its sockets may have missed something:
   request, and every other process sends RESYNC_EVENT to its sockets.
 
 The pages (inbox, alerts, dashboard, TV panel, website chat) answer RESYNC_EVENT by
-fetching what they show, each after a random delay of up to a second and a half: a whole
-office hears it at the same moment.
+fetching what they show, each after a random delay (up to 1.5 s; 5 s for the website
+chat, open in thousands of visitors' browsers): they all hear it at the same moment.
 """
 from __future__ import annotations
 

@@ -345,10 +345,11 @@
       setStatus("");
       loadConversation();   // catch up on anything sent while we were away
     });
-    // the server's processes lost Redis for a while: replies may have been missed (after a
-    // random delay of up to 1.5 s: every open chat hears it at once)
+    // the server's processes lost Redis for a while: replies may have been missed. After a
+    // random delay of up to 5 s: every open chat of the site hears it at once, and a busy
+    // site has thousands of them (an agent's page waits up to 1.5 s)
     socket.on("resync", function () {
-      setTimeout(loadConversation, Math.floor(Math.random() * 1500));
+      setTimeout(loadConversation, Math.floor(Math.random() * 5000));
     });
     socket.on("disconnect", function (reason) {
       if (reason !== "io client disconnect") { setStatus(T.reconnecting); }
