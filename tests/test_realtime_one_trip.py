@@ -107,10 +107,8 @@ def cluster(app, redis_url, monkeypatch):
     there = there_server.manager
     there_recorder = Recorder(there)
     there.initialize()  # its listener thread (daemon): subscribes, then blocks on Redis
-    deadline = time.monotonic() + 10
-    while not (there.pubsub is not None and there.pubsub.subscribed):
-        assert time.monotonic() < deadline, "the other process never subscribed"
-        time.sleep(0.01)
+    wait_until(lambda: there.pubsub is not None and there.pubsub.subscribed,
+               "the other process never subscribed")
     return {"here": Recorder(here), "there": there_recorder, "manager": here}
 
 

@@ -39,6 +39,7 @@
     selected: {},
     socket: null,
     wasDisconnected: false,
+    resyncTimer: null, // the fetch planned after the server said "resync" (pushes missed)
     pendingFile: null,
     pendingTemplate: null,
     providerTemplates: null,   // the approved WhatsApp templates of the open ticket (CHN-4)
@@ -1600,17 +1601,6 @@
     if (S.currentId) { openTicket(S.currentId, true); }
   }
 
-  // `fn` once, after a random delay of up to 1.5 s; asked again meanwhile, still once
-  var laterTimers = [];
-  function later(fn) {
-    if (laterTimers.indexOf(fn) !== -1) { return; }
-    laterTimers.push(fn);
-    window.setTimeout(function () {
-      laterTimers.splice(laterTimers.indexOf(fn), 1);
-      fn();
-    }, Math.floor(Math.random() * 1500));
-  }
-
   function connectSocket() {
     if (typeof io !== "function") { return; }
     var socket = io({transports: ["polling", "websocket"]});
@@ -1628,9 +1618,15 @@
       if (S.currentId) { joinRoom(S.currentId); }
     });
     // the server's processes lost each other for a while (Redis): pushes may have been
-    // missed, the same fetch as after a reconnection, spread over a second and a half
-    // (the whole office hears it at once)
-    socket.on("resync", function () { later(fetchAgain); });
+    // missed, the same fetch as after a reconnection, once, after a random delay of up to
+    // 1.5 s (the whole office hears it at once)
+    socket.on("resync", function () {
+      if (S.resyncTimer) { return; }
+      S.resyncTimer = window.setTimeout(function () {
+        S.resyncTimer = null;
+        fetchAgain();
+      }, Math.floor(Math.random() * 1500));
+    });
     socket.on("disconnect", function () {
       S.wasDisconnected = true;
       $("connection-state").textContent = T.reconnecting;
