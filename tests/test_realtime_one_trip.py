@@ -272,6 +272,21 @@ def wait_until(condition, what: str, timeout: float = 10) -> None:
         time.sleep(0.01)
 
 
+def _publish_fails(monkeypatch, times: int) -> list[int]:
+    """redis.Redis.publish raises ConnectionError `times` times, then works; returns the
+    countdown (RedisManager tries twice per publish, then gives up)."""
+    publish, left = redis.Redis.publish, [times]
+
+    def flaky(self, *args, **kwargs):
+        if left[0]:
+            left[0] -= 1
+            raise redis.exceptions.ConnectionError("Redis unreachable (test)")
+        return publish(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.Redis, "publish", flaky)
+    return left
+
+
 @pytest.fixture
 def channel():
     problem = _check_redis()
@@ -304,15 +319,7 @@ def test_SCL_2_a_process_that_could_not_publish_asks_the_others_to_fetch_again(
     python-socketio's retry replaces the client it listens through, so its sockets are
     told by its new subscription.)"""
     here, there = Process(channel), Process(channel)
-    publish, failures = redis.Redis.publish, [2]  # RedisManager tries twice, then gives up
-
-    def flaky(self, *args, **kwargs):
-        if failures[0]:
-            failures[0] -= 1
-            raise redis.exceptions.ConnectionError("Redis unreachable (test)")
-        return publish(self, *args, **kwargs)
-
-    monkeypatch.setattr(redis.Redis, "publish", flaky)
+    failures = _publish_fails(monkeypatch, 2)
 
     here.manager.emit("ping", {"n": 1}, namespace="/", room="company:1")  # lost for `there`
     assert failures == [0]
@@ -326,3 +333,60 @@ def test_SCL_2_a_process_that_could_not_publish_asks_the_others_to_fetch_again(
     assert len(there.heard.wait_for(2)) == 2
     time.sleep(0.3)
     assert len(there.told_to_fetch_again()) == 2
+
+
+def test_SCL_2_a_process_that_could_not_publish_asks_the_others_even_if_it_publishes_nothing_more(
+        channel, monkeypatch):
+    """A worker's publish gives up and the worker then has nothing to publish for hours:
+    the request to fetch again does not wait for its next publish. A thread of its own
+    sends it as soon as Redis takes it (the first try after 1 s), once."""
+    here, there = Process(channel), Process(channel)
+    left = _publish_fails(monkeypatch, 2)
+
+    here.manager.emit("ping", {"n": 1}, namespace="/", room="company:1")  # lost for `there`
+    assert left == [0]
+    assert there.told_to_fetch_again() == []
+
+    assert there.wait_told(2) == ["eio-/", "eio-/webchat"]
+    wait_until(lambda: here.manager._owed_sender is None, "the sending thread never ended")
+    assert not here.manager._owed
+    time.sleep(0.3)
+    assert len(there.told_to_fetch_again()) == 2
+    assert there.heard.heard == []  # the lost push stays lost: the page fetches instead
+
+
+def test_SCL_2_a_listener_tries_redis_again_every_few_seconds_however_long_the_outage(
+        channel, monkeypatch, caplog):
+    """python-socketio's listener waits 1, 2, 4 ... up to 60 s between attempts, so after a
+    long outage a process's pages learnt up to a minute late that they had missed pushes.
+    Atende's waits 1, 2, 4, then 5 s at most; and logs the outage once, not per attempt."""
+    process = Process(channel)
+    waits: list[float] = []
+    real_sleep = time.sleep
+
+    class Clock:  # the pubsub module's `time`, its sleeps recorded and shortened
+        monotonic = staticmethod(time.monotonic)
+
+        @staticmethod
+        def sleep(seconds):
+            waits.append(seconds)
+            real_sleep(0.01)
+
+    monkeypatch.setattr(pubsub, "time", Clock)
+    connect, refusals = pubsub.OneTripRedisManager._redis_connect, [7]
+
+    def refused(self):
+        if refusals[0]:
+            refusals[0] -= 1
+            raise redis.exceptions.ConnectionError("Redis down (test)")
+        return connect(self)
+
+    monkeypatch.setattr(pubsub.OneTripRedisManager, "_redis_connect", refused)
+    caplog.set_level(logging.ERROR, logger=pubsub.__name__)
+
+    process.manager.pubsub.connection.disconnect()  # Redis goes away for 8 attempts
+
+    assert process.wait_told(2) == ["eio-/", "eio-/webchat"]
+    assert waits == [1, 2, 4, 5, 5, 5, 5, 5]
+    outage = [r for r in caplog.records if "cannot receive from Redis" in r.getMessage()]
+    assert len(outage) == 1

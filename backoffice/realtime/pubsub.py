@@ -44,11 +44,24 @@ Two ways a process learns that its sockets may have missed something:
 The pages (inbox, alerts, dashboard, TV panel, website chat) answer RESYNC_EVENT by
 fetching what they show, each after a random delay (up to 1.5 s; 5 s for the website
 chat, open in thousands of visitors' browsers): they all hear it at the same moment.
+
+Both are told soon after Redis is back, however long it was away:
+
+- the listener tries Redis again after 1, 2 and 4 s, then every LISTEN_RETRY_MAX_SECONDS
+  (python-socketio's own loop doubles the wait up to a minute, so after a long outage
+  the pages of a process learnt up to a minute late that they had missed pushes);
+- a request owed after a failed publish is sent by a thread of its own, which tries
+  again on the same schedule until it goes through, rather than waiting for this
+  process's next publish (a worker may have nothing to publish for hours).
+
+A process that stops while it owes a request takes it with it: the pages it failed to
+reach are told only by the other processes' own outages, or by their next reconnection.
 """
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from contextlib import contextmanager, nullcontext
 from typing import Iterator
 
@@ -60,6 +73,8 @@ from ..lib import after_commit
 BATCH = "atende.batch"  # the method of a held batch (python-socketio's are lower-case words)
 RESYNC = "atende.resync"  # the method of a request to every other process: fetch again
 RESYNC_EVENT = "resync"  # what the pages hear: fetch again, pushes may have been missed
+LISTEN_RETRY_MAX_SECONDS = 5  # the longest wait between two attempts to reach Redis
+STILL_DOWN_LOG_SECONDS = 60  # during an outage, one error line a minute, not one per try
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +86,9 @@ class OneTripRedisManager(python_socketio.RedisManager):
         super().__init__(*args, **kwargs)
         self._held = threading.local()  # the request threads publish at the same time
         self._owed = False  # a publish failed: the others are asked to fetch again
+        self._owed_lock = threading.Lock()  # one attempt at a time to send what is owed
+        self._starting = threading.Lock()  # one thread to send it
+        self._owed_sender: threading.Thread | None = None
 
     @contextmanager
     def one_trip(self) -> Iterator[None]:
@@ -101,14 +119,50 @@ class OneTripRedisManager(python_socketio.RedisManager):
 
     def _send(self, data):
         """RedisManager's publish (None when it gave up); after one that gave up, the
-        first that goes through is preceded by a RESYNC request."""
-        if self._owed and super()._publish({"method": RESYNC, "host_id": self.host_id}) \
-                is not None:
-            self._owed = False
+        first that goes through is preceded by a RESYNC request, unless the thread
+        `_send_owed` got it through first."""
+        if self._owed:
+            self._pay_owed(wait=False)  # never behind the thread's own attempt
         sent = super()._publish(data)
         if sent is None:
-            self._owed = True
+            self._owe()
         return sent
+
+    def _pay_owed(self, wait: bool = True) -> bool:
+        """Publish the owed RESYNC request; True once nothing is owed any more. With
+        `wait` false, nothing is tried while another thread is trying."""
+        if not self._owed_lock.acquire(blocking=wait):
+            return False
+        try:
+            if not self._owed:
+                return True
+            if super()._publish({"method": RESYNC, "host_id": self.host_id}) is None:
+                return False
+            self._owed = False
+            return True
+        finally:
+            self._owed_lock.release()
+
+    def _owe(self) -> None:
+        self._owed = True
+        with self._starting:
+            if self._owed_sender is None:
+                self._owed_sender = threading.Thread(
+                    target=self._send_owed, name="socketio-owed-resync", daemon=True)
+                self._owed_sender.start()
+
+    def _send_owed(self) -> None:
+        """Until the owed request is published (by this thread or by a publish of the
+        process meanwhile), try again on the listener's schedule; a publish that fails
+        meanwhile keeps it going."""
+        delays = retry_delays()
+        while True:
+            time.sleep(next(delays))
+            if self._pay_owed():
+                with self._starting:
+                    if not self._owed:
+                        self._owed_sender = None
+                        return
 
     def _redis_connect(self):
         super()._redis_connect()
@@ -117,16 +171,39 @@ class OneTripRedisManager(python_socketio.RedisManager):
         self.pubsub = self.redis.pubsub()
 
     def _redis_listen_with_retries(self):
-        """RedisManager's messages, with what a subscription after the first one means:
-        the listener lost Redis for a while, this process's sockets fetch again."""
-        subscribed_before = False
-        for message in super()._redis_listen_with_retries():
-            if message.get("type") == "subscribe":
-                if subscribed_before:
-                    self.fetch_again("the link to Redis is back")
-                subscribed_before = True
-                continue
-            yield message
+        """RedisManager's loop (connect, subscribe, listen; on any error wait and start
+        over), written here for two things it does not do: waits of at most
+        LISTEN_RETRY_MAX_SECONDS between attempts (python-socketio's grow to a minute),
+        and what a subscription after the first one means: the listener lost Redis for a
+        while, this process's sockets fetch again."""
+        subscribed_before = connected = False
+        delays, down_since, logged_at = retry_delays(), None, 0.0
+        while True:
+            try:
+                if not connected:
+                    self._redis_connect()
+                    self.pubsub.subscribe(self.channel)
+                    connected = True
+                for message in self.pubsub.listen():
+                    if message.get("type") == "subscribe":
+                        if subscribed_before:
+                            self.fetch_again("the link to Redis is back")
+                        subscribed_before = True
+                        delays, down_since = retry_delays(), None
+                        continue
+                    yield message
+            except Exception as exc:  # as RedisManager's loop: whatever broke, start over
+                connected = False
+                now = time.monotonic()
+                if down_since is None:
+                    down_since = logged_at = now
+                    log.error("Socket.IO: cannot receive from Redis (%s); trying again every "
+                              "%d s at most", exc, LISTEN_RETRY_MAX_SECONDS)
+                elif now - logged_at >= STILL_DOWN_LOG_SECONDS:
+                    logged_at = now
+                    log.error("Socket.IO: still cannot receive from Redis after %.0f s (%s)",
+                              now - down_since, exc)
+                time.sleep(next(delays))
 
     def fetch_again(self, why: str) -> None:
         """RESYNC_EVENT to every socket of this process, in every namespace."""
@@ -156,6 +233,15 @@ class OneTripRedisManager(python_socketio.RedisManager):
             for message in data.get("messages") or ():
                 if isinstance(message, dict):
                     yield message
+
+
+def retry_delays() -> Iterator[float]:
+    """Seconds to wait before each new attempt to reach Redis: 1, 2, 4, then
+    LISTEN_RETRY_MAX_SECONDS for ever."""
+    delay = min(1, LISTEN_RETRY_MAX_SECONDS)
+    while True:
+        yield delay
+        delay = min(delay * 2, LISTEN_RETRY_MAX_SECONDS)
 
 
 def _is_json(json, data) -> bool:
