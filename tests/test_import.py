@@ -1091,6 +1091,50 @@ def test_SCL_4_bulk_rows_are_stored_as_sqlalchemys_own_insert_stores_them(ctx):
 
 
 @pytest.mark.postgresql
+def test_SCL_4_the_server_ends_the_copy_while_the_caller_works(ctx):
+    """SCL-4: PostgreSQL checks a COPY's foreign keys only once it has the end of the COPY,
+    so lib.bulk.insert_tuples sends that end before the caller's `meanwhile` work: seen from
+    another connection, the COPY's server process has finished it (idle in the
+    transaction) while `meanwhile` still runs, and the rows are there. A row whose foreign
+    key points nowhere still fails the COPY whole, after `meanwhile` ran."""
+    from backoffice.lib.bulk import insert_tuples
+
+    a = ctx["a"]
+    contact_id = db.session.scalar(select(Contact.id).where(Contact.company_id == a.company_id)
+                                   .limit(1))
+    tags = [gen_tag(a.company_id, f"Fim da cópia {i}") for i in range(3)]
+    db.session.commit()
+    tag_ids = [t.id for t in tags]
+    pid = db.session.connection().connection.driver_connection.info.backend_pid
+    seen: list[str] = []
+
+    def meanwhile():
+        with db.engine.connect() as other:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                state = other.scalar(text("SELECT state FROM pg_stat_activity WHERE pid = :pid"),
+                                     {"pid": pid})
+                if state == "idle in transaction":
+                    break
+                time.sleep(0.01)
+            seen.append(state)
+
+    insert_tuples(contact_tag, ["contact_id", "tag_id"],
+                  [(contact_id, tid) for tid in tag_ids], meanwhile=meanwhile)
+    assert seen == ["idle in transaction"]
+    db.session.commit()
+    assert set(db.session.scalars(select(contact_tag.c.tag_id).where(
+        contact_tag.c.contact_id == contact_id, contact_tag.c.tag_id.in_(tag_ids)))) == set(tag_ids)
+
+    ran: list[bool] = []
+    with pytest.raises(IntegrityError):
+        insert_tuples(contact_tag, ["contact_id", "tag_id"],
+                      [(contact_id, tag_ids[0] + 1000000)], meanwhile=lambda: ran.append(True))
+    assert ran == [True]
+    db.session.rollback()
+
+
+@pytest.mark.postgresql
 def test_SCL_4_batch_taken_by_a_concurrent_write_is_done_again(app, ctx, tmp_path,
                                                               monkeypatch):
     """SCL-4: while a batch is written, another process saves a contact with one of its
