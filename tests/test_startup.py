@@ -165,6 +165,33 @@ def test_SCL_2_a_worker_rides_out_a_redis_outage_in_the_middle_of_a_job(worker_o
     assert queue.job_ids == []
 
 
+def job_during_which_the_worker_is_told_to_stop(text):
+    """A job of the test below: Redis stops, then the worker is told to stop (SIGTERM)."""
+    _outage["ran"].append(text)
+    _outage["server"].connected = False
+    _outage["worker"].request_stop(15, None)
+
+
+def test_SCL_2_a_worker_told_to_stop_during_a_redis_outage_ends_without_a_traceback(
+        worker_of, caplog):
+    """systemd stops a worker while Redis is down: RQ's teardown (its death record, its
+    pubsub) cannot reach Redis. The worker still ends, returning normally, and says why in
+    one line instead of dying with a traceback."""
+    server = fakeredis.FakeServer()
+    queue = Queue("default", connection=fakeredis.FakeRedis(server=server))
+    queue.enqueue(job_during_which_the_worker_is_told_to_stop, "última")
+    worker = worker_of(queue)
+    _outage.update(server=server, ran=[], worker=worker)
+    caplog.set_level(logging.WARNING, logger="backoffice.jobs.worker")
+
+    worker.work(burst=False)  # without the stop it would wait for jobs for ever
+
+    assert _outage["ran"] == ["última"]
+    said = [r.getMessage() for r in caplog.records if r.name == "backoffice.jobs.worker"]
+    assert any("ao encerrar o worker" in m and "register_death" in m for m in said), said
+    assert not [r for r in caplog.records if r.exc_info]
+
+
 def test_SCL_2_a_worker_starts_its_dead_scheduler_again_soon(worker_of):
     """The scheduler process a worker started dies with Redis; the worker's next loop starts
     it again (through RQ's maintenance), not ten minutes later, and not on every loop."""

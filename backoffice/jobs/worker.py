@@ -34,19 +34,27 @@ REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 SCHEDULER_RETRY_SECONDS = 5
 
 
-def _rides_out_redis_outage(method):
-    """`method` of the worker, logging a Redis outage instead of ending the work loop."""
+def _rides_out_redis_outage(method, message: str = "Redis fora do ar (%s em %s): o worker "
+                            "continua e espera o Redis voltar."):
+    """`method` of the worker, logging a Redis outage (`message`, with the error and the
+    method's name) instead of ending the work loop."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         try:
             return method(self, *args, **kwargs)
         except REDIS_DOWN as exc:
-            log.warning("Redis fora do ar (%s em %s): o worker continua e espera o Redis "
-                        "voltar.", exc, method.__name__)
+            log.warning(message, exc, method.__name__)
             return None
 
     return wrapper
+
+
+# A worker stopped during an outage (systemd's stop, a deploy): RQ's last words to Redis
+# fail. The worker still ends, with this line instead of a traceback; its record in Redis
+# expires by itself and the other workers' maintenance drops it from the list.
+_LAST_WORDS = ("Redis fora do ar ao encerrar o worker (%s em %s): o registro dele no Redis "
+               "expira sozinho.")
 
 
 class AtendeWorker(SimpleWorker):
@@ -67,6 +75,9 @@ class AtendeWorker(SimpleWorker):
     set_state = _rides_out_redis_outage(SimpleWorker.set_state)
     check_for_suspension = _rides_out_redis_outage(SimpleWorker.check_for_suspension)
     run_maintenance_tasks = _rides_out_redis_outage(SimpleWorker.run_maintenance_tasks)
+    # What its teardown says to Redis, each step on its own (a failed one skips none after it).
+    register_death = _rides_out_redis_outage(SimpleWorker.register_death, _LAST_WORDS)
+    unsubscribe = _rides_out_redis_outage(SimpleWorker.unsubscribe, _LAST_WORDS)
 
     @property
     def should_run_maintenance_tasks(self) -> bool:
