@@ -1238,9 +1238,10 @@ def test_SCL_4_postgresql_next_batch_is_read_while_the_server_writes_the_contact
         app, ctx, tmp_path, monkeypatch):
     """SCL-4: on PostgreSQL the next batch's rows are read and checked while the server
     finishes the contacts' COPY (after its last row and its end are sent, before its
-    result is read), not after it; the result is the same as one batch after the other. (The third batch
-    goes without a lookup, the second having matched nothing; its line 7 repeats line 2's
-    phone, so its COPY is refused and the batch is written again with the lookup.)"""
+    result is read), not after it; the result is the same as one batch after the other.
+    (The third batch goes without a lookup, the second having matched nothing; its line 7
+    repeats line 2's phone, so its COPY is refused and the batch is written again with the
+    lookup.)"""
     a = ctx["a"]
     app.config["IMPORT_BATCH_SIZE"] = 2
     path = write(tmp_path, "tres_lotes.csv",

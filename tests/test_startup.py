@@ -184,7 +184,7 @@ def test_SCL_2_a_worker_told_to_stop_during_a_redis_outage_ends_without_a_traceb
     _outage.update(server=server, ran=[], worker=worker)
     caplog.set_level(logging.WARNING, logger="backoffice.jobs.worker")
 
-    worker.work(burst=False)  # without the stop it would wait for jobs for ever
+    worker.work(burst=True)  # the stop is seen before the queue is asked for a next job
 
     assert _outage["ran"] == ["última"]
     said = [r.getMessage() for r in caplog.records if r.name == "backoffice.jobs.worker"]
