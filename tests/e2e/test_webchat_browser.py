@@ -243,7 +243,15 @@ def test_SCL_2_told_to_fetch_again_the_visitor_sees_a_reply_whose_push_was_lost(
     theirs = chat.locator(".wc-msg:not(.wc-mine) .wc-text")
     expect(theirs).to_have_count(0)
 
+    fetches: list[str] = []
+    page.on("request", lambda r: fetches.append(r.url) if r.method == "GET"
+            and r.url.endswith("/api/conversation") else None)
+    # told twice (the process's own listener back on Redis, then another process that
+    # could not publish): one fetch, planned at the first and covering both
+    socketio.emit(RESYNC_EVENT, {}, namespace=NAMESPACE)
     socketio.emit(RESYNC_EVENT, {}, namespace=NAMESPACE)
     # the chat waits up to 5 s before it fetches (frame.js): thousands hear it at once
     expect(theirs).to_have_text(["Respondido durante a queda"], timeout=10_000)
+    page.wait_for_timeout(5_500)  # any second fetch would have come by now
+    assert len(fetches) == 1, fetches
     assert console_errors == []

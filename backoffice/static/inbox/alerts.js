@@ -57,6 +57,7 @@
     batch: [],
     batchTimer: null,
     countsTimer: null,
+    resyncTimer: null,     // the recount planned after the server said "resync"
     lastBeep: 0
   };
 
@@ -375,8 +376,15 @@
     });
     socket.on("connect", refreshCountsSoon);
     // pushes may have been missed (the server's processes lost Redis for a while): counted
-    // again, after a random delay of up to 1.5 s (the whole office hears it at once)
-    socket.on("resync", function () { setTimeout(refreshCountsSoon, Math.random() * 1500); });
+    // again, after a random delay of up to 1.5 s (the whole office hears it at once); once
+    // for a second "resync" that comes while the recount is still planned
+    socket.on("resync", function () {
+      if (state.resyncTimer) { return; }
+      state.resyncTimer = setTimeout(function () {
+        state.resyncTimer = null;
+        refreshCountsSoon();
+      }, Math.random() * 1500);
+    });
   }
 
   window.addEventListener("atende:tickets", function (ev) { learn(ev.detail); });

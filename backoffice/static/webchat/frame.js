@@ -65,6 +65,7 @@
     ticketOpen: false,
     socket: null,
     socketRefused: false,
+    resyncTimer: null,    // the fetch planned after the server said "resync"
     open: !embedded,
     busy: false,
     unread: 0,
@@ -347,9 +348,14 @@
     });
     // the server's processes lost Redis for a while: replies may have been missed. After a
     // random delay of up to 5 s: every open chat of the site hears it at once, and a busy
-    // site has thousands of them (an agent's page waits up to 1.5 s)
+    // site has thousands of them (an agent's page waits up to 1.5 s). Once: a second
+    // "resync" (another process's) while the fetch is still planned is covered by it
     socket.on("resync", function () {
-      setTimeout(loadConversation, Math.floor(Math.random() * 5000));
+      if (state.resyncTimer) { return; }
+      state.resyncTimer = setTimeout(function () {
+        state.resyncTimer = null;
+        loadConversation();
+      }, Math.floor(Math.random() * 5000));
     });
     socket.on("disconnect", function (reason) {
       if (reason !== "io client disconnect") { setStatus(T.reconnecting); }
