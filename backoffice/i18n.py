@@ -6,6 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask_login import current_user
@@ -16,15 +17,20 @@ TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 SUPPORTED = ("pt_BR", "en")
 
 
-def select_locale() -> str:
+# Flask-Babel parses what the selector returns on every request unless it is a Locale
+# already; these are read-only and shared (SCL-5: parsing was ~2% of an inbox list request)
+_LOCALES = {code: Locale.parse(code) for code in SUPPORTED}
+
+
+def select_locale() -> Locale:
     user = current_user
     if getattr(user, "is_authenticated", False):
         if user.language in SUPPORTED:
-            return user.language
+            return _LOCALES[user.language]
         company = user.company
         if company is not None and company.language in SUPPORTED:
-            return company.language
-    return "pt_BR"
+            return _LOCALES[company.language]
+    return _LOCALES["pt_BR"]
 
 
 def select_timezone() -> str:

@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from ..extensions import db
+from ..lib import precompiled
 from ..models import Connection, Department, Message, Tag, Ticket, User
 from ..models.contacts import Contact
 from ..models.tickets import CLOSED, OPEN_STATUSES, PENDING, ticket_tag
@@ -465,11 +466,10 @@ def list_summaries(user: User, f: Filters) -> tuple[list[dict], str | None]:
     """One page of the list as rows ready for orjson with serialize.ISO_MOMENTS (their
     times are datetimes), and the cursor of the next page."""
     statement, params = page_query(user, f)
-    # Core execution: columns only, nothing for the ORM session to track
-    result = db.session.connection().execute(statement, params)
-    keys = tuple(result.keys())
+    # columns only, nothing for the ORM session to track, on the driver's cursor
+    keys, found = precompiled.rows(db.session.connection(), statement, params)
     # plain dicts: a read through Row._mapping costs about 0.6 µs, and a row is read 22 times
-    rows = [dict(zip(keys, row)) for row in result.all()]  # one fetch, not one per row
+    rows = [dict(zip(keys, row)) for row in found]
     more = len(rows) > f.limit
     rows = rows[:f.limit]
     labels = serialize.Labels()

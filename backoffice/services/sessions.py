@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from .. import events
 from ..extensions import db
-from ..lib import rowload
+from ..lib import precompiled, rowload
 from ..models import Company, PermissionGroup, SessionSocket, User, UserSession, utcnow
 from . import as_id
 
@@ -103,10 +103,11 @@ def find(user_id: int, token: str | None):
         return None
 
     session = db.session()
-    row = session.connection().execute(
-        _find_statement(), {"user_id": user_id, "token_hash": token_hash(token)}).first()
-    if row is None:
+    _keys, found = precompiled.rows(session.connection(), _find_statement(),
+                                    {"user_id": user_id, "token_hash": token_hash(token)})
+    if not found:
         return None
+    row = found[0]
     users, companies, groups = _ENTITIES
     company = companies.take(session, row, len(users))
     group = groups.take(session, row, len(users) + len(companies))
