@@ -12,6 +12,7 @@ from backoffice.jobs.periodic import start_thread
 from backoffice.config import env_number
 from backoffice.lib.heap import freeze_startup_objects
 from backoffice.lib.startup import StartupError, check_web
+from backoffice.realtime.pubsub import send_owed_at_exit
 from backoffice.cli.seed import demo_logins
 from backoffice.seed import demo_hints
 
@@ -32,4 +33,5 @@ if __name__ == "__main__":
         raise SystemExit(f"atende: {exc}") from None
     start_thread(app)  # CHN-3, IMP-4: re-enqueue stalled messages, imports and exports
     freeze_startup_objects()  # full collections stop walking the app's own objects
+    send_owed_at_exit()  # SCL-2: a resync request owed at the stop gets a last try
     socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False)

@@ -42,10 +42,13 @@ def on_starting(server):
 
 
 def post_worker_init(worker):
-    """The app is built: full collections stop walking its objects (lib/heap.py)."""
+    """The app is built: full collections stop walking its objects (lib/heap.py), and a
+    resync request owed when the worker stops gets a last try (realtime/pubsub.py)."""
     from backoffice.lib.heap import freeze_startup_objects
+    from backoffice.realtime.pubsub import send_owed_at_exit
 
     freeze_startup_objects()
+    send_owed_at_exit()
 
 
 control_socket_disable = True  # each instance is supervised by systemd or deploy/cluster.py, not a socket

@@ -355,6 +355,73 @@ def test_SCL_2_a_process_that_could_not_publish_asks_the_others_even_if_it_publi
     assert there.heard.heard == []  # the lost push stays lost: the page fetches instead
 
 
+# A process of its own: emits once while its publishes fail (its sending thread then
+# waits 1 s before its first attempt), then exits at once. `back`: Redis takes the next
+# publish; else every later publish hangs 30 s, as an unreachable host would.
+STOPPING_PROCESS = """
+import atexit, sys, time
+import redis, socketio
+from backoffice.realtime import pubsub
+
+url, channel, back = sys.argv[1], sys.argv[2], sys.argv[3] == "back"
+publish, failures = redis.Redis.publish, [2]
+ended = {}
+atexit.register(lambda: print("exit took %.1f" % (time.monotonic() - ended["at"]), flush=True))
+
+def flaky(self, *args, **kwargs):
+    if failures[0]:
+        failures[0] -= 1
+        raise redis.exceptions.ConnectionError("Redis unreachable (test)")
+    if not back:
+        time.sleep(30)
+        raise redis.exceptions.TimeoutError("Redis unreachable (test)")
+    return publish(self, *args, **kwargs)
+
+redis.Redis.publish = flaky
+server = socketio.Server(client_manager=pubsub.OneTripRedisManager(url, channel=channel),
+                         async_mode="threading")
+pubsub.send_owed_at_exit()  # as app.py, gunicorn's workers and AtendeWorker do
+server.manager.emit("ping", {"n": 1}, namespace="/", room="company:1")
+print("owed", server.manager._owed, flush=True)
+ended["at"] = time.monotonic()
+"""
+
+
+def _stop_owing(channel: str, back: bool):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-c", STOPPING_PROCESS, REDIS_URL, channel,
+                           "back" if back else "down"],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_SCL_2_a_process_that_stops_while_it_owes_a_request_sends_it_as_it_exits(channel):
+    """A worker told to stop right after a publish gave up: its sending thread (a daemon,
+    waiting 1 s before its first try) dies with it, so the process makes one last attempt
+    as it exits. Redis is back: the other process's sockets are told to fetch again."""
+    there = Process(channel)
+    done = _stop_owing(channel, back=True)
+    assert done.returncode == 0, done.stderr
+    assert "owed True" in done.stdout
+    assert there.wait_told(2, timeout=5) == ["eio-/", "eio-/webchat"]
+    assert "unsent" not in done.stderr
+
+
+def test_SCL_2_a_process_that_stops_owing_during_the_outage_exits_in_bounded_time(channel):
+    """Redis still unreachable at the stop (a publish would hang 30 s): the last attempt
+    is given EXIT_ATTEMPT_SECONDS, then the process exits normally and says what it
+    leaves unsent."""
+    there = Process(channel)
+    done = _stop_owing(channel, back=False)
+    assert done.returncode == 0, done.stderr
+    assert "owed True" in done.stdout
+    took = float(done.stdout.split("exit took ")[1])
+    assert pubsub.EXIT_ATTEMPT_SECONDS - 0.5 < took < pubsub.EXIT_ATTEMPT_SECONDS + 1.5
+    assert "stopping with a request to the other processes to fetch again unsent" in done.stderr
+    assert there.told_to_fetch_again() == []
+
+
 def test_SCL_2_a_listener_tries_redis_again_every_few_seconds_however_long_the_outage(
         channel, monkeypatch, caplog):
     """python-socketio's listener waits 1, 2, 4 ... up to 60 s between attempts, so after a

@@ -91,6 +91,7 @@ def test_SCL_1_a_job_from_a_differently_configured_process_goes_back_to_the_queu
     monkeypatch.setattr(worker_module, "check_worker", lambda config: None)
     frozen = []
     monkeypatch.setattr(worker_module, "freeze_startup_objects", lambda: frozen.append(1))
+    monkeypatch.setattr(worker_module, "send_owed_at_exit", lambda: frozen.append("exit"))
     conn = fakeredis.FakeRedis(server=fakeredis.FakeServer())
     queue = Queue("default", connection=conn)
     other = startup.fingerprint({**app.config, "SQLALCHEMY_DATABASE_URI": "postgresql://x@y/z"})
@@ -102,7 +103,9 @@ def test_SCL_1_a_job_from_a_differently_configured_process_goes_back_to_the_queu
 
     assert queue.job_ids == [job.id, agreeing.id]   # both waiting, untouched, in order
     assert job.get_status(refresh=True) == "queued"
-    assert frozen == [1]  # SCL-3: the worker froze its startup objects before working
+    # SCL-3: the worker froze its startup objects before working; SCL-2: and asked for a
+    # last try at a resync request it may owe when it stops (realtime/pubsub.py)
+    assert frozen == [1, "exit"]
 
 
 _outage: dict = {}
@@ -136,6 +139,7 @@ def worker_of(app, monkeypatch):
     monkeypatch.setattr(worker_module, "worker_app", lambda: app)
     monkeypatch.setattr(worker_module, "check_worker", lambda config: None)
     monkeypatch.setattr(worker_module, "freeze_startup_objects", lambda: 0)
+    monkeypatch.setattr(worker_module, "send_owed_at_exit", lambda: None)  # no exit hook in pytest
     return lambda queue: worker_module.AtendeWorker([queue], connection=queue.connection)
 
 
@@ -217,12 +221,17 @@ def test_SCL_3_served_processes_take_their_startup_objects_out_of_the_collector(
 
     from backoffice.lib import heap
 
+    from backoffice.realtime import pubsub
+
     calls = []
     monkeypatch.setattr(heap, "freeze_startup_objects", lambda: calls.append("gunicorn"))
+    # SCL-2: and a resync request owed when the process stops gets a last try
+    monkeypatch.setattr(pubsub, "send_owed_at_exit", lambda: calls.append("exit"))
     settings = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
     settings["post_worker_init"](None)
-    assert calls == ["gunicorn"]
-    assert "freeze_startup_objects()" in (ROOT / "app.py").read_text()
+    assert calls == ["gunicorn", "exit"]
+    served = (ROOT / "app.py").read_text()
+    assert "freeze_startup_objects()" in served and "send_owed_at_exit()" in served
     monkeypatch.undo()
 
     assert gc.get_freeze_count() == 0

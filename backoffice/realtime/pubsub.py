@@ -54,14 +54,20 @@ Both are told soon after Redis is back, however long it was away:
   again on the same schedule until it goes through, rather than waiting for this
   process's next publish (a worker may have nothing to publish for hours).
 
-A process that stops while it owes a request takes it with it: the pages it failed to
-reach are told only by the other processes' own outages, or by their next reconnection.
+A served process (`app.py`, a gunicorn worker, an RQ worker: `send_owed_at_exit`) that
+stops while it owes a request, its thread waiting between two attempts, makes one last
+attempt as it exits, for EXIT_ATTEMPT_SECONDS at most, so a stop never hangs on an
+unreachable Redis. If that fails too, it logs that it leaves the request unsent: the
+pages it failed to reach are then told only by the other processes' own outages, or by
+their next reconnection.
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
+import weakref
 from contextlib import contextmanager, nullcontext
 from typing import Iterator
 
@@ -75,6 +81,7 @@ RESYNC = "atende.resync"  # the method of a request to every other process: fetc
 RESYNC_EVENT = "resync"  # what the pages hear: fetch again, pushes may have been missed
 LISTEN_RETRY_MAX_SECONDS = 5  # the longest wait between two attempts to reach Redis
 STILL_DOWN_LOG_SECONDS = 60  # during an outage, one error line a minute, not one per try
+EXIT_ATTEMPT_SECONDS = 2  # a stopping process's last try to send an owed request
 
 log = logging.getLogger(__name__)
 
@@ -139,12 +146,14 @@ class OneTripRedisManager(python_socketio.RedisManager):
             if super()._publish({"method": RESYNC, "host_id": self.host_id}) is None:
                 return False
             self._owed = False
+            _OWING.discard(self)
             return True
         finally:
             self._owed_lock.release()
 
     def _owe(self) -> None:
         self._owed = True
+        _OWING.add(self)
         with self._starting:
             if self._owed_sender is None:
                 self._owed_sender = threading.Thread(
@@ -233,6 +242,33 @@ class OneTripRedisManager(python_socketio.RedisManager):
             for message in data.get("messages") or ():
                 if isinstance(message, dict):
                     yield message
+
+
+_OWING: weakref.WeakSet[OneTripRedisManager] = weakref.WeakSet()  # managers that owe a request
+_exit_hook = threading.Lock()  # held once send_owed_at_exit has registered the hook
+
+
+def send_owed_at_exit() -> None:
+    """Served processes call this once they are built (never create_app: tests build
+    many apps). The threads sending owed requests are daemons that die with the process,
+    so at the interpreter's exit an owed request gets one last, bounded attempt."""
+    if _exit_hook.acquire(blocking=False):
+        atexit.register(_pay_owed_at_exit)
+
+
+def _pay_owed_at_exit() -> None:
+    owing = list(_OWING)
+    attempts = [threading.Thread(target=manager._pay_owed, name="socketio-owed-resync-exit",
+                                 daemon=True) for manager in owing]
+    for attempt in attempts:
+        attempt.start()
+    deadline = time.monotonic() + EXIT_ATTEMPT_SECONDS
+    for attempt in attempts:
+        attempt.join(max(0.0, deadline - time.monotonic()))
+    if any(manager._owed for manager in owing):
+        log.error("Socket.IO: stopping with a request to the other processes to fetch "
+                  "again unsent (Redis unreachable); their pages are told at their next "
+                  "reconnection")
 
 
 def retry_delays() -> Iterator[float]:
