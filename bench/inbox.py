@@ -1081,7 +1081,8 @@ def report(bench: Bench) -> None:
 
         status, _ = verdict(row)
         rows = "" if row["rows"] is None else str(row["rows"])
-        http_ratio = f"{web.p95() / raw.p95():.1f}x" if web.ok else "n/a"
+        # two decimals: a row just over its target (2.04x) must not read as "2.0x NOT MET"
+        http_ratio = f"{web.p95() / raw.p95():.2f}x" if web.ok else "n/a"
         print(f"{row['label'][:22]:<22}{row['who']:<7}{rows:>5} {queries_text(row):<17}"
               f"{pair(raw):>13}{pair(sql):>13}{pair(svc):>14}{pair(web):>14}"
               f"{svc.p95() / raw.p95():>8.1f}x{http_ratio:>9}  {status}")
@@ -1096,7 +1097,7 @@ def report(bench: Bench) -> None:
         status, ratio = verdict(row)
         probe = "endpoint" if row["http"].ok else "service"
         p95 = (row["http"] if row["http"].ok else row["svc"]).p95()
-        print(f"{row['label']} ({row['who']}): {probe} p95 {ms(p95)} ms, {ratio:.1f}x raw -> "
+        print(f"{row['label']} ({row['who']}): {probe} p95 {ms(p95)} ms, {ratio:.2f}x raw -> "
               f"target: p95 < {TARGET_MS:.0f} ms and ratio <= "
               f"{TARGET_RATIO[row['kind']]:.0f}x: {status}")
     for row in bench.rows:
