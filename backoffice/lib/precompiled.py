@@ -57,6 +57,8 @@ class Precompiled:
         """The driver's parameters, as SQLAlchemy's execution context makes them."""
         compiled = self.compiled
         params = compiled.construct_params(values, escape_names=False)
+        # SQLAlchemy's own map (private, on the pinned version; test_precompiled sends a
+        # JSON value that only its bind processor makes sendable)
         processors = compiled._bind_processors
         escaped = compiled.escaped_bind_names or {}
         return {escaped.get(key, key): (processors[key](value) if key in processors else value)
@@ -121,6 +123,7 @@ def rows(connection: Connection, statement: Select, values: dict) -> tuple[tuple
         if dispatch.after_cursor_execute:
             dispatch.after_cursor_execute(connection, cursor, entry.sql, params, None, False)
         if entry.keys is None and not entry.learn(cursor.description, connection.dialect):
+            # once per statement and process: a SELECT read twice, then never again here
             return _through_sqlalchemy(connection, statement, values)
     finally:
         cursor.close()
