@@ -11,6 +11,7 @@ from tests.factories import PASSWORD
 
 ATTACKER = {"REMOTE_ADDR": "203.0.113.66"}
 OWNER = {"REMOTE_ADDR": "198.51.100.7"}
+OFFICE = {"REMOTE_ADDR": "192.0.2.10"}  # an office (or a carrier) behind one address
 
 
 
@@ -76,6 +77,31 @@ def test_SEC_5_attacker_cannot_lock_the_owner_out_of_a_known_device(app, tenants
     # ...from the known device they are in.
     assert login(owner, email).status_code == 302
     assert owner.get("/admin/").status_code == 200
+
+
+def test_SEC_5_an_address_at_its_limit_does_not_slow_users_on_their_known_devices(
+        app, tenants, clock):
+    """An office behind one address (or strangers behind one carrier's): the address's
+    counter is spent, by someone's failures or by colleagues' logins still in flight. A
+    colleague new to this computer waits; a user on the browser they logged in from before
+    is in at once, and that browser's own counter still slows wrong passwords."""
+    email = tenants["a"].admin_email
+    owner = _client(app, OFFICE)
+    assert login(owner, email).status_code == 302
+    owner.submit("/logout")
+    someone = _client(app, OFFICE)
+    for i in range(app.config["LOGIN_IP_FREE_ATTEMPTS"]):
+        assert "E-mail ou senha incorretos." in login(someone, f"alguem{i}@example.com", "x1").text
+    newcomer = _client(app, OFFICE)
+    assert "Muitas tentativas" in login(newcomer, email, PASSWORD).text
+    assert login(owner, email).status_code == 302
+    assert owner.get("/admin/").status_code == 200
+    owner.submit("/logout")
+    for _ in range(app.config["LOGIN_FREE_ATTEMPTS"]):
+        assert "E-mail ou senha incorretos." in login(owner, email, "errada-123").text
+    assert "Muitas tentativas" in login(owner, email, PASSWORD).text
+    # and the address's counter is still the one strangers meet
+    assert "Muitas tentativas" in login(_client(app, OFFICE), "outro@example.com", "x1").text
 
 
 def test_SEC_5_one_address_trying_many_accounts_is_slowed_down(app, tenants, clock):

@@ -4,8 +4,10 @@
 - SEC-5: failed attempts are counted per e-mail typed (whether or not it exists, so the
   answers cannot differ) and per address, with growing delays instead of a lock an
   attacker could hold. A browser where the user logged in before (the signed "known
-  device" cookie) has a counter of its own, so an attacker elsewhere cannot keep the
-  owner out; a password reset clears the account's counter.
+  device" cookie) has a counter of its own instead of both, so an attacker elsewhere, or
+  behind the same address, cannot keep the owner out, and an office of agents logging
+  in at once from one address is not slowed; a password reset clears the account's
+  counter.
 - SEC-6: "Esqueci minha senha" links (only the SHA-256 of the token is stored; one use;
   they expire) and the second factor of the login (throttled like passwords).
 """
@@ -139,11 +141,18 @@ def authenticate(email: str, password: str, ip: str | None = None,
     user = find_user(email)
     ip_rule, account_rule = throttle_rules()
     ip = ip or "?"
-    if user is not None and device is not None and device.user_id == user.id:
+    known = user is not None and device is not None and device.user_id == user.id
+    if known:
+        # A browser the user logged in from before has its own counter and no share of
+        # the address's: colleagues behind one office address (or strangers behind one
+        # carrier's) neither slow nor lock out a user on their own computer, however many
+        # log in at once or fail meanwhile. The cookie is signed for this user only.
         account = (DEVICE_SCOPE, f"{user.id}:{device.device_id}")
+        counters = [(*account, account_rule)]
     else:
         account = (EMAIL_SCOPE, _ident(email))
-    wait = ratelimit.attempt([(IP_SCOPE, ip, ip_rule), (*account, account_rule)])
+        counters = [(IP_SCOPE, ip, ip_rule), (*account, account_rule)]
+    wait = ratelimit.attempt(counters)
     if wait:
         return LoginResult(None, throttled_message(wait))
     if user is None:
@@ -152,7 +161,8 @@ def authenticate(email: str, password: str, ip: str | None = None,
     if not user.check_password(password or ""):
         return LoginResult(None, _("E-mail ou senha incorretos."))
     # The right password: this attempt was no failure.
-    ratelimit.uncount(IP_SCOPE, ip)
+    if not known:
+        ratelimit.uncount(IP_SCOPE, ip)
     ratelimit.forget(*account)
     if not user.active:
         return LoginResult(None, _("Este usuário está desativado. Fale com o administrador da empresa."))
