@@ -246,7 +246,7 @@ def login_code():
     user, next_url = pending
     form = CodeForm()
     if form.validate_on_submit():
-        error = auth_service.second_factor(user, form.code.data, _client_ip())
+        error = auth_service.second_factor(user, form.code.data, _client_ip(), _known_device())
         if error is None:
             return _complete(user, next_url)
         flash(error, "error")

@@ -92,6 +92,31 @@ def test_SEC_6_codes_are_throttled_like_passwords(app, client, tenants, clock):
     assert not logged_in(client)
 
 
+def test_SEC_5_SEC_6_the_code_step_on_a_known_device_ignores_the_address_counter(
+        app, tenants, clock):
+    """An office address whose counter is spent (someone failing behind it, or many
+    colleagues logging in at once): a user with two factors, on the browser they logged
+    in from before, gets past the password and the code at once; the code is still
+    throttled by the account's own counter (test above)."""
+    office = {"REMOTE_ADDR": "192.0.2.10"}
+    email = tenants["a"].admin_email
+    secret, _codes = with_totp(app, email)
+    owner = app.test_client()
+    owner.environ_base.update(office)
+    login(owner, email)
+    assert owner.submit("/login/codigo", {"code": pyotp.TOTP(secret).now()}).status_code == 302
+    owner.submit("/logout")
+    someone = app.test_client()
+    someone.environ_base.update(office)
+    for i in range(app.config["LOGIN_IP_FREE_ATTEMPTS"]):
+        login(someone, f"alguem{i}@example.com", "x1")
+    assert "Muitas tentativas" in login(someone, "mais-um@example.com", "x1").text
+    resp = login(owner, email)
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/login/codigo")
+    assert owner.submit("/login/codigo", {"code": pyotp.TOTP(secret).now()}).status_code == 302
+    assert logged_in(owner)
+
+
 def test_SEC_6_pending_login_expires(app, client, tenants, clock):
     """The password step is good for a few minutes only."""
     email = tenants["a"].admin_email

@@ -176,19 +176,26 @@ def record_login(user: User) -> None:
     db.session.commit()
 
 
-def second_factor(user: User, code: str, ip: str | None) -> str | None:
+def second_factor(user: User, code: str, ip: str | None,
+                  device: KnownDevice | None = None) -> str | None:
     """None when the code (or a recovery code) is right, else the message to show.
-    Codes are throttled like passwords: six digits must not be guessed in bulk."""
+    Codes are throttled like passwords: six digits must not be guessed in bulk. On the
+    user's known device, as for the password, only the account's counter applies."""
     ip_rule, account_rule = throttle_rules()
     ip = ip or "?"
-    wait = ratelimit.attempt([(IP_SCOPE, ip, ip_rule), (CODE_SCOPE, str(user.id), account_rule)])
+    known = device is not None and device.user_id == user.id
+    counters = [(CODE_SCOPE, str(user.id), account_rule)]
+    if not known:
+        counters.insert(0, (IP_SCOPE, ip, ip_rule))
+    wait = ratelimit.attempt(counters)
     if wait:
         return throttled_message(wait)
     if not twofactor.check(user, code):
         db.session.rollback()
         return _("Código inválido.")
     db.session.commit()  # a recovery code is spent
-    ratelimit.uncount(IP_SCOPE, ip)
+    if not known:
+        ratelimit.uncount(IP_SCOPE, ip)
     ratelimit.forget(CODE_SCOPE, str(user.id))
     return None
 
