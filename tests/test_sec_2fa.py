@@ -3,6 +3,7 @@ switch that requires it of administrators."""
 from __future__ import annotations
 
 import re
+import time
 
 import pyotp
 
@@ -14,13 +15,20 @@ from tests.factories import PASSWORD
 
 
 
+def code(secret: str, offset: int = 0) -> str:
+    """The app's code `offset` steps from now: a code is accepted once, so a test that
+    enables TOTP and then logs in, or logs in twice, uses codes of successive steps (one
+    step either side of now is accepted)."""
+    return pyotp.TOTP(secret).at(time.time(), counter_offset=offset)
+
+
 def enable_totp(client) -> tuple[str, list[str]]:
     """Through the page: read the secret, confirm with a code; returns secret and codes."""
     page = client.get("/conta/2fa")
     secret = re.search(r'data-testid="totp-secret">([A-Z2-7]+)<', page.text).group(1)
     assert f"secret={secret}" in page.text  # the otpauth:// address for the app
     assert re.search(r'<img src="data:image/svg\+xml[^"]+"[^>]*data-testid="totp-qr"', page.text)
-    done = client.submit("/conta/2fa", {"code": pyotp.TOTP(secret).now()})
+    done = client.submit("/conta/2fa", {"code": code(secret, -1)})
     block = re.search(r'data-testid="recovery-codes">(.*?)</pre>', done.text, re.S).group(1)
     return secret, block.split()
 
@@ -34,7 +42,7 @@ def with_totp(app, email) -> tuple[str, list[str]]:
     with app.app_context():
         user = db.session.query(User).filter_by(email=email).one()
         secret = twofactor.new_secret()
-        codes = twofactor.enable(user, secret, pyotp.TOTP(secret).now())
+        codes = twofactor.enable(user, secret, code(secret, -1))
         db.session.commit()
         return secret, codes
 
@@ -61,8 +69,35 @@ def test_SEC_6_user_enables_totp_and_then_login_needs_a_code(app, client, tenant
     assert not logged_in(client)
     assert "Código inválido." in client.submit("/login/codigo", {"code": "123456"}).text
     assert not logged_in(client)
-    resp = client.submit("/login/codigo", {"code": pyotp.TOTP(secret).now()})
+    resp = client.submit("/login/codigo", {"code": code(secret)})
     assert resp.status_code == 302 and logged_in(client)
+
+
+def test_SEC_6_a_code_from_the_app_is_accepted_once(app, tenants, clock):
+    """RFC 6238 5.2: a code that logged in once is refused on a second login (someone who
+    saw it over the user's shoulder cannot use it for the rest of its minute and a half),
+    and so is an earlier step's code; the answer says to wait for the next code, which
+    works. The check itself claims the step once (a conditional UPDATE)."""
+    email = tenants["a"].admin_email
+    secret, _codes = with_totp(app, email)
+    shown = code(secret)
+    first = app.test_client()
+    login(first, email)
+    assert first.submit("/login/codigo", {"code": shown}).status_code == 302
+    second = app.test_client()
+    login(second, email)
+    page = second.submit("/login/codigo", {"code": shown})
+    assert "Este código já foi usado. Aguarde o próximo código do aplicativo." in page.text
+    assert not logged_in(second)
+    assert "já foi usado" in second.submit("/login/codigo", {"code": code(secret, -1)}).text
+    assert "Código inválido." in second.submit("/login/codigo", {"code": "12345x"}).text
+    assert second.submit("/login/codigo", {"code": code(secret, 1)}).status_code == 302
+    assert logged_in(second)
+    with app.app_context():
+        user = db.session.get(User, tenants["a"].admin_id)
+        current = code(secret)  # at most the step just used: refused
+        assert twofactor.check(user, current) is False and twofactor.reused(user, current)
+        db.session.rollback()
 
 
 def test_SEC_6_recovery_code_logs_in_once(app, tenants, clock):
@@ -88,7 +123,7 @@ def test_SEC_6_codes_are_throttled_like_passwords(app, client, tenants, clock):
     for _ in range(5):
         assert "Código inválido." in client.submit("/login/codigo", {"code": "111111"}).text
     assert "Muitas tentativas" in client.submit(
-        "/login/codigo", {"code": pyotp.TOTP(secret).now()}).text
+        "/login/codigo", {"code": code(secret)}).text
     assert not logged_in(client)
 
 
@@ -104,7 +139,7 @@ def test_SEC_5_SEC_6_the_code_step_on_a_known_device_ignores_the_address_counter
     owner = app.test_client()
     owner.environ_base.update(office)
     login(owner, email)
-    assert owner.submit("/login/codigo", {"code": pyotp.TOTP(secret).now()}).status_code == 302
+    assert owner.submit("/login/codigo", {"code": code(secret)}).status_code == 302
     owner.submit("/logout")
     someone = app.test_client()
     someone.environ_base.update(office)
@@ -113,7 +148,7 @@ def test_SEC_5_SEC_6_the_code_step_on_a_known_device_ignores_the_address_counter
     assert "Muitas tentativas" in login(someone, "mais-um@example.com", "x1").text
     resp = login(owner, email)
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/login/codigo")
-    assert owner.submit("/login/codigo", {"code": pyotp.TOTP(secret).now()}).status_code == 302
+    assert owner.submit("/login/codigo", {"code": code(secret, 1)}).status_code == 302
     assert logged_in(owner)
 
 
@@ -123,7 +158,7 @@ def test_SEC_6_pending_login_expires(app, client, tenants, clock):
     secret, _codes = with_totp(app, email)
     login(client, email)
     clock[0] += 60 * app.config["LOGIN_2FA_MINUTES"] + 1
-    resp = client.submit("/login/codigo", {"code": pyotp.TOTP(secret).now()})
+    resp = client.submit("/login/codigo", {"code": code(secret)})
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/login")
     assert not logged_in(client)
 
@@ -132,7 +167,7 @@ def test_SEC_6_disabling_totp_needs_the_password(app, client, tenants, clock):
     email = tenants["a"].admin_email
     secret, _codes = with_totp(app, email)
     login(client, email)
-    client.submit("/login/codigo", {"code": pyotp.TOTP(secret).now()})
+    client.submit("/login/codigo", {"code": code(secret)})
     assert "Senha incorreta." in client.submit("/conta/2fa", {"password": "errada-123"}).text
     assert client.submit("/conta/2fa", {"password": PASSWORD}).status_code == 302
     with app.app_context():

@@ -4,7 +4,8 @@ from datetime import datetime
 
 from flask import current_app, has_app_context
 from flask_login import UserMixin
-from sqlalchemy import JSON, Boolean, false, ForeignKey, true, Integer, String, UniqueConstraint
+from sqlalchemy import (JSON, BigInteger, Boolean, false, ForeignKey, true, Integer, String,
+                        UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -66,6 +67,9 @@ class User(UserMixin, db.Model):
     totp_secret: Mapped[str | None] = mapped_column(EncryptedText)
     totp_enabled_at: Mapped[datetime | None] = mapped_column()
     recovery_codes: Mapped[list | None] = mapped_column(JSON)
+    # the time step of the last code from the app that was accepted: a code is good once
+    # (RFC 6238 5.2), not for the rest of its minute and a half
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     # UX-1: the inbox plays a sound on new tickets and messages unless the user turns it off.
     sound_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # UX-3: the agent's own switch, Disponível (True) or Ausente (False); an absent agent

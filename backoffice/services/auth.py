@@ -192,6 +192,8 @@ def second_factor(user: User, code: str, ip: str | None,
         return throttled_message(wait)
     if not twofactor.check(user, code):
         db.session.rollback()
+        if twofactor.reused(user, code):
+            return _("Este código já foi usado. Aguarde o próximo código do aplicativo.")
         return _("Código inválido.")
     db.session.commit()  # a recovery code is spent
     if not known:

@@ -11,8 +11,11 @@ import secrets
 import pyotp
 import segno
 from flask_babel import gettext as _
+from pyotp.exceptions import OTPVerificationError
+from sqlalchemy import or_, select, update
 
 from .. import permissions
+from ..extensions import db
 from ..models import User, utcnow
 from . import RuleError
 
@@ -66,21 +69,41 @@ def _new_recovery_codes() -> list[str]:
     return codes
 
 
-def _totp_ok(secret: str, code: str) -> bool:
+def _totp_step(secret: str, code: str | None) -> int | None:
+    """The time step whose code `code` is, or None when it is none of them. One step
+    either side: phones whose clock is a little off still work."""
     code = _normalise(code)
-    # One step either side: phones whose clock is a little off still work.
-    return code.isdigit() and len(code) == 6 and pyotp.TOTP(secret).verify(code, valid_window=1)
+    if not (code.isdigit() and len(code) == 6):
+        return None
+    try:
+        return pyotp.TOTP(secret).verify_and_get_timecode(code, valid_window=1)
+    except OTPVerificationError:
+        return None
+
+
+def _claim(user: User, step: int) -> bool:
+    """Record `step` as the user's last accepted one, unless a code of it or of a later
+    step was accepted already: one conditional UPDATE, so two requests racing with the
+    same code cannot both pass (the second waits for the first's row lock, then finds the
+    step taken). The caller commits."""
+    done = db.session.execute(
+        update(User).where(User.id == user.id,
+                           or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+        .values(totp_last_step=step).execution_options(synchronize_session=False))
+    return done.rowcount == 1
 
 
 def enable(user: User, secret: str, code: str) -> list[str]:
-    """Turn TOTP on once the app shows a valid code; returns the recovery codes in clear
-    (the only time they exist outside the user's hands)."""
-    if not secret or not _totp_ok(secret, code):
+    """Turn TOTP on once the app shows a valid code (which is then spent); returns the
+    recovery codes in clear (the only time they exist outside the user's hands)."""
+    step = _totp_step(secret, code) if secret else None
+    if step is None:
         raise RuleError(_("Código inválido. Confira o horário do celular e tente de novo."))
     codes = _new_recovery_codes()
     user.totp_secret = secret
     user.totp_enabled_at = utcnow()
     user.recovery_codes = [_hash(c) for c in codes]
+    user.totp_last_step = step
     return codes
 
 
@@ -100,8 +123,9 @@ def check(user: User, code: str | None) -> bool:
     """A code from the app, or one of the recovery codes (then spent)."""
     if not enabled(user) or not code:
         return False
-    if _totp_ok(user.totp_secret, code):
-        return True
+    step = _totp_step(user.totp_secret, code)
+    if step is not None:
+        return _claim(user, step)
     digest = _hash(code)
     remaining = list(user.recovery_codes or [])
     for stored in remaining:
@@ -110,6 +134,16 @@ def check(user: User, code: str | None) -> bool:
             user.recovery_codes = remaining  # a new list, so the JSON column is saved
             return True
     return False
+
+
+def reused(user: User, code: str | None) -> bool:
+    """Whether a refused `code` is a right code from the app that was used already (the
+    answer then says to wait for the next one)."""
+    if not enabled(user):
+        return False
+    step = _totp_step(user.totp_secret, code)
+    last = db.session.scalar(select(User.totp_last_step).where(User.id == user.id))
+    return step is not None and last is not None and step <= last
 
 
 def recovery_codes_left(user: User) -> int:
