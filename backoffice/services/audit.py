@@ -25,7 +25,9 @@ from .hours import local_time
 MASKED = {"password_hash", "secret", "secret_hash", "token_hash", "totp_secret",
           "recovery_codes", "headers"}  # headers: an integration's API keys (INT-1)
 # must_change_password follows from who set the password, which the entry already says.
-SKIPPED = {"failed_logins", "locked_until", "last_login_at", "must_change_password"}
+# totp_last_step is the login's bookkeeping (SEC-6: each code from the app counts once).
+SKIPPED = {"failed_logins", "locked_until", "last_login_at", "must_change_password",
+           "totp_last_step"}
 
 
 def _plain(value):
