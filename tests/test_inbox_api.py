@@ -1028,6 +1028,61 @@ def test_SCL_5_list_row_is_field_by_field_the_shape_of_the_socket_events(app, wo
     assert row["connection"]["kind"] == "http_api" and row["connection"]["kind_short"] == "API"
 
 
+def test_SCL_5_TAG_1_a_list_row_spelled_out_from_its_columns(app):
+    """serialize.Summaries, which the list and ticket_summary share (so the test above
+    cannot see its mistakes): every field from a row given by hand in another column
+    order, with an extra column; the page's repeated labels, avatars and colours worked
+    out once but each row its own dicts; a personal tag shown to its owner only, never in
+    a broadcast (no viewer); an unsafe colour replaced."""
+    from backoffice.services import serialize
+    from backoffice.services.catalog import DEFAULT_COLOR
+
+    keys = tuple(reversed(serialize.SUMMARY_KEYS)) + ("tags",)
+    at = datetime(2026, 12, 6, 18, 30, 5, 123456)
+    values = {"id": 7, "protocol": "2026120600007", "status": "open", "contact_id": 3,
+              "contact_name": "Fernanda Lima", "department_id": 2,
+              "department_name": "Financeiro", "agent_id": 5, "agent_name": "Ana Souza",
+              "agent_avatar_key": "k1", "connection_id": 4, "connection_name": "Site",
+              "connection_kind": "webchat", "favourite": True, "classification_id": None,
+              "has_failed": False, "automated": True, "unread": 2, "preview": None,
+              "last_activity_at": at, "created_at": at - timedelta(days=1),
+              "closed_at": None, "tags": "ignored"}
+    row = tuple(values[k] for k in keys)
+    bare = dict(values, id=8, department_id=None, agent_id=None, connection_id=None,
+                preview="Olá")
+    tags = [(1, "Atraso", "#ABCDEF", None), (2, "Minha", "red;x:y", 5),
+            (3, "Da Carla", "#123456", 9)]
+    with app.test_request_context():
+        for viewer, shown in ((5, ["Atraso", "Minha"]), (9, ["Atraso", "Da Carla"]),
+                              (None, ["Atraso"])):
+            first = serialize.Summaries(keys, viewer)(row, tags)
+            assert [t["name"] for t in first["tags"]] == shown
+        page = serialize.Summaries(keys, 5)
+        first, second = page(row, tags), page(row, tags)
+        other = page(tuple(bare[k] for k in keys), ())
+        kept = serialize.Summaries(keys, 5, moment=serialize.as_is)(row, ())
+    assert first == {
+        "id": 7, "protocol": "2026120600007", "status": "open", "status_label": "Em andamento",
+        "contact": {"id": 3, "name": "Fernanda Lima"},
+        "department": {"id": 2, "name": "Financeiro"},
+        "agent": {"id": 5, "name": "Ana Souza",
+                  "avatar": {"url": "/media/avatar/k1", "initials": "AS",
+                             "color": first["agent"]["avatar"]["color"]}},
+        "connection": {"id": 4, "name": "Site", "kind": "webchat",
+                       "kind_label": "Webchat (site)", "kind_short": "Webchat"},
+        "favourite": True, "classification_id": None, "has_failed": False, "automated": True,
+        "unread": 2, "preview": "",
+        "tags": [{"id": 1, "name": "Atraso", "color": "#abcdef", "personal": False},
+                 {"id": 2, "name": "Minha", "color": DEFAULT_COLOR, "personal": True}],
+        "last_activity_at": "2026-12-06T18:30:05Z", "created_at": "2026-12-05T18:30:05Z",
+        "closed_at": None}
+    assert first["agent"]["avatar"]["color"].startswith("#")
+    assert second == first and second["agent"]["avatar"] is not first["agent"]["avatar"]
+    assert other["id"] == 8 and other["preview"] == "Olá" and other["tags"] == []
+    assert other["department"] is None and other["agent"] is None and other["connection"] is None
+    assert kept["last_activity_at"] == at and kept["closed_at"] is None
+
+
 def test_SCL_5_rights_and_memberships_apply_on_the_very_next_request(app, world):
     """Nothing about the user is kept between requests: a right taken from the group or a
     department left is obeyed by the next list and the next conversation (and given back,

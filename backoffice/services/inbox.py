@@ -9,6 +9,7 @@ query whatever the page size), no COUNT(*) of the whole set.
 from __future__ import annotations
 
 import functools
+import operator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Callable
@@ -347,8 +348,8 @@ def ticket_query(user: User, f: Filters):
 
 # The list reads columns, not objects: the page is one SELECT of exactly what a row
 # shows (not the department's 30 settings or the agent's password hash), its tags
-# included, and no ORM objects are built for it. serialize.summary gives it the same shape
-# as the socket events' ticket_summary.
+# included, and no ORM objects are built for it. serialize.Summaries gives it the same
+# shape as the socket events' ticket_summary.
 AgentUser = aliased(User, name="agent")
 SUMMARY_COLUMNS = (
     Ticket.id, Ticket.protocol, Ticket.status, Ticket.contact_id, Ticket.department_id,
@@ -382,15 +383,13 @@ def _dialect() -> str:
     return db.session.get_bind().dialect.name
 
 
-def tag_rows(found, ordered: bool) -> list[serialize.TagRow]:
-    """The `tags` column of a row as TagRows by name: `ordered` on PostgreSQL (its
-    collation ordered them), else sorted here (SQLite's binary order is Python's)."""
+def tag_rows(found, ordered: bool):
+    """The `tags` column of a row, [id, name, color, owner_id] lists by name: `ordered` on
+    PostgreSQL (its collation ordered them), else sorted here (SQLite's binary order is
+    Python's)."""
     if not found:
-        return []
-    rows = [serialize.TagRow(t) for t in found]
-    if not ordered:
-        rows.sort(key=lambda t: t.name)
-    return rows
+        return ()
+    return found if ordered else sorted(found, key=operator.itemgetter(1))
 
 
 class _Viewer:
@@ -468,16 +467,13 @@ def list_summaries(user: User, f: Filters) -> tuple[list[dict], str | None]:
     statement, params = page_query(user, f)
     # columns only, nothing for the ORM session to track, on the driver's cursor
     keys, found = precompiled.rows(db.session.connection(), statement, params)
-    # plain dicts: a read through Row._mapping costs about 0.6 µs, and a row is read 22 times
-    rows = [dict(zip(keys, row)) for row in found]
-    more = len(rows) > f.limit
-    rows = rows[:f.limit]
-    labels = serialize.Labels()
-    viewer_id = user.id
+    more = len(found) > f.limit
+    found = found[:f.limit]
+    summary = serialize.Summaries(keys, user.id, serialize.Labels(), serialize.as_is)
+    tags = keys.index("tags")
     ordered = _dialect() == "postgresql"
-    page = [serialize.summary(r, tag_rows(r["tags"], ordered), viewer_id, labels,
-                              serialize.as_is) for r in rows]
-    last = rows[-1] if more and rows else None
+    page = [summary(row, tag_rows(row[tags], ordered)) for row in found]
+    last = page[-1] if more and page else None
     return page, (_cursor(last["last_activity_at"], last["id"]) if last else None)
 
 
