@@ -166,6 +166,10 @@ def load(instance_path: str | Path, overrides: dict | None = None) -> dict:
         "IMPORT_MAX_BYTES": env_number("IMPORT_MAX_MB", 100, minimum=1) * 1024 * 1024,
         # empty: services.importer's default for the database (5000 PostgreSQL, 1000 SQLite)
         "IMPORT_BATCH_SIZE": env_number("IMPORT_BATCH_SIZE", 0) or None,
+        # companies whose automation configuration each process keeps
+        # (services/company_config.py): above the number of companies that get messages
+        # in a busy hour, or each of their messages reads it again
+        "COMPANY_CONFIG_CACHE_SIZE": env_number("COMPANY_CONFIG_CACHE_SIZE", 2000, minimum=1),
         # SEC-2: requests to addresses a company chose (lib/outbound.py). Private and
         # loopback targets only for on-premises installs (ALLOW_PRIVATE_URLS=true).
         "ALLOW_PRIVATE_URLS": os.environ.get("ALLOW_PRIVATE_URLS", "").lower()

@@ -270,7 +270,7 @@ def test_SCL_1_the_proxy_drops_idle_connections_before_the_web_process_does():
 NUMBER_SETTINGS = ("DB_POOL_SIZE", "DB_MAX_OVERFLOW", "DB_PING_IDLE_SECONDS", "SESSION_MINUTES",
                    "MAIL_PORT", "IMPORT_MAX_MB", "IMPORT_BATCH_SIZE", "OUTBOUND_TIMEOUT",
                    "API_MAX_JSON_KB", "WEBHOOK_TIMEOUT", "SEND_STUCK_SECONDS",
-                   "WEBCHAT_PROXY_HOPS", "WEBHOOK_RETRY_DELAYS")
+                   "WEBCHAT_PROXY_HOPS", "WEBHOOK_RETRY_DELAYS", "COMPANY_CONFIG_CACHE_SIZE")
 
 
 @pytest.mark.parametrize("name", NUMBER_SETTINGS)
@@ -291,6 +291,7 @@ def test_SCL_1_a_number_setting_that_is_not_a_number_is_refused_by_name(name, tm
     ("OUTBOUND_TIMEOUT", "inf"),
     ("DB_PING_IDLE_SECONDS", "-1"), ("WEBHOOK_RETRY_DELAYS", "60,-1"),
     ("WEBHOOK_RETRY_DELAYS", "60,,300"), ("MAIL_PORT", "2.5"),
+    ("COMPANY_CONFIG_CACHE_SIZE", "0"),
 ])
 def test_SCL_1_a_number_setting_out_of_its_range_is_refused(name, value, tmp_path,
                                                              monkeypatch):
@@ -315,13 +316,15 @@ def test_SCL_1_number_settings_read_as_before(tmp_path, monkeypatch):
     assert defaults["MAIL_PORT"] is None and defaults["IMPORT_BATCH_SIZE"] is None
     assert defaults["WEBHOOK_RETRY_DELAYS"] == (60, 300, 1800, 7200, 43200)
     assert defaults["OUTBOUND_TIMEOUT"] == 5.0 and defaults["DB_PING_IDLE_SECONDS"] == 10.0
+    assert defaults["COMPANY_CONFIG_CACHE_SIZE"] == 2000
 
     for name, value in (("DB_POOL_SIZE", " 12 "), ("DB_MAX_OVERFLOW", "-1"),
                         ("MAIL_PORT", "0"), ("IMPORT_BATCH_SIZE", "0"),
                         ("WEBHOOK_RETRY_DELAYS", "30, 90"), ("OUTBOUND_TIMEOUT", "2.5"),
-                        ("WEBCHAT_PROXY_HOPS", "1")):
+                        ("WEBCHAT_PROXY_HOPS", "1"), ("COMPANY_CONFIG_CACHE_SIZE", "50000")):
         monkeypatch.setenv(name, value)
     given = config.load(tmp_path)
+    assert given["COMPANY_CONFIG_CACHE_SIZE"] == 50000
     assert given["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_size": 12, "max_overflow": -1}
     assert given["MAIL_PORT"] is None and given["IMPORT_BATCH_SIZE"] is None
     assert given["WEBHOOK_RETRY_DELAYS"] == (30, 90)
