@@ -231,6 +231,51 @@ def test_ART1_portal_of_another_company_does_not_open_the_article(app, world):
                       ).status_code == 302
 
 
+def test_ART1_SEC_8_an_article_s_images_hosted_elsewhere_show_on_its_pages_only(app, world):
+    """An author may put in an image hosted on another site (the renderer keeps http and
+    https images): the pages that show an article's body (help center, portal, the admin's
+    editor and preview) let the browser load it, where `img-src 'self'` gave the reader a
+    broken image. Every other page keeps images to this origin, and no page gains
+    scripts (SEC-8)."""
+    from tests.test_sec_headers import csp
+
+    image = "https://imagens.example.com/boleto.png"
+    with app.app_context():
+        for name in ("public", "portal"):
+            db.session.get(Article, world["ids"][name]).body = (
+                f"Veja a tela:\n\n![Tela do boleto]({image})")
+        db.session.commit()
+    own_only = {"'self'", "data:", "blob:"}
+    elsewhere = own_only | {"https:", "http:"}
+
+    def shows_image(page) -> bool:
+        return ("img", {"src": image, "alt": "Tela do boleto"}) in elements(page.text)
+
+    visitor = app.test_client()
+    article = visitor.get(f"/ajuda/{world['domain']}/artigos/{world['ids']['public']}")
+    assert article.status_code == 200 and shows_image(article)
+    assert csp(article)["img-src"] == elsewhere
+    assert csp(article)["script-src"] == {"'self'"}
+    assert csp(visitor.get(f"/ajuda/{world['domain']}/"))["img-src"] == own_only
+
+    representative = app.test_client()
+    with app.app_context():
+        portal_login(representative, world["portal"].account_id)
+    base = f"/portal/{world['domain']}/ajuda"
+    article = representative.get(f"{base}/{world['ids']['portal']}")
+    assert article.status_code == 200 and shows_image(article)
+    assert csp(article)["img-src"] == elsewhere
+    assert csp(representative.get(f"{base}/"))["img-src"] == own_only
+
+    admin = app.test_client()
+    assert login(admin, world["portal"].admin_email).status_code == 302
+    editor = admin.get(f"/admin/articles/edit/?id={world['ids']['public']}")
+    assert editor.status_code == 200 and shows_image(editor)
+    assert csp(editor)["img-src"] == elsewhere
+    for other in ("/admin/users/", "/inbox/"):
+        assert csp(admin.get(other))["img-src"] == own_only, other
+
+
 def test_ART1_admin_screens_create_validate_and_show_stats(app, world):
     portal = world["portal"]
     client = app.test_client()

@@ -15,6 +15,7 @@ from markupsafe import Markup
 from wtforms import TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
+from ..lib.headers import allow_external_images
 from ..models.articles import AUDIENCES, STATUSES
 from ..services import articles
 from ..tenancy import current_company_id
@@ -111,6 +112,7 @@ class ArticleView(TenantModelView):
 
     def render(self, template, **kwargs):
         model = kwargs.get("model")
+        allow_external_images()  # the preview shows the body's images
         kwargs["preview"] = articles.render(model.body) if model is not None else Markup("")
         return super().render(template, **kwargs)
 

@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 
 from ..extensions import db
 from ..lib import after_commit
+from ..lib.headers import allow_external_images
 from ..models.articles import WHERE_HELP
 from ..services import RuleError, articles, saas
 from ..web.api import handle_api_errors, json_error
@@ -65,6 +66,7 @@ def index():
 @bp.get("/artigos/<int:article_id>")
 def article(article_id: int):
     found = _article_or_404(article_id)
+    allow_external_images()  # the body's images may be hosted elsewhere
     return render_template("help/article.html", company=g.help_company, article=found,
                            html=articles.render(found.body),
                            feedback_url=url_for("help.feedback", article_id=found.id),

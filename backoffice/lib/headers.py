@@ -15,6 +15,11 @@ Two exceptions:
   the list actions, "Add" of inline forms), which no nonce can allow. Everything else
   (the inbox, the login pages, the widget) runs scripts from static files only.
 
+A page that shows a help article's body (ART-1) also allows images from other sites
+(`allow_external_images`): an author may put in an image hosted elsewhere, which the
+Markdown renderer keeps (http and https only), and the reader would otherwise get a broken
+image. An image runs no code; only those pages widen `img-src`.
+
 A response that already has one of these headers keeps its own (downloads send a
 sandbox CSP, the widget frame its own).
 """
@@ -22,7 +27,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Flask, request
+from flask import Flask, g, request
 
 # A Host header is the client's to choose: only a plain host[:port] goes into the policy.
 _HOST = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
@@ -42,7 +47,13 @@ _BASE = {
 }
 
 
-def policy(*, framable: bool = False, inline_scripts: bool = False) -> str:
+def allow_external_images() -> None:
+    """This request's page shows images from other sites too (see the module)."""
+    g.atende_external_images = True
+
+
+def policy(*, framable: bool = False, inline_scripts: bool = False,
+           external_images: bool = False) -> str:
     directives = dict(_BASE)
     # 'self' covers ws:/wss: of this host in CSP 3, older Safari wants them named.
     host = request.host
@@ -50,6 +61,8 @@ def policy(*, framable: bool = False, inline_scripts: bool = False) -> str:
                                              if _HOST.fullmatch(host) else ""))
     if inline_scripts:
         directives["script-src"] = "'self' 'unsafe-inline'"
+    if external_images:  # the schemes the article renderer keeps
+        directives["img-src"] = "'self' data: blob: https: http:"
     if not framable:
         directives["frame-ancestors"] = "'none'"
     return "; ".join(f"{name} {value}" for name, value in directives.items())
@@ -67,7 +80,8 @@ def install(app: Flask) -> None:
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         headers.setdefault("Content-Security-Policy",
-                           policy(framable=framable, inline_scripts=admin))
+                           policy(framable=framable, inline_scripts=admin,
+                                  external_images=g.get("atende_external_images", False)))
         if not framable:
             headers.setdefault("X-Frame-Options", "DENY")
         return response

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 
 from ..extensions import db
 from ..lib import after_commit
+from ..lib.headers import allow_external_images
 from ..models.articles import WHERE_PORTAL
 from ..services import RuleError, articles
 from ..web.api import ApiError, json_error
@@ -58,6 +59,7 @@ def help_article(article_id: int):
     found = articles.readable(_company_id(), article_id, articles.PORTAL)
     if found is None:
         abort(404)
+    allow_external_images()  # the body's images may be hosted elsewhere
     return render_template("portal/help_article.html", article=found,
                            html=articles.render(found.body),
                            feedback_url=url_for("portal.help_feedback", article=found.id),
