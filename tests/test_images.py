@@ -150,6 +150,56 @@ def test_UX_5_replacing_and_removing_the_logo_deletes_the_old_file(app, world, a
     assert "/media/logo/" not in admin_a.get("/admin/").text  # back to the "Atende" text
 
 
+def test_UX_5_UX_4_logo_and_avatar_changes_are_in_the_audit_log(app, world, admin_a):
+    """Who sent, replaced or removed the company's logo or a user's picture is in the
+    audit log, under the form's own label (the files' keys before and after), as any other
+    field of the screen; the log's screen shows it."""
+    from sqlalchemy import select
+
+    from backoffice.models import AuditLog
+    from backoffice.services import audit
+
+    cid, uid = world["company_id"], world["agent_id"]
+
+    def image_entries() -> list[tuple[int, str, str, dict]]:
+        with app.app_context():
+            found = db.session.scalars(select(AuditLog).where(AuditLog.company_id == cid)
+                                       .order_by(AuditLog.id)).all()
+            return [(e.id, e.table, e.user_name, e.changes) for e in found
+                    if set(e.changes or {}) & {"logo", "avatar"}]
+
+    upload_logo(admin_a, world, picture())
+    first, _ = logo_of(app, cid)
+    upload_logo(admin_a, world, picture(colour=(0, 0, 200)))
+    second, _ = logo_of(app, cid)
+    assert admin_a.submit(f"/admin/company/edit/?id={cid}",
+                          company_form(remove_logo="y")).status_code == 302
+    form = {"name": "Agente a", "email": "agente-a@example.com", "password": "",
+            "group": str(world["group_id"]), "active": "y", "language": "",
+            "avatar": (io.BytesIO(picture("PNG", (64, 64))), "foto.png")}
+    assert admin_a.submit(f"/admin/users/edit/?id={uid}", form,
+                          content_type="multipart/form-data").status_code == 302
+    avatar, _ = avatar_of(app, "agente-a@example.com")
+    entries = image_entries()
+    with app.app_context():
+        admin = db.session.scalar(select(User.name).where(User.email == "admin-a@example.com"))
+    assert [entry[1:] for entry in entries] == [
+        ("company", admin, {"logo": [None, first]}),
+        ("company", admin, {"logo": [first, second]}),
+        ("company", admin, {"logo": [second, None]}),
+        ("user", admin, {"avatar": [None, avatar]}),
+    ]
+    # an edit that leaves the picture alone adds no picture entry
+    assert admin_a.submit(f"/admin/company/edit/?id={cid}",
+                          company_form(name="Alfa Comércio Ltda")).status_code == 302
+    assert image_entries() == entries
+    with app.app_context():
+        replaced = db.session.get(AuditLog, entries[1][0])
+        assert audit.describe(replaced) == [("Logo", first, second)]
+    page = admin_a.get(f"/admin/audit/details/?id={entries[1][0]}")
+    assert page.status_code == 200 and "Logo" in page.text and second in page.text
+
+
 # --- avatars ------------------------------------------------------------------------------
 
 

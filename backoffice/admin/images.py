@@ -8,10 +8,11 @@ typed) rolls everything back and keeps the previous image.
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from wtforms import BooleanField, FileField
 
 from ..lib import after_commit
-from ..services import images
+from ..services import audit, images
 
 
 class ImageField(FileField):
@@ -56,11 +57,20 @@ class ImageUploadMixin:
         remove = getattr(form, "remove_" + self.image_kind, None)
         read = images.read_logo if self.image_kind == "logo" else images.read_avatar
         store = images.set_logo if self.image_kind == "logo" else images.set_avatar
+        before = getattr(model, self.image_kind + "_key")
         picture = read(upload.data) if upload is not None else None
         if picture is not None:
             store(model, picture)
-        elif remove is not None and remove.data and getattr(model, self.image_kind + "_key"):
+        elif remove is not None and remove.data and before:
             store(model, None)
+        after = getattr(model, self.image_kind + "_key")
+        if self.audited and after != before:
+            # The base view recorded the form's other fields before the file was stored (a
+            # new company needs its id for the file's folder): the picture's change is an
+            # entry of its own, under the form field's name and label (the stored file's
+            # key before and after).
+            audit.record(current_user, "update", model, {self.image_kind: [before, after]},
+                         self.audit_company_id(model))
 
     def after_model_change(self, form, model, is_created):
         super().after_model_change(form, model, is_created)
