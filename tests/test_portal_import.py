@@ -70,11 +70,13 @@ def test_POR1_contacts_import_creates_representatives_and_invites_them_once(app,
         "caio@cliente.com": ("Construtora Alfa", "11222333000181", contacts["caio@cliente.com"]),
         "lia@cliente.com": ("Padaria Beta", None, contacts["lia@cliente.com"])}
     assert invitations() == ["caio@cliente.com", "lia@cliente.com", "rita@cliente.com"]
+    assert job.invited == 3  # the summary says so, beside the contacts
 
     # the same file again: the contacts are there, the representatives too: nobody is
     # invited twice and no client is created twice
     again = run_import(admin(a), path)
     assert counters(again) == {"created": 0, "updated": 0, "unchanged": 4, "rejected": 3}
+    assert again.invited == 0
     assert invitations() == ["caio@cliente.com", "lia@cliente.com", "rita@cliente.com"]
     assert db.session.scalar(select(func.count(CustomerOrganization.id)).where(
         CustomerOrganization.company_id == a.company_id,
@@ -96,3 +98,41 @@ def test_POR1_contacts_import_refuses_representatives_while_the_portal_is_off(ap
         "Cliente do portal: o portal Fale Conosco está desativado; ative-o antes de importar "
         "representantes.")
     assert accounts(a.company_id) == {} and invitations() == []
+
+
+def test_POR1_the_import_summary_counts_the_representatives_invited(app, ctx, tmp_path):
+    """The job's screen, its polled status and `flask contacts import` say how many
+    portal representatives the import created and invited; an import that invited nobody
+    does not show the line."""
+    import html
+    import re
+
+    from tests.conftest import client_as
+
+    a = ctx["a"]
+    path = write(tmp_path, "dois.csv", HEADER +
+                 "Rita Souza;(11) 98765-0001;rita@cliente.com;Construtora Alfa;\r\n"
+                 "Lia Reis;(11) 98765-0003;lia@cliente.com;Padaria Beta;\r\n")
+    invited = run_import(admin(a), path)
+    plain = run_import(admin(a), write(tmp_path, "sem-portal.csv", HEADER +
+                                       "Sem Portal;(11) 98765-0004;semportal@cliente.com;;\r\n"))
+    client = client_as(app, admin(a).email)
+    assert client.get(f"/admin/data/tarefas/{invited.id}/status").get_json()["invited"] == 2
+    assert client.get(f"/admin/data/tarefas/{plain.id}/status").get_json()["invited"] == 0
+
+    def invited_row(job_id) -> str:
+        page = html.unescape(client.get(f"/admin/data/importar/{job_id}").text)
+        return re.search(r'<tr id="job-invited"[^>]*>.*?</tr>', page, re.S).group(0)
+
+    shown = invited_row(invited.id)
+    assert "Representantes do portal convidados" in shown and "hidden" not in shown
+    assert re.search(r'data-testid="invited">2<', shown)
+    assert "hidden" in invited_row(plain.id)
+
+    more = write(tmp_path, "mais.csv", HEADER +
+                 "Caio Lima;(11) 98765-0002;caio@cliente.com;Construtora Alfa;\r\n")
+    cli = app.test_cli_runner().invoke(
+        args=["contacts", "import", str(more), "--user", admin(a).email])
+    assert cli.exit_code == 0, cli.output
+    assert ("Concluída: 1 criado(s), 0 atualizado(s), 0 sem alteração, 0 rejeitado(s). "
+            "1 representante(s) do portal convidado(s).") in cli.output

@@ -46,7 +46,8 @@ def status_of(job) -> dict:
         "id": job.id, "status": job.status, "status_label": job.status_label,
         "total": job.total, "processed": job.processed, "percent": job.percent,
         "created": job.created, "updated": job.updated, "unchanged": job.unchanged,
-        "skipped": data_jobs.skipped(job), "rejected": job.rejected, "error": job.error,
+        "skipped": data_jobs.skipped(job), "rejected": job.rejected,
+        "invited": job.invited, "error": job.error,
         "finished": finished,
         "rejections": (data_jobs.first_rejections(job, REJECTIONS_SHOWN)
                        if finished and job.rejected else []),

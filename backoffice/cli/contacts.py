@@ -57,7 +57,9 @@ def _import(user: User, file, fields, encoding, delimiter, resume_id) -> None:
         raise click.ClickException(str(exc))
     job = data_jobs.find(user, job.id)
     click.echo(f"{job.status_label}: {job.created} criado(s), {job.updated} atualizado(s), "
-               f"{job.unchanged} sem alteração, {job.rejected} rejeitado(s).")
+               f"{job.unchanged} sem alteração, {job.rejected} rejeitado(s)."
+               + (f" {job.invited} representante(s) do portal convidado(s)."
+                  if job.invited else ""))
     if job.error:
         click.echo(job.error, err=True)
     if job.rejected:

@@ -381,6 +381,7 @@ class Outcome:
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
+    invited: int = 0  # POR-1: representatives created, their invitations mailed
 
 
 class Batch:
@@ -593,7 +594,7 @@ class Batch:
                                       for cid, tids in retag.items() for tid in tids])
         insert_rows(DataJobError.__table__, self.errors)
         if self.members:
-            self.ctx.portal.write(self.members)
+            self.outcome.invited = self.ctx.portal.write(self.members)
 
 
 Parsed = list[tuple[int, list[str], "Row | RuleError"]]
@@ -698,7 +699,8 @@ def _commit_progress(job_id: int, consumed: int, outcome: Outcome) -> None:
     db.session.execute(update(DataJob).where(DataJob.id == job_id).values(
         processed=DataJob.processed + consumed, created=DataJob.created + outcome.created,
         updated=DataJob.updated + outcome.updated, unchanged=DataJob.unchanged + outcome.unchanged,
-        rejected=DataJob.rejected + outcome.rejected, heartbeat_at=utcnow()))
+        rejected=DataJob.rejected + outcome.rejected,
+        invited=DataJob.invited + outcome.invited, heartbeat_at=utcnow()))
     after_commit.commit()  # then the batch's portal invitations (POR-1) are mailed
 
 
