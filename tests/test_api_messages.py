@@ -229,8 +229,10 @@ def test_API_1_bad_input_is_refused_in_portuguese_with_nothing_created(app, worl
         "filename": "foto.png", "content_base64": base64.b64encode(PNG).decode(),
         "caption": "Sua nota"}})
     assert sent.status_code == 202
+    media_id = sent.get_json()["id"]
     assert (sent.get_json()["media"], sent.get_json()["text"]) == (
-        {"name": "foto.png", "mime": "image/png", "size": len(PNG)}, "Sua nota")
+        {"name": "foto.png", "mime": "image/png", "size": len(PNG),
+         "url": f"http://localhost/api/v1/messages/{media_id}/media"}, "Sua nota")
 
 
 def test_PLT_1_another_companys_rows_are_not_found_and_rights_are_checked(app, world):
@@ -251,6 +253,62 @@ def test_PLT_1_another_companys_rows_are_not_found_and_rights_are_checked(app, w
     reading = ApiClient(app, reader)
     refused(reading.post(SEND, json={"ticket_id": world.ticket_id, "text": "Oi"}), 403)
     assert reading.get(f"/api/v1/tickets/{world.ticket_id}/messages").status_code == 200
+
+
+def test_API_1_a_message_s_file_is_downloaded_with_the_token(app, world):
+    """API-1: a message's file (the customer's photo, a PDF sent) is named in its JSON
+    with the URL that serves it to a token with api:messages.read, byte for byte, as a
+    download that no browser renders; the webhook payload points to the same route. A
+    message without a file, a file gone from the disk and another company's message get
+    a 404 in Portuguese."""
+    from urllib.parse import urlsplit
+
+    from backoffice.services import attachments
+    from backoffice.services.templates import Upload
+    from backoffice.webhooks import payloads
+    from tests.factories.inbox import PDF
+
+    with app.app_context():
+        ticket = db.session.get(Ticket, world.ticket_id)
+        photo = tickets.receive(ticket, "Segue a foto", Upload(PNG, "foto do produto.png",
+                                                               "image/png"))
+        document = tickets.receive(ticket, None, Upload(PDF, "boleto.pdf", "application/pdf"))
+        text_only = tickets.receive(ticket, "Só texto")
+        after_commit.commit()
+        photo_id, document_id, text_id = photo.id, document.id, text_only.id
+        webhook_path = payloads.message(photo)["attachment"]["path"]
+    api = ApiClient(app, world.token)
+    shown = api.get(f"/api/v1/messages/{photo_id}").get_json()["media"]
+    assert shown["name"] == "foto do produto.png" and shown["size"] == len(PNG)
+    assert urlsplit(shown["url"]).path == webhook_path == f"/api/v1/messages/{photo_id}/media"
+    listed = api.get(f"/api/v1/tickets/{world.ticket_id}/messages").get_json()["data"]
+    assert {m["id"]: (m["media"] or {}).get("url") for m in listed}[document_id].endswith(
+        f"/api/v1/messages/{document_id}/media")
+
+    got = api.get(urlsplit(shown["url"]).path)
+    assert got.status_code == 200 and got.get_data() == PNG
+    assert got.mimetype == "image/png"
+    assert got.headers["Content-Disposition"].startswith("attachment")
+    assert "foto" in got.headers["Content-Disposition"]
+    assert got.headers["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in got.headers["Content-Security-Policy"]
+    assert "no-store" in got.headers["Cache-Control"]
+    pdf = api.get(f"/api/v1/messages/{document_id}/media")
+    assert (pdf.status_code, pdf.mimetype, pdf.get_data()) == (200, "application/pdf", PDF)
+
+    assert refused(api.get(f"/api/v1/messages/{text_id}/media"), 404) == (
+        "Esta mensagem não tem arquivo para baixar.")
+    with app.app_context():
+        attachments.file_of(db.session.get(Message, document_id)).unlink()
+    assert refused(api.get(f"/api/v1/messages/{document_id}/media"), 404) == (
+        "O arquivo desta mensagem não está mais disponível.")
+    assert refused(api.get(f"/api/v1/messages/{world.other_message_id}/media"), 404) == (
+        "Recurso não encontrado.")
+    with app.app_context():
+        sender = gen_api_token(db.session.get(Company, world.company_id),
+                               rights=("api:messages.send",), name="Só envio")
+        db.session.commit()
+    assert refused(ApiClient(app, sender).get(f"/api/v1/messages/{photo_id}/media"), 403)
 
 
 def test_AUT_5_scheduled_messages_are_created_listed_and_cancelled(app, world, timeline):

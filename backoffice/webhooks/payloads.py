@@ -31,7 +31,9 @@ documentation page. Fields are added, never renamed or removed.
              automated, has_failed, created_at, accepted_at, closed_at, last_activity_at
     MESSAGE  id, ticket_id, direction (in|out), author_kind (contact|agent|bot|system),
              author {id, name}|null, text, status, error, created_at, sent_at,
-             delivered_at, read_at, attachment {name, mime, size, kind}|null,
+             delivered_at, read_at, attachment {name, mime, size, kind, path}|null
+             (path: where the API serves the file, GET on this site with a token that
+             has api:messages.read),
              tags [{id, name}], extra {reply_to, location, contacts, reaction, template, tag}
     CONTACT  id, name, phone (E.164)|null, email|null, person_type (PF|PJ)|null,
              document (CPF/CNPJ digits)|null, custom_fields {key: text}, tags [{id, name}],
@@ -93,6 +95,12 @@ def ticket(t) -> dict:
     }
 
 
+def media_path(message_id: int) -> str:
+    """The API's download of a message's file, relative to the site: a delivery is built
+    wherever the message was made (a worker has no host to put in front)."""
+    return f"/api/v1/messages/{message_id}/media"
+
+
 def message(m) -> dict:
     return {
         "id": m.id,
@@ -108,7 +116,7 @@ def message(m) -> dict:
         "delivered_at": iso(m.delivered_at),
         "read_at": iso(m.read_at),
         "attachment": ({"name": m.file_name, "mime": m.file_mime, "size": m.file_size,
-                        "kind": m.kind} if m.file_key else None),
+                        "kind": m.kind, "path": media_path(m.id)} if m.file_key else None),
         "tags": _tags(m.tags),
         "extra": message_extra(m),
     }

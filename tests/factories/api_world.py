@@ -1,5 +1,6 @@
 """The rows the /api/v1 routes take ids of, for the generic API tests (PLT-1, API-1):
-populate_company's rows plus a ticket with a message and a webhook delivery.
+populate_company's rows plus a ticket with a message (with a file, for the media route)
+and a webhook delivery.
 
 The ticket and the message are plain rows, not made through the services: these emit
 events, and the company's webhook (subscribed to ticket.created) would get a delivery and
@@ -13,6 +14,10 @@ import uuid
 from backoffice.extensions import db
 from backoffice.models import Message, Ticket
 from backoffice.models.webhooks import FAILED, WebhookDelivery
+from backoffice.services import attachments
+from backoffice.services.templates import Upload
+
+from .inbox import PNG
 
 from .tenants import Tenant
 
@@ -29,6 +34,7 @@ def gen_api_rows(tenant: Tenant, key: str) -> dict[str, int]:
     db.session.flush()
     message = Message(company_id=tenant.company_id, ticket_id=ticket.id, direction="in",
                       author_kind="contact", text=f"Mensagem exclusiva {key.upper()}")
+    attachments.store(message, Upload(PNG, f"exclusiva-{key}.png", "image/png"))
     delivery = WebhookDelivery(company_id=tenant.company_id, webhook_id=ids["webhooks"],
                                event_id=str(uuid.uuid4()), event="ticket.created",
                                order_key=f"ticket:{ticket.id}", body="{}", status=FAILED,

@@ -8,7 +8,7 @@ the message.status_changed webhook tells.
 """
 from __future__ import annotations
 
-from flask import g
+from flask import g, url_for
 from flask_babel import gettext as _
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy.orm import noload, selectinload
@@ -16,9 +16,10 @@ from sqlalchemy.orm import noload, selectinload
 from ...extensions import db
 from ...models import Connection, Message, Ticket
 from ...models.tickets import MESSAGE_STATUSES
-from ...services import api_sending
+from ...services import api_sending, attachments
 from ...services.messages import MAX_TEXT
 from ...services.serialize import author_name
+from ...web.downloads import private_file
 from ..core import blueprint, fetch, requires, scoped
 from ..idempotency import idempotent
 from ..pagination import PageArgs, page, page_schema
@@ -49,6 +50,10 @@ class MediaOut(Schema):
     mime = fields.String(required=True, metadata={"example": "application/pdf"})
     size = fields.Integer(required=True, metadata={"description": "Tamanho em bytes.",
                                                    "example": 48213})
+    url = fields.String(required=True, metadata={
+        "description": "Onde baixar o arquivo: GET com o mesmo token (permissão "
+                       "api:messages.read).",
+        "example": "https://atende.example.com.br/api/v1/messages/981/media"})
 
 
 class MessageOut(Schema):
@@ -96,7 +101,9 @@ def message_out(m: Message) -> dict:
         "id": m.id, "ticket_id": m.ticket_id, "direction": m.direction,
         "author_kind": m.author_kind, "author": author_name(m), "text": m.text,
         "media": ({"name": m.file_name or "", "mime": m.file_mime or "",
-                   "size": m.file_size or 0} if m.file_key else None),
+                   "size": m.file_size or 0,
+                   "url": url_for("mensagens.media", message_id=m.id, _external=True)}
+                  if m.file_key else None),
         "status": m.status, "status_label": str(MESSAGE_STATUSES.get(m.status, m.status)),
         "error": m.error, "created_at": m.created_at, "sent_at": m.sent_at,
         "delivered_at": m.delivered_at, "read_at": m.read_at,
@@ -202,6 +209,29 @@ def ticket_messages(args, ticket_id):
 def get_message(message_id):
     """Consulta uma mensagem e o status do envio."""
     return message_out(fetch(Message, message_id))
+
+
+MEDIA_DOC = {"type": "string", "format": "binary"}
+
+
+@messages.route("/<int:message_id>/media", methods=["GET"], endpoint="media")
+@requires("api:messages.read")
+@messages.response(200, MEDIA_DOC, content_type="application/octet-stream",
+                   description="O arquivo, como download com o nome original.",
+                   example="(o conteúdo do arquivo)")
+def message_media(message_id):
+    """Baixa o arquivo de uma mensagem.
+
+    O arquivo que o cliente mandou ou que foi enviado a ele (imagem, áudio, vídeo ou
+    documento), com o nome original em Content-Disposition. O tipo vem em Content-Type
+    para imagens JPEG, PNG, GIF e WebP, áudio MP3 e OGG, vídeo MP4 e PDF; os demais vêm
+    como application/octet-stream. Uma mensagem sem arquivo responde 404."""
+    message = fetch(Message, message_id)
+    found = attachments.file_of(message)
+    if found is None:
+        raise ApiError(404, _("Esta mensagem não tem arquivo para baixar.") if not message.file_key
+                       else _("O arquivo desta mensagem não está mais disponível."))
+    return private_file(found, message.file_name, message.file_mime)
 
 
 def owned_in_body(model, row_id, field: str, message: str):
