@@ -173,6 +173,45 @@ def test_POR1_portal_settings_enable_shows_address_and_creates_connection(app, t
     assert login.status_code == 200 and "Central do Cliente" in login.text
 
 
+def test_PLT5_POR1_the_portal_counts_in_the_plan_s_channel_limit(app, tenants, admin_a):
+    """PLT-5: the portal's connection is a channel like the others. A plan whose active
+    connections are all used refuses switching the portal on, with the plan's message,
+    and nothing is saved; with one more channel the same save works, and later saves of
+    the settings (the connection exists) are never refused."""
+    a = tenants["a"]
+    with app.app_context():
+        row_id = db.session.scalar(select(PortalSettings.id).where(
+            PortalSettings.company_id == a.company_id))
+        company = db.session.get(Company, a.company_id)
+        used = db.session.scalar(select(func.count(Connection.id)).where(
+            Connection.company_id == a.company_id, Connection.active.is_(True)))
+        assert used >= 1
+        company.plan.max_channels = used
+        db.session.commit()
+    url = f"/admin/portal_settings/edit/?id={row_id}"
+    page = admin_a.submit(url, _settings_form(enabled="y", title="Portal novo"),
+                          follow_redirects=True)
+    assert page.status_code == 200
+    assert f"permite no máximo {used} conexões ativas" in page.text
+    with app.app_context():
+        row = db.session.get(PortalSettings, row_id)
+        assert not row.enabled and row.title != "Portal novo"
+        assert db.session.scalar(select(func.count(Connection.id)).where(
+            Connection.company_id == a.company_id, Connection.kind == KIND_PORTAL)) == 0
+        db.session.get(Company, a.company_id).plan.max_channels = used + 1
+        db.session.commit()
+    assert admin_a.submit(url, _settings_form(enabled="y")).status_code == 302
+    with app.app_context():
+        assert db.session.get(PortalSettings, row_id).enabled
+        assert db.session.scalar(select(func.count(Connection.id)).where(
+            Connection.company_id == a.company_id, Connection.kind == KIND_PORTAL,
+            Connection.active.is_(True))) == 1
+        # the plan shrinks below what the company has: its portal settings still save
+        db.session.get(Company, a.company_id).plan.max_channels = 1
+        db.session.commit()
+    assert admin_a.submit(url, _settings_form(enabled="y", title="Outro título")).status_code == 302
+
+
 def test_POR1_portal_settings_bad_colour_and_logo(app, tenants, admin_a):
     a = tenants["a"]
     with app.app_context():

@@ -19,7 +19,7 @@ from ..lib import after_commit
 from ..models import Company
 from ..models.portal import ServiceClassification, ServiceSubclassification
 from ..services import catalog as tag_rules
-from ..services import images
+from ..services import connections, images
 from ..services.portal import catalog
 from ..services.portal import settings as service
 from ..tenancy import current_company_id
@@ -208,6 +208,7 @@ class PortalSettingsView(CompanySettingsView):
     def validate_change(self, form, model, is_created):
         super().validate_change(form, model, is_created)
         service.check_settings(model)
+        connections.check_portal_switch_on(model)  # before the logo is stored
 
     def on_model_change(self, form, model, is_created):
         super().on_model_change(form, model, is_created)

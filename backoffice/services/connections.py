@@ -28,6 +28,7 @@ from ..extensions import db
 from ..models import Company, Connection
 from ..models.channels import CONNECTION_KINDS, HOOK_KINDS, KIND_WEBCHAT, new_public_key
 from . import RuleError
+from .portal.channel import find_connection as find_portal_connection
 
 KIND_FIXED = _l("O tipo da conexão não pode ser mudado depois de criada; crie uma nova "
                 "conexão para o outro tipo.")
@@ -92,6 +93,16 @@ def check_channel_limit(company_id: int, adding: int = 1) -> None:
             "O plano %(plan)s permite no máximo %(max)d conexões ativas. A empresa já tem "
             "%(used)d; desative uma conexão ou mude de plano.",
             plan=plan.name, max=plan.max_channels, used=used))
+
+
+def check_portal_switch_on(settings) -> None:
+    """PLT-5: the Fale Conosco portal is one more channel (its connection is made when it is
+    first switched on, services.portal.channel) and counts in the plan's limit like a
+    website chat. RuleError when saving `settings` (PortalSettings) would switch it on past
+    the limit; a company whose portal already has its connection is never refused for
+    saving its settings."""
+    if settings.enabled and find_portal_connection(settings.company_id) is None:
+        check_channel_limit(settings.company_id)
 
 
 def check_connection(conn: Connection, exclude_id: int | None = None) -> Connection:

@@ -30,7 +30,8 @@ def read_settings(company_id: int) -> PortalSettings:
 
 
 def check_settings(row: PortalSettings) -> None:
-    """Tidy in place; RuleError for a bad colour or an oversized text."""
+    """Tidy in place; RuleError for a bad colour or an oversized text. (The plan's channel
+    limit: services.connections.check_portal_switch_on.)"""
     row.title = (row.title or "").strip() or None
     if row.title is not None and len(row.title) > 80:
         raise RuleError(_l("O título pode ter até 80 caracteres."))
