@@ -1,9 +1,12 @@
-"""UX-4: no raw values anywhere. The demo company's admin, one of its agents and the SaaS
-operator walk every page (each registered screen's list, CSV export, new, edit and
-details; the panel's own pages; the inbox and its JSON), follow the links they find, and
-read two files of Exportar registros. Nothing shows `None`, `True`/`False`, `__None`, a
-table or column name, a Python timestamp, an ISO string or a UTC time: dates read
-dd/mm/aaaa hh:mm on the company's wall clock.
+"""UX-4: no raw values anywhere; UX-2: every page has one <h1> and one <main>.
+
+The demo company's admin, one of its agents and the SaaS operator walk every page (each
+registered screen's list, CSV export, new, edit and details; the panel's own pages; the
+inbox and its JSON), follow the links they find, and read two files of Exportar
+registros; a visitor and the demo's portal representative read the customers' pages
+(login, help center, site widget, Fale Conosco portal). Nothing shows `None`,
+`True`/`False`, `__None`, a table or column name, a Python timestamp, an ISO string or a
+UTC time: dates read dd/mm/aaaa hh:mm on the company's wall clock.
 
 Visible text only (tags, scripts, styles and attribute values are not read), <option>
 labels and table cells included."""
@@ -20,7 +23,11 @@ from flask_login import login_user
 from sqlalchemy import DateTime, inspect, select
 
 from backoffice.extensions import db
-from backoffice.models import AuditLog, DataJob, Department, Tag, Ticket, User
+from backoffice.models import AuditLog, Company, Connection, DataJob, Department, Tag, Ticket, User
+from backoffice.models.articles import AUDIENCE_PUBLIC, STATUS_PUBLISHED, Article
+from backoffice.lib import after_commit
+from backoffice.models.portal import ContactMethod, PortalAccount, ServiceSubclassification
+from backoffice.services.portal import protocols
 from backoffice.seed import load_demo
 from backoffice.services import audit, data_jobs
 from backoffice.services.hours import local_time
@@ -43,6 +50,9 @@ TEXT_LEAKS = [
     (re.compile(r"\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{1,2}, \d{4}"),
      "data em inglês"),
 ]
+# UX-2: a screen reader's user jumps to a page's title and to its content: one of each
+H1 = re.compile(r"<h1[\s>]", re.I)
+MAIN = re.compile(r"<main[\s>]", re.I)
 # Tags whose text is a label or a value cell: a whole-cell table/model name there is raw.
 LABEL_TAGS = {"th", "td", "label", "option", "dt", "dd", "a", "button", "h1", "h2", "h3",
               "h4", "h5", "li", "span", "strong", "legend"}
@@ -120,6 +130,8 @@ class Walk:
         self.shapes: set[tuple] = set()
         self.links: list[str] = []
         self.problems: list[str] = []
+        self.outline: list[str] = []   # pages without one h1 and one main (UX-2)
+        self.pages: list[str] = []     # the HTML pages read
         self.utc_only: dict[str, str] = {}  # UTC rendering -> local rendering, of shown rows
 
     def _report(self, url, kind, snippet):
@@ -155,8 +167,13 @@ class Walk:
             return response
         if response.mimetype != "text/html":
             return response
+        html = response.get_data(as_text=True)
+        self.pages.append(url)
+        headings, mains = len(H1.findall(html)), len(MAIN.findall(html))
+        if (headings, mains) != (1, 1):
+            self.outline.append(f"[{self.who}] {url}: {headings} <h1>, {mains} <main>")
         parser = _Text()
-        parser.feed(response.get_data(as_text=True))
+        parser.feed(html)
         for tag, text in parser.chunks:
             self.check_text(url, tag, text)
         if follow:
@@ -279,8 +296,11 @@ def _exports(app, walk, user_id):
             walk.check_csv(f"exportação {key}", data_jobs.job_path(job).read_bytes())
 
 
-def test_UX_4_no_raw_values_on_any_page(app):
-    """UX-4: every page of the demo, as its admin, an agent and the SaaS operator."""
+def test_UX_4_UX_2_no_raw_values_and_one_heading_and_main_on_any_page(app):
+    """UX-4: every page of the demo, as its admin, an agent and the SaaS operator, and the
+    customers' pages (login, help center, site widget, Fale Conosco portal) as a visitor and
+    as the demo's representative. UX-2: each of those pages, and the 404 page, has one
+    level-one heading and one main landmark (what a screen reader jumps to)."""
     ids = _demo(app)
 
     client = app.test_client()
@@ -321,8 +341,53 @@ def test_UX_4_no_raw_values_on_any_page(app):
     assert cells[-3] == "Obrigatório o motivo do atendimento", cells
     assert {cells[-2], cells[-1]} == {"Sim", "Não"}, cells
 
-    walks = (admin, agent, root)
+    # the pages of customers and visitors: login, the help center, the site widget, the
+    # Fale Conosco portal (as the demo's representative)
+    visitor = Walk(app, app.test_client(), "visitante")
+    representative = Walk(app, app.test_client(), "representante")
+    with app.app_context():
+        company = db.session.get(Company, db.session.get(User, ids["admin"]).company_id)
+        domain = company.domain
+        widget = db.session.scalar(select(Connection.public_key).where(
+            Connection.company_id == company.id, Connection.kind == "webchat"))
+        article = db.session.scalar(select(Article.id).where(
+            Article.company_id == company.id, Article.status == STATUS_PUBLISHED,
+            Article.audience == AUDIENCE_PUBLIC))
+        account = db.session.scalar(select(PortalAccount).where(
+            PortalAccount.company_id == company.id, PortalAccount.password_hash.is_not(None)))
+        sub = db.session.scalar(select(ServiceSubclassification).where(
+            ServiceSubclassification.company_id == company.id))
+        method = db.session.scalar(select(ContactMethod.id).where(
+            ContactMethod.company_id == company.id))
+        protocol = protocols.open_protocol(account, protocols.NewProtocol(
+            classification_id=sub.classification_id, subclassification_id=sub.id,
+            contact_person="Rita", contact_method_id=method,
+            message="A nota fiscal do pedido veio com o CNPJ errado.")).id
+        after_commit.commit()
+        with representative.client.session_transaction() as session:
+            session["portal"] = {"company": account.company_id, "account": account.id,
+                                 "v": account.auth_version}
+    for url in ("/login", "/esqueci-senha", f"/ajuda/{domain}/", f"/ajuda/{domain}/?q=óculos",
+                f"/ajuda/{domain}/artigos/{article}",
+                f"/widget/{widget}/", f"/portal/{domain}/entrar",
+                f"/portal/{domain}/esqueci-senha"):
+        visitor.page(url, follow=False)
+    for url in (f"/portal/{domain}/", f"/portal/{domain}/novo", f"/portal/{domain}/protocolos",
+                f"/portal/{domain}/protocolos/{protocol}", f"/portal/{domain}/ajuda/",
+                f"/portal/{domain}/ajuda/?q=óculos",
+                f"/portal/{domain}/minha-senha"):
+        representative.page(url, follow=False)
+    assert len(visitor.pages) == 8 and len(representative.pages) == 7, (
+        visitor.pages, representative.pages)   # answered with a page, not a redirect
+    missing = visitor.client.get("/pagina-que-nao-existe")
+    assert missing.status_code == 404
+    assert (len(H1.findall(missing.get_data(as_text=True))),
+            len(MAIN.findall(missing.get_data(as_text=True)))) == (1, 1)
+
+    walks = (admin, agent, root, visitor, representative)
     # the walk reached what it is about (else passing proves nothing)
     assert any("/audit/details/" in u for u in admin.seen) and len(admin.seen) > 40
     problems = [p for w in walks for p in w.problems]
     assert not problems, "\n".join(dict.fromkeys(problems))
+    outline = [p for w in walks for p in w.outline]
+    assert not outline, "\n".join(outline)

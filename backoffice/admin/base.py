@@ -169,6 +169,8 @@ class SecureModelView(ModelView):
     column_type_formatters_export = EXPORT_FORMATTERS_PT
     # field -> {value: label} or a function, for the audit log's values (UX-4)
     audit_choices: dict = {}
+    # Flask-Admin's list with a named header over the row actions (UX-2)
+    list_template = "admin/atende_list.html"
 
     def __init__(self, model, *args, **kwargs):
         kwargs.setdefault("session", db.session)

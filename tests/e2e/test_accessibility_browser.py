@@ -5,7 +5,9 @@ One walk through the demo company (seed/demo.json) as its admin, at 1440×900 an
 configuration screens (Departamentos list, a department's form, a new user's form) and
 the site widget. On each page axe-core (axe-playwright-python, which ships axe's script:
 nothing is fetched at run time) runs with its default rules and the test fails on any
-violation of impact "critical" or "serious", listing rule, impact, elements and help.
+violation, whatever its impact (critical, serious, moderate or minor: one level-one
+heading, one main landmark, no content outside landmarks, headings in order, no empty
+table header), listing rule, impact, elements and help. One exception, `THIRD_PARTY`.
 The same walk saves the screenshots under docs/screenshots/ (tests/e2e/screens.py).
 
 One live server, one seed and one login for the whole file: a browser test costs
@@ -24,7 +26,11 @@ from backoffice.models import Connection, Department, Ticket
 from tests.e2e.conftest import DEMO_ADMIN
 from tests.e2e.screens import DESKTOP, PHONE, save_screenshot
 
-FAILING_IMPACTS = ("critical", "serious")
+FAILING_IMPACTS = ("critical", "serious", "moderate", "minor")
+# (rule, selector prefix) not ours to fix: Flask-Admin's select2 3.x gives the hidden text
+# input that takes the focus of a single select role="button" (minor: a role an <input
+# type="text"> may not have). Any other element under that rule still fails.
+THIRD_PARTY = {("aria-allowed-role", "#s2id_autogen")}
 
 axe = Axe()
 
@@ -37,7 +43,11 @@ def axe_problems(target, where: str) -> list[str]:
     for violation in response["violations"]:
         if violation["impact"] not in FAILING_IMPACTS:
             continue
-        nodes = violation["nodes"]
+        nodes = [node for node in violation["nodes"]
+                 if not any(violation["id"] == rule and str(node["target"][0]).startswith(prefix)
+                            for rule, prefix in THIRD_PARTY)]
+        if not nodes:
+            continue
         lines = [f"[{where}] {violation['id']} ({violation['impact']}): {violation['help']}",
                  f"    {violation['helpUrl']}"]
         for node in nodes[:8]:

@@ -108,7 +108,7 @@ def test_DEP_PAU_PER_HOL_admin_configures_operation_in_portuguese(
     # -- Departamentos: main tab, then the tabs of the edit form ------------------------
     open_menu(page, "Configurações", "Departamentos")
     expect(page).to_have_url(re.compile(r"/admin/departments/"))
-    expect(page.locator("h4", has_text="Departamentos")).to_be_visible()
+    expect(page.get_by_role("heading", level=1, name="Departamentos")).to_be_visible()
     assert_list_page(page, ["Ordem", "Nome", "Descrição", "Status",
                             "Departamento para roteamento de chamadas"])
     departments_before = list_rows(page).count()

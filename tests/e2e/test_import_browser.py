@@ -106,7 +106,7 @@ def open_data_screen(page):
         page.locator("nav.navbar").get_by_role("link", name="Configurações", exact=True).click()
     link.click()
     expect(page).to_have_url(re.compile(r"/admin/data/$"))
-    expect(page.get_by_role("heading", name="Importar/exportar registros", level=2)).to_be_visible()
+    expect(page.get_by_role("heading", name="Importar/exportar registros", level=1)).to_be_visible()
 
 
 def watch_progress(page, deadline_s: float = JOB_DEADLINE_S) -> list[int]:
