@@ -41,6 +41,8 @@ INTERNAL: frozenset[str] = frozenset({
     "ticket.tags_added",  # AUT-8 "tag added": tags newly put on a ticket (ticket, tag_ids)
     "queue.opened",      # AUT-1: a period opened on tickets held out of hours (company_id,
                          # tickets): the agents are told they are waiting
+    "contacts.imported",  # IMP-2: one batch of a contacts import was written (company_id,
+                          # created_phones, updated_ids): the webhooks' contact events
 })
 
 NAMES: frozenset[str] = frozenset(EVENTS) | INTERNAL

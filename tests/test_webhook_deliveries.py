@@ -261,6 +261,66 @@ def test_WHK_1_4xx_fails_at_once_and_a_redirect_is_never_followed(app, world, re
     assert "/destino-final" not in receiver.requests
 
 
+def test_WHK_1_IMP_2_a_contacts_import_announces_each_contact_it_creates_or_changes(
+        app, world, receiver, tmp_path):
+    """A contacts import (Importar registros) is no back door: each contact it creates is a
+    contact.created, each it changes a contact.updated, with the payload a contact saved on
+    its own would have (its tags included); a row that changes nothing, a rejected row and
+    a second run of the same file announce nothing. A webhook that does not hear contact
+    events gets none, and another company's hears nothing (PLT-1)."""
+    from backoffice.models import data_jobs as states
+    from backoffice.services import data_jobs
+
+    with app.app_context():
+        company = db.session.get(User, world["a"]["admin"]).company
+        quiet = gen_webhook(company, "Só atendimentos", receiver.url("/tickets"),
+                            ["ticket.created"], secret=SECRET)
+        db.session.commit()
+        quiet_id = quiet.id
+
+    def run(text: str, update: bool = False, fields=None):
+        path = tmp_path / f"contatos-{len(list(tmp_path.iterdir()))}.csv"
+        path.write_bytes(text.encode("cp1252"))
+        with app.app_context():
+            job = data_jobs.import_from_path(db.session.get(User, world["a"]["admin"]), path)
+            data_jobs.start_import(job, update, fields)
+            db.session.refresh(job)
+            assert job.status == states.DONE, job.error
+            return {k: getattr(job, k) for k in ("created", "updated", "unchanged", "rejected")}
+
+    first = ("Nome;Telefone;E-mail;Etiquetas\r\n"
+             "Ana Lima;(11) 98765-4321;ana@exemplo.com;VIP\r\n"
+             "Bruno Reis;(21) 99876-5432;;\r\n"
+             "Sem Telefone;123;;\r\n")
+    assert run(first) == {"created": 2, "updated": 0, "unchanged": 0, "rejected": 1}
+    created = [r["body"] for r in receiver.accepted if r["path"] == "/a"]
+    assert [b["type"] for b in created] == ["contact.created", "contact.created"]
+    ana, bruno = (b["data"]["contact"] for b in created)
+    assert (ana["name"], ana["phone"], ana["email"]) == ("Ana Lima", "+5511987654321",
+                                                        "ana@exemplo.com")
+    assert [t["name"] for t in ana["tags"]] == ["VIP"] and ana["id"] and ana["created_at"]
+    assert (bruno["name"], bruno["phone"], bruno["tags"]) == ("Bruno Reis", "+5521998765432", [])
+    assert all(b["company_id"] == world["a"]["company"] for b in created)
+    assert len({b["id"] for b in created}) == 2  # one event id each
+
+    assert run(first) == {"created": 0, "updated": 0, "unchanged": 2, "rejected": 1}
+    assert len(receiver.events("/a")) == 2  # the same file again: nothing changed
+
+    second = ("Nome;Telefone;E-mail\r\n"
+              "Ana Lima Souza;(11) 98765-4321;\r\n"        # a new name
+              "Bruno Reis;(21) 99876-5432;\r\n"            # as saved
+              "Carla Dias;(31) 91234-5678;carla@exemplo.com\r\n")
+    assert run(second, update=True, fields=["name"]) == {
+        "created": 1, "updated": 1, "unchanged": 1, "rejected": 0}
+    later = [r["body"] for r in receiver.accepted if r["path"] == "/a"][2:]
+    assert sorted((b["type"], b["data"]["contact"]["name"]) for b in later) == [
+        ("contact.created", "Carla Dias"), ("contact.updated", "Ana Lima Souza")]
+    updated = next(b for b in later if b["type"] == "contact.updated")["data"]["contact"]
+    assert updated["id"] == ana["id"] and [t["name"] for t in updated["tags"]] == ["VIP"]
+    assert receiver.events("/b") == [] and receiver.events("/tickets") == []
+    assert rows(app, webhook_id=quiet_id) == []
+
+
 def test_WHK_1_queue_down_when_saving_loses_nothing(app, world, receiver, timeline,
                                                    monkeypatch):
     """The outbox: with Redis down the events are kept as pending rows and the periodic

@@ -43,6 +43,7 @@ from sqlalchemy import (Integer, String, and_, bindparam, delete, func, insert, 
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 
+from .. import events
 from ..extensions import db
 from ..lib import after_commit
 from ..models import Contact, ContactField, DataJob, DataJobError, Tag, User, contact_tag, utcnow
@@ -595,6 +596,12 @@ class Batch:
         insert_rows(DataJobError.__table__, self.errors)
         if self.members:
             self.outcome.invited = self.ctx.portal.write(self.members)
+        if self.new or self.changed:
+            # the integrations' contact.created / contact.updated (webhooks.outbox), in
+            # this batch's transaction: a rolled-back batch announces nothing
+            events.emit("contacts.imported", company_id=self.ctx.company_id,
+                        created_phones=[rec["phone"] for rec in self.new],
+                        updated_ids=list(self.changed))
 
 
 Parsed = list[tuple[int, list[str], "Row | RuleError"]]

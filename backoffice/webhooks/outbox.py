@@ -15,13 +15,15 @@ import logging
 import uuid
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import select
-from sqlalchemy.orm import object_session
+from sqlalchemy import Integer, select
+from sqlalchemy.orm import object_session, selectinload
 
 from .. import events
 from ..extensions import db
 from ..jobs.runner import tasks
 from ..lib import after_commit
+from ..lib.bulk import among
+from ..models import Contact
 from ..services import company_config
 from ..models.base import utcnow
 from ..models.webhooks import PENDING, Webhook, WebhookDelivery
@@ -74,20 +76,59 @@ def record(event: str, **data) -> None:
     hook_ids = subscribed(company_id, event)
     if not hook_ids:
         return
+    _deliver(_deliveries(event, company_id, hook_ids, row, data, utcnow()))
+
+
+@events.listen("contacts.imported")
+def record_imported(_event: str, company_id: int, created_phones: list[str],
+                    updated_ids: list[int]) -> None:
+    """A contacts import's batch (IMP-2): contact.created and contact.updated for each
+    contact it created or changed, exactly as if each had been saved on its own, built
+    from the rows as the batch left them. One check of the subscriptions per batch; the
+    contacts are read only when a webhook hears them (the import writes by COPY and holds
+    no objects)."""
+    created = subscribed(company_id, "contact.created") if created_phones else []
+    updated = subscribed(company_id, "contact.updated") if updated_ids else []
+    if not (created or updated):
+        return
+    loaded = selectinload(Contact.tags)
     now = utcnow()
+    made = []
+    for event, hook_ids, where in (
+            ("contact.created", created, lambda: among(Contact.phone, created_phones)),
+            ("contact.updated", updated, lambda: among(Contact.id, updated_ids, Integer))):
+        if not hook_ids:
+            continue
+        rows = db.session.scalars(Contact.owned(company_id).where(where()).options(loaded)
+                                  .order_by(Contact.id))
+        for contact in rows:
+            made += _deliveries(event, company_id, hook_ids, contact, {"contact": contact}, now)
+    _deliver(made)
+
+
+def _deliveries(event: str, company_id: int, hook_ids: list[int], row, data: dict,
+                now) -> list[WebhookDelivery]:
+    """One event's deliveries, one per webhook, added to the session (not flushed)."""
     event_id = str(uuid.uuid4())
     try:
         body = payloads.dumps(payloads.envelope(event, company_id,
                                                 payloads.data_of(event, **data), now, event_id))
     except Exception:  # a payload bug must not cost the customer's message its commit
         log.exception("webhook payload of %s failed; event not recorded", event)
-        return
+        return []
     key = payloads.order_key(event, row)
     deliveries = [WebhookDelivery(company_id=company_id, webhook_id=hook_id, event_id=event_id,
                                   event=event, order_key=key, body=body, status=PENDING,
                                   attempts=0, created_at=now)
                   for hook_id in hook_ids]
     db.session.add_all(deliveries)
+    return deliveries
+
+
+def _deliver(deliveries: list[WebhookDelivery]) -> None:
+    """Flush the rows (their ids) and enqueue each delivery's job after the commit."""
+    if not deliveries:
+        return
     db.session.flush()
     for delivery in deliveries:
         delivery_id = delivery.id
