@@ -94,12 +94,12 @@ def record_imported(_event: str, company_id: int, created_phones: list[str],
     loaded = selectinload(Contact.tags)
     now = utcnow()
     made = []
-    for event, hook_ids, where in (
-            ("contact.created", created, lambda: among(Contact.phone, created_phones)),
-            ("contact.updated", updated, lambda: among(Contact.id, updated_ids, Integer))):
+    for event, hook_ids, which in (
+            ("contact.created", created, among(Contact.phone, created_phones)),
+            ("contact.updated", updated, among(Contact.id, updated_ids, Integer))):
         if not hook_ids:
             continue
-        rows = db.session.scalars(Contact.owned(company_id).where(where()).options(loaded)
+        rows = db.session.scalars(Contact.owned(company_id).where(which).options(loaded)
                                   .order_by(Contact.id))
         for contact in rows:
             made += _deliveries(event, company_id, hook_ids, contact, {"contact": contact}, now)
