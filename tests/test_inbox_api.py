@@ -602,6 +602,39 @@ def test_TKT_3_DEP_2_AUT_6_UX_6_close_requires_reason_and_the_farewell_replaces_
     assert r.status_code == 400 and r.json["error"] == "Este atendimento já foi finalizado."
 
 
+def test_TKT_2_a_ticket_goes_through_its_four_statuses_as_the_list_shows_them(app, world):
+    """TKT-2: waiting (Sem atendente) until accepted, open (Em andamento), waiting for the
+    customer (Aguardando resposta) after the agent's reply, open again when the customer
+    answers, closed (Finalizado); each status as the agent's list shows it, and each in
+    its own list filter."""
+    from backoffice.services import tickets
+
+    tid = make_ticket(app, world)
+    ana = client_as(app, world.ana)
+
+    def shown():
+        rows = {t["id"]: t for t in ana.get("/inbox/api/tickets",
+                                           query_string={"status": "any"}).json["tickets"]}
+        return rows[tid]["status"], rows[tid]["status_label"]
+
+    def in_filter(status):
+        return tid in listed(ana, status=status)
+
+    assert shown() == ("waiting", "Sem atendente") and in_filter("waiting")
+    assert post(ana, f"/inbox/api/tickets/{tid}/accept").status_code == 200
+    assert shown() == ("open", "Em andamento")
+    assert post(ana, f"/inbox/api/tickets/{tid}/messages",
+                data={"text": "Qual o número do pedido?"}).status_code == 201
+    assert shown() == ("pending", "Aguardando resposta") and in_filter("pending")
+    with app.app_context():
+        tickets.receive(db.session.get(Ticket, tid), "É o 4521.")
+        db.session.commit()
+    assert shown() == ("open", "Em andamento") and not in_filter("pending")
+    assert post(ana, f"/inbox/api/tickets/{tid}/close", json={}).status_code == 200
+    assert shown() == ("closed", "Finalizado") and in_filter("closed")
+    assert not in_filter("waiting") and not in_filter("pending")
+
+
 def test_TKT_3_reopen_gives_the_ticket_back_to_who_reopens(app, world):
     tid = make_ticket(app, world, agent="ana", status="closed")
     carla = client_as(app, world.carla)
