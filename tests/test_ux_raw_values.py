@@ -1,4 +1,5 @@
-"""UX-4: no raw values anywhere; UX-2: every page has one <h1> and one <main>.
+"""UX-4: no raw values anywhere; UX-2: every page has one <h1> and one <main>, and its
+headings skip no level.
 
 The demo company's admin, one of its agents and the SaaS operator walk every page (each
 registered screen's list, CSV export, new, edit and details; the panel's own pages; the
@@ -53,6 +54,7 @@ TEXT_LEAKS = [
 # UX-2: a screen reader's user jumps to a page's title and to its content: one of each
 H1 = re.compile(r"<h1[\s>]", re.I)
 MAIN = re.compile(r"<main[\s>]", re.I)
+HEADING = re.compile(r"<h([1-6])[\s>]", re.I)  # in document order: none may skip a level
 # Tags whose text is a label or a value cell: a whole-cell table/model name there is raw.
 LABEL_TAGS = {"th", "td", "label", "option", "dt", "dd", "a", "button", "h1", "h2", "h3",
               "h4", "h5", "li", "span", "strong", "legend"}
@@ -172,6 +174,10 @@ class Walk:
         headings, mains = len(H1.findall(html)), len(MAIN.findall(html))
         if (headings, mains) != (1, 1):
             self.outline.append(f"[{self.who}] {url}: {headings} <h1>, {mains} <main>")
+        levels = [int(level) for level in HEADING.findall(html)]
+        skips = [f"h{a} -> h{b}" for a, b in zip(levels, levels[1:]) if b > a + 1]
+        if skips:
+            self.outline.append(f"[{self.who}] {url}: heading levels skipped: {', '.join(skips)}")
         parser = _Text()
         parser.feed(html)
         for tag, text in parser.chunks:
@@ -300,7 +306,8 @@ def test_UX_4_UX_2_no_raw_values_and_one_heading_and_main_on_any_page(app):
     """UX-4: every page of the demo, as its admin, an agent and the SaaS operator, and the
     customers' pages (login, help center, site widget, Fale Conosco portal) as a visitor and
     as the demo's representative. UX-2: each of those pages, and the 404 page, has one
-    level-one heading and one main landmark (what a screen reader jumps to)."""
+    level-one heading and one main landmark (what a screen reader jumps to), and no
+    heading skips a level (h1 then h3)."""
     ids = _demo(app)
 
     client = app.test_client()

@@ -143,7 +143,8 @@ class SubTitle(rules.BaseRule):
         self.text = text
 
     def __call__(self, form, form_opts=None, field_args=None):
-        return Markup('<h5 class="mt-4 mb-2">{}</h5>').format(str(self.text))
+        # a section of the form under the screen's <h1> (UX-2: no heading level skipped)
+        return Markup('<h2 class="h5 mt-4 mb-2">{}</h2>').format(str(self.text))
 
 
 def _has_errors(errors) -> bool:

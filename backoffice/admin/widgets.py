@@ -54,10 +54,10 @@ class RightsWidget:
         area_title = escape(_("Área"))
         api_title = escape(_("Permissões do tipo API (tokens)"))
         return Markup(
-            f'<div class="rights-field"><h6>{system_title}</h6>'
+            f'<div class="rights-field"><h2 class="h6">{system_title}</h2>'
             f'<table class="table table-sm table-bordered"><thead><tr><th>{area_title}</th>{head}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table>'
-            f'<h6>{api_title}</h6><ul class="list-unstyled">{api}</ul></div>'
+            f'<h2 class="h6">{api_title}</h2><ul class="list-unstyled">{api}</ul></div>'
         )
 
 
