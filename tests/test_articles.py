@@ -69,7 +69,9 @@ def world(app):
 
 def test_ART1_markdown_is_rendered_and_sanitised():
     html = str(articles.render(XSS))
-    assert "<h1>Ajuda</h1>" in html
+    # UX-2: the body's headings sit under the article's title, the page's one <h1>
+    assert "<h2>Ajuda</h2>" in html and "<h1" not in html
+    assert str(articles.render("## Passo 1\n\n###### Nota")) == "<h3>Passo 1</h3>\n<h6>Nota</h6>\n"
     # no script tag, no javascript: link, no element with an onerror attribute: the raw
     # HTML and the refused link show as text, nothing lost
     assert_harmless(html)
@@ -92,6 +94,7 @@ def test_ART1_help_center_shows_only_published_public_articles(app, world):
     assert_harmless(article.text)
     assert "&lt;script&gt;" in article.text
     assert "Isso resolveu?" in article.text
+    assert article.text.count("<h1") == 1  # the title; the body's "# Ajuda" is an <h2>
 
 
 def test_ART1_help_center_404_for_draft_portal_only_other_company_and_unknown(app, world):

@@ -25,8 +25,14 @@ SCHEMES = {"http", "https", "mailto"}
 
 
 def render(markdown: str | None) -> Markup:
-    """The body as sanitised HTML, ready for a template."""
-    html = _markdown.render(markdown or "")
+    """The body as sanitised HTML, ready for a template. Its headings go one level down
+    (`#` is an <h2>): the body always sits under the article's title, the page's one <h1>
+    (UX-2), so an author's `# Título` neither makes a second <h1> nor skips a level."""
+    tokens = _markdown.parse(markdown or "")
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(int(token.tag[1]) + 1, 6)}"
+    html = _markdown.renderer.render(tokens, _markdown.options, {})
     return Markup(nh3.clean(html, tags=TAGS, attributes=ATTRIBUTES, url_schemes=SCHEMES,
                             link_rel="noopener noreferrer nofollow",
                             filter_style_properties={"text-align"}))
