@@ -386,10 +386,12 @@ def test_UX_4_UX_2_no_raw_values_and_one_heading_and_main_on_any_page(app):
         representative.page(url, follow=False)
     assert len(visitor.pages) == 8 and len(representative.pages) == 7, (
         visitor.pages, representative.pages)   # answered with a page, not a redirect
-    missing = visitor.client.get("/pagina-que-nao-existe")
-    assert missing.status_code == 404
-    assert (len(H1.findall(missing.get_data(as_text=True))),
-            len(MAIN.findall(missing.get_data(as_text=True)))) == (1, 1)
+    # the pages that answer 404: an unknown address, widget key and TV panel link
+    for url in ("/pagina-que-nao-existe", "/widget/chave-que-nao-existe/", "/tv/chave-que-nao-existe"):
+        missing = visitor.client.get(url)
+        assert missing.status_code == 404, url
+        assert (len(H1.findall(missing.get_data(as_text=True))),
+                len(MAIN.findall(missing.get_data(as_text=True)))) == (1, 1), url
 
     walks = (admin, agent, root, visitor, representative)
     # the walk reached what it is about (else passing proves nothing)
