@@ -15,6 +15,8 @@ seconds, and both sizes share the session by resizing the same page.
 """
 from __future__ import annotations
 
+import json
+
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
@@ -23,6 +25,8 @@ from sqlalchemy import select
 from backoffice.extensions import db
 from backoffice.models import Company, Connection, Department, Ticket
 from backoffice.models.articles import AUDIENCE_PUBLIC, STATUS_PUBLISHED, Article
+from backoffice.seed import SEED_FILE
+from backoffice.seed_portal import demo_representative
 from tests.admin_registry import tenant_views
 from tests.e2e.conftest import DEMO_ADMIN
 from tests.e2e.screens import DESKTOP, PHONE, save_screenshot
@@ -145,7 +149,8 @@ def test_UX_2_every_screen_and_the_customers_pages_have_no_accessibility_violati
     list and new form as the demo's admin, the panel's own pages (Relatórios, also at
     390×844 where its tables scroll sideways; Importar/exportar; Minha conta; Sobre;
     Atualizações) and the customers' pages (help center, an article, the portal's login,
-    "Esqueci minha senha"), at 1440×900. A screen added tomorrow is checked the day it
+    "Esqueci minha senha", and the portal's pages as the demo's representative), at
+    1440×900. A screen added tomorrow is checked the day it
     exists. No screenshots: the walk above keeps those."""
     with app.app_context():
         company = db.session.get(Company, demo.company_id)
@@ -173,6 +178,16 @@ def test_UX_2_every_screen_and_the_customers_pages_have_no_accessibility_violati
     for path in (f"/ajuda/{domain}/", f"/ajuda/{domain}/artigos/{article}",
                  f"/portal/{domain}/entrar", "/esqueci-senha"):
         probe(path)
+    # the Fale Conosco portal as the demo's representative
+    _organization, email, password = demo_representative(
+        json.loads(SEED_FILE.read_text(encoding="utf-8")).get("portal"))
+    page.goto(f"{live_server}/portal/{domain}/entrar")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Senha").fill(password)
+    page.get_by_role("button", name="Entrar").click()
+    page.wait_for_load_state()
+    for path in ("", "novo", "protocolos", "ajuda/", "minha-senha"):
+        probe(f"/portal/{domain}/{path}")
     log_in(page, *DEMO_ADMIN)
     for path in screens + ["/admin/reports/", "/admin/data/", "/admin/data/?tab=export",
                            "/admin/account/", "/admin/about/", "/admin/updates/"]:
