@@ -212,6 +212,28 @@ def test_PLT5_POR1_the_portal_counts_in_the_plan_s_channel_limit(app, tenants, a
     assert admin_a.submit(url, _settings_form(enabled="y", title="Outro título")).status_code == 302
 
 
+def test_POR1_UX_2_the_portal_bar_s_text_is_readable_on_the_company_s_colour(app, tenants,
+                                                                           admin_a):
+    """UX-2: the portal's bar is painted in the colour the company chose; its text is black
+    on a light colour (a yellow) and white on a dark one (a navy), whichever reaches 4.5:1,
+    as the inbox does for tags."""
+    from backoffice.services.catalog import text_color_on
+
+    assert [text_color_on(c) for c in ("#ffd500", "#ffffff", "#3c8dbc", "#114477", "#000000")] == [
+        "#000", "#000", "#000", "#fff", "#fff"]
+    a = tenants["a"]
+    with app.app_context():
+        row_id = db.session.scalar(select(PortalSettings.id).where(
+            PortalSettings.company_id == a.company_id))
+        domain = db.session.get(Company, a.company_id).domain
+    url = f"/admin/portal_settings/edit/?id={row_id}"
+    for colour, text in (("#ffd500", "#000"), ("#114477", "#fff")):
+        assert admin_a.submit(url, _settings_form(enabled="y", color=colour)).status_code == 302
+        page = app.test_client().get(f"/portal/{domain}/entrar").text
+        assert f".portal-bar {{ background: {colour}; color: {text}; }}" in page
+        assert f".portal-bar a {{ color: {text}; }}" in page
+
+
 def test_POR1_portal_settings_bad_colour_and_logo(app, tenants, admin_a):
     a = tenants["a"]
     with app.app_context():

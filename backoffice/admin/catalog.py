@@ -48,22 +48,11 @@ class TagScopeFilter(BaseSQLAFilter):
         return _l("é")
 
 
-def _text_color(hex_color: str) -> str:
-    """Black or white, whichever contrasts more with the tag's colour (WCAG relative
-    luminance: black wins above 0.179, and either then reaches 4.5:1)."""
-    def channel(i: int) -> float:
-        c = int(hex_color[i:i + 2], 16) / 255
-        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
-
-    luminance = 0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5)
-    return "#000" if luminance > 0.179 else "#fff"
-
-
 def tag_badge(tag: Tag) -> Markup:
     """The tag as people see it on tickets: its name (escaped: user text) on its colour."""
     color = catalog.safe_color(tag.color)
     return Markup('<span class="badge" style="background-color:{bg};color:{fg}">{name}</span>').format(
-        bg=color, fg=_text_color(color), name=tag.name)
+        bg=color, fg=catalog.text_color_on(color), name=tag.name)
 
 
 def _swatch(view, context, model, name):

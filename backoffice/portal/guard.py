@@ -19,7 +19,7 @@ from flask import abort, g, redirect, request, session, url_for
 from ..extensions import db
 from ..models import PortalAccount
 from ..models.portal import PortalSettings
-from ..services import modules, saas
+from ..services import catalog, modules, saas
 from .blueprint import bp
 
 SESSION_KEY = "portal"
@@ -93,4 +93,10 @@ def sign_out() -> None:
 def _portal_globals():
     def portal_title() -> str:
         return g.portal_settings.title or g.portal_company.name
-    return {"portal_title": portal_title, "portal_account": current_account}
+
+    def portal_text_color() -> str:
+        """The bar's text on the company's colour: readable on a yellow as on a navy."""
+        color = g.portal_settings.color
+        return catalog.text_color_on(color) if catalog.is_color(color) else "#fff"
+    return {"portal_title": portal_title, "portal_account": current_account,
+            "portal_text_color": portal_text_color}

@@ -20,6 +20,18 @@ def is_color(value) -> bool:
     return isinstance(value, str) and COLOR_RE.match(value) is not None
 
 
+def text_color_on(hex_color: str) -> str:
+    """Black or white, whichever contrasts more with `hex_color` (#rrggbb) as a background
+    (WCAG relative luminance: black wins above 0.179, and either then reaches 4.5:1). For
+    what a company paints in its own colours: tags, the portal's bar."""
+    def channel(i: int) -> float:
+        c = int(hex_color[i:i + 2], 16) / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    luminance = 0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5)
+    return "#000" if luminance > 0.179 else "#fff"
+
+
 def normalise_color(value: str | None) -> str:
     """'#AABBCC' -> '#aabbcc' (the form an <input type="color"> uses); else RuleError."""
     value = (value or "").strip()
