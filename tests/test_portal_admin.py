@@ -150,15 +150,20 @@ def _settings_form(**values):
     return {k: v for k, v in data.items() if v is not None}
 
 
+def _settings_row(app, company_id: int) -> tuple[int, str]:
+    """(id of the company's portal settings row, the company's portal domain)."""
+    with app.app_context():
+        return (db.session.scalar(select(PortalSettings.id).where(
+                    PortalSettings.company_id == company_id)),
+                db.session.get(Company, company_id).domain)
+
+
 def test_POR1_portal_settings_enable_shows_address_and_creates_connection(app, tenants, admin_a):
     a = tenants["a"]
     page = admin_a.get("/admin/portal_settings/", follow_redirects=True)
     assert page.status_code == 200 and "Portal exclusivo A" in page.text
     assert "O portal está desativado" in page.text
-    with app.app_context():
-        row_id = db.session.scalar(select(PortalSettings.id).where(
-            PortalSettings.company_id == a.company_id))
-        domain = db.session.get(Company, a.company_id).domain
+    row_id, domain = _settings_row(app, a.company_id)
     page = admin_a.submit(f"/admin/portal_settings/edit/?id={row_id}",
                           _settings_form(enabled="y"), follow_redirects=True)
     assert page.status_code == 200
@@ -179,9 +184,8 @@ def test_PLT5_POR1_the_portal_counts_in_the_plan_s_channel_limit(app, tenants, a
     and nothing is saved; with one more channel the same save works, and later saves of
     the settings (the connection exists) are never refused."""
     a = tenants["a"]
+    row_id, _domain = _settings_row(app, a.company_id)
     with app.app_context():
-        row_id = db.session.scalar(select(PortalSettings.id).where(
-            PortalSettings.company_id == a.company_id))
         company = db.session.get(Company, a.company_id)
         used = db.session.scalar(select(func.count(Connection.id)).where(
             Connection.company_id == a.company_id, Connection.active.is_(True)))
@@ -222,10 +226,7 @@ def test_POR1_UX_2_the_portal_bar_s_text_is_readable_on_the_company_s_colour(app
     assert [text_color_on(c) for c in ("#ffd500", "#ffffff", "#3c8dbc", "#114477", "#000000")] == [
         "#000", "#000", "#000", "#fff", "#fff"]
     a = tenants["a"]
-    with app.app_context():
-        row_id = db.session.scalar(select(PortalSettings.id).where(
-            PortalSettings.company_id == a.company_id))
-        domain = db.session.get(Company, a.company_id).domain
+    row_id, domain = _settings_row(app, a.company_id)
     url = f"/admin/portal_settings/edit/?id={row_id}"
     for colour, text in (("#ffd500", "#000"), ("#114477", "#fff")):
         assert admin_a.submit(url, _settings_form(enabled="y", color=colour)).status_code == 302
@@ -236,9 +237,7 @@ def test_POR1_UX_2_the_portal_bar_s_text_is_readable_on_the_company_s_colour(app
 
 def test_POR1_portal_settings_bad_colour_and_logo(app, tenants, admin_a):
     a = tenants["a"]
-    with app.app_context():
-        row_id = db.session.scalar(select(PortalSettings.id).where(
-            PortalSettings.company_id == a.company_id))
+    row_id, _domain = _settings_row(app, a.company_id)
     url = f"/admin/portal_settings/edit/?id={row_id}"
     page = admin_a.submit(url, _settings_form(color="vermelho"))
     assert "Cor inválida: use o formato #RRGGBB." in page.text
@@ -263,10 +262,7 @@ def test_POR1_portal_settings_bad_colour_and_logo(app, tenants, admin_a):
 
 def test_POR1_portal_logo_upload_is_served_on_the_portal(app, tenants, admin_a):
     a = tenants["a"]
-    with app.app_context():
-        row_id = db.session.scalar(select(PortalSettings.id).where(
-            PortalSettings.company_id == a.company_id))
-        domain = db.session.get(Company, a.company_id).domain
+    row_id, domain = _settings_row(app, a.company_id)
     url = f"/admin/portal_settings/edit/?id={row_id}"
     page = admin_a.post(url, data={**_settings_form(enabled="y"),
                                    "logo": (io.BytesIO(_png()), "logo.png"),
