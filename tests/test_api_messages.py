@@ -9,6 +9,7 @@ import base64
 import json
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select
@@ -21,9 +22,11 @@ from backoffice.models import (
 )
 from backoffice.models.automation import ScheduledMessage
 from backoffice.models.base import utcnow
-from backoffice.services import serialize, tickets
+from backoffice.services import attachments, serialize, tickets
+from backoffice.services.templates import Upload
+from backoffice.webhooks import payloads
 from tests.factories import (
-    PNG, ApiClient, gen_api_token, gen_company, gen_connection, gen_plan,
+    PDF, PNG, ApiClient, gen_api_token, gen_company, gen_connection, gen_plan,
 )
 
 PNID = "1001"
@@ -261,13 +264,6 @@ def test_API_1_a_message_s_file_is_downloaded_with_the_token(app, world):
     download that no browser renders; the webhook payload points to the same route. A
     message without a file, a file gone from the disk and another company's message get
     a 404 in Portuguese."""
-    from urllib.parse import urlsplit
-
-    from backoffice.services import attachments
-    from backoffice.services.templates import Upload
-    from backoffice.webhooks import payloads
-    from tests.factories.inbox import PDF
-
     with app.app_context():
         ticket = db.session.get(Ticket, world.ticket_id)
         photo = tickets.receive(ticket, "Segue a foto", Upload(PNG, "foto do produto.png",

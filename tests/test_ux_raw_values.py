@@ -34,6 +34,7 @@ from backoffice.services import audit, data_jobs
 from backoffice.services.hours import local_time
 from tests.admin_registry import saas_views, tenant_views
 from tests.conftest import client_as, login
+from tests.factories import portal_login
 
 ADMIN, ROOT = "admin@demo.atende.local", "root@atende.local"
 AGENT = "bruno@demo.atende.local"
@@ -371,9 +372,7 @@ def test_UX_4_UX_2_no_raw_values_and_one_heading_and_main_on_any_page(app):
             contact_person="Rita", contact_method_id=method,
             message="A nota fiscal do pedido veio com o CNPJ errado.")).id
         after_commit.commit()
-        with representative.client.session_transaction() as session:
-            session["portal"] = {"company": account.company_id, "account": account.id,
-                                 "v": account.auth_version}
+        portal_login(representative.client, account)
     for url in ("/login", "/esqueci-senha", f"/ajuda/{domain}/", f"/ajuda/{domain}/?q=óculos",
                 f"/ajuda/{domain}/artigos/{article}",
                 f"/widget/{widget}/", f"/portal/{domain}/entrar",

@@ -23,7 +23,8 @@ from backoffice.jobs import tasks
 from backoffice.lib import after_commit
 from backoffice.models import Connection, Department, Ticket, User, Webhook
 from backoffice.models.webhooks import WebhookDelivery
-from backoffice.services import mail, sending, tickets
+from backoffice.models import data_jobs as states
+from backoffice.services import data_jobs, mail, sending, tickets
 from backoffice.webhooks import delivery, signing
 from tests.conftest import client_as, flashes
 from tests.factories import gen_company, gen_group, gen_user, gen_webhook
@@ -268,9 +269,6 @@ def test_WHK_1_IMP_2_a_contacts_import_announces_each_contact_it_creates_or_chan
     its own would have (its tags included); a row that changes nothing, a rejected row and
     a second run of the same file announce nothing. A webhook that does not hear contact
     events gets none, and another company's hears nothing (PLT-1)."""
-    from backoffice.models import data_jobs as states
-    from backoffice.services import data_jobs
-
     with app.app_context():
         company = db.session.get(User, world["a"]["admin"]).company
         quiet = gen_webhook(company, "Só atendimentos", receiver.url("/tickets"),
