@@ -8,6 +8,7 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
 from .extensions import db
+from .lib.offload import off_loop
 from .models import Company, Department
 from .models.articles import (AUDIENCE_PORTAL, AUDIENCE_PUBLIC, STATUS_DRAFT,
                               STATUS_PUBLISHED)
@@ -77,4 +78,4 @@ def demo_representative(spec: dict | None) -> tuple[str, str, str] | None:
 def representative_works(email: str, password: str) -> bool:
     account = db.session.scalar(select(PortalAccount).where(PortalAccount.email == email.lower()))
     return bool(account is not None and account.active and account.password_hash
-                and check_password_hash(account.password_hash, password))
+                and off_loop(check_password_hash, account.password_hash, password))

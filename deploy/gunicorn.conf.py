@@ -4,20 +4,52 @@
 
 One worker per process, always: a Socket.IO session lives in the memory of the process
 that opened it, and gunicorn's own balancing is not sticky. Scale with more processes on
-more ports behind the proxy (deploy/nginx). Threads, because Flask-SocketIO runs in
-threading mode here (simple-websocket): each open WebSocket holds one thread, so
-WEB_THREADS must exceed the agents one process serves plus its concurrent requests.
+more ports behind the proxy (deploy/nginx).
+
+The worker is gevent's (WEB_WORKER_CLASS, default `gevent`): every connection, an
+agent's WebSocket included, is a greenlet of the process's one thread, and the standard
+library is patched so that waits on PostgreSQL (psycopg sees the patch and waits
+cooperatively), Redis and sockets let the others run. With one OS thread per WebSocket
+(`gthread`, the earlier mode, still selectable) the CPU per inbound message is about the
+same, but under a sustained 200 messages/s the cluster's p99 went to hundreds of
+milliseconds (its ~300 threads per process share Python's lock), against 25-34 ms
+under gevent (bench/README.md, "Load"). CPU work that would hold the one thread for long,
+and releases Python's lock, goes to gevent's thread pool (lib/offload.py: the password
+hashes).
 """
 import os
-from pathlib import Path
 
-from backoffice.config import env_number
+WORKER_CLASSES = ("gevent", "gthread")
+worker_class = os.environ.get("WEB_WORKER_CLASS", "").strip() or "gevent"
+if worker_class not in WORKER_CLASSES:
+    raise SystemExit(f"atende web: WEB_WORKER_CLASS deve ser gevent ou gthread "
+                     f"(recebido: {worker_class!r})")
+if worker_class == "gevent" and __name__ == "__config__":
+    # Patched before anything of the app is imported, here in gunicorn's master (which
+    # imports the app's settings below): a lock or a psycopg wait function picked before
+    # the patch would block the whole process instead of one greenlet. `__config__` is
+    # the name gunicorn loads this file under; a test reading the settings is not patched.
+    from gevent import monkey
 
-worker_class = "gthread"
+    monkey.patch_all()
+
+from pathlib import Path  # noqa: E402
+
+from backoffice.config import SettingError, env_number  # noqa: E402
+
 workers = 1
-threads = env_number("WEB_THREADS", 256, minimum=1)
-worker_connections = threads + 64
-timeout = 60            # a request (not a WebSocket: those are served by their own thread)
+# gthread: each open WebSocket holds one thread, so WEB_THREADS must exceed the agents one
+# process serves plus its concurrent requests. gevent: WEB_CONNECTIONS bounds the open
+# connections (WebSockets and requests) of the process.
+try:
+    threads = env_number("WEB_THREADS", 256, minimum=1)
+    worker_connections = (env_number("WEB_CONNECTIONS", 2000, minimum=1)
+                          if worker_class == "gevent" else threads + 64)
+except SettingError as exc:
+    raise SystemExit(f"atende web: {exc}") from None
+# gthread: a request's longest run (not a WebSocket's: each has its own thread). gevent:
+# the longest the one thread may run without yielding before the master restarts it.
+timeout = 60
 graceful_timeout = 10
 keepalive = 5           # seconds; nginx drops idle upstream connections sooner (deploy/nginx)
 accesslog = None

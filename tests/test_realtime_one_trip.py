@@ -387,33 +387,40 @@ ended["at"] = time.monotonic()
 """
 
 
-def _stop_owing(channel: str, back: bool):
+# A web process runs under gevent's patch (deploy/gunicorn.conf.py), a worker with threads.
+GEVENT_PATCH = "from gevent import monkey\nmonkey.patch_all()\n"
+PROCESS_KINDS = pytest.mark.parametrize("patch", ["", GEVENT_PATCH], ids=["threads", "gevent"])
+
+
+def _stop_owing(channel: str, back: bool, patch: str = ""):
     import subprocess
     import sys
 
-    return subprocess.run([sys.executable, "-c", STOPPING_PROCESS, REDIS_URL, channel,
+    return subprocess.run([sys.executable, "-c", patch + STOPPING_PROCESS, REDIS_URL, channel,
                            "back" if back else "down"],
                           capture_output=True, text=True, timeout=60)
 
 
-def test_SCL_2_a_process_that_stops_while_it_owes_a_request_sends_it_as_it_exits(channel):
+@PROCESS_KINDS
+def test_SCL_2_a_process_that_stops_while_it_owes_a_request_sends_it_as_it_exits(channel, patch):
     """A worker told to stop right after a publish gave up: its sending thread (a daemon,
     waiting 1 s before its first try) dies with it, so the process makes one last attempt
     as it exits. Redis is back: the other process's sockets are told to fetch again."""
     there = Process(channel)
-    done = _stop_owing(channel, back=True)
+    done = _stop_owing(channel, back=True, patch=patch)
     assert done.returncode == 0, done.stderr
     assert "owed True" in done.stdout
     assert there.wait_told(2, timeout=5) == ["eio-/", "eio-/webchat"]
     assert "unsent" not in done.stderr
 
 
-def test_SCL_2_a_process_that_stops_owing_during_the_outage_exits_in_bounded_time(channel):
+@PROCESS_KINDS
+def test_SCL_2_a_process_that_stops_owing_during_the_outage_exits_in_bounded_time(channel, patch):
     """Redis still unreachable at the stop (a publish would hang 30 s): the last attempt
     is given EXIT_ATTEMPT_SECONDS, then the process exits normally and says what it
     leaves unsent."""
     there = Process(channel)
-    done = _stop_owing(channel, back=False)
+    done = _stop_owing(channel, back=False, patch=patch)
     assert done.returncode == 0, done.stderr
     assert "owed True" in done.stdout
     took = float(done.stdout.split("exit took ")[1])

@@ -243,6 +243,32 @@ def test_SCL_3_served_processes_take_their_startup_objects_out_of_the_collector(
         gc.unfreeze()
 
 
+def test_SCL_1_web_processes_run_gevent_s_worker_and_another_worker_class_is_refused(tmp_path):
+    """One gevent worker per web process (SCL-3: a greenlet per connection, not a thread per
+    WebSocket); gthread stays selectable. Reading the settings outside gunicorn patches
+    nothing (the test process keeps its threads); a worker class Atende does not run is
+    refused at start with the setting's name, as is a connection bound that is no number."""
+    import runpy
+
+    from backoffice.lib.offload import gevent_patched
+
+    settings = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    assert settings["worker_class"] == "gevent" and settings["workers"] == 1
+    assert settings["worker_connections"] == 2000
+    assert not gevent_patched()
+    for name, value, said in (
+            ("WEB_WORKER_CLASS", "eventlet", "deve ser gevent ou gthread (recebido: 'eventlet')"),
+            ("WEB_CONNECTIONS", "muitas", "deve ser um número inteiro (recebido: 'muitas')")):
+        env = {**os.environ, "ATENDE_INSTANCE": str(tmp_path), "SECRET_KEY": "x",
+               "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}", name: value}
+        web = subprocess.run([str(Path(sys.executable).parent / "gunicorn"), "-c",
+                              str(ROOT / "deploy" / "gunicorn.conf.py"), "--bind", "127.0.0.1:0",
+                              "app:app"], cwd=ROOT, env=env, capture_output=True, text=True,
+                             timeout=60)
+        assert web.returncode != 0
+        assert f"atende web: {name} {said}" in web.stderr
+
+
 def test_SCL_1_a_request_for_a_session_this_process_never_opened_is_logged(client, caplog):
     """What a proxy without sticky sessions causes, said in the log."""
     with caplog.at_level(logging.WARNING, logger="backoffice.realtime.sticky"):

@@ -12,6 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from .. import permissions
 from ..extensions import db
 from ..lib.crypto import EncryptedText
+from ..lib.offload import off_loop
 from .base import TenantMixin, utcnow
 from .company import Company
 
@@ -89,10 +90,10 @@ class User(UserMixin, db.Model):
     def set_password(self, password: str) -> None:
         # The method is configurable so the test suite can use a cheap one.
         method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt") if has_app_context() else "scrypt"
-        self.password_hash = generate_password_hash(password, method=method)
+        self.password_hash = off_loop(generate_password_hash, password, method=method)
 
     def check_password(self, password: str) -> bool:
-        return check_password_hash(self.password_hash, password)
+        return off_loop(check_password_hash, self.password_hash, password)
 
     @property
     def is_active(self) -> bool:  # Flask-Login: inactive users cannot log in

@@ -29,6 +29,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
 from ..jobs.runner import tasks
+from ..lib.offload import off_loop
 from ..models import PasswordReset, User, utcnow
 from . import RuleError, mail, ratelimit, twofactor
 
@@ -41,14 +42,14 @@ PASSWORD_MIN, PASSWORD_MAX = 8, 128
 
 @cache
 def _dummy_hash(method: str) -> str:
-    return generate_password_hash("senha-que-ninguem-tem", method=method)
+    return off_loop(generate_password_hash, "senha-que-ninguem-tem", method=method)
 
 
 def check_unknown_password(password: str | None) -> None:
     """Checked when the e-mail is unknown, so both paths cost one hash check (the panel's
     login and the portal's, services/portal/accounts.py)."""
-    check_password_hash(_dummy_hash(current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")),
-                        password or "")
+    off_loop(check_password_hash,
+             _dummy_hash(current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")), password or "")
 
 
 def check_new_password(password: str | None, confirm: str | None) -> str:

@@ -14,6 +14,7 @@ import threading
 
 import requests
 import socketio
+from sqlalchemy import create_engine, text
 
 from deploy import cluster as cl
 from tests.cluster.conftest import kill, session_for, wait_for
@@ -258,3 +259,48 @@ def test_SCL_2_redis_restart_queued_messages_and_scheduled_retries_resume(runnin
                   lambda d: d.get("id") == after["id"] and d.get("status") == "sent", 20)
     finally:
         live.close()
+
+
+def test_SCL_1_SCL_3_a_web_process_waiting_on_the_database_goes_on_serving_the_others(
+        running_cluster):
+    """Under gevent's worker (deploy/gunicorn.conf.py) all the connections of a web process
+    share one thread: a wait on PostgreSQL must let the others run. psycopg waits that way
+    only when gevent's patch came before psycopg was imported, which is why the settings
+    file patches first. A visitor's message waits here on its ticket's row, locked by this
+    test; meanwhile the same process serves a page, takes another visitor's message and
+    pushes it live to an agent; the first message goes in once the lock is gone."""
+    world = running_cluster["world"]
+    web_a = running_cluster["web"][0]["url"]
+    agent = session_for(web_a, world["agent"], world["password"])
+    live = Live(web_a, agent)
+    started = _visitor_starts(web_a, world, "Conversa que vai esperar o banco")
+    engine = create_engine(running_cluster["database_url"])
+    waiting = "Mensagem que espera a trava da linha"
+    answered: list = []
+    try:
+        with engine.connect() as lock:
+            lock.execute(text("SELECT id FROM ticket WHERE protocol = :p FOR UPDATE"),
+                         {"p": started["ticket"]["protocol"]})
+            writer = threading.Thread(target=lambda: answered.append(
+                _visitor_says(web_a, world, started["token"], waiting)))
+            writer.start()
+            with engine.connect() as watch:
+                wait_for(lambda: watch.execute(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'")).scalar(), 10,
+                    what="the visitor's message waiting on the ticket's row")
+            assert requests.get(f"{web_a}/login", timeout=5).status_code == 200
+            other = _visitor_starts(web_a, world, "Outra conversa, enquanto a primeira espera")
+            live.wait("ticket.updated",
+                      lambda d: d.get("protocol") == other["ticket"]["protocol"], 5)
+            assert writer.is_alive() and not answered  # still held by the lock
+            lock.rollback()
+        writer.join(15)
+        assert answered == [None]  # _visitor_says returned: 201
+        ticket_id = live.wait("ticket.updated",
+                              lambda d: d.get("protocol") == started["ticket"]["protocol"])["id"]
+        texts = [m["text"] for m in _messages(agent, web_a, ticket_id)]
+        assert texts.count(waiting) == 1
+    finally:
+        live.close()
+        engine.dispose()
