@@ -239,7 +239,8 @@ def set_password(company_id: int, token: str, password: str, confirm: str) -> Po
 def change_password(account: PortalAccount, current: str, password: str, confirm: str) -> None:
     """The logged-in representative's new password; their other sessions end (the caller
     signs the current one in again with the new version)."""
-    if not account.password_hash or not off_loop(check_password_hash, account.password_hash, current or ""):
+    if not account.password_hash or not off_loop(check_password_hash, account.password_hash,
+                                                 current or ""):
         raise RuleError(_("A senha atual está incorreta."))
     account.password_hash = hash_password(check_new_password(password, confirm))
     _end_sessions(account)
