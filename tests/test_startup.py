@@ -41,15 +41,21 @@ def test_SCL_1_embedded_default_needs_no_redis():
     startup.check_web(_config(REDIS_URL=None, SOCKETIO_MESSAGE_QUEUE=None, TASK_MODE="embedded"))
 
 
+def _start_web(env: dict) -> subprocess.CompletedProcess:
+    """The real start command of a web process of deploy/ (gunicorn with its settings file),
+    run until it exits (each test gives it a setting that must stop it)."""
+    return subprocess.run([str(Path(sys.executable).parent / "gunicorn"), "-c",
+                           str(ROOT / "deploy" / "gunicorn.conf.py"), "--bind", "127.0.0.1:0",
+                           "app:app"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=60)
+
+
 def test_SCL_1_gunicorn_web_process_exits_with_the_reason_when_redis_is_down(tmp_path):
     """The real start command of deploy/ (gunicorn + deploy/gunicorn.conf.py)."""
     env = {**os.environ, "REDIS_URL": DOWN, "SOCKETIO_MESSAGE_QUEUE": DOWN,
            "ATENDE_INSTANCE": str(tmp_path), "SECRET_KEY": "x",
            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"}
-    done = subprocess.run([str(Path(sys.executable).parent / "gunicorn"), "-c",
-                           str(ROOT / "deploy" / "gunicorn.conf.py"), "--bind", "127.0.0.1:0",
-                           "app:app"], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=60)
+    done = _start_web(env)
     assert done.returncode != 0
     assert "o Redis não responde" in done.stderr and "REDIS_URL" in done.stderr
 
@@ -261,10 +267,7 @@ def test_SCL_1_web_processes_run_gevent_s_worker_and_another_worker_class_is_ref
             ("WEB_CONNECTIONS", "muitas", "deve ser um número inteiro (recebido: 'muitas')")):
         env = {**os.environ, "ATENDE_INSTANCE": str(tmp_path), "SECRET_KEY": "x",
                "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}", name: value}
-        web = subprocess.run([str(Path(sys.executable).parent / "gunicorn"), "-c",
-                              str(ROOT / "deploy" / "gunicorn.conf.py"), "--bind", "127.0.0.1:0",
-                              "app:app"], cwd=ROOT, env=env, capture_output=True, text=True,
-                             timeout=60)
+        web = _start_web(env)
         assert web.returncode != 0
         assert f"atende web: {name} {said}" in web.stderr
 
@@ -362,10 +365,7 @@ def test_SCL_1_web_and_worker_processes_exit_naming_a_bad_number_setting(real_re
     setting's name and what it must be, not a Python traceback of int()."""
     env = {**os.environ, "ATENDE_INSTANCE": str(tmp_path), "SECRET_KEY": "x",
            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}", "DB_POOL_SIZE": "dez"}
-    web = subprocess.run([str(Path(sys.executable).parent / "gunicorn"), "-c",
-                          str(ROOT / "deploy" / "gunicorn.conf.py"), "--bind", "127.0.0.1:0",
-                          "app:app"], cwd=ROOT, env=env, capture_output=True, text=True,
-                         timeout=60)
+    web = _start_web(env)
     assert web.returncode != 0
     assert "atende web: DB_POOL_SIZE deve ser um número inteiro (recebido: 'dez')" in web.stderr
     worker = subprocess.run([str(Path(sys.executable).parent / "rq"), "worker", "--burst",
