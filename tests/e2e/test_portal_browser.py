@@ -28,6 +28,22 @@ def _domain(app, company_id: int) -> str:
     return domain
 
 
+def _representative(browser, portal: str):
+    """(context, page, script errors) of the demo's representative, logged in on a phone."""
+    context = browser.new_context(locale="pt-BR", viewport=PHONE)
+    page = context.new_page()
+    page.set_default_timeout(8_000)
+    errors: list[str] = []
+    record_errors(page, errors)
+    page.goto(f"{portal}/")
+    expect(page).to_have_url(re.compile(r"/entrar"))  # a representative's page: log in first
+    page.get_by_label("E-mail").fill(REPRESENTATIVE[0])
+    page.get_by_label("Senha").fill(REPRESENTATIVE[1])
+    page.get_by_role("button", name="Entrar").click()
+    expect(page.get_by_test_id("portal-title")).to_have_text("Fale Conosco · Óticas Boa Vista")
+    return context, page, errors
+
+
 def test_POR1_ART1_representative_opens_protocol_agent_answers_and_closes(
         app, browser, demo, live_server, log_in, tmp_path):
     portal = f"{live_server}/portal/{_domain(app, demo.company_id)}"
@@ -44,17 +60,7 @@ def test_POR1_ART1_representative_opens_protocol_agent_answers_and_closes(
     expect(agent.locator(".ticket-row", has_text="Marina")).to_have_count(0)
 
     # the representative, on a phone
-    rep_context = browser.new_context(locale="pt-BR", viewport=PHONE)
-    rep = rep_context.new_page()
-    rep.set_default_timeout(8_000)
-    rep_errors: list[str] = []
-    record_errors(rep, rep_errors)
-    rep.goto(f"{portal}/")
-    expect(rep).to_have_url(re.compile(r"/entrar"))  # a representative's page: log in first
-    rep.get_by_label("E-mail").fill(REPRESENTATIVE[0])
-    rep.get_by_label("Senha").fill(REPRESENTATIVE[1])
-    rep.get_by_role("button", name="Entrar").click()
-    expect(rep.get_by_test_id("portal-title")).to_have_text("Fale Conosco · Óticas Boa Vista")
+    rep_context, rep, rep_errors = _representative(browser, portal)
 
     # Novo contato: classification, then its sub-classifications only
     rep.get_by_role("link", name="Novo contato").click()
@@ -119,3 +125,21 @@ def test_POR1_ART1_representative_opens_protocol_agent_answers_and_closes(
     assert rep_errors == [] and agent_errors == []
     rep_context.close()
     agent_context.close()
+
+
+def test_ART1_text_typed_before_the_suggestions_script_ran_is_looked_up(
+        app, browser, demo, live_server):
+    """The suggestions script is deferred: on a slow connection a customer can type the
+    whole message before it runs, and no keystroke follows. The text already in the field
+    is looked up when the script starts."""
+    portal = f"{live_server}/portal/{_domain(app, demo.company_id)}"
+    context, rep, errors = _representative(browser, portal)
+    held = []
+    rep.route("**/help/suggest.js*", lambda route: held.append(route))  # released below
+    rep.get_by_role("link", name="Novo contato").click()
+    rep.locator("#message").press_sequentially("Quero a devolucao de 3 armações")
+    assert len(held) == 1
+    held[0].continue_()
+    expect(rep.get_by_role("link", name="Política de trocas e devoluções")).to_be_visible()
+    assert errors == []
+    context.close()

@@ -2,7 +2,8 @@
  * made by templates/help/_suggest.html: the portal's Novo contato and the website widget.
  *
  * - Debounced: one request 400 ms after the last key, only for 3 characters or more, and
- *   an answer that arrives after a newer request was sent is dropped.
+ *   an answer that arrives after a newer request was sent is dropped. Text already in the
+ *   field when the script starts is looked up too.
  * - Everything from the server goes into the page with textContent (never innerHTML);
  *   links are followed only when they are of this site (relative or same origin).
  * - "Isso resolveu?": Sim / Não posts {article, solved} once per click, then thanks.
@@ -106,10 +107,14 @@
         .catch(function () { /* suggestions are a help, never an error for the customer */ });
     }
 
-    target.addEventListener("input", function () {
+    function later() {
       clearTimeout(timer);
       timer = setTimeout(ask, DELAY);
-    });
+    }
+    target.addEventListener("input", later);
+    // This script is deferred: a customer quick to type (or a form the browser restored)
+    // may have text in the field before it runs, and no keystroke may follow.
+    if ((target.value || "").trim()) { later(); }
   }
 
   function init() {
