@@ -38,13 +38,17 @@ from pathlib import Path  # noqa: E402
 from backoffice.config import SettingError, env_number  # noqa: E402
 
 workers = 1
-# gthread: each open WebSocket holds one thread, so WEB_THREADS must exceed the agents one
-# process serves plus its concurrent requests. gevent: WEB_CONNECTIONS bounds the open
-# connections (WebSockets and requests) of the process.
+# Each worker class reads only its own setting, so a leftover value of the other one
+# (WEB_THREADS kept from a gthread deployment) cannot stop a gevent process from starting.
+# gevent: WEB_CONNECTIONS bounds the open connections (WebSockets and requests) of the
+# process. gthread: each open WebSocket holds one thread, so WEB_THREADS must exceed the
+# agents one process serves plus its concurrent requests.
 try:
-    threads = env_number("WEB_THREADS", 256, minimum=1)
-    worker_connections = (env_number("WEB_CONNECTIONS", 2000, minimum=1)
-                          if worker_class == "gevent" else threads + 64)
+    if worker_class == "gevent":
+        worker_connections = env_number("WEB_CONNECTIONS", 2000, minimum=1)
+    else:
+        threads = env_number("WEB_THREADS", 256, minimum=1)
+        worker_connections = threads + 64
 except SettingError as exc:
     raise SystemExit(f"atende web: {exc}") from None
 # gthread: a request's longest run (not a WebSocket's: each has its own thread). gevent:

@@ -272,6 +272,29 @@ def test_SCL_1_web_processes_run_gevent_s_worker_and_another_worker_class_is_ref
         assert f"atende web: {name} {said}" in web.stderr
 
 
+def test_SCL_1_each_worker_class_reads_only_its_own_setting(monkeypatch):
+    """WEB_CONNECTIONS is gevent's, WEB_THREADS gthread's: a value of the other one is not
+    read (a WEB_THREADS left from a gthread deployment does not stop a gevent process),
+    and the worker class's own bad value is refused by name."""
+    import runpy
+
+    path = str(ROOT / "deploy" / "gunicorn.conf.py")
+    monkeypatch.setenv("WEB_THREADS", "muitas")
+    monkeypatch.setenv("WEB_CONNECTIONS", "500")
+    settings = runpy.run_path(path)
+    assert settings["worker_class"] == "gevent" and settings["worker_connections"] == 500
+    assert "threads" not in settings  # gunicorn's default: gevent's worker has no threads
+
+    monkeypatch.setenv("WEB_WORKER_CLASS", "gthread")
+    with pytest.raises(SystemExit, match="^atende web: WEB_THREADS deve ser um número inteiro"):
+        runpy.run_path(path)
+    monkeypatch.setenv("WEB_THREADS", "8")
+    monkeypatch.setenv("WEB_CONNECTIONS", "muitas")
+    settings = runpy.run_path(path)
+    assert settings["worker_class"] == "gthread"
+    assert settings["threads"] == 8 and settings["worker_connections"] == 72
+
+
 def test_SCL_1_a_request_for_a_session_this_process_never_opened_is_logged(client, caplog):
     """What a proxy without sticky sessions causes, said in the log."""
     with caplog.at_level(logging.WARNING, logger="backoffice.realtime.sticky"):
