@@ -21,6 +21,7 @@ from flask_smorest.utils import prepare_response
 from marshmallow import Schema, fields
 from sqlalchemy import select
 from sqlalchemy.exc import DataError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from .. import permissions
@@ -31,6 +32,7 @@ from ..lib.ids import as_id
 from ..models import Company
 from ..services import api_tokens, modules, ratelimit
 from ..services import audit as audit_rules
+from ..web.errors import busy_response
 from .problems import MEDIA_TYPE, ApiError, from_http_exception, problem
 
 log = logging.getLogger(__name__)
@@ -123,6 +125,13 @@ def _bad_value(exc):
     return problem(400)
 
 
+def _busy(exc):
+    # every database connection of this process busy: web.errors.busy_response says why
+    # nothing more is asked of the database here
+    log.warning("no free database connection on %s: %s", request.path, exc)
+    return busy_response()
+
+
 def _unexpected(exc: Exception):
     db.session.rollback()
     log.exception("unhandled error on %s", request.path)
@@ -141,6 +150,7 @@ def blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
     blp.register_error_handler(HTTPException, _http_error)
     blp.register_error_handler(DataError, _bad_value)
     blp.register_error_handler(OverflowError, _bad_value)
+    blp.register_error_handler(PoolTimeout, _busy)
     blp.register_error_handler(Exception, _unexpected)
     return blp
 

@@ -32,6 +32,7 @@ TITLES = {
     422: _l("Dados inválidos"),
     429: _l("Muitas requisições"),
     500: _l("Erro interno"),
+    503: _l("Servidor ocupado"),
 }
 DETAILS = {
     400: _l("A requisição está malformada."),
@@ -43,6 +44,7 @@ DETAILS = {
     415: _l("Envie o corpo como application/json."),
     429: _l("Limite de requisições deste token atingido. Aguarde e tente de novo."),
     500: _l("Erro interno. A equipe foi avisada; tente novamente em instantes."),
+    503: _l("O servidor está ocupado. Tente de novo em instantes (veja Retry-After)."),
 }
 
 # marshmallow's and webargs' messages -> Portuguese (exact text, or a pattern with groups)

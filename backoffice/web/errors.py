@@ -1,4 +1,8 @@
-"""Error pages in Portuguese: a malformed request is a 400, never a 500 with a trace.
+"""Error pages in Portuguese: a malformed request is a 400, never a 500 with a trace; a
+database that cannot take the request now (SQLite's one writer busy, or every connection
+of this process's pool busy for the pool's whole wait: an overload) is a 503 with
+Retry-After, which the widget and the pages send again (the widget with the same client
+id), never a 500.
 
 SEC-7: ids, pages and text are checked where they are read (services.as_id, the admin
 base view, the request class); a value that slips past them and is refused by the
@@ -9,11 +13,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import flash, make_response, redirect, render_template, request, url_for
+from flask import (current_app, flash, make_response, redirect, render_template, request,
+                   url_for)
+from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from ..extensions import db
@@ -37,14 +44,39 @@ CSRF_MESSAGE = _l("O formulário expirou ou é inválido. Recarregue a página e
 BUSY_MESSAGE = _l("O servidor está ocupado. Tente de novo em instantes.")
 
 
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json" or "/api/" in request.path
+
+
 def error_page(code: int, message: str):
     if request.path.startswith(PROBLEM_PREFIX):  # the public API answers problem documents
         from ..api.problems import problem
 
         return problem(code)
-    if request.accept_mimetypes.best == "application/json" or "/api/" in request.path:
+    if _wants_json():
         return {"error": message, "status": code}, code
     return render_template("errors/error.html", code=code, message=message), code
+
+
+def busy_response():
+    """503 + Retry-After, built without the database: when the pool has no connection to
+    give, asking it again (the user's language, the user a template's context loads)
+    would wait as long once more and end in a 500. So the message is in the default
+    language and the page is rendered without the context processors."""
+    with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE") or "pt_BR"):
+        message = str(BUSY_MESSAGE)
+        if request.path.startswith(PROBLEM_PREFIX):
+            from ..api.problems import problem
+
+            response = problem(503)
+        elif _wants_json():
+            response = make_response({"error": message, "status": 503}, 503)
+        else:
+            page = current_app.jinja_env.get_template("errors/error.html")
+            response = make_response(page.render(code=503, message=message,
+                                                 get_locale=get_locale), 503)
+    response.headers["Retry-After"] = "1"
+    return response
 
 
 def init_errors(app) -> None:
@@ -70,15 +102,19 @@ def init_errors(app) -> None:
     @app.errorhandler(OperationalError)
     def database_busy(exc):
         # SQLite (the embedded default) lets one writer at a time; past its busy timeout a
-        # write under heavy load gives up. Nothing was saved: say so as a 503 the widget
-        # and the pages retry (the widget with the same client id), not as a 500.
+        # write under heavy load gives up. Nothing was saved.
         db.session.rollback()
         if "database is locked" not in str(getattr(exc, "orig", exc)):
             return unexpected(exc)
         log.warning("database busy on %s", request.path)
-        response = make_response(error_page(503, str(BUSY_MESSAGE)))
-        response.headers["Retry-After"] = "1"
-        return response
+        return busy_response()
+
+    @app.errorhandler(PoolTimeout)
+    def pool_exhausted(exc):
+        # No rollback here: the session got no connection, and the request's teardown
+        # closes it either way.
+        log.warning("no free database connection on %s: %s", request.path, exc)
+        return busy_response()
 
     @app.errorhandler(Exception)
     def unexpected(exc):
