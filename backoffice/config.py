@@ -102,12 +102,15 @@ def _pool_options() -> dict:
     beyond the kept ones is closed as soon as it is returned, so a process whose
     concurrent requests often exceed DB_POOL_SIZE opens and closes a PostgreSQL
     connection (a server process, its authentication, statements prepared again) per
-    burst: keep DB_POOL_SIZE at what a busy process uses."""
+    burst: keep DB_POOL_SIZE at what a busy process uses. DB_POOL_TIMEOUT: the seconds a
+    request waits for a free connection (SQLAlchemy's 30 unset) before it is answered 503
+    to retry (web/errors.py)."""
     options = {}
     # SQLAlchemy reads a max_overflow of -1 as "no limit"
-    for key, option, minimum in (("DB_POOL_SIZE", "pool_size", 1),
-                                 ("DB_MAX_OVERFLOW", "max_overflow", -1)):
-        value = env_number(key, None, minimum=minimum)
+    for key, option, kind, minimum in (("DB_POOL_SIZE", "pool_size", int, 1),
+                                       ("DB_MAX_OVERFLOW", "max_overflow", int, -1),
+                                       ("DB_POOL_TIMEOUT", "pool_timeout", float, 0.1)):
+        value = env_number(key, None, kind, minimum=minimum)
         if value is not None:
             options[option] = value
     return options

@@ -319,9 +319,9 @@ def test_SCL_1_the_proxy_drops_idle_connections_before_the_web_process_does():
 
 # -- numeric settings (issue 17, bad input): a clear refusal naming the setting ------------
 
-NUMBER_SETTINGS = ("DB_POOL_SIZE", "DB_MAX_OVERFLOW", "DB_PING_IDLE_SECONDS", "SESSION_MINUTES",
-                   "MAIL_PORT", "IMPORT_MAX_MB", "IMPORT_BATCH_SIZE", "OUTBOUND_TIMEOUT",
-                   "API_MAX_JSON_KB", "WEBHOOK_TIMEOUT", "SEND_STUCK_SECONDS",
+NUMBER_SETTINGS = ("DB_POOL_SIZE", "DB_MAX_OVERFLOW", "DB_POOL_TIMEOUT", "DB_PING_IDLE_SECONDS",
+                   "SESSION_MINUTES", "MAIL_PORT", "IMPORT_MAX_MB", "IMPORT_BATCH_SIZE",
+                   "OUTBOUND_TIMEOUT", "API_MAX_JSON_KB", "WEBHOOK_TIMEOUT", "SEND_STUCK_SECONDS",
                    "WEBCHAT_PROXY_HOPS", "WEBHOOK_RETRY_DELAYS", "COMPANY_CONFIG_CACHE_SIZE")
 
 
@@ -338,7 +338,8 @@ def test_SCL_1_a_number_setting_that_is_not_a_number_is_refused_by_name(name, tm
 
 
 @pytest.mark.parametrize("name, value", [
-    ("DB_POOL_SIZE", "0"), ("DB_MAX_OVERFLOW", "-2"), ("SESSION_MINUTES", "0"),
+    ("DB_POOL_SIZE", "0"), ("DB_MAX_OVERFLOW", "-2"), ("DB_POOL_TIMEOUT", "0"),
+    ("SESSION_MINUTES", "0"),
     ("IMPORT_BATCH_SIZE", "-5"), ("OUTBOUND_TIMEOUT", "0"), ("WEBHOOK_TIMEOUT", "nan"),
     ("OUTBOUND_TIMEOUT", "inf"),
     ("DB_PING_IDLE_SECONDS", "-1"), ("WEBHOOK_RETRY_DELAYS", "60,-1"),
@@ -371,13 +372,14 @@ def test_SCL_1_number_settings_read_as_before(tmp_path, monkeypatch):
     assert defaults["COMPANY_CONFIG_CACHE_SIZE"] == 2000
 
     for name, value in (("DB_POOL_SIZE", " 12 "), ("DB_MAX_OVERFLOW", "-1"),
-                        ("MAIL_PORT", "0"), ("IMPORT_BATCH_SIZE", "0"),
+                        ("DB_POOL_TIMEOUT", "2.5"), ("MAIL_PORT", "0"), ("IMPORT_BATCH_SIZE", "0"),
                         ("WEBHOOK_RETRY_DELAYS", "30, 90"), ("OUTBOUND_TIMEOUT", "2.5"),
                         ("WEBCHAT_PROXY_HOPS", "1"), ("COMPANY_CONFIG_CACHE_SIZE", "50000")):
         monkeypatch.setenv(name, value)
     given = config.load(tmp_path)
     assert given["COMPANY_CONFIG_CACHE_SIZE"] == 50000
-    assert given["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_size": 12, "max_overflow": -1}
+    assert given["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_size": 12, "max_overflow": -1,
+                                                  "pool_timeout": 2.5}
     assert given["MAIL_PORT"] is None and given["IMPORT_BATCH_SIZE"] is None
     assert given["WEBHOOK_RETRY_DELAYS"] == (30, 90)
     assert given["OUTBOUND_TIMEOUT"] == 2.5 and given["WEBCHAT_PROXY_HOPS"] == 1
