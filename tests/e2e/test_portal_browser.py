@@ -138,6 +138,10 @@ def test_ART1_text_typed_before_the_suggestions_script_ran_is_looked_up(
     rep.route("**/help/suggest.js*", lambda route: held.append(route))  # released below
     rep.get_by_role("link", name="Novo contato").click()
     rep.locator("#message").press_sequentially("Quero a devolucao de 3 armações")
+    for _ in range(100):  # the page asks for the script as it is parsed; the ask waits here
+        if held:
+            break
+        rep.wait_for_timeout(50)
     assert len(held) == 1
     held[0].continue_()
     expect(rep.get_by_role("link", name="Política de trocas e devoluções")).to_be_visible()
