@@ -5,10 +5,9 @@ by `make run`; one only invited), and a dozen articles (one a draft, two portal-
 from __future__ import annotations
 
 from sqlalchemy import select
-from werkzeug.security import check_password_hash
 
 from .extensions import db
-from .lib.offload import off_loop
+from .lib import passwords
 from .models import Company, Department
 from .models.articles import (AUDIENCE_PORTAL, AUDIENCE_PUBLIC, STATUS_DRAFT,
                               STATUS_PUBLISHED)
@@ -78,4 +77,4 @@ def demo_representative(spec: dict | None) -> tuple[str, str, str] | None:
 def representative_works(email: str, password: str) -> bool:
     account = db.session.scalar(select(PortalAccount).where(PortalAccount.email == email.lower()))
     return bool(account is not None and account.active and account.password_hash
-                and off_loop(check_password_hash, account.password_hash, password))
+                and passwords.matches(account.password_hash, password))

@@ -2,17 +2,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import current_app, has_app_context
 from flask_login import UserMixin
 from sqlalchemy import (JSON, BigInteger, Boolean, false, ForeignKey, true, Integer, String,
                         UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from .. import permissions
 from ..extensions import db
 from ..lib.crypto import EncryptedText
-from ..lib.offload import off_loop
+from ..lib import passwords
 from .base import TenantMixin, utcnow
 from .company import Company
 
@@ -88,12 +86,10 @@ class User(UserMixin, db.Model):
         return self.name
 
     def set_password(self, password: str) -> None:
-        # The method is configurable so the test suite can use a cheap one.
-        method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt") if has_app_context() else "scrypt"
-        self.password_hash = off_loop(generate_password_hash, password, method=method)
+        self.password_hash = passwords.make(password)
 
     def check_password(self, password: str) -> bool:
-        return off_loop(check_password_hash, self.password_hash, password)
+        return passwords.matches(self.password_hash, password)
 
     @property
     def is_active(self) -> bool:  # Flask-Login: inactive users cannot log in

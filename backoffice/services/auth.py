@@ -25,11 +25,10 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import func, select, update
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
 from ..jobs.runner import tasks
-from ..lib.offload import off_loop
+from ..lib import passwords
 from ..models import PasswordReset, User, utcnow
 from . import RuleError, mail, ratelimit, twofactor
 
@@ -42,14 +41,13 @@ PASSWORD_MIN, PASSWORD_MAX = 8, 128
 
 @cache
 def _dummy_hash(method: str) -> str:
-    return off_loop(generate_password_hash, "senha-que-ninguem-tem", method=method)
+    return passwords.make("senha-que-ninguem-tem", method)
 
 
 def check_unknown_password(password: str | None) -> None:
     """Checked when the e-mail is unknown, so both paths cost one hash check (the panel's
     login and the portal's, services/portal/accounts.py)."""
-    off_loop(check_password_hash,
-             _dummy_hash(current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")), password or "")
+    passwords.matches(_dummy_hash(passwords.method()), password or "")
 
 
 def check_new_password(password: str | None, confirm: str | None) -> str:

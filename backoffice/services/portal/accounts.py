@@ -26,13 +26,12 @@ from flask import current_app, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from ...extensions import db
 from ...jobs.runner import tasks
 from ...lib import after_commit
 from ...lib.documents import normalise_cnpj
-from ...lib.offload import off_loop
+from ...lib import passwords
 from ...lib.phones import normalise_phone
 from ...models import Company, Contact, utcnow
 from ...models.portal import (TOKEN_INVITE, TOKEN_RESET, CustomerOrganization, PortalAccount,
@@ -211,8 +210,7 @@ def find_token(company_id: int, token: str | None) -> PortalToken | None:
 
 
 def hash_password(password: str) -> str:
-    return off_loop(generate_password_hash, password, method=current_app.config.get(
-        "PASSWORD_HASH_METHOD", "scrypt"))
+    return passwords.make(password)
 
 
 def set_password(company_id: int, token: str, password: str, confirm: str) -> PortalAccount:
@@ -239,8 +237,7 @@ def set_password(company_id: int, token: str, password: str, confirm: str) -> Po
 def change_password(account: PortalAccount, current: str, password: str, confirm: str) -> None:
     """The logged-in representative's new password; their other sessions end (the caller
     signs the current one in again with the new version)."""
-    if not account.password_hash or not off_loop(check_password_hash, account.password_hash,
-                                                 current or ""):
+    if not account.password_hash or not passwords.matches(account.password_hash, current or ""):
         raise RuleError(_("A senha atual está incorreta."))
     account.password_hash = hash_password(check_new_password(password, confirm))
     _end_sessions(account)
@@ -323,7 +320,7 @@ def authenticate(company_id: int, email: str, password: str, ip: str | None) -> 
     if stored is None:
         check_unknown_password(password)
         return LoginResult(None, _("E-mail ou senha incorretos."))
-    if not off_loop(check_password_hash, stored, password or ""):
+    if not passwords.matches(stored, password or ""):
         return LoginResult(None, _("E-mail ou senha incorretos."))
     ratelimit.uncount(IP_SCOPE, ip)
     ratelimit.forget(LOGIN_SCOPE, ident)
