@@ -14,14 +14,16 @@ import functools
 import logging
 import threading
 from datetime import timedelta
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-import fakeredis
 import redis
 from flask import Flask, has_app_context
 from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.timeouts import TimerDeathPenalty
+
+if TYPE_CHECKING:
+    import fakeredis
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +144,8 @@ class TaskRunner:
         else:
             # One server per runner, so the web code and the worker thread see the same
             # data; a bare FakeRedis() per call would each get an empty server.
+            import fakeredis  # embedded mode only: a tenth of a second of every process's start
+
             self._fake_server = fakeredis.FakeServer()
             connection = fakeredis.FakeRedis(server=self._fake_server)
 
