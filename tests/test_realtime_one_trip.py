@@ -395,7 +395,6 @@ PROCESS_KINDS = pytest.mark.parametrize("patch", ["", GEVENT_PATCH], ids=["threa
 
 def _stop_owing(channel: str, back: bool, patch: str = ""):
     import subprocess
-    import sys
 
     return subprocess.run([sys.executable, "-c", patch + STOPPING_PROCESS, REDIS_URL, channel,
                            "back" if back else "down"],
