@@ -9,8 +9,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .. import permissions
 from ..extensions import db
-from ..lib.crypto import EncryptedText
 from ..lib import passwords
+from ..lib.crypto import EncryptedText
 from .base import TenantMixin, utcnow
 from .company import Company
 

@@ -29,9 +29,8 @@ from sqlalchemy import select, update
 
 from ...extensions import db
 from ...jobs.runner import tasks
-from ...lib import after_commit
+from ...lib import after_commit, passwords
 from ...lib.documents import normalise_cnpj
-from ...lib import passwords
 from ...lib.phones import normalise_phone
 from ...models import Company, Contact, utcnow
 from ...models.portal import (TOKEN_INVITE, TOKEN_RESET, CustomerOrganization, PortalAccount,
