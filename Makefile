@@ -33,9 +33,18 @@ help:
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
-# Re-installed only when pyproject.toml changes.
+# Re-installed only when pyproject.toml changes. uv resolves and installs the same pinned
+# packages as pip in about 15 s with their bytecode, where pip took a minute: that minute
+# was the only serial part of every fresh `make test`. Plain pip stays the fallback (an
+# index that serves pip but not uv, a machine where the uv wheel does not install).
+UV_VERSION := 0.13.9
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -e '.[test]'
+	@if $(BIN)/pip install -q 'uv==$(UV_VERSION)' \
+		&& $(BIN)/uv pip install --python $(BIN)/python --compile-bytecode -e '.[test]'; then :; \
+	else \
+		echo "uv did not install the project: installing with pip"; \
+		$(BIN)/pip install -e '.[test]'; \
+	fi
 	touch $@
 
 # The catalogues (.po) are optional: compile them only when there are any.
