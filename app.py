@@ -7,16 +7,20 @@ instances of this app under gunicorn behind a proxy (deploy/, README "Produção
 import os
 
 from backoffice import create_app
-from backoffice.extensions import socketio
-from backoffice.jobs.periodic import start_thread
-from backoffice.config import env_number
-from backoffice.lib.heap import freeze_startup_objects
-from backoffice.lib.startup import StartupError, check_web
-from backoffice.realtime.pubsub import send_owed_at_exit
-from backoffice.cli.seed import demo_logins
-from backoffice.seed import demo_hints
 
+# Built before the imports below, so that the app's modules load inside create_app, with
+# the cyclic collector paused (backoffice/lib/heap.py): a sixth of the start of every web
+# process and `flask` command.
 app = create_app()
+
+from backoffice.extensions import socketio  # noqa: E402
+from backoffice.jobs.periodic import start_thread  # noqa: E402
+from backoffice.config import env_number  # noqa: E402
+from backoffice.lib.heap import freeze_startup_objects  # noqa: E402
+from backoffice.lib.startup import StartupError, check_web  # noqa: E402
+from backoffice.realtime.pubsub import send_owed_at_exit  # noqa: E402
+from backoffice.cli.seed import demo_logins  # noqa: E402
+from backoffice.seed import demo_hints  # noqa: E402
 
 if __name__ == "__main__":
     host = os.environ.get("HOST", "127.0.0.1")

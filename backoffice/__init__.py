@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Flask
 
 from . import config as settings
+from .lib.heap import collection_paused
 from .version import VERSION
 
 __version__ = VERSION
@@ -25,6 +26,13 @@ def enforce_sqlite_foreign_keys(engine) -> None:
 
 
 def create_app(config: dict | None = None) -> Flask:
+    """The app, with every extension, blueprint and admin screen. The cyclic collector
+    waits until it is built (lib/heap.py)."""
+    with collection_paused():
+        return _build_app(config)
+
+
+def _build_app(config: dict | None) -> Flask:
     app = Flask(
         __name__,
         instance_path=os.environ.get("ATENDE_INSTANCE") or str(ROOT / "instance"),

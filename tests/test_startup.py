@@ -97,7 +97,10 @@ def test_SCL_1_a_job_from_a_differently_configured_process_goes_back_to_the_queu
     monkeypatch.setattr(worker_module, "check_worker", lambda config: None)
     frozen = []
     monkeypatch.setattr(worker_module, "freeze_startup_objects", lambda: frozen.append(1))
-    monkeypatch.setattr(worker_module, "send_owed_at_exit", lambda: frozen.append("exit"))
+    # the worker imports it once its app is built (jobs/worker.py): patched where it lives
+    from backoffice.realtime import pubsub
+
+    monkeypatch.setattr(pubsub, "send_owed_at_exit", lambda: frozen.append("exit"))
     conn = fakeredis.FakeRedis(server=fakeredis.FakeServer())
     queue = Queue("default", connection=conn)
     other = startup.fingerprint({**app.config, "SQLALCHEMY_DATABASE_URI": "postgresql://x@y/z"})
@@ -145,7 +148,9 @@ def worker_of(app, monkeypatch):
     monkeypatch.setattr(worker_module, "worker_app", lambda: app)
     monkeypatch.setattr(worker_module, "check_worker", lambda config: None)
     monkeypatch.setattr(worker_module, "freeze_startup_objects", lambda: 0)
-    monkeypatch.setattr(worker_module, "send_owed_at_exit", lambda: None)  # no exit hook in pytest
+    from backoffice.realtime import pubsub
+
+    monkeypatch.setattr(pubsub, "send_owed_at_exit", lambda: None)  # no exit hook in pytest
     return lambda queue: worker_module.AtendeWorker([queue], connection=queue.connection)
 
 
@@ -247,6 +252,61 @@ def test_SCL_3_served_processes_take_their_startup_objects_out_of_the_collector(
         assert not any(gc.get_count()[1:])  # collected first: nothing young left behind
     finally:
         gc.unfreeze()
+
+
+def test_SCL_3_an_app_is_built_with_the_collector_paused_and_it_is_back_after(
+        app_config, monkeypatch, tmp_path):
+    """create_app (and the first import of the app's modules inside it) runs without a
+    cyclic collection (lib/heap.py); the collector is on again when it returns, also when
+    the settings are refused, and a process that had it off keeps it off."""
+    import gc
+
+    import backoffice
+    from backoffice import create_app
+    from backoffice.config import SettingError
+
+    monkeypatch.setenv("ATENDE_INSTANCE", str(tmp_path / "instance"))
+    collections, building = [], []
+    build = backoffice._build_app
+
+    def watched_build(config):
+        building.append(1)
+        try:
+            return build(config)
+        finally:
+            building.pop()
+
+    monkeypatch.setattr(backoffice, "_build_app", watched_build)
+
+    def seen(phase, info):
+        if phase == "start" and building:
+            collections.append(info["generation"])
+
+    assert gc.isenabled()
+    gc.callbacks.append(seen)
+    try:
+        gc.set_threshold(1)  # without the pause, the build would collect all the time
+        built = create_app(app_config)
+        during = list(collections)
+        gc.set_threshold(100_000, 50, 100)  # the suite's thresholds (tests/conftest.py)
+        assert during == [] and gc.isenabled()
+        with built.app_context():
+            from backoffice.extensions import db
+
+            db.engine.dispose()
+        with monkeypatch.context() as bad, pytest.raises(SettingError):
+            bad.setenv("DB_POOL_SIZE", "muitas")
+            create_app(app_config)
+        assert gc.isenabled()
+        gc.disable()
+        try:
+            create_app(app_config)
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
+    finally:
+        gc.callbacks.remove(seen)
+        gc.set_threshold(100_000, 50, 100)
 
 
 def test_SCL_1_web_processes_run_gevent_s_worker_and_another_worker_class_is_refused(tmp_path):

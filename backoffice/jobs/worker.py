@@ -24,7 +24,6 @@ from rq import SimpleWorker
 from rq.intermediate_queue import IntermediateQueue
 
 from ..lib.heap import freeze_startup_objects
-from ..realtime.pubsub import send_owed_at_exit
 from ..config import SettingError
 from ..lib.startup import StartupError, check_worker, job_mismatch
 from .runner import worker_app
@@ -69,6 +68,10 @@ class AtendeWorker(SimpleWorker):
             log.error("%s", exc)
             raise SystemExit(f"atende worker: {exc}") from None
         freeze_startup_objects()  # the app is built: see lib/heap.py
+        # imported once the app is built: the app's modules load inside create_app, with
+        # the collector paused (lib/heap.py)
+        from ..realtime.pubsub import send_owed_at_exit
+
         send_owed_at_exit()  # a resync request owed at the stop: realtime/pubsub.py
         return super().work(*args, **kwargs)
 
