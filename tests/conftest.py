@@ -13,6 +13,7 @@ import os
 from contextlib import contextmanager
 import re
 import shutil
+import threading
 import weakref
 from pathlib import Path
 
@@ -26,6 +27,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
+from werkzeug.routing import Map
+from werkzeug.routing.matcher import StateMachineMatcher
 from werkzeug.routing.rules import Rule
 
 from backoffice import create_app
@@ -282,6 +285,135 @@ def _reuse_compiled_statements() -> None:
 
 
 _reuse_compiled_statements()
+
+
+def _rule_signature(rule: Rule) -> tuple:
+    """Everything a rule is matched and built by (Flask adds provide_automatic_options)."""
+    methods = frozenset(rule.methods) if rule.methods is not None else None
+    defaults = repr(sorted(rule.defaults.items())) if rule.defaults else None
+    redirect = rule.redirect_to if isinstance(rule.redirect_to, (str, type(None))) else id(rule)
+    return (type(rule), rule.rule, rule.endpoint, methods, defaults, rule.subdomain, rule.host,
+            rule.strict_slashes, rule.merge_slashes, redirect, rule.alias, rule.build_only,
+            rule.websocket, getattr(rule, "provide_automatic_options", None))
+
+
+class SharedUrlMap(Map):
+    """The URL map of the suite's apps (issue 17 point 8). Each test's app adds the same
+    ~470 rules; binding each rule to its map and adding it to the matcher was a third of
+    create_app, and some 10,000 objects per app for the collector. Here the rules an app
+    adds wait until its map is first used; if an earlier map of the run had the same
+    settings and the same rules in the same order, this map matches and builds with that
+    map's (read-only) rules and matcher; otherwise it binds its own and offers them to
+    later maps. A map that gets a rule after that (a test's own route) first takes a
+    private copy of what it shared, so no app ever sees another's later rules.
+    tests/test_suite_reuse.py compares the result with Werkzeug's own map."""
+
+    _states: dict = {}  # (settings, signatures) -> (matcher, rules by endpoint, rules in order)
+    # a live server's threads and the test's may use a new map at once
+    _settling = threading.RLock()
+
+    def __init__(self, *args, **kwargs):
+        self._pending: list[Rule] | None = []
+        self._shared = False
+        self._in_order: list[Rule] = []
+        super().__init__(*args, **kwargs)
+
+    # Map keeps its state in these two attributes; reading either settles the map first
+    @property
+    def _matcher(self):
+        self._settle()
+        return self.__dict__["_matcher_state"]
+
+    @_matcher.setter
+    def _matcher(self, value):
+        self.__dict__["_matcher_state"] = value
+
+    @property
+    def _rules_by_endpoint(self):
+        self._settle()
+        return self.__dict__["_rules_by_endpoint_state"]
+
+    @_rules_by_endpoint.setter
+    def _rules_by_endpoint(self, value):
+        self.__dict__["_rules_by_endpoint_state"] = value
+
+    @property
+    def merge_slashes(self) -> bool:  # a setting, read without settling
+        return self.__dict__["_matcher_state"].merge_slashes
+
+    @merge_slashes.setter
+    def merge_slashes(self, value: bool) -> None:
+        self.__dict__["_matcher_state"].merge_slashes = value
+
+    def _settings(self) -> tuple:
+        return (self.default_subdomain, self.strict_slashes, self.merge_slashes,
+                self.redirect_defaults, self.host_matching, self.sort_parameters,
+                self.sort_key, tuple(sorted(self.converters.items())))
+
+    def _settle(self) -> None:
+        if not self.__dict__.get("_pending"):
+            return
+        with self._settling:
+            pending = self.__dict__.get("_pending")
+            # settled by another thread meanwhile, or this thread is settling it (Map.add
+            # below reads the matcher)
+            if not pending or self.__dict__.get("_settling_now"):
+                return
+            self._settling_now = True
+            try:
+                self._settle_now(pending)
+            finally:
+                self._settling_now = False
+                self._pending = None  # last: until here, other threads wait for the lock
+
+    def _settle_now(self, pending: list[Rule]) -> None:
+        key = (self._settings(), tuple(_rule_signature(rule) for rule in pending))
+        found = self._states.get(key)
+        if found is None:
+            for rule in pending:
+                Map.add(self, rule)
+            Map.update(self)
+            found = self._states[key] = (self.__dict__["_matcher_state"],
+                                         self.__dict__["_rules_by_endpoint_state"], pending)
+        self._matcher, self._rules_by_endpoint, self._in_order = found
+        self._shared, self._remap = True, False
+
+    def _own(self) -> None:
+        """A private copy of the shared rules, in their order, to change."""
+        shared, self._shared = self._in_order, False
+        self._matcher = StateMachineMatcher(self.merge_slashes)
+        self._rules_by_endpoint = {}
+        self._in_order = []
+        for rule in shared:
+            copy = rule.empty()
+            copy.provide_automatic_options = getattr(rule, "provide_automatic_options", False)
+            self.add(copy)
+
+    def add(self, rulefactory) -> None:
+        if self._pending is not None:
+            self._pending.extend(rulefactory.get_rules(self))
+            self._remap = True
+            return
+        if self._shared:
+            self._own()
+        rules = list(rulefactory.get_rules(self))
+        for rule in rules:
+            Map.add(self, rule)
+        self._in_order.extend(rules)
+
+    def update(self) -> None:
+        self._settle()
+        super().update()
+
+
+def _share_url_maps() -> None:
+    from flask import Flask
+
+    if Flask.url_map_class is not SharedUrlMap:
+        Flask.url_map_class = SharedUrlMap
+
+
+_share_url_maps()
 
 BACKEND = os.environ.get("ATENDE_TEST_BACKEND", "embedded")
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

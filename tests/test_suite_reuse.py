@@ -12,6 +12,7 @@ from flask_admin.model.base import BaseModelView
 from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
+from werkzeug.routing import Map
 
 from backoffice import create_app
 from backoffice.extensions import db
@@ -100,6 +101,107 @@ def test_suite_a_statement_kept_for_the_run_is_this_engines_sql(app, tmp_path):
     other.dispose()
     assert ran == [str(stmt.compile(dialect=other.dialect))]
     assert ":company_id_1" in ran[0]
+
+
+# --- URL maps shared between the suite's apps (tests/conftest.py, SharedUrlMap) ----------
+
+SAMPLE_VALUE = {"IntegerConverter": 7, "PathConverter": "a/b", "UUIDConverter":
+                "2f1c0a52-8c8e-4b43-9a43-5f2f0d3b8b11", "FloatConverter": 1.5}
+
+
+def _sample_values(rule) -> dict:
+    return {name: SAMPLE_VALUE.get(type(converter).__name__, "x1")
+            for name, converter in rule._converters.items()}
+
+
+def test_suite_url_maps_shared_between_apps_match_and_build_as_werkzeug_s_own(
+        app_config, monkeypatch, tmp_path):
+    """A later app matches every rule's URL to the endpoint and values, and builds every
+    endpoint's URL, exactly as an app built with Werkzeug's own map does; its view
+    functions are its own."""
+    from flask import Flask
+
+    from tests.conftest import SharedUrlMap
+
+    monkeypatch.setenv("ATENDE_INSTANCE", str(tmp_path / "instance"))
+    first = create_app(app_config)
+    later = create_app(app_config)
+    assert isinstance(later.url_map, SharedUrlMap)
+    assert later.url_map._matcher is first.url_map._matcher  # shared, not built again
+    with monkeypatch.context() as plain_maps:
+        plain_maps.setattr(Flask, "url_map_class", Map)
+        plain = create_app(app_config).url_map
+    assert type(plain) is Map
+    rules = list(later.url_map.iter_rules())
+    assert len(rules) > 300
+    assert ([(r.rule, r.endpoint, r.methods) for r in rules]
+            == [(r.rule, r.endpoint, r.methods) for r in plain.iter_rules()])
+    shared_urls, plain_urls = later.url_map.bind("atende.test"), plain.bind("atende.test")
+    for rule in rules:
+        values = _sample_values(rule)
+        built = shared_urls.build(rule.endpoint, values, method=sorted(rule.methods)[0])
+        assert built == plain_urls.build(rule.endpoint, values,
+                                         method=sorted(rule.methods)[0]), rule.rule
+        for method in sorted(rule.methods):
+            found = shared_urls.match(built.split("?")[0], method, return_rule=True)
+            expected = plain_urls.match(built.split("?")[0], method, return_rule=True)
+            assert (found[0].endpoint, found[1]) == (expected[0].endpoint, expected[1]), built
+    # a screen's views are methods of that app's own Flask-Admin view
+    assert later.view_functions["admin.index"] is not first.view_functions["admin.index"]
+
+
+def test_suite_url_maps_share_only_the_same_rules_with_the_same_settings():
+    """Maps share their rules only when every rule is the same in everything it is
+    matched and built by, in the same order, under the same map settings."""
+    from werkzeug.routing import Rule
+
+    from tests.conftest import SharedUrlMap
+
+    def rule(path="/r/<int:id>", **changes):
+        options = {"endpoint": "r", "methods": ["GET"], **changes}
+        automatic = options.pop("provide_automatic_options", True)
+        made = Rule(path, **options)
+        made.provide_automatic_options = automatic
+        return made
+
+    def matcher(*rules, **settings):
+        url_map = SharedUrlMap(**settings)
+        for made in rules:
+            url_map.add(made)
+        return url_map._matcher
+
+    base = matcher(rule(), rule("/s", endpoint="s"))
+    assert matcher(rule(), rule("/s", endpoint="s")) is base
+    for different in (
+            matcher(rule(methods=["POST"]), rule("/s", endpoint="s")),
+            matcher(rule(endpoint="other"), rule("/s", endpoint="s")),
+            matcher(rule(defaults={"page": 1}), rule("/s", endpoint="s")),
+            matcher(rule(strict_slashes=False), rule("/s", endpoint="s")),
+            matcher(rule(provide_automatic_options=False), rule("/s", endpoint="s")),
+            matcher(rule("/r/<id>"), rule("/s", endpoint="s")),
+            matcher(rule("/s", endpoint="s"), rule()),  # another order
+            matcher(rule(), rule("/s", endpoint="s"), strict_slashes=False)):
+        assert different is not base
+
+
+def test_suite_a_rule_added_to_one_app_never_reaches_another(app_config, monkeypatch, tmp_path):
+    """An app that gets a route of its own after sharing its map takes a private copy:
+    it serves the new route and every other one; apps built before and after it do not
+    know the new route."""
+    monkeypatch.setenv("ATENDE_INSTANCE", str(tmp_path / "instance"))
+    before = create_app(app_config)
+    changed = create_app(app_config)
+    changed.url_map.iter_rules()  # settled: its rules come from `before`
+    changed.add_url_rule("/so-neste-app", "so_neste_app", lambda: "só neste app")
+    after = create_app(app_config)
+
+    assert changed.test_client().get("/so-neste-app").get_data(as_text=True) == "só neste app"
+    assert changed.test_client().get("/login").status_code == 200
+    for other in (before, after):
+        assert other.test_client().get("/so-neste-app").status_code == 404
+        assert other.test_client().get("/login").status_code == 200
+    assert after.url_map._matcher is before.url_map._matcher
+    assert changed.url_map._matcher is not before.url_map._matcher
 
 
 # --- PostgreSQL connections kept between tests (tests/pg_connections.py) -----------------
