@@ -199,6 +199,7 @@ def _reuse_admin_view_caches() -> None:
     if getattr(original, "reused", False):  # conftest imported twice
         return
     kept: dict = {}
+    each_time: set = set()  # kinds whose attributes hold the view: not looked into again
 
     def refresh_cache(self):
         key = (type(self), self.model, self.endpoint, self.url, self.name)
@@ -206,11 +207,16 @@ def _reuse_admin_view_caches() -> None:
         if found is not None:
             vars(self).update(found)
             return
+        if key in each_time:
+            original(self)
+            return
         before = dict(vars(self))
         original(self)
         changed = {name: value for name, value in vars(self).items()
                    if name not in before or before[name] is not value}
-        if not any(_refers_to(value, self) for value in changed.values()):
+        if any(_refers_to(value, self) for value in changed.values()):
+            each_time.add(key)
+        else:
             kept[key] = changed
 
     refresh_cache.reused = True
@@ -239,6 +245,31 @@ def _reuse_admin_view_caches() -> None:
 
 
 _reuse_admin_view_caches()
+
+
+def _reuse_auto_joins() -> None:
+    """Flask-Admin works out each list screen's joined relationships (scaffold_auto_joins)
+    from the model's mapper for every view of every app: a list of the model's class
+    attributes, the same for every view of a class and model, so kept once per run."""
+    from flask_admin.contrib.sqla.view import ModelView
+
+    original = ModelView.scaffold_auto_joins
+    if getattr(original, "reused", False):  # conftest imported twice
+        return
+    kept: dict = {}
+
+    def scaffold_auto_joins(self):
+        key = (type(self), self.model, self.column_auto_select_related)
+        if key not in kept:
+            kept[key] = original(self)
+        return list(kept[key])
+
+    scaffold_auto_joins.reused = True
+    scaffold_auto_joins.original = original  # tests/test_suite_reuse.py compares the two
+    ModelView.scaffold_auto_joins = scaffold_auto_joins
+
+
+_reuse_auto_joins()
 
 
 def _dialect_signature(dialect) -> tuple:

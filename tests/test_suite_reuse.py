@@ -8,6 +8,7 @@ import os
 
 import psycopg
 import pytest
+from flask_admin.contrib.sqla.view import ModelView
 from flask_admin.model.base import BaseModelView
 from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.engine import make_url
@@ -39,17 +40,22 @@ def _seen(view) -> dict:
 def test_suite_admin_screens_kept_for_the_run_are_the_ones_each_app_builds(
         app_config, monkeypatch, tmp_path):
     """Every screen of a later app, built from what the run keeps, shows the columns,
-    filters, search and forms that Flask-Admin's own refresh works out for it."""
+    filters, search and forms that Flask-Admin's own refresh works out for it, and loads
+    the relationships its own scaffold_auto_joins finds."""
     monkeypatch.setenv("ATENDE_INSTANCE", str(tmp_path / "instance"))
     create_app(app_config)
     later = create_app(app_config)  # its screens certainly come from what an earlier app left
     views = model_views(later)
     assert len(views) > 20
     refresh = BaseModelView._refresh_cache.original
+    joins = ModelView.scaffold_auto_joins.original
     for view in views:
         fresh = copy.copy(view)
         refresh(fresh)
         assert _seen(view) == _seen(fresh), view.endpoint
+        if view.column_auto_select_related:  # the relationships its list loads with it
+            assert list(view._auto_joins) == joins(view), view.endpoint
+    assert any(view._auto_joins for view in views)
 
 
 def _registered(view, register) -> list:
