@@ -463,10 +463,24 @@ def pytest_sessionfinish(session):
         PG_STASH.close_all()
 
 
+PLAYWRIGHT_FIXTURES = {"page", "context", "browser", "browser_name", "playwright"}
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked `postgresql` assert what only the PostgreSQL path does (COPY, plan
     modes, ANALYZE): they belong to the services pass and are deselected from the embedded
-    one, never skipped."""
+    one, never skipped.
+
+    Only browser tests (tests/e2e, tests/*/test_*_browser.py) may reach pytest-playwright's
+    fixtures: a test with a parameter named like one of them (`page`) started Chromium and
+    a browser context in the pass without browsers."""
+    strays = [item.nodeid for item in items
+              if PLAYWRIGHT_FIXTURES & set(getattr(item, "fixturenames", ()))
+              and "e2e" not in Path(str(item.path)).parts
+              and not Path(str(item.path)).stem.endswith("_browser")]
+    if strays:
+        raise pytest.UsageError("tests outside the browser tests use pytest-playwright's "
+                                f"fixtures (rename the parameter): {strays}")
     if BACKEND == "services":
         return
     deselected = [item for item in items if item.get_closest_marker("postgresql")]

@@ -60,13 +60,16 @@ def row_counts(app):
                 for v in model_views(app)}
 
 
-@pytest.mark.parametrize("page", HUGE_PAGES)
-def test_SEC_7_a_huge_page_on_any_admin_screen_shows_a_page(app, admin, root, page):
+# not named `page`: that is the browser tests' fixture, and a parameter of that name made
+# pytest-playwright start Chromium and a browser context for these tests
+@pytest.mark.parametrize("page_number", HUGE_PAGES)
+def test_SEC_7_a_huge_page_on_any_admin_screen_shows_a_page(app, admin, root, page_number):
     """`?page=4611686018427387904` made OFFSET overflow bigint on PostgreSQL (2^63 on
     SQLite): a 500 on every list screen. Now the list is shown (past its last row)."""
     for client, view in clients_and_views(app, admin, root):
         # one-row settings (Empresa, ...) answer their list with their form (UX-5)
-        response = client.get(f"/admin/{view.endpoint}/?page={page}", follow_redirects=True)
+        response = client.get(f"/admin/{view.endpoint}/?page={page_number}",
+                              follow_redirects=True)
         assert response.status_code == 200, (view.endpoint, response.status_code)
 
 
