@@ -120,7 +120,10 @@ services:
 
 # Two passes, run side by side (one per core): each has its own database and its own Redis
 # db (the embedded pass uses real Redis only in the task-runner tests, on db 14; the services
-# pass uses db 15). Beside them, the cross-process tests of tests/cluster (SCL-2) run as a
+# pass uses db 15). The browser tests run in the embedded pass, except those marked
+# browser_on_services (the import's and the reports' pages, whose PostgreSQL paths differ
+# most from SQLite's): they run in the services pass, which otherwise ended a minute before
+# the embedded one and left a core idle. Beside them, the cross-process tests of tests/cluster (SCL-2) run as a
 # third process: they start the cluster of deploy/cluster.py on ports 8180-8182 and 6391,
 # with a database of their own (test_cluster), and spend most of their time waiting on
 # killed and restarted processes, so they overlap the two passes instead of adding to the
@@ -130,14 +133,14 @@ test: setup chromium nginx
 	@$(MAKE) --no-print-directory services; \
 	log1=$$(mktemp); log2=$$(mktemp); log3=$$(mktemp); rc1=0; rc2=0; rc3=0; start=$$(date +%s); \
 	summary() { grep -E '^=+ .* in [0-9.]+s' "$$1" | tail -n 1 | sed -E 's/^=+ //; s/ =+$$//' || echo "no pytest summary"; }; \
-	echo "=== running pass 1 (embedded: SQLite + embedded queue, browser tests included), pass 2 (services: PostgreSQL + Redis) and the cluster tests (services) ==="; \
+	echo "=== running pass 1 (embedded: SQLite + embedded queue, browser tests included), pass 2 (services: PostgreSQL + Redis, two browser test files) and the cluster tests (services) ==="; \
 	ATENDE_TEST_BACKEND=embedded TEST_REDIS_URL=$${TEST_REDIS_URL_EMBEDDED:-redis://127.0.0.1:6379/14} \
-		$(BIN)/python -m pytest --durations=15 -m "not cluster" >"$$log1" 2>&1 & p1=$$!; \
-	ATENDE_TEST_BACKEND=services $(BIN)/python -m pytest --durations=15 -m "not browser and not cluster" >"$$log2" 2>&1 & p2=$$!; \
+		$(BIN)/python -m pytest --durations=15 -m "not cluster and not browser_on_services" >"$$log1" 2>&1 & p1=$$!; \
+	ATENDE_TEST_BACKEND=services $(BIN)/python -m pytest --durations=15 -m "(not browser and not cluster) or browser_on_services" >"$$log2" 2>&1 & p2=$$!; \
 	ATENDE_TEST_BACKEND=services $(BIN)/python -m pytest --durations=5 -m cluster tests/cluster >"$$log3" 2>&1 & p3=$$!; \
 	wait $$p1 || rc1=$$?; wait $$p2 || rc2=$$?; wait $$p3 || rc3=$$?; \
 	echo "=== pass 1/2: embedded (SQLite + embedded queue, browser tests included) ==="; cat "$$log1"; \
-	echo "=== pass 2/2: services (PostgreSQL + Redis, no browser tests) ==="; cat "$$log2"; \
+	echo "=== pass 2/2: services (PostgreSQL + Redis, the browser tests marked browser_on_services) ==="; cat "$$log2"; \
 	echo "=== cluster tests (services: tests/cluster, real processes) ==="; cat "$$log3"; \
 	s1=$$(summary "$$log1"); s2=$$(summary "$$log2"); s3=$$(summary "$$log3"); rm -f "$$log1" "$$log2" "$$log3"; \
 	echo; \

@@ -15,6 +15,10 @@ from playwright.sync_api import expect
 
 from .conftest import DEMO_ADMIN
 
+# make test runs these pages in the services pass, on PostgreSQL, whose import path (COPY,
+# ON CONFLICT) differs most from SQLite's (Makefile)
+pytestmark = pytest.mark.browser_on_services
+
 VALID_ROWS = 3000
 # Excel row number (the header is row 1) -> (cells, the Portuguese reason in the report)
 BAD_ROWS = {

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.screens import save_screenshot
 from tests.e2e.steps import record_errors
 from tests.factories import PASSWORD
 from tests.test_reports_queries import _world
+
+# make test runs these pages in the services pass, on PostgreSQL, whose report queries
+# differ from SQLite's (Makefile)
+pytestmark = pytest.mark.browser_on_services
 
 
 def test_REP_1_clicking_a_volume_bar_opens_its_tickets(app, timeline, live_server, page, log_in):
