@@ -9,6 +9,7 @@ sweeper`, and failures are real signals (SIGKILL) or a restart of the Redis serv
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
 import threading
 
@@ -65,15 +66,21 @@ def _visitor_starts(base: str, world: dict, text: str) -> dict:
 
 
 def _visitor_says(base: str, world: dict, token: str, text: str) -> None:
-    """As the widget does: a 5xx (a POST that was on its way to a process that died: nginx
-    does not replay a POST it already sent) is sent again with the same client id."""
+    """As a visitor with the widget does: a 5xx (a POST that was on its way to a process
+    that died: nginx does not replay a POST it already sent) leaves the text in the box, and
+    the visitor presses Enviar again a moment later, with the same client id. Right after a
+    process dies, nginx may answer 502 "no live upstreams" for a few seconds (a process it
+    marked down within its fail_timeout, 5 s in deploy/nginx), so the resends go on for
+    longer than that."""
     client_id = uuid.uuid4().hex
-    for _attempt in range(3):
+    deadline = time.monotonic() + 15
+    while True:
         r = requests.post(f"{base}/widget/{world['webchat_key']}/api/messages", timeout=10,
                           headers={"X-Visitor-Token": token},
                           json={"text": text, "client_id": client_id})
-        if r.status_code < 500:
+        if r.status_code < 500 or time.monotonic() > deadline:
             break
+        time.sleep(0.5)
     assert r.status_code == 201, r.text
 
 
