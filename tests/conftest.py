@@ -472,8 +472,8 @@ def pytest_collection_modifyitems(config, items):
     one, never skipped.
 
     Only browser tests (tests/e2e, tests/*/test_*_browser.py) may reach pytest-playwright's
-    fixtures: a test with a parameter named like one of them (`page`) started Chromium and
-    a browser context in the pass without browsers."""
+    fixtures: a test with a parameter named like one of them (`page`) had pytest-playwright
+    set up its fixtures (the Playwright driver, 9.5 s) in the pass without browsers."""
     strays = [item.nodeid for item in items
               if PLAYWRIGHT_FIXTURES & set(getattr(item, "fixturenames", ()))
               and "e2e" not in Path(str(item.path)).parts

@@ -61,7 +61,7 @@ def row_counts(app):
 
 
 # not named `page`: that is the browser tests' fixture, and a parameter of that name made
-# pytest-playwright start Chromium and a browser context for these tests
+# pytest-playwright set up its fixtures (the Playwright driver) for these tests
 @pytest.mark.parametrize("page_number", HUGE_PAGES)
 def test_SEC_7_a_huge_page_on_any_admin_screen_shows_a_page(app, admin, root, page_number):
     """`?page=4611686018427387904` made OFFSET overflow bigint on PostgreSQL (2^63 on
