@@ -283,12 +283,13 @@ def test_SCL_3_an_app_is_built_with_the_collector_paused_and_it_is_back_after(
             collections.append(info["generation"])
 
     assert gc.isenabled()
+    thresholds = gc.get_threshold()  # the suite's (tests/conftest.py), put back after
     gc.callbacks.append(seen)
     try:
         gc.set_threshold(1)  # without the pause, the build would collect all the time
         built = create_app(app_config)
         during = list(collections)
-        gc.set_threshold(100_000, 50, 100)  # the suite's thresholds (tests/conftest.py)
+        gc.set_threshold(*thresholds)
         assert during == [] and gc.isenabled()
         with built.app_context():
             from backoffice.extensions import db
@@ -306,7 +307,7 @@ def test_SCL_3_an_app_is_built_with_the_collector_paused_and_it_is_back_after(
             gc.enable()
     finally:
         gc.callbacks.remove(seen)
-        gc.set_threshold(100_000, 50, 100)
+        gc.set_threshold(*thresholds)
 
 
 def test_SCL_1_web_processes_run_gevent_s_worker_and_another_worker_class_is_refused(tmp_path):
