@@ -73,6 +73,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from array import array
@@ -548,28 +549,28 @@ class Meter:
 
     def __init__(self, target):
         self.target = target
-        self.pg = None
+        self.pg = self.pg_url = None
         if target.database_url:
             import psycopg
 
-            self.pg = psycopg.connect(target.database_url.replace("postgresql+psycopg://",
-                                                                  "postgresql://"),
-                                      autocommit=True)
+            self.pg_url = target.database_url.replace("postgresql+psycopg://", "postgresql://")
+            self.pg = psycopg.connect(self.pg_url, autocommit=True)
 
-    def groups(self) -> dict[str, set[int]]:
+    def groups(self, pg=None) -> dict[str, set[int]]:
         t = self.target
+        pg = pg if pg is not None else self.pg
         groups = {"web": with_children(t.web_pids), "workers": with_children(t.worker_pids),
                   "redis": with_children([t.redis_pid]), "proxy": with_children([t.proxy_pid])}
-        if self.pg is not None:
+        if pg is not None:
             # the backends of the bench database (the server is shared with other work)
-            groups["postgres"] = {row[0] for row in self.pg.execute(
+            groups["postgres"] = {row[0] for row in pg.execute(
                 "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
                 "AND pid <> pg_backend_pid()")}
         return groups
 
-    def sample(self) -> dict[str, dict[int, float]]:
+    def sample(self, pg=None) -> dict[str, dict[int, float]]:
         out = {}
-        for name, pids in self.groups().items():
+        for name, pids in self.groups(pg).items():
             out[name] = {}
             for pid in pids:
                 found = _stat(pid)
@@ -577,11 +578,32 @@ class Meter:
                     out[name][pid] = found[1]
         return out
 
+    def watch(self, every: float = 0.5) -> "_Watch":
+        """Samples taken every `every` seconds while the block runs (a thread): a process
+        that exits before the step ends (a pool's overflow connection to PostgreSQL,
+        closed when returned) still counts with the CPU it had at its last sample."""
+        return _Watch(self, every)
+
     @staticmethod
     def delta(before, after) -> dict[str, float]:
-        # a process born during the step counts from 0; one gone is missed (rare: pools)
+        # a process born during the step counts from 0; one gone since its last sample
+        # misses at most one interval of its CPU (Meter.watch)
         return {name: sum(cpu - before.get(name, {}).get(pid, 0.0) for pid, cpu in pids.items())
                 for name, pids in after.items()}
+
+    def sessions(self) -> int | None:
+        """PostgreSQL sessions opened so far on the bench database (PostgreSQL 14 and
+        later; None elsewhere). Each step prints how many it opened: a pool's overflow
+        connections are opened for a burst and closed when returned, each a server
+        process started and its statements prepared again (DB_POOL_SIZE,
+        DB_MAX_OVERFLOW)."""
+        if self.pg is None:
+            return None
+        try:
+            return self.pg.execute("SELECT sessions FROM pg_stat_database "
+                                   "WHERE datname = current_database()").fetchone()[0]
+        except Exception:  # older server: no such column
+            return None
 
     def memory(self) -> dict[str, float]:
         t = self.target
@@ -591,6 +613,40 @@ class Meter:
     def close(self):
         if self.pg is not None:
             self.pg.close()
+
+
+class _Watch:
+    """Meter.watch's thread: `seen` holds each process's latest CPU per group, the
+    processes gone before the end included."""
+
+    def __init__(self, meter: Meter, every: float):
+        self.meter, self.every = meter, every
+        self.seen: dict[str, dict[int, float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="meter-watch", daemon=True)
+        self._pg = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.add(self.meter.sample(self._pg))
+
+    def add(self, sample: dict[str, dict[int, float]]) -> None:
+        for name, pids in sample.items():
+            self.seen.setdefault(name, {}).update(pids)
+
+    def __enter__(self) -> "_Watch":
+        if self.meter.pg is not None:  # a connection of its own: psycopg's is not shared
+            import psycopg
+
+            self._pg = psycopg.connect(self.meter.pg_url, autocommit=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        if self._pg is not None:
+            self._pg.close()
 
 
 # --- targets --------------------------------------------------------------------------------
@@ -817,6 +873,7 @@ class StepResult:
     client_cpu: float = 0.0
     lag_p99: float = float("nan")
     answer_p99: float = float("nan")
+    pg_sessions: int | None = None  # PostgreSQL connections opened during the step
 
     @property
     def cpu_ms_per_msg(self) -> float:
@@ -873,11 +930,16 @@ class Run:
                 proc.kill()
 
     def step(self, label: str, rate: float, seconds: float, meter: Meter) -> StepResult:
-        before = meter.sample()
-        replies = self.ask("step", [{"rate": rate * v / self.total_visitors, "seconds": seconds,
-                                     "label": label} for _p, _c, v in self.clients])
-        after = meter.sample()
+        before, sessions = meter.sample(), meter.sessions()
+        with meter.watch() as watched:
+            replies = self.ask("step", [{"rate": rate * v / self.total_visitors,
+                                         "seconds": seconds, "label": label}
+                                        for _p, _c, v in self.clients])
+        watched.add(meter.sample())
+        after, sessions_after = watched.seen, meter.sessions()
         r = StepResult(label, rate, seconds)
+        if sessions is not None and sessions_after is not None:
+            r.pg_sessions = sessions_after - sessions
         latencies, answers, lags = array("d"), array("d"), array("d")
         window = 0.0
         for reply in replies:
@@ -928,6 +990,8 @@ def row(r: StepResult, p99_limit: float) -> str:
         text += f"   late events: {r.late}"
     if r.dropped:
         text += f"   agents' sockets dropped: {r.dropped}"
+    if r.pg_sessions:
+        text += f"   PostgreSQL connections opened: {r.pg_sessions}"
     return text
 
 
