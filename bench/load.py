@@ -555,6 +555,8 @@ class Meter:
 
             self.pg_url = target.database_url.replace("postgresql+psycopg://", "postgresql://")
             self.pg = psycopg.connect(self.pg_url, autocommit=True)
+        # the bench's own backends (this one, Meter.watch's) are not the servers' work
+        self.own_backends = {self.pg.info.backend_pid} if self.pg is not None else set()
 
     def groups(self, pg=None) -> dict[str, set[int]]:
         t = self.target
@@ -565,7 +567,7 @@ class Meter:
             # the backends of the bench database (the server is shared with other work)
             groups["postgres"] = {row[0] for row in pg.execute(
                 "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                "AND pid <> pg_backend_pid()")}
+                "AND pid <> ALL(%s)", (sorted(self.own_backends),))}
         return groups
 
     def sample(self, pg=None) -> dict[str, dict[int, float]]:
@@ -639,6 +641,7 @@ class _Watch:
             import psycopg
 
             self._pg = psycopg.connect(self.meter.pg_url, autocommit=True)
+            self.meter.own_backends.add(self._pg.info.backend_pid)
         self._thread.start()
         return self
 
@@ -646,6 +649,7 @@ class _Watch:
         self._stop.set()
         self._thread.join()
         if self._pg is not None:
+            self.meter.own_backends.discard(self._pg.info.backend_pid)
             self._pg.close()
 
 
@@ -930,8 +934,8 @@ class Run:
                 proc.kill()
 
     def step(self, label: str, rate: float, seconds: float, meter: Meter) -> StepResult:
-        before, sessions = meter.sample(), meter.sessions()
-        with meter.watch() as watched:
+        with meter.watch() as watched:  # its own connection opened before the count
+            before, sessions = meter.sample(), meter.sessions()
             replies = self.ask("step", [{"rate": rate * v / self.total_visitors,
                                          "seconds": seconds, "label": label}
                                         for _p, _c, v in self.clients])
