@@ -589,8 +589,11 @@ class Meter:
     @staticmethod
     def delta(before, after) -> dict[str, float]:
         # a process born during the step counts from 0; one gone since its last sample
-        # misses at most one interval of its CPU (Meter.watch)
-        return {name: sum(cpu - before.get(name, {}).get(pid, 0.0) for pid, cpu in pids.items())
+        # misses at most one interval of its CPU (Meter.watch); a process's CPU only grows,
+        # so a drop is a pid the system gave again to a new process: counted from 0
+        return {name: sum(cpu - before.get(name, {}).get(pid, 0.0)
+                          if cpu >= before.get(name, {}).get(pid, 0.0) else cpu
+                          for pid, cpu in pids.items())
                 for name, pids in after.items()}
 
     def sessions(self) -> int | None:
