@@ -98,18 +98,19 @@ def _read(seen: list[str], table: str) -> int:
     return sum(s.lstrip().upper().startswith("SELECT") and f"FROM {table}" in s for s in seen)
 
 
-def test_SCL_3_widget_message_costs_four_statements(app, chat):
-    """SCL-3: a visitor's message on a company without automations costs four statements:
-    the visitor (with the connection, the contact, the company's config_version and the
-    open ticket), the redelivery check, the ticket's UPDATE and the message's INSERT. No
-    read of the rules, the webhooks or a flow run, no UPDATE of contact_address (webchat
-    has no 24-hour window), no separate read of the company or the ticket."""
+def test_SCL_3_widget_message_costs_three_statements(app, chat):
+    """SCL-3: a visitor's message on a company without automations costs three statements:
+    the visitor (with the connection, the contact, the company's config_version, the open
+    ticket and whether the message's client id is already stored), the ticket's UPDATE and
+    the message's INSERT. No read of the rules, the webhooks or a flow run, no separate
+    redelivery check, no UPDATE of contact_address (webchat has no 24-hour window), no
+    separate read of the company or the ticket."""
     say(chat["client"], chat["key"], chat["token"], "Primeira")  # this process keeps it now
     with sql_statements(app) as seen:
         say(chat["client"], chat["key"], chat["token"], "Segunda")
-    assert len(seen) == 4, "\n".join(s[:120] for s in seen)
-    # the visitor with its open ticket, and the redelivery check: no read of the ticket alone
-    assert sum(s.lstrip().upper().startswith("SELECT") for s in seen) == 2
+    assert len(seen) == 3, "\n".join(s[:120] for s in seen)
+    # the visitor with its open ticket and the redelivery answer: no other read
+    assert sum(s.lstrip().upper().startswith("SELECT") for s in seen) == 1
     for table in ("automation_rule", "webhook", "flow_run", "flow_version", "company"):
         assert _read(seen, table) == 0, table
     assert not any(s.lstrip().upper().startswith("UPDATE CONTACT_ADDRESS") for s in seen)
@@ -300,3 +301,19 @@ def test_SCL_3_kept_configurations_are_bounded(app):
         assert company_config.current(ids[1]) is not None  # used: now the most recent
         assert company_config.current(ids[0]) is not None
         assert list(kept.entries) == [ids[1], ids[0]]
+
+
+def test_SCL_3_a_session_keeps_its_own_apps_engine(app, other):
+    """SCL-3: the session looks its engine up once (extensions.Session), and that cannot
+    mix two apps: a session belongs to one app context, so a second app's context pushed
+    inside the first gets its own session on its own engine, and the first's is unchanged
+    when it comes back."""
+    with app.app_context():
+        first = db.session()
+        assert first.get_bind() is db.engine
+        with other.app_context():
+            assert db.session() is not first
+            assert db.session.get_bind() is db.engine
+            assert db.engine is not first.get_bind()
+            assert db.session.connection().engine is db.engine
+        assert db.session() is first and first.get_bind() is db.engine

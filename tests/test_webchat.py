@@ -896,6 +896,32 @@ def test_CHN_5_a_resent_message_is_stored_once(app, client, world, monkeypatch, 
     assert late["token"] != token
 
 
+def test_CHN_5_a_resent_message_with_a_file_is_stored_once(app, client, world):
+    """Issue 17 point 4: a message with a file (a form, whose body is not read before the
+    visitor's rate limit, so its client id is checked by a statement of its own) sent
+    again with the same client id is stored once; a JSON resend of an id first sent with
+    a file finds it too (the id is checked with the visitor, SCL-3)."""
+    token = new_visitor(client, world)["token"]
+
+    def send(**body):
+        return client.post(api(world.key, "messages"), headers={"X-Visitor-Token": token},
+                           data={"text": "segue", "client_id": "file-0001", **body},
+                           content_type="multipart/form-data")
+
+    first, again = send(file=png_file()), send(file=png_file())
+    assert first.status_code == again.status_code == 201
+    assert again.get_json()["message"]["id"] == first.get_json()["message"]["id"]
+    as_json = client.post(api(world.key, "messages"), headers={"X-Visitor-Token": token},
+                          json={"text": "segue", "client_id": "file-0001"})
+    assert as_json.status_code == 201
+    assert as_json.get_json()["message"]["id"] == first.get_json()["message"]["id"]
+    with app.app_context():
+        files = db.session.scalars(select(Message.file_name).join(Ticket).join(
+            ContactAddress, ContactAddress.contact_id == Ticket.contact_id)
+            .where(ContactAddress.address == token, Message.file_name.is_not(None))).all()
+        assert files == ["foto.png"]
+
+
 def test_CHN_5_a_busy_database_is_a_503_to_retry_not_a_500(app, client, world, monkeypatch):
     """Under heavy load SQLite (the embedded default) may give up a write past its busy
     timeout. The visitor gets a 503 with Retry-After and a Portuguese message (the widget

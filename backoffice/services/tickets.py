@@ -129,8 +129,9 @@ def _default_name(connection: Connection) -> str:
 # Within one transaction an intake asks the same two questions more than once (the widget
 # finds the visitor by token and checks the open ticket, then receive_inbound finds both
 # again): the answers are kept for the transaction (after_commit.memo) and checked again
-# against the row before use.
-_ADDRESSES, _OPEN = "tickets.address", "tickets.open"
+# against the row before use. The third: whether a message's external id is already
+# stored (the widget asks it with the visitor, see remember_redelivery).
+_ADDRESSES, _OPEN, _REDELIVERED = "tickets.address", "tickets.open", "tickets.redelivered"
 
 
 def _alive(row) -> bool:
@@ -185,14 +186,53 @@ def _open_ticket_statement():
             .order_by(Ticket.id.desc()).limit(1))
 
 
+def _redelivery_select(connection_id, external_id, message=Message, ticket=Ticket):
+    """The id of the incoming message of a connection stored under an external id (see
+    receive_inbound): only the id, not the 22 columns of a message that is almost never
+    there (SCL-3)."""
+    return (select(message.id).join(ticket, ticket.id == message.ticket_id)
+            .where(ticket.connection_id == connection_id, message.direction == IN,
+                   message.external_id == external_id).limit(1))
+
+
 @functools.cache
 def _redelivery_statement():
-    """The id of the incoming message of a connection stored under an external id (see
-    receive_inbound): built once, and only the id, not the 22 columns of a message that
-    is almost never there (SCL-3)."""
-    return (select(Message.id).join(Ticket, Ticket.id == Message.ticket_id)
-            .where(Ticket.connection_id == bindparam("connection_id"), Message.direction == IN,
-                   Message.external_id == bindparam("external_id")).limit(1))
+    """_redelivery_select with bound values, built once (every message with an id)."""
+    return _redelivery_select(bindparam("connection_id"), bindparam("external_id"))
+
+
+def redelivery_id(connection_id, external_id):
+    """_redelivery_select as a scalar subquery correlated to the column expression given,
+    for a statement that selects tickets too (the widget's visitor lookup): the same
+    question asked in that statement instead of a round trip of its own (SCL-3)."""
+    message, ticket = aliased(Message), aliased(Ticket)
+    return (_redelivery_select(connection_id, external_id, message, ticket)
+            .correlate_except(message, ticket).scalar_subquery())
+
+
+def remember_redelivery(connection_id: int, external_id: str, message_id: int | None) -> None:
+    """The answer to receive_inbound's redelivery question (the id stored under
+    `external_id` on the connection, or None), read by another statement of this
+    transaction: receive_inbound then asks nothing. A concurrent resend that commits in
+    between is the unique index's (uq_message_webchat_client_id), as it was before."""
+    if external_id:
+        after_commit.memo(_REDELIVERED)[(connection_id, external_id)] = message_id
+
+
+def _redelivered(connection: Connection, external_id: str) -> int | None:
+    known = after_commit.memo(_REDELIVERED)
+    key = (connection.id, external_id)
+    if key in known:
+        return known[key]
+    # on the transaction's connection (Core), not through the ORM's execute: a bare id
+    # needs none of its loading, which cost as much again as the statement (SCL-3); the
+    # ORM's autoflush is kept (a no-op when nothing is pending)
+    session = db.session()
+    if session.autoflush:
+        session.flush()
+    return session.connection().scalar(_redelivery_statement(),
+                                       {"connection_id": connection.id,
+                                        "external_id": external_id})
 
 
 def remember_open_ticket(ticket: Ticket) -> None:
@@ -290,15 +330,7 @@ def receive_inbound(connection: Connection, inbound, department: Department | No
     the database makes it certain: a webhook item is stored once (ChannelEvent's unique
     key) and processed by one job (services.channel_events)."""
     if inbound.external_id:
-        # on the transaction's connection (Core), not through the ORM's execute: a bare
-        # id needs none of its loading, which cost as much again as the statement (SCL-3);
-        # the ORM's autoflush is kept (a no-op when nothing is pending, as on the widget's)
-        session = db.session()
-        if session.autoflush:
-            session.flush()
-        found = session.connection().scalar(_redelivery_statement(),
-                                            {"connection_id": connection.id,
-                                             "external_id": inbound.external_id})
+        found = _redelivered(connection, inbound.external_id)
         if found is not None:
             return db.session.get(Message, found)
     address = _address_for(connection, inbound.address, inbound.name,
@@ -322,6 +354,8 @@ def receive_inbound(connection: Connection, inbound, department: Department | No
     uploads = list(inbound.attachments) or [None]
     message = receive(ticket, inbound.text, uploads[0], external_id=inbound.external_id,
                       extra=extra or None)
+    if inbound.external_id:  # asked again in this transaction, the answer is this message
+        remember_redelivery(connection.id, inbound.external_id, message.id)
     for upload in uploads[1:]:
         receive(ticket, None, upload)
     return message

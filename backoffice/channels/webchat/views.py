@@ -35,7 +35,8 @@ from ...web import errors
 from ...web.api import ApiError, handle_api_errors, json_error
 from ...web.downloads import private_file
 from . import visitor as rules
-from .adapter import TOKEN_HEADER, WebchatAdapter, read_client_id
+from ..base import InboundError
+from .adapter import TOKEN_HEADER, WebchatAdapter, client_message_id, read_client_id
 from .blueprint import bp
 
 STATIC = Path(__file__).resolve().parents[2] / "static" / "webchat"
@@ -109,9 +110,10 @@ def _visitor(connection):
     return address
 
 
-def _connection_and_visitor(key: str):
-    """_connection and _visitor, in one statement when both are found (every message)."""
-    found = rules.find_visitor_at(key, request.headers.get(TOKEN_HEADER))
+def _connection_and_visitor(key: str, external_id: str | None = None):
+    """_connection and _visitor, in one statement when both are found (every message);
+    given the message's external id, that statement also tells whether it is stored."""
+    found = rules.find_visitor_at(key, request.headers.get(TOKEN_HEADER), external_id)
     if found is None:  # ask again, to answer 404 (no such chat) or 401 (no such visitor)
         connection = _connection(key)
         return connection, _visitor(connection)
@@ -284,16 +286,30 @@ def api_conversation(key: str):
     return _no_store(current_app.make_response(_conversation(address)))
 
 
+def _declared_external_id() -> str | None:
+    """The external id a JSON message declares (its client id), read ahead of the visitor's
+    lookup, which then answers whether it is stored. None when the body or the id is not
+    what parse_inbound takes (it answers for that, after the lookup and the rate limit, as
+    before), and for a form (a file): its body is not read before the rate limit."""
+    token = request.headers.get(TOKEN_HEADER)
+    if not request.is_json or not isinstance(token, str):
+        return None  # no visitor is found without a token
+    try:
+        return client_message_id(token, read_client_id(request.get_json(silent=True)))
+    except InboundError:
+        return None
+
+
 @bp.post("/widget/<key>/api/messages")
 def api_messages(key: str):
-    connection, address = _connection_and_visitor(key)
+    connection, address = _connection_and_visitor(key, _declared_external_id())
     _limit_visitor(address)
     inbound, = WebchatAdapter(connection).parse_inbound(request)
     message = rules.say(address, inbound)
     # shown before the commit, which expires every row: after it, the same dict would
     # cost the message, its tags and the company read again
     shown = rules.shown(message)
-    after_commit.commit()
+    after_commit.commit(last=True)
     return _no_store(current_app.make_response(({"message": shown}, 201)))
 
 

@@ -124,8 +124,13 @@ def _visitor_at_statement():
     The visitor's open ticket on the connection comes in the same row (the last one, as
     services.tickets.open_ticket_of picks it, with the same loads): every message asks
     for it next, and a statement of its own cost a round trip and as much Python again
-    as loading it here (SCL-3). An outer join: no open ticket still finds the visitor."""
-    return (select(Connection, ContactAddress, Company.config_version, Ticket)
+    as loading it here (SCL-3). An outer join: no open ticket still finds the visitor.
+
+    And the id of a message already stored under the external id the request declares
+    (a resend of the widget's, receive_inbound's redelivery question), or NULL: that
+    question too cost a statement of its own on every message (SCL-3)."""
+    return (select(Connection, ContactAddress, Company.config_version, Ticket,
+                   tickets.redelivery_id(Connection.id, bindparam("external_id")))
             .join(Company, Company.id == Connection.company_id)
             .join(ContactAddress, ContactAddress.connection_id == Connection.id)
             .outerjoin(Ticket, Ticket.id == tickets.open_ticket_id(
@@ -136,26 +141,30 @@ def _visitor_at_statement():
                    Company.active.is_(True), ContactAddress.address == bindparam("token")))
 
 
-def find_visitor_at(public_key, token) -> tuple[Connection, ContactAddress] | None:
+def find_visitor_at(public_key, token,
+                    external_id: str | None = None) -> tuple[Connection, ContactAddress] | None:
     """find_connection and find_visitor in one statement, for the widget's requests of a
     known visitor (each message): the connection and the visitor, with its contact; None
     when either is missing (the caller asks again to tell which). The company's
     config_version comes in the same row (services.company_config: the message's
-    automation rules and webhooks are then known without a statement), and the visitor's
-    open ticket, kept for open_ticket_of (no statement of its own)."""
+    automation rules and webhooks are then known without a statement), the visitor's
+    open ticket, kept for open_ticket_of (no statement of its own), and, given the
+    message's `external_id`, whether it is already stored (tickets.remember_redelivery)."""
     if not isinstance(public_key, str) or not KEY_RE.fullmatch(public_key):
         return None
     if not isinstance(token, str) or not TOKEN_RE.fullmatch(token):
         return None
     # unique(): the ticket's tags come as one row each (a joined collection)
     rows = db.session.execute(_visitor_at_statement(),
-                              {"public_key": public_key, "token": token}).unique().all()
+                              {"public_key": public_key, "token": token,
+                               "external_id": external_id}).unique().all()
     if not rows:
         return None
-    connection, address, version, ticket = rows[0]
+    connection, address, version, ticket, redelivered = rows[0]
     tickets.remember_address(address)
     if ticket is not None:
         tickets.remember_open_ticket(ticket)
+    tickets.remember_redelivery(connection.id, external_id, redelivered)
     # the message's automations and webhooks check what the process keeps against it
     company_config.note_version(connection.company_id, version)
     return connection, address
