@@ -116,6 +116,28 @@ def test_SCL_3_widget_message_costs_three_statements(app, chat):
     assert not any(s.lstrip().upper().startswith("UPDATE CONTACT_ADDRESS") for s in seen)
 
 
+def test_SCL_3_a_large_body_is_not_read_before_the_visitor_is_found(app, chat):
+    """SCL-3: only a JSON body of up to READ_AHEAD_BYTES is read ahead of the visitor's
+    lookup for its client id. A larger one (extra fields here) is read after the lookup
+    and the rate limit, as before: an unknown visitor gets its 401 without it, and a
+    known one's message costs the redelivery check of its own and is still stored once
+    when sent again."""
+    from backoffice.channels.webchat.views import READ_AHEAD_BYTES
+
+    big = {"text": "Grande", "client_id": "c-big-0001", "pad": "x" * READ_AHEAD_BYTES}
+    unknown = chat["client"].post(api(chat["key"], "messages"), json=big,
+                                  headers={"X-Visitor-Token": "t" * 32})
+    assert unknown.status_code == 401
+    with sql_statements(app) as seen:
+        first = chat["client"].post(api(chat["key"], "messages"), json=big,
+                                    headers={"X-Visitor-Token": chat["token"]})
+    assert first.status_code == 201
+    assert len(seen) == 4 and sum(s.lstrip().upper().startswith("SELECT") for s in seen) == 2
+    again = chat["client"].post(api(chat["key"], "messages"), json=big,
+                                headers={"X-Visitor-Token": chat["token"]})
+    assert again.get_json()["message"]["id"] == first.get_json()["message"]["id"]
+
+
 def test_SCL_3_webchat_keeps_no_last_inbound_at_but_whatsapp_does(app, chat):
     """SCL-3 / CHN-4: the 24-hour window's clock is written for the channels that have a
     window (WhatsApp here), not for the website chat, which has none."""

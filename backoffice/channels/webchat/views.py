@@ -36,7 +36,9 @@ from ...web.api import ApiError, handle_api_errors, json_error
 from ...web.downloads import private_file
 from . import visitor as rules
 from ..base import InboundError
-from .adapter import TOKEN_HEADER, WebchatAdapter, client_message_id, read_client_id
+from .adapter import (
+    TOKEN_HEADER, TOKEN_RE, WebchatAdapter, client_message_id, read_client_id,
+)
 from .blueprint import bp
 
 STATIC = Path(__file__).resolve().parents[2] / "static" / "webchat"
@@ -286,14 +288,23 @@ def api_conversation(key: str):
     return _no_store(current_app.make_response(_conversation(address)))
 
 
+# The largest JSON message read ahead of the visitor's lookup (_declared_external_id): a
+# text of MAX_TEXT characters, each escaped as \uXXXX, with the other fields. A longer
+# body (up to MAX_CONTENT_LENGTH) waits for the lookup and the rate limit, as before.
+READ_AHEAD_BYTES = 6 * MAX_TEXT + 8 * 1024
+
+
 def _declared_external_id() -> str | None:
     """The external id a JSON message declares (its client id), read ahead of the visitor's
-    lookup, which then answers whether it is stored. None when the body or the id is not
-    what parse_inbound takes (it answers for that, after the lookup and the rate limit, as
-    before), and for a form (a file): its body is not read before the rate limit."""
+    lookup, which then answers whether it is stored (SCL-3). None when the body or the id
+    is not what parse_inbound takes (it answers for that, after the lookup and the rate
+    limit, as before), without a well-formed token (no visitor is found), for a form (a
+    file) and for a body over READ_AHEAD_BYTES: an unknown or limited visitor's request
+    must not cost the parse of a large body before its 401 or 429."""
     token = request.headers.get(TOKEN_HEADER)
-    if not request.is_json or not isinstance(token, str):
-        return None  # no visitor is found without a token
+    if (not request.is_json or not isinstance(token, str) or not TOKEN_RE.fullmatch(token)
+            or request.content_length is None or request.content_length > READ_AHEAD_BYTES):
+        return None
     try:
         return client_message_id(token, read_client_id(request.get_json(silent=True)))
     except InboundError:
