@@ -210,11 +210,13 @@ def redelivery_id(connection_id, external_id):
             .correlate_except(message, ticket).scalar_subquery())
 
 
-def remember_redelivery(connection_id: int, external_id: str, message_id: int | None) -> None:
+def remember_redelivery(connection_id: int, external_id: str | None,
+                        message_id: int | None) -> None:
     """The answer to receive_inbound's redelivery question (the id stored under
     `external_id` on the connection, or None), read by another statement of this
     transaction: receive_inbound then asks nothing. A concurrent resend that commits in
-    between is the unique index's (uq_message_webchat_client_id), as it was before."""
+    between is the unique index's (uq_message_webchat_client_id), as it was before.
+    Without an external id there is no question: nothing is kept."""
     if external_id:
         after_commit.memo(_REDELIVERED)[(connection_id, external_id)] = message_id
 

@@ -317,8 +317,9 @@ def api_messages(key: str):
     _limit_visitor(address)
     inbound, = WebchatAdapter(connection).parse_inbound(request)
     message = rules.say(address, inbound)
-    # shown before the commit, which expires every row: after it, the same dict would
-    # cost the message, its tags and the company read again
+    # shown before the commit, the request's last: nothing reads a row after it, so it
+    # leaves them unexpired (a commit that expired them would make the same dict cost
+    # the message, its tags and the company read again)
     shown = rules.shown(message)
     after_commit.commit(last=True)
     return _no_store(current_app.make_response(({"message": shown}, 201)))
