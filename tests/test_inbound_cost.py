@@ -119,9 +119,9 @@ def test_SCL_3_widget_message_costs_three_statements(app, chat):
 def test_SCL_3_a_large_body_is_not_read_before_the_visitor_is_found(app, chat):
     """SCL-3: only a JSON body of up to READ_AHEAD_BYTES is read ahead of the visitor's
     lookup for its client id. A larger one (extra fields here) is read after the lookup
-    and the rate limit, as before: an unknown visitor gets its 401 without it, and a
-    known one's message costs the redelivery check of its own and is still stored once
-    when sent again."""
+    and the rate limit, as before: a known visitor's message then costs the redelivery
+    check of its own (four statements: it was not read ahead) and is still stored once
+    when sent again; an unknown visitor's gets its 401."""
     from backoffice.channels.webchat.views import READ_AHEAD_BYTES
 
     big = {"text": "Grande", "client_id": "c-big-0001", "pad": "x" * READ_AHEAD_BYTES}
