@@ -356,8 +356,8 @@ def receive_inbound(connection: Connection, inbound, department: Department | No
     uploads = list(inbound.attachments) or [None]
     message = receive(ticket, inbound.text, uploads[0], external_id=inbound.external_id,
                       extra=extra or None)
-    if inbound.external_id:  # asked again in this transaction, the answer is this message
-        remember_redelivery(connection.id, inbound.external_id, message.id)
+    # asked again in this transaction, the answer is this message (none without an id)
+    remember_redelivery(connection.id, inbound.external_id, message.id)
     for upload in uploads[1:]:
         receive(ticket, None, upload)
     return message
