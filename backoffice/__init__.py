@@ -89,9 +89,10 @@ def _build_app(config: dict | None) -> Flask:
                       message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE"))
     tasks.init_app(app)
     install_guard()
-    from .lib import after_commit
+    from .lib import after_commit, rowwrite
 
     after_commit.install()
+    rowwrite.install()  # SCL-3: an inbound message's rows without the unit of work
     realtime.rooms.install()  # sockets follow access changes (RTM-1)
     realtime.listeners.install()  # sockets of ended sessions close after the commit (SEC-4)
     from .realtime import sticky

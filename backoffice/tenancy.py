@@ -96,16 +96,34 @@ def _guard_flush(session: Session, flush_context, instances) -> None:
     if cid is None:
         return
     for obj in list(session.new) + list(session.dirty):
-        if not owned_by_tenant(type(obj)):
-            continue
-        if obj.company_id is None:
-            obj.company_id = cid
-        elif obj.company_id != cid:
-            raise TenantViolation(
-                f"{type(obj).__name__} of company {obj.company_id} written by company {cid}"
-            )
+        _guard(obj, cid)
+
+
+def _guard(obj, cid: int) -> None:
+    if not owned_by_tenant(type(obj)):
+        return
+    if obj.company_id is None:
+        obj.company_id = cid
+    elif obj.company_id != cid:
+        raise TenantViolation(
+            f"{type(obj).__name__} of company {obj.company_id} written by company {cid}"
+        )
+
+
+def _guard_row(obj, keys) -> bool:
+    """The same guard on a row written without a flush (lib/rowwrite.py); a row moving
+    to another company takes the flush."""
+    if keys is not None and "company_id" in keys:
+        return False
+    cid = current_company_id()
+    if cid is not None:
+        _guard(obj, cid)
+    return True
 
 
 def install_guard() -> None:
+    from .lib import rowwrite
+
     if not event.contains(Session, "before_flush", _guard_flush):
         event.listen(Session, "before_flush", _guard_flush)
+    rowwrite.check_rows_with(_guard_row, _guard_flush)

@@ -19,7 +19,7 @@ from backoffice import create_app
 from backoffice.channels.base import Inbound
 from backoffice.extensions import db
 from backoffice.lib import after_commit
-from backoffice.models import Company, Connection, ContactAddress, Ticket, Webhook
+from backoffice.models import Company, Connection, ContactAddress, Message, Ticket, Webhook
 from backoffice.models.automation import RUN_ACTIVE, AutomationRule, FlowRun
 from backoffice.models.tickets import AUTHOR_BOT
 from backoffice.models.webhooks import WebhookDelivery
@@ -114,6 +114,28 @@ def test_SCL_3_widget_message_costs_three_statements(app, chat):
     for table in ("automation_rule", "webhook", "flow_run", "flow_version", "company"):
         assert _read(seen, table) == 0, table
     assert not any(s.lstrip().upper().startswith("UPDATE CONTACT_ADDRESS") for s in seen)
+
+
+def test_SCL_3_widget_message_runs_no_flush(app, chat):
+    """SCL-3: the widget's message and its ticket's activity are written by
+    lib/rowwrite.py, without the unit of work: no flush runs during the request, and the
+    inbox reads what a flush would have stored (tests/test_rowwrite.py compares both)."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    say(chat["client"], chat["key"], chat["token"], "Primeira")
+    flushes = []
+    listener = lambda *_args: flushes.append(1)  # noqa: E731
+    event.listen(Session, "before_flush", listener)
+    try:
+        sent = say(chat["client"], chat["key"], chat["token"], "Segunda  mensagem")
+    finally:
+        event.remove(Session, "before_flush", listener)
+    assert flushes == []
+    with app.app_context():
+        ticket = db.session.get(Ticket, chat["ticket_id"])
+        assert (ticket.preview, ticket.unread) == ("Segunda mensagem", 3)
+        assert db.session.get(Message, sent["id"]).text == "Segunda  mensagem"
 
 
 def test_SCL_3_a_large_body_is_not_read_before_the_visitor_is_found(app, chat):

@@ -20,6 +20,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from ..extensions import db
+from . import rowwrite
 
 MARK = "atende_read_only"
 
@@ -45,9 +46,15 @@ def _begin_without_transaction() -> None:
 
 
 def _refuse_writes(session: Session, _context, _instances) -> None:
-    if has_request_context() and g.get("atende_read_only") and (
-            session.new or session.dirty or session.deleted):
+    if session.new or session.dirty or session.deleted:
+        _refuse_row(None, None)
+
+
+def _refuse_row(_obj, _keys) -> bool:
+    """Also a row written without a flush (lib/rowwrite.py)."""
+    if has_request_context() and g.get("atende_read_only"):
         raise ReadOnlyWrite(f"{request.endpoint} is marked read-only and tried to write")
+    return True
 
 
 def install(app: Flask) -> None:
@@ -55,3 +62,4 @@ def install(app: Flask) -> None:
     app.before_request_funcs.setdefault(None, []).insert(0, _begin_without_transaction)
     if not event.contains(Session, "before_flush", _refuse_writes):
         event.listen(Session, "before_flush", _refuse_writes)
+    rowwrite.check_rows_with(_refuse_row, _refuse_writes)

@@ -156,9 +156,14 @@ class Ticket(TenantMixin, db.Model):
 
     def touch(self, text: str | None, file_name: str | None = None) -> None:
         """A message came or went: the ticket moves up the inbox with it as preview."""
-        self.last_activity_at = utcnow()
+        for key, value in self.touched(text, file_name).items():
+            setattr(self, key, value)
+
+    def touched(self, text: str | None, file_name: str | None = None) -> dict:
+        """What `touch` sets, as column values (services.tickets.receive writes them
+        without the unit of work)."""
         shown = (text or "").strip() or (f"📎 {file_name}" if file_name else "")
-        self.preview = " ".join(shown.split())[:self.PREVIEW]
+        return {"last_activity_at": utcnow(), "preview": " ".join(shown.split())[:self.PREVIEW]}
 
     def __str__(self) -> str:
         return self.protocol

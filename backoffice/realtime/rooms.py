@@ -18,6 +18,7 @@ from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
 from ..extensions import socketio
+from ..lib import rowwrite
 from ..models import DepartmentMember, PermissionGroup, Ticket, User
 from ..services import visibility
 from .handlers import rooms_for
@@ -116,7 +117,20 @@ def _drop(session: Session) -> None:
     session.info.pop(_PLAN, None)
 
 
+def _row(obj, keys) -> bool:
+    """What _collect watches takes the flush, not lib/rowwrite.py: a membership, a
+    user's group or active flag, a group's rights, a ticket's department or agent."""
+    if isinstance(obj, DepartmentMember):
+        return False
+    if keys is None:
+        return True
+    if isinstance(obj, (User, PermissionGroup)):
+        return False
+    return not (isinstance(obj, Ticket) and keys & {"department_id", "agent_id"})
+
+
 def install() -> None:
+    rowwrite.check_rows_with(_row, _collect, _plan)
     if not event.contains(Session, "after_flush", _collect):
         event.listen(Session, "after_flush", _collect)
         event.listen(Session, "after_flush_postexec", _plan)

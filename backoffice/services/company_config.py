@@ -50,7 +50,7 @@ from sqlalchemy import bindparam, event, exists, select, update
 from sqlalchemy.orm import Session, object_session
 
 from ..extensions import db
-from ..lib import after_commit
+from ..lib import after_commit, rowwrite
 from ..models import Company
 from ..models.automation import AutomationRule, Flow, FlowVersion
 from ..models.company import new_config_version
@@ -315,6 +315,15 @@ def _after_flush(session: Session, _flush_context) -> None:
     bumped = session.info.pop(_BUMPED, None) or set()
     if pending and not pending <= bumped:
         _bump(session, pending - bumped)
+
+
+def _row(obj, _keys) -> bool:
+    """A watched row takes the flush, not lib/rowwrite.py: its write must bump the
+    company (the listeners above)."""
+    return type(obj) not in WATCHED
+
+
+rowwrite.check_rows_with(_row, _before_flush, _after_flush)
 
 
 @event.listens_for(Session, "do_orm_execute")

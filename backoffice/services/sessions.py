@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from .. import events
 from ..extensions import db
-from ..lib import precompiled, rowload
+from ..lib import precompiled, rowload, rowwrite
 from ..models import Company, PermissionGroup, SessionSocket, User, UserSession, utcnow
 from . import as_id
 
@@ -244,9 +244,16 @@ def _collect(session: Session, _context, _instances) -> None:
         _end(session, UserSession.user_id == user_id, UserSession.id != own)
 
 
+def _row(obj, keys) -> bool:
+    """A user or company changed takes the flush, not lib/rowwrite.py (_collect ends the
+    sessions it concerns)."""
+    return keys is None or not isinstance(obj, (User, Company))
+
+
 def install() -> None:
     if not event.contains(Session, "before_flush", _collect):
         event.listen(Session, "before_flush", _collect)
+    rowwrite.check_rows_with(_row, _collect)
 
 
 # -- what Minha conta shows ------------------------------------------------------------------
