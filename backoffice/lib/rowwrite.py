@@ -77,6 +77,7 @@ class _Plan:
         table = mapper.local_table
         self.mapper = mapper
         self.columns = [(mapper.get_property_by_column(c).key, c) for c in table.c]
+        self.column_of = {key: column.key for key, column in self.columns}
         (self.pk_key, self.pk), = [(k, c) for k, c in self.columns if c.primary_key]
         self.insert = insert(table)
         self.update = update(table).where(self.pk == bindparam(_KEY))
@@ -143,8 +144,7 @@ def write(new: Iterable[Any] = (), changed: dict[Any, dict[str, Any]] | None = N
         if plan is None or not state.persistent or state.session is not session \
                 or state.modified or not values:
             return False
-        columns = {key for key, _column in plan.columns}
-        if not set(values) <= columns or plan.pk_key in values:
+        if not values.keys() <= plan.column_of.keys() or plan.pk_key in values:
             return False
         if not all(check(obj, frozenset(values)) for check in _CHECKS):
             return False
@@ -162,8 +162,7 @@ def write(new: Iterable[Any] = (), changed: dict[Any, dict[str, Any]] | None = N
         inserts.append((plan, obj, row))
     connection = session.connection()
     for plan, obj, values in updates:
-        params = {plan.mapper.get_property(key).columns[0].key: value
-                  for key, value in values.items()}
+        params = {plan.column_of[key]: value for key, value in values.items()}
         result = connection.execute(plan.update, {_KEY: getattr(obj, plan.pk_key), **params})
         if result.rowcount != 1:
             raise StaleDataError(f"UPDATE of {type(obj).__name__} {getattr(obj, plan.pk_key)} "
