@@ -138,6 +138,39 @@ def test_SCL_3_widget_message_runs_no_flush(app, chat):
         assert db.session.get(Message, sent["id"]).text == "Segunda  mensagem"
 
 
+def test_SCL_3_the_visitor_lookup_brings_the_open_ticket_whole(app, chat):
+    """SCL-3: the visitor's lookup (one statement, its objects built from the row by
+    lib/rowload.py) brings the connection, the visitor with its contact and the open
+    ticket with its department and its tags in their order, as the ORM's loading did;
+    nothing else is read when the message path uses them. A visitor whose ticket was
+    finished is still found, without a ticket."""
+    from backoffice.channels.webchat.visitor import find_visitor_at
+    from tests.factories import gen_tag
+
+    with app.app_context():
+        ticket = db.session.get(Ticket, chat["ticket_id"])
+        ticket.tags = [gen_tag(chat["company_id"], "Zeta"), gen_tag(chat["company_id"], "Alfa")]
+        db.session.commit()
+        db.session.remove()
+    with app.app_context():
+        with sql_statements(app) as seen:
+            connection, address = find_visitor_at(chat["key"], chat["token"])
+            ticket = ticket_rules.open_ticket_of(address.contact, connection)
+            shown = (connection.id, address.contact.id == ticket.contact_id,
+                     ticket.id, ticket.department.name, [tag.name for tag in ticket.tags])
+        assert len(seen) == 1, seen
+        assert shown == (chat["connection_id"], True, chat["ticket_id"], "Vendas",
+                         ["Alfa", "Zeta"])
+        db.session.execute(update(Ticket).where(Ticket.id == chat["ticket_id"])
+                           .values(status="closed"))
+        db.session.commit()
+        db.session.remove()
+    with app.app_context():
+        connection, address = find_visitor_at(chat["key"], chat["token"])
+        assert connection.id == chat["connection_id"] and address.address == chat["token"]
+        assert ticket_rules.known_address(connection.id, chat["token"]) is address
+
+
 def test_SCL_3_a_large_body_is_not_read_before_the_visitor_is_found(app, chat):
     """SCL-3: only a JSON body of up to READ_AHEAD_BYTES is read ahead of the visitor's
     lookup for its client id. A larger one (extra fields here) is read after the lookup

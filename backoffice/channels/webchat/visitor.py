@@ -25,10 +25,13 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, lazyload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ... import events
 from ...extensions import db
-from ...models import Company, Connection, ContactAddress, Department, Message, Ticket
+from ...models import (
+    Company, Connection, Contact, ContactAddress, Department, Message, Tag, Ticket, ticket_tag,
+)
 from ...models.channels import KIND_WEBCHAT
 from ...models.tickets import DELIVERED, IN, OUT, READ, SENT, TICKET_STATUSES
 from ...services import (
@@ -37,7 +40,7 @@ from ...services import (
 from ...services.catalog import safe_color
 from ...services.messages import clean_text
 from ..base import Inbound
-from ...lib import clock
+from ...lib import clock, precompiled, rowload
 from .adapter import TOKEN_RE, client_message_id
 KEY_RE = re.compile(r"[A-Za-z0-9_-]{8,40}")
 EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -115,30 +118,48 @@ def find_visitor(connection: Connection, token) -> ContactAddress | None:
     return address
 
 
+# find_visitor_at's objects, built from its row by lib.rowload (SCL-3): the connection, the
+# visitor with its contact, and the open ticket with its department and tags
+_VISITOR_AT = tuple(rowload.Entity(model)
+                    for model in (Connection, ContactAddress, Contact, Ticket, Department, Tag))
+_STARTS = tuple(sum(len(e.keys) for e in _VISITOR_AT[:i]) for i in range(len(_VISITOR_AT)))
+
+
 @functools.cache
 def _visitor_at_statement():
-    """find_visitor_at's statement, built once (it runs on every message: building it, its
-    loader option and its cache key each time was about a third of find_visitor_at's
-    time under cProfile, SCL-3). Only the statement is kept: the rows are read each time.
+    """find_visitor_at's statement, built once (it runs on every message, SCL-3): table
+    columns, not ORM entities with loader options, compiled once and run on the driver's
+    cursor (lib/precompiled.py), the objects built from the row (lib/rowload.py). Through
+    the ORM's loading the same statement cost about a third of the message's request.
 
     The visitor's open ticket on the connection comes in the same row (the last one, as
-    services.tickets.open_ticket_of picks it, with the same loads): every message asks
-    for it next, and a statement of its own cost a round trip and as much Python again
-    as loading it here (SCL-3). An outer join: no open ticket still finds the visitor.
+    services.tickets.open_ticket_of picks it, with its department and its tags, a row per
+    tag, in the relationship's order): every message asks for it next, and a statement of
+    its own cost a round trip. Outer joins: no open ticket still finds the visitor.
 
     And the id of a message already stored under the external id the request declares
     (a resend of the widget's, receive_inbound's redelivery question), or NULL: that
     question too cost a statement of its own on every message (SCL-3)."""
-    return (select(Connection, ContactAddress, Company.config_version, Ticket,
-                   tickets.redelivery_id(Connection.id, bindparam("external_id")))
-            .join(Company, Company.id == Connection.company_id)
-            .join(ContactAddress, ContactAddress.connection_id == Connection.id)
-            .outerjoin(Ticket, Ticket.id == tickets.open_ticket_id(
-                ContactAddress.contact_id, Connection.id))
-            .options(joinedload(ContactAddress.contact), *tickets.OPEN_TICKET_LOADS)
-            .where(Connection.public_key == bindparam("public_key"),
-                   Connection.kind == KIND_WEBCHAT, Connection.active.is_(True),
-                   Company.active.is_(True), ContactAddress.address == bindparam("token")))
+    connections, addresses, contacts, tickets_, departments, tags = (
+        e.model.__table__ for e in _VISITOR_AT)
+    companies = Company.__table__
+    return (select(*connections.c, *addresses.c, *contacts.c, *tickets_.c, *departments.c,
+                   *tags.c, companies.c.config_version,
+                   tickets.redelivery_id(connections.c.id, bindparam("external_id"))
+                   .label("redelivered"))
+            .select_from(
+                connections.join(companies, companies.c.id == connections.c.company_id)
+                .join(addresses, addresses.c.connection_id == connections.c.id)
+                .join(contacts, contacts.c.id == addresses.c.contact_id)
+                .outerjoin(tickets_, tickets_.c.id == tickets.open_ticket_id(
+                    addresses.c.contact_id, connections.c.id))
+                .outerjoin(departments, departments.c.id == tickets_.c.department_id)
+                .outerjoin(ticket_tag, ticket_tag.c.ticket_id == tickets_.c.id)
+                .outerjoin(tags, tags.c.id == ticket_tag.c.tag_id))
+            .where(connections.c.public_key == bindparam("public_key"),
+                   connections.c.kind == KIND_WEBCHAT, connections.c.active.is_(True),
+                   companies.c.active.is_(True), addresses.c.address == bindparam("token"))
+            .order_by(tags.c.name, tags.c.id))
 
 
 def find_visitor_at(public_key, token,
@@ -154,13 +175,25 @@ def find_visitor_at(public_key, token,
         return None
     if not isinstance(token, str) or not TOKEN_RE.fullmatch(token):
         return None
-    # unique(): the ticket's tags come as one row each (a joined collection)
-    rows = db.session.execute(_visitor_at_statement(),
-                              {"public_key": public_key, "token": token,
-                               "external_id": external_id}).unique().all()
+    session = db.session()
+    _keys, rows = precompiled.rows(session.connection(), _visitor_at_statement(),
+                                   {"public_key": public_key, "token": token,
+                                    "external_id": external_id})
     if not rows:
         return None
-    connection, address, version, ticket, redelivered = rows[0]
+    row = rows[0]
+    connections, addresses, contacts, tickets_, departments, tags = _VISITOR_AT
+    at = dict(zip(_VISITOR_AT, _STARTS))
+    connection = connections.take(session, row, 0)
+    contact = contacts.take(session, row, at[contacts])
+    address = addresses.take(session, row, at[addresses], {"contact": contact})
+    ticket = tickets_.take(session, row, at[tickets_],
+                           {"department": departments.take(session, row, at[departments])})
+    if ticket is not None and "tags" not in ticket.__dict__:
+        # a row per tag, in Tag.name's order (the relationship's); none: one row of NULLs
+        set_committed_value(ticket, "tags", [tag for tag in (
+            tags.take(session, each, at[tags]) for each in rows) if tag is not None])
+    version, redelivered = row[-2], row[-1]
     tickets.remember_address(address)
     if ticket is not None:
         tickets.remember_open_ticket(ticket)
