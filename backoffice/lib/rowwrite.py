@@ -1,11 +1,11 @@
 """Rows written without the unit of work (SCL-3): an inbound message and its ticket.
 
 Each inbound message writes two rows: its own INSERT and its ticket's UPDATE (the
-preview, the unread count, two moments). Through `Session.flush` that is about a fifth of
-the message's CPU (bench/inbound_profile.py), nearly none of it SQL: the unit of work
+preview, the unread count, two moments). Through `Session.flush` that was about 15% of
+the message's CPU in process (bench/inbound_profile.py), nearly none of it SQL: the unit of work
 sorts the mappers involved, runs the dependency processors of every relationship of both
 models (eight on a ticket) and each flush listener, for two rows. `write` sends the same
-two statements, compiled once, and leaves the objects as the flush would: the new one
+two statements, built once per model, and leaves the objects as the flush would: the new one
 persistent with its id and every column loaded, the changed one with the new values as
 its committed state. It is the mirror of lib/rowload.py, which reads rows the same way.
 
@@ -25,9 +25,9 @@ read-only request's refusal, the rooms and sessions that follow access changes, 
 automation settings' version). Each registers with `check_rows_with` what it would do
 with a row, as a function `check(obj, keys) -> bool` (`keys`: the changed columns, None
 for a new row) that may raise as the listener would (a row of another company), and
-returns False when the row needs the real flush (a ticket changing department). A test
-lists the session's flush listeners and fails for one that did not register, so a new
-listener cannot be skipped by this path silently.
+returns False when the row needs the real flush (a ticket changing department).
+tests/test_rowwrite.py lists the session's flush listeners and fails for one that did not
+register, so a new listener cannot be skipped by this path silently.
 
 A rollback of the transaction makes the new rows' objects transient again, as it does
 for rows a flush inserted.
@@ -48,7 +48,7 @@ _CHECKS: list[RowCheck] = []
 _COVERED: set[Callable] = set()
 _PLANS: dict[type, "_Plan | None"] = {}
 _WRITTEN = "atende_rowwrite_new"  # session.info: (root transaction, objects it inserted)
-_KEY = "rowwrite_pk"  # the UPDATE's bound primary key: no column is named so
+_KEY = "rowwrite_pk"  # the UPDATE's bound primary key (a table with such a column is refused)
 _MAPPER_EVENTS = ("before_insert", "after_insert", "before_update", "after_update")
 
 
@@ -112,7 +112,8 @@ def _plain(model: type) -> bool:
     mapper = inspect(model)
     table = mapper.local_table
     if not isinstance(table, Table) or mapper.inherits is not None \
-            or mapper.version_id_col is not None or len(table.primary_key.columns) != 1:
+            or mapper.version_id_col is not None or len(table.primary_key.columns) != 1 \
+            or _KEY in table.c:
         return False
     if any(len(getattr(mapper.dispatch, name)) for name in _MAPPER_EVENTS):
         return False
