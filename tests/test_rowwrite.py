@@ -208,3 +208,17 @@ def test_SCL_3_a_ticket_gone_meanwhile_is_an_error_as_in_a_flush(app, world):
         with pytest.raises(StaleDataError):
             rowwrite.write(changed={ticket: {"unread": 3}})
         db.session.rollback()
+
+
+def test_SCL_3_an_expired_ticket_is_updated_without_loading_it_first(app, world):
+    """SCL-3: a ticket expired by a commit is updated by its identity alone (one UPDATE,
+    no SELECT to reload it), and the new value is what the next transaction reads."""
+    with app.app_context():
+        ticket = db.session.get(Ticket, world.ticket)
+        db.session.commit()
+        with sql_statements(app) as seen:
+            assert rowwrite.write(changed={ticket: {"unread": 7}}) is True
+        assert [s.split()[0].upper() for s in seen] == ["UPDATE"]
+        db.session.commit()
+        db.session.expire_all()
+        assert db.session.get(Ticket, world.ticket).unread == 7

@@ -45,14 +45,18 @@ def _begin_without_transaction() -> None:
     db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
+def _read_only() -> bool:
+    return has_request_context() and bool(g.get("atende_read_only"))
+
+
 def _refuse_writes(session: Session, _context, _instances) -> None:
-    if session.new or session.dirty or session.deleted:
-        _refuse_row(None, None)
+    if _read_only() and (session.new or session.dirty or session.deleted):
+        raise ReadOnlyWrite(f"{request.endpoint} is marked read-only and tried to write")
 
 
 def _refuse_row(_obj, _keys) -> bool:
-    """Also a row written without a flush (lib/rowwrite.py)."""
-    if has_request_context() and g.get("atende_read_only"):
+    """The same refusal for a row written without a flush (lib/rowwrite.py)."""
+    if _read_only():
         raise ReadOnlyWrite(f"{request.endpoint} is marked read-only and tried to write")
     return True
 

@@ -164,9 +164,10 @@ def write(new: Iterable[Any] = (), changed: dict[Any, dict[str, Any]] | None = N
     connection = session.connection()
     for plan, obj, values in updates:
         params = {plan.column_of[key]: value for key, value in values.items()}
-        result = connection.execute(plan.update, {_KEY: getattr(obj, plan.pk_key), **params})
+        ident = inspect(obj).identity[0]  # not obj.id: an expired object would load itself
+        result = connection.execute(plan.update, {_KEY: ident, **params})
         if result.rowcount != 1:
-            raise StaleDataError(f"UPDATE of {type(obj).__name__} {getattr(obj, plan.pk_key)} "
+            raise StaleDataError(f"UPDATE of {type(obj).__name__} {ident} "
                                  f"matched {result.rowcount} rows instead of 1")
         for key, value in values.items():
             set_committed_value(obj, key, value)
