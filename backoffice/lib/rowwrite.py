@@ -147,7 +147,8 @@ def write(new: Iterable[Any] = (), changed: dict[Any, dict[str, Any]] | None = N
             return False
         if not values.keys() <= plan.column_of.keys() or plan.pk_key in values:
             return False
-        if not all(check(obj, frozenset(values)) for check in _CHECKS):
+        keys = frozenset(values)
+        if not all(check(obj, keys) for check in _CHECKS):
             return False
         updates.append((plan, obj, values))
     inserts = []

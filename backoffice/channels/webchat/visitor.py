@@ -122,7 +122,8 @@ def find_visitor(connection: Connection, token) -> ContactAddress | None:
 # visitor with its contact, and the open ticket with its department and tags
 _VISITOR_AT = tuple(rowload.Entity(model)
                     for model in (Connection, ContactAddress, Contact, Ticket, Department, Tag))
-_STARTS = tuple(sum(len(e.keys) for e in _VISITOR_AT[:i]) for i in range(len(_VISITOR_AT)))
+_START = {e: sum(len(before.keys) for before in _VISITOR_AT[:i])  # where each one's columns begin
+          for i, e in enumerate(_VISITOR_AT)}
 
 
 @functools.cache
@@ -184,16 +185,15 @@ def find_visitor_at(public_key, token,
         return None
     row = rows[0]
     connections, addresses, contacts, tickets_, departments, tags = _VISITOR_AT
-    at = dict(zip(_VISITOR_AT, _STARTS))
     connection = connections.take(session, row, 0)
-    contact = contacts.take(session, row, at[contacts])
-    address = addresses.take(session, row, at[addresses], {"contact": contact})
-    ticket = tickets_.take(session, row, at[tickets_],
-                           {"department": departments.take(session, row, at[departments])})
+    contact = contacts.take(session, row, _START[contacts])
+    address = addresses.take(session, row, _START[addresses], {"contact": contact})
+    ticket = tickets_.take(session, row, _START[tickets_],
+                           {"department": departments.take(session, row, _START[departments])})
     if ticket is not None and "tags" not in ticket.__dict__:
         # a row per tag, in Tag.name's order (the relationship's); none: one row of NULLs
         set_committed_value(ticket, "tags", [tag for tag in (
-            tags.take(session, each, at[tags]) for each in rows) if tag is not None])
+            tags.take(session, each, _START[tags]) for each in rows) if tag is not None])
     version, redelivered = row[-2], row[-1]
     tickets.remember_address(address)
     if ticket is not None:
