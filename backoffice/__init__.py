@@ -135,6 +135,9 @@ def _build_app(config: dict | None) -> Flask:
     from .lib import headers
 
     headers.install(app)  # SEC-8: security headers on every response
+    from .web import admission
+
+    admission.install(app)  # overload: a bounded number of requests at once, the rest wait
     init_cli(app)
 
     @app.context_processor

@@ -126,6 +126,11 @@ def load(instance_path: str | Path, overrides: dict | None = None) -> dict:
         # No pool_pre_ping: lib/pool.py pings only connections that sat idle.
         "SQLALCHEMY_ENGINE_OPTIONS": _pool_options(),
         "DB_PING_IDLE_SECONDS": env_number("DB_PING_IDLE_SECONDS", 10.0, float),
+        # requests one web process works on at once (unset: as many as the database
+        # connections its pool keeps; 0: no limit), and how long the next wait for one of
+        # them before a 503 to retry (web/admission.py)
+        "WEB_MAX_REQUESTS": env_number("WEB_MAX_REQUESTS", None),
+        "WEB_QUEUE_SECONDS": env_number("WEB_QUEUE_SECONDS", 5.0, float),
         "REDIS_URL": redis_url,
         # Several web instances and the RQ workers share Socket.IO events through Redis.
         "SOCKETIO_MESSAGE_QUEUE": os.environ.get("SOCKETIO_MESSAGE_QUEUE") or None,

@@ -383,7 +383,8 @@ def test_SCL_1_the_proxy_drops_idle_connections_before_the_web_process_does():
 NUMBER_SETTINGS = ("DB_POOL_SIZE", "DB_MAX_OVERFLOW", "DB_POOL_TIMEOUT", "DB_PING_IDLE_SECONDS",
                    "SESSION_MINUTES", "MAIL_PORT", "IMPORT_MAX_MB", "IMPORT_BATCH_SIZE",
                    "OUTBOUND_TIMEOUT", "API_MAX_JSON_KB", "WEBHOOK_TIMEOUT", "SEND_STUCK_SECONDS",
-                   "WEBCHAT_PROXY_HOPS", "WEBHOOK_RETRY_DELAYS", "COMPANY_CONFIG_CACHE_SIZE")
+                   "WEBCHAT_PROXY_HOPS", "WEBHOOK_RETRY_DELAYS", "COMPANY_CONFIG_CACHE_SIZE",
+                   "WEB_MAX_REQUESTS", "WEB_QUEUE_SECONDS")
 
 
 @pytest.mark.parametrize("name", NUMBER_SETTINGS)
@@ -405,7 +406,8 @@ def test_SCL_1_a_number_setting_that_is_not_a_number_is_refused_by_name(name, tm
     ("OUTBOUND_TIMEOUT", "inf"),
     ("DB_PING_IDLE_SECONDS", "-1"), ("WEBHOOK_RETRY_DELAYS", "60,-1"),
     ("WEBHOOK_RETRY_DELAYS", "60,,300"), ("MAIL_PORT", "2.5"),
-    ("COMPANY_CONFIG_CACHE_SIZE", "0"),
+    ("COMPANY_CONFIG_CACHE_SIZE", "0"), ("WEB_MAX_REQUESTS", "-1"), ("WEB_QUEUE_SECONDS", "-0.5"),
+    ("WEB_QUEUE_SECONDS", "inf"),
 ])
 def test_SCL_1_a_number_setting_out_of_its_range_is_refused(name, value, tmp_path,
                                                              monkeypatch):
@@ -431,14 +433,17 @@ def test_SCL_1_number_settings_read_as_before(tmp_path, monkeypatch):
     assert defaults["WEBHOOK_RETRY_DELAYS"] == (60, 300, 1800, 7200, 43200)
     assert defaults["OUTBOUND_TIMEOUT"] == 5.0 and defaults["DB_PING_IDLE_SECONDS"] == 10.0
     assert defaults["COMPANY_CONFIG_CACHE_SIZE"] == 2000
+    assert defaults["WEB_MAX_REQUESTS"] is None and defaults["WEB_QUEUE_SECONDS"] == 5.0
 
     for name, value in (("DB_POOL_SIZE", " 12 "), ("DB_MAX_OVERFLOW", "-1"),
                         ("DB_POOL_TIMEOUT", "2.5"), ("MAIL_PORT", "0"), ("IMPORT_BATCH_SIZE", "0"),
                         ("WEBHOOK_RETRY_DELAYS", "30, 90"), ("OUTBOUND_TIMEOUT", "2.5"),
-                        ("WEBCHAT_PROXY_HOPS", "1"), ("COMPANY_CONFIG_CACHE_SIZE", "50000")):
+                        ("WEBCHAT_PROXY_HOPS", "1"), ("COMPANY_CONFIG_CACHE_SIZE", "50000"),
+                        ("WEB_MAX_REQUESTS", "0"), ("WEB_QUEUE_SECONDS", "0.5")):
         monkeypatch.setenv(name, value)
     given = config.load(tmp_path)
     assert given["COMPANY_CONFIG_CACHE_SIZE"] == 50000
+    assert given["WEB_MAX_REQUESTS"] == 0 and given["WEB_QUEUE_SECONDS"] == 0.5
     assert given["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_size": 12, "max_overflow": -1,
                                                   "pool_timeout": 2.5}
     assert given["MAIL_PORT"] is None and given["IMPORT_BATCH_SIZE"] is None

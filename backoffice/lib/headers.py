@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import re
 
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 
 # A Host header is the client's to choose: only a plain host[:port] goes into the policy.
 _HOST = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
 WIDGET_PREFIXES = ("/widget/", "/widget.js")
+_ADMIN_PREFIXES = "atende.admin_prefixes"  # app.extensions key, set by install()
 
 # Inline styles stay allowed: Bootstrap's markup and ours use style attributes, and a
 # style cannot run code.
@@ -68,20 +69,25 @@ def policy(*, framable: bool = False, inline_scripts: bool = False,
     return "; ".join(f"{name} {value}" for name, value in directives.items())
 
 
-def install(app: Flask) -> None:
-    admin_prefixes = tuple(a.url for a in app.extensions.get("admin", [])) or ("/admin",)
+def secure(response):
+    """`response` with the headers above, in a request context; what a response already
+    has is kept. Also for an answer built outside the app's dispatch (web/admission.py)."""
+    path = request.path
+    framable = path.startswith(WIDGET_PREFIXES)
+    admin_prefixes = current_app.extensions.get(_ADMIN_PREFIXES, ("/admin",))
+    admin = any(path == p or path.startswith(p + "/") for p in admin_prefixes)
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    headers.setdefault("Content-Security-Policy",
+                       policy(framable=framable, inline_scripts=admin,
+                              external_images=g.get("atende_external_images", False)))
+    if not framable:
+        headers.setdefault("X-Frame-Options", "DENY")
+    return response
 
-    @app.after_request
-    def _security_headers(response):
-        path = request.path
-        framable = path.startswith(WIDGET_PREFIXES)
-        admin = any(path == p or path.startswith(p + "/") for p in admin_prefixes)
-        headers = response.headers
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        headers.setdefault("Content-Security-Policy",
-                           policy(framable=framable, inline_scripts=admin,
-                                  external_images=g.get("atende_external_images", False)))
-        if not framable:
-            headers.setdefault("X-Frame-Options", "DENY")
-        return response
+
+def install(app: Flask) -> None:
+    app.extensions[_ADMIN_PREFIXES] = (tuple(a.url for a in app.extensions.get("admin", []))
+                                       or ("/admin",))
+    app.after_request(secure)
