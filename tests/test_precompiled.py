@@ -5,6 +5,8 @@ listeners called, the same exceptions. Both backends: PostgreSQL runs them direc
 SQLite (positional parameters) through SQLAlchemy."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 from sqlalchemy import JSON, String, bindparam, cast, event, exc, literal_column, select, text
 
@@ -133,3 +135,41 @@ def test_SCL_5_the_list_and_the_login_still_obey_an_ended_session(app, world):
                            .where(UserSession.user_id == world.ids["ana"]))
         db.session.commit()
     assert ana.get("/inbox/api/tickets").status_code == 401
+
+
+def test_SCL_3_an_insert_and_an_update_give_what_sqlalchemy_gives(app, world):
+    """`written`: an INSERT's RETURNING and an UPDATE's rows matched, as Connection.execute
+    gives them, with each value through its column's type (a JSON column, a tenant's
+    tag), seen by the statement listeners; on PostgreSQL on the driver's cursor."""
+    table = Tag.__table__
+    insert = table.insert().values(
+        company_id=bindparam("v_company"), name=bindparam("v_name"), color=bindparam("v_color"),
+        owner_id=bindparam("v_owner"), created_at=bindparam("v_at")).returning(
+        table.c.id, table.c.name, table.c.created_at)
+    at = datetime(2026, 12, 7, 18, 30, tzinfo=timezone.utc)
+    update = table.update().where(table.c.id == bindparam("v_id")).values(
+        name=bindparam("v_name"))
+    with sql_statements(app) as seen, app.app_context():
+        connection = db.session.connection()
+        del seen[:]
+        count, rows = precompiled.written(connection, insert, {
+            "v_company": world.company_id, "v_name": "Urgente", "v_color": "#ff0000",
+            "v_owner": None, "v_at": at})
+        (new_id, name, created_at), = rows
+        assert count == 1 and name == "Urgente"
+        assert created_at.replace(tzinfo=timezone.utc) == at  # through the column's type
+        assert precompiled.written(connection, update, {"v_id": new_id, "v_name": "Muito urgente"}) \
+            == (1, [])
+        assert precompiled.written(connection, update, {"v_id": new_id + 1000, "v_name": "x"}) \
+            == (0, [])
+        assert [s.split()[0] for s in seen] == ["INSERT", "UPDATE", "UPDATE"]
+        assert db.session.scalar(select(Tag.name).where(Tag.id == new_id)) == "Muito urgente"
+        assert _entry(insert).direct is PG and _entry(update).direct is PG
+
+        # a column left out that has a Python default (created_at): SQLAlchemy fills it
+        short = table.insert().values(company_id=bindparam("v_company"),
+                                      name=bindparam("v_name")).returning(table.c.created_at)
+        count, ((filled,),) = precompiled.written(connection, short, {
+            "v_company": world.company_id, "v_name": "Sem data"})
+        assert count == 1 and filled is not None and _entry(short).direct is False
+        db.session.rollback()

@@ -1,4 +1,4 @@
-"""The busiest SELECTs, compiled once and run on the driver's cursor (SCL-5).
+"""The busiest statements, compiled once and run on the driver's cursor (SCL-5, SCL-3).
 
 `Connection.execute` of a Core statement does, on every call, work whose result never
 changes for a statement built once per shape (services.inbox's page, the login of every
@@ -8,7 +8,8 @@ inbox list's two statements that was about 0.3 ms of a 4-5 ms request, more than
 rest of SQLAlchemy's share.
 
 `rows(connection, statement, values)` compiles `statement` once per dialect and runs its
-SQL on the connection's own DBAPI cursor, in whatever transaction (or autocommit mode) the
+SQL on the connection's own DBAPI cursor (`written` does the same for an INSERT, UPDATE or
+DELETE, with the rows matched and what RETURNING gives: an inbound message's two rows), in whatever transaction (or autocommit mode) the
 connection is in. What SQLAlchemy does around the cursor is kept:
 
 - bound values go through the compiled statement's defaults and bind processors;
@@ -33,6 +34,7 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql import Select
+from sqlalchemy.sql.dml import UpdateBase
 
 
 class Precompiled:
@@ -40,15 +42,20 @@ class Precompiled:
 
     __slots__ = ("sql", "compiled", "types", "direct", "keys", "processors", "_lock")
 
-    def __init__(self, statement: Select, dialect: Dialect):
+    def __init__(self, statement: Select | UpdateBase, dialect: Dialect):
         compiled = statement.compile(dialect=dialect)
         self.compiled = compiled
         self.sql = compiled.string
-        self.types = [column.type for column in statement.selected_columns]
+        # a SELECT's columns, or what an INSERT/UPDATE returns (none without RETURNING)
+        self.types = [column.type for column in statement.exported_columns]
         # run-time rendering (expanding IN, literal execution), positional parameters
-        # (SQLite's qmark) and schema translation are left to SQLAlchemy
+        # (SQLite's qmark), schema translation and the column defaults SQLAlchemy works out
+        # before an INSERT or UPDATE (a column left out, with a Python default) are left
+        # to SQLAlchemy
         self.direct = not (compiled.literal_execute_params or compiled.post_compile_params
-                           or compiled.positional or compiled.schema_translate_map)
+                           or compiled.positional or compiled.schema_translate_map
+                           or getattr(compiled, "insert_prefetch", None)
+                           or getattr(compiled, "update_prefetch", None))
         self.keys: tuple[str, ...] | None = None
         self.processors: list[Callable | None] = []
         self._lock = threading.Lock()
@@ -83,7 +90,7 @@ class Precompiled:
 
 
 @functools.lru_cache(maxsize=256)
-def _precompiled(statement: Select, dialect: Dialect) -> Precompiled:
+def _precompiled(statement: Select | UpdateBase, dialect: Dialect) -> Precompiled:
     return Precompiled(statement, dialect)
 
 
@@ -104,6 +111,35 @@ def rows(connection: Connection, statement: Select, values: dict) -> tuple[tuple
     entry = _precompiled(statement, connection.dialect)
     if not entry.direct:
         return _through_sqlalchemy(connection, statement, values)
+    _count, found = _run(connection, entry, values)
+    if found is None:
+        # once per statement and process: a SELECT read twice, then never again here
+        return _through_sqlalchemy(connection, statement, values)
+    return entry.keys, found
+
+
+def written(connection: Connection, statement: UpdateBase, values: dict) -> tuple[int, list]:
+    """(rows matched, the RETURNING rows as tuples) of an INSERT, UPDATE or DELETE run with
+    `values` on `connection`, as `rows` runs a SELECT (lib/rowwrite.py: an inbound
+    message's two rows). A statement without RETURNING gives no rows."""
+    entry = _precompiled(statement, connection.dialect)
+    if not entry.direct:
+        result = connection.execute(statement, values)
+        if not entry.types:
+            return result.rowcount, []
+        # with RETURNING the rows matched are the rows returned (SQLAlchemy's rowcount is
+        # then -1 on psycopg, and SQLite counts rows only as they are read)
+        found = [tuple(row) for row in result.all()]
+        return len(found), found
+    count, found = _run(connection, entry, values)
+    if found is None:  # the statement ran, and what it returned is not what it says
+        raise exc.InvalidRequestError(f"RETURNING of {entry.sql!r} gave other columns")
+    return count, found
+
+
+def _run(connection: Connection, entry: Precompiled, values: dict) -> tuple[int, list | None]:
+    """The statement's rowcount and rows (each column processed), or None for the rows when
+    they do not match the statement's columns."""
     params = entry.params(values)
     dispatch = connection.dispatch
     proxied = connection.connection
@@ -113,7 +149,7 @@ def rows(connection: Connection, statement: Select, values: dict) -> tuple[tuple
             dispatch.before_cursor_execute(connection, cursor, entry.sql, params, None, False)
         try:
             cursor.execute(entry.sql, params)
-            found = cursor.fetchall()
+            found = cursor.fetchall() if entry.types else []
         except connection.dialect.loaded_dbapi.Error as error:
             if connection.dialect.is_disconnect(error, proxied.dbapi_connection, cursor):
                 connection.invalidate(error)
@@ -122,14 +158,15 @@ def rows(connection: Connection, statement: Select, values: dict) -> tuple[tuple
                 dialect=connection.dialect) from error
         if dispatch.after_cursor_execute:
             dispatch.after_cursor_execute(connection, cursor, entry.sql, params, None, False)
-        if entry.keys is None and not entry.learn(cursor.description, connection.dialect):
-            # once per statement and process: a SELECT read twice, then never again here
-            return _through_sqlalchemy(connection, statement, values)
+        if entry.types and entry.keys is None \
+                and not entry.learn(cursor.description, connection.dialect):
+            return cursor.rowcount, None
+        count = cursor.rowcount
     finally:
         cursor.close()
     if entry.processors:
         found = _processed(found, entry.processors)
-    return entry.keys, found
+    return count, found
 
 
 def _through_sqlalchemy(connection: Connection, statement: Select, values: dict):

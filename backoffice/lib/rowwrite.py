@@ -2,12 +2,15 @@
 
 Each inbound message writes two rows: its own INSERT and its ticket's UPDATE (the
 preview, the unread count, two moments). Through `Session.flush` that was about 15% of
-the message's CPU in process (bench/inbound_profile.py), nearly none of it SQL: the unit of work
-sorts the mappers involved, runs the dependency processors of every relationship of both
-models (eight on a ticket) and each flush listener, for two rows. `write` sends the same
-two statements, built once per model, and leaves the objects as the flush would: the new one
-persistent with its id and every column loaded, the changed one with the new values as
-its committed state. It is the mirror of lib/rowload.py, which reads rows the same way.
+the message's CPU in process (bench/inbound_profile.py), nearly none of it SQL: the unit
+of work sorts the mappers involved, runs the dependency processors of every relationship
+of both models (eight on a ticket) and each flush listener, for two rows. `write` sends
+the same two statements, built once per model (an UPDATE once per set of columns),
+compiled once and run on the driver's cursor (lib/precompiled.py: SQLAlchemy's execution
+of a Core statement was still a third of the two writes' cost), and leaves the objects
+as the flush would: the new one persistent with its id and every column loaded, the
+changed one with the new values as its committed state. It is the mirror of
+lib/rowload.py, which reads rows the same way.
 
 It writes nothing and returns False, and the caller flushes as before, whenever a flush
 would do more than those statements:
@@ -42,6 +45,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..extensions import db
+from . import precompiled
 
 RowCheck = Callable[[Any, "frozenset[str] | None"], bool]
 _CHECKS: list[RowCheck] = []
@@ -79,9 +83,24 @@ class _Plan:
         self.columns = [(mapper.get_property_by_column(c).key, c) for c in table.c]
         self.column_of = {key: column.key for key, column in self.columns}
         (self.pk_key, self.pk), = [(k, c) for k, c in self.columns if c.primary_key]
-        self.insert = insert(table)
-        self.update = update(table).where(self.pk == bindparam(_KEY))
+        self.table = table
+        # each column's value under a name of its own (a bound parameter may not be named
+        # as a column of the statement's table)
+        self.bind_of = {column.key: "v_" + column.key for column in table.c}
+        self.insert = insert(table).values(
+            {column: bindparam(self.bind_of[column.key]) for column in table.c
+             if column is not self.pk}).returning(self.pk)
+        self._updates: dict[frozenset, Any] = {}
         self.relationships = [r.key for r in mapper.relationships]
+
+    def update(self, columns: frozenset):
+        """The UPDATE of these columns (their keys) by primary key, built once per set."""
+        statement = self._updates.get(columns)
+        if statement is None:
+            statement = self._updates[columns] = update(self.table).where(
+                self.pk == bindparam(_KEY)).values(
+                {self.table.c[key]: bindparam(self.bind_of[key]) for key in sorted(columns)})
+        return statement
 
     @classmethod
     def of(cls, model: type) -> "_Plan | None":
@@ -104,7 +123,7 @@ class _Plan:
                 default = column.default
                 setattr(obj, key, None if default is None
                         else default.arg if default.is_scalar else default.arg(None))
-            row[column.key] = values[key]
+            row[self.bind_of[column.key]] = values[key]
         return row
 
 
@@ -164,17 +183,18 @@ def write(new: Iterable[Any] = (), changed: dict[Any, dict[str, Any]] | None = N
         inserts.append((plan, obj, row))
     connection = session.connection()
     for plan, obj, values in updates:
-        params = {plan.column_of[key]: value for key, value in values.items()}
-        ident = inspect(obj).identity[0]  # not obj.id: an expired object would load itself
-        result = connection.execute(plan.update, {_KEY: ident, **params})
-        if result.rowcount != 1:
-            raise StaleDataError(f"UPDATE of {type(obj).__name__} {ident} "
-                                 f"matched {result.rowcount} rows instead of 1")
+        columns = {plan.column_of[key]: value for key, value in values.items()}
+        params = {plan.bind_of[column]: value for column, value in columns.items()}
+        params[_KEY] = inspect(obj).identity[0]  # not obj.id: an expired object would load
+        matched, _ = precompiled.written(connection, plan.update(frozenset(columns)), params)
+        if matched != 1:
+            raise StaleDataError(f"UPDATE of {type(obj).__name__} {params[_KEY]} "
+                                 f"matched {matched} rows instead of 1")
         for key, value in values.items():
             set_committed_value(obj, key, value)
     for plan, obj, row in inserts:
-        ident = connection.execute(plan.insert, row).inserted_primary_key[0]
-        setattr(obj, plan.pk_key, ident)
+        _, returned = precompiled.written(connection, plan.insert, row)
+        setattr(obj, plan.pk_key, returned[0][0])
         make_transient_to_detached(obj)
         session.add(obj)
         _remember(session, obj)
