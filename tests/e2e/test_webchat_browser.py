@@ -255,3 +255,36 @@ def test_SCL_2_told_to_fetch_again_the_visitor_sees_a_reply_whose_push_was_lost(
     page.wait_for_timeout(5_500)  # any second fetch would have come by now
     assert len(fetches) == 1, fetches
     assert console_errors == []
+
+
+def test_SCL_3_an_overloaded_server_is_asked_again_and_the_message_arrives_once(
+        app, page, shop, world, console_errors):
+    """Every request slot of the process taken (web/admission.py): the visitor's message
+    is answered 503 with Retry-After; the widget says so and sends it again by itself,
+    with the same client id, and once a slot frees it arrives, stored once."""
+    admission = app.wsgi_app
+    shop(world.key)
+    page.locator("#atende-bubble").click()
+    chat = page.frame_locator("#atende-frame")
+    chat.locator("#wc-department").select_option(label="Suporte")
+    chat.locator("#wc-text").fill("Chegou numa hora de pico")
+    admission.wait = 0.2
+    held = [admission._slots.acquire(timeout=5) for _ in range(admission.limit)]
+    assert all(held)
+    try:
+        chat.locator("#wc-send").click()
+        expect(chat.locator("#wc-alert")).to_have_text("O servidor está ocupado. Tentando de novo…")
+        expect(chat.locator("#wc-text")).to_have_value("Chegou numa hora de pico")
+        assert admission.refused >= 1
+    finally:
+        for _ in held:
+            admission._slots.release()
+    expect(chat.locator(".wc-msg.wc-mine .wc-text")).to_have_text(["Chegou numa hora de pico"])
+    expect(chat.locator("#wc-alert")).to_be_hidden()
+    expect(chat.locator("#wc-text")).to_have_value("")
+    with app.app_context():
+        texts = db.session.scalars(select(Message.text)).all()
+        db.session.remove()
+    assert texts.count("Chegou numa hora de pico") == 1
+    # a 503 is logged by the browser as a failed resource; nothing else may be
+    assert [e for e in console_errors if "503" not in e] == []

@@ -239,6 +239,7 @@ def _strings() -> dict:
         "network": _("Sem conexão com o servidor. Verifique sua internet e tente de novo."),
         "generic": _("Não foi possível enviar. Tente de novo."),
         "reconnecting": _("Reconectando…"),
+        "busy_retrying": _("O servidor está ocupado. Tentando de novo…"),
         "finished": _("Seu atendimento foi finalizado. Escolha um departamento para iniciar "
                       "um novo."),
         "protocol": _("Protocolo"),

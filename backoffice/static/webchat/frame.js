@@ -10,6 +10,8 @@
  *   message sent while the socket was down is not lost. Outgoing messages are
  *   acknowledged "delivered" on arrival and "read" while the chat is open and visible.
  * - A refused message (429, 409, network) stays in the textarea: nothing typed is lost.
+ * - An overloaded server (503 with Retry-After) is asked again by itself, the same message
+ *   with the same client id (stored once), a few times before the visitor is told.
  * - Talks to the loader (widget.js) on the host page with postMessage: ready / unread /
  *   close out, open / closed in.
  */
@@ -159,7 +161,8 @@
     }
     var payload = null;
     try { payload = await response.json(); } catch (e) { payload = null; }
-    return { status: response.status, body: payload || {} };
+    return { status: response.status, body: payload || {},
+             retryAfter: Number(response.headers.get("Retry-After")) || 0 };
   }
 
   // --- modes: choosing a department / talking ---------------------------------------------
@@ -380,6 +383,13 @@
 
   // --- sending --------------------------------------------------------------------------------
 
+  // an overloaded server answers 503 with Retry-After (seconds): asked again this many times
+  var BUSY_TRIES = 5;
+
+  function pause(ms) {
+    return new Promise(function (resolve) { setTimeout(resolve, ms); });
+  }
+
   function setBusy(busy) {
     state.busy = busy;
     els.send.disabled = busy;
@@ -445,7 +455,14 @@
       body.append("file", file, file.name);
     }
     setBusy(true);
-    var r = await request("POST", starting ? "start" : "messages", body);
+    var path = starting ? "start" : "messages";
+    var r = await request("POST", path, body);
+    for (var tries = 0; r.status === 503 && tries < BUSY_TRIES; tries++) {
+      showAlert(T.busy_retrying);
+      await pause(Math.min(Math.max(r.retryAfter, 1), 10) * 1000);
+      r = await request("POST", path, body);
+    }
+    if (r.status !== 503) { showAlert(""); }
     setBusy(false);
     // no answer or a server error: it may have been stored, so a resend keeps the id
     if (r.status !== 0 && r.status < 500) { state.pending = null; }
