@@ -29,7 +29,9 @@ counted from that due time, so a backlog on the client side is not hidden): offe
 achieved rate (acknowledged messages / time from the first due time to the last answer),
 p50/p99/max from due time to each expected receiver's event, lost (acknowledged, an
 expected receiver got no event within --loss-timeout s after the answer), duplicated
-(an event again for the same message and receiver), failed POSTs, CPU ms per message
+(an event again for the same message and receiver), failed POSTs (a 503, the server
+busy, is sent again after its Retry-After with the same client id, up to BUSY_TRIES
+times, as the widget does; those tries are counted and printed), CPU ms per message
 (user+sys of the web, worker, PostgreSQL backends of the bench database, Redis and proxy
 processes, from /proc; the bench's own client processes apart), and the client's event
 loop lag (how late a 20 ms sleep wakes: when high, the client is the bottleneck). A step
@@ -89,6 +91,7 @@ DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_load"
 NO_LIMIT = "1000000/1"
 TARGET_RATE = 200.0      # msg/s sustained on the cluster (issue 17 point 3)
 TARGET_P99_MS = 100.0
+BUSY_TRIES = 5  # a 503 is sent again this many times, as the widget does (frame.js)
 TARGET_GROWTH = 0.10
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 ALERT_RE = re.compile(r'role="alert">([^<]*)<')
@@ -189,6 +192,7 @@ class Sent:
     answered: float = 0.0
     got: dict = field(default_factory=dict)
     dups: int = 0
+    busy: int = 0  # 503 answers (a server over its requests at once) before this one
 
 
 @dataclass
@@ -429,15 +433,24 @@ class Client:
     # -- a step --
 
     async def _post(self, visitor: Visitor, text: str, sent: Sent) -> None:
+        """As the widget sends: a 503 (the server busy) is sent again after its
+        Retry-After, with the same client id, up to BUSY_TRIES times; the latency counts
+        from the first due time."""
         url = f"{self.base}/widget/{visitor.key}/api/messages"
-        try:
-            async with self.http.post(url, json={"text": text,
-                                                 "client_id": secrets.token_hex(8)},
-                                      headers=self._headers(visitor)) as r:
-                await r.read()
-                sent.status = r.status
-        except Exception as exc:
-            sent.status = type(exc).__name__
+        body = {"text": text, "client_id": secrets.token_hex(8)}
+        while True:
+            try:
+                async with self.http.post(url, json=body, headers=self._headers(visitor)) as r:
+                    await r.read()
+                    sent.status = r.status
+                    retry_after = r.headers.get("Retry-After", "")
+            except Exception as exc:
+                sent.status = type(exc).__name__
+                break
+            if sent.status != 503 or sent.busy >= BUSY_TRIES:
+                break
+            sent.busy += 1
+            await asyncio.sleep(min(max(float(retry_after) if retry_after.isdigit() else 1, 1), 10))
         sent.answered = time.perf_counter()
 
     async def do_step(self, rate: float, seconds: float, label: str) -> dict:
@@ -472,9 +485,10 @@ class Client:
         await asyncio.sleep(0.3)  # room for a duplicate right behind the first event
         latencies, answers = array("d"), array("d")
         statuses: dict[str, int] = {}
-        lost = dups = unacked_delivered = expected = 0
+        lost = dups = unacked_delivered = expected = busy = 0
         for text, s in step_sent.items():
             answers.append((s.answered - s.due) * 1000)
+            busy += s.busy
             if s.status != 201:
                 statuses[str(s.status)] = statuses.get(str(s.status), 0) + 1
                 unacked_delivered += bool(s.got)
@@ -497,6 +511,7 @@ class Client:
                 "window": max(seconds, last_answer - t0), "latencies": latencies.tobytes(),
                 "answers": answers.tobytes(), "expected": expected, "lost": lost,
                 "dups": dups, "late": late, "dropped": dropped, "unacked_delivered": unacked_delivered,
+                "busy": busy,
                 "lags": self.lags.tobytes(),
                 "cpu": (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)}
 
@@ -875,6 +890,7 @@ class StepResult:
     dups: int = 0
     late: int = 0
     dropped: int = 0
+    busy: int = 0  # POSTs answered 503 and sent again (as the widget does)
     statuses: dict = field(default_factory=dict)
     cpu: dict = field(default_factory=dict)
     client_cpu: float = 0.0
@@ -957,6 +973,7 @@ class Run:
             r.dups += reply["dups"]
             r.late += reply["late"]
             r.dropped += reply["dropped"]
+            r.busy += reply["busy"]
             r.client_cpu += reply["cpu"]
             for status, count in reply["statuses"].items():
                 r.statuses[status] = r.statuses.get(status, 0) + count
@@ -993,6 +1010,8 @@ def row(r: StepResult, p99_limit: float) -> str:
             f"{'yes' if r.sustained(p99_limit) else 'NO'}")
     if r.statuses:
         text += f"   failed POSTs: {r.statuses}"
+    if r.busy:
+        text += f"   answered busy (503) and sent again: {r.busy}"
     if r.late:
         text += f"   late events: {r.late}"
     if r.dropped:

@@ -1,13 +1,14 @@
 """How many HTTP requests one web process works on at once (issue 17, overload; SCL-3).
 
 A gevent web process accepts every connection (up to WEB_CONNECTIONS, 2,000) and gives
-each request a greenlet at once. Past the machine's capacity that turned an overload into
-a collapse: every accepted request shared the one core, so each took longer the more
-there were; together they asked for more database connections than the pool keeps, which
-it opened and closed all the time (330-441 PostgreSQL connections in a minute); and a
-request the visitor had given up on was still worked on. At 200 website messages a second
-offered to a cluster that serves about 150, it served 127-129 a second, p99 30 s, and 428
-to 621 visitors' requests went unanswered for 30 s.
+each request a greenlet at once. Past the machine's capacity every accepted request
+shared the one core, so each took longer the more there were; together they asked for
+more database connections than the pool keeps, which it opened and closed all the time;
+and a request the visitor had given up on was still worked on. At 200 website messages a
+second offered for a minute to a two-process cluster that serves about 150-170: p99 13 to
+30 s and growing, up to 621 requests unanswered after 30 s, 222-493 PostgreSQL
+connections opened, 127-171 messages served a second (the machine's speed moved between
+runs).
 
 Here at most WEB_MAX_REQUESTS requests of a process run at once, by default as many as
 the database connections its pool keeps (DB_POOL_SIZE): a request beyond those would wait
@@ -15,11 +16,12 @@ for a connection anyway, or make the pool open one more and close it when return
 limit of 16 over the default pool of 5 opened 1,616 connections in that minute and served
 88 a second). The next requests wait, in the order they came, for one to end; one that
 waits WEB_QUEUE_SECONDS is answered 503 with Retry-After and "O servidor está ocupado.
-Tente de novo em instantes." without having touched the database (the widget keeps the
-text, and a resend with the same client id is stored once). A waiting request holds no
-database connection and costs no CPU, so the running ones keep their speed: the same
-overload was served at 142-171 a second, p99 11-19 s, every request answered, no
-connection opened (bench/README.md, "overload").
+Tente de novo em instantes." without having touched the database (the widget sends it
+again by itself after Retry-After, with the same client id, stored once). A waiting
+request holds no database connection and costs no CPU, so the running ones keep their
+speed: the same overload, in runs alternated with the unlimited process, was served at
+142-171 messages a second, p99 9-19 s, every request answered, no connection opened
+(bench/README.md, "twenty-third pass").
 
 A request's slot is given back when the app has built its answer: a download streamed
 afterwards does not hold it. Not counted: Socket.IO (`/socket.io`, whose long-polling
