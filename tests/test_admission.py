@@ -11,15 +11,10 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import func, select
 
 from backoffice.extensions import db
-from backoffice.models import Company, Message
 from backoffice.web.admission import Admission
-from tests.conftest import client_as
-from tests.factories.api import ApiClient, gen_api_token
-
-BUSY = "O servidor está ocupado. Tente de novo em instantes."
+from tests.test_overload import BUSY, _messages, callers
 
 
 @pytest.fixture
@@ -31,30 +26,13 @@ def app_config(app_config, request):
             "SQLALCHEMY_ENGINE_OPTIONS": options, **extra}
 
 
-def _messages() -> int:
-    return db.session.scalar(select(func.count()).select_from(Message))
-
-
-def _started(app, world):
-    visitor = app.test_client()
-    started = visitor.post(f"/widget/{world.key}/api/start", json={
-        "department_id": world.departments["support"], "text": "Olá", "client_id": "start-0001"})
-    assert started.status_code == 201, started.get_json()
-    return visitor, {"X-Visitor-Token": started.get_json()["token"]}
-
-
 def test_SCL_3_past_the_process_s_requests_at_once_a_503_to_retry_that_did_nothing(
         app, webchat_world, caplog):
     world = webchat_world
     admission = app.wsgi_app
     assert isinstance(admission, Admission) and admission.limit == 2
-    visitor, token = _started(app, world)
-    agent = client_as(app, world.agents["support"])
-    with app.app_context():
-        integration = ApiClient(app, gen_api_token(db.session.get(Company, world.company_id)))
-        db.session.commit()
-        before = _messages()
-        db.session.remove()
+    visitor, token, agent, integration, before = callers(app, world)
+    token = {"X-Visitor-Token": token}
     said = {"text": "Ainda estou aqui", "client_id": "msg-busy-1"}
     caplog.set_level(logging.WARNING)
 
@@ -109,10 +87,8 @@ def test_SCL_3_a_request_that_finds_every_slot_taken_waits_its_turn(app, webchat
     it waits it has done nothing."""
     world = webchat_world
     admission = app.wsgi_app
-    visitor, token = _started(app, world)
-    with app.app_context():
-        before = _messages()
-        db.session.remove()
+    visitor, token, _agent, _integration, before = callers(app, world)
+    token = {"X-Visitor-Token": token}
     answers = []
     for _ in range(2):
         assert admission._slots.acquire(timeout=1)

@@ -32,20 +32,26 @@ def _messages() -> int:
     return db.session.scalar(select(func.count()).select_from(Message))
 
 
-def test_SCL_3_no_free_database_connection_is_a_503_to_retry_never_a_500(
-        app, webchat_world, caplog):
-    world = webchat_world
+def callers(app, world):
+    """A visitor with a conversation (its client and token header), an agent's client, an
+    integration's API client, and the messages stored so far."""
     visitor = app.test_client()
     started = visitor.post(f"/widget/{world.key}/api/start", json={
         "department_id": world.departments["support"], "text": "Olá", "client_id": "start-0001"})
     assert started.status_code == 201, started.get_json()
-    token = started.get_json()["token"]
     agent = client_as(app, world.agents["support"])
     with app.app_context():
         integration = ApiClient(app, gen_api_token(db.session.get(Company, world.company_id)))
         db.session.commit()
         before = _messages()
         db.session.remove()
+    return visitor, started.get_json()["token"], agent, integration, before
+
+
+def test_SCL_3_no_free_database_connection_is_a_503_to_retry_never_a_500(
+        app, webchat_world, caplog):
+    world = webchat_world
+    visitor, token, agent, integration, before = callers(app, world)
 
     said = {"text": "Ainda estou aqui", "client_id": "msg-overload-1"}
     caplog.set_level(logging.WARNING)

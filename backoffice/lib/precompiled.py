@@ -8,9 +8,10 @@ inbox list's two statements that was about 0.3 ms of a 4-5 ms request, more than
 rest of SQLAlchemy's share.
 
 `rows(connection, statement, values)` compiles `statement` once per dialect and runs its
-SQL on the connection's own DBAPI cursor (`written` does the same for an INSERT, UPDATE or
-DELETE, with the rows matched and what RETURNING gives: an inbound message's two rows), in whatever transaction (or autocommit mode) the
-connection is in. What SQLAlchemy does around the cursor is kept:
+SQL on the connection's own DBAPI cursor, in whatever transaction (or autocommit mode) the
+connection is in; `written` does the same for an INSERT, UPDATE or DELETE and gives the
+rows matched and what RETURNING returns (an inbound message's two rows, lib/rowwrite.py).
+What SQLAlchemy does around the cursor is kept:
 
 - bound values go through the compiled statement's defaults and bind processors;
 - each result column goes through its type's result processor (chosen, as SQLAlchemy
