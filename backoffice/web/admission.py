@@ -14,10 +14,11 @@ Here at most WEB_MAX_REQUESTS requests of a process run at once, by default as m
 the database connections its pool keeps (DB_POOL_SIZE): a request beyond those would wait
 for a connection anyway, or make the pool open one more and close it when returned (a
 limit of 16 over the default pool of 5 opened 1,616 connections in that minute and served
-88 a second). The next requests wait, in the order they came, for one to end; one that
-waits WEB_QUEUE_SECONDS is answered 503 with Retry-After and "O servidor está ocupado.
-Tente de novo em instantes." without having touched the database (the widget sends it
-again by itself after Retry-After, with the same client id, stored once). A waiting
+88 a second). The next requests wait for one to end (the longest waiter is woken first,
+though one arriving just as a slot frees may take it); one that waits WEB_QUEUE_SECONDS is
+answered 503 with Retry-After and "O servidor está ocupado. Tente de novo em instantes."
+without having touched the database (the widget sends it again by itself after
+Retry-After, with the same client id, stored once). A waiting
 request holds no database connection and costs no CPU, so the running ones keep their
 speed: the same overload, in runs alternated with the unlimited process, was served at
 142-171 messages a second, p99 9-19 s, every request answered, no connection opened
@@ -54,8 +55,8 @@ class Admission:
         self.wsgi_app = wsgi_app
         self.limit = limit
         self.wait = wait
-        # FIFO: threading's Condition wakes its waiters in the order they came (gevent's
-        # patched lock keeps that order too)
+        # a freed slot wakes the longest waiter (threading's Condition notifies in order),
+        # though a request arriving at that instant may take it first
         self._slots = threading.Semaphore(limit) if limit else None
         self.refused = 0          # requests answered busy since the process started
         self._last_warning = 0.0
