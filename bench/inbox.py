@@ -26,7 +26,11 @@ services.visibility.ticket_filter), per filter of the list and for opening conve
 
 Target (SCL-5): p95 under 20 ms, HTTP at most 2x raw for a list page and 3x for a
 conversation. The four are interleaved request by request, so the noise of a shared
-machine falls on all alike. SQL statements are counted with a before_cursor_execute listener
+machine falls on all alike. raw, sql and service read in autocommit mode, as the
+endpoints (`@read_only`) do: a ROLLBACK after each of them would also make psycopg forget
+its prepared statements, on the bare cursor's connection and on the pooled one the next
+HTTP request takes (before 2026-12-07 both were so reset, and every statement planned
+again). SQL statements are counted with a before_cursor_execute listener
 on the engine; the count of a list request is also taken at limit 10 and 100, and must not
 change with the page size (no N+1). It prints figures; it is not a test.
 
@@ -854,6 +858,10 @@ class Probe:
 
 
 def run_raw(dbapi, statements) -> float:
+    """The statements on the bare cursor of a connection in autocommit mode, as the
+    endpoints run them (`@read_only`): no BEGIN or ROLLBACK, and the driver's own handling
+    of a statement it sees again (psycopg prepares it from the fifth run) kept, which a
+    ROLLBACK after every run would reset."""
     cur = dbapi.cursor()
     t0 = time.perf_counter()
     for statement, params in statements:
@@ -861,8 +869,18 @@ def run_raw(dbapi, statements) -> float:
         cur.fetchall()
     dt = time.perf_counter() - t0
     cur.close()
-    dbapi.rollback()
     return dt
+
+
+@contextmanager
+def endpoint_context(app):
+    """An app context whose session reads as the measured endpoints do (`@read_only`: in
+    autocommit mode). A session left in a transaction ends with a ROLLBACK, and psycopg
+    forgets its prepared statements at every ROLLBACK: the service calls measured between
+    two requests would take them from the endpoint's pooled connection."""
+    with app.app_context():
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        yield
 
 
 class Bench:
@@ -889,7 +907,7 @@ class Bench:
             self.counter.log = None
 
     def service_list(self, user_id, args, record=False):
-        with self.app.app_context():
+        with endpoint_context(self.app):
             user = load_user(user_id)                      # as Flask-Login does, untimed
             f = inbox.Filters.from_args(args)
             with self.timed(record) as m:
@@ -955,7 +973,7 @@ class Bench:
     # conversation --------------------------------------------------------------------------
 
     def service_conversation(self, user_id, ticket_id, record=False, limit=inbox.PAGE):
-        with self.app.app_context():
+        with endpoint_context(self.app):
             user = load_user(user_id)
             with self.timed(record) as m:
                 ticket = visibility.find_ticket(user, ticket_id)
@@ -1149,7 +1167,6 @@ def explain(dbapi, pg: bool, statement, params) -> str:
         cur.execute("EXPLAIN QUERY PLAN " + statement, params)
         lines = [str(r[-1]) for r in cur.fetchall()]
     cur.close()
-    dbapi.rollback()
     return "\n".join(lines)
 
 
@@ -1257,7 +1274,9 @@ def main() -> None:
     if args.no_http:
         http, note = False, "--no-http: the endpoints are not measured"
     print(note)
-    dbapi = engine.raw_connection()
+    # the bare cursor's connection, in autocommit mode like the endpoints' (run_raw)
+    raw_connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    dbapi = raw_connection.connection
     bench = Bench(app, counter, dbapi, clients, http)
     users = {"super": world.supervisor_id, "agent": world.agent_id}
     t0 = time.perf_counter()
@@ -1296,7 +1315,7 @@ def main() -> None:
         print(statement if len(statement) < 3000 else statement[:3000] + " ...")
         print(f"params: {params}")
         print(explain(dbapi, pg, statement, params))
-    dbapi.close()
+    raw_connection.close()
 
 
 if __name__ == "__main__":
