@@ -1,7 +1,10 @@
 """Reads without a transaction (SCL-5): the inbox's busiest GETs skip BEGIN and ROLLBACK.
 
 A request's session opens a transaction with its first statement and rolls it back at the
-end: two round trips to PostgreSQL that a request made only of SELECTs does not need. At
+end: two round trips to PostgreSQL that a request made only of SELECTs does not need. The
+ROLLBACK costs more than its round trip: psycopg then forgets every statement it prepared
+on that connection (and sends DEALLOCATE ALL), so the next requests to take it from the
+pool plan their statements again (bench/README.md, twenty-fourth pass). At
 READ COMMITTED, which Atende runs at, every statement reads its own snapshot anyway, so
 running those SELECTs in autocommit mode reads exactly what they read inside a
 transaction. A view marked `@read_only` gets its session's connection in autocommit mode
