@@ -6,11 +6,13 @@ exit 0 and print the line that compares it with its baseline, on the backend of 
 """
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import make_url
 
 from tests.conftest import BACKEND, PG_URL, _check_postgres, missing_service
@@ -210,3 +212,76 @@ def test_PLT_bench_inbound_smoke(tmp_path):
     assert "ratio message/bare INSERT" in out and "POST start" in out, out[-2000:]
     assert "messages stored 15 of 15 -> OK" in out, out[-2000:]
     assert "what each listener module costs" in out and "the SQL of one message" in out, out[-2000:]
+
+
+def _load_bench(name: str):
+    """A bench script as a module (bench/ is a folder of scripts, not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("holds, sustained, tried", [
+    ({250: True}, 250, [250]),                         # the highest step holds
+    ({250: False, 200: True}, 200, [250, 200]),        # it breaks: the next lower one
+    ({250: False, 200: False, 100: False}, None, [250, 200, 100]),  # none holds
+])
+def test_SCL_3_load_bench_reports_the_highest_rate_held_for_the_whole_hold(
+        holds, sustained, tried):
+    """bench/load.py's verdict (issue 17 point 3): a hold that breaks at the highest step
+    sustained for --step-seconds is tried again at the next lower sustained step, so the
+    rate reported is one held for the whole hold; the broken holds' deliveries count in
+    the lost/duplicated check like any step's."""
+    load = _load_bench("load")
+    limit = 100.0
+
+    def result(label, rate, ok, seconds):
+        return load.StepResult(label, rate, seconds, sent=10, acked=10, achieved=rate,
+                               p50=5.0, p99=50.0 if ok else 500.0, expected=20,
+                               delivered=20 if ok else 19, lost=0 if ok else 1)
+
+    class FakeRun:
+        def __init__(self):
+            self.rates = []
+
+        def step(self, label, rate, seconds, meter):
+            self.rates.append(rate)
+            return result(label, rate, holds[rate], seconds)
+
+    args = argparse.Namespace(p99_limit=limit, steps=[100, 200, 250, 300], hold=300,
+                              settle=0)
+    outcome = load.Outcome("cluster")
+    outcome.steps = [result(f"s{i}", r, r != 300, 20) for i, r in enumerate(args.steps, 1)]
+    run = FakeRun()
+    load.hold(run, None, outcome, args)
+    assert run.rates == tried
+    assert outcome.sustained == sustained
+    assert outcome.hold.offered == tried[-1]
+    assert [h.offered for h in outcome.broken_holds] == tried[:-1]
+    # every hold's deliveries are checked: the four steps and each hold run
+    assert outcome.expected == 20 * (len(args.steps) + len(tried))
+    assert outcome.lost == 1 + sum(not holds[r] for r in tried)
+
+
+def test_SCL_3_load_bench_without_a_sustained_step_holds_the_first_and_reports_none():
+    load = _load_bench("load")
+    ran = []
+
+    class FakeRun:
+        def step(self, label, rate, seconds, meter):
+            ran.append(rate)
+            return load.StepResult(label, rate, seconds, sent=5, acked=5, achieved=rate,
+                                   p99=10.0, expected=5, delivered=5)
+
+    args = argparse.Namespace(p99_limit=100.0, steps=[50, 100], hold=60, settle=0)
+    outcome = load.Outcome("embedded")
+    outcome.steps = [load.StepResult("s1", 50, 20, sent=5, acked=5, achieved=50, p99=900.0,
+                                     expected=5, delivered=5)]
+    load.hold(FakeRun(), None, outcome, args)
+    assert ran == [50]                       # held once, at the first step, no stepping down
+    assert outcome.sustained is None         # a hold that held cannot make a broken step pass
+    assert outcome.broken_holds == []
