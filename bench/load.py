@@ -1180,10 +1180,11 @@ def report(outcomes: list[Outcome], args) -> None:
             continue
         print(f"check {o.name}: delivered {o.delivered} of {o.expected}   lost {o.lost}   "
               f"duplicated {o.dups}")
-        for h in o.broken_holds:
+        holds = o.broken_holds + [o.hold]
+        for h, then in zip(holds, holds[1:]):
             print(f"hold {o.name}: {h.offered:.0f} msg/s broke over {h.seconds:.0f} s "
-                  f"(p99 {h.p99:.1f} ms, achieved {h.achieved:.1f}); held next at "
-                  f"{o.hold.offered:.0f} msg/s")
+                  f"(p99 {h.p99:.1f} ms, achieved {h.achieved:.1f}); tried next at "
+                  f"{then.offered:.0f} msg/s")
         if o.name == "cluster":
             h = o.hold
             ok = o.sustained is not None and o.sustained >= TARGET_RATE and h is not None \
@@ -1212,7 +1213,9 @@ def parse(argv=None):
     p.add_argument("--steps", default="25,50,100,150,200,250,300",
                    help="offered rates in messages/s, stepped up")
     p.add_argument("--step-seconds", type=float, default=30)
-    p.add_argument("--hold", type=float, default=300, help="seconds at the highest sustained step (the next lower one while it breaks)")
+    p.add_argument("--hold", type=float, default=300,
+                   help="seconds at the highest sustained step (the next lower one while "
+                        "it breaks)")
     p.add_argument("--settle", type=float, default=15,
                    help="seconds of quiet before the hold when the last step broke")
     p.add_argument("--p99-limit", type=float, default=TARGET_P99_MS,

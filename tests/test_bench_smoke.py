@@ -231,7 +231,7 @@ def _load_bench(name: str):
     ({250: False, 200: False, 100: False}, None, [250, 200, 100]),  # none holds
 ])
 def test_SCL_3_load_bench_reports_the_highest_rate_held_for_the_whole_hold(
-        holds, sustained, tried):
+        holds, sustained, tried, capsys):
     """bench/load.py's verdict (issue 17 point 3): a hold that breaks at the highest step
     sustained for --step-seconds is tried again at the next lower sustained step, so the
     rate reported is one held for the whole hold; the broken holds' deliveries count in
@@ -265,6 +265,16 @@ def test_SCL_3_load_bench_reports_the_highest_rate_held_for_the_whole_hold(
     # every hold's deliveries are checked: the four steps and each hold run
     assert outcome.expected == 20 * (len(args.steps) + len(tried))
     assert outcome.lost == 1 + sum(not holds[r] for r in tried)
+    capsys.readouterr()
+    load.report([outcome], args)
+    printed = capsys.readouterr().out
+    for broke, then in zip(tried, tried[1:]):
+        assert (f"hold cluster: {broke} msg/s broke over 300 s (p99 500.0 ms, achieved "
+                f"{broke:.1f}); tried next at {then} msg/s") in printed
+    assert printed.count("broke over") == len(tried) - 1
+    met = "OK" if sustained is not None and sustained >= 200 else "NOT MET"
+    assert "target: cluster >= 200 msg/s sustained with p99 < 100 ms: " in printed
+    assert printed.split("sustained with p99 < 100 ms: ")[1].splitlines()[0].endswith(met)
 
 
 def test_SCL_3_load_bench_without_a_sustained_step_holds_the_first_and_reports_none():
