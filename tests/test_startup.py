@@ -223,6 +223,72 @@ def test_SCL_2_a_worker_starts_its_dead_scheduler_again_soon(worker_of):
     assert not worker.should_run_maintenance_tasks  # tried a moment ago: not again yet
 
 
+def test_SCL_2_a_scheduler_restart_that_met_redis_down_is_tried_again_once_it_is_back(
+        worker_of, caplog):
+    """The worker's try to start its dead scheduler finds Redis still down: that try does
+    not count, so the first loop with Redis back tries again at once. Waiting out the
+    retry interval instead, the loop went on to RQ's wait for a job, which blocks for
+    minutes when none comes, with no scheduler all that time."""
+    server = fakeredis.FakeServer()
+    worker = worker_of(Queue("default", connection=fakeredis.FakeRedis(server=server)))
+    worker.last_cleaned_at = datetime.now(timezone.utc)  # RQ's maintenance ran at start
+
+    class Dead:
+        def is_alive(self):
+            return False
+
+    starts = []
+
+    def acquire_locks(auto_start=False):  # RQScheduler's first step: a lock in Redis
+        worker.connection.set("rq:scheduler-lock:default", "agendador", nx=True)
+        starts.append(auto_start)
+
+    worker.scheduler = SimpleNamespace(_process=Dead(), acquire_locks=acquire_locks)
+    caplog.set_level(logging.WARNING, logger="backoffice.jobs.worker")
+
+    server.connected = False
+    assert worker.should_run_maintenance_tasks
+    worker.run_maintenance_tasks()  # RQ's loop goes on: the outage is logged, not raised
+    assert "Redis fora do ar" in caplog.text and "run_maintenance_tasks" in caplog.text
+    assert starts == []
+
+    server.connected = True
+    assert worker.should_run_maintenance_tasks  # at once, not seconds later
+    worker.run_maintenance_tasks()
+    assert starts == [True]  # RQ's maintenance asked for the scheduler to be started
+    assert not worker.should_run_maintenance_tasks  # a try that reached Redis counts
+
+
+def test_SCL_2_a_worker_tries_redis_again_every_few_seconds_however_long_the_outage(
+        worker_of, monkeypatch):
+    """RQ's wait for a job doubles its pause after each failed try to reach Redis, up to a
+    minute, and starts over only when a job comes: a worker (and the scheduler it
+    restarts) could be back a minute after Redis. Ours tries every few seconds. RQ's own
+    loop runs here, on a Redis that is down for ten tries and then has a job."""
+    import time
+
+    import rq.worker.base
+
+    server = fakeredis.FakeServer()
+    queue = Queue("default", connection=fakeredis.FakeRedis(server=server))
+    worker = worker_of(queue)
+    pauses = []
+
+    def sleep(seconds):
+        pauses.append(seconds)
+        if len(pauses) == 10:
+            server.connected = True
+            queue.enqueue(job_during_which_the_worker_is_told_to_stop, "depois")
+
+    monkeypatch.setattr(rq.worker.base, "time", SimpleNamespace(sleep=sleep, time=time.time))
+    server.connected = False
+    job, _queue = worker.dequeue_job_and_maintain_ttl(timeout=1)
+
+    assert job.args == ("depois",) and len(pauses) == 10
+    assert pauses[:3] == [1.0, 2.0, 4.0]  # RQ's doubling, kept for short outages
+    assert max(pauses) <= 5
+
+
 def test_SCL_3_served_processes_take_their_startup_objects_out_of_the_collector(monkeypatch):
     """A full collection walks every tracked object (about 70 ms for a web process's
     270,000): the web process under gunicorn and the embedded server freeze what startup

@@ -11,7 +11,7 @@ that wait, its heartbeat, the bookkeeping after a job) ends the worker. What a j
 already in the database, and the sweeper puts back what Redis lost, so this worker logs
 the outage and goes back to waiting; RQ's wait then retries with backoff until Redis is
 back. The scheduler process it started dies with the outage; it is started again as soon
-as the worker sees it dead, not at RQ's next maintenance, ten minutes later.
+as the worker sees it dead and Redis back, not at RQ's next maintenance, ten minutes later.
 """
 from __future__ import annotations
 
@@ -32,10 +32,13 @@ log = logging.getLogger(__name__)
 
 REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 SCHEDULER_RETRY_SECONDS = 5
+REDIS_RETRY_SECONDS = 4
 
 
-def _rides_out_redis_outage(method, message: str = "Redis fora do ar (%s em %s): o worker "
-                            "continua e espera o Redis voltar."):
+_OUTAGE = "Redis fora do ar (%s em %s): o worker continua e espera o Redis voltar."
+
+
+def _rides_out_redis_outage(method, message: str = _OUTAGE):
     """`method` of the worker, logging a Redis outage (`message`, with the error and the
     method's name) instead of ending the work loop."""
 
@@ -59,6 +62,11 @@ _LAST_WORDS = ("Redis fora do ar ao encerrar o worker (%s em %s): o registro del
 
 class AtendeWorker(SimpleWorker):
     _scheduler_tried_at = float("-inf")
+    # RQ doubles its wait for Redis on each failed try, up to a minute, and forgets it only
+    # when a job comes: after a few outages with no job between them, a worker (and the
+    # scheduler it restarts) would be back up to a minute after Redis. A try every few
+    # seconds costs nothing.
+    max_connection_wait_time = float(REDIS_RETRY_SECONDS)
 
     def work(self, *args, **kwargs):
         try:
@@ -79,7 +87,6 @@ class AtendeWorker(SimpleWorker):
     heartbeat = _rides_out_redis_outage(SimpleWorker.heartbeat)
     set_state = _rides_out_redis_outage(SimpleWorker.set_state)
     check_for_suspension = _rides_out_redis_outage(SimpleWorker.check_for_suspension)
-    run_maintenance_tasks = _rides_out_redis_outage(SimpleWorker.run_maintenance_tasks)
     # What its teardown says to Redis, each step on its own (a failed one skips none after it).
     register_death = _rides_out_redis_outage(SimpleWorker.register_death, _LAST_WORDS)
     unsubscribe = _rides_out_redis_outage(SimpleWorker.unsubscribe, _LAST_WORDS)
@@ -94,6 +101,17 @@ class AtendeWorker(SimpleWorker):
                 self._scheduler_tried_at = time.monotonic()
                 return True
         return super().should_run_maintenance_tasks
+
+    def run_maintenance_tasks(self):
+        try:
+            super().run_maintenance_tasks()
+        except REDIS_DOWN as exc:
+            log.warning(_OUTAGE, exc, "run_maintenance_tasks")
+            # A try that could not reach Redis started no scheduler, so it does not count:
+            # the first loop with Redis back tries again. Waiting out the few seconds
+            # instead, the loop could reach RQ's wait for a job first, which blocks for
+            # minutes when no job comes, and the scheduler stayed dead all that time.
+            self._scheduler_tried_at = float("-inf")
 
     def execute_job(self, job, queue):
         differing = job_mismatch(worker_app().config, job.meta or {})

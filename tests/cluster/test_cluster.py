@@ -268,6 +268,37 @@ def test_SCL_2_redis_restart_queued_messages_and_scheduled_retries_resume(runnin
         live.close()
 
 
+def test_SCL_2_after_a_short_redis_outage_a_scheduler_runs_again_within_seconds(
+        running_cluster):
+    """RQ's scheduler, the process that puts retries and delayed jobs on the queue when
+    they are due, dies with Redis. With no job coming to wake a worker, a worker must
+    still start it again within seconds of Redis coming back: a blip of a few seconds
+    once left both workers without one for minutes (a try made while Redis was down
+    counted as done, then RQ's wait for a job blocked; and RQ's wait for Redis grows to
+    a minute over outages with no job between them)."""
+    import redis
+
+    state = cl.Path(running_cluster["state_dir"])
+    client = redis.Redis.from_url(running_cluster["redis"]["url"], socket_timeout=2)
+    lock = "rq:scheduler-lock:default"
+    wait_for(lambda: client.get(lock), 15, what="a scheduler holding its lock before the blip")
+    for blip in (2.5, 1.5):  # shorter than the few seconds a worker leaves between tries
+        cl.stop_process(running_cluster["redis"], state)
+        try:
+            time.sleep(blip)
+        finally:
+            cl.restart(running_cluster, "redis")
+        # Redis keeps nothing on disk: the lock is there again only if a scheduler took it
+        name = wait_for(lambda: client.get(lock), 10,
+                        what=f"a scheduler holding its lock again after a {blip} s outage")
+        beats = f"rq:scheduler:{name.decode()}"
+        first = wait_for(lambda: client.hget(beats, "last_heartbeat"), 5,
+                         what="the scheduler's heartbeat")
+        wait_for(lambda: client.hget(beats, "last_heartbeat") not in (None, first), 5,
+                 what="the scheduler's next heartbeat: it runs")
+    assert all(cl._alive(w) for w in running_cluster["workers"])
+
+
 def test_SCL_1_SCL_3_a_web_process_waiting_on_the_database_goes_on_serving_the_others(
         running_cluster):
     """Under gevent's worker (deploy/gunicorn.conf.py) all the connections of a web process
