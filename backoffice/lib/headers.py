@@ -25,6 +25,7 @@ sandbox CSP, the widget frame its own).
 """
 from __future__ import annotations
 
+import functools
 import re
 
 from flask import Flask, current_app, g, request
@@ -55,9 +56,15 @@ def allow_external_images() -> None:
 
 def policy(*, framable: bool = False, inline_scripts: bool = False,
            external_images: bool = False) -> str:
+    return _policy(request.host, framable, inline_scripts, external_images)
+
+
+# Worked out once per host and kind of page (SCL-5: the same few strings on every
+# response). The Host header is the client's, so the cache is bounded.
+@functools.lru_cache(maxsize=256)
+def _policy(host: str, framable: bool, inline_scripts: bool, external_images: bool) -> str:
     directives = dict(_BASE)
     # 'self' covers ws:/wss: of this host in CSP 3, older Safari wants them named.
-    host = request.host
     directives["connect-src"] = ("'self'" + (f" ws://{host} wss://{host}"
                                              if _HOST.fullmatch(host) else ""))
     if inline_scripts:
