@@ -17,6 +17,7 @@ import fakeredis
 import pytest
 from rq import Queue
 
+from backoffice.jobs.worker import SCHEDULER_RETRY_SECONDS
 from backoffice.lib import startup
 from tests.conftest import REDIS_URL
 
@@ -207,56 +208,79 @@ def test_SCL_2_a_worker_told_to_stop_during_a_redis_outage_ends_without_a_traceb
     assert not [r for r in caplog.records if r.exc_info]
 
 
+class _Scheduler:
+    """RQScheduler as far as the worker looks after it: a process (or None) and the lock
+    in Redis, taken by a SET NX under its name; `started` records what auto_start did."""
+
+    def __init__(self, connection, name, process=None):
+        self.connection, self.name, self._process = connection, name, process
+        self.started = 0
+
+    def acquire_locks(self, auto_start=False):
+        held = self.connection.set("rq:scheduler-lock:default", self.name, nx=True, ex=61) \
+            or self.connection.get("rq:scheduler-lock:default") == self.name.encode()
+        if held and auto_start and not (self._process and self._process.is_alive()):
+            self.started += 1
+            self._process = SimpleNamespace(is_alive=lambda: True)
+        return {"default"} if held else set()
+
+
+def _dead():
+    return SimpleNamespace(is_alive=lambda: False)
+
+
 def test_SCL_2_a_worker_starts_its_dead_scheduler_again_soon(worker_of):
-    """The scheduler process a worker started dies with Redis; the worker's next loop starts
-    it again (through RQ's maintenance), not ten minutes later, and not on every loop."""
+    """The scheduler process a worker started dies (with Redis, or a crash of its own):
+    the worker's next turn starts it again, not at RQ's maintenance ten minutes later, and
+    a worker does not try on every turn (a busy one turns once per job)."""
     worker = worker_of(Queue("default", connection=fakeredis.FakeRedis()))
     worker.last_cleaned_at = datetime.now(timezone.utc)  # RQ's maintenance just ran
-    assert not worker.should_run_maintenance_tasks
+    worker.scheduler = _Scheduler(worker.connection, "agendador-1", _dead())
 
-    class Dead:
-        def is_alive(self):
-            return False
+    assert not worker.should_run_maintenance_tasks  # RQ's cleaning is not due: only this
+    assert worker.scheduler.started == 1
+    worker.scheduler._process = _dead()
+    worker.should_run_maintenance_tasks
+    assert worker.scheduler.started == 1  # tried a moment ago: not again yet
 
-    worker.scheduler = SimpleNamespace(_process=Dead())
-    assert worker.should_run_maintenance_tasks
-    assert not worker.should_run_maintenance_tasks  # tried a moment ago: not again yet
+
+def test_SCL_2_a_worker_takes_over_the_scheduler_once_its_holder_is_gone(worker_of):
+    """Only the worker holding the lock runs a scheduler. When that worker is killed, its
+    lock outlives it by a minute at most; then another worker takes it at its next turn."""
+    worker = worker_of(Queue("default", connection=fakeredis.FakeRedis()))
+    worker.last_cleaned_at = datetime.now(timezone.utc)
+    worker.connection.set("rq:scheduler-lock:default", "agendador-do-outro", ex=61)
+    worker.scheduler = _Scheduler(worker.connection, "agendador-2")  # never started
+
+    worker.keep_a_scheduler()
+    assert worker.scheduler.started == 0  # the other one's is running
+
+    worker.connection.delete("rq:scheduler-lock:default")  # its lifetime ran out
+    worker._scheduler_tried_at -= SCHEDULER_RETRY_SECONDS  # the next turn, seconds later
+    worker.keep_a_scheduler()
+    assert worker.scheduler.started == 1
+    assert worker.connection.get("rq:scheduler-lock:default") == b"agendador-2"
 
 
 def test_SCL_2_a_scheduler_restart_that_met_redis_down_is_tried_again_once_it_is_back(
         worker_of, caplog):
     """The worker's try to start its dead scheduler finds Redis still down: that try does
-    not count, so the first loop with Redis back tries again at once. Waiting out the
-    retry interval instead, the loop went on to RQ's wait for a job, which blocks for
-    minutes when none comes, with no scheduler all that time."""
+    not count, so the first turn with Redis back tries again at once, instead of going on
+    to RQ's wait for a job with no scheduler."""
     server = fakeredis.FakeServer()
     worker = worker_of(Queue("default", connection=fakeredis.FakeRedis(server=server)))
-    worker.last_cleaned_at = datetime.now(timezone.utc)  # RQ's maintenance ran at start
-
-    class Dead:
-        def is_alive(self):
-            return False
-
-    starts = []
-
-    def acquire_locks(auto_start=False):  # RQScheduler's first step: a lock in Redis
-        worker.connection.set("rq:scheduler-lock:default", "agendador", nx=True)
-        starts.append(auto_start)
-
-    worker.scheduler = SimpleNamespace(_process=Dead(), acquire_locks=acquire_locks)
+    worker.last_cleaned_at = datetime.now(timezone.utc)
+    worker.scheduler = _Scheduler(worker.connection, "agendador-1", _dead())
     caplog.set_level(logging.WARNING, logger="backoffice.jobs.worker")
 
     server.connected = False
-    assert worker.should_run_maintenance_tasks
-    worker.run_maintenance_tasks()  # RQ's loop goes on: the outage is logged, not raised
-    assert "Redis fora do ar" in caplog.text and "run_maintenance_tasks" in caplog.text
-    assert starts == []
+    worker.keep_a_scheduler()  # RQ's loop goes on: the outage is logged, not raised
+    assert "Redis fora do ar" in caplog.text and "acquire_locks" in caplog.text
+    assert worker.scheduler.started == 0
 
     server.connected = True
-    assert worker.should_run_maintenance_tasks  # at once, not seconds later
-    worker.run_maintenance_tasks()
-    assert starts == [True]  # RQ's maintenance asked for the scheduler to be started
-    assert not worker.should_run_maintenance_tasks  # a try that reached Redis counts
+    worker.keep_a_scheduler()  # at once, not seconds later
+    assert worker.scheduler.started == 1
 
 
 def test_SCL_2_a_worker_tries_redis_again_every_few_seconds_however_long_the_outage(

@@ -10,8 +10,9 @@ blocking wait for a job; a connection error anywhere else (the state it writes b
 that wait, its heartbeat, the bookkeeping after a job) ends the worker. What a job did is
 already in the database, and the sweeper puts back what Redis lost, so this worker logs
 the outage and goes back to waiting; RQ's wait then retries with backoff until Redis is
-back. The scheduler process it started dies with the outage; it is started again as soon
-as the worker sees it dead and Redis back, not at RQ's next maintenance, ten minutes later.
+back. And it keeps a scheduler running in the cluster: when the one there was dies (with
+Redis, or with its worker), a worker starts one within seconds, not at RQ's next
+maintenance, ten minutes later (`keep_a_scheduler`).
 """
 from __future__ import annotations
 
@@ -87,30 +88,46 @@ class AtendeWorker(SimpleWorker):
     heartbeat = _rides_out_redis_outage(SimpleWorker.heartbeat)
     set_state = _rides_out_redis_outage(SimpleWorker.set_state)
     check_for_suspension = _rides_out_redis_outage(SimpleWorker.check_for_suspension)
+    run_maintenance_tasks = _rides_out_redis_outage(SimpleWorker.run_maintenance_tasks)
     # What its teardown says to Redis, each step on its own (a failed one skips none after it).
     register_death = _rides_out_redis_outage(SimpleWorker.register_death, _LAST_WORDS)
     unsubscribe = _rides_out_redis_outage(SimpleWorker.unsubscribe, _LAST_WORDS)
 
+    # -- the scheduler
+    # RQ runs one scheduler for the queue, in a process of the worker holding its lock in
+    # Redis, and looks after it only in its maintenance, every ten minutes: a scheduler
+    # that died (with Redis, or with its worker, killed) left the cluster without one for
+    # that long, and retries and delayed jobs waited for the sweeper. Every worker here
+    # looks at each turn of its loop, at most every few seconds, and takes the lock (one
+    # SET NX in Redis) and starts its scheduler when nobody holds it: within seconds of
+    # Redis coming back, within a minute of the holder's death (the lock's lifetime).
+
+    @property
+    def dequeue_timeout(self) -> int:
+        # One wait for a job lasts at most this long, so an idle worker comes round its
+        # loop (RQ's is worker_ttl - 15 s: 405 s by default).
+        return min(super().dequeue_timeout, SCHEDULER_RETRY_SECONDS)
+
     @property
     def should_run_maintenance_tasks(self) -> bool:
-        # The maintenance is what starts the scheduler again (RQ's run_maintenance_tasks);
-        # at most every few seconds, since it also cleans the registries.
-        process = self.scheduler._process if self.scheduler else None
-        if process is not None and not process.is_alive():
-            if time.monotonic() - self._scheduler_tried_at > SCHEDULER_RETRY_SECONDS:
-                self._scheduler_tried_at = time.monotonic()
-                return True
+        # Read at each turn of RQ's loop, before each wait for a job.
+        self.keep_a_scheduler()
         return super().should_run_maintenance_tasks
 
-    def run_maintenance_tasks(self):
+    def keep_a_scheduler(self) -> None:
+        """Start this worker's scheduler when it has none running and the lock is free."""
+        scheduler = self.scheduler
+        if scheduler is None or (scheduler._process is not None and scheduler._process.is_alive()):
+            return
+        if time.monotonic() - self._scheduler_tried_at <= SCHEDULER_RETRY_SECONDS:
+            return
+        self._scheduler_tried_at = time.monotonic()
         try:
-            super().run_maintenance_tasks()
+            scheduler.acquire_locks(auto_start=True)
         except REDIS_DOWN as exc:
-            log.warning(_OUTAGE, exc, "run_maintenance_tasks")
-            # A try that could not reach Redis started no scheduler, so it does not count:
-            # the first loop with Redis back tries again. Waiting out the few seconds
-            # instead, the loop could reach RQ's wait for a job first, which blocks for
-            # minutes when no job comes, and the scheduler stayed dead all that time.
+            log.warning(_OUTAGE, exc, "acquire_locks")
+            # A try that could not reach Redis does not count: the first turn with Redis
+            # back tries again.
             self._scheduler_tried_at = float("-inf")
 
     def execute_job(self, job, queue):

@@ -299,6 +299,52 @@ def test_SCL_2_after_a_short_redis_outage_a_scheduler_runs_again_within_seconds(
     assert all(cl._alive(w) for w in running_cluster["workers"])
 
 
+def _running_scheduler(client) -> tuple[str, dict] | None:
+    """(name, its hash) of the scheduler holding the queue's lock, if its process lives."""
+    import os
+
+    name = client.get("rq:scheduler-lock:default")
+    found = client.hgetall(f"rq:scheduler:{name.decode()}") if name else {}
+    if not found.get(b"pid"):
+        return None
+    try:
+        os.kill(int(found[b"pid"]), 0)
+    except ProcessLookupError:
+        return None  # the lock and the hash of a killed one outlive it by a minute
+    return name.decode(), found
+
+
+def test_SCL_2_the_worker_running_the_scheduler_killed_another_takes_the_scheduler_over(
+        running_cluster):
+    """Only the worker holding the scheduler's lock runs a scheduler. That worker is killed
+    (SIGKILL, its scheduler with it) and started again, as systemd does. The lock outlives
+    them by a minute (RQ's lifetime for it); then a worker takes it and starts a scheduler
+    within seconds. RQ alone looks again only at its maintenance, ten minutes apart: the
+    cluster ran without a scheduler for all that time."""
+    import os
+
+    import redis
+
+    client = redis.Redis.from_url(running_cluster["redis"]["url"], socket_timeout=2)
+    name, found = wait_for(lambda: _running_scheduler(client), 80, every=0.5,
+                           what="a running scheduler before the kill")
+    holder = next(w for w in running_cluster["workers"]
+                  if w["pid"] == os.getpgid(int(found[b"pid"])))
+    kill(holder)
+    cl.restart(running_cluster, holder["name"])
+
+    def taken_over():
+        running = _running_scheduler(client)
+        return running if running and running[0] != name else None
+
+    new, _ = wait_for(taken_over, 61 + 15, every=0.5,
+                      what="another scheduler running after the lock's minute")
+    beats = f"rq:scheduler:{new}"
+    first = client.hget(beats, "last_heartbeat")
+    wait_for(lambda: client.hget(beats, "last_heartbeat") not in (None, first), 5,
+             what="the new scheduler's next heartbeat: it runs")
+
+
 def test_SCL_1_SCL_3_a_web_process_waiting_on_the_database_goes_on_serving_the_others(
         running_cluster):
     """Under gevent's worker (deploy/gunicorn.conf.py) all the connections of a web process
