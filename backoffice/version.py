@@ -6,7 +6,7 @@ import subprocess
 from functools import cache
 from pathlib import Path
 
-VERSION = "0.14.5"
+VERSION = "0.14.6"
 
 
 @cache
