@@ -240,7 +240,7 @@ def test_SCL_2_a_worker_starts_its_dead_scheduler_again_soon(worker_of):
     assert not worker.should_run_maintenance_tasks  # RQ's cleaning is not due: only this
     assert worker.scheduler.started == 1
     worker.scheduler._process = _dead()
-    worker.should_run_maintenance_tasks
+    worker.keep_a_scheduler()
     assert worker.scheduler.started == 1  # tried a moment ago: not again yet
 
 
