@@ -922,6 +922,56 @@ def test_CHN_5_a_resent_message_with_a_file_is_stored_once(app, client, world):
         assert files == ["foto.png"]
 
 
+def _lose_the_pools_connections(engine) -> int:
+    """What a database restart does to the connections a web process keeps: on
+    PostgreSQL their server processes are ended; SQLite has none, so its handles are
+    closed under the pool. Returns how many were lost."""
+    import time
+
+    from sqlalchemy import create_engine, text as sql
+    from sqlalchemy.pool import NullPool
+
+    held = [engine.connect() for _ in range(max(engine.pool.checkedin(), 2))]
+    handles = [conn.connection.dbapi_connection for conn in held]
+    for conn in held:
+        conn.close()  # back in the pool, which will hand them out again
+    if engine.dialect.name == "postgresql":
+        killer = create_engine(engine.url, poolclass=NullPool)
+        with killer.connect() as conn:
+            for handle in handles:
+                conn.execute(sql("SELECT pg_terminate_backend(:pid)"),
+                             {"pid": handle.info.backend_pid})
+        killer.dispose()
+        time.sleep(0.2)  # a server process ends asynchronously
+    else:
+        for handle in handles:
+            handle.close()
+    return len(handles)
+
+
+def test_CHN_5_SCL_2_a_connection_lost_under_the_request_is_a_503_to_retry_not_a_500(
+        app, client, world):
+    """The database restarts (or fails over) while the web process keeps connections from
+    before: the first request to take one finds it dead. The visitor gets a 503 with
+    Retry-After and the Portuguese busy message, which the widget sends again by itself
+    with the same client id; the message is then stored once. Not "Erro interno", and
+    one lost request, not one per connection the process kept."""
+    from backoffice.extensions import db
+
+    token = new_visitor(client, world)["token"]
+    body = {"text": "Chegou durante o reinício do banco", "client_id": "cid-reinicio-1"}
+    with app.app_context():
+        assert _lose_the_pools_connections(db.engine) >= 2
+    r = client.post(api(world.key, "messages"), json=body, headers={"X-Visitor-Token": token})
+    assert r.status_code == 503 and r.headers["Retry-After"] == "1"
+    assert r.get_json()["error"] == "O servidor está ocupado. Tente de novo em instantes."
+
+    again = client.post(api(world.key, "messages"), json=body, headers={"X-Visitor-Token": token})
+    assert again.status_code == 201, again.get_json()
+    texts = [m["text"] for m in conversation(client, world.key, token).get_json()["messages"]]
+    assert texts.count("Chegou durante o reinício do banco") == 1
+
+
 def test_CHN_5_a_busy_database_is_a_503_to_retry_not_a_500(app, client, world, monkeypatch):
     """Under heavy load SQLite (the embedded default) may give up a write past its busy
     timeout. The visitor gets a 503 with Retry-After and a Portuguese message (the widget

@@ -19,7 +19,8 @@ What SQLAlchemy does around the cursor is kept:
 - the engine's `before_cursor_execute` / `after_cursor_execute` listeners are called (with
   no execution context), so statement counters see these statements like any other;
 - a driver error is raised as SQLAlchemy's wrapped exception (`DBAPIError.instance`), and a
-  lost connection invalidates the connection as SQLAlchemy would.
+  lost connection invalidates the connection and the pool's older ones as SQLAlchemy
+  would (the exception says `connection_invalidated`).
 
 Not kept: SQLAlchemy's own statement logging (`echo`). A statement that needs work at run
 time (an expanding IN, a literal-execute parameter, post-compile rendering) or whose
@@ -152,11 +153,16 @@ def _run(connection: Connection, entry: Precompiled, values: dict) -> tuple[int,
             cursor.execute(entry.sql, params)
             found = cursor.fetchall() if entry.types else []
         except connection.dialect.loaded_dbapi.Error as error:
-            if connection.dialect.is_disconnect(error, proxied.dbapi_connection, cursor):
+            lost = connection.dialect.is_disconnect(error, proxied.dbapi_connection, cursor)
+            if lost:
+                # As Connection._handle_dbapi_exception does: the pool's other connections
+                # are from before too (a database restart), so they are replaced on their
+                # next checkout, not each found dead by a request of its own.
+                connection.engine.pool._invalidate(proxied, error)
                 connection.invalidate(error)
             raise exc.DBAPIError.instance(
                 entry.sql, params, error, connection.dialect.loaded_dbapi.Error,
-                dialect=connection.dialect) from error
+                dialect=connection.dialect, connection_invalidated=lost) from error
         if dispatch.after_cursor_execute:
             dispatch.after_cursor_execute(connection, cursor, entry.sql, params, None, False)
         if entry.types and entry.keys is None \

@@ -1,8 +1,8 @@
 """Error pages in Portuguese: a malformed request is a 400, never a 500 with a trace; a
-database that cannot take the request now (SQLite's one writer busy, or every connection
-of this process's pool busy for the pool's whole wait: an overload) is a 503 with
-Retry-After, which the widget and the pages send again (the widget with the same client
-id), never a 500.
+database that cannot take the request now (SQLite's one writer busy, every connection
+of this process's pool busy for the pool's whole wait: an overload, or the connection
+lost under the request: a database restart or failover) is a 503 with Retry-After, which
+the widget and the pages send again (the widget with the same client id), never a 500.
 
 SEC-7: ids, pages and text are checked where they are read (services.as_id, the admin
 base view, the request class); a value that slips past them and is refused by the
@@ -19,7 +19,7 @@ from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
@@ -104,9 +104,24 @@ def init_errors(app) -> None:
         # SQLite (the embedded default) lets one writer at a time; past its busy timeout a
         # write under heavy load gives up. Nothing was saved.
         db.session.rollback()
+        if exc.connection_invalidated:
+            return connection_lost(exc)
         if "database is locked" not in str(getattr(exc, "orig", exc)):
             return unexpected(exc)
         log.warning("database busy on %s", request.path)
+        return busy_response()
+
+    @app.errorhandler(DBAPIError)
+    def connection_lost(exc):
+        # A connection of the pool died under the request (the database restarted, failed
+        # over, or a network cut it) and SQLAlchemy has already dropped the pool's others:
+        # the next request gets a new one. A 503 asks the client to send again, which the
+        # widget does by itself, with the same client id (stored once).
+        if not exc.connection_invalidated:
+            return unexpected(exc)
+        db.session.rollback()
+        log.warning("database connection lost on %s: %s", request.path,
+                    type(getattr(exc, "orig", exc)).__name__)
         return busy_response()
 
     @app.errorhandler(PoolTimeout)
