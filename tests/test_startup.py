@@ -243,6 +243,14 @@ def test_SCL_2_a_worker_starts_its_dead_scheduler_again_soon(worker_of):
     worker.keep_a_scheduler()
     assert worker.scheduler.started == 1  # tried a moment ago: not again yet
 
+    worker._scheduler_tried_at -= SCHEDULER_RETRY_SECONDS  # the next turn, seconds later
+    worker._stop_requested = True  # systemd's stop: its SIGTERM ended the scheduler too
+    worker.keep_a_scheduler()
+    assert worker.scheduler.started == 1  # not started again just to be stopped
+    worker._stop_requested = False
+    worker.keep_a_scheduler()
+    assert worker.scheduler.started == 2
+
 
 def test_SCL_2_a_worker_takes_over_the_scheduler_once_its_holder_is_gone(worker_of):
     """Only the worker holding the lock runs a scheduler. When that worker is killed, its

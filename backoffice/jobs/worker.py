@@ -119,6 +119,8 @@ class AtendeWorker(SimpleWorker):
         scheduler = self.scheduler
         if scheduler is None or (scheduler._process is not None and scheduler._process.is_alive()):
             return
+        if self._stop_requested:
+            return  # a stop (systemd's, a deploy) ends the scheduler with the worker
         if time.monotonic() - self._scheduler_tried_at <= SCHEDULER_RETRY_SECONDS:
             return
         self._scheduler_tried_at = time.monotonic()
