@@ -82,6 +82,7 @@ def test_UX_5_UX_2_phone_menu_behind_toggle_no_sideways_scroll_and_dark_theme(
         ["Principal", "Parâmetros", "Membros", "Inatividade", "Mensagens de ação", "Telefonia"])
     expect(page.get_by_label("Nome")).to_be_visible()
     expect(page.get_by_label("Texto ao iniciar o atendimento")).to_be_hidden()
+    page.wait_for_load_state("load")  # Bootstrap's tabs listen once its script has run
     tabs.get_by_role("tab", name="Mensagens de ação").click()
     expect(page.get_by_label("Texto ao iniciar o atendimento")).to_be_visible()
     expect(page.get_by_label("Nome")).to_be_hidden()
