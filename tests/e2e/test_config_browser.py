@@ -135,6 +135,7 @@ def test_DEP_PAU_PER_HOL_admin_configures_operation_in_portuguese(
     edit_url = page.url
     assert_portuguese(page)
 
+    page.wait_for_load_state()  # Bootstrap's tabs listen once its script has run
     form.get_by_role("tab", name="Membros", exact=True).click()
     add_member = page.get_by_role("button", name="Adicionar Membro", exact=True)
     for index, member in enumerate(MEMBERS):
