@@ -496,6 +496,20 @@ def missing_service(message: str):
     pytest.skip(message)  # reached only outside CI: under CI=true the line above fails
 
 
+def cut_pg_connection(pid: int) -> None:
+    """End one PostgreSQL server connection, as a database restart would (ours only:
+    other test runs share this server)."""
+    import time
+
+    from sqlalchemy.pool import NullPool
+
+    killer = create_engine(PG_URL, poolclass=NullPool)
+    with killer.connect() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    killer.dispose()
+    time.sleep(0.2)  # the backend exits asynchronously
+
+
 def _check_postgres() -> str | None:
     try:
         engine = create_engine(PG_URL)

@@ -3,14 +3,12 @@ SCL-5: pool_pre_ping cost every request one), and a connection cut while idle (a
 database restart) is replaced before the request sees it."""
 from __future__ import annotations
 
-import time
-
 import pytest
 from sqlalchemy import create_engine, exc, text
-from sqlalchemy.pool import NullPool, QueuePool
+from sqlalchemy.pool import QueuePool
 
 from backoffice.lib import pool
-from tests.conftest import PG_URL, _check_postgres, missing_service
+from tests.conftest import PG_URL, _check_postgres, cut_pg_connection, missing_service
 
 
 @pytest.fixture
@@ -30,20 +28,11 @@ def engines():
         engine.dispose()
 
 
-def _cut(pid: int) -> None:
-    """End one server connection (ours only: other test runs share this server)."""
-    killer = create_engine(PG_URL, poolclass=NullPool)
-    with killer.connect() as conn:
-        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-    killer.dispose()
-    time.sleep(0.2)  # the backend exits asynchronously
-
-
 def test_SCL_5_a_connection_cut_while_idle_is_replaced_before_use(engines):
     engine = engines(idle_seconds=0.1)
     with engine.connect() as conn:
         first = conn.scalar(text("SELECT pg_backend_pid()"))
-    _cut(first)
+    cut_pg_connection(first)
     with engine.connect() as conn:  # no error: pinged, found dead, replaced
         assert conn.scalar(text("SELECT pg_backend_pid()")) != first
 
@@ -54,7 +43,7 @@ def test_SCL_5_a_connection_used_a_moment_ago_is_not_pinged(engines):
     engine = engines(idle_seconds=60)
     with engine.connect() as conn:
         first = conn.scalar(text("SELECT pg_backend_pid()"))
-    _cut(first)
+    cut_pg_connection(first)
     with pytest.raises(exc.OperationalError):
         with engine.connect() as conn:
             conn.scalar(text("SELECT 1"))

@@ -926,23 +926,15 @@ def _lose_the_pools_connections(engine) -> int:
     """What a database restart does to the connections a web process keeps: on
     PostgreSQL their server processes are ended; SQLite has none, so its handles are
     closed under the pool. Returns how many were lost."""
-    import time
-
-    from sqlalchemy import create_engine, text as sql
-    from sqlalchemy.pool import NullPool
+    from tests.conftest import cut_pg_connection
 
     held = [engine.connect() for _ in range(max(engine.pool.checkedin(), 2))]
     handles = [conn.connection.dbapi_connection for conn in held]
     for conn in held:
         conn.close()  # back in the pool, which will hand them out again
     if engine.dialect.name == "postgresql":
-        killer = create_engine(engine.url, poolclass=NullPool)
-        with killer.connect() as conn:
-            for handle in handles:
-                conn.execute(sql("SELECT pg_terminate_backend(:pid)"),
-                             {"pid": handle.info.backend_pid})
-        killer.dispose()
-        time.sleep(0.2)  # a server process ends asynchronously
+        for handle in handles:
+            cut_pg_connection(handle.info.backend_pid)
     else:
         for handle in handles:
             handle.close()

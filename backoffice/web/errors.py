@@ -103,9 +103,9 @@ def init_errors(app) -> None:
     def database_busy(exc):
         # SQLite (the embedded default) lets one writer at a time; past its busy timeout a
         # write under heavy load gives up. Nothing was saved.
-        db.session.rollback()
         if exc.connection_invalidated:
             return connection_lost(exc)
+        db.session.rollback()
         if "database is locked" not in str(getattr(exc, "orig", exc)):
             return unexpected(exc)
         log.warning("database busy on %s", request.path)
