@@ -510,6 +510,24 @@ def cut_pg_connection(pid: int) -> None:
     time.sleep(0.2)  # the backend exits asynchronously
 
 
+def lose_the_pools_connections(engine) -> int:
+    """What a database restart does to the connections a web process keeps: on
+    PostgreSQL their server processes are ended; SQLite has none, so its handles are
+    closed under the pool. The next statement on each fails as after a real restart.
+    Returns how many were lost."""
+    held = [engine.connect() for _ in range(max(engine.pool.checkedin(), 2))]
+    handles = [conn.connection.dbapi_connection for conn in held]
+    for conn in held:
+        conn.close()  # back in the pool, which will hand them out again
+    if engine.dialect.name == "postgresql":
+        for handle in handles:
+            cut_pg_connection(handle.info.backend_pid)
+    else:
+        for handle in handles:
+            handle.close()
+    return len(handles)
+
+
 def _check_postgres() -> str | None:
     try:
         engine = create_engine(PG_URL)

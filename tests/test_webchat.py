@@ -19,7 +19,7 @@ from backoffice.models import Contact, ContactAddress, Message, Ticket, User
 from backoffice.models.tickets import CLOSED, DELIVERED, IN, QUEUED, READ, SENT, WAITING
 from backoffice.services import ratelimit, sending, tickets
 from backoffice.lib import after_commit
-from tests.conftest import login
+from tests.conftest import login, lose_the_pools_connections
 from tests.factories import WEBCHAT_PNG as PNG
 from tests.factories import png_file, set_show_agent_name
 
@@ -922,25 +922,6 @@ def test_CHN_5_a_resent_message_with_a_file_is_stored_once(app, client, world):
         assert files == ["foto.png"]
 
 
-def _lose_the_pools_connections(engine) -> int:
-    """What a database restart does to the connections a web process keeps: on
-    PostgreSQL their server processes are ended; SQLite has none, so its handles are
-    closed under the pool. Returns how many were lost."""
-    from tests.conftest import cut_pg_connection
-
-    held = [engine.connect() for _ in range(max(engine.pool.checkedin(), 2))]
-    handles = [conn.connection.dbapi_connection for conn in held]
-    for conn in held:
-        conn.close()  # back in the pool, which will hand them out again
-    if engine.dialect.name == "postgresql":
-        for handle in handles:
-            cut_pg_connection(handle.info.backend_pid)
-    else:
-        for handle in handles:
-            handle.close()
-    return len(handles)
-
-
 def test_CHN_5_SCL_2_a_connection_lost_under_the_request_is_a_503_to_retry_not_a_500(
         app, client, world):
     """The database restarts (or fails over) while the web process keeps connections from
@@ -953,7 +934,7 @@ def test_CHN_5_SCL_2_a_connection_lost_under_the_request_is_a_503_to_retry_not_a
     token = new_visitor(client, world)["token"]
     body = {"text": "Chegou durante o reinício do banco", "client_id": "cid-reinicio-1"}
     with app.app_context():
-        assert _lose_the_pools_connections(db.engine) >= 2
+        assert lose_the_pools_connections(db.engine) >= 2
     r = client.post(api(world.key, "messages"), json=body, headers={"X-Visitor-Token": token})
     assert r.status_code == 503 and r.headers["Retry-After"] == "1"
     assert r.get_json()["error"] == "O servidor está ocupado. Tente de novo em instantes."

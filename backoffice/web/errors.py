@@ -24,6 +24,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from ..extensions import db
+from ..lib import dbfailures
 from ..services import data_jobs
 
 log = logging.getLogger(__name__)
@@ -103,10 +104,11 @@ def init_errors(app) -> None:
     def database_busy(exc):
         # SQLite (the embedded default) lets one writer at a time; past its busy timeout a
         # write under heavy load gives up. Nothing was saved.
-        if exc.connection_invalidated:
+        kind = dbfailures.retryable(exc)
+        if kind == dbfailures.LOST:
             return connection_lost(exc)
         db.session.rollback()
-        if "database is locked" not in str(getattr(exc, "orig", exc)):
+        if kind != dbfailures.LOCKED:
             return unexpected(exc)
         log.warning("database busy on %s", request.path)
         return busy_response()
@@ -117,7 +119,7 @@ def init_errors(app) -> None:
         # over, or a network cut it) and SQLAlchemy has already dropped the pool's others:
         # the next request gets a new one. A 503 asks the client to send again, which the
         # widget does by itself, with the same client id (stored once).
-        if not exc.connection_invalidated:
+        if dbfailures.retryable(exc) != dbfailures.LOST:
             return unexpected(exc)
         db.session.rollback()
         log.warning("database connection lost on %s: %s", request.path,

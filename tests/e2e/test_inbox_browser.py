@@ -140,6 +140,51 @@ def test_RTM_1_after_a_lost_connection_the_page_fetches_what_it_missed(
     expect(page.locator("#connection-state")).to_be_hidden()
 
 
+def _new_ticket(app, world, address: str, name: str, text: str) -> None:
+    with app.app_context():
+        from backoffice.lib import after_commit
+        from backoffice.models import Connection, Department
+        from backoffice.services import tickets
+
+        connection = db.session.get(Connection, world.connection_id)
+        department = db.session.get(Department, world.departments["support"])
+        ticket = tickets.open_ticket(tickets.contact_for(connection, address, name),
+                                     connection, department)
+        tickets.receive(ticket, text)
+        after_commit.commit()
+        db.session.remove()
+
+
+def test_RTM_1_SCL_2_after_a_database_restart_the_page_connects_again_by_itself(
+        app, page, webchat_world, live_server, log_in):
+    """The database restarts while the agent's connection is down: the first connect
+    meets a connection from before and is refused with "retry" (realtime/failures.py);
+    the page connects again by itself (realtime/socket.js), fetches what it missed and
+    hears what comes next. Before, that connect got no answer at all and the page stayed
+    on "reconnecting" until a reload."""
+    from tests.conftest import lose_the_pools_connections
+
+    log_in(page, webchat_world.agents["support"], PASSWORD)
+    page.goto(f"{live_server}/inbox/")
+    page.wait_for_function("() => window.atendeInboxSocket && window.atendeInboxSocket.connected")
+    expect(page.locator(".ticket-row")).to_have_count(0)
+    page.evaluate("() => { const s = window.atendeInboxSocket;"
+                  " s.io.reconnection(false); s.io.engine.close(); }")
+    page.wait_for_function("() => !window.atendeInboxSocket.connected")
+
+    _new_ticket(app, webchat_world, "durante-o-reinicio", "Sara Reinício", "Chegou no reinício")
+    with app.app_context():
+        assert lose_the_pools_connections(db.engine) >= 2
+    page.evaluate("() => { const s = window.atendeInboxSocket;"
+                  " s.io.reconnection(true); s.connect(); }")
+
+    rows = page.locator(".ticket-row .ticket-contact")
+    expect(rows).to_have_text(["Sara Reinício"], timeout=10_000)
+    expect(page.locator("#connection-state")).to_be_hidden()
+    _new_ticket(app, webchat_world, "depois-do-reinicio", "Davi Depois", "E agora?")
+    expect(rows).to_have_count(2)
+
+
 def test_SCL_2_told_to_fetch_again_the_page_shows_what_lost_pushes_carried(
         app, page, webchat_world, live_server, log_in, monkeypatch):
     """A ticket arrives while the pushes between the server's processes are lost (a

@@ -10,18 +10,16 @@ taken from the connect check, never from an event's payload.
 from __future__ import annotations
 
 import hashlib
-import logging
 
 from flask import g, session
 from flask_socketio import join_room
 
-from ...extensions import db, socketio
+from ...extensions import socketio
 from ...services import ratelimit
 from ...lib import after_commit
 from . import visitor as rules
 from .adapter import NAMESPACE, visitor_room
 
-log = logging.getLogger(__name__)
 SESSION_KEY = "atende_webchat_visitor"
 ACK_RATE_LIMIT = "300/60"
 
@@ -55,12 +53,6 @@ def on_ack(data=None):
     return {"ok": True, "changed": changed}
 
 
-def on_error(exc):
-    log.exception("webchat socket event failed: %s", exc)
-    db.session.rollback()
-    return {"ok": False}
-
-
 def register() -> None:
     """Attach the handlers to the app's Socket.IO server; called for every app.
 
@@ -70,4 +62,5 @@ def register() -> None:
     """
     socketio.on("connect", namespace=NAMESPACE)(on_connect)
     socketio.on("ack", namespace=NAMESPACE)(on_ack)
-    socketio.on_error(NAMESPACE)(on_error)
+    # a failing event is answered by the default handler of every namespace
+    # (realtime/failures.py): a refusal the widget retries when the database was away

@@ -526,9 +526,18 @@
     return copy;
   }
 
-  function joinRoom(id) {
+  function joinRoom(id, retried) {
     S.socket.emit("ticket.join", {id: id}, function (ack) {
-      if (ack && ack.ok === false && S.currentId === id) { showAlert(T.ticket_gone, "warning"); }
+      if (S.currentId !== id) { return; }
+      if (ack && ack.retry) {
+        // the server's database was away for a moment (a restart): ask again shortly
+        window.setTimeout(function () {
+          if (S.currentId === id && S.socket.connected) { joinRoom(id, true); }
+        }, 1000);
+        return;
+      }
+      if (ack && ack.ok === false) { showAlert(T.ticket_gone, "warning"); return; }
+      if (retried) { refreshDetailSoon(); }  // what came while the room was not joined
     });
   }
 
@@ -1603,7 +1612,7 @@
 
   function connectSocket() {
     if (typeof io !== "function") { return; }
-    var socket = io({transports: ["polling", "websocket"]});
+    var socket = window.atendeSocket(undefined, {transports: ["polling", "websocket"]});
     S.socket = socket;
     // for diagnostics from the console (and the browser test that cuts the connection)
     window.atendeInboxSocket = socket;

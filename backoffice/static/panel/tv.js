@@ -189,7 +189,7 @@
 
   function connect() {
     if (typeof io !== "function") { return; }
-    var socket = io(data.namespace, { auth: { key: data.key } });
+    var socket = window.atendeSocket(data.namespace, { auth: { key: data.key } });
     state.socket = socket;
     socket.on("connect", function () { setStatus(""); load(); });
     socket.on("panel.changed", schedule);
@@ -203,10 +203,12 @@
         retryLater(socket, 3000);
       }
     });
-    socket.on("connect_error", function () {
+    socket.on("connect_error", function (err) {
       if (state.revoked) { return; }
       setStatus(T.reconnecting);
-      if (!socket.active) {  // the server refused the key (or failed): ask data.json why
+      // refused by the server: the key, or a failure, so data.json is asked why; not when
+      // the server's database was away a moment (realtime/socket.js connects again soon)
+      if (!socket.active && !window.atendeSocket.retryAsked(err)) {
         load();
         retryLater(socket, 10000);
       }

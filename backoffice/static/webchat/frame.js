@@ -285,7 +285,11 @@
   }
 
   function ack(id, status) {
-    if (state.socket) { state.socket.emit("ack", { id: id, status: status }); }
+    if (!state.socket) { return; }
+    state.socket.emit("ack", { id: id, status: status }, function (res) {
+      // the server's database was away for a moment: the receipt is sent again
+      if (res && res.retry) { setTimeout(function () { ack(id, status); }, 2000); }
+    });
   }
 
   /* Receipts: "delivered" for whatever arrived, "read" while the visitor can see it. */
@@ -343,7 +347,7 @@
 
   function ensureSocket() {
     if (state.socket || !state.token || state.socketRefused || typeof io !== "function") { return; }
-    var socket = io("/webchat", { auth: { key: data.key, token: state.token } });
+    var socket = window.atendeSocket("/webchat", { auth: { key: data.key, token: state.token } });
     state.socket = socket;
     socket.on("connect", function () {
       setStatus("");
@@ -363,8 +367,10 @@
     socket.on("disconnect", function (reason) {
       if (reason !== "io client disconnect") { setStatus(T.reconnecting); }
     });
-    socket.on("connect_error", function () {
-      if (socket.active) { setStatus(T.reconnecting); return; }
+    socket.on("connect_error", function (err) {
+      // a network loss, or the server's database away for a moment: connected again soon
+      // (Socket.IO, or realtime/socket.js)
+      if (socket.active || window.atendeSocket.retryAsked(err)) { setStatus(T.reconnecting); return; }
       // refused by the server (visitor or chat gone): ask the API what happened
       state.socketRefused = true;
       if (state.socket === socket) { state.socket = null; }

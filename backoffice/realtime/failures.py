@@ -1,0 +1,53 @@
+"""What a socket event that fails answers (RTM-1, SCL-2): every namespace's error handler.
+
+Without one, python-socketio logs the exception and answers nothing. An event's ack never
+comes, and a connect is neither accepted nor refused, so the page waits for ever with no
+room joined. A namespace's own handler that returns a value is no better on connect:
+anything but False accepts the connection, again with no room joined (the webchat's did
+so). After a database restart or failover, that was every socket that connected or asked
+something on a connection from before: the agent's open conversation, or the visitor's
+whole chat, stopped getting live messages until a reload.
+
+So, when the database could not serve the event now (lib/dbfailures: a lost connection,
+SQLite's writer busy, the pool exhausted):
+- a connect is refused with `{"retry": true}` as the error's data: the pages try again
+  after a short pause (inbox.js, webchat/frame.js, panel/tv.js), and the next connect gets
+  a new connection;
+- another event answers `{"ok": false, "retry": true}`: the page sends it again.
+Any other failure is a bug: logged with its trace, a connect refused, an event answered
+`{"ok": false}`. Either way the session's transaction is rolled back.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import request
+from flask_socketio import ConnectionRefusedError
+
+from ..extensions import db, socketio
+from ..lib import dbfailures
+
+log = logging.getLogger(__name__)
+RETRY = {"retry": True}
+
+
+def on_error(exc: Exception):
+    db.session.rollback()
+    event = (getattr(request, "event", None) or {}).get("message")
+    namespace = getattr(request, "namespace", None)
+    kind = dbfailures.retryable(exc)
+    if kind:
+        log.warning("socket %s on %s: database not available (%s), the client retries",
+                    event, namespace, kind)
+    else:
+        log.exception("socket %s on %s failed", event, namespace)
+    if event == "connect":
+        if kind:
+            raise ConnectionRefusedError("retry", RETRY)
+        return False
+    return {"ok": False, **RETRY} if kind else {"ok": False}
+
+
+# Kept by the SocketIO object itself, not by the server each init_app builds, so one
+# registration at import serves every app and namespace.
+socketio.on_error_default(on_error)
