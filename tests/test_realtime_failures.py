@@ -19,7 +19,7 @@ from backoffice.lib import after_commit
 from backoffice.models import Ticket, User
 from backoffice.realtime.names import department_room
 from backoffice.realtime.panel import NAMESPACE as PANEL
-from backoffice.services import sending, tickets
+from backoffice.services import presence, sending, tickets
 from tests.factories import gen_panel_key
 from tests.conftest import lose_the_pools_connections
 from tests.test_webchat import new_visitor
@@ -147,6 +147,27 @@ def test_PNL_1_SCL_2_a_tv_panels_connect_after_a_database_restart_is_refused_to_
     assert refusals == [RETRY]
     panel.connect(namespace=PANEL, auth={"key": raw})
     assert panel.is_connected(PANEL)
+
+
+def _status_of(app, email: str) -> str:
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == email))
+        status = presence.current_status(user)["status"]
+        db.session.remove()
+    return status
+
+
+def test_PAU_4_SCL_2_an_agent_who_leaves_during_a_database_restart_is_not_left_online(
+        app, world, socket_for):
+    """A disconnect has no client to send it again: the server tries its handler once
+    more, on a new connection. Before, the presence session stayed open and managers saw
+    the agent "Disponível" until the agent's next login, up to 12 hours later."""
+    email = world.agents["support"]
+    agent = socket_for(email, drain=True)
+    assert _status_of(app, email) == presence.ONLINE
+    _restart_database(app)
+    agent.disconnect()
+    assert _status_of(app, email) == presence.OFFLINE
 
 
 def test_RTM_1_a_bug_in_a_socket_event_is_refused_plainly_and_logged(

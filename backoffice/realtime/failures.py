@@ -16,9 +16,13 @@ SQLite's writer busy, the pool exhausted):
 - another event answers `{"ok": false, "retry": true}`: the page sends it again.
 Any other failure is a bug: logged with its trace, a connect refused, an event answered
 `{"ok": false}`. Either way the session's transaction is rolled back.
+
+A disconnect has nobody to try again: `retried_once` runs its handler a second time, on a
+new connection, so an agent who closed the tab during a restart is not shown online.
 """
 from __future__ import annotations
 
+import functools
 import logging
 
 from flask import request
@@ -46,6 +50,27 @@ def on_error(exc: Exception):
             raise ConnectionRefusedError("retry", RETRY)
         return False
     return {"ok": False, **RETRY} if kind else {"ok": False}
+
+
+def retried_once(handler):
+    """For a handler whose client cannot send it again (a disconnect): a database that was
+    not available (lib/dbfailures) gets one more try. The pool has already dropped its
+    connections from before a restart, so the second try gets a new one."""
+
+    @functools.wraps(handler)
+    def wrapper(*args, **kwargs):
+        try:
+            return handler(*args, **kwargs)
+        except Exception as exc:
+            kind = dbfailures.retryable(exc)
+            if not kind:
+                raise
+            db.session.rollback()
+            log.warning("socket %s: database not available (%s), tried once more",
+                        handler.__name__, kind)
+            return handler(*args, **kwargs)
+
+    return wrapper
 
 
 # Kept by the SocketIO object itself, not by the server each init_app builds, so one

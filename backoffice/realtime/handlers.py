@@ -23,6 +23,7 @@ from flask_socketio import disconnect, join_room, leave_room
 from ..extensions import db, socketio
 from ..models import User
 from ..services import presence, sessions, visibility
+from .failures import retried_once
 from .names import (
     company_room, department_room, managers_room, supervisors_room, ticket_room, unrouted_room,
     user_room,
@@ -84,6 +85,7 @@ def on_connect(auth=None):
 
 
 @socketio.on("disconnect")
+@retried_once
 def on_disconnect(*_args):
     sessions.forget_socket(request.sid)
     user = current_user._get_current_object() if current_user.is_authenticated else None
