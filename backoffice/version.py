@@ -6,7 +6,7 @@ import subprocess
 from functools import cache
 from pathlib import Path
 
-VERSION = "0.14.6"
+VERSION = "0.14.7"
 
 
 @cache

@@ -26,7 +26,7 @@ from werkzeug.exceptions import HTTPException
 
 from .. import permissions
 from ..extensions import csrf, db
-from ..lib import after_commit
+from ..lib import after_commit, dbfailures
 from ..lib.errors import RuleError
 from ..lib.ids import as_id
 from ..models import Company
@@ -134,6 +134,12 @@ def _busy(exc):
 
 def _unexpected(exc: Exception):
     db.session.rollback()
+    kind = dbfailures.retryable(exc)
+    if kind:
+        # the database could not serve it now (a restart, a failover): this handler takes
+        # every exception of the API's routes, before the app's own for these errors
+        log.warning("database %s on %s", kind, request.path)
+        return busy_response()
     log.exception("unhandled error on %s", request.path)
     return problem(500)
 

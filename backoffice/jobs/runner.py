@@ -22,6 +22,8 @@ from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.timeouts import TimerDeathPenalty
 
+from ..lib import dbfailures
+
 if TYPE_CHECKING:
     import fakeredis
 
@@ -88,7 +90,10 @@ def app_job(func: Callable) -> Callable:
     """Run `func` inside a Flask app context wherever the job is executed.
 
     Embedded worker / eager enqueue / a request: a context is already pushed (the app
-    that owns the runner) and is used as is. A standalone `rq worker`: build the app.
+    that owns the runner) and is used as is. A standalone `rq worker`: build the app;
+    there, a job that meets a connection lost under it (a database restart,
+    lib/dbfailures) runs once more at once, in a new context. Not in the other cases: the
+    context, and its transaction, are the caller's.
     `functools.wraps` keeps `module.name`, which is what RQ stores and imports back.
     """
 
@@ -96,6 +101,18 @@ def app_job(func: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         if has_app_context():
             return func(*args, **kwargs)
+        with worker_app().app_context():
+            try:
+                return func(*args, **kwargs)
+            except Exception as exc:
+                if dbfailures.retryable(exc) != dbfailures.LOST:
+                    raise
+                log.warning("job %s met a connection from before a database restart: run "
+                            "once more on a new one", func.__name__)
+        # Jobs are safe to run twice (the sweeps already re-run them: claims, idempotent
+        # writes). Without this second run the work waited for the next sweep, up to a
+        # minute and a half for an outgoing message. A new context is a new session; the
+        # pool has already replaced its connections from before the restart.
         with worker_app().app_context():
             return func(*args, **kwargs)
 

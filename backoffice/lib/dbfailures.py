@@ -11,6 +11,9 @@ answered as such.
   already invalidated the pool's connections from before, so the next try gets a new one.
 - "locked": SQLite (the embedded default) lets one writer at a time, and past its busy
   timeout a write under heavy load gives up. Nothing was saved.
+- "unreachable": no new connection could be opened (the database is down or restarting,
+  or refuses connections while it shuts down). SQLAlchemy raises this while connecting,
+  before any statement, so the error carries none.
 - "pool": every connection of this process's pool stayed busy for the pool's whole wait
   (an overload).
 """
@@ -19,17 +22,20 @@ from __future__ import annotations
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-LOST, LOCKED, POOL = "lost", "locked", "pool"
+LOST, LOCKED, UNREACHABLE, POOL = "lost", "locked", "unreachable", "pool"
 
 
 def retryable(exc: BaseException) -> str | None:
-    """LOST, LOCKED or POOL when `exc` is one of the failures above, else None."""
+    """LOST, LOCKED, UNREACHABLE or POOL when `exc` is one of the failures above, else
+    None."""
     if isinstance(exc, PoolTimeout):
         return POOL
     if isinstance(exc, DBAPIError):
         if exc.connection_invalidated:
             return LOST
-        if isinstance(exc, OperationalError) \
-                and "database is locked" in str(getattr(exc, "orig", exc)):
-            return LOCKED
+        if isinstance(exc, OperationalError):
+            if "database is locked" in str(getattr(exc, "orig", exc)):
+                return LOCKED
+            if exc.statement is None:
+                return UNREACHABLE
     return None

@@ -10,10 +10,11 @@ whole chat, stopped getting live messages until a reload.
 
 So, when the database could not serve the event now (lib/dbfailures: a lost connection,
 SQLite's writer busy, the pool exhausted):
-- a connect is refused with `{"retry": true}` as the error's data: the pages try again
-  after a short pause (inbox.js, webchat/frame.js, panel/tv.js), and the next connect gets
-  a new connection;
-- another event answers `{"ok": false, "retry": true}`: the page sends it again.
+- a connect is refused with `{"retry": true}` as the error's data: the pages' socket
+  helper (static/realtime/socket.js) connects again after 1 to 4 s, and that connect
+  gets a new connection;
+- another event answers `{"ok": false, "retry": true}`: the page sends it again (the
+  inbox's ticket.join, the widget's receipts).
 Any other failure is a bug: logged with its trace, a connect refused, an event answered
 `{"ok": false}`. Either way the session's transaction is rolled back.
 

@@ -1,8 +1,9 @@
 """Error pages in Portuguese: a malformed request is a 400, never a 500 with a trace; a
 database that cannot take the request now (SQLite's one writer busy, every connection
-of this process's pool busy for the pool's whole wait: an overload, or the connection
-lost under the request: a database restart or failover) is a 503 with Retry-After, which
-the widget and the pages send again (the widget with the same client id), never a 500.
+of this process's pool busy for the pool's whole wait: an overload, the connection lost
+under the request or no connection to be had: a database restart or failover;
+lib/dbfailures) is a 503 with Retry-After, which the widget and the pages send again
+(the widget with the same client id), never a 500.
 
 SEC-7: ids, pages and text are checked where they are read (services.as_id, the admin
 base view, the request class); a value that slips past them and is refused by the
@@ -108,9 +109,12 @@ def init_errors(app) -> None:
         if kind == dbfailures.LOST:
             return connection_lost(exc)
         db.session.rollback()
-        if kind != dbfailures.LOCKED:
+        if kind not in (dbfailures.LOCKED, dbfailures.UNREACHABLE):
             return unexpected(exc)
-        log.warning("database busy on %s", request.path)
+        # UNREACHABLE: the database is down or restarting (a few seconds, usually): the
+        # client sends again, as for a busy one.
+        log.warning("database %s on %s", "busy" if kind == dbfailures.LOCKED else "unreachable",
+                    request.path)
         return busy_response()
 
     @app.errorhandler(DBAPIError)

@@ -526,18 +526,20 @@
     return copy;
   }
 
-  function joinRoom(id, retried) {
+  function joinRoom(id, tries) {
+    tries = tries || 0;
     S.socket.emit("ticket.join", {id: id}, function (ack) {
       if (S.currentId !== id) { return; }
       if (ack && ack.retry) {
-        // the server's database was away for a moment (a restart): ask again shortly
+        // the server's database was away for a moment (a restart): ask again shortly,
+        // twice as long after each refusal (up to 30 s) while it stays away
         window.setTimeout(function () {
-          if (S.currentId === id && S.socket.connected) { joinRoom(id, true); }
-        }, 1000);
+          if (S.currentId === id && S.socket.connected) { joinRoom(id, tries + 1); }
+        }, Math.min(30000, 1000 * Math.pow(2, tries)));
         return;
       }
       if (ack && ack.ok === false) { showAlert(T.ticket_gone, "warning"); return; }
-      if (retried) { refreshDetailSoon(); }  // what came while the room was not joined
+      if (tries) { refreshDetailSoon(); }  // what came while the room was not joined
     });
   }
 

@@ -4,7 +4,9 @@
  * refused the connect. The server refuses with {retry: true} when its database was away
  * for a moment (a restart or a failover, backoffice/realtime/failures.py): such a connect
  * is tried again here after 1 to 4 s, spread so that a whole office does not come back in
- * the same second. Any other refusal (a session ended, a panel key revoked) stays final.
+ * the same second, and, while the database stays away, after twice as long each time (up
+ * to 30 s, plus the spread), so the pages do not hammer a server that is recovering. Any
+ * other refusal (a session ended, a panel key revoked) stays final.
  *
  * atendeSocket(namespace, options) is io(namespace, options) with that retry;
  * atendeSocket.retryAsked(err) tells a page's own connect_error handler which kind it got.
@@ -18,11 +20,15 @@
 
   window.atendeSocket = function (namespace, options) {
     var socket = window.io(namespace, options);
+    var refused = 0;  // refusals in a row
+    socket.on("connect", function () { refused = 0; });
     socket.on("connect_error", function (err) {
       if (socket.active || !retryAsked(err)) { return; }
+      var wait = Math.min(30000, 1000 * Math.pow(2, refused));
+      refused += 1;
       window.setTimeout(function () {
         if (!socket.connected && !socket.active) { socket.connect(); }
-      }, 1000 + Math.floor(Math.random() * 3000));
+      }, wait + Math.floor(Math.random() * 3000));
     });
     return socket;
   };

@@ -284,11 +284,14 @@
     return true;
   }
 
-  function ack(id, status) {
+  function ack(id, status, tries) {
     if (!state.socket) { return; }
+    tries = tries || 0;
     state.socket.emit("ack", { id: id, status: status }, function (res) {
-      // the server's database was away for a moment: the receipt is sent again
-      if (res && res.retry) { setTimeout(function () { ack(id, status); }, 2000); }
+      // the server's database was away for a moment: the receipt is sent again, a few times
+      if (res && res.retry && tries < 5) {
+        setTimeout(function () { ack(id, status, tries + 1); }, 2000 * (tries + 1));
+      }
     });
   }
 

@@ -1,12 +1,17 @@
-"""RTM-1 / SCL-2: a socket that meets a database restart is told to try again, and then
-works; it is never left connected with no room, nor waiting for an answer that never
-comes (backoffice/realtime/failures.py).
+"""SCL-2 / RTM-1: what meets a database restart (or failover) is tried again, and then
+works; nothing waits for an answer that never comes or for the next sweep.
+
+- sockets (backoffice/realtime/failures.py): a connect is refused with "retry" and the
+  page connects again; an event answers "retry" and the page sends it again; a
+  disconnect, which nobody can send again, is handled once more by the server; never a
+  socket left connected with no room;
+- jobs of a standalone worker (backoffice/jobs/runner.app_job): run once more at once.
 
 The restart is tests.conftest.lose_the_pools_connections: the connections the pool keeps
 are ended under it (PostgreSQL) or closed (SQLite), so the next statement of whoever
-takes one fails as it would after a real restart. The pages' side of
-it (they connect again by themselves) is in tests/e2e/test_inbox_browser.py and
-tests/e2e/test_webchat_browser.py.
+takes one fails as it would after a real restart. The pages' side (they connect again
+by themselves) is in tests/e2e/test_inbox_browser.py and tests/e2e/test_webchat_browser.py;
+the HTTP side (a 503 to send again) in tests/test_webchat.py.
 """
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from sqlalchemy import select
 from backoffice.channels.webchat.adapter import NAMESPACE as WEBCHAT
 from backoffice.extensions import db, socketio
 from backoffice.lib import after_commit
-from backoffice.models import Ticket, User
+from backoffice.models import Message, Ticket, User
 from backoffice.realtime.names import department_room
 from backoffice.realtime.panel import NAMESPACE as PANEL
 from backoffice.services import presence, sending, tickets
@@ -191,3 +196,108 @@ def test_RTM_1_a_bug_in_a_socket_event_is_refused_plainly_and_logged(
     assert agent.emit("ticket.join", {"id": ticket_id}, callback=True) == {"ok": False}
     failed = [r for r in caplog.records if r.name == "backoffice.realtime.failures"]
     assert len(failed) == 2 and all(r.exc_info for r in failed)
+
+
+def test_CHN_3_SCL_2_a_delivery_job_that_meets_a_database_restart_sends_at_once(
+        app, client, world, monkeypatch, caplog):
+    """A standalone worker's job (no app context of its own) whose first statement meets a
+    connection from before the restart runs once more on a new one: the reply goes out
+    now. Before, the job failed and the message waited, queued, for the sweep (up to a
+    minute and a half)."""
+    from backoffice.jobs import runner
+    from backoffice.jobs.sending import deliver
+    from backoffice.models.tickets import QUEUED, SENT
+
+    token = new_visitor(client, world)["token"]
+    ticket_id = _ticket_id(app)
+    monkeypatch.setattr(sending, "enqueue", lambda _message_id: True)  # a worker will take it
+    with app.app_context():
+        agent = db.session.scalar(select(User).where(User.email == "suporte@example.com"))
+        message_id = sending.queue(db.session.get(Ticket, ticket_id), agent, "Já volto").id
+        after_commit.commit()
+        assert db.session.get(Message, message_id).status == QUEUED
+        db.session.remove()
+    monkeypatch.setattr(runner, "_worker_app", app)  # the worker process's app
+    _restart_database(app)
+
+    assert deliver(message_id) == "sent"
+    with app.app_context():
+        assert db.session.get(Message, message_id).status == SENT
+        db.session.remove()
+    texts = [m["text"] for m in client.get(f"/widget/{world.key}/api/conversation",
+                                           headers={"X-Visitor-Token": token}).get_json()["messages"]]
+    assert texts.count("Já volto") == 1
+    assert [r.getMessage() for r in caplog.records if r.name == "backoffice.jobs.runner"] == [
+        "job deliver met a connection from before a database restart: run once more on a new one"]
+
+
+@pytest.fixture
+def database_down(app):
+    """database_down(True): no new connection can be opened, as while the database
+    restarts (the pool's are dropped, so every request needs one); False: back."""
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+    dbapi = engine.dialect.loaded_dbapi
+
+    def refused(*_args):
+        # raised where opening a connection fails, before any statement (psycopg's own
+        # connect is not reached on the services backend: its tests keep connections)
+        raise dbapi.OperationalError("connection failed: the database system is shutting down")
+
+    def switch(down: bool) -> None:
+        engine.dispose()
+        if down:
+            event.listen(engine, "connect", refused)
+        elif event.contains(engine, "connect", refused):
+            event.remove(engine, "connect", refused)
+
+    yield switch
+    switch(False)
+
+
+def test_SCL_2_while_the_database_is_down_pages_get_a_503_and_sockets_are_asked_to_retry(
+        app, client, world, socket_for, refusals, database_down):
+    """The seconds a restart lasts: nothing can connect. A request is answered the busy 503
+    (the widget sends again, with the same client id), not 500 "Erro interno"; a socket's
+    connect is refused with "retry" (the page waits longer after each refusal), not for
+    good; and once the database is back both go through."""
+    token = new_visitor(client, world)["token"]
+    agent = socket_for(world.agents["support"], drain=True)
+    agent.disconnect()
+    body = {"text": "Enviada com o banco fora", "client_id": "cid-banco-fora"}
+
+    database_down(True)
+    r = client.post(f"/widget/{world.key}/api/messages", json=body,
+                    headers={"X-Visitor-Token": token})
+    assert r.status_code == 503 and r.headers["Retry-After"] == "1"
+    assert r.get_json()["error"] == "O servidor está ocupado. Tente de novo em instantes."
+    agent.connect()
+    assert not agent.is_connected()
+    assert refusals == [RETRY]
+
+    database_down(False)
+    again = client.post(f"/widget/{world.key}/api/messages", json=body,
+                        headers={"X-Visitor-Token": token})
+    assert again.status_code == 201
+    agent.connect()
+    assert agent.is_connected()
+
+
+def test_API_1_SCL_2_an_api_call_that_meets_a_database_restart_is_a_503_to_retry(app, world):
+    """The API's routes answer every exception themselves (problem documents), so they
+    need the same rule: a 503 problem with Retry-After, not a 500."""
+    from backoffice.models import Company
+    from tests.factories import ApiClient, gen_api_token
+
+    with app.app_context():
+        raw = gen_api_token(db.session.get(Company, world.company_id), name="ERP")
+        db.session.commit()
+    api = ApiClient(app, raw)
+    assert api.get("/api/v1/contacts/").status_code == 200
+    _restart_database(app)
+    r = api.get("/api/v1/contacts/")
+    assert r.status_code == 503 and r.headers["Retry-After"] == "1"
+    assert r.get_json()["title"] == "Servidor ocupado"
+    assert api.get("/api/v1/contacts/").status_code == 200
