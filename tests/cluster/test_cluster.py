@@ -4,7 +4,9 @@ Each test drives real processes: requests reach a chosen web process (or the pro
 agents listen with a real Socket.IO client over HTTP long-polling (so every request of
 the session must reach the same process, through nginx's sticky route when it goes
 through the proxy), workers and the sweeper run as `rq worker` and `flask inbox
-sweeper`, and failures are real signals (SIGKILL) or a restart of the Redis server.
+sweeper`, and failures are real signals (SIGKILL), a restart of the Redis server, or
+what a restart of PostgreSQL does to the cluster's database (its connections ended, new
+ones refused for a moment).
 """
 from __future__ import annotations
 
@@ -12,13 +14,17 @@ import itertools
 import time
 import uuid
 import threading
+from contextlib import contextmanager
 
+import pytest
 import requests
 import socketio
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.pool import NullPool
 
 from deploy import cluster as cl
-from tests.cluster.conftest import kill, session_for, wait_for
+from tests.cluster.conftest import DATABASE, kill, session_for, wait_for
+from tests.conftest import PG_URL
 
 _seq = itertools.count(1)
 
@@ -100,6 +106,17 @@ def _reply(agent: requests.Session, base: str, ticket_id: int, text: str) -> dic
 def _status(agent, base, ticket_id, message_id) -> str | None:
     return next((m["status"] for m in _messages(agent, base, ticket_id)
                  if m["id"] == message_id), None)
+
+
+def _until_served(call, timeout: float = 15.0):
+    """A request sent again while it gets a 5xx, as the pages do (the busy 503 of a
+    process whose database connections died, nginx's 502 right after a process died)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = call()
+        if r.status_code < 500 or time.monotonic() > deadline:
+            return r
+        time.sleep(0.3)
 
 
 def test_SCL_2_agent_on_process_B_hears_live_what_came_through_A_and_what_a_worker_did(running_cluster):
@@ -388,3 +405,76 @@ def test_SCL_1_SCL_3_a_web_process_waiting_on_the_database_goes_on_serving_the_o
     finally:
         live.close()
         engine.dispose()
+
+
+@contextmanager
+def _database_restarting():
+    """What a restart or failover does to the cluster's database, without stopping the
+    PostgreSQL server the rest of the suite shares: every server process of the database
+    ends (the connections the cluster keeps die) and, until the block ends, no new
+    connection is accepted."""
+    admin = create_engine(make_url(PG_URL).set(database="postgres"), poolclass=NullPool,
+                          isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'ALTER DATABASE "{DATABASE}" ALLOW_CONNECTIONS false')
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = :d"), {"d": DATABASE})
+        yield
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'ALTER DATABASE "{DATABASE}" ALLOW_CONNECTIONS true')
+        admin.dispose()
+
+
+def test_SCL_2_a_database_restart_costs_a_retry_never_an_error_nor_a_lost_event(running_cluster):
+    """PostgreSQL restarts under the cluster while an agent has a conversation open through
+    the proxy. While it is down, a request gets the busy 503 with Retry-After (not a 500)
+    and a new socket is refused with "retry" (not left without an answer, which kept the
+    inbox on "Reconectando…" until a reload). Once it is back: the visitor's message,
+    sent again as the widget does, reaches the open conversation live; the agent's reply
+    is delivered by a worker and its status comes back live; a new socket connects."""
+    world = running_cluster["world"]
+    base = running_cluster["proxy"]
+    agent = session_for(base, world["agent"], world["password"])
+    live = Live(base, agent)
+    try:
+        started = _visitor_starts(base, world, "Conversa aberta antes do reinício do banco")
+        ticket_id = live.wait("ticket.updated", lambda d: d.get("protocol") ==
+                              started["ticket"]["protocol"])["id"]
+        assert live.sio.call("ticket.join", {"id": ticket_id}, timeout=10) == {"ok": True}
+
+        with _database_restarting():
+            listed = agent.get(f"{base}/inbox/api/tickets", timeout=10)
+            assert listed.status_code == 503, listed.text[:300]
+            assert listed.headers["Retry-After"] == "1"
+            assert listed.json()["error"] == "O servidor está ocupado. Tente de novo em instantes."
+            refusals = []
+            late = socketio.Client(http_session=agent, reconnection=False)
+            late.on("connect_error", lambda data: refusals.append(data))
+            with pytest.raises(socketio.exceptions.ConnectionError):
+                late.connect(base, transports=["polling"], wait_timeout=10)
+            assert refusals == [{"message": "retry", "data": {"retry": True}}]
+            time.sleep(1)  # a restart takes a few seconds
+
+        _visitor_says(base, world, started["token"], "Escrevi depois do reinício do banco")
+        live.wait("message.created", lambda d: d.get("text") == "Escrevi depois do reinício do banco")
+        accepted = _until_served(lambda: agent.post(
+            f"{base}/inbox/api/tickets/{ticket_id}/accept", timeout=10))
+        assert accepted.status_code == 200, accepted.text
+        sent = _until_served(lambda: agent.post(
+            f"{base}/inbox/api/tickets/{ticket_id}/messages",
+            data={"text": "Resposta depois do reinício do banco"}, timeout=15))
+        assert sent.status_code == 201, sent.text
+        message_id = sent.json()["message"]["id"]
+        live.wait("message.status_changed",
+                  lambda d: d.get("id") == message_id and d.get("status") == "sent")
+        again = socketio.Client(http_session=agent, reconnection=False)
+        again.connect(base, transports=["polling"], wait_timeout=10)
+        assert again.connected
+        again.disconnect()
+    finally:
+        live.close()
+        # every web process past its one busy answer, for the tests after this one
+        for web in running_cluster["web"]:
+            _until_served(lambda: agent.get(f"{web['url']}/inbox/api/tickets", timeout=10))
