@@ -30,6 +30,7 @@ from wtforms.fields.core import UnboundField
 from wtforms.validators import ValidationError
 
 from ..extensions import db
+from ..lib import dbfailures
 from ..services import RuleError, as_id, audit, data_jobs, messages, modules
 from ..tenancy import TenantViolation, current_company_id, owned_by_tenant, scope
 from .fields import (
@@ -346,9 +347,7 @@ class SecureModelView(ModelView):
             db.session.commit()
         except Exception as ex:
             db.session.rollback()
-            if not self.handle_view_exception(ex):
-                log.exception("delete failed")
-                flash(_("Não foi possível excluir o registro."), "error")
+            self.handle_view_exception(ex)  # says why on the page, in Portuguese
             return False
         self.after_model_delete(model)
         return True
@@ -365,7 +364,20 @@ class SecureModelView(ModelView):
             log.warning("tenant violation: %s", exc)
             flash(_("Operação não permitida."), "error")
             return True
-        return super().handle_view_exception(exc)
+        if super().handle_view_exception(exc):  # its ValidationError; raises in debug mode
+            return True
+        # Anything else: never its text on the page. Flask-Admin would flash "Falha ao criar
+        # o registro." followed by str(exc): a database error's SQL and values, in English.
+        # The form is shown again with what was typed (Flask-Admin re-renders it).
+        if dbfailures.retryable(exc):
+            log.warning("database not available on %s: %s", request.path, type(exc).__name__)
+            flash(_("O banco de dados ficou indisponível por um instante e nada foi salvo. "
+                    "Tente de novo."), "error")
+        else:
+            log.exception("admin operation failed on %s", request.path)
+            flash(_("Não foi possível concluir a operação. A equipe foi avisada; tente "
+                    "novamente em instantes."), "error")
+        return True
 
 
 class TenantModelView(SecureModelView):
