@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import redis
 from rq import Queue
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from backoffice.extensions import db
 from backoffice.jobs import tasks
@@ -317,3 +317,33 @@ def test_CHN_3_a_provider_rate_limit_wait_is_honoured(app, queue_clean, monkeypa
         m = db.session.get(Message, message_id)
         assert m.status == "queued" and m.error == "Limite de envio do provedor atingido."
         assert m.next_attempt_at > utcnow() + timedelta(seconds=110)
+
+
+def test_MSG_1_an_unexpected_send_failure_shows_the_agent_a_sentence_not_the_exception(
+        app, queue_clean, monkeypatch, caplog):
+    """A failure that is not a channel's own (a bug, the live channel's Redis away) is
+    retried like any transient one, and the agent reads "Falha no envio.", never the
+    exception's text (English, an address); the exception goes to the log."""
+    from backoffice.channels.http_api import HttpApiAdapter
+
+    def broken(self, message):
+        raise ConnectionError("Error 111 connecting to 10.0.0.7:6379. Connection refused.")
+
+    monkeypatch.setattr(HttpApiAdapter, "send", broken)
+    with app.app_context():
+        setup = gen_agent_setup(endpoint_url="https://api.example.com/atende")
+        message = sending.queue(setup.ticket, setup.agent, "Olá")
+        after_commit.commit()
+        message_id = message.id
+        assert sending.deliver(message_id) == "retry"
+        db.session.expire_all()
+        assert db.session.get(Message, message_id).error == "Falha no envio."
+        for _ in range(2):  # the two retries of SEND_RETRY_DELAYS, then failed
+            db.session.execute(update(Message).where(Message.id == message_id)
+                               .values(status="queued"))
+            db.session.commit()
+            sending.deliver(message_id)
+        db.session.expire_all()
+        m = db.session.get(Message, message_id)
+        assert m.status == "failed" and m.error == "Falha no envio."
+    assert any("Error 111" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)

@@ -23,7 +23,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
 from .. import events
-from ..channels import PermanentSendError, adapter_for
+from ..channels import PermanentSendError, SendError, adapter_for
 from ..extensions import db
 from ..jobs.runner import tasks
 from ..models import Message, Ticket, User
@@ -34,6 +34,7 @@ from ..models.tickets import (
 )
 from . import RuleError, attachments, requeue, window
 from ..lib import after_commit
+from ..lib.outbound import OutboundError
 from .catalog import chosen_tags
 from .messages import clean_text
 
@@ -151,9 +152,10 @@ def deliver(message_id: int) -> str:
             asked = getattr(exc, "retry_after", None)  # the provider's own wait (429)
             if asked:
                 delay = max(delay, min(int(asked + 0.999), 3600))
-            requeue.retry_later(message, QUEUED, str(exc), delay, DELIVER_JOB, job_timeout=60)
+            requeue.retry_later(message, QUEUED, _reason(exc), delay, DELIVER_JOB,
+                                job_timeout=60)
             return "retry"
-        return _failed(message, str(exc))
+        return _failed(message, _reason(exc))
     # A receipt may have landed while the adapter was sending (webchat acks at once):
     # never move a delivered or read message back to sent.
     db.session.refresh(message, ["status"])
@@ -167,6 +169,17 @@ def deliver(message_id: int) -> str:
     _announce_status(message)
     after_commit.commit()
     return "sent"
+
+
+def _reason(exc: Exception) -> str:
+    """What the agent reads about a failed attempt: a channel's own reason (SendError, and
+    lib/outbound's OutboundError: written for them, in Portuguese). Anything else (a bug,
+    the live channel's Redis away) goes to the log; the agent reads a sentence, never the
+    exception's text (English, addresses, sometimes SQL)."""
+    if isinstance(exc, (SendError, OutboundError)):
+        return str(exc)
+    log.warning("a delivery attempt failed: %r", exc, exc_info=exc)
+    return _("Falha no envio.")
 
 
 def mark_failed(message: Message, error: str) -> None:
