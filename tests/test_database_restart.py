@@ -5,7 +5,8 @@ works; nothing waits for an answer that never comes or for the next sweep.
   page connects again; an event answers "retry" and the page sends it again; a
   disconnect, which nobody can send again, is handled once more by the server; never a
   socket left connected with no room;
-- jobs of a standalone worker (backoffice/jobs/runner.app_job): run once more at once.
+- jobs of a standalone worker (backoffice/jobs/runner.app_job): run once more at once
+  after a lost connection, and again after short waits while the database is down.
 
 The restart is tests.conftest.lose_the_pools_connections: the connections the pool keeps
 are ended under it (PostgreSQL) or closed (SQLite), so the next statement of whoever
@@ -228,7 +229,7 @@ def test_CHN_3_SCL_2_a_delivery_job_that_meets_a_database_restart_sends_at_once(
                                            headers={"X-Visitor-Token": token}).get_json()["messages"]]
     assert texts.count("Já volto") == 1
     assert [r.getMessage() for r in caplog.records if r.name == "backoffice.jobs.runner"] == [
-        "job deliver met a connection from before a database restart: run once more on a new one"]
+        "job deliver: database not available (lost), tried again in 0.0 s"]
 
 
 @pytest.fixture
@@ -301,3 +302,36 @@ def test_API_1_SCL_2_an_api_call_that_meets_a_database_restart_is_a_503_to_retry
     assert r.status_code == 503 and r.headers["Retry-After"] == "1"
     assert r.get_json()["title"] == "Servidor ocupado"
     assert api.get("/api/v1/contacts/").status_code == 200
+
+
+def test_CHN_3_SCL_2_a_delivery_job_that_finds_the_database_down_waits_for_it(
+        app, client, world, monkeypatch, database_down):
+    """A restart lasts seconds: a standalone worker's job that cannot connect waits a
+    little (runner.DATABASE_WAITS) and tries again, and the reply goes out as soon as the
+    database is back. Before, it failed and the message waited, queued, for the sweep."""
+    import threading
+
+    from backoffice.jobs import runner
+    from backoffice.jobs.sending import deliver
+    from backoffice.models.tickets import SENT
+
+    new_visitor(client, world)
+    ticket_id = _ticket_id(app)
+    monkeypatch.setattr(sending, "enqueue", lambda _message_id: True)  # a worker will take it
+    with app.app_context():
+        agent = db.session.scalar(select(User).where(User.email == "suporte@example.com"))
+        message_id = sending.queue(db.session.get(Ticket, ticket_id), agent, "Voltei").id
+        after_commit.commit()
+        db.session.remove()
+    monkeypatch.setattr(runner, "_worker_app", app)  # the worker process's app
+
+    database_down(True)
+    back = threading.Timer(1.2, database_down, (False,))
+    back.start()
+    try:
+        assert deliver(message_id) == "sent"
+    finally:
+        back.join()
+    with app.app_context():
+        assert db.session.get(Message, message_id).status == SENT
+        db.session.remove()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -86,14 +87,20 @@ def worker_app() -> Flask:
         return _worker_app
 
 
+# A standalone worker's job that finds the database down (a restart: a few seconds) waits
+# this long before each new try, then gives up to RQ's failed list and the sweeps.
+DATABASE_WAITS = (0.5, 1.0, 2.0, 4.0)
+
+
 def app_job(func: Callable) -> Callable:
     """Run `func` inside a Flask app context wherever the job is executed.
 
     Embedded worker / eager enqueue / a request: a context is already pushed (the app
     that owns the runner) and is used as is. A standalone `rq worker`: build the app;
-    there, a job that meets a connection lost under it (a database restart,
-    lib/dbfailures) runs once more at once, in a new context. Not in the other cases: the
-    context, and its transaction, are the caller's.
+    there, a job that meets a database restart (lib/dbfailures) runs again in a new
+    context: at once after a connection lost under it, after DATABASE_WAITS while no
+    connection can be opened. Not in the other cases: the context, and its transaction,
+    are the caller's.
     `functools.wraps` keeps `module.name`, which is what RQ stores and imports back.
     """
 
@@ -101,20 +108,30 @@ def app_job(func: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         if has_app_context():
             return func(*args, **kwargs)
-        with worker_app().app_context():
-            try:
-                return func(*args, **kwargs)
-            except Exception as exc:
-                if dbfailures.retryable(exc) != dbfailures.LOST:
-                    raise
-                log.warning("job %s met a connection from before a database restart: run "
-                            "once more on a new one", func.__name__)
         # Jobs are safe to run twice (the sweeps already re-run them: claims, idempotent
-        # writes). Without this second run the work waited for the next sweep, up to a
-        # minute and a half for an outgoing message. A new context is a new session; the
-        # pool has already replaced its connections from before the restart.
-        with worker_app().app_context():
-            return func(*args, **kwargs)
+        # writes). Without this the work waited for the next sweep, up to a minute and a
+        # half for an outgoing message, and a password-reset e-mail was lost. Each try is
+        # a new context, so a new session; after a lost connection the pool has already
+        # replaced its connections from before the restart.
+        waits = iter(DATABASE_WAITS)
+        lost_before = False
+        while True:
+            with worker_app().app_context():
+                try:
+                    return func(*args, **kwargs)
+                except Exception as exc:
+                    kind = dbfailures.retryable(exc)
+                    if kind == dbfailures.LOST and not lost_before:
+                        lost_before, wait = True, 0.0
+                    elif kind == dbfailures.UNREACHABLE:
+                        wait = next(waits, None)
+                        if wait is None:
+                            raise
+                    else:
+                        raise
+                    log.warning("job %s: database not available (%s), tried again in %.1f s",
+                                func.__name__, kind, wait)
+            time.sleep(wait)
 
     return wrapper
 
