@@ -199,26 +199,35 @@ def test_RTM_1_a_bug_in_a_socket_event_is_refused_plainly_and_logged(
     assert len(failed) == 2 and all(r.exc_info for r in failed)
 
 
+def _queued_for_a_worker(app, monkeypatch, text: str) -> int:
+    """The support agent's reply `text` on the ticket, saved as queued; its job is left to
+    a standalone worker, whose app is this one. Returns the message's id."""
+    from backoffice.jobs import runner
+    from backoffice.models.tickets import QUEUED
+
+    monkeypatch.setattr(sending, "enqueue", lambda _message_id: True)
+    with app.app_context():
+        agent = db.session.scalar(select(User).where(User.email == "suporte@example.com"))
+        ticket = db.session.scalar(select(Ticket))
+        message_id = sending.queue(ticket, agent, text).id
+        after_commit.commit()
+        assert db.session.get(Message, message_id).status == QUEUED
+        db.session.remove()
+    monkeypatch.setattr(runner, "_worker_app", app)
+    return message_id
+
+
 def test_CHN_3_SCL_2_a_delivery_job_that_meets_a_database_restart_sends_at_once(
         app, client, world, monkeypatch, caplog):
     """A standalone worker's job (no app context of its own) whose first statement meets a
     connection from before the restart runs once more on a new one: the reply goes out
     now. Before, the job failed and the message waited, queued, for the sweep (up to a
     minute and a half)."""
-    from backoffice.jobs import runner
     from backoffice.jobs.sending import deliver
-    from backoffice.models.tickets import QUEUED, SENT
+    from backoffice.models.tickets import SENT
 
     token = new_visitor(client, world)["token"]
-    ticket_id = _ticket_id(app)
-    monkeypatch.setattr(sending, "enqueue", lambda _message_id: True)  # a worker will take it
-    with app.app_context():
-        agent = db.session.scalar(select(User).where(User.email == "suporte@example.com"))
-        message_id = sending.queue(db.session.get(Ticket, ticket_id), agent, "Já volto").id
-        after_commit.commit()
-        assert db.session.get(Message, message_id).status == QUEUED
-        db.session.remove()
-    monkeypatch.setattr(runner, "_worker_app", app)  # the worker process's app
+    message_id = _queued_for_a_worker(app, monkeypatch, "Já volto")
     _restart_database(app)
 
     assert deliver(message_id) == "sent"
@@ -311,20 +320,11 @@ def test_CHN_3_SCL_2_a_delivery_job_that_finds_the_database_down_waits_for_it(
     database is back. Before, it failed and the message waited, queued, for the sweep."""
     import threading
 
-    from backoffice.jobs import runner
     from backoffice.jobs.sending import deliver
     from backoffice.models.tickets import SENT
 
     new_visitor(client, world)
-    ticket_id = _ticket_id(app)
-    monkeypatch.setattr(sending, "enqueue", lambda _message_id: True)  # a worker will take it
-    with app.app_context():
-        agent = db.session.scalar(select(User).where(User.email == "suporte@example.com"))
-        message_id = sending.queue(db.session.get(Ticket, ticket_id), agent, "Voltei").id
-        after_commit.commit()
-        db.session.remove()
-    monkeypatch.setattr(runner, "_worker_app", app)  # the worker process's app
-
+    message_id = _queued_for_a_worker(app, monkeypatch, "Voltei")
     database_down(True)
     back = threading.Timer(1.2, database_down, (False,))
     back.start()

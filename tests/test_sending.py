@@ -297,6 +297,18 @@ def test_CHN_3_sweeper_command_and_thread_requeue_stranded_messages(app, queue_c
     assert sweep_once(app) == 0  # nothing left queued
 
 
+def _first_attempt_retried() -> int:
+    """An agent's "Olá" on an http_api connection, its first attempt made (and, the adapter
+    failing, put back to wait for the next): the message's id. Inside an app context."""
+    setup = gen_agent_setup(endpoint_url="https://api.example.com/atende")
+    message = sending.queue(setup.ticket, setup.agent, "Olá")
+    after_commit.commit()
+    message_id = message.id
+    assert sending.deliver(message_id) == "retry"
+    db.session.expire_all()
+    return message_id
+
+
 def test_CHN_3_a_provider_rate_limit_wait_is_honoured(app, queue_clean, monkeypatch):
     """Issue 12: a provider that answers "too many requests, retry after 120 s"
     (Telegram's retry_after, an HTTP Retry-After) gets its wait, not our 5 s backoff."""
@@ -308,13 +320,7 @@ def test_CHN_3_a_provider_rate_limit_wait_is_honoured(app, queue_clean, monkeypa
 
     monkeypatch.setattr(HttpApiAdapter, "send", rate_limited)
     with app.app_context():
-        setup = gen_agent_setup(endpoint_url="https://api.example.com/atende")
-        message = sending.queue(setup.ticket, setup.agent, "Olá")
-        after_commit.commit()
-        message_id = message.id
-        assert sending.deliver(message_id) == "retry"
-        db.session.expire_all()
-        m = db.session.get(Message, message_id)
+        m = db.session.get(Message, _first_attempt_retried())
         assert m.status == "queued" and m.error == "Limite de envio do provedor atingido."
         assert m.next_attempt_at > utcnow() + timedelta(seconds=110)
 
@@ -331,12 +337,7 @@ def test_MSG_1_an_unexpected_send_failure_shows_the_agent_a_sentence_not_the_exc
 
     monkeypatch.setattr(HttpApiAdapter, "send", broken)
     with app.app_context():
-        setup = gen_agent_setup(endpoint_url="https://api.example.com/atende")
-        message = sending.queue(setup.ticket, setup.agent, "Olá")
-        after_commit.commit()
-        message_id = message.id
-        assert sending.deliver(message_id) == "retry"
-        db.session.expire_all()
+        message_id = _first_attempt_retried()
         assert db.session.get(Message, message_id).error == "Falha no envio."
         for _ in range(2):  # the two retries of SEND_RETRY_DELAYS, then failed
             db.session.execute(update(Message).where(Message.id == message_id)

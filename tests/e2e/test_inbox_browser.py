@@ -102,45 +102,9 @@ def test_agent_of_another_department_does_not_see_the_visitors_ticket(
     other_context.close()
 
 
-def test_RTM_1_after_a_lost_connection_the_page_fetches_what_it_missed(
-        app, page, webchat_world, live_server, log_in):
-    """While the agent's connection is down a ticket arrives (its event is lost); when
-    the connection comes back the list is fetched again and the ticket is there."""
-    log_in(page, webchat_world.agents["support"], PASSWORD)
-    page.goto(f"{live_server}/inbox/")
-    page.wait_for_function("() => window.atendeInboxSocket && window.atendeInboxSocket.connected")
-    expect(page.locator(".ticket-row")).to_have_count(0)
-
-    # the network drops (no automatic reconnection until we say so)
-    page.evaluate("() => { const s = window.atendeInboxSocket;"
-                  " s.io.reconnection(false); s.io.engine.close(); }")
-    page.wait_for_function("() => !window.atendeInboxSocket.connected")
-    expect(page.locator("#connection-state")).to_be_visible()
-
-    with app.app_context():
-        from backoffice.models import Connection, Department
-        from backoffice.services import tickets
-        from backoffice.lib import after_commit
-
-        connection = db.session.get(Connection, webchat_world.connection_id)
-        department = db.session.get(Department, webchat_world.departments["support"])
-        contact = tickets.contact_for(connection, "visitante-offline", "Rosa Offline")
-        ticket = tickets.open_ticket(contact, connection, department)
-        tickets.receive(ticket, "Chegou enquanto você estava sem conexão")
-        after_commit.commit()  # the event goes out to nobody: the agent is disconnected
-        db.session.remove()
-    page.wait_for_timeout(300)
-    expect(page.locator(".ticket-row")).to_have_count(0)
-
-    page.evaluate("() => { const s = window.atendeInboxSocket;"
-                  " s.io.reconnection(true); s.connect(); }")
-    row = page.locator(".ticket-row")
-    expect(row).to_have_count(1)
-    expect(row.locator(".ticket-contact")).to_have_text("Rosa Offline")
-    expect(page.locator("#connection-state")).to_be_hidden()
-
-
 def _new_ticket(app, world, address: str, name: str, text: str) -> None:
+    """A new ticket of contact `name` in Suporte with `text`, as an inbound message makes
+    it (its events go out after the commit)."""
     with app.app_context():
         from backoffice.lib import after_commit
         from backoffice.models import Connection, Department
@@ -153,6 +117,44 @@ def _new_ticket(app, world, address: str, name: str, text: str) -> None:
         tickets.receive(ticket, text)
         after_commit.commit()
         db.session.remove()
+
+
+def _network_drops(page) -> None:
+    """The agent's connection goes down, and stays down until _network_back."""
+    page.evaluate("() => { const s = window.atendeInboxSocket;"
+                  " s.io.reconnection(false); s.io.engine.close(); }")
+    page.wait_for_function("() => !window.atendeInboxSocket.connected")
+
+
+def _network_back(page) -> None:
+    page.evaluate("() => { const s = window.atendeInboxSocket;"
+                  " s.io.reconnection(true); s.connect(); }")
+
+
+def test_RTM_1_after_a_lost_connection_the_page_fetches_what_it_missed(
+        app, page, webchat_world, live_server, log_in):
+    """While the agent's connection is down a ticket arrives (its event is lost); when
+    the connection comes back the list is fetched again and the ticket is there."""
+    log_in(page, webchat_world.agents["support"], PASSWORD)
+    page.goto(f"{live_server}/inbox/")
+    page.wait_for_function("() => window.atendeInboxSocket && window.atendeInboxSocket.connected")
+    expect(page.locator(".ticket-row")).to_have_count(0)
+
+    # the network drops (no automatic reconnection until we say so)
+    _network_drops(page)
+    expect(page.locator("#connection-state")).to_be_visible()
+
+    # its event goes out to nobody: the agent is disconnected
+    _new_ticket(app, webchat_world, "visitante-offline", "Rosa Offline",
+                "Chegou enquanto você estava sem conexão")
+    page.wait_for_timeout(300)
+    expect(page.locator(".ticket-row")).to_have_count(0)
+
+    _network_back(page)
+    row = page.locator(".ticket-row")
+    expect(row).to_have_count(1)
+    expect(row.locator(".ticket-contact")).to_have_text("Rosa Offline")
+    expect(page.locator("#connection-state")).to_be_hidden()
 
 
 def test_RTM_1_SCL_2_after_a_database_restart_the_page_connects_again_by_itself(
@@ -168,15 +170,12 @@ def test_RTM_1_SCL_2_after_a_database_restart_the_page_connects_again_by_itself(
     page.goto(f"{live_server}/inbox/")
     page.wait_for_function("() => window.atendeInboxSocket && window.atendeInboxSocket.connected")
     expect(page.locator(".ticket-row")).to_have_count(0)
-    page.evaluate("() => { const s = window.atendeInboxSocket;"
-                  " s.io.reconnection(false); s.io.engine.close(); }")
-    page.wait_for_function("() => !window.atendeInboxSocket.connected")
+    _network_drops(page)
 
     _new_ticket(app, webchat_world, "durante-o-reinicio", "Sara Reinício", "Chegou no reinício")
     with app.app_context():
         assert lose_the_pools_connections(db.engine) >= 2
-    page.evaluate("() => { const s = window.atendeInboxSocket;"
-                  " s.io.reconnection(true); s.connect(); }")
+    _network_back(page)
 
     rows = page.locator(".ticket-row .ticket-contact")
     expect(rows).to_have_text(["Sara Reinício"], timeout=10_000)
