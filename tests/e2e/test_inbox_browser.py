@@ -5,6 +5,8 @@ the delivery status reaches the agent; HTML typed by the visitor stays text on b
 sides; no console errors."""
 from __future__ import annotations
 
+import time
+
 import pytest
 from playwright.sync_api import expect
 
@@ -182,6 +184,40 @@ def test_RTM_1_SCL_2_after_a_database_restart_the_page_connects_again_by_itself(
     expect(page.locator("#connection-state")).to_be_hidden()
     _new_ticket(app, webchat_world, "depois-do-reinicio", "Davi Depois", "E agora?")
     expect(rows).to_have_count(2)
+
+
+def test_SCL_3_a_list_the_server_was_too_busy_for_is_asked_again_without_an_alert(
+        app, page, webchat_world, live_server, log_in, monkeypatch):
+    """Every request slot of the process taken (an overload, or a database restart: the
+    same 503 with Retry-After): the list the page fetches after a reconnect is asked
+    again by the page itself, waiting a little longer each time, and shows once the
+    server can answer; no alert for something that solved itself. Before, the page said
+    "O servidor está ocupado..." and kept the old list until something else refreshed it."""
+    log_in(page, webchat_world.agents["support"], PASSWORD)
+    page.goto(f"{live_server}/inbox/")
+    page.wait_for_function("() => window.atendeInboxSocket && window.atendeInboxSocket.connected")
+    expect(page.locator(".ticket-row")).to_have_count(0)
+    _network_drops(page)
+    _new_ticket(app, webchat_world, "no-pico", "Paula Pico", "Chegou num pico")
+
+    admission = app.wsgi_app
+    monkeypatch.setattr(admission, "wait", 0.2)
+    held = [admission._slots.acquire(timeout=5) for _ in range(admission.limit)]
+    assert all(held)
+    refused_before = admission.refused
+    try:
+        _network_back(page)  # the socket itself is not a request slot's business
+        page.wait_for_function("() => window.atendeInboxSocket.connected")
+        deadline = time.time() + 5
+        while admission.refused == refused_before and time.time() < deadline:
+            time.sleep(0.05)
+        assert admission.refused > refused_before, "the list was never asked for"
+    finally:
+        for _ in held:
+            admission._slots.release()
+    expect(page.locator(".ticket-row .ticket-contact")).to_have_text(["Paula Pico"],
+                                                                     timeout=8_000)
+    expect(page.locator("#inbox-alert .alert")).to_have_count(0)
 
 
 def test_SCL_2_told_to_fetch_again_the_page_shows_what_lost_pushes_carried(

@@ -184,7 +184,7 @@
 
   // --- the API -----------------------------------------------------------------------------
 
-  function api(method, url, body) {
+  function api(method, url, body, asked) {
     var headers = {"Accept": "application/json", "X-CSRFToken": CSRF};
     var init = {method: method, headers: headers, credentials: "same-origin"};
     if (body instanceof FormData) {
@@ -193,7 +193,16 @@
       headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
     }
+    asked = asked || 0;
     return fetch(url, init).then(function (response) {
+      // A GET the server could not serve now (503 + Retry-After: busy, or its database
+      // restarting) is asked again by itself, three times, waiting longer each time, before
+      // anyone is told: a GET changes nothing (SEC-8), so asking again is safe.
+      if (response.status === 503 && method === "GET" && asked < 3) {
+        var wait = (Number(response.headers.get("Retry-After")) || 1) * 1000 * (asked + 1);
+        return new Promise(function (resolve) { window.setTimeout(resolve, wait); })
+          .then(function () { return api(method, url, body, asked + 1); });
+      }
       return response.text().then(function (raw) {
         var data = null;
         try { data = raw ? JSON.parse(raw) : {}; } catch (e) { data = null; }
