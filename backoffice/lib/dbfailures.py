@@ -1,10 +1,10 @@
 """Which database errors mean "not now" rather than "never" (SCL-2, SCL-3).
 
-Three failures say nothing about the request itself and go away by themselves: asked
-again a moment later, the same request works. The HTTP error handlers answer them with a
-503 and Retry-After (web/errors.py), the socket events with a refusal or an answer that
-asks the page to try again (realtime/failures.py). Anything else is a bug or bad input,
-answered as such.
+These four failures say nothing about the request itself and go away by themselves:
+asked again a moment later, the same request works. The HTTP error handlers answer them
+with a 503 and Retry-After (web/errors.py, api/core.py), the socket events with a refusal
+or an answer that asks the page to try again (realtime/failures.py), and a worker's job
+tries again (jobs/runner.app_job). Anything else is a bug or bad input, answered as such.
 
 - "lost": a connection of the pool died under the request (the database restarted, failed
   over, or the network cut it). SQLAlchemy, and lib/precompiled on its own path, have

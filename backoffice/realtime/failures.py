@@ -9,10 +9,10 @@ something on a connection from before: the agent's open conversation, or the vis
 whole chat, stopped getting live messages until a reload.
 
 So, when the database could not serve the event now (lib/dbfailures: a lost connection,
-SQLite's writer busy, the pool exhausted):
+no connection to be had while it restarts, SQLite's writer busy, the pool exhausted):
 - a connect is refused with `{"retry": true}` as the error's data: the pages' socket
-  helper (static/realtime/socket.js) connects again after 1 to 4 s, and that connect
-  gets a new connection;
+  helper (static/realtime/socket.js) connects again after 1 to 4 s, and longer each time
+  while the database stays away;
 - another event answers `{"ok": false, "retry": true}`: the page sends it again (the
   inbox's ticket.join, the widget's receipts).
 Any other failure is a bug: logged with its trace, a connect refused, an event answered
