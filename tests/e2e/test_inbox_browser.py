@@ -121,6 +121,15 @@ def _new_ticket(app, world, address: str, name: str, text: str) -> None:
         db.session.remove()
 
 
+def _empty_inbox_offline(page, world, live_server, log_in) -> None:
+    """The support agent's inbox open, empty, then its connection down (_network_drops)."""
+    log_in(page, world.agents["support"], PASSWORD)
+    page.goto(f"{live_server}/inbox/")
+    page.wait_for_function("() => window.atendeInboxSocket && window.atendeInboxSocket.connected")
+    expect(page.locator(".ticket-row")).to_have_count(0)
+    _network_drops(page)
+
+
 def _network_drops(page) -> None:
     """The agent's connection goes down, and stays down until _network_back."""
     page.evaluate("() => { const s = window.atendeInboxSocket;"
@@ -137,13 +146,8 @@ def test_RTM_1_after_a_lost_connection_the_page_fetches_what_it_missed(
         app, page, webchat_world, live_server, log_in):
     """While the agent's connection is down a ticket arrives (its event is lost); when
     the connection comes back the list is fetched again and the ticket is there."""
-    log_in(page, webchat_world.agents["support"], PASSWORD)
-    page.goto(f"{live_server}/inbox/")
-    page.wait_for_function("() => window.atendeInboxSocket && window.atendeInboxSocket.connected")
-    expect(page.locator(".ticket-row")).to_have_count(0)
-
     # the network drops (no automatic reconnection until we say so)
-    _network_drops(page)
+    _empty_inbox_offline(page, webchat_world, live_server, log_in)
     expect(page.locator("#connection-state")).to_be_visible()
 
     # its event goes out to nobody: the agent is disconnected
@@ -168,11 +172,7 @@ def test_RTM_1_SCL_2_after_a_database_restart_the_page_connects_again_by_itself(
     on "reconnecting" until a reload."""
     from tests.conftest import lose_the_pools_connections
 
-    log_in(page, webchat_world.agents["support"], PASSWORD)
-    page.goto(f"{live_server}/inbox/")
-    page.wait_for_function("() => window.atendeInboxSocket && window.atendeInboxSocket.connected")
-    expect(page.locator(".ticket-row")).to_have_count(0)
-    _network_drops(page)
+    _empty_inbox_offline(page, webchat_world, live_server, log_in)
 
     _new_ticket(app, webchat_world, "durante-o-reinicio", "Sara Reinício", "Chegou no reinício")
     with app.app_context():
@@ -193,11 +193,7 @@ def test_SCL_3_a_list_the_server_was_too_busy_for_is_asked_again_without_an_aler
     again by the page itself, waiting a little longer each time, and shows once the
     server can answer; no alert for something that solved itself. Before, the page said
     "O servidor está ocupado..." and kept the old list until something else refreshed it."""
-    log_in(page, webchat_world.agents["support"], PASSWORD)
-    page.goto(f"{live_server}/inbox/")
-    page.wait_for_function("() => window.atendeInboxSocket && window.atendeInboxSocket.connected")
-    expect(page.locator(".ticket-row")).to_have_count(0)
-    _network_drops(page)
+    _empty_inbox_offline(page, webchat_world, live_server, log_in)
     _new_ticket(app, webchat_world, "no-pico", "Paula Pico", "Chegou num pico")
 
     admission = app.wsgi_app
