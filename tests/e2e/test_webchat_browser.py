@@ -289,7 +289,9 @@ def test_CHN_5_SCL_2_after_a_database_restart_the_chat_connects_again_and_hears_
     _reply(app, "Voltamos, pode falar")
     theirs = chat.locator(".wc-msg:not(.wc-mine) .wc-text")
     expect(theirs).to_have_text(["Voltamos, pode falar"])
-    assert console_errors == []
+    # the connection this test cut may be logged by the browser as a broken WebSocket
+    # ("Invalid frame header", when the cut lands inside a frame); nothing else may be
+    assert [e for e in console_errors if not e.startswith("WebSocket connection to")] == []
 
 
 def test_SCL_3_an_overloaded_server_is_asked_again_and_the_message_arrives_once(
