@@ -20,7 +20,7 @@ from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
@@ -101,32 +101,18 @@ def init_errors(app) -> None:
         log.warning(BAD_INPUT_LOG, request.path, type(exc).__name__)
         return error_page(400, str(MESSAGES[400]))
 
-    @app.errorhandler(OperationalError)
-    def database_busy(exc):
-        # SQLite (the embedded default) lets one writer at a time; past its busy timeout a
-        # write under heavy load gives up. Nothing was saved.
-        kind = dbfailures.retryable(exc)
-        if kind == dbfailures.LOST:
-            return connection_lost(exc)
-        db.session.rollback()
-        if kind not in (dbfailures.LOCKED, dbfailures.UNREACHABLE):
-            return unexpected(exc)
-        # UNREACHABLE: the database is down or restarting (a few seconds, usually): the
-        # client sends again, as for a busy one.
-        log.warning("database %s on %s", "busy" if kind == dbfailures.LOCKED else "unreachable",
-                    request.path)
-        return busy_response()
-
     @app.errorhandler(DBAPIError)
-    def connection_lost(exc):
-        # A connection of the pool died under the request (the database restarted, failed
-        # over, or a network cut it) and SQLAlchemy has already dropped the pool's others:
-        # the next request gets a new one. A 503 asks the client to send again, which the
-        # widget does by itself, with the same client id (stored once).
-        if dbfailures.retryable(exc) != dbfailures.LOST:
-            return unexpected(exc)
+    def database_not_now(exc):
+        # lib/dbfailures: SQLite's one writer busy past its timeout; the connection lost
+        # under the request (a restart, a failover: SQLAlchemy has already dropped the
+        # pool's other connections, so the next request gets a new one); or no connection
+        # to be had while the database restarts. Nothing was saved: a 503 asks the client
+        # to send again, which the widget does by itself with the same client id.
         db.session.rollback()
-        log.warning("database connection lost on %s: %s", request.path,
+        kind = dbfailures.retryable(exc)
+        if kind is None:
+            return unexpected(exc)
+        log.warning("database %s on %s: %s", kind, request.path,
                     type(getattr(exc, "orig", exc)).__name__)
         return busy_response()
 
