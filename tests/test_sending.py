@@ -348,3 +348,42 @@ def test_MSG_1_an_unexpected_send_failure_shows_the_agent_a_sentence_not_the_exc
         m = db.session.get(Message, message_id)
         assert m.status == "failed" and m.error == "Falha no envio."
     assert any("Error 111" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
+
+
+def test_MSG_1_a_receipt_that_lands_while_the_send_is_finishing_is_kept(
+        app, queue_clean, receiver, monkeypatch):
+    """The visitor's "read" can arrive between the adapter's answer and the job's commit
+    (the webchat acknowledges at once). The job's "sent" must not overwrite it: before, it
+    did, and the agent's message stayed "Enviada" after the visitor had read it."""
+    from backoffice.models.tickets import READ
+
+    with app.app_context():
+        setup = gen_agent_setup(endpoint_url=receiver.url)
+        message_id = sending.queue(setup.ticket, setup.agent, "Lida na hora").id
+        after_commit.commit()
+        db.session.remove()
+
+    announce = sending._announce_status
+    receipts: list[threading.Thread] = []
+
+    def read_meanwhile() -> None:  # the widget's receipt, handled by another request
+        with app.app_context():
+            sending.acknowledge(db.session.get(Message, message_id), READ)
+            db.session.commit()
+            db.session.remove()
+
+    def announcing(message) -> None:  # the job, after the send and before its commit
+        if not receipts:
+            receipts.append(threading.Thread(target=read_meanwhile))
+            receipts[0].start()
+            receipts[0].join(0.5)  # done at once, or waiting for the job's row lock
+        announce(message)
+
+    monkeypatch.setattr(sending, "_announce_status", announcing)
+    with app.app_context():
+        assert sending.deliver(message_id) == "sent"
+        db.session.remove()
+    receipts[0].join(10)
+    assert not receipts[0].is_alive()
+    with app.app_context():
+        assert db.session.get(Message, message_id).status == READ

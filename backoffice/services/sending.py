@@ -156,11 +156,14 @@ def deliver(message_id: int) -> str:
                                 job_timeout=60)
             return "retry"
         return _failed(message, _reason(exc))
-    # A receipt may have landed while the adapter was sending (webchat acks at once):
-    # never move a delivered or read message back to sent.
+    # A receipt may land while the adapter sends, or until this commits (webchat acks at
+    # once): never move a delivered or read message back to sent. A conditional UPDATE,
+    # not a read then a write: a receipt committed between the two was overwritten (seen
+    # under load: the agent's message stayed "Enviada" after the visitor read it). The
+    # row stays locked until the commit, so a later receipt waits and moves it forward.
+    db.session.execute(update(Message).where(Message.id == message.id, Message.status == SENDING)
+                       .values(status=SENT).execution_options(synchronize_session=False))
     db.session.refresh(message, ["status"])
-    if message.status == SENDING:
-        message.status = SENT
     message.sent_at = utcnow()
     message.error = None
     message.external_id = external_id
