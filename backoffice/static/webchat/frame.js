@@ -352,6 +352,7 @@
     if (state.socket || !state.token || state.socketRefused || typeof io !== "function") { return; }
     var socket = window.atendeSocket("/webchat", { auth: { key: data.key, token: state.token } });
     state.socket = socket;
+    window.atendeChatSocket = socket;  // for diagnostics from the console (and the browser tests)
     socket.on("connect", function () {
       setStatus("");
       loadConversation();   // catch up on anything sent while we were away
